@@ -1,0 +1,30 @@
+{#- The business days Dagster asked for: `--vars '{min_date: ..., max_date: ...}'`, inclusive.
+    Without them (a plain `dbt build`) the window is all history. -#}
+{% macro window_start() -%}
+    cast('{{ var("min_date") or "1900-01-01" }}' as date)
+{%- endmacro %}
+{% macro window_end() -%}
+    cast('{{ var("max_date") or "2999-12-31" }}' as date)
+{%- endmacro %}
+
+{% macro in_partition_window(column) -%}
+    ({{ column }} between {{ window_start() }} and {{ window_end() }})
+{%- endmacro %}
+
+{#- The last day a daily snapshot covers: the window's end when Dagster gives one (a day
+    with an empty delivery still gets its snapshot), else the newest day with data. -#}
+{% macro snapshot_last_day(data_max_day) -%}
+    {%- if var("max_date") -%} {{ window_end() }} {%- else -%} {{ data_max_day }} {%- endif -%}
+{%- endmacro %}
+
+{#- Day-keyed tables are replaced window by window: this pre-hook deletes the window's days,
+    the model appends them again, so a re-run replaces and never duplicates (even when a day
+    now has fewer rows than before). -#}
+{% macro delete_partition_window(column) -%}
+    {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
+    {%- if existing is not none and not flags.FULL_REFRESH -%}
+        delete from {{ this }} where {{ in_partition_window(column) }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

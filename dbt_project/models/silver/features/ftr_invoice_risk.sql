@@ -1,0 +1,71 @@
+{#- Daily AR snapshot with risk features: for each business day, every invoice open at the
+    end of that day or cleared on it, with days overdue, aging and flags computed as of that
+    day (never the wall clock). Point-in-time correct: a row of day D uses only what was
+    delivered by day D. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_partition_window('as_of_date') }}"
+) }}
+
+with history as (
+    select * from {{ ref('stg_ar_invoice_history') }}
+),
+
+bounds as (
+    select
+        greatest({{ window_start() }}, min(valid_from)) as first_day,
+        {{ snapshot_last_day('max(valid_from)') }} as last_day
+    from history
+),
+
+days as (
+    select d.date_day as as_of_date
+    from {{ ref('dim_date') }} as d
+    cross join bounds as b
+    where d.date_day between b.first_day and b.last_day
+),
+
+snapshot as (
+    select days.as_of_date, h.*
+    from days
+    join history as h
+        on h.valid_from <= days.as_of_date
+        and (h.valid_to is null or h.valid_to > days.as_of_date)
+    -- the state in force at the end of the day: still open, or cleared that very day
+    where h.is_open or h.valid_from = days.as_of_date
+),
+
+measured as (
+    select
+        *,
+        {{ dbt.datediff('due_date', 'case when is_open then as_of_date else payment_date end', 'day') }} as days_past_due,
+        case when not is_open then {{ dbt.datediff('invoice_date', 'payment_date', 'day') }} end as days_to_pay,
+        {{ dbt.datediff('invoice_date', 'as_of_date', 'day') }} as invoice_age_days
+    from snapshot
+)
+
+select
+    as_of_date,
+    {{ date_key('as_of_date') }} as as_of_date_key,
+    doc_id,
+    invoice_id,
+    customer_number,
+    business_code,
+    invoice_date,
+    due_date,
+    payment_date,
+    currency,
+    amount,
+    amount_reporting,
+    case when is_open then 'open' else 'paid' end as status,
+    invoice_age_days,
+    days_past_due,
+    greatest(days_past_due, 0) as days_overdue,
+    days_to_pay,
+    case when is_open then {{ aging_bucket('greatest(days_past_due, 0)') }} end as aging_bucket,
+    days_past_due > 30 as is_overdue_30,
+    days_past_due > 60 as is_overdue_60,
+    is_open and days_past_due > 90 as is_high_risk,
+    {{ invoice_size_bracket('amount_reporting') }} as invoice_size_bracket
+from measured

@@ -1,0 +1,31 @@
+{#- One row per invoice in its latest known state. -#}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='doc_id') }}
+
+select
+    doc_id,
+    invoice_id,
+    business_code,
+    customer_number,
+    customer_name,
+    invoice_date,
+    document_date,
+    baseline_date,
+    due_date,
+    payment_date,
+    is_open,
+    currency,
+    amount,
+    fx_rate_to_reporting,
+    amount_reporting,
+    payment_terms,
+    document_type,
+    business_year,
+    state_version,
+    valid_from as state_valid_from,
+    _source_file,
+    _source_line
+from {{ ref('stg_ar_invoice_history') }}
+where is_current
+{% if is_incremental() %}
+  and doc_id in (select doc_id from {{ ref('stg_ar_invoice_deliveries') }})
+{% endif %}

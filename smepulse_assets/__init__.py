@@ -1,0 +1,1 @@
+"""SME Pulse: accounts-receivable and cash-flow assets on Dagster, dbt and DuckDB."""

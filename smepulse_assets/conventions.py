@@ -1,0 +1,32 @@
+"""What every SME Pulse asset shares: daily partitions, freshness, ownership, the warehouse pool."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+OWNER = "team:data-platform"
+
+# DuckDB takes one writer process at a time; every asset that writes the
+# warehouse runs in this pool, and dagster.yaml limits it to one slot.
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+# Data arrives once a day; a layer is stale when a day and a half passes
+# without a new materialization, and failing after two days.
+DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(days=2), warn_window=timedelta(hours=36)
+)
+# Reference data (calendar, FX seed) changes rarely.
+REFERENCE_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=35))
+
+
+def daily_partitions(start: str) -> dg.DailyPartitionsDefinition:
+    """One partition per business day; the newest one is yesterday (a complete day)."""
+    return dg.DailyPartitionsDefinition(start_date=start, end_offset=0)
+
+
+def days_in_window(window: dg.TimeWindow) -> list[date]:
+    """The business days of a partition time window (end exclusive)."""
+    first, end = window.start.date(), window.end.date()
+    return [first + timedelta(days=i) for i in range((end - first).days)]

@@ -1,0 +1,68 @@
+"""The generator's true payment model: how a synthetic customer pays an invoice.
+
+Kept separate and documented so that models can be measured against it: the
+expected delay is the best any predictor can do, and ``noise_sd`` is the
+irreducible error around it.
+
+A customer's delay (days between due date and clearing) for one invoice is
+
+    delay = habit.mean_delay_days + SIZE_EFFECT_PER_DECADE * log10(amount_usd / 10_000) + noise,
+    noise ~ Normal(0, habit.noise_sd)
+
+rounded to whole days, never before the posting day, and a clearing that would
+fall on a Saturday or Sunday is booked on the following Monday.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+# Large invoices get paid a little later: +1.5 days per tenfold amount.
+SIZE_EFFECT_PER_DECADE = 1.5
+
+
+@dataclass(frozen=True)
+class PaymentHabit:
+    """A customer's paying behaviour."""
+
+    mean_delay_days: float  # average days after the due date (negative: pays early)
+    noise_sd: float  # spread of one invoice's delay around the expectation
+
+    @property
+    def kind(self) -> str:
+        if self.mean_delay_days < 0:
+            return "early"
+        return "late" if self.mean_delay_days <= 12 else "very_late"
+
+
+def draw_habit(rng: np.random.Generator) -> PaymentHabit:
+    """Some customers pay early, most a few days late, a tail very late."""
+    kind = rng.choice(["early", "late", "very_late"], p=[0.2, 0.6, 0.2])
+    mean = {
+        "early": lambda: rng.uniform(-8, -1),
+        "late": lambda: rng.uniform(0, 10),
+        "very_late": lambda: rng.uniform(15, 60),
+    }[kind]()
+    return PaymentHabit(mean_delay_days=round(float(mean), 2), noise_sd=round(float(rng.uniform(1, 6)), 2))
+
+
+def expected_delay_days(habit: PaymentHabit, amount_usd: float) -> float:
+    """The true expected delay (before rounding and weekend shifts)."""
+    return habit.mean_delay_days + SIZE_EFFECT_PER_DECADE * math.log10(max(amount_usd, 1.0) / 10_000)
+
+
+def clearing_date(
+    habit: PaymentHabit, amount_usd: float, posting: date, due: date, rng: np.random.Generator
+) -> date:
+    """Draw the day an invoice is cleared."""
+    delay = expected_delay_days(habit, amount_usd) + rng.normal(0, habit.noise_sd)
+    cleared = max(due + timedelta(days=int(round(delay))), posting)
+    return roll_off_weekend(cleared)
+
+
+def roll_off_weekend(day: date) -> date:
+    return day + timedelta(days=(7 - day.weekday()) % 7) if day.weekday() >= 5 else day

@@ -1,0 +1,149 @@
+"""Bronze: each day's Kaggle invoice drop, typed and contract-checked, as Parquet in the lake.
+
+Partition D of ``bronze/kaggle_invoices_raw`` holds every row delivered in
+``<landing>/kaggle_invoices/D/*.csv``; rows that break the contract go to
+partition D of ``bronze/kaggle_invoices_quarantine`` with the rule and the
+reason. Re-materializing a day rewrites both files whole, so it replaces,
+never duplicates. All files of a run are parsed before anything is written: an
+unreadable file fails the run and leaves every partition as it was.
+"""
+
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from .. import storage
+from ..conventions import DAILY_FRESHNESS, OWNER, days_in_window
+from ..resources import PlatformPaths
+from .contract import SOURCE_NAME
+from .parse import BRONZE_SCHEMA, QUARANTINE_SCHEMA, DropFileError, parse_drop_file
+
+RAW_KEY = dg.AssetKey(["bronze", "kaggle_invoices_raw"])
+QUARANTINE_KEY = dg.AssetKey(["bronze", "kaggle_invoices_quarantine"])
+
+
+@dataclass
+class DayLoad:
+    day: date
+    files: list[str]
+    rows: pd.DataFrame
+    quarantined: pd.DataFrame
+    rows_read: int
+
+
+def partition_url(lake_url: str, table: str, day: date) -> str:
+    """Hive-style folder per day, so DuckDB prunes days by ``partition_date``."""
+    return storage.join(lake_url, "bronze", table, f"partition_date={day:%Y-%m-%d}", "part.parquet")
+
+
+def drop_files(landing_url: str, day: date) -> list[str]:
+    fs, root = storage.filesystem(storage.join(landing_url, SOURCE_NAME, f"{day:%Y-%m-%d}"))
+    if not fs.exists(root):
+        return []
+    return sorted(storage.as_url(fs, p) for p in fs.glob(f"{root}/*.csv"))
+
+
+def read_day(landing_url: str, day: date) -> DayLoad:
+    files = drop_files(landing_url, day)
+    parsed = [parse_drop_file(url, storage.read_bytes(url)) for url in files]
+    return DayLoad(
+        day=day,
+        files=files,
+        rows=pd.concat([p.rows for p in parsed], ignore_index=True) if parsed else pd.DataFrame(),
+        quarantined=pd.concat([p.quarantined for p in parsed], ignore_index=True) if parsed else pd.DataFrame(),
+        rows_read=sum(p.rows_read for p in parsed),
+    )
+
+
+def _table(frame: pd.DataFrame, schema: pa.Schema, ingested_at: datetime) -> pa.Table:
+    frame = frame.assign(_ingested_at=ingested_at) if len(frame) else pd.DataFrame(columns=schema.names)
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+
+
+def write_day(lake_url: str, load: DayLoad, ingested_at: datetime) -> None:
+    quarantined = load.quarantined.assign(source=SOURCE_NAME) if len(load.quarantined) else load.quarantined
+    storage.write_parquet(partition_url(lake_url, "kaggle_invoices_raw", load.day), _table(load.rows, BRONZE_SCHEMA, ingested_at))
+    storage.write_parquet(
+        partition_url(lake_url, "kaggle_invoices_quarantine", load.day), _table(quarantined, QUARANTINE_SCHEMA, ingested_at)
+    )
+
+
+def _summary(loads: list[DayLoad]) -> dict[str, int]:
+    return {
+        "files": sum(len(l.files) for l in loads),
+        "rows_read": sum(l.rows_read for l in loads),
+        "rows_loaded": sum(len(l.rows) for l in loads),
+        "rows_quarantined": sum(len(l.quarantined) for l in loads),
+    }
+
+
+BRONZE_SPECS = [
+    dg.AssetSpec(
+        RAW_KEY,
+        description="Kaggle-format AR invoice deliveries of one business day, typed by the data contract, "
+        "with source file, line and ingestion time. Parquet in the lake, one file per day.",
+        group_name="bronze",
+        owners=[OWNER],
+        freshness_policy=DAILY_FRESHNESS,
+        kinds={"python", "parquet"},
+    ),
+    dg.AssetSpec(
+        QUARANTINE_KEY,
+        description="Rows of the day's invoice deliveries that broke the contract, with the rule, "
+        "the reason and the raw record. Rows read = rows loaded + rows quarantined.",
+        group_name="bronze",
+        owners=[OWNER],
+        freshness_policy=DAILY_FRESHNESS,
+        kinds={"python", "parquet"},
+    ),
+]
+
+
+def build_bronze_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="kaggle_invoices_bronze",
+        specs=BRONZE_SPECS,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def kaggle_invoices_bronze(context: dg.AssetExecutionContext, paths: PlatformPaths):
+        days = days_in_window(context.partition_time_window)
+        try:
+            loads = [read_day(paths.landing_url, day) for day in days]
+        except DropFileError as err:
+            raise dg.Failure(
+                description=f"Unreadable delivery {err.source_file}: {err.problem}. No partition was written.",
+                metadata={"file": err.source_file, "problem": err.problem},
+            ) from err
+        ingested_at = datetime.now(timezone.utc)
+        for load in loads:
+            if not load.files:
+                context.log.warning(f"No delivery for {load.day}: the partition is written empty.")
+            write_day(paths.lake_url, load, ingested_at)
+        summary = _summary(loads)
+        per_day = {f"{l.day}": [l.rows_read, len(l.rows), len(l.quarantined)] for l in loads}
+        context.log.info(f"{len(days)} day(s): {summary}")
+        yield dg.MaterializeResult(
+            asset_key=RAW_KEY,
+            metadata={
+                **summary,
+                "days": len(days),
+                "lake_path": paths.lake("bronze", "kaggle_invoices_raw"),
+                "per_day_read_loaded_quarantined": dg.MetadataValue.json(per_day),
+                "dagster/row_count": summary["rows_loaded"],
+            },
+        )
+        yield dg.MaterializeResult(
+            asset_key=QUARANTINE_KEY,
+            metadata={
+                "rows_quarantined": summary["rows_quarantined"],
+                "lake_path": paths.lake("bronze", "kaggle_invoices_quarantine"),
+                "dagster/row_count": summary["rows_quarantined"],
+            },
+        )
+
+    return kaggle_invoices_bronze

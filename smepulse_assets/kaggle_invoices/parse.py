@@ -1,0 +1,266 @@
+"""Parse one delivered Kaggle-format CSV into typed rows and quarantined rows.
+
+Two kinds of trouble, two answers:
+- the *file* is unreadable (empty, not UTF-8, not CSV, wrong header, cut off):
+  ``DropFileError`` naming the file and the problem; nothing of it is loaded;
+- a *row* breaks the contract (wrong field count, a value that does not parse,
+  a missing required value, ``isOpen`` contradicting ``clear_date``): the row
+  goes to quarantine with the rule and the reason, the rest loads.
+Every data row ends up in exactly one of the two outputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .contract import COLUMNS, HEADER
+
+BRONZE_SCHEMA = pa.schema(
+    [
+        ("business_code", pa.string()),
+        ("cust_number", pa.string()),
+        ("name_customer", pa.string()),
+        ("clear_date", pa.timestamp("us")),
+        ("business_year", pa.int64()),
+        ("doc_id", pa.int64()),
+        ("posting_date", pa.date32()),
+        ("document_create_date", pa.date32()),
+        ("document_create_date_1", pa.date32()),
+        ("due_in_date", pa.date32()),
+        ("invoice_currency", pa.string()),
+        ("document_type", pa.string()),
+        ("posting_id", pa.int64()),
+        ("area_business", pa.string()),
+        ("total_open_amount", pa.float64()),
+        ("baseline_create_date", pa.date32()),
+        ("cust_payment_terms", pa.string()),
+        ("invoice_id", pa.int64()),
+        ("is_open", pa.bool_()),
+        ("_source_file", pa.string()),
+        ("_source_line", pa.int64()),
+        ("_ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("_source_file", pa.string()),
+        ("_source_line", pa.int64()),
+        ("rule", pa.string()),
+        ("reason", pa.string()),
+        ("raw_record", pa.string()),
+        ("_ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+class DropFileError(ValueError):
+    """A delivered file that cannot be read at all."""
+
+    def __init__(self, source_file: str, problem: str):
+        super().__init__(f"{source_file}: {problem}")
+        self.source_file = source_file
+        self.problem = problem
+
+
+@dataclass
+class ParsedFile:
+    rows: pd.DataFrame  # typed, bronze column names, plus _source_file/_source_line
+    quarantined: pd.DataFrame  # _source_file, _source_line, rule, reason, raw_record
+    rows_read: int
+
+
+def parse_drop_file(source_file: str, data: bytes) -> ParsedFile:
+    text = _decode(source_file, data)
+    records = _split_records(source_file, text)
+    (_, header), body = records[0], records[1:]
+    _check_header(source_file, header)
+
+    width = len(HEADER)
+    good = [(line, fields) for line, fields in body if len(fields) == width]
+    bad_width = [
+        _quarantine_row(line, "field_count", f"expected {width} fields, found {len(fields)}", fields)
+        for line, fields in body
+        if len(fields) != width
+    ]
+    raw = pd.DataFrame([fields for _, fields in good], columns=list(HEADER), dtype="string")
+    lines = pd.Series([line for line, _ in good], dtype="int64")
+    typed, problems = _type_columns(raw)
+
+    failing = problems.notna()
+    quarantined = [
+        _quarantine_row(int(lines[i]), rule_and_reason[0], rule_and_reason[1], raw.iloc[i].tolist())
+        for i, rule_and_reason in problems[failing].items()
+    ]
+    loaded = typed.loc[~failing.to_numpy()].copy()
+    loaded["_source_line"] = lines[~failing.to_numpy()].to_numpy()
+    loaded["_source_file"] = source_file
+    quarantine = pd.DataFrame(
+        bad_width + quarantined, columns=["_source_line", "rule", "reason", "raw_record"]
+    )
+    quarantine["_source_file"] = source_file
+    quarantine = quarantine.sort_values("_source_line", ignore_index=True)
+    return ParsedFile(loaded.reset_index(drop=True), quarantine, rows_read=len(body))
+
+
+def _decode(source_file: str, data: bytes) -> str:
+    if not data.strip():
+        raise DropFileError(source_file, "file is empty (expected a header line and rows)")
+    if b"\x00" in data:
+        raise DropFileError(source_file, "not a CSV text file (contains NUL bytes; binary or wrong encoding)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DropFileError(
+            source_file, f"bad encoding: not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start})"
+        ) from None
+
+
+def _split_records(source_file: str, text: str) -> list[tuple[int, list[str]]]:
+    """Records with the line each starts on (quoted fields may span lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for fields in reader:
+            if fields:  # blank lines carry no record
+                records.append((line, fields))
+            line = reader.line_num + 1
+    except csv.Error as err:
+        if not text.endswith(("\n", "\r")):
+            raise DropFileError(source_file, f"file is truncated: last record is cut off ({err})") from None
+        raise DropFileError(source_file, f"not valid CSV at line {reader.line_num}: {err}") from None
+    if not text.endswith(("\n", "\r")) and len(records) > 1 and len(records[-1][1]) < len(HEADER):
+        raise DropFileError(
+            source_file,
+            f"file is truncated: last line {records[-1][0]} has {len(records[-1][1])} of "
+            f"{len(HEADER)} fields and no line end",
+        )
+    return records
+
+
+def _check_header(source_file: str, header: list[str]) -> None:
+    if tuple(header) == HEADER:
+        return
+    missing = [c for c in HEADER if c not in header]
+    unexpected = [c for c in header if c not in HEADER]
+    if missing or unexpected:
+        detail = []
+        if missing:
+            detail.append(f"missing columns {missing}")
+        if unexpected:
+            detail.append(f"unexpected columns {unexpected[:5]}")
+        raise DropFileError(source_file, "wrong header: " + "; ".join(detail))
+    raise DropFileError(source_file, f"wrong header: columns out of order, expected {list(HEADER)}")
+
+
+def _quarantine_row(line: int, rule: str, reason: str, fields: list) -> tuple:
+    raw = io.StringIO()
+    csv.writer(raw, lineterminator="").writerow(["" if pd.isna(f) else f for f in fields])
+    return (line, rule, reason, raw.getvalue())
+
+
+# --- typing ---------------------------------------------------------------
+
+
+def _type_columns(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Typed bronze columns, and per row the first broken rule as (rule, reason) or NA."""
+    typed = pd.DataFrame(index=raw.index)
+    problems = pd.Series(pd.NA, index=raw.index, dtype="object")
+
+    def flag(mask: pd.Series, rule: str, reason: pd.Series | str) -> None:
+        # Only the first broken rule of a row is kept: one quarantine row per source row.
+        for i in mask.index[mask & problems.isna()]:
+            problems.at[i] = (rule, reason if isinstance(reason, str) else reason[i])
+
+    for column in COLUMNS:
+        values = raw[column.source]
+        empty = values.str.len().fillna(0).eq(0)
+        if column.required:
+            flag(empty, f"required:{column.source}", f"{column.source} is empty")
+        parsed, unparsable = PARSERS[column.kind](values.where(~empty))
+        reason = f"{column.source} " + values.astype(str).map(repr) + f" is not {DESCRIPTIONS[column.kind]}"
+        flag(unparsable, f"type:{column.source}", reason)
+        typed[column.name] = parsed
+
+    # isOpen says whether the invoice is settled; it must agree with clear_date.
+    open_but_cleared = typed["is_open"].eq(True) & typed["clear_date"].notna()
+    closed_but_uncleared = typed["is_open"].eq(False) & typed["clear_date"].isna()
+    flag(open_but_cleared.fillna(False), "consistency:isOpen", "isOpen=1 but clear_date is set")
+    flag(closed_but_uncleared.fillna(False), "consistency:isOpen", "isOpen=0 but clear_date is empty")
+    return typed, problems
+
+
+def _timestamp(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    parsed = pd.to_datetime(values, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    return parsed, values.notna() & parsed.isna()
+
+
+def _date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+    return parsed.dt.date, values.notna() & parsed.isna()
+
+
+def _yyyymmdd(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    # Integers (20200105) in some columns, floats (20200105.0) in others.
+    digits = values.str.replace(r"\.0+$", "", regex=True)
+    parsed = pd.to_datetime(digits.where(digits.str.fullmatch(r"\d{8}").fillna(False)), format="%Y%m%d", errors="coerce")
+    return parsed.dt.date, values.notna() & parsed.isna()
+
+
+def _integer(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    # Identifiers arrive as floats ("1930438491.0"); anything fractional is wrong.
+    number = pd.to_numeric(values, errors="coerce")
+    whole = number.notna() & np.isfinite(number.astype("float64")) & (number % 1 == 0)
+    return number.where(whole).astype("Int64"), values.notna() & ~whole
+
+
+def _amount(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    number = pd.to_numeric(values, errors="coerce").astype("float64")
+    ok = number.notna() & np.isfinite(number)
+    return number.where(ok), values.notna() & ~ok
+
+
+def _flag(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    mapping = {"0": False, "1": True, "0.0": False, "1.0": True}
+    parsed = values.map(mapping, na_action="ignore")
+    return parsed.astype("boolean"), values.notna() & parsed.isna()
+
+
+def _currency(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    ok = values.str.fullmatch(r"[A-Z]{3}").fillna(False)
+    return values.where(ok), values.notna() & ~ok
+
+
+def _text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return values, pd.Series(False, index=values.index)
+
+
+PARSERS = {
+    "text": _text,
+    "currency": _currency,
+    "integer": _integer,
+    "amount": _amount,
+    "flag": _flag,
+    "date": _date,
+    "datetime": _timestamp,
+    "yyyymmdd": _yyyymmdd,
+}
+
+DESCRIPTIONS = {
+    "text": "text",
+    "currency": "a 3-letter currency code",
+    "integer": "a whole number",
+    "amount": "a number",
+    "flag": "0 or 1",
+    "date": "a date YYYY-MM-DD",
+    "datetime": "a timestamp YYYY-MM-DD HH:MM:SS",
+    "yyyymmdd": "a date YYYYMMDD",
+}

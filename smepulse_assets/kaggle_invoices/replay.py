@@ -1,0 +1,100 @@
+"""Turn a whole Kaggle invoices file into the daily deliveries an AR feed makes.
+
+For each day D the drop holds the invoices posted on D (as open) and a
+clearing update for every invoice cleared on D, so the pipeline sees invoices
+appear and later get paid. Values are copied as the file has them, quirks and
+all. A clearing dated before its posting (the real file has a few) is
+delivered with the posting. Days in the span with nothing to deliver get a
+header-only file: every business day is a partition.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from .. import storage
+from .contract import HEADER, SOURCE_NAME
+
+POSTING = HEADER.index("posting_date")
+CLEARING = HEADER.index("clear_date")
+IS_OPEN = HEADER.index("isOpen")
+UNROUTABLE_FOLDER = "unroutable"
+
+
+def split_into_drops(rows: list[list[str]]) -> tuple[dict[date, list[list[str]]], list[list[str]]]:
+    """Daily drops keyed by day, and the rows whose posting date cannot be read."""
+    openings: dict[date, list[list[str]]] = defaultdict(list)
+    clearings: dict[date, list[list[str]]] = defaultdict(list)
+    unroutable = []
+    for row in rows:
+        posted = _day(row[POSTING]) if len(row) == len(HEADER) else None
+        if posted is None:
+            unroutable.append(row)
+            continue
+        opening = list(row)
+        opening[CLEARING], opening[IS_OPEN] = "", "1"
+        openings[posted].append(opening)
+        cleared = _day(row[CLEARING][:10])
+        if cleared is not None:
+            closing = list(row)
+            closing[IS_OPEN] = "0"
+            clearings[max(cleared, posted)].append(closing)
+    days = set(openings) | set(clearings)
+    if not days:
+        return {}, unroutable
+    first, last = min(days), max(days)
+    span = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return {d: openings.get(d, []) + clearings.get(d, []) for d in span}, unroutable
+
+
+def _day(value: str) -> date | None:
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
+
+def to_csv_bytes(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def drop_url(landing_url: str, day: date) -> str:
+    return storage.join(landing_url, SOURCE_NAME, f"{day:%Y-%m-%d}", f"invoices_{day:%Y-%m-%d}.csv")
+
+
+def write_drops(
+    drops: dict[date, list[list[str]]], landing_url: str, unroutable: list[list[str]] = ()
+) -> list[str]:
+    """Write each day's drop; unroutable rows go to a folder the sensor reports."""
+    written = []
+    for day in sorted(drops):
+        url = drop_url(landing_url, day)
+        storage.write_bytes(url, to_csv_bytes(drops[day]))
+        written.append(url)
+    if unroutable:
+        url = storage.join(landing_url, SOURCE_NAME, UNROUTABLE_FOLDER, "rows.csv")
+        storage.write_bytes(url, to_csv_bytes([r + [""] * (len(HEADER) - len(r)) for r in unroutable]))
+        written.append(url)
+    return written
+
+
+def read_snapshot(url: str) -> list[list[str]]:
+    """Read a whole Kaggle file (the real download or a generated one) as strings."""
+    text = storage.read_bytes(url).decode("utf-8-sig")
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    header, body = records[0], [r for r in records[1:] if r]
+    if tuple(header) != HEADER:
+        raise ValueError(f"{url}: not the Kaggle invoices format; header is {header}")
+    return body
+
+
+def replay_file(url: str, landing_url: str) -> tuple[list[str], int]:
+    drops, unroutable = split_into_drops(read_snapshot(url))
+    return write_drops(drops, landing_url, unroutable), len(unroutable)

@@ -1,0 +1,122 @@
+"""Sensor: new or changed invoice drops request their daily partitions.
+
+The cursor remembers a fingerprint of every drop file seen (size and ETag or
+modification time), so the same file never triggers twice and a rewritten file
+triggers again. Days with new drops that follow each other are requested as
+one range run (the assets have single-run backfill policies), so a month
+landing at once is one run, not thirty. Files in a folder that is not a day of
+the partitions are reported once, not crashed on.
+"""
+
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+
+from .. import storage
+from .contract import SOURCE_NAME
+
+
+@dataclass
+class DropPlan:
+    ranges: list[tuple[date, date, str]] = field(default_factory=list)  # first, last, run key
+    reports: list[str] = field(default_factory=list)
+    cursor: dict = field(default_factory=dict)
+
+
+def list_drop_files(landing_url: str) -> dict[str, str]:
+    """Every CSV under the source's landing folder, relative path -> fingerprint."""
+    fs, root = storage.filesystem(storage.join(landing_url, SOURCE_NAME))
+    if not fs.exists(root):
+        return {}
+    found = fs.find(root, detail=True)
+    return {
+        path[len(root) :].lstrip("/"): storage.file_fingerprint(info)
+        for path, info in found.items()
+        if path.endswith(".csv")
+    }
+
+
+def _partition_day(folder: str, partitions_def: dg.PartitionsDefinition) -> date | None:
+    try:
+        day = datetime.strptime(folder, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    return day if partitions_def.has_partition_key(f"{day}") else None
+
+
+def plan_drop_runs(files: dict[str, str], cursor: dict, partitions_def: dg.PartitionsDefinition) -> DropPlan:
+    seen: dict[str, str] = cursor.get("files", {})
+    reported: dict[str, str] = cursor.get("reported", {})
+    plan = DropPlan(cursor={"files": dict(seen), "reported": dict(reported)})
+    changed: dict[date, list[str]] = {}
+    for relative, fingerprint in sorted(files.items()):
+        folder = relative.split("/", 1)[0]
+        day = _partition_day(folder, partitions_def) if "/" in relative else None
+        if day is None:
+            if reported.get(relative) != fingerprint:
+                plan.reports.append(
+                    f"{SOURCE_NAME}/{relative}: not in a YYYY-MM-DD folder within the partitions; not loaded"
+                )
+                plan.cursor["reported"][relative] = fingerprint
+            continue
+        if seen.get(relative) != fingerprint:
+            changed.setdefault(day, []).append(f"{relative}={fingerprint}")
+            plan.cursor["files"][relative] = fingerprint
+    plan.ranges = _contiguous_ranges(changed)
+    return plan
+
+
+def _contiguous_ranges(changed: dict[date, list[str]]) -> list[tuple[date, date, str]]:
+    ranges: list[tuple[date, date, str]] = []
+    run: list[date] = []
+    for day in sorted(changed):
+        if run and day - run[-1] != timedelta(days=1):
+            ranges.append(_range(run, changed))
+            run = []
+        run.append(day)
+    if run:
+        ranges.append(_range(run, changed))
+    return ranges
+
+
+def _range(days: list[date], changed: dict[date, list[str]]) -> tuple[date, date, str]:
+    digest = hashlib.sha1("\n".join(f for d in days for f in changed[d]).encode()).hexdigest()[:16]
+    return days[0], days[-1], f"{SOURCE_NAME}:{days[0]}..{days[-1]}:{digest}"
+
+
+def run_request_for(first: date, last: date, run_key: str) -> dg.RunRequest:
+    if first == last:
+        return dg.RunRequest(run_key=run_key, partition_key=f"{first}")
+    return dg.RunRequest(
+        run_key=run_key,
+        tags={
+            "dagster/asset_partition_range_start": f"{first}",
+            "dagster/asset_partition_range_end": f"{last}",
+        },
+    )
+
+
+def build_drop_sensor(job, partitions_def: dg.PartitionsDefinition):
+    from ..resources import PlatformPaths
+
+    @dg.sensor(
+        name="kaggle_invoices_drop_sensor",
+        job=job,
+        minimum_interval_seconds=30,
+        description="Requests the daily partitions of new or changed Kaggle invoice drops "
+        "in <landing>/kaggle_invoices/<YYYY-MM-DD>/*.csv.",
+    )
+    def kaggle_invoices_drop_sensor(context: dg.SensorEvaluationContext, paths: PlatformPaths):
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        plan = plan_drop_runs(list_drop_files(paths.landing_url), cursor, partitions_def)
+        for report in plan.reports:
+            context.log.warning(report)
+        requests = [run_request_for(*r) for r in plan.ranges]
+        skip = None if requests else dg.SkipReason("No new or changed invoice drops.")
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(plan.cursor), skip_reason=skip)
+
+    return kaggle_invoices_drop_sensor

@@ -1,0 +1,35 @@
+"""Running the platform's jobs outside the UI: the demo, the benchmark and the tests use these."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+
+def run_reference(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return defs.get_job_def("reference_data_job").execute_in_process(instance=instance)
+
+
+def run_days(
+    defs: dg.Definitions, instance: dg.DagsterInstance, first: date, last: date, raise_on_error: bool = True
+) -> dg.ExecuteInProcessResult:
+    """Materialize a range of business days bronze through gold as one run (single-run backfill)."""
+    job = defs.get_job_def("daily_ar_job")
+    if first == last:
+        return job.execute_in_process(instance=instance, partition_key=f"{first}", raise_on_error=raise_on_error)
+    tags = {"dagster/asset_partition_range_start": f"{first}", "dagster/asset_partition_range_end": f"{last}"}
+    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error)
+
+
+def run_sensor_requests(
+    defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
+) -> tuple[list[dg.RunRequest], str | None, list[dg.ExecuteInProcessResult]]:
+    """Evaluate the drop sensor once and execute what it requests, as the daemon would."""
+    sensor = defs.get_sensor_def("kaggle_invoices_drop_sensor")
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources) as context:
+        result = sensor(context)
+    requests = list(result.run_requests or [])
+    job = defs.get_job_def("daily_ar_job")
+    runs = [job.execute_in_process(instance=instance, partition_key=r.partition_key, tags=r.tags) for r in requests]
+    return requests, result.cursor, runs

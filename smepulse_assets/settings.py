@@ -1,0 +1,65 @@
+"""Where SME Pulse keeps its data, resolved from the environment.
+
+Everything lives under one data directory (``SMEPULSE_DATA_DIR``, default
+``./data``) so a first run needs no setup; each location can be overridden on
+its own, and the landing zone and lake accept ``s3://`` URLs (read through
+s3fs, which takes credentials and endpoint from the standard ``AWS_*``
+variables, never from files).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+def _is_url(location: str) -> bool:
+    return "://" in location
+
+
+def _absolute(location: str) -> str:
+    """Local paths become absolute so dbt (which runs in its own directory) sees the same place."""
+    return location if _is_url(location) else str(Path(location).expanduser().resolve())
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str
+    landing_url: str
+    lake_url: str
+    warehouse_path: str
+    mlflow_tracking_uri: str
+    dagster_home: str
+    partitions_start: str  # first business day the daily partitions cover
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        data_dir = _absolute(env.get("SMEPULSE_DATA_DIR", "data"))
+        return cls(
+            data_dir=data_dir,
+            landing_url=_absolute(env.get("SMEPULSE_LANDING_URL", f"{data_dir}/landing")).rstrip("/"),
+            lake_url=_absolute(env.get("SMEPULSE_LAKE_URL", f"{data_dir}/lake")).rstrip("/"),
+            warehouse_path=_absolute(env.get("SMEPULSE_WAREHOUSE_PATH", f"{data_dir}/warehouse.duckdb")),
+            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow.db"),
+            dagster_home=_absolute(env.get("DAGSTER_HOME", f"{data_dir}/dagster_home")),
+            partitions_start=env.get("SMEPULSE_PARTITIONS_START", "2018-01-01"),
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """The variables profiles.yml and sources.yml read; dbt runs as a subprocess of this env."""
+        return {
+            "SMEPULSE_WAREHOUSE_PATH": self.warehouse_path,
+            "SMEPULSE_LAKE_URL": self.lake_url,
+        }
+
+    def ensure_local_dirs(self) -> None:
+        """Create the local folders the defaults point at (URLs are left to their store)."""
+        for location in (self.data_dir, self.landing_url, self.lake_url):
+            if not _is_url(location):
+                Path(location).mkdir(parents=True, exist_ok=True)
+        Path(self.warehouse_path).parent.mkdir(parents=True, exist_ok=True)

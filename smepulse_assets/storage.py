@@ -1,0 +1,75 @@
+"""File access for the landing zone and the lake, local folders or ``s3://`` alike.
+
+All reads and writes go through fsspec so the same code serves a laptop folder
+and an object store; only the URL changes.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.core import url_to_fs
+
+
+def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem serving ``url`` and the path inside it."""
+    return url_to_fs(url)
+
+
+def join(url: str, *parts: str) -> str:
+    return "/".join([url.rstrip("/"), *parts])
+
+
+def as_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """A full URL for a path returned by ``fs.find`` (which drops the protocol)."""
+    return fs.unstrip_protocol(path) if _protocol(fs) != "file" else path
+
+
+def _protocol(fs: fsspec.AbstractFileSystem) -> str:
+    protocol = fs.protocol
+    return protocol[0] if isinstance(protocol, (tuple, list)) else protocol
+
+
+def file_fingerprint(info: dict) -> str:
+    """A value that changes whenever a file's content is replaced.
+
+    Object stores give an ETag; local files give a modification time. Size is
+    added so that a rewrite within the clock's resolution is still noticed.
+    """
+    version = info.get("ETag") or info.get("mtime") or info.get("LastModified") or info.get("created")
+    return f"{info.get('size')}:{version}"
+
+
+def read_bytes(url: str) -> bytes:
+    fs, path = filesystem(url)
+    with fs.open(path, "rb") as handle:
+        return handle.read()
+
+
+def write_bytes(url: str, data: bytes) -> None:
+    """Write a whole object so readers see the old or the new content, never a half."""
+    fs, path = filesystem(url)
+    parent = path.rsplit("/", 1)[0]
+    fs.makedirs(parent, exist_ok=True)
+    if _protocol(fs) == "file":
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        with fs.open(tmp, "wb") as handle:
+            handle.write(data)
+        fs.mv(tmp, path)  # a rename within one folder is atomic on POSIX
+    else:
+        with fs.open(path, "wb") as handle:  # a single PUT is atomic on S3
+            handle.write(data)
+
+
+def write_parquet(url: str, table: pa.Table) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    write_bytes(url, buffer.getvalue())
+
+
+def read_parquet(url: str) -> pa.Table:
+    return pq.read_table(io.BytesIO(read_bytes(url)))

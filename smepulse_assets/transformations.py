@@ -1,0 +1,123 @@
+"""The dbt project as Dagster assets: silver, gold and ops models, their tests as asset checks.
+
+Two groups of dbt nodes, two definitions:
+- daily models (everything that follows the business day) are partitioned like
+  bronze; a run over a range of days is one `dbt build` with the window passed
+  as vars (single-run backfill policy), never one process per day;
+- reference nodes (the calendar, the FX seed) are not partitioned: they cover a
+  fixed span and are rebuilt whole.
+Both write the DuckDB warehouse, so both run in the warehouse pool.
+"""
+
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from .conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS, WAREHOUSE_POOL
+from .settings import DBT_PROJECT_DIR, Settings
+
+REFERENCE_SELECT = "resource_type:seed dim_date"
+LAYER_GROUPS = {"silver", "gold", "ops"}
+
+
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def ensure_manifest(project: DbtProject, settings: Settings) -> Path:
+    """Parse the project when its manifest is missing or older than a model, seed or macro."""
+    manifest = project.manifest_path
+    sources = [p for folder in ("models", "seeds", "macros", "tests") for p in (DBT_PROJECT_DIR / folder).rglob("*")]
+    sources += [DBT_PROJECT_DIR / "dbt_project.yml"]
+    if manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return manifest
+    env = {**os.environ, **settings.dbt_env()}
+    subprocess.run(
+        ["dbt", "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        check=True,
+        env=env,
+        cwd=DBT_PROJECT_DIR,
+    )
+    return manifest
+
+
+class SmePulseTranslator(DagsterDbtTranslator):
+    """Asset keys are [schema, name]; groups are layers; every asset has an owner and a freshness policy."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id) or manifest["sources"].get(unique_id) or {}
+        if node.get("resource_type") == "source":
+            return spec
+        reference = node.get("resource_type") == "seed" or node.get("name") == "dim_date"
+        return spec.replace_attributes(
+            owners=spec.owners or [OWNER],
+            freshness_policy=REFERENCE_FRESHNESS if reference else DAILY_FRESHNESS,
+        )
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        schema = dbt_resource_props.get("schema")
+        return schema if schema in LAYER_GROUPS else "reference"
+
+
+def window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    window = context.partition_time_window
+    return {
+        "min_date": f"{window.start.date()}",
+        "max_date": f"{(window.end - timedelta(days=1)).date()}",  # the window's end is exclusive
+    }
+
+
+def build_dbt_assets(
+    settings: Settings, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    project = dbt_project()
+    manifest = ensure_manifest(project, settings)
+    translator = SmePulseTranslator()
+
+    @dbt_assets(
+        manifest=manifest,
+        project=project,
+        select=REFERENCE_SELECT,
+        name="reference_dbt_models",
+        dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
+    )
+    def reference_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        os.environ.update(settings.dbt_env())  # profiles.yml reads the warehouse path from the env
+        # cautious: tests that also read daily models (fact -> dim_date) run with those models
+        yield from dbt.cli(["build", "--indirect-selection", "cautious"], context=context).stream()
+
+    @dbt_assets(
+        manifest=manifest,
+        project=project,
+        exclude=REFERENCE_SELECT,
+        name="daily_dbt_models",
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
+    )
+    def daily_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        os.environ.update(settings.dbt_env())
+        args = ["build", "--vars", json.dumps(window_vars(context))]
+        yield from dbt.cli(args, context=context).stream()
+
+    return [reference_dbt_models, daily_dbt_models]
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_PROJECT_DIR))
