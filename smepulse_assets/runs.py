@@ -8,14 +8,14 @@ import dagster as dg
 
 
 def run_reference(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    return defs.get_job_def("reference_data_job").execute_in_process(instance=instance)
+    return defs.resolve_job_def("reference_data_job").execute_in_process(instance=instance)
 
 
 def run_days(
     defs: dg.Definitions, instance: dg.DagsterInstance, first: date, last: date, raise_on_error: bool = True
 ) -> dg.ExecuteInProcessResult:
     """Materialize a range of business days bronze through gold as one run (single-run backfill)."""
-    job = defs.get_job_def("daily_ar_job")
+    job = defs.resolve_job_def("daily_ar_job")
     if first == last:
         return job.execute_in_process(instance=instance, partition_key=f"{first}", raise_on_error=raise_on_error)
     tags = {"dagster/asset_partition_range_start": f"{first}", "dagster/asset_partition_range_end": f"{last}"}
@@ -26,10 +26,10 @@ def run_sensor_requests(
     defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
 ) -> tuple[list[dg.RunRequest], str | None, list[dg.ExecuteInProcessResult]]:
     """Evaluate the drop sensor once and execute what it requests, as the daemon would."""
-    sensor = defs.get_sensor_def("kaggle_invoices_drop_sensor")
+    sensor = defs.resolve_sensor_def("kaggle_invoices_drop_sensor")
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources) as context:
         result = sensor(context)
     requests = list(result.run_requests or [])
-    job = defs.get_job_def("daily_ar_job")
+    job = defs.resolve_job_def("daily_ar_job")
     runs = [job.execute_in_process(instance=instance, partition_key=r.partition_key, tags=r.tags) for r in requests]
     return requests, result.cursor, runs

@@ -1,0 +1,100 @@
+"""The `smepulse` command: generate, replay, demo, ui."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date, timedelta
+
+from .settings import REPO_ROOT, Settings
+
+
+def _day(value: str) -> date:
+    return date.fromisoformat(value)
+
+
+def _generator_args(parser: argparse.ArgumentParser, default_days: int) -> None:
+    parser.add_argument("--start", type=_day, default=date(2020, 1, 1), help="first business day (YYYY-MM-DD)")
+    parser.add_argument("--days", type=int, default=default_days, help="number of days")
+    parser.add_argument("--customers", type=int, default=60)
+    parser.add_argument("--invoices-per-day", type=float, default=100.0)
+    parser.add_argument("--seed", type=int, default=7)
+
+
+def _config(args: argparse.Namespace):
+    from .generator import GeneratorConfig
+
+    return GeneratorConfig(
+        start=args.start,
+        end=args.start + timedelta(days=args.days - 1),
+        customers=args.customers,
+        invoices_per_day=args.invoices_per_day,
+        seed=args.seed,
+    )
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from .generator import generate_invoice_drops
+
+    snapshot, files = generate_invoice_drops(_config(args), args.landing or settings.landing_url)
+    print(f"{len(snapshot.rows)} invoice rows, {len(files)} daily drops written under {args.landing or settings.landing_url}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from .kaggle_invoices.replay import replay_file
+
+    files, unroutable = replay_file(args.file, args.landing or settings.landing_url)
+    print(f"{len(files)} daily drops written under {args.landing or settings.landing_url}")
+    if unroutable:
+        print(f"{unroutable} rows had no readable posting_date; written to kaggle_invoices/unroutable/ for review")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from .demo import run_demo
+
+    os.environ.setdefault("DAGSTER_HOME", settings.dagster_home)
+    run_demo(settings, _config(args))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from .demo import prepare_dagster_home
+
+    settings.ensure_local_dirs()
+    prepare_dagster_home(settings)
+    os.environ["DAGSTER_HOME"] = settings.dagster_home
+    os.chdir(REPO_ROOT)
+    command = ["dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    os.execvp(command[0], command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="smepulse", description="SME Pulse AR and cash-flow platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    generate = sub.add_parser("generate", help="write sample invoice drops in the Kaggle format")
+    _generator_args(generate, default_days=90)
+    generate.add_argument("--landing", help="landing zone URL (default: SMEPULSE_LANDING_URL)")
+
+    replay = sub.add_parser("replay", help="turn a whole Kaggle invoices CSV into daily drops")
+    replay.add_argument("file", help="path or URL of the Kaggle CSV")
+    replay.add_argument("--landing", help="landing zone URL (default: SMEPULSE_LANDING_URL)")
+
+    demo = sub.add_parser("demo", help="generate sample data and materialize it bronze to gold")
+    _generator_args(demo, default_days=90)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI on this project")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    handler = {"generate": cmd_generate, "replay": cmd_replay, "demo": cmd_demo, "ui": cmd_ui}[args.command]
+    return handler(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

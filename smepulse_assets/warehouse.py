@@ -1,0 +1,26 @@
+"""Read-only looks into the DuckDB warehouse (summaries, tests, benchmarks)."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+LAYER_TABLES = {
+    "silver": ["stg_ar_invoice_history", "stg_ar_invoices", "ftr_invoice_risk"],
+    "gold": ["dim_date", "dim_ar_customer", "fact_ar_invoices", "kpi_ar_dso_analysis", "kpi_ar_aging"],
+    "ops": ["ops_quarantine"],
+}
+
+
+def query(warehouse_path: str, sql: str, params: list | None = None) -> pd.DataFrame:
+    with duckdb.connect(warehouse_path, read_only=True) as con:
+        return con.execute(sql, params or []).df()
+
+
+def row_counts(warehouse_path: str) -> dict[str, int]:
+    union = " union all ".join(
+        f"select '{schema}.{table}' as name, count(*) as n from {schema}.{table}"
+        for schema, tables in LAYER_TABLES.items()
+        for table in tables
+    )
+    return dict(query(warehouse_path, union).itertuples(index=False))
