@@ -3,6 +3,7 @@
     cleared), from everything delivered up to that day; a new version starts when the
     behaviour or the segment changes. Customers touched by the window are rebuilt whole,
     so re-runs give the same versions. -#}
+-- depends_on: {{ ref('stg_ar_invoice_deliveries') }}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='customer_number') }}
 
 with history as (

@@ -1,5 +1,6 @@
 {#- One row per AR invoice in its latest state, keyed to the calendar and to the customer
     version in force on the posting day. -#}
+-- depends_on: {{ ref('stg_ar_invoice_deliveries') }}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='doc_id') }}
 
 with invoices as (

@@ -1,4 +1,5 @@
 {#- One row per invoice in its latest known state. -#}
+-- depends_on: {{ ref('stg_ar_invoice_deliveries') }}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='doc_id') }}
 
 select

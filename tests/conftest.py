@@ -1,0 +1,36 @@
+"""Shared fixtures: a platform on a temporary data directory, real DuckDB, real dbt, real Dagster."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from smepulse_assets.definitions import build_defs
+from smepulse_assets.generator import GeneratorConfig
+from smepulse_assets.settings import Settings
+
+
+class Platform:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.defs = build_defs(settings)
+        self.instance = dg.DagsterInstance.ephemeral()
+
+
+def make_settings(tmp_path, **overrides) -> Settings:
+    env = {"SMEPULSE_DATA_DIR": str(tmp_path / "data"), "SMEPULSE_PARTITIONS_START": "2019-01-01", **overrides}
+    settings = Settings.from_env(env)
+    settings.ensure_local_dirs()
+    return settings
+
+
+@pytest.fixture
+def platform(tmp_path) -> Platform:
+    return Platform(make_settings(tmp_path))
+
+
+@pytest.fixture
+def small_world() -> GeneratorConfig:
+    return GeneratorConfig(start=date(2020, 1, 1), end=date(2020, 2, 29), customers=40, invoices_per_day=60, seed=11)

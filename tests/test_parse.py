@@ -1,0 +1,87 @@
+"""The bronze contract: every quirk of the real file parses; bad rows are quarantined; bad files fail clearly."""
+
+from datetime import date, datetime
+
+import pytest
+
+from smepulse_assets.kaggle_invoices.parse import DropFileError, parse_drop_file
+from tests.kaggle_samples import HEADER_LINE, ROWS, csv_bytes
+
+
+def test_every_format_quirk_parses():
+    parsed = parse_drop_file("drop.csv", csv_bytes(*ROWS))
+    rows = parsed.rows
+    assert parsed.rows_read == 4 and len(rows) == 4 and parsed.quarantined.empty
+    first = rows.iloc[0]
+    assert first["doc_id"] == 1930438491 and first["invoice_id"] == 1930438491  # floats -> ids
+    assert first["business_year"] == 2020 and first["posting_id"] == 1
+    assert first["clear_date"] == datetime(2020, 2, 11)  # YYYY-MM-DD HH:MM:SS
+    assert first["posting_date"] == date(2020, 1, 26)  # YYYY-MM-DD
+    assert first["document_create_date"] == date(2020, 1, 25)  # integer YYYYMMDD
+    assert first["due_in_date"] == date(2020, 2, 10)  # float YYYYMMDD.0
+    assert first["baseline_create_date"] == date(2020, 1, 26)
+    assert first["is_open"] == False  # noqa: E712
+    assert rows.iloc[1]["cust_number"] == "200769623"  # kept as delivered; staging restores the zero
+    assert rows.iloc[1]["name_customer"] == "WAL-MAR  corp "  # bronze keeps spaces; staging cleans
+    assert rows.iloc[2]["cust_number"] == "CCU001" and rows.iloc[2]["document_type"] == "X2"
+    assert rows.iloc[2]["invoice_id"] is None or str(rows.iloc[2]["invoice_id"]) == "<NA>"  # missing id allowed
+    assert rows.iloc[1]["clear_date"] is None or str(rows.iloc[1]["clear_date"]) == "NaT"  # open: empty clear_date
+    assert rows.iloc[3]["invoice_currency"] == "CAD"
+    assert rows["area_business"].isna().all()
+    assert list(rows["_source_line"]) == [2, 3, 4, 5]
+
+
+def test_exact_duplicate_rows_are_kept_in_bronze():
+    parsed = parse_drop_file("drop.csv", csv_bytes(ROWS[0], ROWS[0]))
+    assert len(parsed.rows) == 2  # bronze is what was delivered; staging removes duplicates
+
+
+@pytest.mark.parametrize(
+    "row, rule, reason_part",
+    [
+        (ROWS[0].replace("1930438491.0,2020-01-26", "abc,2020-01-26"), "type:doc_id", "'abc' is not a whole number"),
+        (ROWS[0].replace(",2020-01-26,", ",2020-13-40,"), "type:posting_date", "is not a date YYYY-MM-DD"),
+        (ROWS[0].replace("20200210.0", "2020021"), "type:due_in_date", "is not a date YYYYMMDD"),
+        (ROWS[0].replace("54273.28", "12,3"), "field_count", "expected 19 fields, found 20"),
+        (ROWS[0].replace("54273.28", "lots"), "type:total_open_amount", "is not a number"),
+        (ROWS[0].replace("U001,0200769623", "U001,"), "required:cust_number", "cust_number is empty"),
+        (ROWS[0][:-1] + "7", "type:isOpen", "is not 0 or 1"),
+        (ROWS[0][:-1] + "1", "consistency:isOpen", "isOpen=1 but clear_date is set"),
+        (ROWS[1][:-1] + "0", "consistency:isOpen", "isOpen=0 but clear_date is empty"),
+        (ROWS[0].replace(",USD,", ",usd,"), "type:invoice_currency", "is not a 3-letter currency code"),
+    ],
+)
+def test_broken_rows_are_quarantined_with_rule_and_reason(row, rule, reason_part):
+    parsed = parse_drop_file("drop.csv", csv_bytes(ROWS[1], row, ROWS[2]))
+    assert parsed.rows_read == 3
+    assert len(parsed.rows) + len(parsed.quarantined) == parsed.rows_read  # nothing lost, nothing doubled
+    assert len(parsed.quarantined) == 1
+    bad = parsed.quarantined.iloc[0]
+    assert bad["rule"] == rule and reason_part in bad["reason"]
+    assert bad["_source_line"] == 3 and bad["_source_file"] == "drop.csv"
+    assert bad["raw_record"].split(",")[0] in ("U001", "CA02")
+
+
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        (b"", "file is empty"),
+        (b"\n\n  \n", "file is empty"),
+        (csv_bytes(*ROWS).replace(b"WAL-MAR", b"WAL\xff-MAR"), "bad encoding: not UTF-8"),
+        (b"PK\x03\x04\x00\x00binary zip", "not a CSV text file"),
+        (csv_bytes(*ROWS, header=HEADER_LINE.replace("buisness_year", "business_year")), "wrong header: missing columns ['buisness_year']"),
+        (b"a,b,c\n1,2,3\n", "wrong header"),
+        (csv_bytes(*ROWS)[:-40], "file is truncated"),
+        (csv_bytes(*ROWS) + b'U001,"unterminated', "file is truncated"),
+    ],
+)
+def test_unreadable_files_fail_naming_file_and_problem(data, problem):
+    with pytest.raises(DropFileError) as raised:
+        parse_drop_file("landing/kaggle_invoices/2020-01-26/invoices.csv", data)
+    assert problem in str(raised.value)
+    assert str(raised.value).startswith("landing/kaggle_invoices/2020-01-26/invoices.csv: ")
+
+
+def test_header_only_file_is_an_empty_delivery():
+    parsed = parse_drop_file("drop.csv", csv_bytes())
+    assert parsed.rows_read == 0 and parsed.rows.empty and parsed.quarantined.empty

@@ -1,0 +1,146 @@
+"""End to end with real Dagster runs, real dbt and real DuckDB: drops -> sensor -> bronze -> silver -> gold."""
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from smepulse_assets import storage, warehouse
+from smepulse_assets.generator import GeneratorConfig, generate_invoice_drops
+from smepulse_assets.kaggle_invoices.replay import drop_url
+from smepulse_assets.runs import run_days, run_reference, run_sensor_requests
+from tests.conftest import Platform, make_settings
+from tests.kaggle_samples import ROWS, csv_bytes
+from tests.reference_ar import ar_on, load_invoices
+
+pytestmark = pytest.mark.slow
+
+TABLES = ["silver.stg_ar_invoice_history", "silver.stg_ar_invoices", "silver.ftr_invoice_risk",
+          "gold.dim_ar_customer", "gold.fact_ar_invoices", "gold.kpi_ar_dso_analysis", "gold.kpi_ar_aging"]
+
+
+def snapshot_tables(path: str) -> dict[str, pd.DataFrame]:
+    """Every table sorted on all columns; ingestion times are audit data and left out."""
+    out = {}
+    for table in TABLES:
+        frame = warehouse.query(path, f"select * from {table}")
+        frame = frame[[c for c in frame.columns if c != "_ingested_at"]]
+        out[table] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    platform = Platform(make_settings(tmp_path_factory.mktemp("world")))
+    config = GeneratorConfig(start=date(2020, 1, 1), end=date(2020, 2, 29), customers=40, invoices_per_day=60, seed=11)
+    generate_invoice_drops(config, platform.settings.landing_url)
+    run_reference(platform.defs, platform.instance)
+    requests, cursor, runs = run_sensor_requests(platform.defs, platform.instance)
+    assert all(r.success for r in runs)
+    return platform, config, requests, cursor
+
+
+def test_sensor_drives_the_whole_range_as_one_run(world):
+    platform, config, requests, cursor = world
+    assert len(requests) == 1  # 60 contiguous days -> one range run, not 60 processes
+    assert requests[0].tags["dagster/asset_partition_range_start"] == "2020-01-01"
+    assert requests[0].tags["dagster/asset_partition_range_end"] == "2020-02-29"
+    again, _, _ = run_sensor_requests(platform.defs, platform.instance, cursor)
+    assert again == []
+
+
+@pytest.mark.parametrize("day", [date(2020, 1, 20), date(2020, 2, 29)])
+def test_gold_matches_independent_pandas_computation(world, day):
+    platform, *_ = world
+    expected = ar_on(load_invoices(platform.settings.landing_url), day)
+    path = platform.settings.warehouse_path
+    kpi = warehouse.query(path, "select * from gold.kpi_ar_dso_analysis where as_of_date = ?", [day]).iloc[0]
+    for column in ("open_invoices", "invoices_posted", "invoices_paid", "overdue_invoices"):
+        assert kpi[column] == expected[column], column
+    # each invoice is rounded to cents once; half-even (pandas) vs half-up (DuckDB) may differ by a cent
+    cents = 0.01 * expected["open_invoices"]
+    assert kpi["open_amount"] == pytest.approx(expected["open_amount"], abs=cents)
+    assert kpi["dso_days"] == pytest.approx(expected["dso_days"], abs=0.01)
+    aging = warehouse.query(path, "select * from gold.kpi_ar_aging where as_of_date = ? order by bucket_order", [day])
+    assert aging["invoice_count"].tolist() == expected["aging_counts"]
+    assert aging["open_amount"].tolist() == pytest.approx(expected["aging_amounts"], abs=cents)
+    assert aging["amount_share"].sum() == pytest.approx(1.0)
+
+
+def test_row_counts_add_up_and_duplicates_are_removed(world):
+    platform, *_ = world
+    invoices = load_invoices(platform.settings.landing_url)
+    counts = warehouse.row_counts(platform.settings.warehouse_path)
+    assert counts["silver.stg_ar_invoices"] == len(invoices) == counts["gold.fact_ar_invoices"]
+    total = warehouse.query(platform.settings.warehouse_path, "select sum(amount_reporting) as s from gold.fact_ar_invoices")
+    assert total["s"].iloc[0] == pytest.approx(invoices.amount_usd.sum(), abs=1.0)
+    lost_zero = warehouse.query(platform.settings.warehouse_path,
+                                "select count(*) as n from silver.stg_ar_invoices where regexp_full_match(customer_number, '[0-9]{1,9}')")
+    assert lost_zero["n"].iloc[0] == 0
+
+
+def test_rematerializing_a_partition_leaves_identical_tables(world):
+    platform, *_ = world
+    before = snapshot_tables(platform.settings.warehouse_path)
+    run_days(platform.defs, platform.instance, date(2020, 2, 10), date(2020, 2, 10))
+    run_days(platform.defs, platform.instance, date(2020, 1, 1), date(2020, 2, 29))
+    after = snapshot_tables(platform.settings.warehouse_path)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(before[table], after[table], obj=table)
+
+
+def test_late_clearing_updates_invoice_and_adds_history_row(tmp_path):
+    platform = Platform(make_settings(tmp_path))
+    landing = platform.settings.landing_url
+    opening = ROWS[1]  # open invoice 1930438492, posted 2020-01-26
+    storage.write_bytes(drop_url(landing, date(2020, 1, 26)), csv_bytes(opening))
+    run_reference(platform.defs, platform.instance)
+    run_days(platform.defs, platform.instance, date(2020, 1, 26), date(2020, 1, 26))
+    path = platform.settings.warehouse_path
+    assert warehouse.query(path, "select is_open from silver.stg_ar_invoices")["is_open"].tolist() == [True]
+
+    clearing = opening.replace(",,2020.0", ",2020-03-02 00:00:00,2020.0", 1)[:-1] + "0"
+    storage.write_bytes(drop_url(landing, date(2020, 3, 2)), csv_bytes(clearing))
+    run_days(platform.defs, platform.instance, date(2020, 3, 2), date(2020, 3, 2))
+    current = warehouse.query(path, "select is_open, payment_date, state_version from silver.stg_ar_invoices")
+    assert current["is_open"].tolist() == [False] and str(current["payment_date"].iloc[0])[:10] == "2020-03-02"
+    history = warehouse.query(path, "select is_open, valid_from, valid_to, is_current from silver.stg_ar_invoice_history order by valid_from")
+    assert history["is_open"].tolist() == [True, False]
+    assert history["is_current"].tolist() == [False, True]
+    assert str(history["valid_to"].iloc[0])[:10] == "2020-03-02" and pd.isna(history["valid_to"].iloc[1])
+    fact = warehouse.query(path, "select status, days_to_pay, days_late from gold.fact_ar_invoices").iloc[0]
+    assert fact["status"] == "paid" and fact["days_to_pay"] == 36 and fact["days_late"] == 21
+
+
+def test_unreadable_file_fails_the_run_and_leaves_partitions_untouched(tmp_path):
+    platform = Platform(make_settings(tmp_path))
+    landing, lake = platform.settings.landing_url, platform.settings.lake_url
+    storage.write_bytes(drop_url(landing, date(2020, 1, 26)), csv_bytes(*ROWS))
+    run_reference(platform.defs, platform.instance)
+    run_days(platform.defs, platform.instance, date(2020, 1, 26), date(2020, 1, 26))
+    bronze_file = f"{lake}/bronze/kaggle_invoices_raw/partition_date=2020-01-26/part.parquet"
+    before = storage.read_bytes(bronze_file)
+
+    storage.write_bytes(drop_url(landing, date(2020, 1, 26)), csv_bytes(*ROWS)[:-30])  # cut off mid-row
+    storage.write_bytes(drop_url(landing, date(2020, 1, 27)), csv_bytes(ROWS[0]))
+    result = run_days(platform.defs, platform.instance, date(2020, 1, 26), date(2020, 1, 27), raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.step_failure_data.user_failure_data.description
+    assert "invoices_2020-01-26.csv" in message and "truncated" in message
+    assert storage.read_bytes(bronze_file) == before
+    assert not storage.filesystem(f"{lake}/bronze/kaggle_invoices_raw/partition_date=2020-01-27")[0].exists(
+        f"{lake}/bronze/kaggle_invoices_raw/partition_date=2020-01-27"
+    )
+
+
+def test_bad_rows_are_quarantined_and_counted(tmp_path):
+    platform = Platform(make_settings(tmp_path))
+    bad = ROWS[0].replace("54273.28", "n/a")
+    storage.write_bytes(drop_url(platform.settings.landing_url, date(2020, 1, 26)), csv_bytes(ROWS[1], bad, ROWS[2]))
+    run_reference(platform.defs, platform.instance)
+    result = run_days(platform.defs, platform.instance, date(2020, 1, 26), date(2020, 1, 26))
+    meta = result.asset_materializations_for_node("kaggle_invoices_bronze")[0].metadata
+    assert (meta["rows_read"].value, meta["rows_loaded"].value, meta["rows_quarantined"].value) == (3, 2, 1)
+    quarantine = warehouse.query(platform.settings.warehouse_path, "select * from ops.ops_quarantine")
+    assert quarantine[["rule", "source_line"]].values.tolist() == [["type:total_open_amount", 3]]

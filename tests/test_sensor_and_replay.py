@@ -1,0 +1,59 @@
+"""Replay splits a snapshot into daily drops; the sensor requests the right partitions once."""
+
+import json
+from datetime import date
+
+import dagster as dg
+
+from smepulse_assets import storage
+from smepulse_assets.kaggle_invoices.replay import drop_url, replay_file, split_into_drops
+from tests.kaggle_samples import ROWS, csv_bytes
+
+
+def _evaluate(platform, cursor=None):
+    sensor = platform.defs.resolve_sensor_def("kaggle_invoices_drop_sensor")
+    with dg.build_sensor_context(instance=platform.instance, cursor=cursor, resources=platform.defs.resources) as ctx:
+        result = sensor(ctx)
+    return result, ctx
+
+
+def test_replay_posts_open_then_clears_on_the_clearing_day(tmp_path):
+    rows = [r.split(",") for r in ROWS]
+    drops, unroutable = split_into_drops(rows + [["x"] * 19])
+    assert len(unroutable) == 1
+    assert min(drops) == date(2020, 1, 26) and max(drops) == date(2020, 2, 20)
+    posted = drops[date(2020, 1, 26)]
+    assert len(posted) == 4 and all(r[-1] == "1" and r[3] == "" for r in posted)
+    assert [r[5] for r in drops[date(2020, 2, 11)]] == ["1930438491.0"]
+    assert drops[date(2020, 2, 11)][0][-1] == "0" and drops[date(2020, 2, 11)][0][3] == "2020-02-11 00:00:00"
+    assert drops[date(2020, 2, 1)] == []  # a quiet day still gets its (header-only) drop
+
+    source = tmp_path / "kaggle.csv"
+    source.write_bytes(csv_bytes(*ROWS))
+    files, bad = replay_file(str(source), str(tmp_path / "landing"))
+    assert bad == 0 and len(files) == (date(2020, 2, 20) - date(2020, 1, 26)).days + 1
+
+
+def test_sensor_requests_new_days_once_and_again_when_changed(platform):
+    landing = platform.settings.landing_url
+    for day in (date(2020, 1, 1), date(2020, 1, 2), date(2020, 1, 5)):
+        storage.write_bytes(drop_url(landing, day), csv_bytes(*ROWS))
+    storage.write_bytes(storage.join(landing, "kaggle_invoices", "not-a-day", "x.csv"), csv_bytes(*ROWS))
+
+    result, ctx = _evaluate(platform)
+    requested = sorted(
+        (r.partition_key or r.tags["dagster/asset_partition_range_start"], r.tags.get("dagster/asset_partition_range_end"))
+        for r in result.run_requests
+    )
+    # two contiguous days form one range run; the lone day gets its own partition run
+    assert requested == [("2020-01-01", "2020-01-02"), ("2020-01-05", None)]
+    assert "not-a-day" in json.dumps(json.loads(result.cursor)["reported"])
+
+    again, _ = _evaluate(platform, result.cursor)
+    assert not again.run_requests  # same files: nothing new, and the bad folder is not re-reported
+    assert json.loads(again.cursor)["reported"] == json.loads(result.cursor)["reported"]
+
+    storage.write_bytes(drop_url(landing, date(2020, 1, 2)), csv_bytes(*ROWS[:2]))  # a re-delivery
+    changed, _ = _evaluate(platform, again.cursor)
+    assert [r.partition_key for r in changed.run_requests] == ["2020-01-02"]
+    assert len({r.run_key for r in result.run_requests + changed.run_requests}) == 3
