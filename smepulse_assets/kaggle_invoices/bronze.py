@@ -81,24 +81,27 @@ def _summary(loads: list[DayLoad]) -> dict[str, int]:
     }
 
 
+def _bronze_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        description=description,
+        group_name="bronze",
+        owners=[OWNER],
+        freshness_policy=DAILY_FRESHNESS,
+        kinds={"python", "parquet"},
+    )
+
+
 BRONZE_SPECS = [
-    dg.AssetSpec(
+    _bronze_spec(
         RAW_KEY,
-        description="Kaggle-format AR invoice deliveries of one business day, typed by the data contract, "
+        "Kaggle-format AR invoice deliveries of one business day, typed by the data contract, "
         "with source file, line and ingestion time. Parquet in the lake, one file per day.",
-        group_name="bronze",
-        owners=[OWNER],
-        freshness_policy=DAILY_FRESHNESS,
-        kinds={"python", "parquet"},
     ),
-    dg.AssetSpec(
+    _bronze_spec(
         QUARANTINE_KEY,
-        description="Rows of the day's invoice deliveries that broke the contract, with the rule, "
+        "Rows of the day's invoice deliveries that broke the contract, with the rule, "
         "the reason and the raw record. Rows read = rows loaded + rows quarantined.",
-        group_name="bronze",
-        owners=[OWNER],
-        freshness_policy=DAILY_FRESHNESS,
-        kinds={"python", "parquet"},
     ),
 ]
 
