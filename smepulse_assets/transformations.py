@@ -12,7 +12,9 @@ Both write the DuckDB warehouse, so both run in the warehouse pool.
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +30,12 @@ REFERENCE_SELECT = "resource_type:seed dim_date"
 LAYER_GROUPS = {"silver", "gold", "ops"}
 
 
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter, so a venv works without being activated."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
 def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -41,7 +49,7 @@ def ensure_manifest(project: DbtProject, settings: Settings) -> Path:
         return manifest
     env = {**os.environ, **settings.dbt_env()}
     subprocess.run(
-        ["dbt", "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
         check=True,
         env=env,
         cwd=DBT_PROJECT_DIR,
@@ -120,4 +128,6 @@ def build_dbt_assets(
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_PROJECT_DIR))
+    return DbtCliResource(
+        project_dir=dbt_project(), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+    )
