@@ -22,13 +22,20 @@ def run_days(
     return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error)
 
 
+def evaluate_drop_sensor(
+    defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
+) -> dg.SensorResult:
+    """One tick of the drop sensor, without executing what it requests."""
+    sensor = defs.resolve_sensor_def("kaggle_invoices_drop_sensor")
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources) as context:
+        return sensor(context)
+
+
 def run_sensor_requests(
     defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
 ) -> tuple[list[dg.RunRequest], str | None, list[dg.ExecuteInProcessResult]]:
     """Evaluate the drop sensor once and execute what it requests, as the daemon would."""
-    sensor = defs.resolve_sensor_def("kaggle_invoices_drop_sensor")
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources) as context:
-        result = sensor(context)
+    result = evaluate_drop_sensor(defs, instance, cursor)
     requests = list(result.run_requests or [])
     job = defs.resolve_job_def("daily_ar_job")
     runs = [job.execute_in_process(instance=instance, partition_key=r.partition_key, tags=r.tags) for r in requests]

@@ -3,18 +3,10 @@
 import json
 from datetime import date
 
-import dagster as dg
-
 from smepulse_assets import storage
 from smepulse_assets.kaggle_invoices.replay import drop_url, replay_file, split_into_drops
+from smepulse_assets.runs import evaluate_drop_sensor
 from tests.kaggle_samples import ROWS, csv_bytes
-
-
-def _evaluate(platform, cursor=None):
-    sensor = platform.defs.resolve_sensor_def("kaggle_invoices_drop_sensor")
-    with dg.build_sensor_context(instance=platform.instance, cursor=cursor, resources=platform.defs.resources) as ctx:
-        result = sensor(ctx)
-    return result, ctx
 
 
 def test_replay_posts_open_then_clears_on_the_clearing_day(tmp_path):
@@ -40,7 +32,7 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
         storage.write_bytes(drop_url(landing, day), csv_bytes(*ROWS))
     storage.write_bytes(storage.join(landing, "kaggle_invoices", "not-a-day", "x.csv"), csv_bytes(*ROWS))
 
-    result, ctx = _evaluate(platform)
+    result = evaluate_drop_sensor(platform.defs, platform.instance)
     requested = sorted(
         (r.partition_key or r.tags["dagster/asset_partition_range_start"], r.tags.get("dagster/asset_partition_range_end"))
         for r in result.run_requests
@@ -49,11 +41,11 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
     assert requested == [("2020-01-01", "2020-01-02"), ("2020-01-05", None)]
     assert "not-a-day" in json.dumps(json.loads(result.cursor)["reported"])
 
-    again, _ = _evaluate(platform, result.cursor)
+    again = evaluate_drop_sensor(platform.defs, platform.instance, result.cursor)
     assert not again.run_requests  # same files: nothing new, and the bad folder is not re-reported
     assert json.loads(again.cursor)["reported"] == json.loads(result.cursor)["reported"]
 
     storage.write_bytes(drop_url(landing, date(2020, 1, 2)), csv_bytes(*ROWS[:2]))  # a re-delivery
-    changed, _ = _evaluate(platform, again.cursor)
+    changed = evaluate_drop_sensor(platform.defs, platform.instance, again.cursor)
     assert [r.partition_key for r in changed.run_requests] == ["2020-01-02"]
     assert len({r.run_key for r in result.run_requests + changed.run_requests}) == 3

@@ -47,6 +47,3 @@ COLUMNS: tuple[Column, ...] = (
 
 HEADER: tuple[str, ...] = tuple(c.source for c in COLUMNS)
 
-# Ingestion metadata carried by every bronze row (the partition day is the
-# hive folder ``partition_date=YYYY-MM-DD``, not a column in the file).
-METADATA_COLUMNS = ("_source_file", "_source_line", "_ingested_at")

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 
 from .. import storage
+from ..resources import PlatformPaths
 from .contract import SOURCE_NAME
 
 
@@ -101,8 +102,6 @@ def run_request_for(first: date, last: date, run_key: str) -> dg.RunRequest:
 
 
 def build_drop_sensor(job, partitions_def: dg.PartitionsDefinition):
-    from ..resources import PlatformPaths
-
     @dg.sensor(
         name="kaggle_invoices_drop_sensor",
         job=job,
