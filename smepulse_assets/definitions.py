@@ -1,13 +1,18 @@
-"""The SME Pulse code location: every asset, check, job and sensor, built from the environment."""
+"""The SME Pulse code location: every asset, check, job, schedule and sensor, built from the environment."""
 
 from __future__ import annotations
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from .conventions import daily_partitions
+from .conventions import REFERENCE_FRESHNESS, daily_partitions
 from .kaggle_invoices.bronze import build_bronze_assets
+from .kaggle_invoices.contract import SOURCE_NAME
 from .kaggle_invoices.sensor import build_drop_sensor
+from .quality.alert_sensor import build_alert_sensor
+from .quality.alerts import Alerting, build_alert_log_asset
+from .quality.freshness import build_freshness_checks
+from .quality.rules import RulesError, load_rules
 from .resources import PlatformPaths
 from .settings import Settings
 from .transformations import build_dbt_assets, dbt_resource
@@ -16,28 +21,53 @@ from .transformations import build_dbt_assets, dbt_resource
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     partitions = daily_partitions(settings.partitions_start)
-    bronze = build_bronze_assets(partitions)
+    rules = load_rules(settings.rules_path)
+    if SOURCE_NAME not in rules:
+        raise RulesError(f"{settings.rules_path}: no rules for source {SOURCE_NAME!r}")
+    bronze = build_bronze_assets(partitions, rules[SOURCE_NAME])
+    alert_log = build_alert_log_asset(REFERENCE_FRESHNESS)
     reference_models, daily_models = build_dbt_assets(settings, partitions)
+    assets = [bronze, alert_log, reference_models, daily_models]
+    freshness = build_freshness_checks(assets)
 
+    # Freshness checks judge the newest data against the clock, not the days a run
+    # writes, so they run on their schedule and not inside the daily runs.
     daily_job = dg.define_asset_job(
         "daily_ar_job",
-        selection=dg.AssetSelection.assets(bronze, daily_models),
+        selection=dg.AssetSelection.assets(bronze, daily_models) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
-        description="One business day (or a range of days, in one run): bronze through gold.",
+        description="One business day (or a range of days, in one run): bronze through gold, with their checks.",
     )
     reference_job = dg.define_asset_job(
         "reference_data_job",
-        selection=dg.AssetSelection.assets(reference_models),
-        description="Calendar and reference seeds; run once and when they change.",
+        selection=dg.AssetSelection.assets(alert_log, reference_models) - dg.AssetSelection.checks(freshness),
+        description="Calendar, reference seeds and the alert log; run once, monthly, and when they change.",
+    )
+    freshness_job = dg.define_asset_job(
+        "freshness_checks_job",
+        selection=dg.AssetSelection.checks(freshness),
+        description="Every asset's newest data against its freshness policy.",
     )
     return dg.Definitions(
-        assets=[bronze, reference_models, daily_models],
-        jobs=[daily_job, reference_job],
-        sensors=[build_drop_sensor(daily_job, partitions)],
+        assets=assets,
+        asset_checks=[freshness],
+        jobs=[daily_job, reference_job, freshness_job],
+        schedules=[
+            dg.ScheduleDefinition(
+                job=freshness_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+            ),
+            dg.ScheduleDefinition(
+                job=reference_job, cron_schedule="0 1 1 * *", default_status=dg.DefaultScheduleStatus.RUNNING
+            ),
+        ],
+        sensors=[build_drop_sensor(daily_job, partitions), build_alert_sensor()],
         resources={
             "paths": PlatformPaths.from_settings(settings),
             "dbt": dbt_resource(),
             "warehouse": DuckDBResource(database=settings.warehouse_path),
+            "alerting": Alerting(
+                lake_url=settings.lake_url, webhook_url=settings.alert_webhook_url, ui_url=settings.ui_url
+            ),
         },
     )
 

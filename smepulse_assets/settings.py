@@ -15,6 +15,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DEFAULT_RULES_PATH = Path(__file__).resolve().parent / "quality" / "rules.yaml"
 
 
 def _is_url(location: str) -> bool:
@@ -35,6 +36,9 @@ class Settings:
     mlflow_tracking_uri: str
     dagster_home: str
     partitions_start: str  # first business day the daily partitions cover
+    rules_path: str  # the data quality rules file
+    alert_webhook_url: str | None  # alerts are POSTed here when set
+    ui_url: str  # base of the links alerts carry
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -48,6 +52,9 @@ class Settings:
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow.db"),
             dagster_home=_absolute(env.get("DAGSTER_HOME", f"{data_dir}/dagster_home")),
             partitions_start=env.get("SMEPULSE_PARTITIONS_START", "2018-01-01"),
+            rules_path=_absolute(env.get("SMEPULSE_RULES_PATH", str(DEFAULT_RULES_PATH))),
+            alert_webhook_url=env.get("SMEPULSE_ALERT_WEBHOOK_URL") or None,
+            ui_url=env.get("SMEPULSE_UI_URL", "http://localhost:3000"),
         )
 
     def dbt_env(self) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import uuid
 
+import duckdb
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -73,3 +74,12 @@ def write_parquet(url: str, table: pa.Table) -> None:
 
 def read_parquet(url: str) -> pa.Table:
     return pq.read_table(io.BytesIO(read_bytes(url)))
+
+
+def duckdb_reader(url: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that reads the store behind ``url`` (fsspec registered for object stores)."""
+    con = duckdb.connect()
+    fs, _ = filesystem(url)
+    if _protocol(fs) != "file":
+        con.register_filesystem(fs)
+    return con

@@ -6,7 +6,9 @@ Two groups of dbt nodes, two definitions:
   as vars (single-run backfill policy), never one process per day;
 - reference nodes (the calendar, the FX seed) are not partitioned: they cover a
   fixed span and are rebuilt whole.
-Both write the DuckDB warehouse, so both run in the warehouse pool.
+Both write the DuckDB warehouse, so both run in the warehouse pool. Each
+materialization carries its layer's run summary (tables succeeded / failed /
+skipped, rows written in the window, tests passed / warned / failed).
 """
 
 
@@ -22,11 +24,15 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from .conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS, WAREHOUSE_POOL
+from .quality.layer_summary import LayerSummary, dbt_layer_summaries
 from .settings import DBT_PROJECT_DIR, Settings
 
-REFERENCE_SELECT = "resource_type:seed dim_date"
+# Unpartitioned nodes: the calendar, the seeds, and the alerts view over the alert log.
+REFERENCE_MODELS = ("dim_date", "alerts")
+REFERENCE_SELECT = " ".join(["resource_type:seed", *REFERENCE_MODELS])
 LAYER_GROUPS = {"silver", "gold", "ops"}
 
 
@@ -65,7 +71,7 @@ class SmePulseTranslator(DagsterDbtTranslator):
         node = manifest["nodes"].get(unique_id) or manifest["sources"].get(unique_id) or {}
         if node.get("resource_type") == "source":
             return spec
-        reference = node.get("resource_type") == "seed" or node.get("name") == "dim_date"
+        reference = node.get("resource_type") == "seed" or node.get("name") in REFERENCE_MODELS
         return spec.replace_attributes(
             owners=spec.owners or [OWNER],
             freshness_policy=REFERENCE_FRESHNESS if reference else DAILY_FRESHNESS,
@@ -104,10 +110,10 @@ def build_dbt_assets(
         dagster_dbt_translator=translator,
         pool=WAREHOUSE_POOL,
     )
-    def reference_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def reference_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
         os.environ.update(settings.dbt_env())  # profiles.yml reads the warehouse path from the env
         # cautious: tests that also read daily models (fact -> dim_date) run with those models
-        yield from dbt.cli(["build", "--indirect-selection", "cautious"], context=context).stream()
+        yield from build_with_summary(context, dbt, ["build", "--indirect-selection", "cautious"], warehouse, None)
 
     @dbt_assets(
         manifest=manifest,
@@ -119,12 +125,68 @@ def build_dbt_assets(
         dagster_dbt_translator=translator,
         pool=WAREHOUSE_POOL,
     )
-    def daily_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def daily_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
         os.environ.update(settings.dbt_env())
-        args = ["build", "--vars", json.dumps(window_vars(context))]
-        yield from dbt.cli(args, context=context).stream()
+        window = window_vars(context)
+        yield from build_with_summary(context, dbt, ["build", "--vars", json.dumps(window)], warehouse, window)
 
     return [reference_dbt_models, daily_dbt_models]
+
+
+def build_with_summary(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    args: list[str],
+    warehouse: DuckDBResource,
+    window: dict[str, str] | None,
+):
+    """Run dbt, then yield its events with the layer summaries attached.
+
+    Events are held until dbt finishes because the summary needs every node's
+    result; a failed build still yields what succeeded before it raises.
+    """
+    invocation = dbt.cli(args, context=context, raise_on_error=False)
+    events = list(invocation.stream())
+    try:
+        run_results = invocation.get_artifact("run_results.json")
+    except FileNotFoundError:  # dbt stopped before running anything (e.g. a compilation error)
+        run_results = {"results": []}
+    rows = rows_written(warehouse, invocation.manifest, run_results, window)
+    layers = dbt_layer_summaries(run_results, invocation.manifest, rows)
+    for summary in layers.values():
+        context.log.info(summary.render())
+    for event in events:
+        yield _with_layer_summary(context, event, layers)
+    if not invocation.is_successful():
+        failed = [name for s in layers.values() for name in s.tables_failed + s.failed_checks]
+        raise dg.Failure(description=f"dbt build failed: {failed}", metadata={"failed_nodes": dg.MetadataValue.json(failed)})
+
+
+def _with_layer_summary(context: dg.AssetExecutionContext, event, layers: dict[str, LayerSummary]):
+    if not isinstance(event, dg.Output):
+        return event
+    layer = context.assets_def.asset_key_for_output(event.output_name).path[0]
+    summary = layers.get(layer)
+    return event.with_metadata({**event.metadata, **summary.as_metadata()}) if summary else event
+
+
+def rows_written(
+    warehouse: DuckDBResource, manifest: Mapping[str, Any], run_results: Mapping[str, Any], window: dict[str, str] | None
+) -> dict[str, int]:
+    """Rows each successful model holds for the window, by its partition_column or window_column meta."""
+    if window is None:
+        return {}
+    counts: dict[str, int] = {}
+    with warehouse.get_connection() as con:
+        for result in run_results["results"]:
+            node = manifest["nodes"].get(result["unique_id"], {})
+            meta = node.get("config", {}).get("meta") or node.get("meta") or {}
+            column = meta.get("partition_column") or meta.get("window_column")
+            if result["status"] != "success" or node.get("resource_type") != "model" or not column:
+                continue
+            sql = f'select count(*) from "{node["schema"]}"."{node["alias"]}" where {column} between ? and ?'
+            counts[node["name"]] = con.execute(sql, [window["min_date"], window["max_date"]]).fetchone()[0]
+    return counts
 
 
 def dbt_resource() -> DbtCliResource:

@@ -6,6 +6,10 @@ partition D of ``bronze/kaggle_invoices_quarantine`` with the rule and the
 reason. Re-materializing a day rewrites both files whole, so it replaces,
 never duplicates. All files of a run are parsed before anything is written: an
 unreadable file fails the run and leaves every partition as it was.
+
+A load record per day (files, rows read/loaded/quarantined) is written beside
+the data; the source's checks (rules file) then judge what is stored, and a
+failing reject rule stops the run before silver.
 """
 
 
@@ -18,6 +22,10 @@ import pyarrow as pa
 
 from .. import storage
 from ..conventions import DAILY_FRESHNESS, OWNER, days_in_window
+from ..quality import source_checks
+from ..quality.layer_summary import LayerSummary
+from ..quality.row_rules import validate_row_rules
+from ..quality.rules import SourceRules
 from ..resources import PlatformPaths
 from .contract import SOURCE_NAME
 from .parse import BRONZE_SCHEMA, QUARANTINE_SCHEMA, DropFileError, parse_drop_file
@@ -47,9 +55,9 @@ def drop_files(landing_url: str, day: date) -> list[str]:
     return sorted(storage.as_url(fs, p) for p in fs.glob(f"{root}/*.csv"))
 
 
-def read_day(landing_url: str, day: date) -> DayLoad:
+def read_day(landing_url: str, day: date, rules: SourceRules) -> DayLoad:
     files = drop_files(landing_url, day)
-    parsed = [parse_drop_file(url, storage.read_bytes(url)) for url in files]
+    parsed = [parse_drop_file(url, storage.read_bytes(url), rules.reject_row_rules) for url in files]
     return DayLoad(
         day=day,
         files=files,
@@ -64,12 +72,49 @@ def _table(frame: pd.DataFrame, schema: pa.Schema, ingested_at: datetime) -> pa.
     return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
+LOAD_SCHEMA = pa.schema(
+    [
+        ("files", pa.list_(pa.string())),
+        ("rows_read", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("_ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def load_record_url(lake_url: str, day: date) -> str:
+    """What a day's load read and wrote; the conservation and pass-rate checks compare it with the data."""
+    return storage.join(lake_url, "bronze", "_loads", SOURCE_NAME, f"partition_date={day:%Y-%m-%d}", "load.parquet")
+
+
 def write_day(lake_url: str, load: DayLoad, ingested_at: datetime) -> None:
     quarantined = load.quarantined.assign(source=SOURCE_NAME) if len(load.quarantined) else load.quarantined
     storage.write_parquet(partition_url(lake_url, "kaggle_invoices_raw", load.day), _table(load.rows, BRONZE_SCHEMA, ingested_at))
     storage.write_parquet(
         partition_url(lake_url, "kaggle_invoices_quarantine", load.day), _table(quarantined, QUARANTINE_SCHEMA, ingested_at)
     )
+    record = {
+        "files": [load.files],
+        "rows_read": [load.rows_read],
+        "rows_loaded": [len(load.rows)],
+        "rows_quarantined": [len(load.quarantined)],
+        "_ingested_at": [ingested_at],
+    }
+    storage.write_parquet(load_record_url(lake_url, load.day), pa.table(record, schema=LOAD_SCHEMA))
+
+
+def stored_data_reader(lake_url: str):
+    """DuckDB views over the stored bronze data, quarantine and load records, for the checks."""
+    con = storage.duckdb_reader(lake_url)
+    views = {
+        "delivered": storage.join(lake_url, "bronze", "kaggle_invoices_raw", "*", "*.parquet"),
+        "quarantined": storage.join(lake_url, "bronze", "kaggle_invoices_quarantine", "*", "*.parquet"),
+        "manifests": storage.join(lake_url, "bronze", "_loads", SOURCE_NAME, "*", "*.parquet"),
+    }
+    for view, glob in views.items():
+        con.execute(f"create view {view} as select * from read_parquet('{glob}', hive_partitioning = true)")
+    return con
 
 
 def _summary(loads: list[DayLoad]) -> dict[str, int]:
@@ -106,30 +151,32 @@ BRONZE_SPECS = [
 ]
 
 
-def build_bronze_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_bronze_assets(partitions_def: dg.PartitionsDefinition, rules: SourceRules) -> dg.AssetsDefinition:
+    validate_row_rules(rules.row_rules, BRONZE_SCHEMA)  # a broken rule fails at load, not mid-run
+
     @dg.multi_asset(
         name="kaggle_invoices_bronze",
         specs=BRONZE_SPECS,
+        check_specs=source_checks.check_specs(rules),
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
     )
     def kaggle_invoices_bronze(context: dg.AssetExecutionContext, paths: PlatformPaths):
         days = days_in_window(context.partition_time_window)
-        try:
-            loads = [read_day(paths.landing_url, day) for day in days]
-        except DropFileError as err:
-            raise dg.Failure(
-                description=f"Unreadable delivery {err.source_file}: {err.problem}. No partition was written.",
-                metadata={"file": err.source_file, "problem": err.problem},
-            ) from err
+        loads = _read_all(paths.landing_url, days, rules)
         ingested_at = datetime.now(timezone.utc)
         for load in loads:
             if not load.files:
                 context.log.warning(f"No delivery for {load.day}: the partition is written empty.")
             write_day(paths.lake_url, load, ingested_at)
+        with stored_data_reader(paths.lake_url) as con:
+            checks = source_checks.evaluate(con, rules, source_checks.Window(days))
         summary = _summary(loads)
+        layer = LayerSummary.of_bronze(
+            tables=[SOURCE_NAME], rows_loaded=summary["rows_loaded"], rows_quarantined=summary["rows_quarantined"], checks=checks
+        )
+        context.log.info(f"{len(days)} day(s): {summary}\n{layer.render()}")
         per_day = {f"{l.day}": [l.rows_read, len(l.rows), len(l.quarantined)] for l in loads}
-        context.log.info(f"{len(days)} day(s): {summary}")
         yield dg.MaterializeResult(
             asset_key=RAW_KEY,
             metadata={
@@ -138,6 +185,7 @@ def build_bronze_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDef
                 "lake_path": paths.lake("bronze", "kaggle_invoices_raw"),
                 "per_day_read_loaded_quarantined": dg.MetadataValue.json(per_day),
                 "dagster/row_count": summary["rows_loaded"],
+                **layer.as_metadata(),
             },
         )
         yield dg.MaterializeResult(
@@ -146,7 +194,20 @@ def build_bronze_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDef
                 "rows_quarantined": summary["rows_quarantined"],
                 "lake_path": paths.lake("bronze", "kaggle_invoices_quarantine"),
                 "dagster/row_count": summary["rows_quarantined"],
+                **layer.as_metadata(),
             },
         )
+        yield from checks
 
     return kaggle_invoices_bronze
+
+
+def _read_all(landing_url: str, days: list[date], rules: SourceRules) -> list[DayLoad]:
+    """Parse every file of the window first, so an unreadable one leaves all partitions untouched."""
+    try:
+        return [read_day(landing_url, day, rules) for day in days]
+    except DropFileError as err:
+        raise dg.Failure(
+            description=f"Unreadable delivery {err.source_file}: {err.problem}. No partition was written.",
+            metadata={"file": err.source_file, "problem": err.problem},
+        ) from err

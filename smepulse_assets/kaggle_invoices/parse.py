@@ -4,8 +4,9 @@ Two kinds of trouble, two answers:
 - the *file* is unreadable (empty, not UTF-8, not CSV, wrong header, cut off):
   ``DropFileError`` naming the file and the problem; nothing of it is loaded;
 - a *row* breaks the contract (wrong field count, a value that does not parse,
-  a missing required value, ``isOpen`` contradicting ``clear_date``): the row
-  goes to quarantine with the rule and the reason, the rest loads.
+  a missing required value, ``isOpen`` contradicting ``clear_date``) or a reject
+  rule of the rules file: the row goes to quarantine with the rule and the
+  reason, the rest loads.
 Every data row ends up in exactly one of the two outputs.
 """
 
@@ -19,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..quality.row_rules import first_broken_rule
+from ..quality.rules import RowRule
 from .contract import COLUMNS, HEADER
 
 BRONZE_SCHEMA = pa.schema(
@@ -77,7 +80,7 @@ class ParsedFile:
     rows_read: int
 
 
-def parse_drop_file(source_file: str, data: bytes) -> ParsedFile:
+def parse_drop_file(source_file: str, data: bytes, reject_rules: tuple[RowRule, ...] = ()) -> ParsedFile:
     text = _decode(source_file, data)
     records = _split_records(source_file, text)
     (_, header), body = records[0], records[1:]
@@ -93,6 +96,7 @@ def parse_drop_file(source_file: str, data: bytes) -> ParsedFile:
     raw = pd.DataFrame([fields for _, fields in good], columns=list(HEADER), dtype="string")
     lines = pd.Series([line for line, _ in good], dtype="int64")
     typed, problems = _type_columns(raw)
+    _apply_reject_rules(typed, problems, reject_rules)
 
     failing = problems.notna()
     quarantined = [
@@ -165,6 +169,17 @@ def _quarantine_row(line: int, rule: str, reason: str, fields: list) -> tuple:
     raw = io.StringIO()
     csv.writer(raw, lineterminator="").writerow(["" if pd.isna(f) else f for f in fields])
     return (line, rule, reason, raw.getvalue())
+
+
+def _apply_reject_rules(typed: pd.DataFrame, problems: pd.Series, rules: tuple[RowRule, ...]) -> None:
+    """Rows that pass the contract but break a reject rule get that rule as their problem."""
+    clean = problems.isna().to_numpy()
+    if not rules or not clean.any():
+        return
+    schema = pa.schema([BRONZE_SCHEMA.field(c.name) for c in COLUMNS])
+    broken = first_broken_rule(typed.loc[clean], schema, rules)
+    for index, rule in broken.dropna().items():
+        problems.at[index] = (f"rule:{rule.name}", rule.reason)
 
 
 # --- typing ---------------------------------------------------------------

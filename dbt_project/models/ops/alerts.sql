@@ -1,0 +1,46 @@
+{#- One row per alert: when it fired, how often it was seen again, whether and when it
+    recovered. A view over the alert log the alerting component appends to, so it is
+    current without a rebuild. -#}
+{{ config(materialized='view') }}
+
+with events as (
+    select * from {{ source('ops', 'alert_events') }}
+),
+
+opened as (
+    select * from events where event = 'firing'
+),
+
+later as (
+    select
+        alert_id,
+        count(*) filter (where event = 'repeat') as repeats,
+        max(event_at) filter (where event = 'repeat') as last_seen_at,
+        max(event_at) filter (where event = 'resolved') as resolved_at,
+        max(run_id) filter (where event = 'resolved') as resolved_by_run_id
+    from events
+    group by alert_id
+)
+
+select
+    o.alert_id,
+    o.kind,
+    o.subject,
+    o.check_name,
+    o.partition,
+    o.severity,
+    o.observed,
+    o.threshold,
+    o.message,
+    o.ui_url,
+    o.run_id,
+    o.delivered_to,
+    o.delivery_error,
+    o.event_at as fired_at,
+    1 + coalesce(l.repeats, 0) as occurrences,
+    coalesce(l.last_seen_at, o.event_at) as last_seen_at,
+    l.resolved_at,
+    l.resolved_by_run_id,
+    case when l.resolved_at is null then 'open' else 'resolved' end as status
+from opened as o
+left join later as l using (alert_id)

@@ -1,0 +1,1 @@
+"""Data quality guardrails: the rules file, the checks built from it, freshness, alerts, run summaries."""

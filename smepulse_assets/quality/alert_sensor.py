@@ -1,0 +1,122 @@
+"""The sensor that feeds the alerting component: every finished run, exactly once.
+
+Each tick reads the runs that finished (succeeded or failed) since the cursor,
+turns their check evaluations and their outcome into signals, and hands them
+to ``Alerting``. The cursor (last update time and the run ids seen at it)
+means a run is looked at once, so a failure is not re-sent on every tick.
+Stale assets arrive the same way: the scheduled freshness checks fail.
+"""
+
+import json
+from datetime import datetime, timezone
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+
+from .alerts import Alerting, Signal
+
+SENSOR_NAME = "quality_alert_sensor"
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
+RUN_BATCH = 50
+
+
+def run_partition(run: dg.DagsterRun) -> str | None:
+    """The partition a run covered: one day, a range "first...last", or None."""
+    tags = run.tags
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"]
+    first, last = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    if first and last:
+        return first if first == last else f"{first}...{last}"
+    return None
+
+
+def signals_of_run(instance: dg.DagsterInstance, run: dg.DagsterRun, alerting: Alerting) -> list[Signal]:
+    entries = instance.all_logs(
+        run.run_id, of_type={DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.RUN_FAILURE}
+    )
+    partition = run_partition(run)
+    signals = []
+    for entry in entries:
+        event = entry.dagster_event
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            signals.append(_check_signal(event.event_specific_data, run, partition, alerting))
+    failure = next((e for e in entries if e.dagster_event.event_type == DagsterEventType.RUN_FAILURE), None)
+    signals.append(
+        Signal(
+            kind="run",
+            subject=run.job_name,
+            check_name=None,
+            partition=partition,
+            failing=run.status == dg.DagsterRunStatus.FAILURE,
+            severity="ERROR",
+            observed=run.status.value,
+            threshold="SUCCESS",
+            message=(failure.dagster_event.message if failure else None) or f"run {run.status.value.lower()}",
+            ui_url=alerting.run_url(run.run_id),
+            run_id=run.run_id,
+        )
+    )
+    return signals
+
+
+def _check_signal(evaluation, run: dg.DagsterRun, partition: str | None, alerting: Alerting) -> Signal:
+    metadata = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+    observed = metadata.get("observed", metadata.get("dagster_dbt/failed_row_count"))
+    threshold = metadata.get("threshold", "0 failing rows" if "dagster_dbt/failed_row_count" in metadata else None)
+    return Signal(
+        kind="check",
+        subject=evaluation.asset_key.to_user_string(),
+        check_name=evaluation.check_name,
+        partition=evaluation.partition or metadata.get("partitions") or partition,
+        failing=not evaluation.passed,
+        severity=evaluation.severity.value,
+        observed=None if observed is None else str(observed),
+        threshold=None if threshold is None else str(threshold),
+        message=evaluation.description or ("passed" if evaluation.passed else "check failed"),
+        ui_url=alerting.asset_url(evaluation.asset_key),
+        run_id=run.run_id,
+    )
+
+
+def finished_runs(instance: dg.DagsterInstance, cursor: str | None) -> tuple[list[dg.DagsterRun], str]:
+    """Runs finished since the cursor, oldest first, and the cursor after them."""
+    state = json.loads(cursor) if cursor else {"after": 0.0, "seen": []}
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(
+            statuses=FINISHED, updated_after=datetime.fromtimestamp(state["after"], tz=timezone.utc)
+        ),
+        order_by="update_timestamp",
+        ascending=True,
+        limit=RUN_BATCH,
+    )
+    # updated_after is exclusive at best and equal timestamps happen: remember ids at the edge
+    fresh = [r for r in records if r.dagster_run.run_id not in set(state["seen"])]
+    if fresh:
+        newest = max(r.update_timestamp.timestamp() for r in fresh)
+        at_edge = [r.dagster_run.run_id for r in records if r.update_timestamp.timestamp() == newest]
+        state = {"after": newest, "seen": at_edge}
+    return [r.dagster_run for r in fresh], json.dumps(state)
+
+
+def build_alert_sensor() -> dg.SensorDefinition:
+    @dg.sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Turns failing checks (ERROR and WARN), failed runs and stale assets into alerts: "
+            "rows in ops.alerts and delivery to the log and the configured webhook; "
+            "a failure is sent once, a recovery is recorded."
+        ),
+    )
+    def quality_alert_sensor(context: dg.SensorEvaluationContext, alerting: Alerting):
+        runs, cursor = finished_runs(context.instance, context.cursor)
+        signals = [s for run in runs for s in signals_of_run(context.instance, run, alerting)]
+        events = alerting.process(signals, context.log)
+        context.update_cursor(cursor)
+        opened = sum(e["event"] == "firing" for e in events)
+        resolved = sum(e["event"] == "resolved" for e in events)
+        return dg.SkipReason(f"{len(runs)} run(s) read: {opened} alert(s) opened, {resolved} resolved")
+
+    return quality_alert_sensor

@@ -1,0 +1,46 @@
+"""Row rules of the rules file, evaluated by DuckDB over typed rows.
+
+A rule is a SQL boolean expression; a row passes when it is true. Null counts
+as broken, so a rule never lets a row through because a value was missing.
+"""
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from .rules import RowRule, RulesError
+
+
+def broken_condition(rule: RowRule) -> str:
+    """SQL that is true exactly for the rows breaking ``rule``."""
+    return f"not coalesce(({rule.expect}), false)"
+
+
+def first_broken_rule(rows: pd.DataFrame, schema: pa.Schema, rules: tuple[RowRule, ...]) -> pd.Series:
+    """Per row (same index), the first rule it breaks, or None."""
+    table = pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
+    cases = " ".join(f"when {broken_condition(r)} then {i}" for i, r in enumerate(rules))
+    con = duckdb.connect()
+    con.register("typed_rows", table)
+    try:
+        positions = con.execute(f"select case {cases} end as broken from typed_rows").df()["broken"]
+    except duckdb.Error as err:
+        raise RulesError(f"a row rule does not evaluate: {err}") from err
+    finally:
+        con.close()
+    return pd.Series([None if pd.isna(p) else rules[int(p)] for p in positions], index=rows.index, dtype="object")
+
+
+def validate_row_rules(rules: tuple[RowRule, ...], schema: pa.Schema) -> None:
+    """Fail at load, naming the rule, when an expression does not evaluate on the typed columns."""
+    empty = pa.Table.from_pylist([], schema=schema)
+    con = duckdb.connect()
+    con.register("typed_rows", empty)
+    try:
+        for rule in rules:
+            try:
+                con.execute(f"select count(*) from typed_rows where {broken_condition(rule)}").fetchone()
+            except duckdb.Error as err:
+                raise RulesError(f"row rule {rule.name!r}: expect {rule.expect!r} does not evaluate: {err}") from err
+    finally:
+        con.close()

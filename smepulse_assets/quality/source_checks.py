@@ -1,0 +1,402 @@
+"""Asset checks of a bronze source, judged on the partitions a run wrote.
+
+Every check reads what is stored in the lake (not what the run meant to
+write), day by day for the run's window, and looks back at earlier partitions
+where the rule needs a reference (business-code mix, 7-day null rate). A check
+fails when any day of the window breaks it; its metadata names those days, the
+observed value and the threshold.
+
+Severity comes from the rules file: reject rules are blocking ERROR checks, so
+the run stops before silver; flag rules are WARN checks and the run goes on.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .row_rules import broken_condition
+from .rules import SEVERITIES, CheckRule, RowRule, SourceRules
+
+CONSERVATION = "row_conservation"
+PASS_RATE = "pass_rate"
+
+
+@dataclass
+class Verdict:
+    """A check's judgement over the window: the worst day decides."""
+
+    passed: bool
+    observed: float | int | str | None
+    threshold: str
+    description: str
+    failing_days: list[str] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Window:
+    days: list[date]
+
+    @property
+    def first(self) -> date:
+        return self.days[0]
+
+    @property
+    def last(self) -> date:
+        return self.days[-1]
+
+    def label(self) -> str:
+        return f"{self.first}" if self.first == self.last else f"{self.first}...{self.last}"
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    name: str
+    severity: str  # reject | flag
+    description: str
+    judge: Callable[[duckdb.DuckDBPyConnection, Window], Verdict]
+
+
+# --- the checks every source has ------------------------------------------
+
+
+def conservation_check() -> SourceCheck:
+    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+        per_day = con.execute(
+            """
+            select m.partition_date,
+                   m.rows_read,
+                   coalesce(l.loaded, 0) as loaded,
+                   coalesce(q.quarantined, 0) as quarantined,
+                   coalesce(l.distinct_lines, 0) + coalesce(q.distinct_lines, 0) as distinct_lines
+            from manifests as m
+            left join (select partition_date, count(*) as loaded,
+                              count(distinct (_source_file, _source_line)) as distinct_lines
+                       from delivered group by 1) as l using (partition_date)
+            left join (select partition_date, count(*) as quarantined,
+                              count(distinct (_source_file, _source_line)) as distinct_lines
+                       from quarantined group by 1) as q using (partition_date)
+            where m.partition_date between ? and ?
+            order by 1
+            """,
+            [window.first, window.last],
+        ).df()
+        lost = per_day["rows_read"] - per_day["loaded"] - per_day["quarantined"]
+        repeated = per_day["loaded"] + per_day["quarantined"] - per_day["distinct_lines"]
+        bad = per_day[(lost != 0) | (repeated != 0)]
+        missing = sorted({f"{d}" for d in window.days} - {f"{d.date()}" for d in pd.to_datetime(per_day["partition_date"])})
+        return Verdict(
+            passed=bad.empty and not missing,
+            observed=int(lost.abs().sum() + repeated.sum()),
+            threshold="rows read = rows loaded + rows quarantined, each source line once",
+            description="Every delivered row is loaded or quarantined, exactly once.",
+            failing_days=[f"{d.date()}" for d in pd.to_datetime(bad["partition_date"])] + missing,
+            metadata={
+                "rows_read": int(per_day["rows_read"].sum()),
+                "rows_loaded": int(per_day["loaded"].sum()),
+                "rows_quarantined": int(per_day["quarantined"].sum()),
+                "days_without_load_record": missing,
+            },
+        )
+
+    return SourceCheck(CONSERVATION, "reject", "Rows read = rows loaded + rows quarantined, no row twice.", judge)
+
+
+def pass_rate_check(min_rate: float) -> SourceCheck:
+    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+        per_day = con.execute(
+            """
+            select partition_date, rows_read, rows_loaded,
+                   rows_loaded / nullif(rows_read, 0) as pass_rate
+            from manifests where partition_date between ? and ? order by 1
+            """,
+            [window.first, window.last],
+        ).df()
+        judged = per_day.dropna(subset=["pass_rate"])
+        bad = judged[judged["pass_rate"] < min_rate]
+        by_rule = con.execute(
+            "select rule, count(*) as n from quarantined where partition_date between ? and ? group by 1 order by 2 desc",
+            [window.first, window.last],
+        ).fetchall()
+        worst = float(judged["pass_rate"].min()) if len(judged) else None
+        return Verdict(
+            passed=bad.empty,
+            observed=worst,
+            threshold=f">= {min_rate:.0%}",
+            description=(
+                f"pass rate {worst:.0%} < {min_rate:.0%}" if not bad.empty else "share of delivered rows loaded per day"
+            ),
+            failing_days=[f"{d.date()}" for d in pd.to_datetime(bad["partition_date"])],
+            metadata={"rejected_by_rule": {rule: int(n) for rule, n in by_rule}},
+        )
+
+    return SourceCheck(PASS_RATE, "reject", f"Share of delivered rows loaded each day is at least {min_rate:.0%}.", judge)
+
+
+def flag_rule_check(rule: RowRule) -> SourceCheck:
+    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+        broken = con.execute(
+            f"""
+            select partition_date, _source_file, _source_line
+            from delivered
+            where partition_date between ? and ? and {broken_condition(rule)}
+            order by 1, 2, 3
+            """,
+            [window.first, window.last],
+        ).df()
+        sample = [f"{f}:{l}" for f, l in zip(broken["_source_file"].head(5), broken["_source_line"].head(5))]
+        return Verdict(
+            passed=broken.empty,
+            observed=len(broken),
+            threshold="0 rows",
+            description=f"{len(broken)} loaded row(s): {rule.reason}" if len(broken) else f"no row breaks: {rule.expect}",
+            failing_days=sorted({f"{d.date()}" for d in pd.to_datetime(broken["partition_date"])}),
+            metadata={"expect": rule.expect, "sample_rows": sample},
+        )
+
+    return SourceCheck(rule.name, rule.severity, f"Flag rule: {rule.expect} ({rule.reason}).", judge)
+
+
+# --- the dataset checks of the rules file ---------------------------------
+
+
+def _daily(con: duckdb.DuckDBPyConnection, select: str, first: date, last: date) -> pd.DataFrame:
+    """A per-day aggregate over delivered rows, days without rows included (as nulls)."""
+    return con.execute(
+        f"""
+        select d.partition_date, a.* exclude (partition_date)
+        from manifests as d
+        left join (select partition_date, {select} from delivered
+                   where partition_date between ? and ? group by 1) as a using (partition_date)
+        where d.partition_date between ? and ?
+        order by 1
+        """,
+        [first, last, first, last],
+    ).df()
+
+
+def _days(frame: pd.DataFrame) -> list[str]:
+    return [f"{d.date()}" for d in pd.to_datetime(frame["partition_date"])]
+
+
+def not_null(rule: CheckRule) -> Callable:
+    columns = list(rule.params["columns"])
+
+    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+        present = {row[0] for row in con.execute("select column_name from (describe delivered)").fetchall()}
+        absent = [c for c in columns if c not in present]
+        if absent:
+            return Verdict(False, f"missing {absent}", "columns exist", f"key columns missing: {absent}", _days_of(window))
+        nulls = ", ".join(f"count(*) filter (where {c} is null) as {c}" for c in columns)
+        per_day = _daily(con, nulls, window.first, window.last).fillna(0)
+        totals = {c: int(per_day[c].sum()) for c in columns}
+        bad = per_day[per_day[columns].sum(axis=1) > 0]
+        return Verdict(
+            passed=bad.empty,
+            observed=sum(totals.values()),
+            threshold="0 nulls",
+            description=f"nulls in key columns: { {c: n for c, n in totals.items() if n} }" if not bad.empty else "key columns present and filled",
+            failing_days=_days(bad),
+            metadata={"nulls_by_column": totals},
+        )
+
+    return judge
+
+
+def _days_of(window: Window) -> list[str]:
+    return [f"{d}" for d in window.days]
+
+
+def mean_between(rule: CheckRule) -> Callable:
+    column, low, high = rule.params["column"], float(rule.params["min"]), float(rule.params["max"])
+    min_rows = int(rule.params.get("min_rows", 1))
+
+    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+        per_day = _daily(con, f"avg({column}) as mean, count({column}) as n", window.first, window.last)
+        judged = per_day[per_day["n"].fillna(0) >= min_rows]
+        bad = judged[(judged["mean"] < low) | (judged["mean"] > high)]
+        distance = (judged["mean"] - (low + high) / 2).abs()
+        worst = float(judged.loc[distance.idxmax(), "mean"]) if len(judged) else None
+        return Verdict(
+            passed=bad.empty,
+            observed=worst,
+            threshold=f"{low:,.0f} <= mean({column}) <= {high:,.0f}",
+            description=f"daily mean of {column} outside the band on {len(bad)} day(s)" if len(bad) else f"daily mean of {column} within the band",
+            failing_days=_days(bad),
+            metadata={"days_judged": len(judged), "days_with_too_few_rows": len(per_day) - len(judged)},
+        )
+
+    return judge
+
+
+def kl_divergence(rule: CheckRule) -> Callable:
+    column, limit = rule.params["column"], float(rule.params["max_divergence"])
+    reference_days, min_rows = int(rule.params["reference_days"]), int(rule.params.get("min_rows", 1))
+
+    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+        start = window.first - timedelta(days=reference_days)
+        counts = con.execute(
+            f"""
+            select partition_date, coalesce({column}, '(null)') as category, count(*) as n
+            from delivered where partition_date between ? and ? group by 1, 2
+            """,
+            [start, window.last],
+        ).df()
+        table = counts.pivot_table(index="partition_date", columns="category", values="n", aggfunc="sum", fill_value=0)
+        table.index = pd.to_datetime(table.index).date
+        table = table.reindex([start + timedelta(days=i) for i in range((window.last - start).days + 1)], fill_value=0)
+        # the mix of the reference_days before each day (the day itself excluded)
+        reference = table.rolling(reference_days, min_periods=1).sum().shift(1)
+        rows = []
+        for day in window.days:
+            today, ref = table.loc[day], reference.loc[day]
+            if today.sum() < min_rows or ref.sum() < min_rows:
+                continue
+            rows.append((f"{day}", _kl(today.to_numpy(float), ref.to_numpy(float))))
+        judged = pd.DataFrame(rows, columns=["day", "kl"])
+        bad = judged[judged["kl"] > limit]
+        worst = float(judged["kl"].max()) if len(judged) else None
+        return Verdict(
+            passed=bad.empty,
+            observed=None if worst is None else round(worst, 4),
+            threshold=f"KL <= {limit}",
+            description=(
+                f"{column} mix diverges from the previous {reference_days} days (KL {worst:.3f} > {limit})"
+                if len(bad)
+                else f"{column} mix in line with the previous {reference_days} days"
+            ),
+            failing_days=list(bad["day"]),
+            metadata={"days_judged": len(judged), "reference_days": reference_days},
+        )
+
+    return judge
+
+
+def _kl(observed: np.ndarray, reference: np.ndarray, epsilon: float = 1e-4) -> float:
+    """KL(p || q) in nats; q is smoothed so a category absent from the reference scores high, not infinite."""
+    p = observed / observed.sum()
+    q = (reference + epsilon * reference.sum()) / (reference.sum() * (1 + epsilon * len(reference)))
+    present = p > 0
+    return float(np.sum(p[present] * np.log(p[present] / q[present])))
+
+
+def null_rate(rule: CheckRule) -> Callable:
+    column, limit, trailing = rule.params["column"], float(rule.params["max_rate"]), int(rule.params["trailing_days"])
+
+    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+        start = window.first - timedelta(days=trailing - 1)
+        per_day = _daily(con, f"count(*) as n, count(*) filter (where {column} is null) as nulls", start, window.last)
+        per_day = per_day.fillna(0).set_index(pd.to_datetime(per_day["partition_date"]).dt.date)
+        rolled = per_day[["n", "nulls"]].rolling(trailing, min_periods=1).sum()
+        rolled = rolled.loc[[d for d in window.days if d in rolled.index]]
+        rolled["rate"] = rolled["nulls"] / rolled["n"].where(rolled["n"] > 0)
+        bad = rolled[rolled["rate"] > limit]
+        worst = float(rolled["rate"].max()) if rolled["rate"].notna().any() else None
+        return Verdict(
+            passed=bad.empty,
+            observed=worst,
+            threshold=f"null rate of {column} over {trailing} days <= {limit:.0%}",
+            description=(
+                f"{column} null rate {worst:.1%} > {limit:.0%} over {trailing} days"
+                if len(bad)
+                else f"{column} null rate within {limit:.0%} over {trailing} days"
+            ),
+            failing_days=[f"{d}" for d in bad.index],
+        )
+
+    return judge
+
+
+def recency(rule: CheckRule) -> Callable:
+    column, max_age = rule.params["column"], int(rule.params["max_age_days"])
+
+    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+        ages = []
+        for day in window.days:
+            newest = con.execute(
+                f"select max({column}) from delivered where partition_date between ? and ?",
+                [day - timedelta(days=max_age), day],
+            ).fetchone()[0]
+            ages.append((f"{day}", None if newest is None else (day - _as_date(newest)).days))
+        frame = pd.DataFrame(ages, columns=["day", "age"])
+        bad = frame[frame["age"].isna() | (frame["age"] > max_age)]
+        worst = None if frame["age"].isna().any() else int(frame["age"].max())
+        return Verdict(
+            passed=bad.empty,
+            observed=worst if worst is not None else f"no {column} within {max_age} days",
+            threshold=f"newest {column} at most {max_age} days before the partition day",
+            description=f"stale data on {len(bad)} day(s)" if len(bad) else "deliveries carry recent data",
+            failing_days=list(bad["day"]),
+        )
+
+    return judge
+
+
+def _as_date(value) -> date:
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
+
+
+DATASET_CHECKS = {
+    "not_null": not_null,
+    "mean_between": mean_between,
+    "kl_divergence": kl_divergence,
+    "null_rate": null_rate,
+    "recency": recency,
+}
+
+
+def source_checks(rules: SourceRules) -> list[SourceCheck]:
+    """Every check of a source, in the order the UI lists them."""
+    checks = [conservation_check(), pass_rate_check(rules.min_pass_rate)]
+    checks += [flag_rule_check(r) for r in rules.flag_row_rules]
+    checks += [
+        SourceCheck(c.name, c.severity, _describe(c), DATASET_CHECKS[c.kind](c)) for c in rules.checks
+    ]
+    return checks
+
+
+def _describe(rule: CheckRule) -> str:
+    settings = ", ".join(f"{k}={v}" for k, v in rule.params.items())
+    return f"{rule.kind} ({settings}); {rule.severity} on failure."
+
+
+def check_specs(rules: SourceRules) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(c.name, asset=rules.asset, description=c.description, blocking=c.severity == "reject")
+        for c in source_checks(rules)
+    ]
+
+
+def to_result(rules: SourceRules, check: SourceCheck, verdict: Verdict, window: Window) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=rules.asset,
+        check_name=check.name,
+        passed=verdict.passed,
+        severity=SEVERITIES[check.severity],
+        description=verdict.description,
+        metadata={
+            "observed": _metadata_value(verdict.observed),
+            "threshold": verdict.threshold,
+            "partitions": window.label(),
+            "failing_partitions": dg.MetadataValue.json(verdict.failing_days),
+            **{k: _metadata_value(v) for k, v in verdict.metadata.items()},
+        },
+    )
+
+
+def _metadata_value(value):
+    if value is None:
+        return dg.MetadataValue.text("n/a")
+    if isinstance(value, (dict, list)):
+        return dg.MetadataValue.json(json.loads(json.dumps(value, default=str)))
+    return value
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, rules: SourceRules, window: Window) -> list[dg.AssetCheckResult]:
+    return [to_result(rules, c, c.judge(con, window), window) for c in source_checks(rules)]
