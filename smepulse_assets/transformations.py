@@ -165,7 +165,7 @@ def build_with_summary(
 def _with_layer_summary(context: dg.AssetExecutionContext, event, layers: dict[str, LayerSummary]):
     if not isinstance(event, dg.Output):
         return event
-    layer = context.assets_def.asset_key_for_output(event.output_name).path[0]
+    layer = context.assets_def.keys_by_output_name[event.output_name].path[0]
     summary = layers.get(layer)
     return event.with_metadata({**event.metadata, **summary.as_metadata()}) if summary else event
 

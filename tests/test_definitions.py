@@ -4,7 +4,7 @@ import dagster as dg
 
 from smepulse_assets.conventions import WAREHOUSE_POOL
 
-REFERENCE = {("gold", "dim_date"), ("reference", "fx_rates")}
+REFERENCE = {("gold", "dim_date"), ("reference", "fx_rates"), ("ops", "alerts"), ("ops", "alert_log")}
 
 
 def test_every_asset_follows_the_conventions(platform):

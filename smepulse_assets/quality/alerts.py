@@ -106,7 +106,7 @@ class AlertLog:
         with storage.duckdb_reader(self.folder) as con:
             frame = con.execute(
                 f"select * from read_parquet('{storage.join(self.folder, '*.parquet')}') order by event_at"
-            ).arrow()
+            ).to_arrow_table()
         return frame.to_pylist()
 
     def open_alerts(self) -> dict[str, dict]:

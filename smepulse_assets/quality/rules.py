@@ -57,6 +57,7 @@ class SourceRules:
     source: str
     asset: dg.AssetKey
     min_pass_rate: float
+    pass_rate_min_rows: int
     row_rules: tuple[RowRule, ...]
     checks: tuple[CheckRule, ...]
 
@@ -112,7 +113,8 @@ def _source(name: str, body: dict, where: str) -> SourceRules:
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise RulesError(f"{where}: rule names must be unique, repeated: {duplicated}")
-    return SourceRules(name, dg.AssetKey(_required(body, "asset", where)), rate, row_rules, checks)
+    min_rows = int(body.get("pass_rate_min_rows", 1))
+    return SourceRules(name, dg.AssetKey(_required(body, "asset", where)), rate, min_rows, row_rules, checks)
 
 
 def _row_rule(body: Any, where: str) -> RowRule:

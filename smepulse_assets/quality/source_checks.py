@@ -108,7 +108,9 @@ def conservation_check() -> SourceCheck:
     return SourceCheck(CONSERVATION, "reject", "Rows read = rows loaded + rows quarantined, no row twice.", judge)
 
 
-def pass_rate_check(min_rate: float) -> SourceCheck:
+def pass_rate_check(min_rate: float, min_rows: int) -> SourceCheck:
+    """Days with fewer than ``min_rows`` rows are judged only when nothing of them loaded."""
+
     def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
         per_day = con.execute(
             """
@@ -119,6 +121,7 @@ def pass_rate_check(min_rate: float) -> SourceCheck:
             [window.first, window.last],
         ).df()
         judged = per_day.dropna(subset=["pass_rate"])
+        judged = judged[(judged["rows_read"] >= min_rows) | (judged["rows_loaded"] == 0)]
         bad = judged[judged["pass_rate"] < min_rate]
         by_rule = con.execute(
             "select rule, count(*) as n from quarantined where partition_date between ? and ? group by 1 order by 2 desc",
@@ -133,10 +136,20 @@ def pass_rate_check(min_rate: float) -> SourceCheck:
                 f"pass rate {worst:.0%} < {min_rate:.0%}" if not bad.empty else "share of delivered rows loaded per day"
             ),
             failing_days=[f"{d.date()}" for d in pd.to_datetime(bad["partition_date"])],
-            metadata={"rejected_by_rule": {rule: int(n) for rule, n in by_rule}},
+            metadata={
+                "rejected_by_rule": {rule: int(n) for rule, n in by_rule},
+                "days_judged": len(judged),
+                "min_rows_per_day": min_rows,
+            },
         )
 
-    return SourceCheck(PASS_RATE, "reject", f"Share of delivered rows loaded each day is at least {min_rate:.0%}.", judge)
+    return SourceCheck(
+        PASS_RATE,
+        "reject",
+        f"Share of delivered rows loaded each day is at least {min_rate:.0%} (days of {min_rows}+ rows; "
+        "a day where nothing loaded always fails).",
+        judge,
+    )
 
 
 def flag_rule_check(rule: RowRule) -> SourceCheck:
@@ -288,6 +301,7 @@ def _kl(observed: np.ndarray, reference: np.ndarray, epsilon: float = 1e-4) -> f
 
 def null_rate(rule: CheckRule) -> Callable:
     column, limit, trailing = rule.params["column"], float(rule.params["max_rate"]), int(rule.params["trailing_days"])
+    min_rows = int(rule.params.get("min_rows", 1))
 
     def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
         start = window.first - timedelta(days=trailing - 1)
@@ -295,7 +309,7 @@ def null_rate(rule: CheckRule) -> Callable:
         per_day = per_day.fillna(0).set_index(pd.to_datetime(per_day["partition_date"]).dt.date)
         rolled = per_day[["n", "nulls"]].rolling(trailing, min_periods=1).sum()
         rolled = rolled.loc[[d for d in window.days if d in rolled.index]]
-        rolled["rate"] = rolled["nulls"] / rolled["n"].where(rolled["n"] > 0)
+        rolled["rate"] = rolled["nulls"] / rolled["n"].where(rolled["n"] >= max(min_rows, 1))
         bad = rolled[rolled["rate"] > limit]
         worst = float(rolled["rate"].max()) if rolled["rate"].notna().any() else None
         return Verdict(
@@ -308,6 +322,7 @@ def null_rate(rule: CheckRule) -> Callable:
                 else f"{column} null rate within {limit:.0%} over {trailing} days"
             ),
             failing_days=[f"{d}" for d in bad.index],
+            metadata={"days_with_too_few_rows": int(rolled["rate"].isna().sum())},
         )
 
     return judge
@@ -353,7 +368,7 @@ DATASET_CHECKS = {
 
 def source_checks(rules: SourceRules) -> list[SourceCheck]:
     """Every check of a source, in the order the UI lists them."""
-    checks = [conservation_check(), pass_rate_check(rules.min_pass_rate)]
+    checks = [conservation_check(), pass_rate_check(rules.min_pass_rate, rules.pass_rate_min_rows)]
     checks += [flag_rule_check(r) for r in rules.flag_row_rules]
     checks += [
         SourceCheck(c.name, c.severity, _describe(c), DATASET_CHECKS[c.kind](c)) for c in rules.checks
