@@ -22,13 +22,26 @@ def run_days(
     return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error)
 
 
+def run_freshness_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """What the hourly freshness schedule runs: every asset's newest data against its SLA."""
+    return defs.resolve_job_def("freshness_checks_job").execute_in_process(instance=instance)
+
+
+def evaluate_sensor(
+    defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None = None
+) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
+    """One tick of a sensor, as the daemon would run it; returns its result and its new cursor."""
+    sensor = defs.resolve_sensor_def(name)
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources) as context:
+        result = sensor(context)
+        return result, getattr(result, "cursor", None) or context.cursor
+
+
 def evaluate_drop_sensor(
     defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
 ) -> dg.SensorResult:
     """One tick of the drop sensor, without executing what it requests."""
-    sensor = defs.resolve_sensor_def("kaggle_invoices_drop_sensor")
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources) as context:
-        return sensor(context)
+    return evaluate_sensor(defs, instance, "kaggle_invoices_drop_sensor", cursor)[0]
 
 
 def run_sensor_requests(

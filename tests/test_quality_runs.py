@@ -1,0 +1,239 @@
+"""Quality guardrails in real Dagster runs: blocking, warnings, summaries, partition-scoped tests, alerts.
+
+Real drops, real Dagster runs, real dbt and DuckDB; alerts go to a real HTTP
+server on loopback through the real alert sensor.
+"""
+
+import json
+import subprocess
+import threading
+from datetime import date, datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dagster as dg
+import duckdb
+import pytest
+
+from smepulse_assets import storage, warehouse
+from smepulse_assets.generator import GeneratorConfig, generate_invoice_drops
+from smepulse_assets.kaggle_invoices.replay import drop_url
+from smepulse_assets.quality.alert_sensor import SENSOR_NAME
+from smepulse_assets.runs import evaluate_sensor, run_days, run_freshness_checks, run_reference
+from smepulse_assets.settings import DBT_PROJECT_DIR
+from smepulse_assets.transformations import dbt_executable
+from tests import broken_inputs as broken
+from tests.conftest import Platform, make_settings
+from tests.kaggle_samples import csv_bytes
+
+pytestmark = pytest.mark.slow
+
+BRONZE = dg.AssetKey(["bronze", "kaggle_invoices_raw"])
+
+
+class Webhook:
+    """A local HTTP server that records every alert POSTed to it."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
+
+    def events(self, kind: str) -> list[tuple]:
+        return [(a["subject"], a["check_name"], a["partition"]) for a in self.received if a["event"] == kind]
+
+
+class AlertWatch:
+    """Ticks the alert sensor the way the daemon does, keeping its cursor."""
+
+    def __init__(self, platform: Platform):
+        self.platform, self.cursor = platform, None
+
+    def tick(self) -> None:
+        _, self.cursor = evaluate_sensor(self.platform.defs, self.platform.instance, SENSOR_NAME, self.cursor)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    hook = Webhook()
+    platform = Platform(make_settings(tmp_path_factory.mktemp("quality"), SMEPULSE_ALERT_WEBHOOK_URL=hook.url))
+    config = GeneratorConfig(start=date(2020, 1, 1), end=date(2020, 2, 10), customers=60, invoices_per_day=60, seed=3)
+    generate_invoice_drops(config, platform.settings.landing_url)
+    run_reference(platform.defs, platform.instance)
+    assert run_days(platform.defs, platform.instance, date(2020, 1, 1), date(2020, 1, 30)).success
+    watch = AlertWatch(platform)
+    watch.tick()  # the clean history raises nothing
+    assert hook.received == []
+    yield platform, hook, watch
+    hook.server.shutdown()
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
+    return {e.asset_key for e in result.get_asset_materialization_events()}
+
+
+def check(result: dg.ExecuteInProcessResult, name: str):
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == name)
+
+
+def test_error_check_blocks_downstream_and_alerts_once_then_recovers(world):
+    platform, hook, watch = world
+    day = date(2020, 1, 31)
+    clean = storage.read_bytes(drop_url(platform.settings.landing_url, day))
+    broken.rewrite(platform.settings.landing_url, day, broken.flood_of_bad_rows)
+
+    result = run_days(platform.defs, platform.instance, day, day, raise_on_error=False)
+    assert not result.success
+    assert materialized(result) == {BRONZE, dg.AssetKey(["bronze", "kaggle_invoices_quarantine"])}  # dbt never ran
+    failed = check(result, "pass_rate")
+    assert (failed.passed, failed.severity) == (False, dg.AssetCheckSeverity.ERROR)
+
+    watch.tick()
+    assert sorted(hook.events("firing")) == [
+        ("bronze/kaggle_invoices_raw", "pass_rate", "2020-01-31"),
+        ("daily_ar_job", None, "2020-01-31"),
+    ]
+    alert = next(a for a in hook.received if a["check_name"] == "pass_rate")
+    assert alert["severity"] == "ERROR" and alert["threshold"] == ">= 95%"
+    assert float(alert["observed"]) == pytest.approx(0.5, abs=0.02)
+    assert alert["ui_url"].endswith("/assets/bronze/kaggle_invoices_raw?view=checks")
+
+    watch.tick()  # nothing new finished: nothing is sent again
+    run_days(platform.defs, platform.instance, day, day, raise_on_error=False)
+    watch.tick()  # the same failure again: recorded as a repeat, not re-sent
+    assert len(hook.events("firing")) == 2
+
+    storage.write_bytes(drop_url(platform.settings.landing_url, day), clean)
+    assert run_days(platform.defs, platform.instance, day, day).success
+    watch.tick()
+    assert sorted(hook.events("resolved")) == sorted(hook.events("firing"))
+
+    alerts = warehouse.query(platform.settings.warehouse_path, "select * from ops.alerts order by subject")
+    assert alerts[["subject", "status", "occurrences"]].values.tolist() == [
+        ["bronze/kaggle_invoices_raw", "resolved", 2],
+        ["daily_ar_job", "resolved", 2],
+    ]
+    assert alerts["resolved_at"].notna().all() and (alerts["delivered_to"] == "log,webhook").all()
+
+
+def test_warn_check_does_not_block(world):
+    platform, hook, watch = world
+    day = date(2020, 2, 1)
+    broken.rewrite(platform.settings.landing_url, day, broken.trailing_whitespace)
+    result = run_days(platform.defs, platform.instance, day, day)
+    assert result.success
+    assert dg.AssetKey(["gold", "kpi_ar_aging"]) in materialized(result)
+    flagged = check(result, "cust_number_no_trailing_whitespace")
+    assert (flagged.passed, flagged.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert check(result, "expect_true_stg_ar_invoices_customer_number__customer_number_trim_customer_number_").passed
+
+    summary = next(
+        e for e in result.get_asset_materialization_events() if e.asset_key == BRONZE
+    ).materialization.metadata["layer_summary"].value
+    assert summary["checks_warned"] == 1 and summary["checks_failed"] == 0
+    assert summary["rows_loaded"] > 0 and summary["tables_succeeded"] == ["kaggle_invoices"]
+
+    watch.tick()
+    assert ("bronze/kaggle_invoices_raw", "cust_number_no_trailing_whitespace", "2020-02-01") in hook.events("firing")
+
+
+def test_dbt_layers_report_their_summary(world):
+    platform, _, _ = world
+    result = run_days(platform.defs, platform.instance, date(2020, 2, 2), date(2020, 2, 3))
+    metadata = {e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    silver = metadata[dg.AssetKey(["silver", "ftr_invoice_risk"])]["layer_summary"].value
+    gold = metadata[dg.AssetKey(["gold", "kpi_ar_aging"])]["layer_summary"].value
+    assert set(silver["tables_succeeded"]) == {
+        "stg_ar_invoice_history", "stg_ar_invoices", "ftr_invoice_risk", "ftr_ar_customer_payment"
+    }
+    assert silver["tables_failed"] == silver["tables_skipped"] == [] and silver["checks_failed"] == 0
+    assert silver["checks_passed"] > 20 and gold["checks_passed"] > 10
+    snapshot_rows = warehouse.query(
+        platform.settings.warehouse_path,
+        "select count(*) as n from gold.kpi_ar_aging where as_of_date between '2020-02-02' and '2020-02-03'",
+    )["n"][0]
+    assert snapshot_rows == 8  # four aging buckets a day
+    assert gold["rows_loaded"] >= snapshot_rows
+
+
+def test_dbt_tests_judge_the_window_not_the_whole_table(world):
+    platform, _, _ = world
+    with duckdb.connect(platform.settings.warehouse_path) as con:  # a defect in an old, untouched day
+        con.execute("insert into gold.kpi_ar_aging select * from gold.kpi_ar_aging where as_of_date = '2020-01-10'")
+    result = run_days(platform.defs, platform.instance, date(2020, 2, 4), date(2020, 2, 4))
+    assert check(result, "unique_combination_kpi_ar_aging_as_of_date__aging_bucket").passed
+
+    whole_table = subprocess.run(
+        [dbt_executable(), "test", "--select", "kpi_ar_aging", "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR)],
+        env={**__import__("os").environ, **platform.settings.dbt_env()},
+        cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
+    )
+    assert whole_table.returncode != 0 and "unique_combination_kpi_ar_aging" in whole_table.stdout
+    # re-materializing the broken day replaces it, and its window's test passes again
+    assert check(run_days(platform.defs, platform.instance, date(2020, 1, 10), date(2020, 1, 10)),
+                 "unique_combination_kpi_ar_aging_as_of_date__aging_bucket").passed
+
+
+JUMP_ROW = (
+    "U001,0200000777,JUMPY corp,{clear},2020.0,{doc}.0,2020-03-02,20200302,20200302,20200401.0,USD,RV,1.0,,"
+    "1000.0,20200302.0,NAH4,{doc}.0,{open}"
+)
+
+
+def test_payment_completion_rate_jump_is_flagged(tmp_path):
+    """32 invoices open on one day, all paid the next: the rate jumps 0 -> 1 and the stability check warns."""
+    platform = Platform(make_settings(tmp_path))
+    docs = range(1930500000, 1930500032)
+    opened = [JUMP_ROW.format(clear="", doc=d, open=1) for d in docs]
+    cleared = [JUMP_ROW.format(clear="2020-03-03 00:00:00", doc=d, open=0) for d in docs]
+    storage.write_bytes(drop_url(platform.settings.landing_url, date(2020, 3, 2)), csv_bytes(*opened))
+    storage.write_bytes(drop_url(platform.settings.landing_url, date(2020, 3, 3)), csv_bytes(*cleared))
+    run_reference(platform.defs, platform.instance)
+    result = run_days(platform.defs, platform.instance, date(2020, 3, 2), date(2020, 3, 3))
+    assert result.success  # a warning, not a block
+    stable = check(result, "payment_completion_rate_stable")
+    assert (stable.passed, stable.severity) == (False, dg.AssetCheckSeverity.WARN)
+    features = warehouse.query(
+        platform.settings.warehouse_path,
+        "select as_of_date, invoices_known_to_date, invoices_paid_to_date, payment_completion_rate, open_amount "
+        "from silver.ftr_ar_customer_payment order by as_of_date",
+    )
+    assert features.drop(columns="as_of_date").values.tolist() == [[32, 0, 0.0, 32000.0], [32, 32, 1.0, 0.0]]
+
+
+def test_stale_assets_fail_freshness_and_alert_until_fresh_again(tmp_path):
+    hook = Webhook()
+    today = datetime.now(timezone.utc).date()
+    first = today - timedelta(days=8)
+    platform = Platform(make_settings(tmp_path, SMEPULSE_PARTITIONS_START=f"{first}", SMEPULSE_ALERT_WEBHOOK_URL=hook.url))
+    config = GeneratorConfig(start=first, end=today - timedelta(days=1), customers=30, invoices_per_day=30, seed=8)
+    generate_invoice_drops(config, platform.settings.landing_url)
+    watch = AlertWatch(platform)
+    run_reference(platform.defs, platform.instance)
+    run_days(platform.defs, platform.instance, first, today - timedelta(days=5))  # four days behind
+
+    stale = {e.asset_key.to_user_string(): e for e in run_freshness_checks(platform.defs, platform.instance).get_asset_check_evaluations()}
+    assert not stale["bronze/kaggle_invoices_raw"].passed
+    assert stale["bronze/kaggle_invoices_raw"].severity == dg.AssetCheckSeverity.ERROR
+    assert not stale["gold/kpi_ar_aging"].passed
+    assert stale["gold/dim_date"].passed  # materialized minutes ago
+    watch.tick()
+    assert ("bronze/kaggle_invoices_raw", "freshness_sla", None) in hook.events("firing")
+
+    run_days(platform.defs, platform.instance, today - timedelta(days=4), today - timedelta(days=1))
+    fresh = run_freshness_checks(platform.defs, platform.instance).get_asset_check_evaluations()
+    assert all(e.passed for e in fresh), [e.asset_key for e in fresh if not e.passed]
+    watch.tick()
+    assert sorted(hook.events("resolved")) == sorted(hook.events("firing"))
+    hook.server.shutdown()
