@@ -6,6 +6,7 @@ Generates a world in a temporary data directory, then measures (wall clock):
 - definitions load (a fresh interpreter importing the code location),
 - the full backfill of all days as one range run, bronze through gold,
 - one new day materialized after it,
+- the hourly freshness checks and one alert-sensor tick over all those runs,
 and prints a table and a JSON line. Figures, not assertions: targets are judged
 by reading them.
 """
@@ -38,7 +39,8 @@ def main() -> None:
     from smepulse_assets import warehouse
     from smepulse_assets.definitions import build_defs
     from smepulse_assets.generator import GeneratorConfig, generate_invoice_drops
-    from smepulse_assets.runs import run_days, run_reference
+    from smepulse_assets.quality.alert_sensor import SENSOR_NAME
+    from smepulse_assets.runs import evaluate_sensor, run_days, run_freshness_checks, run_reference
     from smepulse_assets.settings import Settings
 
     settings = Settings.from_env()
@@ -61,12 +63,22 @@ def main() -> None:
     instance = dg.DagsterInstance.ephemeral()
     run_reference(defs, instance)
     t = time.perf_counter()
-    run_days(defs, instance, args.start, last)
+    backfill = run_days(defs, instance, args.start, last)
     figures["full_backfill_s"] = round(time.perf_counter() - t, 2)
+    checks = backfill.get_asset_check_evaluations()
+    figures["backfill_checks"] = len(checks)
+    figures["backfill_checks_not_passing"] = ", ".join(sorted(c.check_name for c in checks if not c.passed)) or "none"
 
     t = time.perf_counter()
     run_days(defs, instance, last + timedelta(days=1), last + timedelta(days=1))
     figures["one_new_day_s"] = round(time.perf_counter() - t, 2)
+
+    t = time.perf_counter()
+    run_freshness_checks(defs, instance)
+    figures["freshness_checks_s"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    evaluate_sensor(defs, instance, SENSOR_NAME)
+    figures["alert_sensor_tick_s"] = round(time.perf_counter() - t, 2)
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     counts = warehouse.row_counts(settings.warehouse_path)
     figures["fact_ar_invoices_rows"] = counts["gold.fact_ar_invoices"]

@@ -39,11 +39,18 @@ def run_demo(settings: Settings, config: GeneratorConfig) -> dict:
     defs = build_defs(settings)
     with dg.DagsterInstance.get() as instance:
         run_reference(defs, instance)
-        run_days(defs, instance, config.start, config.end)
+        result = run_days(defs, instance, config.start, config.end)
+    checks = result.get_asset_check_evaluations()
     summary = {
         "seconds": round(time.perf_counter() - started, 1),
         "bronze": {t: bronze_rows(settings, t) for t in ("kaggle_invoices_raw", "kaggle_invoices_quarantine")},
         "warehouse": warehouse.row_counts(settings.warehouse_path),
+        "checks": {
+            "passed": sum(c.passed for c in checks),
+            "warned": sum(not c.passed and c.severity == dg.AssetCheckSeverity.WARN for c in checks),
+            "failed": sum(not c.passed and c.severity == dg.AssetCheckSeverity.ERROR for c in checks),
+            "not passing": sorted(f"{c.asset_key.to_user_string()}: {c.check_name}" for c in checks if not c.passed),
+        },
     }
     print_summary(settings, config.end, summary)
     return summary
@@ -66,6 +73,10 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
         "from gold.kpi_ar_aging where as_of_date = ? order by bucket_order",
         [last_day],
     )
+    checks = summary["checks"]
+    print(f"\nChecks: {checks['passed']} passed, {checks['warned']} warned, {checks['failed']} failed")
+    for name in checks["not passing"]:
+        print(f"  not passing: {name}")
     print(f"\nAR on {last_day}:\n{dso.to_string(index=False)}\n\nAging on {last_day}:\n{aging.to_string(index=False)}")
     print(f"\nWarehouse: {settings.warehouse_path}")
     print(f"Open the UI: smepulse ui   (then http://127.0.0.1:3000; DAGSTER_HOME={settings.dagster_home})")

@@ -6,9 +6,9 @@ import duckdb
 import pandas as pd
 
 LAYER_TABLES = {
-    "silver": ["stg_ar_invoice_history", "stg_ar_invoices", "ftr_invoice_risk"],
+    "silver": ["stg_ar_invoice_history", "stg_ar_invoices", "ftr_invoice_risk", "ftr_ar_customer_payment"],
     "gold": ["dim_date", "dim_ar_customer", "fact_ar_invoices", "kpi_ar_dso_analysis", "kpi_ar_aging"],
-    "ops": ["ops_quarantine"],
+    "ops": ["ops_quarantine", "alerts"],
 }
 
 

@@ -104,7 +104,7 @@ class AlertLog:
     def events(self) -> list[dict]:
         self.ensure()
         with storage.duckdb_reader(self.folder) as con:
-            frame = con.execute(
+            frame = con.sql(
                 f"select * from read_parquet('{storage.join(self.folder, '*.parquet')}') order by event_at"
             ).to_arrow_table()
         return frame.to_pylist()
