@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -145,8 +146,10 @@ def build_with_summary(
     Events are held until dbt finishes because the summary needs every node's
     result; a failed build still yields what succeeded before it raises.
     """
+    started = time.perf_counter()
     invocation = dbt.cli(args, context=context, raise_on_error=False)
     events = list(invocation.stream())
+    context.log.info(f"dbt {' '.join(args[:1])}: {time.perf_counter() - started:.1f} s, {len(events)} events")
     try:
         run_results = invocation.get_artifact("run_results.json")
     except FileNotFoundError:  # dbt stopped before running anything (e.g. a compilation error)

@@ -332,14 +332,13 @@ def recency(rule: CheckRule) -> Callable:
     column, max_age = rule.params["column"], int(rule.params["max_age_days"])
 
     def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
-        ages = []
-        for day in window.days:
-            newest = con.execute(
-                f"select max({column}) from delivered where partition_date between ? and ?",
-                [day - timedelta(days=max_age), day],
-            ).fetchone()[0]
-            ages.append((f"{day}", None if newest is None else (day - _as_date(newest)).days))
-        frame = pd.DataFrame(ages, columns=["day", "age"])
+        # newest value per partition, then per day the newest over the max_age days up to it
+        start = window.first - timedelta(days=max_age)
+        per_day = _daily(con, f"date_diff('day', date '1970-01-01', max({column})) as newest", start, window.last)
+        newest = pd.Series(per_day["newest"].astype("float64").to_numpy(), index=pd.to_datetime(per_day["partition_date"]))
+        rolling = newest.reindex(pd.date_range(start, window.last, freq="D")).rolling(max_age + 1, min_periods=1).max()
+        frame = pd.DataFrame({"day": [f"{d}" for d in window.days]})
+        frame["age"] = [(d - date(1970, 1, 1)).days - rolling.loc[pd.Timestamp(d)] for d in window.days]
         bad = frame[frame["age"].isna() | (frame["age"] > max_age)]
         worst = None if frame["age"].isna().any() else int(frame["age"].max())
         return Verdict(
@@ -351,10 +350,6 @@ def recency(rule: CheckRule) -> Callable:
         )
 
     return judge
-
-
-def _as_date(value) -> date:
-    return value.date() if hasattr(value, "date") and callable(value.date) else value
 
 
 DATASET_CHECKS = {
