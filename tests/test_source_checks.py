@@ -14,6 +14,7 @@ import pytest
 from smepulse_assets import storage
 from smepulse_assets.generator import GeneratorConfig, generate_invoice_drops
 from smepulse_assets.kaggle_invoices.bronze import partition_url, read_day, stored_data_reader, write_day
+from smepulse_assets.kaggle_invoices.parse import QUARANTINE_SCHEMA
 from smepulse_assets.quality import source_checks
 from smepulse_assets.quality.rules import load_rules
 from tests import broken_inputs as broken
@@ -125,6 +126,16 @@ def test_duplicated_or_lost_stored_rows_break_conservation(lake):
     assert result.metadata["observed"].value == 6  # 3 rows too many, 3 source lines repeated
     storage.write_parquet(url, stored.slice(1))  # one row lost
     assert judge(settings, rules, [JUDGED])["row_conservation"].metadata["observed"].value == 1
+
+    # counts that add up still fail when a line is both loaded and quarantined (and another is missing)
+    row = stored.slice(1, 1).to_pylist()[0]
+    twin = {"source": "kaggle_invoices", "_source_file": row["_source_file"], "_source_line": row["_source_line"],
+            "rule": "x", "reason": "x", "raw_record": "", "_ingested_at": row["_ingested_at"]}
+    storage.write_parquet(partition_url(settings.lake_url, "kaggle_invoices_quarantine", JUDGED),
+                          pa.Table.from_pylist([twin], schema=QUARANTINE_SCHEMA))
+    result = judge(settings, rules, [JUDGED])["row_conservation"]
+    assert result.metadata["rows_read"].value == result.metadata["rows_loaded"].value + 1
+    assert not result.passed and result.metadata["observed"].value == 1
 
 
 def test_null_keys_in_stored_rows_fail_the_key_check(lake):

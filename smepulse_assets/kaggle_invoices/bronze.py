@@ -110,7 +110,7 @@ def stored_data_reader(lake_url: str):
     views = {
         "delivered": storage.join(lake_url, "bronze", "kaggle_invoices_raw", "*", "*.parquet"),
         "quarantined": storage.join(lake_url, "bronze", "kaggle_invoices_quarantine", "*", "*.parquet"),
-        "manifests": storage.join(lake_url, "bronze", "_loads", SOURCE_NAME, "*", "*.parquet"),
+        "load_records": storage.join(lake_url, "bronze", "_loads", SOURCE_NAME, "*", "*.parquet"),
     }
     for view, glob in views.items():
         con.execute(f"create view {view} as select * from read_parquet('{glob}', hive_partitioning = true)")

@@ -70,22 +70,30 @@ def conservation_check() -> SourceCheck:
     def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
         per_day = con.execute(
             """
-            select m.partition_date,
-                   m.rows_read,
-                   coalesce(l.loaded, 0) as loaded,
-                   coalesce(q.quarantined, 0) as quarantined,
-                   coalesce(l.distinct_lines, 0) + coalesce(q.distinct_lines, 0) as distinct_lines
-            from manifests as m
-            left join (select partition_date, count(*) as loaded,
-                              count(distinct (_source_file, _source_line)) as distinct_lines
-                       from delivered group by 1) as l using (partition_date)
-            left join (select partition_date, count(*) as quarantined,
-                              count(distinct (_source_file, _source_line)) as distinct_lines
-                       from quarantined group by 1) as q using (partition_date)
-            where m.partition_date between ? and ?
+            with stored as (
+                select partition_date, true as loaded, _source_file, _source_line from delivered
+                union all
+                select partition_date, false, _source_file, _source_line from quarantined
+            ),
+            per_day as (
+                select partition_date,
+                       count(*) filter (where loaded) as loaded,
+                       count(*) filter (where not loaded) as quarantined,
+                       count(distinct (_source_file, _source_line)) as distinct_lines
+                from stored
+                where partition_date between $first and $last
+                group by 1
+            )
+            select r.partition_date, r.rows_read,
+                   coalesce(p.loaded, 0) as loaded,
+                   coalesce(p.quarantined, 0) as quarantined,
+                   coalesce(p.distinct_lines, 0) as distinct_lines
+            from load_records as r
+            left join per_day as p using (partition_date)
+            where r.partition_date between $first and $last
             order by 1
             """,
-            [window.first, window.last],
+            {"first": window.first, "last": window.last},
         ).df()
         lost = per_day["rows_read"] - per_day["loaded"] - per_day["quarantined"]
         repeated = per_day["loaded"] + per_day["quarantined"] - per_day["distinct_lines"]
@@ -116,7 +124,7 @@ def pass_rate_check(min_rate: float, min_rows: int) -> SourceCheck:
             """
             select partition_date, rows_read, rows_loaded,
                    rows_loaded / nullif(rows_read, 0) as pass_rate
-            from manifests where partition_date between ? and ? order by 1
+            from load_records where partition_date between ? and ? order by 1
             """,
             [window.first, window.last],
         ).df()
@@ -184,7 +192,7 @@ def _daily(con: duckdb.DuckDBPyConnection, select: str, first: date, last: date)
     return con.execute(
         f"""
         select d.partition_date, a.* exclude (partition_date)
-        from manifests as d
+        from load_records as d
         left join (select partition_date, {select} from delivered
                    where partition_date between ? and ? group by 1) as a using (partition_date)
         where d.partition_date between ? and ?
