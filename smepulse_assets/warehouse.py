@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import fsspec
 import pandas as pd
 
 LAYER_TABLES = {
@@ -14,6 +15,9 @@ LAYER_TABLES = {
 
 def query(warehouse_path: str, sql: str, params: list | None = None) -> pd.DataFrame:
     with duckdb.connect(warehouse_path, read_only=True) as con:
+        # ops.alerts is a view over the lake: on an s3:// lake it reads through s3fs at
+        # query time, with the same AWS_* settings as the platform (as profiles.yml does)
+        con.register_filesystem(fsspec.filesystem("s3"))
         return con.execute(sql, params or []).df()
 
 
