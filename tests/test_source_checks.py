@@ -5,7 +5,9 @@ it; then one day is broken one way and the source's checks judge that day. The
 broken rule fails with its configured severity and every other rule passes.
 """
 
+import shutil
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
@@ -25,13 +27,19 @@ JUDGED = date(2020, 2, 5)
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
 
 
+@pytest.fixture(scope="module")
+def clean_drops(tmp_path_factory) -> Path:
+    landing = tmp_path_factory.mktemp("clean") / "landing"
+    generate_invoice_drops(GeneratorConfig(start=FIRST, end=LAST, customers=150, invoices_per_day=80, seed=5), str(landing))
+    return landing
+
+
 @pytest.fixture
-def lake(tmp_path):
+def lake(tmp_path, clean_drops):
+    """A fresh copy of the clean month's drops (each test breaks its own) and an empty lake."""
     settings = make_settings(tmp_path)
-    config = GeneratorConfig(start=FIRST, end=LAST, customers=150, invoices_per_day=80, seed=5)
-    generate_invoice_drops(config, settings.landing_url)
-    rules = load_rules(settings.rules_path)["kaggle_invoices"]
-    return settings, rules
+    shutil.copytree(clean_drops, settings.landing_url, dirs_exist_ok=True)
+    return settings, load_rules(settings.rules_path)["kaggle_invoices"]
 
 
 def load(settings, rules, days) -> None:
