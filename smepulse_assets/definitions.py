@@ -6,13 +6,12 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from .conventions import REFERENCE_FRESHNESS, daily_partitions
-from .kaggle_invoices.bronze import build_bronze_assets
-from .kaggle_invoices.contract import SOURCE_NAME
-from .kaggle_invoices.sensor import build_drop_sensor
+from .ingestion.bronze import build_bronze_assets
+from .ingestion.sensor import build_drop_sensor
+from .ingestion.spec import load_source_specs
 from .quality.alert_sensor import build_alert_sensor
 from .quality.alerts import Alerting, build_alert_log_asset
 from .quality.freshness import build_freshness_checks
-from .quality.rules import RulesError, load_rules
 from .resources import PlatformPaths
 from .settings import Settings
 from .transformations import build_dbt_assets, dbt_resource
@@ -21,20 +20,18 @@ from .transformations import build_dbt_assets, dbt_resource
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     partitions = daily_partitions(settings.partitions_start)
-    rules = load_rules(settings.rules_path)
-    if SOURCE_NAME not in rules:
-        raise RulesError(f"{settings.rules_path}: no rules for source {SOURCE_NAME!r}")
-    bronze = build_bronze_assets(partitions, rules[SOURCE_NAME])
+    sources = load_source_specs(settings.sources_dir)
+    bronze = [build_bronze_assets(spec, partitions) for spec in sources]
     alert_log = build_alert_log_asset(REFERENCE_FRESHNESS)
     reference_models, daily_models = build_dbt_assets(settings, partitions)
-    assets = [bronze, alert_log, reference_models, daily_models]
+    assets = [*bronze, alert_log, reference_models, daily_models]
     freshness = build_freshness_checks(assets)
 
     # Freshness checks judge the newest data against the clock, not the days a run
     # writes, so they run on their schedule and not inside the daily runs.
     daily_job = dg.define_asset_job(
         "daily_ar_job",
-        selection=dg.AssetSelection.assets(bronze, daily_models) - dg.AssetSelection.checks(freshness),
+        selection=dg.AssetSelection.assets(*bronze, daily_models) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
         description="One business day (or a range of days, in one run): bronze through gold, with their checks.",
     )
@@ -60,7 +57,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
                 job=reference_job, cron_schedule="0 1 1 * *", default_status=dg.DefaultScheduleStatus.RUNNING
             ),
         ],
-        sensors=[build_drop_sensor(daily_job, partitions), build_alert_sensor()],
+        sensors=[*(build_drop_sensor(spec, daily_job, partitions) for spec in sources), build_alert_sensor()],
         resources={
             "paths": PlatformPaths.from_settings(settings),
             "dbt": dbt_resource(),

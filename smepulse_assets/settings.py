@@ -15,7 +15,6 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-DEFAULT_RULES_PATH = Path(__file__).resolve().parent / "quality" / "rules.yaml"
 
 
 def _is_url(location: str) -> bool:
@@ -36,7 +35,7 @@ class Settings:
     mlflow_tracking_uri: str
     dagster_home: str
     partitions_start: str  # first business day the daily partitions cover
-    rules_path: str  # the data quality rules file
+    sources_dir: str | None  # YAML sources beyond the shipped ones (smepulse_assets/sources/)
     alert_webhook_url: str | None  # alerts are POSTed here when set
     ui_url: str  # base of the links alerts carry
 
@@ -52,7 +51,7 @@ class Settings:
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow.db"),
             dagster_home=_absolute(env.get("DAGSTER_HOME", f"{data_dir}/dagster_home")),
             partitions_start=env.get("SMEPULSE_PARTITIONS_START", "2018-01-01"),
-            rules_path=_absolute(env.get("SMEPULSE_RULES_PATH", str(DEFAULT_RULES_PATH))),
+            sources_dir=_absolute(env["SMEPULSE_SOURCES_DIR"]) if env.get("SMEPULSE_SOURCES_DIR") else None,
             alert_webhook_url=env.get("SMEPULSE_ALERT_WEBHOOK_URL") or None,
             ui_url=env.get("SMEPULSE_UI_URL", "http://localhost:3000"),
         )

@@ -4,12 +4,13 @@ from datetime import date, datetime
 
 import pytest
 
-from smepulse_assets.kaggle_invoices.parse import DropFileError, parse_drop_file
+from smepulse_assets.ingestion.parse import DropFileError, parse_drop_file
+from smepulse_assets.kaggle_invoices.contract import SPEC
 from tests.kaggle_samples import HEADER_LINE, ROWS, csv_bytes
 
 
 def test_every_format_quirk_parses():
-    parsed = parse_drop_file("drop.csv", csv_bytes(*ROWS))
+    parsed = parse_drop_file(SPEC, "drop.csv", csv_bytes(*ROWS))
     rows = parsed.rows
     assert parsed.rows_read == 4 and len(rows) == 4 and parsed.quarantined.empty
     first = rows.iloc[0]
@@ -32,7 +33,7 @@ def test_every_format_quirk_parses():
 
 
 def test_exact_duplicate_rows_are_kept_in_bronze():
-    parsed = parse_drop_file("drop.csv", csv_bytes(ROWS[0], ROWS[0]))
+    parsed = parse_drop_file(SPEC, "drop.csv", csv_bytes(ROWS[0], ROWS[0]))
     assert len(parsed.rows) == 2  # bronze is what was delivered; staging removes duplicates
 
 
@@ -46,13 +47,13 @@ def test_exact_duplicate_rows_are_kept_in_bronze():
         (ROWS[0].replace("54273.28", "lots"), "type:total_open_amount", "is not a number"),
         (ROWS[0].replace("U001,0200769623", "U001,"), "required:cust_number", "cust_number is empty"),
         (ROWS[0][:-1] + "7", "type:isOpen", "is not 0 or 1"),
-        (ROWS[0][:-1] + "1", "consistency:isOpen", "isOpen=1 but clear_date is set"),
-        (ROWS[1][:-1] + "0", "consistency:isOpen", "isOpen=0 but clear_date is empty"),
+        (ROWS[0][:-1] + "1", "rule:open_invoice_has_no_clear_date", "isOpen=1 but clear_date is set"),
+        (ROWS[1][:-1] + "0", "rule:closed_invoice_has_clear_date", "isOpen=0 but clear_date is empty"),
         (ROWS[0].replace(",USD,", ",usd,"), "type:invoice_currency", "is not a 3-letter currency code"),
     ],
 )
 def test_broken_rows_are_quarantined_with_rule_and_reason(row, rule, reason_part):
-    parsed = parse_drop_file("drop.csv", csv_bytes(ROWS[1], row, ROWS[2]))
+    parsed = parse_drop_file(SPEC, "drop.csv", csv_bytes(ROWS[1], row, ROWS[2]))
     assert parsed.rows_read == 3
     assert len(parsed.rows) + len(parsed.quarantined) == parsed.rows_read  # nothing lost, nothing doubled
     assert len(parsed.quarantined) == 1
@@ -77,11 +78,11 @@ def test_broken_rows_are_quarantined_with_rule_and_reason(row, rule, reason_part
 )
 def test_unreadable_files_fail_naming_file_and_problem(data, problem):
     with pytest.raises(DropFileError) as raised:
-        parse_drop_file("landing/kaggle_invoices/2020-01-26/invoices.csv", data)
+        parse_drop_file(SPEC, "landing/kaggle_invoices/2020-01-26/invoices.csv", data)
     assert problem in str(raised.value)
     assert str(raised.value).startswith("landing/kaggle_invoices/2020-01-26/invoices.csv: ")
 
 
 def test_header_only_file_is_an_empty_delivery():
-    parsed = parse_drop_file("drop.csv", csv_bytes())
+    parsed = parse_drop_file(SPEC, "drop.csv", csv_bytes())
     assert parsed.rows_read == 0 and parsed.rows.empty and parsed.quarantined.empty

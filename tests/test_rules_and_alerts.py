@@ -1,30 +1,35 @@
-"""The rules file (malformed files fail clearly, severities move rows) and the alert state machine."""
+"""Source YAML (malformed files fail clearly, severities move rows) and the alert state machine."""
 
 import logging
+from dataclasses import replace
 
 import pytest
 
 from smepulse_assets.definitions import build_defs
-from smepulse_assets.kaggle_invoices.parse import parse_drop_file
+from smepulse_assets.ingestion.parse import parse_drop_file
+from smepulse_assets.ingestion.spec import load_source_spec
+from smepulse_assets.kaggle_invoices.contract import SPEC
 from smepulse_assets.quality.alerts import Alerting, AlertLog, Signal, covers
-from smepulse_assets.quality.rules import RulesError, RowRule, load_rules
-from smepulse_assets.settings import DEFAULT_RULES_PATH
+from smepulse_assets.quality.rules import RowRule, RulesError
 from tests.conftest import make_settings
 from tests.kaggle_samples import ROWS, csv_bytes
 
 LOG = logging.getLogger("alerts-test")
 
 SOURCE = """
-sources:
-  kaggle_invoices:
-    asset: [bronze, kaggle_invoices_raw]
-    min_pass_rate: 0.9
+name: tiny
+landing: "{{day}}/*.csv"
+columns:
+  - {{source: id, type: integer, required: true}}
+  - {{source: amount, type: amount}}
+quality:
+  min_pass_rate: 0.9
 {body}
 """
 
 
-def write_rules(tmp_path, body: str):
-    path = tmp_path / "rules.yaml"
+def write_source(folder, body: str):
+    path = folder / "tiny.yaml"
     path.write_text(SOURCE.format(body=body))
     return path
 
@@ -32,52 +37,70 @@ def write_rules(tmp_path, body: str):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("    row_rules:\n      - {name: r, severity: block, expect: 'true'}", "severity 'block' is not one of"),
-        ("    checks:\n      - {name: c, kind: median, severity: flag}", "kind 'median' is not one of"),
-        ("    checks:\n      - {name: c, kind: mean_between, severity: flag, column: x, min: 1}", "needs ['max']"),
-        ("    row_rules:\n      - {name: r, severity: flag}", "'expect' is missing"),
+        ("  row_rules:\n    - {name: r, severity: block, expect: 'true'}", "severity 'block' is not one of"),
+        ("  checks:\n    - {name: c, kind: median, severity: flag}", "kind 'median' is not one of"),
+        ("  checks:\n    - {name: c, kind: mean_between, severity: flag, column: x, min: 1}", "needs ['max']"),
+        ("  row_rules:\n    - {name: r, severity: flag}", "'expect' is missing"),
         (
-            "    row_rules:\n      - {name: same, severity: flag, expect: 'true'}\n"
-            "    checks:\n      - {name: same, kind: recency, severity: flag, column: x, max_age_days: 1}",
+            "  row_rules:\n    - {name: same, severity: flag, expect: 'true'}\n"
+            "  checks:\n    - {name: same, kind: recency, severity: flag, column: x, max_age_days: 1}",
             "rule names must be unique, repeated: ['same']",
         ),
     ],
 )
-def test_malformed_rules_fail_naming_the_place(tmp_path, body, message):
-    path = write_rules(tmp_path, body)
+def test_malformed_quality_rules_fail_naming_the_place(tmp_path, body, message):
+    path = write_source(tmp_path, body)
     with pytest.raises(RulesError) as err:
-        load_rules(path)
+        load_source_spec(path)
     assert message in str(err.value) and str(path) in str(err.value)
 
 
-def test_unreadable_rules_file_fails(tmp_path):
-    path = tmp_path / "rules.yaml"
-    path.write_text("sources: [unclosed")
-    with pytest.raises(RulesError, match="cannot read the rules file"):
-        load_rules(path)
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name: x\ncolumns:\n  - {source: a, type: money}", "type 'money' is not one of"),
+        ("name: x\nkeys: [b]\ncolumns:\n  - {source: a, type: text}", "keys ['b'] are not columns"),
+        ("name: x\nlanding: 'all/*.csv'\ncolumns:\n  - {source: a, type: text}", "must start with {day}/"),
+        ("name: x\nformat: xlsx\ncolumns:\n  - {source: a, type: text}", "format 'xlsx' is not one of"),
+        ("sources: [unclosed", "cannot read the source file"),
+    ],
+)
+def test_malformed_source_files_fail_naming_the_problem(tmp_path, text, message):
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    with pytest.raises(RulesError) as err:
+        load_source_spec(path)
+    assert message in str(err.value)
 
 
 def test_a_row_rule_that_does_not_evaluate_fails_at_load(tmp_path):
-    path = write_rules(tmp_path, "    row_rules:\n      - {name: typo, severity: reject, expect: 'total_amount >= 0'}")
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    write_source(folder, "  row_rules:\n    - {name: typo, severity: reject, expect: 'amuont >= 0'}")
     with pytest.raises(RulesError, match="row rule 'typo'"):
-        build_defs(make_settings(tmp_path, SMEPULSE_RULES_PATH=str(path)))
+        build_defs(make_settings(tmp_path, SMEPULSE_SOURCES_DIR=str(folder)))
 
 
 def test_severity_decides_whether_a_row_loads():
     data = csv_bytes(ROWS[1], ROWS[2])  # ROWS[2] is customer "CCU001"
     rule = RowRule("no_ccu", "reject", "cust_number not like 'CCU%'", "CCU customers are not ours")
-    parsed = parse_drop_file("f.csv", data, reject_rules=(rule,))
+    spec = replace(SPEC, rules=replace(SPEC.rules, row_rules=(rule,)))
+    parsed = parse_drop_file(spec, "f.csv", data)
     assert len(parsed.rows) == 1
     assert parsed.quarantined[["_source_line", "rule", "reason"]].values.tolist() == [
         [3, "rule:no_ccu", "CCU customers are not ours"]
     ]
-    assert len(parse_drop_file("f.csv", data).rows) == 2  # a flag rule (not passed to the parser) keeps it
+    flagged = RowRule("no_ccu", "flag", rule.expect, rule.reason)
+    spec = replace(SPEC, rules=replace(SPEC.rules, row_rules=(flagged,)))
+    assert len(parse_drop_file(spec, "f.csv", data).rows) == 2  # a flag rule keeps the row
 
 
-def test_the_shipped_rules_file_loads():
-    rules = load_rules(DEFAULT_RULES_PATH)["kaggle_invoices"]
-    assert [r.name for r in rules.reject_row_rules] == ["amount_non_negative"]
-    assert [r.name for r in rules.flag_row_rules] == ["cust_number_no_trailing_whitespace"]
+def test_the_shipped_source_loads():
+    assert [r.name for r in SPEC.rules.reject_row_rules] == [
+        "open_invoice_has_no_clear_date", "closed_invoice_has_clear_date", "amount_non_negative"
+    ]
+    assert [r.name for r in SPEC.rules.flag_row_rules] == ["cust_number_no_trailing_whitespace"]
+    assert SPEC.keys == ("doc_id",) and SPEC.header[4] == "buisness_year"
 
 
 def test_covers_days_and_ranges():
@@ -111,3 +134,28 @@ def test_a_sink_that_is_down_is_recorded_not_fatal(tmp_path):
     assert event["delivered_to"] == "log"
     assert "127.0.0.1:9" in event["delivery_error"]
     assert len(AlertLog(alerting.lake_url).open_alerts()) == 1
+
+
+def test_a_source_added_by_yaml_alone_becomes_a_checked_bronze_asset(tmp_path):
+    import dagster as dg
+
+    from smepulse_assets import storage
+
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    write_source(folder, "  row_rules:\n    - {name: amount_positive, severity: reject, expect: amount > 0}")
+    settings = make_settings(tmp_path, SMEPULSE_SOURCES_DIR=str(folder))
+    defs = build_defs(settings)
+    raw = dg.AssetKey(["bronze", "tiny_raw"])
+    bronze = defs.resolve_assets_def(raw)
+    assert bronze.partitions_def is not None and dg.AssetKey(["bronze", "tiny_quarantine"]) in bronze.keys
+    assert {c.name for c in bronze.check_specs} >= {"row_conservation", "pass_rate"}
+    assert defs.resolve_sensor_def("tiny_drop_sensor")
+
+    storage.write_bytes(f"{settings.landing_url}/tiny/2020-01-02/a.csv", b"id,amount\n1,10.5\n2,-3\n3,oops\n")
+    result = dg.materialize([bronze], partition_key="2020-01-02", raise_on_error=False)
+    metadata = result.asset_materializations_for_node("tiny_bronze")[0].metadata
+    assert (metadata["rows_read"].value, metadata["rows_loaded"].value, metadata["rows_quarantined"].value) == (3, 1, 2)
+    assert not result.success  # 1 of 3 rows loaded: the pass-rate check (reject) fails the step
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert failed == {"pass_rate"}

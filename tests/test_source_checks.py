@@ -1,4 +1,4 @@
-"""Each rule of the rules file against its kind of break, on real drops, real Parquet and real DuckDB.
+"""Each quality rule of a source against its kind of break, on real drops, real Parquet and real DuckDB.
 
 A clean generated month is loaded into the lake the way the bronze asset loads
 it; then one day is broken one way and the source's checks judge that day. The
@@ -15,10 +15,10 @@ import pytest
 
 from smepulse_assets import storage
 from smepulse_assets.generator import GeneratorConfig, generate_invoice_drops
-from smepulse_assets.kaggle_invoices.bronze import partition_url, read_day, stored_data_reader, write_day
-from smepulse_assets.kaggle_invoices.parse import QUARANTINE_SCHEMA
+from smepulse_assets.ingestion.bronze import partition_url, read_day, stored_data_reader, write_day
+from smepulse_assets.ingestion.spec import QUARANTINE_SCHEMA
+from smepulse_assets.kaggle_invoices.contract import SPEC
 from smepulse_assets.quality import source_checks
-from smepulse_assets.quality.rules import load_rules
 from tests import broken_inputs as broken
 from tests.conftest import make_settings
 
@@ -39,17 +39,17 @@ def lake(tmp_path, clean_drops):
     """A fresh copy of the clean month's drops (each test breaks its own) and an empty lake."""
     settings = make_settings(tmp_path)
     shutil.copytree(clean_drops, settings.landing_url, dirs_exist_ok=True)
-    return settings, load_rules(settings.rules_path)["kaggle_invoices"]
+    return settings, SPEC
 
 
-def load(settings, rules, days) -> None:
+def load(settings, spec, days) -> None:
     for day in days:
-        write_day(settings.lake_url, read_day(settings.landing_url, day, rules), datetime.now(timezone.utc))
+        write_day(spec, settings.lake_url, read_day(spec, settings.landing_url, day), datetime.now(timezone.utc))
 
 
-def judge(settings, rules, days) -> dict[str, dg.AssetCheckResult]:
-    with stored_data_reader(settings.lake_url) as con:
-        results = source_checks.evaluate(con, rules, source_checks.Window(days))
+def judge(settings, spec, days) -> dict[str, dg.AssetCheckResult]:
+    with stored_data_reader(spec, settings.lake_url) as con:
+        results = source_checks.evaluate(con, spec.rules, source_checks.Window(days))
     return {r.check_name: r for r in results}
 
 
@@ -62,9 +62,9 @@ def all_days():
 
 
 def test_clean_deliveries_pass_every_check(lake):
-    settings, rules = lake
-    load(settings, rules, all_days())
-    results = judge(settings, rules, all_days())
+    settings, spec = lake
+    load(settings, spec, all_days())
+    results = judge(settings, spec, all_days())
     assert failing(results) == {}
     assert set(results) == {
         "row_conservation", "pass_rate", "cust_number_no_trailing_whitespace", "key_columns_not_null",
@@ -87,27 +87,27 @@ BREAKS = [
 
 @pytest.mark.parametrize("breaker, offsets, expected, quarantine_rule", BREAKS, ids=[b[0].__name__ for b in BREAKS])
 def test_each_break_fails_its_check_only(lake, breaker, offsets, expected, quarantine_rule):
-    settings, rules = lake
+    settings, spec = lake
     for offset in offsets:
         broken.rewrite(settings.landing_url, JUDGED + timedelta(days=offset), breaker)
-    load(settings, rules, all_days())
-    results = judge(settings, rules, [JUDGED])
+    load(settings, spec, all_days())
+    results = judge(settings, spec, [JUDGED])
     assert failing(results) == expected
     for name in expected:
         assert results[name].metadata["failing_partitions"].value == [f"{JUDGED}"]
         assert results[name].metadata["partitions"].value == f"{JUDGED}"
-    if quarantine_rule:  # reject row rules: the rows went to quarantine with the rule, nothing lost
-        with stored_data_reader(settings.lake_url) as con:
+    if quarantine_rule:  # reject row spec: the rows went to quarantine with the rule, nothing lost
+        with stored_data_reader(spec, settings.lake_url) as con:
             rules_seen = {r for (r,) in con.execute("select distinct rule from quarantined").fetchall()}
         assert rules_seen == {f"rule:{quarantine_rule}" if ":" not in quarantine_rule else quarantine_rule}
         assert results["row_conservation"].passed
 
 
 def test_a_few_rejected_rows_do_not_fail_the_pass_rate(lake):
-    settings, rules = lake
+    settings, spec = lake
     frame = broken.rewrite(settings.landing_url, JUDGED, broken.negative_amounts)
-    load(settings, rules, all_days())
-    result = judge(settings, rules, [JUDGED])["pass_rate"]
+    load(settings, spec, all_days())
+    result = judge(settings, spec, [JUDGED])["pass_rate"]
     assert result.passed
     negatives = int(frame["total_open_amount"].str.startswith("-").sum())
     assert 0 < negatives < 0.05 * len(frame)
@@ -115,25 +115,25 @@ def test_a_few_rejected_rows_do_not_fail_the_pass_rate(lake):
 
 
 def test_flood_reports_the_pass_rate_against_the_threshold(lake):
-    settings, rules = lake
+    settings, spec = lake
     broken.rewrite(settings.landing_url, JUDGED, broken.flood_of_bad_rows)
-    load(settings, rules, all_days())
-    result = judge(settings, rules, [JUDGED])["pass_rate"]
+    load(settings, spec, all_days())
+    result = judge(settings, spec, [JUDGED])["pass_rate"]
     assert result.description.startswith("pass rate 50% < 95%")
     assert result.metadata["observed"].value == pytest.approx(0.5, abs=0.02)
 
 
 def test_duplicated_or_lost_stored_rows_break_conservation(lake):
-    settings, rules = lake
-    load(settings, rules, all_days())
+    settings, spec = lake
+    load(settings, spec, all_days())
     url = partition_url(settings.lake_url, "kaggle_invoices_raw", JUDGED)
     stored = storage.read_parquet(url)
     storage.write_parquet(url, pa.concat_tables([stored, stored.slice(0, 3)]))  # three rows twice
-    result = judge(settings, rules, [JUDGED])["row_conservation"]
+    result = judge(settings, spec, [JUDGED])["row_conservation"]
     assert not result.passed and result.severity == ERROR
     assert result.metadata["observed"].value == 6  # 3 rows too many, 3 source lines repeated
     storage.write_parquet(url, stored.slice(1))  # one row lost
-    assert judge(settings, rules, [JUDGED])["row_conservation"].metadata["observed"].value == 1
+    assert judge(settings, spec, [JUDGED])["row_conservation"].metadata["observed"].value == 1
 
     # counts that add up still fail when a line is both loaded and quarantined (and another is missing)
     row = stored.slice(1, 1).to_pylist()[0]
@@ -141,28 +141,28 @@ def test_duplicated_or_lost_stored_rows_break_conservation(lake):
             "rule": "x", "reason": "x", "raw_record": "", "_ingested_at": row["_ingested_at"]}
     storage.write_parquet(partition_url(settings.lake_url, "kaggle_invoices_quarantine", JUDGED),
                           pa.Table.from_pylist([twin], schema=QUARANTINE_SCHEMA))
-    result = judge(settings, rules, [JUDGED])["row_conservation"]
+    result = judge(settings, spec, [JUDGED])["row_conservation"]
     assert result.metadata["rows_read"].value == result.metadata["rows_loaded"].value + 1
     assert not result.passed and result.metadata["observed"].value == 1
 
 
 def test_null_keys_in_stored_rows_fail_the_key_check(lake):
     """The contract quarantines empty keys; this check guards what is stored whatever wrote it."""
-    settings, rules = lake
-    load(settings, rules, all_days())
+    settings, spec = lake
+    load(settings, spec, all_days())
     url = partition_url(settings.lake_url, "kaggle_invoices_raw", JUDGED)
     stored = storage.read_parquet(url)
     nulled = stored.set_column(stored.schema.get_field_index("doc_id"), "doc_id", pa.nulls(len(stored), pa.int64()))
     storage.write_parquet(url, nulled)
-    result = judge(settings, rules, [JUDGED])["key_columns_not_null"]
+    result = judge(settings, spec, [JUDGED])["key_columns_not_null"]
     assert not result.passed and result.severity == ERROR
     assert result.metadata["nulls_by_column"].value["doc_id"] == len(stored)
 
 
 def test_a_range_names_only_its_failing_days(lake):
-    settings, rules = lake
+    settings, spec = lake
     broken.rewrite(settings.landing_url, JUDGED, broken.inflated_amounts)
-    load(settings, rules, all_days())
-    result = judge(settings, rules, all_days()[20:])["invoice_amount_mean_in_band"]
+    load(settings, spec, all_days())
+    result = judge(settings, spec, all_days()[20:])["invoice_amount_mean_in_band"]
     assert result.metadata["failing_partitions"].value == [f"{JUDGED}"]
     assert result.metadata["partitions"].value == f"{all_days()[20]}...{LAST}"

@@ -1,14 +1,14 @@
-"""Bronze: each day's Kaggle invoice drop, typed and contract-checked, as Parquet in the lake.
+"""Bronze, built from a source's YAML: each day's drop, typed and contract-checked, as Parquet.
 
-Partition D of ``bronze/kaggle_invoices_raw`` holds every row delivered in
-``<landing>/kaggle_invoices/D/*.csv``; rows that break the contract go to
-partition D of ``bronze/kaggle_invoices_quarantine`` with the rule and the
-reason. Re-materializing a day rewrites both files whole, so it replaces,
+Partition D of ``bronze/<source>_raw`` holds every row delivered in
+``<landing>/<source>/<landing pattern for D>``; rows that break the contract or
+a reject rule go to partition D of ``bronze/<source>_quarantine`` with the rule
+and the reason. Re-materializing a day rewrites both files whole, so it replaces,
 never duplicates. All files of a run are parsed before anything is written: an
 unreadable file fails the run and leaves every partition as it was.
 
 A load record per day (files, rows read/loaded/quarantined) is written beside
-the data; the source's checks (rules file) then judge what is stored, and a
+the data; the source's checks (its YAML's quality section) then judge what is stored, and a
 failing reject rule stops the run before silver.
 """
 
@@ -25,13 +25,9 @@ from ..conventions import DAILY_FRESHNESS, OWNER, days_in_window
 from ..quality import source_checks
 from ..quality.layer_summary import LayerSummary
 from ..quality.row_rules import validate_row_rules
-from ..quality.rules import SourceRules
 from ..resources import PlatformPaths
-from .contract import SOURCE_NAME
-from .parse import BRONZE_SCHEMA, QUARANTINE_SCHEMA, DropFileError, parse_drop_file
-
-RAW_KEY = dg.AssetKey(["bronze", "kaggle_invoices_raw"])
-QUARANTINE_KEY = dg.AssetKey(["bronze", "kaggle_invoices_quarantine"])
+from .parse import DropFileError, parse_drop_file
+from .spec import QUARANTINE_SCHEMA, SourceSpec
 
 
 @dataclass
@@ -48,16 +44,16 @@ def partition_url(lake_url: str, table: str, day: date) -> str:
     return storage.join(lake_url, "bronze", table, f"partition_date={day:%Y-%m-%d}", "part.parquet")
 
 
-def drop_files(landing_url: str, day: date) -> list[str]:
-    fs, root = storage.filesystem(storage.join(landing_url, SOURCE_NAME, f"{day:%Y-%m-%d}"))
+def drop_files(spec: SourceSpec, landing_url: str, day: date) -> list[str]:
+    fs, root = storage.filesystem(storage.join(landing_url, spec.name))
     if not fs.exists(root):
         return []
-    return sorted(storage.as_url(fs, p) for p in fs.glob(f"{root}/*.csv"))
+    return sorted(storage.as_url(fs, p) for p in fs.glob(f"{root}/{spec.landing.format(day=f'{day:%Y-%m-%d}')}"))
 
 
-def read_day(landing_url: str, day: date, rules: SourceRules) -> DayLoad:
-    files = drop_files(landing_url, day)
-    parsed = [parse_drop_file(url, storage.read_bytes(url), rules.reject_row_rules) for url in files]
+def read_day(spec: SourceSpec, landing_url: str, day: date) -> DayLoad:
+    files = drop_files(spec, landing_url, day)
+    parsed = [parse_drop_file(spec, url, storage.read_bytes(url)) for url in files]
     return DayLoad(
         day=day,
         files=files,
@@ -83,16 +79,18 @@ LOAD_SCHEMA = pa.schema(
 )
 
 
-def load_record_url(lake_url: str, day: date) -> str:
+def load_record_url(spec: SourceSpec, lake_url: str, day: date) -> str:
     """What a day's load read and wrote; the conservation and pass-rate checks compare it with the data."""
-    return storage.join(lake_url, "bronze", "_loads", SOURCE_NAME, f"partition_date={day:%Y-%m-%d}", "load.parquet")
+    return storage.join(lake_url, "bronze", "_loads", spec.name, f"partition_date={day:%Y-%m-%d}", "load.parquet")
 
 
-def write_day(lake_url: str, load: DayLoad, ingested_at: datetime) -> None:
-    quarantined = load.quarantined.assign(source=SOURCE_NAME) if len(load.quarantined) else load.quarantined
-    storage.write_parquet(partition_url(lake_url, "kaggle_invoices_raw", load.day), _table(load.rows, BRONZE_SCHEMA, ingested_at))
+def write_day(spec: SourceSpec, lake_url: str, load: DayLoad, ingested_at: datetime) -> None:
+    quarantined = load.quarantined.assign(source=spec.name) if len(load.quarantined) else load.quarantined
     storage.write_parquet(
-        partition_url(lake_url, "kaggle_invoices_quarantine", load.day), _table(quarantined, QUARANTINE_SCHEMA, ingested_at)
+        partition_url(lake_url, spec.raw_table, load.day), _table(load.rows, spec.bronze_schema, ingested_at)
+    )
+    storage.write_parquet(
+        partition_url(lake_url, spec.quarantine_table, load.day), _table(quarantined, QUARANTINE_SCHEMA, ingested_at)
     )
     record = {
         "files": [load.files],
@@ -101,16 +99,16 @@ def write_day(lake_url: str, load: DayLoad, ingested_at: datetime) -> None:
         "rows_quarantined": [len(load.quarantined)],
         "_ingested_at": [ingested_at],
     }
-    storage.write_parquet(load_record_url(lake_url, load.day), pa.table(record, schema=LOAD_SCHEMA))
+    storage.write_parquet(load_record_url(spec, lake_url, load.day), pa.table(record, schema=LOAD_SCHEMA))
 
 
-def stored_data_reader(lake_url: str):
+def stored_data_reader(spec: SourceSpec, lake_url: str):
     """DuckDB views over the stored bronze data, quarantine and load records, for the checks."""
     con = storage.duckdb_reader(lake_url)
     views = {
-        "delivered": storage.join(lake_url, "bronze", "kaggle_invoices_raw", "*", "*.parquet"),
-        "quarantined": storage.join(lake_url, "bronze", "kaggle_invoices_quarantine", "*", "*.parquet"),
-        "load_records": storage.join(lake_url, "bronze", "_loads", SOURCE_NAME, "*", "*.parquet"),
+        "delivered": storage.join(lake_url, "bronze", spec.raw_table, "*", "*.parquet"),
+        "quarantined": storage.join(lake_url, "bronze", spec.quarantine_table, "*", "*.parquet"),
+        "load_records": storage.join(lake_url, "bronze", "_loads", spec.name, "*", "*.parquet"),
     }
     for view, glob in views.items():
         con.execute(f"create view {view} as select * from read_parquet('{glob}', hive_partitioning = true)")
@@ -126,86 +124,81 @@ def _summary(loads: list[DayLoad]) -> dict[str, int]:
     }
 
 
-def _bronze_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        key,
-        description=description,
-        group_name="bronze",
-        owners=[OWNER],
-        freshness_policy=DAILY_FRESHNESS,
-        kinds={"python", "parquet"},
-    )
+def bronze_specs(spec: SourceSpec) -> list[dg.AssetSpec]:
+    common = dict(group_name="bronze", owners=[OWNER], freshness_policy=DAILY_FRESHNESS, kinds={"python", "parquet"})
+    return [
+        dg.AssetSpec(
+            spec.raw_key,
+            description=f"{spec.description} Typed by the source's contract ({spec.path.name}), with source "
+            "file, line and ingestion time. Parquet in the lake, one file per day.",
+            metadata={"keys": list(spec.keys), "contract": str(spec.path)},
+            **common,
+        ),
+        dg.AssetSpec(
+            spec.quarantine_key,
+            description=f"Rows of the day's {spec.name} deliveries that broke the contract or a reject rule, "
+            "with the rule, the reason and the raw record. Rows read = rows loaded + rows quarantined.",
+            **common,
+        ),
+    ]
 
 
-BRONZE_SPECS = [
-    _bronze_spec(
-        RAW_KEY,
-        "Kaggle-format AR invoice deliveries of one business day, typed by the data contract, "
-        "with source file, line and ingestion time. Parquet in the lake, one file per day.",
-    ),
-    _bronze_spec(
-        QUARANTINE_KEY,
-        "Rows of the day's invoice deliveries that broke the contract, with the rule, "
-        "the reason and the raw record. Rows read = rows loaded + rows quarantined.",
-    ),
-]
-
-
-def build_bronze_assets(partitions_def: dg.PartitionsDefinition, rules: SourceRules) -> dg.AssetsDefinition:
-    validate_row_rules(rules.row_rules, BRONZE_SCHEMA)  # a broken rule fails at load, not mid-run
+def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    rules = spec.rules
+    validate_row_rules(rules.row_rules, spec.bronze_schema)  # a broken rule fails at load, not mid-run
 
     @dg.multi_asset(
-        name="kaggle_invoices_bronze",
-        specs=BRONZE_SPECS,
+        name=f"{spec.name}_bronze",
+        specs=bronze_specs(spec),
         check_specs=source_checks.check_specs(rules),
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
     )
-    def kaggle_invoices_bronze(context: dg.AssetExecutionContext, paths: PlatformPaths):
+    def bronze(context: dg.AssetExecutionContext, paths: PlatformPaths):
         days = days_in_window(context.partition_time_window)
-        loads = _read_all(paths.landing_url, days, rules)
+        loads = _read_all(spec, paths.landing_url, days)
         ingested_at = datetime.now(timezone.utc)
         for load in loads:
             if not load.files:
                 context.log.warning(f"No delivery for {load.day}: the partition is written empty.")
-            write_day(paths.lake_url, load, ingested_at)
-        with stored_data_reader(paths.lake_url) as con:
+            write_day(spec, paths.lake_url, load, ingested_at)
+        with stored_data_reader(spec, paths.lake_url) as con:
             checks = source_checks.evaluate(con, rules, source_checks.Window(days))
         summary = _summary(loads)
         layer = LayerSummary.of_bronze(
-            tables=[SOURCE_NAME], rows_loaded=summary["rows_loaded"], rows_quarantined=summary["rows_quarantined"], checks=checks
+            tables=[spec.name], rows_loaded=summary["rows_loaded"], rows_quarantined=summary["rows_quarantined"], checks=checks
         )
         context.log.info(f"{len(days)} day(s): {summary}\n{layer.render()}")
         per_day = {f"{l.day}": [l.rows_read, len(l.rows), len(l.quarantined)] for l in loads}
         yield dg.MaterializeResult(
-            asset_key=RAW_KEY,
+            asset_key=spec.raw_key,
             metadata={
                 **summary,
                 "days": len(days),
-                "lake_path": paths.lake("bronze", "kaggle_invoices_raw"),
+                "lake_path": paths.lake("bronze", spec.raw_table),
                 "per_day_read_loaded_quarantined": dg.MetadataValue.json(per_day),
                 "dagster/row_count": summary["rows_loaded"],
                 **layer.as_metadata(),
             },
         )
         yield dg.MaterializeResult(
-            asset_key=QUARANTINE_KEY,
+            asset_key=spec.quarantine_key,
             metadata={
                 "rows_quarantined": summary["rows_quarantined"],
-                "lake_path": paths.lake("bronze", "kaggle_invoices_quarantine"),
+                "lake_path": paths.lake("bronze", spec.quarantine_table),
                 "dagster/row_count": summary["rows_quarantined"],
                 **layer.as_metadata(),
             },
         )
         yield from checks
 
-    return kaggle_invoices_bronze
+    return bronze
 
 
-def _read_all(landing_url: str, days: list[date], rules: SourceRules) -> list[DayLoad]:
+def _read_all(spec: SourceSpec, landing_url: str, days: list[date]) -> list[DayLoad]:
     """Parse every file of the window first, so an unreadable one leaves all partitions untouched."""
     try:
-        return [read_day(landing_url, day, rules) for day in days]
+        return [read_day(spec, landing_url, day) for day in days]
     except DropFileError as err:
         raise dg.Failure(
             description=f"Unreadable delivery {err.source_file}: {err.problem}. No partition was written.",

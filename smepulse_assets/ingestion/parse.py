@@ -1,13 +1,13 @@
-"""Parse one delivered Kaggle-format CSV into typed rows and quarantined rows.
+"""Parse one delivered CSV of a source into typed rows and quarantined rows.
 
 Two kinds of trouble, two answers:
 - the *file* is unreadable (empty, not UTF-8, not CSV, wrong header, cut off):
   ``DropFileError`` naming the file and the problem; nothing of it is loaded;
 - a *row* breaks the contract (wrong field count, a value that does not parse,
-  a missing required value, ``isOpen`` contradicting ``clear_date``) or a reject
-  rule of the rules file: the row goes to quarantine with the rule and the
-  reason, the rest loads.
-Every data row ends up in exactly one of the two outputs.
+  a missing required value) or a reject rule of the source: the row goes to
+  quarantine with the rule and the reason, the rest loads.
+Every data row ends up in exactly one of the two outputs. The columns, their
+types and the rules come from the source's YAML (``SourceSpec``).
 """
 
 from __future__ import annotations
@@ -18,50 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ..quality.row_rules import first_broken_rule
-from ..quality.rules import RowRule
-from .contract import COLUMNS, HEADER
-
-BRONZE_SCHEMA = pa.schema(
-    [
-        ("business_code", pa.string()),
-        ("cust_number", pa.string()),
-        ("name_customer", pa.string()),
-        ("clear_date", pa.timestamp("us")),
-        ("business_year", pa.int64()),
-        ("doc_id", pa.int64()),
-        ("posting_date", pa.date32()),
-        ("document_create_date", pa.date32()),
-        ("document_create_date_1", pa.date32()),
-        ("due_in_date", pa.date32()),
-        ("invoice_currency", pa.string()),
-        ("document_type", pa.string()),
-        ("posting_id", pa.int64()),
-        ("area_business", pa.string()),
-        ("total_open_amount", pa.float64()),
-        ("baseline_create_date", pa.date32()),
-        ("cust_payment_terms", pa.string()),
-        ("invoice_id", pa.int64()),
-        ("is_open", pa.bool_()),
-        ("_source_file", pa.string()),
-        ("_source_line", pa.int64()),
-        ("_ingested_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("_source_file", pa.string()),
-        ("_source_line", pa.int64()),
-        ("rule", pa.string()),
-        ("reason", pa.string()),
-        ("raw_record", pa.string()),
-        ("_ingested_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+from .spec import SourceSpec
 
 
 class DropFileError(ValueError):
@@ -80,23 +39,23 @@ class ParsedFile:
     rows_read: int
 
 
-def parse_drop_file(source_file: str, data: bytes, reject_rules: tuple[RowRule, ...] = ()) -> ParsedFile:
+def parse_drop_file(spec: SourceSpec, source_file: str, data: bytes) -> ParsedFile:
     text = _decode(source_file, data)
-    records = _split_records(source_file, text)
+    records = _split_records(source_file, text, len(spec.header))
     (_, header), body = records[0], records[1:]
-    _check_header(source_file, header)
+    _check_header(source_file, header, spec.header)
 
-    width = len(HEADER)
+    width = len(spec.header)
     good = [(line, fields) for line, fields in body if len(fields) == width]
     bad_width = [
         _quarantine_row(line, "field_count", f"expected {width} fields, found {len(fields)}", fields)
         for line, fields in body
         if len(fields) != width
     ]
-    raw = pd.DataFrame([fields for _, fields in good], columns=list(HEADER), dtype="string")
+    raw = pd.DataFrame([fields for _, fields in good], columns=list(spec.header), dtype="string")
     lines = pd.Series([line for line, _ in good], dtype="int64")
-    typed, problems = _type_columns(raw)
-    _apply_reject_rules(typed, problems, reject_rules)
+    typed, problems = _type_columns(raw, spec)
+    _apply_reject_rules(typed, problems, spec)
 
     failing = problems.notna()
     quarantined = [
@@ -127,7 +86,7 @@ def _decode(source_file: str, data: bytes) -> str:
         ) from None
 
 
-def _split_records(source_file: str, text: str) -> list[tuple[int, list[str]]]:
+def _split_records(source_file: str, text: str, width: int) -> list[tuple[int, list[str]]]:
     """Records with the line each starts on (quoted fields may span lines)."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records: list[tuple[int, list[str]]] = []
@@ -141,20 +100,20 @@ def _split_records(source_file: str, text: str) -> list[tuple[int, list[str]]]:
         if not text.endswith(("\n", "\r")):
             raise DropFileError(source_file, f"file is truncated: last record is cut off ({err})") from None
         raise DropFileError(source_file, f"not valid CSV at line {reader.line_num}: {err}") from None
-    if not text.endswith(("\n", "\r")) and len(records) > 1 and len(records[-1][1]) < len(HEADER):
+    if not text.endswith(("\n", "\r")) and len(records) > 1 and len(records[-1][1]) < width:
         raise DropFileError(
             source_file,
             f"file is truncated: last line {records[-1][0]} has {len(records[-1][1])} of "
-            f"{len(HEADER)} fields and no line end",
+            f"{width} fields and no line end",
         )
     return records
 
 
-def _check_header(source_file: str, header: list[str]) -> None:
-    if tuple(header) == HEADER:
+def _check_header(source_file: str, header: list[str], expected: tuple[str, ...]) -> None:
+    if tuple(header) == expected:
         return
-    missing = [c for c in HEADER if c not in header]
-    unexpected = [c for c in header if c not in HEADER]
+    missing = [c for c in expected if c not in header]
+    unexpected = [c for c in header if c not in expected]
     if missing or unexpected:
         detail = []
         if missing:
@@ -162,7 +121,7 @@ def _check_header(source_file: str, header: list[str]) -> None:
         if unexpected:
             detail.append(f"unexpected columns {unexpected[:5]}")
         raise DropFileError(source_file, "wrong header: " + "; ".join(detail))
-    raise DropFileError(source_file, f"wrong header: columns out of order, expected {list(HEADER)}")
+    raise DropFileError(source_file, f"wrong header: columns out of order, expected {list(expected)}")
 
 
 def _quarantine_row(line: int, rule: str, reason: str, fields: list) -> tuple:
@@ -171,13 +130,13 @@ def _quarantine_row(line: int, rule: str, reason: str, fields: list) -> tuple:
     return (line, rule, reason, raw.getvalue())
 
 
-def _apply_reject_rules(typed: pd.DataFrame, problems: pd.Series, rules: tuple[RowRule, ...]) -> None:
+def _apply_reject_rules(typed: pd.DataFrame, problems: pd.Series, spec: SourceSpec) -> None:
     """Rows that pass the contract but break a reject rule get that rule as their problem."""
     clean = problems.isna().to_numpy()
+    rules = spec.rules.reject_row_rules
     if not rules or not clean.any():
         return
-    schema = pa.schema([BRONZE_SCHEMA.field(c.name) for c in COLUMNS])
-    broken = first_broken_rule(typed.loc[clean], schema, rules)
+    broken = first_broken_rule(typed.loc[clean], spec.typed_schema, rules)
     for index, rule in broken.dropna().items():
         problems.at[index] = (f"rule:{rule.name}", rule.reason)
 
@@ -185,7 +144,7 @@ def _apply_reject_rules(typed: pd.DataFrame, problems: pd.Series, rules: tuple[R
 # --- typing ---------------------------------------------------------------
 
 
-def _type_columns(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd.Series]:
     """Typed bronze columns, and per row the first broken rule as (rule, reason) or NA."""
     typed = pd.DataFrame(index=raw.index)
     problems = pd.Series(pd.NA, index=raw.index, dtype="object")
@@ -195,7 +154,7 @@ def _type_columns(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         for i in mask.index[mask & problems.isna()]:
             problems.at[i] = (rule, reason if isinstance(reason, str) else reason[i])
 
-    for column in COLUMNS:
+    for column in spec.columns:
         values = raw[column.source]
         empty = values.str.len().fillna(0).eq(0)
         if column.required:
@@ -205,11 +164,6 @@ def _type_columns(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         flag(unparsable, f"type:{column.source}", reason)
         typed[column.name] = parsed
 
-    # isOpen says whether the invoice is settled; it must agree with clear_date.
-    open_but_cleared = typed["is_open"].eq(True) & typed["clear_date"].notna()
-    closed_but_uncleared = typed["is_open"].eq(False) & typed["clear_date"].isna()
-    flag(open_but_cleared.fillna(False), "consistency:isOpen", "isOpen=1 but clear_date is set")
-    flag(closed_but_uncleared.fillna(False), "consistency:isOpen", "isOpen=0 but clear_date is empty")
     return typed, problems
 
 

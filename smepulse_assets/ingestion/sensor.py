@@ -1,4 +1,4 @@
-"""Sensor: new or changed invoice drops request their daily partitions.
+"""Sensor per source: new or changed drops request their daily partitions.
 
 The cursor remembers a fingerprint of every drop file seen (size and ETag or
 modification time), so the same file never triggers twice and a rewritten file
@@ -9,6 +9,7 @@ the partitions are reported once, not crashed on.
 """
 
 
+import fnmatch
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import dagster as dg
 
 from .. import storage
 from ..resources import PlatformPaths
-from .contract import SOURCE_NAME
+from .spec import SourceSpec
 
 
 @dataclass
@@ -28,17 +29,14 @@ class DropPlan:
     cursor: dict = field(default_factory=dict)
 
 
-def list_drop_files(landing_url: str) -> dict[str, str]:
-    """Every CSV under the source's landing folder, relative path -> fingerprint."""
-    fs, root = storage.filesystem(storage.join(landing_url, SOURCE_NAME))
+def list_drop_files(spec: SourceSpec, landing_url: str) -> dict[str, str]:
+    """Every file under the source's landing folder matching its pattern, relative path -> fingerprint."""
+    fs, root = storage.filesystem(storage.join(landing_url, spec.name))
     if not fs.exists(root):
         return {}
-    found = fs.find(root, detail=True)
-    return {
-        path[len(root) :].lstrip("/"): storage.file_fingerprint(info)
-        for path, info in found.items()
-        if path.endswith(".csv")
-    }
+    pattern = spec.landing.format(day="*")
+    found = {path[len(root) :].lstrip("/"): info for path, info in fs.find(root, detail=True).items()}
+    return {relative: storage.file_fingerprint(info) for relative, info in found.items() if fnmatch.fnmatch(relative, pattern)}
 
 
 def _partition_day(folder: str, partitions_def: dg.PartitionsDefinition) -> date | None:
@@ -49,7 +47,9 @@ def _partition_day(folder: str, partitions_def: dg.PartitionsDefinition) -> date
     return day if partitions_def.has_partition_key(f"{day}") else None
 
 
-def plan_drop_runs(files: dict[str, str], cursor: dict, partitions_def: dg.PartitionsDefinition) -> DropPlan:
+def plan_drop_runs(
+    spec: SourceSpec, files: dict[str, str], cursor: dict, partitions_def: dg.PartitionsDefinition
+) -> DropPlan:
     seen: dict[str, str] = cursor.get("files", {})
     reported: dict[str, str] = cursor.get("reported", {})
     plan = DropPlan(cursor={"files": dict(seen), "reported": dict(reported)})
@@ -60,33 +60,33 @@ def plan_drop_runs(files: dict[str, str], cursor: dict, partitions_def: dg.Parti
         if day is None:
             if reported.get(relative) != fingerprint:
                 plan.reports.append(
-                    f"{SOURCE_NAME}/{relative}: not in a YYYY-MM-DD folder within the partitions; not loaded"
+                    f"{spec.name}/{relative}: not in a YYYY-MM-DD folder within the partitions; not loaded"
                 )
                 plan.cursor["reported"][relative] = fingerprint
             continue
         if seen.get(relative) != fingerprint:
             changed.setdefault(day, []).append(f"{relative}={fingerprint}")
             plan.cursor["files"][relative] = fingerprint
-    plan.ranges = _contiguous_ranges(changed)
+    plan.ranges = _contiguous_ranges(spec.name, changed)
     return plan
 
 
-def _contiguous_ranges(changed: dict[date, list[str]]) -> list[tuple[date, date, str]]:
+def _contiguous_ranges(source: str, changed: dict[date, list[str]]) -> list[tuple[date, date, str]]:
     ranges: list[tuple[date, date, str]] = []
     run: list[date] = []
     for day in sorted(changed):
         if run and day - run[-1] != timedelta(days=1):
-            ranges.append(_range(run, changed))
+            ranges.append(_range(source, run, changed))
             run = []
         run.append(day)
     if run:
-        ranges.append(_range(run, changed))
+        ranges.append(_range(source, run, changed))
     return ranges
 
 
-def _range(days: list[date], changed: dict[date, list[str]]) -> tuple[date, date, str]:
+def _range(source: str, days: list[date], changed: dict[date, list[str]]) -> tuple[date, date, str]:
     digest = hashlib.sha1("\n".join(f for d in days for f in changed[d]).encode()).hexdigest()[:16]
-    return days[0], days[-1], f"{SOURCE_NAME}:{days[0]}..{days[-1]}:{digest}"
+    return days[0], days[-1], f"{source}:{days[0]}..{days[-1]}:{digest}"
 
 
 def run_request_for(first: date, last: date, run_key: str) -> dg.RunRequest:
@@ -101,21 +101,21 @@ def run_request_for(first: date, last: date, run_key: str) -> dg.RunRequest:
     )
 
 
-def build_drop_sensor(job, partitions_def: dg.PartitionsDefinition):
+def build_drop_sensor(spec: SourceSpec, job, partitions_def: dg.PartitionsDefinition):
     @dg.sensor(
-        name="kaggle_invoices_drop_sensor",
+        name=f"{spec.name}_drop_sensor",
         job=job,
         minimum_interval_seconds=30,
-        description="Requests the daily partitions of new or changed Kaggle invoice drops "
-        "in <landing>/kaggle_invoices/<YYYY-MM-DD>/*.csv.",
+        description=f"Requests the daily partitions of new or changed {spec.name} drops "
+        f"in <landing>/{spec.name}/{spec.landing.format(day='<YYYY-MM-DD>')}.",
     )
-    def kaggle_invoices_drop_sensor(context: dg.SensorEvaluationContext, paths: PlatformPaths):
+    def drop_sensor(context: dg.SensorEvaluationContext, paths: PlatformPaths):
         cursor = json.loads(context.cursor) if context.cursor else {}
-        plan = plan_drop_runs(list_drop_files(paths.landing_url), cursor, partitions_def)
+        plan = plan_drop_runs(spec, list_drop_files(spec, paths.landing_url), cursor, partitions_def)
         for report in plan.reports:
             context.log.warning(report)
         requests = [run_request_for(*r) for r in plan.ranges]
-        skip = None if requests else dg.SkipReason("No new or changed invoice drops.")
+        skip = None if requests else dg.SkipReason(f"No new or changed {spec.name} drops.")
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(plan.cursor), skip_reason=skip)
 
-    return kaggle_invoices_drop_sensor
+    return drop_sensor

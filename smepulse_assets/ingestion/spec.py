@@ -1,0 +1,145 @@
+"""A source declared as metadata: one YAML file says everything bronze needs.
+
+``smepulse_assets/sources/<name>.yaml`` (and any YAML in ``SMEPULSE_SOURCES_DIR``)
+gives the landing pattern, the file format, the columns and their types, the
+keys and the data quality rules. ``bronze.build_bronze_assets`` turns each into
+a partitioned bronze asset with its quarantine, checks and drop sensor; adding
+a source is adding a YAML file (and a dbt staging model), not writing an asset.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import yaml
+
+from ..quality.rules import RulesError, SourceRules, mapping, required, source_rules
+
+SOURCES_DIR = Path(__file__).resolve().parents[1] / "sources"
+
+# Column types a source can declare, and how bronze stores them.
+TYPES = {
+    "text": pa.string(),
+    "currency": pa.string(),
+    "integer": pa.int64(),
+    "amount": pa.float64(),
+    "flag": pa.bool_(),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("us"),
+    "yyyymmdd": pa.date32(),
+}
+FORMATS = {"csv"}
+
+# Lineage columns every bronze row carries, after the source's own.
+LINEAGE = [
+    ("_source_file", pa.string()),
+    ("_source_line", pa.int64()),
+    ("_ingested_at", pa.timestamp("us", tz="UTC")),
+]
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("_source_file", pa.string()),
+        ("_source_line", pa.int64()),
+        ("rule", pa.string()),
+        ("reason", pa.string()),
+        ("raw_record", pa.string()),
+        ("_ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    source: str  # header in the file
+    name: str  # column in bronze
+    kind: str  # one of TYPES
+    required: bool  # empty is a contract violation
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    description: str
+    landing: str  # glob under <landing>/<name>/, with {day} for the business day
+    keys: tuple[str, ...]
+    columns: tuple[Column, ...]
+    rules: SourceRules
+    path: Path
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        return tuple(c.source for c in self.columns)
+
+    @property
+    def typed_schema(self) -> pa.Schema:
+        return pa.schema([(c.name, TYPES[c.kind]) for c in self.columns])
+
+    @property
+    def bronze_schema(self) -> pa.Schema:
+        return pa.schema(list(self.typed_schema) + [pa.field(n, t) for n, t in LINEAGE])
+
+    @property
+    def raw_table(self) -> str:
+        return f"{self.name}_raw"
+
+    @property
+    def quarantine_table(self) -> str:
+        return f"{self.name}_quarantine"
+
+    @property
+    def raw_key(self) -> dg.AssetKey:
+        return dg.AssetKey(["bronze", self.raw_table])
+
+    @property
+    def quarantine_key(self) -> dg.AssetKey:
+        return dg.AssetKey(["bronze", self.quarantine_table])
+
+
+def load_source_spec(path: Path) -> SourceSpec:
+    where = f"{path}"
+    try:
+        body = mapping(yaml.safe_load(path.read_text()), where, "a mapping")
+    except (OSError, yaml.YAMLError) as err:
+        raise RulesError(f"{path}: cannot read the source file: {err}") from err
+    name = str(required(body, "name", where))
+    if body.get("format", "csv") not in FORMATS:
+        raise RulesError(f"{where}: format {body['format']!r} is not one of {sorted(FORMATS)}")
+    columns = tuple(_column(c, f"{where}: columns[{i}]") for i, c in enumerate(required(body, "columns", where)))
+    names = [c.name for c in columns]
+    keys = tuple(body.get("keys") or ())
+    unknown = [k for k in keys if k not in names]
+    if unknown or len(set(names)) != len(names):
+        raise RulesError(f"{where}: keys {unknown} are not columns" if unknown else f"{where}: column names repeat")
+    landing = str(body.get("landing", "{day}/*.csv"))
+    if not landing.startswith("{day}/"):
+        raise RulesError(f"{where}: landing {landing!r} must start with {{day}}/ (one folder per business day)")
+    quality = mapping(body.get("quality") or {"min_pass_rate": 1.0}, f"{where}: quality", "a mapping")
+    rules = source_rules(name, dg.AssetKey(["bronze", f"{name}_raw"]), quality, f"{where}: quality")
+    return SourceSpec(name, str(body.get("description", name)).strip(), landing, keys, columns, rules, path)
+
+
+def _column(body, where: str) -> Column:
+    body = mapping(body, where, "a mapping")
+    kind = required(body, "type", where)
+    if kind not in TYPES:
+        raise RulesError(f"{where}: type {kind!r} is not one of {sorted(TYPES)}")
+    source = str(required(body, "source", where))
+    return Column(source, str(body.get("name", source)), kind, bool(body.get("required", False)))
+
+
+def load_source_specs(extra_dir: str | None = None) -> list[SourceSpec]:
+    """Every source: the shipped ones, then those in ``extra_dir``; names must be unique."""
+    folders = [SOURCES_DIR] + ([Path(extra_dir)] if extra_dir else [])
+    specs = [load_source_spec(p) for folder in folders for p in sorted(folder.glob("*.yaml"))]
+    names = [s.name for s in specs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise RulesError(f"sources declared twice: {repeated} (in {[str(f) for f in folders]})")
+    return specs
+
+
+def shipped_source(name: str) -> SourceSpec:
+    return load_source_spec(SOURCES_DIR / f"{name}.yaml")
