@@ -8,5 +8,4 @@ from ..ingestion.spec import shipped_source
 
 SPEC = shipped_source("kaggle_invoices")
 SOURCE_NAME = SPEC.name
-COLUMNS = SPEC.columns
 HEADER = SPEC.header

@@ -46,10 +46,6 @@ class CheckRule:
     severity: str
     params: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def rejects(self) -> bool:
-        return self.severity == "reject"
-
 
 @dataclass(frozen=True)
 class SourceRules:
