@@ -19,6 +19,7 @@ def _generator_args(parser: argparse.ArgumentParser, default_days: int) -> None:
     parser.add_argument("--days", type=int, default=default_days, help="number of days")
     parser.add_argument("--customers", type=int, default=60)
     parser.add_argument("--invoices-per-day", type=float, default=100.0)
+    parser.add_argument("--orders-per-day", type=float, default=30.0, help="SME world sales orders per day")
     parser.add_argument("--seed", type=int, default=7)
 
 
@@ -34,11 +35,21 @@ def _config(args: argparse.Namespace):
     )
 
 
-def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
-    from .generator import generate_invoice_drops
+def _world(args: argparse.Namespace):
+    from .generator import world_config
 
-    snapshot, files = generate_invoice_drops(_config(args), args.landing or settings.landing_url)
-    print(f"{len(snapshot.rows)} invoice rows, {len(files)} daily drops written under {args.landing or settings.landing_url}")
+    return world_config(_config(args), args.orders_per_day)
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from .generator import generate_sample_data
+
+    landing = args.landing or settings.landing_url
+    snapshot, world, files = generate_sample_data(_config(args), landing, _world(args))
+    print(
+        f"{len(snapshot.rows)} invoice rows, {len(world.order_lines)} order lines, {len(world.payments)} payments, "
+        f"{len(world.bank_lines)} bank lines: {len(files)} daily files written under {landing}"
+    )
     return 0
 
 
@@ -56,7 +67,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from .demo import run_demo
 
     os.environ.setdefault("DAGSTER_HOME", settings.dagster_home)
-    run_demo(settings, _config(args))
+    run_demo(settings, _config(args), _world(args))
     return 0
 
 
@@ -75,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smepulse", description="SME Pulse AR and cash-flow platform")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    generate = sub.add_parser("generate", help="write sample invoice drops in the Kaggle format")
+    generate = sub.add_parser("generate", help="write sample daily drops of every source (Kaggle invoices and the SME world)")
     _generator_args(generate, default_days=90)
     generate.add_argument("--landing", help="landing zone URL (default: SMEPULSE_LANDING_URL)")
 

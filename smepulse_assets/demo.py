@@ -11,7 +11,8 @@ import dagster as dg
 import pyarrow.dataset as ds
 
 from . import storage, warehouse
-from .generator import GeneratorConfig, generate_invoice_drops
+from .generator import GeneratorConfig, WorldConfig, generate_sample_data
+from .ingestion.spec import load_source_specs
 from .runs import run_days, run_reference
 from .settings import REPO_ROOT, Settings
 
@@ -28,14 +29,17 @@ def bronze_rows(settings: Settings, table: str) -> int:
     return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").count_rows() if fs.exists(path) else 0
 
 
-def run_demo(settings: Settings, config: GeneratorConfig) -> dict:
+def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | None = None) -> dict:
     from .definitions import build_defs
 
     settings.ensure_local_dirs()
     prepare_dagster_home(settings)
     started = time.perf_counter()
-    snapshot, files = generate_invoice_drops(config, settings.landing_url)
-    print(f"Generated {len(snapshot.rows)} invoices in {len(files)} daily drops under {settings.landing_url}")
+    snapshot, sme, files = generate_sample_data(config, settings.landing_url, world)
+    print(
+        f"Generated {len(snapshot.rows)} invoices and an SME world of {len(sme.order_lines)} order lines, "
+        f"{len(sme.payments)} payments, {len(sme.bank_lines)} bank lines: {len(files)} daily files under {settings.landing_url}"
+    )
     defs = build_defs(settings)
     with dg.DagsterInstance.get() as instance:
         run_reference(defs, instance)
@@ -43,7 +47,7 @@ def run_demo(settings: Settings, config: GeneratorConfig) -> dict:
     checks = result.get_asset_check_evaluations()
     summary = {
         "seconds": round(time.perf_counter() - started, 1),
-        "bronze": {t: bronze_rows(settings, t) for t in ("kaggle_invoices_raw", "kaggle_invoices_quarantine")},
+        "bronze": {f"{s.name}_{kind}": bronze_rows(settings, f"{s.name}_{kind}") for s in load_source_specs(settings.sources_dir) for kind in ("raw", "quarantine")},
         "warehouse": warehouse.row_counts(settings.warehouse_path),
         "checks": {
             "passed": sum(c.passed for c in checks),
@@ -73,10 +77,21 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
         "from gold.kpi_ar_aging where as_of_date = ? order by bucket_order",
         [last_day],
     )
+    working_capital = warehouse.query(
+        settings.warehouse_path,
+        "select w.ar_outstanding_vnd, w.ap_outstanding_vnd, w.dso_days, w.dpo_days, w.inventory_days, w.ccc_days, "
+        "r.revenue_vnd, r.gross_margin_pct, p.success_rate, k.match_rate "
+        "from gold.kpi_working_capital w "
+        "join gold.kpi_daily_revenue r on r.revenue_date = w.as_of_date "
+        "join gold.kpi_payment_success_rate p on p.as_of_date = w.as_of_date "
+        "join gold.kpi_reconciliation_daily k on k.statement_date = w.as_of_date where w.as_of_date = ?",
+        [last_day],
+    )
     checks = summary["checks"]
     print(f"\nChecks: {checks['passed']} passed, {checks['warned']} warned, {checks['failed']} failed")
     for name in checks["not passing"]:
         print(f"  not passing: {name}")
     print(f"\nAR on {last_day}:\n{dso.to_string(index=False)}\n\nAging on {last_day}:\n{aging.to_string(index=False)}")
+    print(f"\nSME world on {last_day} (VND):\n{working_capital.T.to_string(header=False)}")
     print(f"\nWarehouse: {settings.warehouse_path}")
     print(f"Open the UI: smepulse ui   (then http://127.0.0.1:3000; DAGSTER_HOME={settings.dagster_home})")

@@ -31,8 +31,9 @@ from .conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS, WAREHOUSE_
 from .quality.layer_summary import LayerSummary, dbt_layer_summaries
 from .settings import DBT_PROJECT_DIR, Settings
 
-# Unpartitioned nodes: the calendar, the seeds, and the alerts view over the alert log.
-REFERENCE_MODELS = ("dim_date", "alerts")
+# Unpartitioned nodes: the calendar, the seeds, the dimensions built only from seeds, and
+# the alerts view over the alert log.
+REFERENCE_MODELS = ("dim_date", "dim_channel", "dim_payment_method", "dim_carrier", "dim_countries", "dim_geo", "alerts")
 REFERENCE_SELECT = " ".join(["resource_type:seed", *REFERENCE_MODELS])
 LAYER_GROUPS = {"silver", "gold", "ops"}
 

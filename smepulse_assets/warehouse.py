@@ -6,11 +6,7 @@ import duckdb
 import fsspec
 import pandas as pd
 
-LAYER_TABLES = {
-    "silver": ["stg_ar_invoice_history", "stg_ar_invoices", "ftr_invoice_risk", "ftr_ar_customer_payment"],
-    "gold": ["dim_date", "dim_ar_customer", "fact_ar_invoices", "kpi_ar_dso_analysis", "kpi_ar_aging"],
-    "ops": ["ops_quarantine", "alerts"],
-}
+LAYERS = ("silver", "gold", "ops")
 
 
 def query(warehouse_path: str, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -22,9 +18,15 @@ def query(warehouse_path: str, sql: str, params: list | None = None) -> pd.DataF
 
 
 def row_counts(warehouse_path: str) -> dict[str, int]:
+    """Rows of every table and view in the silver, gold and ops layers, layer by layer."""
+    layers = ", ".join(f"'{layer}'" for layer in LAYERS)
+    tables = query(
+        warehouse_path,
+        f"select table_schema, table_name from information_schema.tables where table_schema in ({layers}) "
+        "order by array_position(?, table_schema), table_name",
+        [list(LAYERS)],
+    )
     union = " union all ".join(
-        f"select '{schema}.{table}' as name, count(*) as n from {schema}.{table}"
-        for schema, tables in LAYER_TABLES.items()
-        for table in tables
+        f"select '{schema}.{table}' as name, count(*) as n from {schema}.{table}" for schema, table in tables.itertuples(index=False)
     )
     return dict(query(warehouse_path, union).itertuples(index=False))

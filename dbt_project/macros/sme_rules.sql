@@ -1,0 +1,54 @@
+{#- Rules shared by the operational (SME) models: one definition each. -#}
+
+{#- One row per key: the newest delivered state. In an incremental run only the keys the
+    window's deliveries touched are rebuilt, from everything ever delivered for them, so a
+    re-run or a late delivery gives the same answer as a full build. -#}
+{% macro latest_delivered(table, key, newest_first, touched_key=none) -%}
+    {%- set touched = touched_key or key -%}
+    select *
+    from {{ source('bronze', table) }}
+    {% if is_incremental() %}
+    where {{ touched }} in (
+        select {{ touched }} from {{ source('bronze', table) }} where {{ in_partition_window('partition_date') }}
+    )
+    {% endif %}
+    qualify row_number() over (partition by {{ key }} order by {{ newest_first }}) = 1
+{%- endmacro %}
+
+{#- The calendar days a day-keyed model writes: the partition window, clipped to where the data
+    starts; without a window (plain dbt build) every day from the first to the last with data. -#}
+{% macro model_days(first_data_day, last_data_day) -%}
+    select d.date_day as as_of_date
+    from {{ ref('dim_date') }} as d
+    where d.date_day between greatest({{ window_start() }}, ({{ first_data_day }}))
+        and {{ snapshot_last_day('(' ~ last_data_day ~ ')') }}
+{%- endmacro %}
+
+{#- Payment states as the sources spell them, in three standard values (else 'unknown'). -#}
+{% macro payment_status(raw) -%}
+    case
+        when lower(trim({{ raw }})) in ('paid', 'success', 'completed') then 'paid'
+        when lower(trim({{ raw }})) in ('failed', 'declined', 'cancelled') then 'failed'
+        when lower(trim({{ raw }})) in ('pending', 'processing') then 'pending'
+        else 'unknown'
+    end
+{%- endmacro %}
+
+{#- A spelling as the map seeds list it. -#}
+{% macro map_key(raw) -%}
+    lower(trim({{ raw }}))
+{%- endmacro %}
+
+{#- Join the FX rate of `currency_expr` in force on `date_expr` (newest monthly rate on or
+    before it) as alias `fx`. -#}
+{% macro fx_asof_join(currency_expr, date_expr) -%}
+    asof left join {{ ref('fx_rates') }} as fx
+        on fx.currency = {{ currency_expr }}
+        and fx.reporting_currency = '{{ var("reporting_currency") }}'
+        and {{ date_expr }} >= fx.rate_date
+{%- endmacro %}
+
+{#- Days payable/sales outstanding: a balance over the average daily flow of the trailing window. -#}
+{% macro days_outstanding(balance, trailing_flow, window_days) -%}
+    round({{ balance }} / nullif({{ trailing_flow }} / {{ window_days }}, 0), 2)
+{%- endmacro %}

@@ -1,0 +1,53 @@
+{#- AP aging per day: supplier bills open at the end of the day (received by then, not paid
+    by then) by days past due, in the AR aging's four buckets (not yet due counts as 0-30),
+    with count, amount and share. Every bucket appears every day. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_partition_window('as_of_date') }}"
+) }}
+
+with days as (
+    {{ model_days("(select min(bill_date) from " ~ ref('stg_supplier_bills') ~ ")", "select max(bill_date) from " ~ ref('stg_supplier_bills')) }}
+),
+
+open_bills as (
+    select
+        d.as_of_date,
+        b.amount_vnd,
+        {{ aging_bucket(dbt.datediff('b.due_date', 'd.as_of_date', 'day')) }} as aging_bucket
+    from days as d
+    join {{ ref('stg_supplier_bills') }} as b
+        on b.bill_date <= d.as_of_date
+        and coalesce(b.paid_date, cast('2999-12-31' as date)) > d.as_of_date
+),
+
+buckets as (
+    select '0-30' as aging_bucket, 1 as bucket_order
+    union all select '31-60', 2
+    union all select '61-90', 3
+    union all select '90+', 4
+),
+
+counted as (
+    select
+        d.as_of_date,
+        k.aging_bucket,
+        k.bucket_order,
+        count(o.amount_vnd) as bill_count,
+        coalesce(sum(o.amount_vnd), 0) as open_amount_vnd
+    from days as d
+    cross join buckets as k
+    left join open_bills as o on o.as_of_date = d.as_of_date and o.aging_bucket = k.aging_bucket
+    group by d.as_of_date, k.aging_bucket, k.bucket_order
+)
+
+select
+    as_of_date,
+    {{ date_key('as_of_date') }} as as_of_date_key,
+    aging_bucket,
+    bucket_order,
+    bill_count,
+    open_amount_vnd,
+    round(coalesce(open_amount_vnd / nullif(sum(open_amount_vnd) over (partition by as_of_date), 0), 0), 4) as amount_share
+from counted
