@@ -12,6 +12,7 @@ from .ingestion.spec import load_source_specs
 from .quality.alert_sensor import build_alert_sensor
 from .quality.alerts import Alerting, build_alert_log_asset
 from .quality.freshness import build_freshness_checks
+from .reference_sensor import build_seed_sensor
 from .resources import PlatformPaths
 from .settings import Settings
 from .transformations import build_dbt_assets, dbt_resource
@@ -33,7 +34,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         "daily_ar_job",
         selection=dg.AssetSelection.assets(*bronze, daily_models) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
-        description="One business day (or a range of days, in one run): bronze through gold, with their checks.",
+        description="One business day (or a range of days, in one run): every source's bronze through gold, with their checks.",
     )
     reference_job = dg.define_asset_job(
         "reference_data_job",
@@ -57,7 +58,11 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
                 job=reference_job, cron_schedule="0 1 1 * *", default_status=dg.DefaultScheduleStatus.RUNNING
             ),
         ],
-        sensors=[*(build_drop_sensor(spec, daily_job, partitions) for spec in sources), build_alert_sensor()],
+        sensors=[
+            *(build_drop_sensor(spec, daily_job, partitions) for spec in sources),
+            build_alert_sensor(),
+            build_seed_sensor(reference_job),
+        ],
         resources={
             "paths": PlatformPaths.from_settings(settings),
             "dbt": dbt_resource(),

@@ -3,8 +3,12 @@
 import dagster as dg
 
 from smepulse_assets.conventions import WAREHOUSE_POOL
+from smepulse_assets.transformations import REFERENCE_MODELS
 
-REFERENCE = {("gold", "dim_date"), ("reference", "fx_rates"), ("ops", "alerts"), ("ops", "alert_log")}
+
+def is_reference(key: dg.AssetKey, group: str) -> bool:
+    """Seeds, the models built only from seeds, the alert log and its view are not partitioned."""
+    return group == "reference" or key.path[-1] in REFERENCE_MODELS or tuple(key.path) == ("ops", "alert_log")
 
 
 def test_every_asset_follows_the_conventions(platform):
@@ -19,7 +23,7 @@ def test_every_asset_follows_the_conventions(platform):
         assert node.owners, key
         assert node.group_name in {"bronze", "silver", "gold", "ops", "reference"}, key
         assert node.freshness_policy is not None, key
-        if tuple(key.path) in REFERENCE:
+        if is_reference(key, node.group_name):
             assert node.partitions_def is None, key
         else:
             assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition), key
@@ -31,6 +35,21 @@ def test_lineage_runs_from_bronze_to_gold(platform):
     selection = dg.AssetSelection.assets(dg.AssetKey(["bronze", "kaggle_invoices_raw"])).downstream()
     reached = {tuple(k.path) for k in selection.resolve(graph)}
     assert {("silver", "stg_ar_invoice_history"), ("gold", "fact_ar_invoices"), ("gold", "kpi_ar_dso_analysis")} <= reached
+
+
+def test_operational_sources_reach_the_star_schema_and_kpis(platform):
+    graph = platform.defs.resolve_asset_graph()
+
+    def downstream(source: str) -> set[tuple[str, ...]]:
+        selection = dg.AssetSelection.assets(dg.AssetKey(["bronze", f"{source}_raw"])).downstream()
+        return {tuple(k.path) for k in selection.resolve(graph)}
+
+    assert {("gold", "fact_orders"), ("gold", "kpi_daily_revenue"), ("gold", "kpi_working_capital")} <= downstream("orders")
+    assert {("gold", "link_payment_bank"), ("gold", "kpi_reconciliation_daily")} <= downstream("bank_transactions")
+    assert {("gold", "dim_customer"), ("silver", "ftr_customer_behavior"), ("gold", "fact_payments")} <= downstream("customers")
+    assert ("gold", "kpi_ap_aging") in downstream("supplier_bills")
+    reference = {tuple(k.path) for k in dg.AssetSelection.assets(dg.AssetKey(["reference", "provinces"])).downstream().resolve(graph)}
+    assert {("gold", "dim_geo"), ("gold", "dim_customer"), ("gold", "fact_orders")} <= reference
 
 
 def test_warehouse_writers_share_one_pool(platform):

@@ -289,3 +289,30 @@ def test_rerunning_days_leaves_the_sme_tables_identical(sme):
         pd.testing.assert_frame_equal(
             before[name].sort_values(key, ignore_index=True), after[name].sort_values(key, ignore_index=True), obj=name
         )
+
+
+def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
+    import shutil
+
+    import dagster as dg
+
+    from smepulse_assets.reference_sensor import SEEDS_DIR, build_seed_sensor
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    job = platform.defs.resolve_job_def("reference_data_job")
+    sensor = build_seed_sensor(job, seeds)
+    assert platform.defs.resolve_sensor_def("reference_seed_sensor").job_name == "reference_data_job"
+
+    def tick(cursor):
+        with dg.build_sensor_context(instance=platform.instance, cursor=cursor) as context:
+            return sensor(context)
+
+    first = tick(None)
+    assert len(first.run_requests) == 1  # nothing loaded yet: load everything once
+    assert isinstance(tick(first.cursor), dg.SkipReason)
+    macro = seeds / "macro_indicators.csv"
+    macro.write_text(macro.read_text() + "2026-11-01,7.1,3.4,26350\n")
+    refreshed = tick(first.cursor)
+    assert refreshed.run_requests[0].tags["smepulse/changed_seeds"] == "macro_indicators.csv"
+    assert refreshed.run_requests[0].run_key != first.run_requests[0].run_key

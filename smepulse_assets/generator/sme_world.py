@@ -315,7 +315,7 @@ class _Simulation:
         if retail:
             self.pay_retail(order_id, customer, day, total, delivered)
         else:
-            self.pay_b2b(order_id, customer, due, total)
+            self.pay_b2b(order_id, customer, day, due, total)
 
     def ship(self, order_id: str, day: date, units: int) -> date | None:
         """Ship the order; return the day it reached the customer (None if it never did)."""
@@ -365,22 +365,20 @@ class _Simulation:
         settles = day if method != "bank_transfer" else day + timedelta(days=int(self.rng.integers(0, 2)))
         self.payment(order_id, customer, method, day, settles, "paid", total)
 
-    def pay_b2b(self, order_id: str, customer: dict, due: date, total: float) -> None:
+    def pay_b2b(self, order_id: str, customer: dict, ordered: date, due: date, total: float) -> None:
         rng, cfg = self.rng, self.config
         if rng.random() < cfg.bad_debt_share:
             return
-        paid_on = due + timedelta(days=int(round(rng.normal(customer["delay_mean"], 4))))
-        paid_on = max(paid_on, due - timedelta(days=customer["payment_terms_days"]))
+        paid_on = max(ordered, due + timedelta(days=int(round(rng.normal(customer["delay_mean"], 4)))))
         if rng.random() < cfg.partial_payment_share:
             first = round(total * float(rng.choice([0.3, 0.5])), -3)
-            self.transfer(order_id, customer, paid_on - timedelta(days=int(rng.integers(5, 15))), first)
+            self.transfer(order_id, customer, max(ordered, paid_on - timedelta(days=int(rng.integers(5, 15)))), first)
             self.transfer(order_id, customer, paid_on, total - first)
         else:
             self.transfer(order_id, customer, paid_on, total)
 
     def transfer(self, order_id: str, customer: dict, initiated: date, amount: float) -> None:
-        """A bank transfer: pending when initiated, paid a day or two later."""
-        initiated = max(initiated, self.config.start)
+        """A bank transfer: pending when initiated (never before the order), paid a day or two later."""
         settles = initiated + timedelta(days=int(self.rng.integers(1, 3)))
         self.payment(order_id, customer, "bank_transfer", initiated, settles, "paid", amount)
 

@@ -1,0 +1,45 @@
+"""Reference seeds are refreshed by dropping a newer file.
+
+The macro indicators, FX rates, holidays and maps are dbt seeds. Replacing one of the CSV
+files in ``dbt_project/seeds/`` is the whole refresh: this sensor notices the changed
+content (a hash per file in its cursor) and requests ``reference_data_job``, which reloads
+the seeds and rebuilds what depends only on them. The daily models pick the new values up on
+their next run (or a backfill of the days that should see them).
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from .settings import DBT_PROJECT_DIR
+
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+
+
+def seed_fingerprints(seeds_dir: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(seeds_dir.glob("*.csv"))}
+
+
+def build_seed_sensor(job, seeds_dir: Path = SEEDS_DIR) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="reference_seed_sensor",
+        job=job,
+        minimum_interval_seconds=300,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Reloads the reference seeds when a file in {seeds_dir.name}/ changes (e.g. a newer macro_indicators.csv).",
+    )
+    def reference_seed_sensor(context: dg.SensorEvaluationContext):
+        seen = json.loads(context.cursor) if context.cursor else {}
+        now = seed_fingerprints(seeds_dir)
+        changed = sorted(name for name, digest in now.items() if seen.get(name) != digest)
+        if not changed:
+            return dg.SkipReason("no seed file changed")
+        run_key = hashlib.sha256(json.dumps(now, sort_keys=True).encode()).hexdigest()[:16]
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=run_key, tags={"smepulse/changed_seeds": ",".join(changed)})],
+            cursor=json.dumps(now),
+        )
+
+    return reference_seed_sensor
