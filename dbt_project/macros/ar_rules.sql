@@ -17,3 +17,11 @@
         else '90+'
     end
 {%- endmacro %}
+
+{#- The four aging buckets with their display order, as rows (every bucket appears every day). -#}
+{% macro aging_buckets() -%}
+    select '0-30' as aging_bucket, 1 as bucket_order
+    union all select '31-60', 2
+    union all select '61-90', 3
+    union all select '90+', 4
+{%- endmacro %}

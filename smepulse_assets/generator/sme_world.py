@@ -23,6 +23,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -464,9 +465,14 @@ class _Simulation:
         self.bills.append({**row, "status": "paid" if known else "open", "paid_date": paid if known else None})
 
 
+@cache
+def source_header(source: str) -> tuple[str, ...]:
+    return shipped_source(source).header
+
+
 def _delivered(entity: dict, source: str) -> dict:
     """The columns a source delivers (behaviour fields stay in the simulation)."""
-    return {column: entity[column] for column in shipped_source(source).header}
+    return {column: entity[column] for column in source_header(source)}
 
 
 # -- writing the drops ---------------------------------------------------------------
@@ -481,7 +487,7 @@ def _csv_value(value) -> str:
 
 
 def drop_bytes(source: str, rows: list[dict]) -> bytes:
-    header = shipped_source(source).header
+    header = source_header(source)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)

@@ -13,10 +13,7 @@ with snapshot as (
 ),
 
 buckets as (
-    select '0-30' as aging_bucket, 1 as bucket_order
-    union all select '31-60', 2
-    union all select '61-90', 3
-    union all select '90+', 4
+    {{ aging_buckets() }}
 ),
 
 grid as (
