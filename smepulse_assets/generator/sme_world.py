@@ -201,14 +201,14 @@ class _Simulation:
         self.config, self.rng, self.ref, self.drops = config, rng, ref, drops
         self.current = {c["customer_code"]: dict(c) for c in customers}
         self.products = {p["sku"]: dict(p) for p in products}
-        self.customer_versions = [_delivered(c, SOURCES[0]) for c in customers]
-        self.product_versions = [_delivered(p, SOURCES[1]) for p in products]
+        self.customer_versions = [_delivered(c, "customers") for c in customers]
+        self.product_versions = [_delivered(p, "products") for p in products]
         self.lines, self.payments, self.shipments, self.bank, self.bills = [], [], [], [], []
         self.counters = {"order": 0, "payment": 0, "shipment": 0, "bank": 0, "bill": 0}
         for c in customers:
-            drops.add("customers", c["updated_on"], _delivered(c, SOURCES[0]))
+            drops.add("customers", c["updated_on"], _delivered(c, "customers"))
         for p in products:
-            drops.add("products", p["updated_on"], _delivered(p, SOURCES[1]))
+            drops.add("products", p["updated_on"], _delivered(p, "products"))
 
     def next_id(self, kind: str, prefix: str) -> str:
         self.counters[kind] += 1
@@ -249,7 +249,7 @@ class _Simulation:
             else:
                 customer["payment_terms_days"] = int(self.rng.choice([0, 15, 30, 45]))
             customer["updated_on"] = day
-            row = _delivered(customer, SOURCES[0])
+            row = _delivered(customer, "customers")
             self.customer_versions.append(row)
             self.drops.add("customers", day, row)
 
@@ -263,7 +263,7 @@ class _Simulation:
                 unit_cost_vnd=round(product["unit_cost_vnd"] * (1 + (factor - 1) / 2), -2),
                 updated_on=day,
             )
-            row = _delivered(product, SOURCES[1])
+            row = _delivered(product, "products")
             self.product_versions.append(row)
             self.drops.add("products", day, row)
 
