@@ -92,6 +92,6 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
     for name in checks["not passing"]:
         print(f"  not passing: {name}")
     print(f"\nAR on {last_day}:\n{dso.to_string(index=False)}\n\nAging on {last_day}:\n{aging.to_string(index=False)}")
-    print(f"\nSME world on {last_day} (VND):\n{working_capital.T.to_string(header=False)}")
+    print(f"\nSME world on {last_day} (VND):\n{working_capital.T.to_string(header=False, float_format=lambda v: f'{v:,.2f}')}")
     print(f"\nWarehouse: {settings.warehouse_path}")
     print(f"Open the UI: smepulse ui   (then http://127.0.0.1:3000; DAGSTER_HOME={settings.dagster_home})")
