@@ -7,8 +7,10 @@ here from that truth with plain pandas, independently of the SQL, and must agree
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from smepulse_assets import warehouse
 from smepulse_assets.generator import GeneratorConfig, WorldConfig, generate_sample_data
 from smepulse_assets.generator.sme_world import drop_bytes, drop_url, read_seed
+from smepulse_assets.reference_sensor import SEEDS_DIR, build_seed_sensor
 from smepulse_assets.runs import run_days, run_reference
 from smepulse_assets.storage import write_bytes
 
@@ -292,12 +295,6 @@ def test_rerunning_days_leaves_the_sme_tables_identical(sme):
 
 
 def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
-    import shutil
-
-    import dagster as dg
-
-    from smepulse_assets.reference_sensor import SEEDS_DIR, build_seed_sensor
-
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS_DIR, seeds)
     job = platform.defs.resolve_job_def("reference_data_job")

@@ -25,3 +25,14 @@
     union all select '61-90', 3
     union all select '90+', 4
 {%- endmacro %}
+
+{#- Days sales/payable outstanding: a balance over the average daily flow of the trailing window. -#}
+{% macro days_outstanding(balance, trailing_flow, window_days) -%}
+    round({{ balance }} / nullif({{ trailing_flow }} / {{ window_days }}, 0), 2)
+{%- endmacro %}
+
+{#- Days in the trailing window ending on `day`: `window` days, fewer while history since
+    `first_day` is shorter (so the first weeks are not inflated). -#}
+{% macro trailing_window_days(first_day, day, window) -%}
+    least({{ window }}, {{ dbt.datediff(first_day, day, 'day') }} + 1)
+{%- endmacro %}

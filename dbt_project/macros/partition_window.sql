@@ -28,3 +28,12 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- The calendar days a day-keyed model writes: the partition window, clipped to where the data
+    starts; without a window (plain dbt build) every day from the first to the last with data. -#}
+{% macro model_days(first_data_day, last_data_day) -%}
+    select d.date_day as as_of_date
+    from {{ ref('dim_date') }} as d
+    where d.date_day between greatest({{ window_start() }}, ({{ first_data_day }}))
+        and {{ snapshot_last_day('(' ~ last_data_day ~ ')') }}
+{%- endmacro %}

@@ -15,15 +15,6 @@
     qualify row_number() over (partition by {{ key }} order by {{ newest_first }}) = 1
 {%- endmacro %}
 
-{#- The calendar days a day-keyed model writes: the partition window, clipped to where the data
-    starts; without a window (plain dbt build) every day from the first to the last with data. -#}
-{% macro model_days(first_data_day, last_data_day) -%}
-    select d.date_day as as_of_date
-    from {{ ref('dim_date') }} as d
-    where d.date_day between greatest({{ window_start() }}, ({{ first_data_day }}))
-        and {{ snapshot_last_day('(' ~ last_data_day ~ ')') }}
-{%- endmacro %}
-
 {#- Payment states as the sources spell them, in three standard values (else 'unknown'). -#}
 {% macro payment_status(raw) -%}
     case
@@ -46,9 +37,4 @@
         on fx.currency = {{ currency_expr }}
         and fx.reporting_currency = '{{ var("reporting_currency") }}'
         and {{ date_expr }} >= fx.rate_date
-{%- endmacro %}
-
-{#- Days payable/sales outstanding: a balance over the average daily flow of the trailing window. -#}
-{% macro days_outstanding(balance, trailing_flow, window_days) -%}
-    round({{ balance }} / nullif({{ trailing_flow }} / {{ window_days }}, 0), 2)
 {%- endmacro %}

@@ -48,7 +48,7 @@ trailing_sales as (
     select
         d.as_of_date,
         coalesce(sum(s.invoiced), 0) as trailing_invoiced_amount,
-        least({{ window_days }}, {{ dbt.datediff('h.first_invoice_date', 'd.as_of_date', 'day') }} + 1) as dso_window_days
+        {{ trailing_window_days('h.first_invoice_date', 'd.as_of_date', window_days) }} as dso_window_days
     from daily as d
     cross join history_start as h
     left join sales as s
@@ -73,6 +73,6 @@ select
     round(d.avg_days_overdue, 2) as avg_days_overdue,
     round(t.trailing_invoiced_amount, 2) as trailing_invoiced_amount,
     t.dso_window_days,
-    round(d.open_amount / nullif(t.trailing_invoiced_amount / t.dso_window_days, 0), 2) as dso_days
+    {{ days_outstanding('d.open_amount', 't.trailing_invoiced_amount', 't.dso_window_days') }} as dso_days
 from daily as d
 join trailing_sales as t on t.as_of_date = d.as_of_date

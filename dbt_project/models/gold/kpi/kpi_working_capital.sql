@@ -57,9 +57,19 @@ running as (
         sum(billed - bills_paid) over (order by as_of_date rows unbounded preceding) as ap_outstanding_vnd,
         sum(invoiced) over (order by as_of_date rows between {{ window_days - 1 }} preceding and current row) as trailing_revenue_vnd,
         sum(cogs) over (order by as_of_date rows between {{ window_days - 1 }} preceding and current row) as trailing_cogs_vnd,
-        least({{ window_days }}, {{ dbt.datediff('f.first_order_date', 'd.as_of_date', 'day') }} + 1) as window_days
+        {{ trailing_window_days('f.first_order_date', 'd.as_of_date', window_days) }} as window_days
     from daily as d
     cross join first_day as f
+),
+
+measured as (
+    select
+        *,
+        {{ days_outstanding('ar_outstanding_vnd', 'trailing_revenue_vnd', 'window_days') }} as dso_days,
+        {{ days_outstanding('ap_outstanding_vnd', 'trailing_cogs_vnd', 'window_days') }} as dpo_days,
+        {{ var('inventory_days') }} as inventory_days
+    from running
+    where {{ in_partition_window('as_of_date') }}
 )
 
 select
@@ -70,11 +80,8 @@ select
     ap_outstanding_vnd,
     trailing_cogs_vnd,
     window_days,
-    {{ days_outstanding('ar_outstanding_vnd', 'trailing_revenue_vnd', 'window_days') }} as dso_days,
-    {{ days_outstanding('ap_outstanding_vnd', 'trailing_cogs_vnd', 'window_days') }} as dpo_days,
-    {{ var('inventory_days') }} as inventory_days,
-    {{ days_outstanding('ar_outstanding_vnd', 'trailing_revenue_vnd', 'window_days') }}
-        + {{ var('inventory_days') }}
-        - {{ days_outstanding('ap_outstanding_vnd', 'trailing_cogs_vnd', 'window_days') }} as ccc_days
-from running
-where {{ in_partition_window('as_of_date') }}
+    dso_days,
+    dpo_days,
+    inventory_days,
+    dso_days + inventory_days - dpo_days as ccc_days
+from measured

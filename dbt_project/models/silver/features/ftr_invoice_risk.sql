@@ -12,18 +12,8 @@ with history as (
     select * from {{ ref('stg_ar_invoice_history') }}
 ),
 
-bounds as (
-    select
-        greatest({{ window_start() }}, min(valid_from)) as first_day,
-        {{ snapshot_last_day('max(valid_from)') }} as last_day
-    from history
-),
-
 days as (
-    select d.date_day as as_of_date
-    from {{ ref('dim_date') }} as d
-    cross join bounds as b
-    where d.date_day between b.first_day and b.last_day
+    {{ model_days("select min(valid_from) from " ~ ref('stg_ar_invoice_history'), "select max(valid_from) from " ~ ref('stg_ar_invoice_history')) }}
 ),
 
 snapshot as (

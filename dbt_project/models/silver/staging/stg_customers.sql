@@ -26,7 +26,9 @@ with delivered as (
 ),
 
 one_per_day as (  -- the last delivered state of each account per updated_on day
-    select *
+    select
+        *,
+        {{ surrogate_key(['customer_name', 'province_code', 'country_code', 'segment', 'credit_limit_vnd', 'payment_terms_days']) }} as state
     from delivered
     qualify row_number() over (
         partition by customer_code, updated_on order by partition_date desc, _source_line desc
@@ -34,11 +36,7 @@ one_per_day as (  -- the last delivered state of each account per updated_on day
 ),
 
 changes as (
-    select
-        *,
-        lag({{ surrogate_key(['customer_name', 'province_code', 'country_code', 'segment', 'credit_limit_vnd', 'payment_terms_days']) }})
-            over (partition by customer_code order by updated_on) as previous_state,
-        {{ surrogate_key(['customer_name', 'province_code', 'country_code', 'segment', 'credit_limit_vnd', 'payment_terms_days']) }} as state
+    select *, lag(state) over (partition by customer_code order by updated_on) as previous_state
     from one_per_day
 ),
 
