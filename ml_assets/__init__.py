@@ -1,4 +1,29 @@
-"""Machine-learning assets of SME Pulse (training, evaluation, registry, scoring, monitoring).
+"""SME Pulse machine learning: trained from silver, served through gold.
 
-Trained from silver, served through gold; populated by the ML work that builds on the AR slice.
+Models are assets (train, evaluate on a time holdout, register in MLflow, promote a
+champion), their evaluations are asset checks, and their scores are assets written to
+the warehouse's ``ml`` schema, which gold's ``score_*`` models read as a dbt source.
 """
+
+import dagster as dg
+
+from . import churn, collection_priority
+from .anomalies import build_anomaly_assets
+from .cashflow import build_cashflow_assets
+from .classifiers import build_classifier_assets
+from .monitoring import build_monitoring_assets
+from .payment_date import build_payment_date_assets
+from .tracking import mlflow_resource
+
+__all__ = ["build_ml_assets", "mlflow_resource"]
+
+
+def build_ml_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [
+        *build_payment_date_assets(partitions_def),
+        *build_classifier_assets(collection_priority.SPEC, partitions_def),
+        *build_classifier_assets(churn.SPEC, partitions_def),
+        *build_cashflow_assets(partitions_def),
+        *build_anomaly_assets(partitions_def),
+        *build_monitoring_assets(partitions_def),
+    ]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from dagster_mlflow import end_mlflow_on_run_finished
+
+from ml_assets import build_ml_assets, mlflow_resource
 
 from .conventions import REFERENCE_FRESHNESS, daily_partitions
 from .ingestion.bronze import build_bronze_assets
@@ -12,6 +15,7 @@ from .ingestion.spec import load_source_specs
 from .quality.alert_sensor import build_alert_sensor
 from .quality.alerts import Alerting, build_alert_log_asset
 from .quality.freshness import build_freshness_checks
+from .ml_sensor import build_ml_after_daily_sensor
 from .reference_sensor import build_seed_sensor
 from .resources import PlatformPaths
 from .settings import Settings
@@ -24,8 +28,9 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     sources = load_source_specs(settings.sources_dir)
     bronze = [build_bronze_assets(spec, partitions) for spec in sources]
     alert_log = build_alert_log_asset(REFERENCE_FRESHNESS)
-    reference_models, daily_models = build_dbt_assets(settings, partitions)
-    assets = [*bronze, alert_log, reference_models, daily_models]
+    reference_models, daily_models, ml_serving_models = build_dbt_assets(settings, partitions)
+    ml = build_ml_assets(partitions)
+    assets = [*bronze, alert_log, reference_models, daily_models, *ml, ml_serving_models]
     freshness = build_freshness_checks(assets)
 
     # Freshness checks judge the newest data against the clock, not the days a run
@@ -35,6 +40,14 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*bronze, daily_models) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
         description="One business day (or a range of days, in one run): every source's bronze through gold, with their checks.",
+    )
+    ml_job = dg.define_asset_job(
+        "daily_ml_job",
+        selection=dg.AssetSelection.assets(*ml, ml_serving_models) - dg.AssetSelection.checks(freshness),
+        partitions_def=partitions,
+        hooks={end_mlflow_on_run_finished},
+        description="After a day's data: train, evaluate and register the models, score the day with the champions, "
+        "monitor accuracy, and build the gold score tables.",
     )
     reference_job = dg.define_asset_job(
         "reference_data_job",
@@ -49,7 +62,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=[freshness],
-        jobs=[daily_job, reference_job, freshness_job],
+        jobs=[daily_job, ml_job, reference_job, freshness_job],
         schedules=[
             dg.ScheduleDefinition(
                 job=freshness_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
@@ -62,11 +75,13 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             *(build_drop_sensor(spec, daily_job, partitions) for spec in sources),
             build_alert_sensor(),
             build_seed_sensor(reference_job),
+            build_ml_after_daily_sensor(daily_job, ml_job),
         ],
         resources={
             "paths": PlatformPaths.from_settings(settings),
             "dbt": dbt_resource(),
             "warehouse": DuckDBResource(database=settings.warehouse_path),
+            "mlflow": mlflow_resource(settings.mlflow_tracking_uri),
             "alerting": Alerting(
                 lake_url=settings.lake_url, webhook_url=settings.alert_webhook_url, ui_url=settings.ui_url
             ),

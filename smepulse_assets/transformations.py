@@ -35,6 +35,9 @@ from .settings import DBT_PROJECT_DIR, Settings
 # the alerts view over the alert log.
 REFERENCE_MODELS = ("dim_date", "dim_channel", "dim_payment_method", "dim_carrier", "dim_countries", "dim_geo", "alerts")
 REFERENCE_SELECT = " ".join(["resource_type:seed", *REFERENCE_MODELS])
+# Gold models that serve the ML assets' outputs (models/gold/ml_scores): they run after the
+# models are trained and scored, so they are their own definition, downstream of ml_assets.
+ML_SERVING_SELECT = "tag:ml_serving"
 LAYER_GROUPS = {"silver", "gold", "ops"}
 
 
@@ -117,22 +120,28 @@ def build_dbt_assets(
         # cautious: tests that also read daily models (fact -> dim_date) run with those models
         yield from build_with_summary(context, dbt, ["build", "--indirect-selection", "cautious"], warehouse, None)
 
-    @dbt_assets(
-        manifest=manifest,
-        project=project,
-        exclude=REFERENCE_SELECT,
-        name="daily_dbt_models",
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        dagster_dbt_translator=translator,
-        pool=WAREHOUSE_POOL,
-    )
-    def daily_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
-        os.environ.update(settings.dbt_env())
-        window = window_vars(context)
-        yield from build_with_summary(context, dbt, ["build", "--vars", json.dumps(window)], warehouse, window)
+    def daily(name: str, select: str, exclude: str | None) -> dg.AssetsDefinition:
+        @dbt_assets(
+            manifest=manifest,
+            project=project,
+            select=select,
+            exclude=exclude,
+            name=name,
+            partitions_def=partitions_def,
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            dagster_dbt_translator=translator,
+            pool=WAREHOUSE_POOL,
+        )
+        def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
+            os.environ.update(settings.dbt_env())
+            window = window_vars(context)
+            yield from build_with_summary(context, dbt, ["build", "--vars", json.dumps(window)], warehouse, window)
 
-    return [reference_dbt_models, daily_dbt_models]
+        return models
+
+    daily_models = daily("daily_dbt_models", "fqn:*", f"{REFERENCE_SELECT} {ML_SERVING_SELECT}")
+    ml_serving_models = daily("ml_serving_dbt_models", ML_SERVING_SELECT, None)
+    return [reference_dbt_models, daily_models, ml_serving_models]
 
 
 def build_with_summary(

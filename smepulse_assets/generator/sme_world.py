@@ -73,6 +73,10 @@ class WorldConfig:
     over_shipped_share: float = 0.01
     returned_share: float = 0.03
     account_change_per_day: float = 1 / 200  # chance an account changes on a given day
+    churner_share: float = 0.4  # accounts that stop ordering at some point
+    mean_lifetime_days: float = 150.0  # a churner's days from opening to its last order (exponential)
+    cooling_days: int = 30  # before it stops, a churner orders less (weight x cooling_factor)
+    cooling_factor: float = 0.35
 
 
 @dataclass
@@ -88,6 +92,7 @@ class World:
     bank_lines: pd.DataFrame  # one row per distinct line, with the payment or bill it pays (truth)
     bills: pd.DataFrame  # final state
     drops: dict[tuple[str, date], list[dict]] = field(default_factory=dict)
+    lapses_on: dict[str, date | None] = field(default_factory=dict)  # churners' first day without orders
 
 
 def read_seed(name: str) -> pd.DataFrame:
@@ -144,6 +149,7 @@ def generate_world(config: WorldConfig) -> World:
     ref = _Reference()
     drops = _Drops()
     customers = _draw_customers(config, rng, ref)
+    _draw_lifetimes(config, customers)
     products = _draw_products(config, rng)
     world = _Simulation(config, rng, ref, drops, customers, products).run()
     world.drops = drops.rows
@@ -173,6 +179,26 @@ def _draw_customers(config: WorldConfig, rng: np.random.Generator, ref: _Referen
             }
         )
     return customers
+
+
+def _draw_lifetimes(config: WorldConfig, customers: list[dict]) -> None:
+    """Which accounts churn and when (never delivered; the churn model's truth).
+
+    Drawn from their own random stream so the rest of the world draws as before.
+    """
+    rng = np.random.default_rng([config.seed, 2])
+    for customer in customers:
+        churns = rng.random() < config.churner_share
+        lifetime = int(rng.exponential(config.mean_lifetime_days)) + 1
+        customer["lapses_on"] = customer["updated_on"] + timedelta(days=lifetime) if churns else None
+
+
+def _order_weight(customer: dict, day: date, config: WorldConfig) -> float:
+    """How much a customer orders on a day: nothing once lapsed, less while cooling down."""
+    lapses_on = customer.get("lapses_on")
+    if lapses_on is None or (lapses_on - day).days > config.cooling_days:
+        return customer["weight"]
+    return customer["weight"] * config.cooling_factor if day < lapses_on else 0.0
 
 
 def _draw_products(config: WorldConfig, rng: np.random.Generator) -> list[dict]:
@@ -231,6 +257,7 @@ class _Simulation:
             shipments=pd.DataFrame(self.shipments),
             bank_lines=pd.DataFrame(self.bank),
             bills=pd.DataFrame(self.bills),
+            lapses_on={code: c.get("lapses_on") for code, c in self.current.items()},
         )
 
     # -- reference entities -------------------------------------------------------
@@ -270,10 +297,12 @@ class _Simulation:
     # -- orders and what follows them ----------------------------------------------
 
     def take_orders(self, day: date) -> None:
-        open_accounts = [c for c in self.current.values() if c["updated_on"] <= day]
+        open_accounts = [
+            c for c in self.current.values() if c["updated_on"] <= day and _order_weight(c, day, self.config) > 0
+        ]
         if not open_accounts:
             return
-        weights = np.array([c["weight"] for c in open_accounts])
+        weights = np.array([_order_weight(c, day, self.config) for c in open_accounts])
         count = int(self.rng.poisson(self.config.orders_per_day * self.ref.demand_factor(day)))
         for index in self.rng.choice(len(open_accounts), size=count, p=weights / weights.sum()):
             self.order(day, open_accounts[int(index)])

@@ -1,0 +1,29 @@
+{#- UC05, AR management: the day's open invoices worth a call, highest amount at risk first:
+    likely to be paid more than 30 days late (probability >= var worklist_min_probability) or
+    already past due by more than 90 days; with the predicted payment date and its confidence. -#}
+{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_partition_window('score_date') }}") }}
+
+select
+    p.score_date,
+    p.score_date_key,
+    p.priority_rank,
+    p.doc_id,
+    p.invoice_id,
+    p.customer_number,
+    c.customer_name,
+    p.open_amount,
+    p.days_past_due,
+    greatest(p.days_past_due, 0) as days_overdue,
+    p.probability_over_30_late,
+    p.priority_score,
+    s.predicted_payment_date,
+    s.interval_lower_date,
+    s.interval_upper_date,
+    s.prediction_confidence,
+    p.model_version as priority_model_version,
+    s.model_version as payment_model_version
+from {{ ref('score_ar_priority') }} as p
+left join {{ ref('score_payment_pred') }} as s on s.score_date = p.score_date and s.doc_id = p.doc_id
+left join {{ ref('dim_ar_customer') }} as c on c.customer_number = p.customer_number and c.is_current
+where {{ in_partition_window('p.score_date') }}
+  and (p.probability_over_30_late >= {{ var('worklist_min_probability') }} or p.days_past_due > 90)

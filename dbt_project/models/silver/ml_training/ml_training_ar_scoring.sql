@@ -1,0 +1,53 @@
+{#- Collection-priority rows: every invoice open at the end of each day and at most 30 days
+    past due (beyond that the answer is already known), with its features as of posting, its
+    state that day and its customer's record as of that day; the label "paid more than 30
+    days late" once it is known: false when the payment came within 30 days of the due date,
+    true once the 31st day passed unpaid. The model trains on labelled rows (label_known_on
+    before its cutoff) and scores the rows of the day it runs for, so both see one definition. -#}
+{{ config(materialized='view') }}
+
+with data_through as (
+    select max(valid_from) as last_day from {{ ref('stg_ar_invoice_history') }}
+),
+
+outcomes as (
+    select doc_id, is_open, payment_date, state_valid_from as paid_known_on
+    from {{ ref('stg_ar_invoices') }}
+),
+
+open_days as (
+    select as_of_date, doc_id, amount_reporting as open_amount, days_past_due, invoice_age_days
+    from {{ ref('ftr_invoice_risk') }}
+    where status = 'open' and days_past_due <= 30
+),
+
+labelled as (
+    select
+        o.*,
+        case
+            when not x.is_open then {{ dbt.datediff('f.due_date', 'x.payment_date', 'day') }} > 30
+            when {{ dbt.dateadd('day', 30, 'f.due_date') }} < d.last_day then true
+        end as paid_over_30_late,
+        case
+            when not x.is_open and {{ dbt.datediff('f.due_date', 'x.payment_date', 'day') }} <= 30 then x.paid_known_on
+            when not x.is_open or {{ dbt.dateadd('day', 30, 'f.due_date') }} < d.last_day
+                then cast({{ dbt.dateadd('day', 31, 'f.due_date') }} as date)
+        end as label_known_on,
+        f.invoice_id, f.customer_number, f.business_code, f.currency, f.payment_terms, f.due_date, f.terms_days,
+        f.log_amount, f.due_day_of_week, f.prior_invoices, f.prior_paid_invoices,
+        f.prior_median_days_late, f.prior_mean_days_late, f.prior_sd_days_late, f.prior_share_over_30_late,
+        f.open_invoices_at_posting, f.open_amount_at_posting
+    from open_days as o
+    join {{ ref('ftr_invoice_at_posting') }} as f on f.doc_id = o.doc_id
+    join outcomes as x on x.doc_id = o.doc_id
+    cross join data_through as d
+)
+
+select
+    l.*,
+    c.payment_completion_rate as customer_completion_rate_to_date,
+    c.avg_days_late as customer_avg_days_late_to_date,
+    c.open_amount as customer_open_amount_to_date
+from labelled as l
+asof left join {{ ref('ftr_ar_customer_payment') }} as c
+    on c.customer_number = l.customer_number and l.as_of_date >= c.as_of_date

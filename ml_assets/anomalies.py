@@ -1,0 +1,147 @@
+"""Unusual payments and bank lines, found with an isolation forest.
+
+For each day, a forest per kind (payments, bank lines) is fitted on the trailing
+``history_days`` before it and scores that day's rows: anomaly score in (0, 1]
+(higher = more isolated), flagged when it is above the history's top
+``contamination`` share. The reason names the feature furthest from its history
+median (in median absolute deviations), so an analyst sees *why*. There are no
+labels, so there is no holdout or champion: each day's fit is an MLflow run with its
+parameters, rows and flag rate. Prediction anomalies (UC10: paid far from the
+predicted date) are found in gold, from the scores and the payments.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import dagster as dg
+from mlflow import log_metrics
+import numpy as np
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+from dagster_mlflow.resources import MlFlow
+from sklearn.ensemble import IsolationForest
+
+from . import outputs
+from .tracking import training_run
+from .training import ml_asset_args, window_days
+
+MODEL_NAME = "smepulse_transaction_anomalies"
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    sql: str  # rows with day, subject_id, counterparty, amount_vnd and the features; params first, last day
+    features: list[str]
+
+
+# A payment against its customer's usual amount, its method's usual amount, and its status.
+PAYMENTS = Kind(
+    "payment",
+    """
+    select payment_date as day, payment_id as subject_id, customer_code as counterparty, amount_vnd,
+           ln(greatest(amount_vnd, 1)) as log_amount,
+           ln(greatest(amount_vnd, 1)) - median(ln(greatest(amount_vnd, 1))) over (partition by customer_code) as log_amount_vs_customer,
+           ln(greatest(amount_vnd, 1)) - median(ln(greatest(amount_vnd, 1))) over (partition by method_code) as log_amount_vs_method,
+           case when status = 'failed' then 1.0 else 0.0 end as failed,
+           coalesce(datediff('day', payment_date, settled_date), 30) as days_to_settle
+    from gold.fact_payments
+    where payment_date between ? and ?
+    """,
+    ["log_amount", "log_amount_vs_customer", "log_amount_vs_method", "failed", "days_to_settle"],
+)
+# A bank line by size, direction, whether it names a payment or bill, how it matched, repeats.
+BANK_LINES = Kind(
+    "bank_transaction",
+    """
+    select b.txn_date as day, b.bank_txn_id as subject_id, coalesce(b.counterparty, '') as counterparty,
+           b.amount_vnd,
+           ln(greatest(b.amount_vnd, 1)) as log_amount,
+           case when b.direction = 'credit' then 1.0 else 0.0 end as is_credit,
+           case when b.payment_ref is null and b.bill_ref is null then 1.0 else 0.0 end as no_reference,
+           coalesce(abs(l.difference_vnd), 0) / greatest(b.amount_vnd, 1) as mismatch_share,
+           b.deliveries - 1.0 as repeated_deliveries
+    from gold.fact_bank_txn as b
+    left join gold.link_payment_bank as l on l.bank_txn_id = b.bank_txn_id
+    where b.txn_date between ? and ?
+    """,
+    ["log_amount", "is_credit", "no_reference", "mismatch_share", "repeated_deliveries"],
+)
+KINDS = (PAYMENTS, BANK_LINES)
+# The output's columns and types, for a window with nothing to score (the table must still exist).
+EMPTY = pd.DataFrame({
+    "day": pd.Series(dtype="datetime64[ns]"), "subject_id": pd.Series(dtype=str), "counterparty": pd.Series(dtype=str),
+    "amount_vnd": pd.Series(dtype=float), "subject_kind": pd.Series(dtype=str), "anomaly_score": pd.Series(dtype=float),
+    "is_anomaly": pd.Series(dtype=bool), "reason": pd.Series(dtype=str),
+})
+
+
+class AnomalyConfig(dg.Config):
+    history_days: int = 90
+    contamination: float = 0.02
+    min_history_rows: int = 50
+
+
+def explain(history: pd.DataFrame, rows: pd.DataFrame, features: list[str]) -> pd.Series:
+    """The feature furthest from its history median, in median absolute deviations."""
+    median = history[features].median()
+    spread = (history[features] - median).abs().median().replace(0, np.nan).fillna(history[features].std()).replace(0, 1.0)
+    distance = ((rows[features] - median) / spread).abs()
+    top = distance.idxmax(axis=1)
+    return top.combine(distance.max(axis=1), lambda f, d: f"{f} {d:.1f} MAD from usual")
+
+
+def score_day(kind: Kind, history: pd.DataFrame, rows: pd.DataFrame, config: AnomalyConfig) -> pd.DataFrame:
+    forest = IsolationForest(n_estimators=200, contamination=config.contamination, random_state=0).fit(history[kind.features])
+    scores = -forest.score_samples(rows[kind.features])
+    return rows[["day", "subject_id", "counterparty", "amount_vnd"]].assign(
+        subject_kind=kind.name,
+        anomaly_score=scores.round(4),
+        is_anomaly=forest.predict(rows[kind.features]) == -1,
+        reason=explain(history, rows, kind.features).to_numpy(),
+    )
+
+
+def _score_kind(con, kind: Kind, first: date, last: date, config: AnomalyConfig) -> tuple[pd.DataFrame, int]:
+    frame = outputs.read(con, kind.sql, [first - timedelta(days=config.history_days), last])
+    frame["day"] = pd.to_datetime(frame["day"])
+    scored, skipped = [], 0
+    for day in pd.date_range(first, last):
+        rows = frame[frame["day"] == day]
+        history = frame[(frame["day"] < day) & (frame["day"] >= day - pd.Timedelta(days=config.history_days))]
+        if rows.empty:
+            continue
+        if len(history) < config.min_history_rows:
+            skipped += len(rows)  # too little history to call anything unusual
+            continue
+        scored.append(score_day(kind, history, rows, config))
+    return (pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()), skipped
+
+
+def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=["ml", "transaction_anomalies"],
+        deps=[dg.AssetKey(["gold", "fact_payments"]), dg.AssetKey(["gold", "fact_bank_txn"]), dg.AssetKey(["gold", "link_payment_bank"])],
+        kinds={"scikit-learn", "mlflow", "duckdb"},
+        **ml_asset_args(partitions_def, "Payments and bank lines of each day scored by an isolation forest fitted on the "
+                        "trailing history, with the reason; table ml.transaction_anomalies."),
+    )
+    def transaction_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+        first, last = window_days(context)
+        params = {"history_days": config.history_days, "contamination": config.contamination, "n_estimators": 200}
+        with warehouse.get_connection() as con, training_run(MODEL_NAME, params, {"first_day": first, "last_day": last}) as run:
+            results = {kind.name: _score_kind(con, kind, first, last, config) for kind in KINDS}
+            frames = [frame for frame, _ in results.values() if len(frame)]
+            scores = pd.concat(frames, ignore_index=True) if frames else EMPTY
+            metrics = {f"{name}_rows": len(frame) for name, (frame, _) in results.items()}
+            metrics |= {f"{name}_flagged": int(frame["is_anomaly"].sum()) if len(frame) else 0 for name, (frame, _) in results.items()}
+            metrics |= {f"{name}_skipped_no_history": skipped for name, (_, skipped) in results.items()}
+            log_metrics(metrics)
+            scores = scores.rename(columns={"day": "score_date"}).assign(
+                model_name=MODEL_NAME, model_version=f"run:{run.info.run_id[:12]}",
+                predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None),
+            )
+            written = outputs.replace_days(con, "transaction_anomalies", scores, "score_date", first, last)
+        return dg.MaterializeResult(metadata={"rows": written, **metrics, "mlflow_run_id": run.info.run_id})
+
+    return [transaction_anomalies]

@@ -1,0 +1,44 @@
+"""Churn risk: which active SME accounts will stop ordering.
+
+Rows are ``silver.ml_training_churn``: every account with orders in the last 365 days,
+each day, with its behaviour features as of that day and the label "no order within
+``churn_horizon_days``" once known. Training takes one row per account and week
+(Mondays). Baselines: the churn rate of accounts with similar recency in training
+(the simple rule an analyst would use), and the overall rate.
+"""
+
+import numpy as np
+import pandas as pd
+
+from .classifiers import ClassifierSpec
+
+MODEL_NAME = "smepulse_churn"
+RECENCY_BANDS = [-1, 7, 14, 30, 60, 120, 10_000]
+
+
+def _baselines(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, np.ndarray]:
+    label = train["churned"].astype(float)
+    prior = float(label.mean())
+    rate_by_band = label.groupby(pd.cut(train["recency_days"], RECENCY_BANDS), observed=False).mean()
+    by_recency = pd.cut(holdout["recency_days"], RECENCY_BANDS).map(rate_by_band).astype(float).fillna(prior)
+    return {"recency_rate": by_recency.to_numpy(float), "overall_rate": np.full(len(holdout), prior)}
+
+
+SPEC = ClassifierSpec(
+    model_name=MODEL_NAME,
+    name="churn",
+    source="ml_training_churn",
+    training_sql="select * from silver.ml_training_churn where label_known_on <= ? and extract(isodow from as_of_date) = 1",
+    scoring_sql="select * from silver.ml_training_churn where as_of_date between ? and ?",
+    label="churned",
+    event_column="as_of_date",
+    categorical=["account_segment"],
+    numeric=[
+        "customer_age_days", "recency_days", "frequency_ltm", "monetary_ltm_vnd", "avg_order_value_vnd",
+        "payment_completion_rate", "payments_failed_ltm", "payments_pending", "order_days_last_30", "order_days_prior_30",
+    ],
+    id_columns=["as_of_date", "customer_code", "recency_days"],
+    probability_column="churn_probability",
+    baselines=_baselines,
+    description="Churn risk: P(an active account places no order within the churn horizon).",
+)

@@ -1,0 +1,129 @@
+"""A yes/no risk model as two assets: the model (train, evaluate, register, gate) and its scores.
+
+Collection priority and churn risk differ only in their rows, features, label and
+baselines; this module holds what they share. The model asset reads labelled rows
+(label known by the partition day), fits a gradient-boosted classifier, compares its
+Brier score on the time holdout with the champion's and the baselines', and registers
+it. The scores asset loads the champion from the registry and writes one row per
+scored entity and day into the ML output schema.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+from dagster_mlflow.resources import MlFlow
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+from . import outputs
+from .estimators import boosted_classifier
+from .tracking import load_champion
+from .training import Candidate, log_and_gate, ml_asset_args, require_rows, serving_check, time_split, window_days
+
+
+class ClassifierConfig(dg.Config):
+    max_iter: int = 150
+    learning_rate: float = 0.05
+    holdout_days: int = 30
+    min_training_rows: int = 300
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    model_name: str
+    name: str  # asset names: ml/<name>_model and ml/<name>_scores
+    source: str  # the silver training set (also the scoring rows)
+    training_sql: str  # labelled rows; one parameter: the cutoff day
+    scoring_sql: str  # rows to score; parameters: first and last day
+    label: str
+    event_column: str  # the day a row describes (the holdout is the days after the split)
+    categorical: list[str]
+    numeric: list[str]
+    id_columns: list[str]  # carried from the scored rows into the output (as_of_date first)
+    probability_column: str
+    baselines: Callable[[pd.DataFrame, pd.DataFrame], dict[str, np.ndarray]]  # (train, holdout) -> probabilities
+    description: str
+    # extra rows decided without the model (e.g. invoices already late): (con, first, last) -> frame
+    rule_scores: Callable[[duckdb.DuckDBPyConnection, object, object], pd.DataFrame] | None = None
+
+    @property
+    def features(self) -> list[str]:
+        return self.categorical + self.numeric
+
+
+def classification_metrics(probability: np.ndarray, label: np.ndarray) -> dict[str, float]:
+    both_classes = len(np.unique(label)) == 2
+    return {
+        "brier": float(brier_score_loss(label, probability)),
+        "roc_auc": float(roc_auc_score(label, probability)) if both_classes else float("nan"),
+        "positive_share": float(np.mean(label)),
+    }
+
+
+def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    model_key = dg.AssetKey(["ml", f"{spec.name}_model"])
+    source_key = dg.AssetKey(["silver", spec.source])
+
+    @dg.asset(
+        key=model_key,
+        deps=[source_key],
+        check_specs=[dg.AssetCheckSpec("beats_baselines_on_holdout", asset=model_key)],
+        kinds={"scikit-learn", "mlflow"},
+        **ml_asset_args(partitions_def, f"{spec.description} Trained as of the day; champion only if its Brier score "
+                        "beats the champion's and the baselines' on the time holdout."),
+    )
+    def model_asset(context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+        _, cutoff = window_days(context)
+        with warehouse.get_connection() as con:
+            frame = outputs.read(con, spec.training_sql, [cutoff])
+        split = time_split(frame, cutoff, config.holdout_days, event_column=spec.event_column)
+        require_rows(split, config.min_training_rows, spec.model_name)
+        label = split.train[spec.label].astype(int)
+        model = boosted_classifier(spec.categorical, config.max_iter, config.learning_rate).fit(split.train[spec.features], label)
+        actual = split.holdout[spec.label].astype(int).to_numpy()
+
+        def evaluate(m) -> dict[str, float]:
+            return classification_metrics(m.predict_proba(split.holdout[spec.features])[:, 1], actual)
+
+        candidate = Candidate(
+            model_name=spec.model_name,
+            model=model,
+            features=split.train[spec.features],
+            metrics=evaluate(model),
+            primary="brier",
+            lower_is_better=True,
+            baselines={name: classification_metrics(p, actual) for name, p in spec.baselines(split.train, split.holdout).items()},
+            champion=evaluate,
+            params={"max_iter": config.max_iter, "learning_rate": config.learning_rate, "holdout_days": config.holdout_days,
+                    "features": ",".join(spec.features)},
+        )
+        result = log_and_gate(candidate, split)
+        context.log.info(f"{spec.model_name} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
+        yield dg.MaterializeResult(metadata={**result.metadata(candidate), "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
+        yield serving_check(candidate, result, "beats_baselines_on_holdout")
+
+    @dg.asset(
+        key=["ml", f"{spec.name}_scores"],
+        deps=[model_key, source_key],
+        kinds={"scikit-learn", "duckdb"},
+        **ml_asset_args(partitions_def, f"{spec.description} Scores of each day from the registry's champion; "
+                        f"table ml.{spec.name}_scores."),
+    )
+    def scores_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+        first, last = window_days(context)
+        model, version = load_champion(spec.model_name)
+        with warehouse.get_connection() as con:
+            rows = outputs.read(con, spec.scoring_sql, [first, last])
+            probability = model.predict_proba(rows[spec.features])[:, 1] if len(rows) else np.array([])
+            scores = rows[spec.id_columns].assign(**{spec.probability_column: probability.round(4)}, model_version=version)
+            ruled = spec.rule_scores(con, first, last) if spec.rule_scores else scores.iloc[:0]
+            scores = pd.concat([scores, ruled], ignore_index=True).rename(columns={spec.id_columns[0]: "score_date"})
+            scores = scores.assign(model_name=spec.model_name, predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
+            written = outputs.replace_days(con, f"{spec.name}_scores", scores, "score_date", first, last)
+        return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "decided_by_rule": len(ruled)})
+
+    return [model_asset, scores_asset]

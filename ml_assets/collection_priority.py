@@ -1,0 +1,64 @@
+"""Collection priority: which open invoices will be paid more than 30 days late.
+
+Rows are ``silver.ml_training_ar_scoring``: an open invoice on a day, at most 30 days
+past due, with its features as of posting, its state that day and its customer's
+record to date. The classifier gives P(paid > 30 days late); invoices already more
+than 30 days past due are late by definition (probability 1, no model). Gold ranks
+probability x open amount into the worklist (score_ar_priority, ar_collection_worklist).
+Training takes one row per invoice and week of its open life (age divisible by 7),
+so a long-open invoice does not outweigh the rest. Baselines: the customer's
+historical share of invoices paid more than 30 days late, and the overall rate.
+"""
+
+import numpy as np
+import pandas as pd
+
+from . import outputs
+from .classifiers import ClassifierSpec
+
+MODEL_NAME = "smepulse_ar_priority"
+KNOWN_LATE_VERSION = "rule:past_due_over_30"
+ID_COLUMNS = ["as_of_date", "doc_id", "invoice_id", "customer_number", "open_amount", "days_past_due"]
+
+# Open invoices beyond 30 days past due: already late, no model needed.
+KNOWN_LATE_SQL = """
+    select r.as_of_date, r.doc_id, r.invoice_id, r.customer_number, r.amount_reporting as open_amount, r.days_past_due
+    from silver.ftr_invoice_risk as r
+    where r.status = 'open' and r.days_past_due > 30 and r.as_of_date between ? and ?
+"""
+
+
+def _baselines(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, np.ndarray]:
+    prior = float(train["paid_over_30_late"].astype(int).mean())
+    return {
+        "customer_history": holdout["prior_share_over_30_late"].fillna(prior).to_numpy(float),
+        "overall_rate": np.full(len(holdout), prior),
+    }
+
+
+def _already_late(con, first, last) -> pd.DataFrame:
+    late = outputs.read(con, KNOWN_LATE_SQL, [first, last])
+    return late.assign(probability_over_30_late=1.0, model_version=KNOWN_LATE_VERSION)
+
+
+SPEC = ClassifierSpec(
+    model_name=MODEL_NAME,
+    name="ar_priority",
+    source="ml_training_ar_scoring",
+    training_sql="select * from silver.ml_training_ar_scoring where label_known_on <= ? and invoice_age_days % 7 = 0",
+    scoring_sql="select * from silver.ml_training_ar_scoring where as_of_date between ? and ?",
+    label="paid_over_30_late",
+    event_column="as_of_date",
+    categorical=["business_code", "currency", "payment_terms"],
+    numeric=[
+        "days_past_due", "invoice_age_days", "terms_days", "log_amount", "due_day_of_week", "prior_invoices",
+        "prior_paid_invoices", "prior_median_days_late", "prior_mean_days_late", "prior_sd_days_late",
+        "prior_share_over_30_late", "open_invoices_at_posting", "open_amount_at_posting",
+        "customer_completion_rate_to_date", "customer_avg_days_late_to_date", "customer_open_amount_to_date",
+    ],
+    id_columns=ID_COLUMNS,
+    probability_column="probability_over_30_late",
+    baselines=_baselines,
+    description="Collection priority: P(an open invoice is paid more than 30 days late).",
+    rule_scores=_already_late,
+)

@@ -1,0 +1,149 @@
+"""Monitoring the payment-date model against what actually happened.
+
+Each day, every invoice whose payment has arrived is compared with the prediction made
+the first day it was scored (the forecast the business would have acted on): by week
+of payment, the count, MAE, the share within ±3 days and the interval's coverage.
+Feature drift compares the invoices posted over the last four weeks with the rows the
+serving champion was trained on (its training window is read from its MLflow run),
+as the population stability index per feature. Checks fail and alert when recent
+accuracy or drift pass the configured bounds.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+from dagster_mlflow.resources import MlFlow
+from mlflow.tracking import MlflowClient
+
+from . import outputs
+from .payment_date import MODEL_NAME, NUMERIC, WITHIN_DAYS
+from .tracking import CHAMPION
+from .training import ml_asset_args, window_days
+
+OUTCOMES_SQL = """
+    with first_predictions as (
+        select * from ml.payment_date_scores
+        qualify row_number() over (partition by doc_id order by score_date) = 1
+    )
+    select p.doc_id, p.score_date as predicted_on, p.predicted_payment_date, p.interval_lower_date,
+           p.interval_upper_date, p.model_version, i.payment_date,
+           date_trunc('week', i.payment_date) as payment_week
+    from first_predictions as p
+    join silver.stg_ar_invoices as i on i.doc_id = p.doc_id
+    where not i.is_open and i.state_valid_from <= ?
+"""
+
+
+class MonitoringConfig(dg.Config):
+    recent_weeks: int = 4
+    max_mae_days: float = 8.0
+    min_within_3_days: float = 0.35
+    min_interval_coverage: float = 0.6
+    max_psi: float = 0.25
+
+
+def weekly_accuracy(outcomes: pd.DataFrame) -> pd.DataFrame:
+    error = (pd.to_datetime(outcomes["payment_date"]) - pd.to_datetime(outcomes["predicted_payment_date"])).dt.days
+    covered = (pd.to_datetime(outcomes["payment_date"]) >= pd.to_datetime(outcomes["interval_lower_date"])) & (
+        pd.to_datetime(outcomes["payment_date"]) <= pd.to_datetime(outcomes["interval_upper_date"])
+    )
+    frame = outcomes.assign(abs_error=error.abs(), within=error.abs() <= WITHIN_DAYS, covered=covered)
+    return frame.groupby("payment_week", as_index=False).agg(
+        invoices=("doc_id", "count"), mae_days=("abs_error", "mean"),
+        within_3_days=("within", "mean"), interval_coverage=("covered", "mean"),
+    )
+
+
+def psi(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:
+    """Population stability index of ``current`` against ``reference`` deciles (missing values a bin of their own)."""
+    ref, cur = reference.astype(float), current.astype(float)
+    edges = np.unique(np.nanquantile(ref.dropna(), np.linspace(0, 1, bins + 1))) if ref.notna().any() else np.array([0.0])
+    edges[0], edges[-1] = -np.inf, np.inf
+
+    def shares(values: pd.Series) -> np.ndarray:
+        counts = np.append(np.histogram(values.dropna(), bins=edges)[0], values.isna().sum()).astype(float)
+        return np.maximum(counts / max(len(values), 1), 1e-4)
+
+    expected, actual = shares(ref), shares(cur)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def champion_training_window() -> tuple[str, str] | None:
+    """The serving champion's version and the last label day of its training rows."""
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    except Exception:
+        return None
+    return version.version, client.get_run(version.run_id).data.tags["window.train_labels_through"]
+
+
+def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    key = dg.AssetKey(["ml", "payment_model_monitoring"])
+
+    @dg.asset(
+        key=key,
+        deps=[dg.AssetKey(["ml", "payment_date_scores"]), dg.AssetKey(["silver", "stg_ar_invoices"]),
+              dg.AssetKey(["silver", "ftr_invoice_at_posting"]), dg.AssetKey(["ml", "payment_date_model"])],
+        check_specs=[dg.AssetCheckSpec("recent_accuracy_within_bounds", asset=key),
+                     dg.AssetCheckSpec("feature_drift_within_bounds", asset=key)],
+        kinds={"duckdb", "mlflow"},
+        **ml_asset_args(partitions_def, "Payment-date predictions against actual payments as they arrive (MAE, share "
+                        "within ±3 days, interval coverage by week) and feature drift against the champion's training "
+                        "rows; table ml.payment_model_monitoring."),
+    )
+    def payment_model_monitoring(context: dg.AssetExecutionContext, config: MonitoringConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+        first, day = window_days(context)
+        with warehouse.get_connection() as con:
+            weekly = weekly_accuracy(outputs.read(con, OUTCOMES_SQL, [day])).assign(monitor_date=pd.Timestamp(day))
+            champion = champion_training_window()
+            drift = {}
+            if champion is not None:
+                reference = outputs.read(con, "select * from silver.ml_training_payment_pred where label_known_on <= ?", [champion[1]])
+                current = outputs.read(con, "select * from silver.ftr_invoice_at_posting where known_on between ? and ?",
+                                       [day - timedelta(days=27), day])
+                drift = {f: round(psi(reference[f], current[f]), 4) for f in NUMERIC} if len(current) else {}
+            outputs.replace_days(con, "payment_model_monitoring", weekly, "monitor_date", first, day)
+        recent = weekly[pd.to_datetime(weekly["payment_week"]) > pd.Timestamp(day - timedelta(weeks=config.recent_weeks))]
+        yield dg.MaterializeResult(metadata={
+            "weeks": len(weekly), "recent_invoices": int(recent["invoices"].sum()),
+            "champion_version": champion[0] if champion else "none", "psi": dg.MetadataValue.json(drift),
+        })
+        yield _accuracy_check(recent, config)
+        worst = max(drift, key=drift.get) if drift else None
+        yield dg.AssetCheckResult(
+            check_name="feature_drift_within_bounds",
+            passed=worst is None or drift[worst] <= config.max_psi,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"largest PSI {drift[worst]:.3f} ({worst})" if worst else "no champion or no recent invoices",
+            metadata={"observed": drift.get(worst, 0.0) if worst else 0.0, "threshold": config.max_psi, "feature": worst or ""},
+        )
+
+    return [payment_model_monitoring]
+
+
+def _accuracy_check(recent: pd.DataFrame, config: MonitoringConfig) -> dg.AssetCheckResult:
+    n = int(recent["invoices"].sum())
+    if n == 0:
+        return dg.AssetCheckResult(check_name="recent_accuracy_within_bounds", passed=True,
+                                   description="no paid invoice with a prediction yet", metadata={"invoices": 0})
+    weights = recent["invoices"] / n
+    observed = {m: float((recent[m] * weights).sum()) for m in ("mae_days", "within_3_days", "interval_coverage")}
+    breaches = [
+        text for text, bad in [
+            (f"MAE {observed['mae_days']:.1f} d > {config.max_mae_days}", observed["mae_days"] > config.max_mae_days),
+            (f"within ±3 d {observed['within_3_days']:.0%} < {config.min_within_3_days:.0%}", observed["within_3_days"] < config.min_within_3_days),
+            (f"coverage {observed['interval_coverage']:.0%} < {config.min_interval_coverage:.0%}", observed["interval_coverage"] < config.min_interval_coverage),
+        ] if bad
+    ]
+    return dg.AssetCheckResult(
+        check_name="recent_accuracy_within_bounds",
+        passed=not breaches,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(breaches) or f"last {config.recent_weeks} weeks within bounds",
+        metadata={"invoices": n, **{k: round(v, 4) for k, v in observed.items()},
+                  "observed": round(observed["mae_days"], 3), "threshold": config.max_mae_days},
+    )

@@ -1,0 +1,208 @@
+"""Payment-date prediction: when will an open invoice be paid, and how sure are we.
+
+The model predicts days late (payment minus due date) from the invoice as posted and
+its customer's record as known that day (``silver.ftr_invoice_at_posting``); days to
+pay is the invoice's terms plus that. Three gradient-boosted quantile models give the
+median and an 80 % interval. Confidence is the share of holdout invoices paid within
+±3 days of the prediction among those with a similar interval width: a probability,
+not a score. Two baselines any model must beat: "pays on the due date" and "the
+customer's historical median delay".
+"""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+from dagster_mlflow.resources import MlFlow
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from . import outputs
+from .estimators import boosted_quantile_regressor
+from .tracking import load_champion
+from .training import Candidate, log_and_gate, ml_asset_args, require_rows, serving_check, time_split, window_days
+
+MODEL_NAME = "smepulse_payment_date"
+CATEGORICAL = ["business_code", "currency", "payment_terms"]
+NUMERIC = [
+    "log_amount", "terms_days", "posting_day_of_week", "due_day_of_week", "posting_month",
+    "prior_invoices", "prior_paid_invoices", "prior_median_days_late", "prior_mean_days_late",
+    "prior_sd_days_late", "prior_share_over_30_late", "days_since_last_payment",
+    "open_invoices_at_posting", "open_amount_at_posting",
+]
+FEATURES = CATEGORICAL + NUMERIC
+INTERVAL = (0.1, 0.9)  # an 80 % interval
+WITHIN_DAYS = 3
+
+
+class PaymentDateModel(BaseEstimator, RegressorMixin):
+    """Median and interval of days to pay; ``predict`` returns the median."""
+
+    def __init__(self, max_iter: int = 200, learning_rate: float = 0.05):
+        self.max_iter, self.learning_rate = max_iter, learning_rate
+
+    def fit(self, X: pd.DataFrame, days_to_pay: pd.Series):
+        late = days_to_pay.to_numpy(float) - X["terms_days"].to_numpy(float)
+        self.models_ = {
+            q: boosted_quantile_regressor(CATEGORICAL, q, self.max_iter, self.learning_rate).fit(X[FEATURES], late)
+            for q in (INTERVAL[0], 0.5, INTERVAL[1])
+        }
+        self.confidence_widths_ = np.array([0.0])
+        self.confidence_shares_ = np.array([0.5])
+        return self
+
+    def _days(self, X: pd.DataFrame, quantile: float) -> np.ndarray:
+        return X["terms_days"].to_numpy(float) + self.models_[quantile].predict(X[FEATURES])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self._days(X, 0.5)
+
+    def predict_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        low, high = self._days(X, INTERVAL[0]), self._days(X, INTERVAL[1])
+        return np.minimum(low, high), np.maximum(low, high)
+
+    def calibrate_confidence(self, X: pd.DataFrame, days_to_pay: pd.Series, bins: int = 5):
+        """Map interval width to the observed share paid within ±3 days (on held-out invoices)."""
+        low, high = self.predict_interval(X)
+        hit = np.abs(self.predict(X) - days_to_pay.to_numpy(float)) <= WITHIN_DAYS
+        frame = pd.DataFrame({"width": high - low, "hit": hit})
+        frame["bin"] = pd.qcut(frame["width"], q=min(bins, frame["width"].nunique()), duplicates="drop")
+        grouped = frame.groupby("bin", observed=True).agg(width=("width", "median"), share=("hit", "mean"))
+        self.confidence_widths_ = grouped["width"].to_numpy(float)
+        self.confidence_shares_ = grouped["share"].to_numpy(float)
+        return self
+
+    def confidence(self, X: pd.DataFrame) -> np.ndarray:
+        low, high = self.predict_interval(X)
+        order = np.argsort(self.confidence_widths_)
+        shares = np.interp(high - low, self.confidence_widths_[order], self.confidence_shares_[order])
+        return np.clip(shares, 0.0, 1.0)
+
+
+def baselines(X: pd.DataFrame) -> dict[str, np.ndarray]:
+    terms = X["terms_days"].to_numpy(float)
+    return {
+        "due_date": terms,
+        "customer_median_delay": terms + X["prior_median_days_late"].fillna(0).to_numpy(float),
+    }
+
+
+def error_metrics(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    error = predicted - actual
+    return {
+        "mae": float(np.mean(np.abs(error))),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "within_3_days": float(np.mean(np.abs(error) <= WITHIN_DAYS)),
+    }
+
+
+def interval_coverage(model: PaymentDateModel, X: pd.DataFrame, actual: np.ndarray) -> float:
+    low, high = model.predict_interval(X)
+    return float(np.mean((actual >= low) & (actual <= high)))
+
+
+def predictions_frame(model: PaymentDateModel, features: pd.DataFrame) -> pd.DataFrame:
+    """Predicted days, dates, interval and confidence for each row of ``features``."""
+    median = model.predict(features)
+    low, high = model.predict_interval(features)
+    posted = pd.to_datetime(features["invoice_date"])
+
+    def date_after(days: np.ndarray) -> pd.Series:
+        return (posted + pd.to_timedelta(np.round(days), unit="D")).dt.date
+
+    return pd.DataFrame(
+        {
+            "predicted_days_to_pay": np.round(median, 1),
+            "predicted_payment_date": date_after(median),
+            "interval_lower_days": np.round(low, 1),
+            "interval_upper_days": np.round(high, 1),
+            "interval_lower_date": date_after(low),
+            "interval_upper_date": date_after(high),
+            "interval_level": INTERVAL[1] - INTERVAL[0],
+            "confidence": np.round(model.confidence(features), 4),
+        },
+        index=features.index,
+    )
+
+
+# -- Dagster assets -------------------------------------------------------------------------
+
+class PaymentModelConfig(dg.Config):
+    max_iter: int = 200
+    learning_rate: float = 0.05
+    holdout_days: int = 30
+    min_training_rows: int = 300
+
+
+TRAINING_SQL = "select * from silver.ml_training_payment_pred where label_known_on <= ?"
+# Invoices open at the end of each day, with their features as of posting.
+OPEN_INVOICES_SQL = """
+    select r.as_of_date as score_date, r.amount_reporting as open_amount, f.*
+    from silver.ftr_invoice_risk as r
+    join silver.ftr_invoice_at_posting as f on f.doc_id = r.doc_id
+    where r.status = 'open' and r.as_of_date between ? and ?
+"""
+
+
+def evaluate(model: PaymentDateModel, holdout: pd.DataFrame) -> dict[str, float]:
+    actual = holdout["days_to_pay"].to_numpy(float)
+    return {**error_metrics(model.predict(holdout), actual), "interval_coverage": interval_coverage(model, holdout, actual)}
+
+
+def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    model_key = dg.AssetKey(["ml", "payment_date_model"])
+
+    @dg.asset(
+        key=model_key,
+        deps=[dg.AssetKey(["silver", "ml_training_payment_pred"])],
+        check_specs=[dg.AssetCheckSpec("beats_baselines_on_holdout", asset=model_key)],
+        kinds={"scikit-learn", "mlflow"},
+        **ml_asset_args(partitions_def, "Payment-date model (days to pay, 80 % interval) trained as of the day; "
+                        "registered in MLflow, champion only if it beats the champion and both baselines."),
+    )
+    def payment_date_model(context: dg.AssetExecutionContext, config: PaymentModelConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+        _, cutoff = window_days(context)
+        with warehouse.get_connection() as con:
+            frame = outputs.read(con, TRAINING_SQL, [cutoff])
+        split = time_split(frame, cutoff, config.holdout_days, event_column="invoice_date")
+        require_rows(split, config.min_training_rows, MODEL_NAME)
+        model = PaymentDateModel(config.max_iter, config.learning_rate).fit(split.train, split.train["days_to_pay"])
+        model.calibrate_confidence(split.holdout, split.holdout["days_to_pay"])
+        actual = split.holdout["days_to_pay"].to_numpy(float)
+        candidate = Candidate(
+            model_name=MODEL_NAME,
+            model=model,
+            features=split.train[FEATURES],
+            metrics=evaluate(model, split.holdout),
+            primary="mae",
+            lower_is_better=True,
+            baselines={name: error_metrics(pred, actual) for name, pred in baselines(split.holdout).items()},
+            champion=lambda champion: evaluate(champion, split.holdout),
+            params={"max_iter": config.max_iter, "learning_rate": config.learning_rate, "holdout_days": config.holdout_days,
+                    "quantiles": str((INTERVAL[0], 0.5, INTERVAL[1])), "features": ",".join(FEATURES)},
+        )
+        result = log_and_gate(candidate, split)
+        context.log.info(f"{MODEL_NAME} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
+        yield dg.MaterializeResult(metadata={**result.metadata(candidate), "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
+        yield serving_check(candidate, result, "beats_baselines_on_holdout")
+
+    @dg.asset(
+        key=["ml", "payment_date_scores"],
+        deps=[model_key, dg.AssetKey(["silver", "ftr_invoice_risk"]), dg.AssetKey(["silver", "ftr_invoice_at_posting"])],
+        kinds={"scikit-learn", "duckdb"},
+        **ml_asset_args(partitions_def, "Predicted payment date, 80 % interval and confidence of every invoice open at "
+                        "the end of each day, from the registry's champion; table ml.payment_date_scores."),
+    )
+    def payment_date_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+        first, last = window_days(context)
+        model, version = load_champion(MODEL_NAME)
+        with warehouse.get_connection() as con:
+            features = outputs.read(con, OPEN_INVOICES_SQL, [first, last])
+            scores = pd.concat(
+                [features[["score_date", "doc_id", "invoice_id", "customer_number", "invoice_date", "due_date", "open_amount"]],
+                 predictions_frame(model, features)],
+                axis=1,
+            ).assign(model_name=MODEL_NAME, model_version=version, predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
+            written = outputs.replace_days(con, "payment_date_scores", scores, "score_date", first, last)
+        return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "days": f"{first}..{last}"})
+
+    return [payment_date_model, payment_date_scores]

@@ -1,0 +1,119 @@
+"""MLflow for SME Pulse: the tracking resource, training runs, the registry and promotion.
+
+Every Dagster run that trains gets one MLflow run (dagster-mlflow's resource, tagged
+with the Dagster run id); each model trained in it is a nested run with its
+parameters, metrics, training window, row counts and the model artifact with its
+signature, registered under the model's name. A new version becomes the
+``champion`` alias only when it beats the current champion *and* every baseline on
+the same time-based holdout; scoring always loads ``models:/<name>@champion``.
+"""
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import mlflow
+from dagster_mlflow.resources import CONFIG_SCHEMA, MlFlow
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+EXPERIMENT = "smepulse"
+CHAMPION = "champion"
+
+
+def artifact_location(tracking_uri: str) -> str | None:
+    """Artifacts beside a local sqlite store (not in the working directory, MLflow's default)."""
+    if tracking_uri.startswith("sqlite:///"):
+        return (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+    return None
+
+
+def ensure_experiment(tracking_uri: str, name: str = EXPERIMENT) -> None:
+    mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(name) is None:
+        mlflow.create_experiment(name, artifact_location=artifact_location(tracking_uri))
+
+
+@dg.resource(config_schema=CONFIG_SCHEMA, description="MLflow tracking: one MLflow run per Dagster run.")
+def mlflow_tracking(context) -> MlFlow:
+    """dagster-mlflow's resource, with the experiment's artifacts kept beside the store.
+
+    A run left active by an earlier Dagster run in the same process is ended first, so
+    this run never writes into it.
+    """
+    uri = context.resource_config["mlflow_tracking_uri"]
+    ensure_experiment(uri, context.resource_config["experiment_name"])
+    active = mlflow.active_run()
+    if active is not None and active.data.tags.get("dagster_run_id") != context.run_id:
+        mlflow.end_run()
+    return MlFlow(context)
+
+
+def mlflow_resource(tracking_uri: str) -> dg.ResourceDefinition:
+    return mlflow_tracking.configured({"experiment_name": EXPERIMENT, "mlflow_tracking_uri": tracking_uri})
+
+
+@contextmanager
+def training_run(model_name: str, params: Mapping[str, object], window: Mapping[str, object]) -> Iterator[mlflow.ActiveRun]:
+    """A nested MLflow run for one model's training inside the Dagster run's MLflow run."""
+    with mlflow.start_run(run_name=model_name, nested=mlflow.active_run() is not None) as run:
+        mlflow.set_tags({"model_name": model_name, **{f"window.{k}": str(v) for k, v in window.items()}})
+        mlflow.log_params({**params, **{f"window_{k}": v for k, v in window.items()}})
+        yield run
+
+
+@dataclass(frozen=True)
+class Promotion:
+    promoted: bool
+    reason: str
+
+
+def decide_promotion(
+    candidate: float, champion: float | None, baselines: Mapping[str, float], lower_is_better: bool = True
+) -> Promotion:
+    """The gate: better than the current champion and every baseline on the same holdout."""
+
+    def beats(a: float, b: float) -> bool:
+        return a < b if lower_is_better else a > b
+
+    losing = [name for name, value in baselines.items() if not beats(candidate, value)]
+    if losing:
+        return Promotion(False, f"does not beat baseline(s) {', '.join(sorted(losing))}")
+    if champion is not None and not beats(candidate, champion):
+        return Promotion(False, f"does not beat the champion ({candidate:.4g} vs {champion:.4g})")
+    return Promotion(True, "first model" if champion is None else f"beats the champion ({candidate:.4g} vs {champion:.4g})")
+
+
+def champion_version(model_name: str) -> str | None:
+    try:
+        return MlflowClient().get_model_version_by_alias(model_name, CHAMPION).version
+    except MlflowException:
+        return None
+
+
+def load_champion(model_name: str, loader=None):
+    """The champion from the registry, and its version; a clear error when there is none."""
+    version = champion_version(model_name)
+    if version is None:
+        raise dg.Failure(
+            description=f"No champion registered for '{model_name}': materialize its model asset first "
+            "(a version is promoted only when it beats the baselines on the holdout)."
+        )
+    load = loader or mlflow.sklearn.load_model
+    return load(f"models:/{model_name}@{CHAMPION}"), version
+
+
+def register(model_name: str, run_id: str, artifact_path: str = "model") -> str:
+    """Register the run's logged model as a new version of ``model_name``."""
+    return mlflow.register_model(f"runs:/{run_id}/{artifact_path}", model_name).version
+
+
+def record_decision(model_name: str, version: str, decision: Promotion, metrics: Mapping[str, float]) -> None:
+    """Tag the version with its holdout figures and the gate's decision; move the alias if it won."""
+    client = MlflowClient()
+    for key, value in {**{f"holdout_{k}": f"{v:.6g}" for k, v in metrics.items()}, "promotion": decision.reason}.items():
+        client.set_model_version_tag(model_name, version, key, value)
+    if decision.promoted:
+        client.set_registered_model_alias(model_name, CHAMPION, version)

@@ -1,0 +1,187 @@
+"""What every model's training shares: the time-based holdout, the MLflow run and the gate.
+
+A model trained as of day D (its partition) sees only rows whose label was known by
+D. It is fitted on rows labelled by D minus ``holdout_days`` and judged on the rows of
+the days after that (labelled by D): the question it would have faced. The fitted
+model, its metrics, the baselines' and the current champion's on the same holdout go
+to one nested MLflow run; the version is registered and promoted only if it wins.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from datetime import date, timedelta
+
+import dagster as dg
+import mlflow
+import mlflow.sklearn
+import pandas as pd
+from mlflow.models import infer_signature
+
+from smepulse_assets.conventions import DAILY_FRESHNESS, OWNER, WAREHOUSE_POOL
+
+from . import tracking
+
+GROUP = "ml"
+
+
+def ml_asset_args(partitions_def: dg.PartitionsDefinition, description: str) -> dict:
+    """Conventions of every ML asset: daily partitions, one run per range, the warehouse pool."""
+    return {
+        "partitions_def": partitions_def,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "group_name": GROUP,
+        "owners": [OWNER],
+        "freshness_policy": DAILY_FRESHNESS,
+        "pool": WAREHOUSE_POOL,
+        "description": description,
+    }
+
+
+def window_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
+    window = context.partition_time_window
+    return window.start.date(), window.end.date() - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    cutoff: date
+    split_day: date
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+
+    def window(self) -> dict[str, str]:
+        return {
+            "train_labels_through": f"{self.split_day}",
+            "holdout_from": f"{self.split_day + timedelta(days=1)}",
+            "holdout_labels_through": f"{self.cutoff}",
+        }
+
+
+def time_split(frame: pd.DataFrame, cutoff: date, holdout_days: int, event_column: str) -> TimeSplit:
+    """Train on labels known by cutoff - holdout_days; hold out the events after that day."""
+    split_day = cutoff - timedelta(days=holdout_days)
+    labelled = frame[pd.to_datetime(frame["label_known_on"]) <= pd.Timestamp(cutoff)]
+    known_early = pd.to_datetime(labelled["label_known_on"]) <= pd.Timestamp(split_day)
+    after_split = pd.to_datetime(labelled[event_column]) > pd.Timestamp(split_day)
+    return TimeSplit(cutoff, split_day, labelled[known_early], labelled[after_split])
+
+
+def require_rows(split: TimeSplit, minimum: int, what: str) -> None:
+    if len(split.train) < minimum or len(split.holdout) < max(minimum // 10, 1):
+        raise dg.Failure(
+            description=f"Too little labelled data to train {what} as of {split.cutoff}: "
+            f"{len(split.train)} training rows (need {minimum}) and {len(split.holdout)} holdout rows "
+            f"(need {max(minimum // 10, 1)}). Load more history or lower min_training_rows.",
+            metadata={"train_rows": len(split.train), "holdout_rows": len(split.holdout)},
+        )
+
+
+@dataclass
+class Candidate:
+    """A fitted model and how it, the champion and the baselines did on the holdout."""
+
+    model_name: str
+    model: object
+    features: pd.DataFrame  # training inputs (for the signature)
+    metrics: dict[str, float]  # the candidate's holdout metrics
+    primary: str  # the metric the gate compares
+    lower_is_better: bool
+    baselines: dict[str, dict[str, float]]  # baseline -> its holdout metrics
+    champion: Callable[[object], dict[str, float]]  # champion model -> its holdout metrics
+    params: dict[str, object] = field(default_factory=dict)
+    flavor: Any = mlflow.sklearn  # the MLflow flavor that logs and loads the model
+    example: tuple[pd.DataFrame, Any] | None = None  # (input, output) for the signature; default: predict
+
+    def signature(self):
+        if self.example is not None:
+            return infer_signature(*self.example), self.example[0]
+        sample = self.features.head(5)
+        return infer_signature(sample, _predict(self.model, sample)), sample
+
+
+@dataclass(frozen=True)
+class GateResult:
+    version: str
+    run_id: str
+    decision: tracking.Promotion
+    champion_version: str | None
+    champion_metrics: dict[str, float] | None
+
+    def metadata(self, candidate: Candidate) -> dict:
+        return {
+            "mlflow_run_id": self.run_id,
+            "model_name": candidate.model_name,
+            "model_version": self.version,
+            "promoted": self.decision.promoted,
+            "promotion": self.decision.reason,
+            "champion_version": self.champion_version or "none",
+            "holdout": dg.MetadataValue.json(
+                {"candidate": candidate.metrics, "champion": self.champion_metrics, **candidate.baselines}
+            ),
+            **{f"holdout_{k}": round(v, 4) for k, v in candidate.metrics.items()},
+        }
+
+
+def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
+    """Log the candidate as an MLflow run, register it, and promote it if it wins."""
+    previous = tracking.champion_version(candidate.model_name)
+    champion_metrics = None
+    if previous is not None:
+        champion_model, _ = tracking.load_champion(candidate.model_name, candidate.flavor.load_model)
+        champion_metrics = candidate.champion(champion_model)
+    counts = {"train_rows": len(split.train), "holdout_rows": len(split.holdout)}
+    with tracking.training_run(candidate.model_name, {**candidate.params, **counts}, split.window()) as run:
+        mlflow.log_metrics({f"holdout_{k}": v for k, v in candidate.metrics.items()})
+        for name, values in candidate.baselines.items():
+            mlflow.log_metrics({f"baseline_{name}_{k}": v for k, v in values.items()})
+        if champion_metrics:
+            mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
+        signature, example = candidate.signature()
+        candidate.flavor.log_model(candidate.model, name="model", signature=signature, input_example=example)
+        version = tracking.register(candidate.model_name, run.info.run_id)
+        decision = tracking.decide_promotion(
+            candidate.metrics[candidate.primary],
+            champion_metrics[candidate.primary] if champion_metrics else None,
+            {name: values[candidate.primary] for name, values in candidate.baselines.items()},
+            candidate.lower_is_better,
+        )
+        mlflow.set_tags({"promoted": str(decision.promoted), "promotion": decision.reason, "model_version": version})
+        tracking.record_decision(candidate.model_name, version, decision, candidate.metrics)
+    return GateResult(version, run.info.run_id, decision, previous, champion_metrics)
+
+
+def _predict(model, frame: pd.DataFrame):
+    return model.predict_proba(frame)[:, 1] if hasattr(model, "predict_proba") else model.predict(frame)
+
+
+def serving_check(candidate: Candidate, result: GateResult, check_name: str) -> dg.AssetCheckResult:
+    """The evaluation as a check: the model now serving beats every baseline on this holdout.
+
+    Fails (ERROR, so it alerts) when the champion in force is no better than a baseline:
+    either nothing was ever promoted, or the old champion lost ground and no candidate
+    beat it.
+    """
+    serving = candidate.metrics if result.decision.promoted else result.champion_metrics
+    primary = candidate.primary
+    if serving is None:
+        passed, observed = False, "no champion"
+    else:
+        losing = [
+            name for name, values in candidate.baselines.items()
+            if not tracking.decide_promotion(serving[primary], None, {name: values[primary]}, candidate.lower_is_better).promoted
+        ]
+        passed, observed = not losing, (f"loses to {', '.join(losing)}" if losing else "beats all baselines")
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"serving {candidate.model_name}: {observed} on {primary}",
+        metadata={
+            "observed": observed,
+            "serving_version": result.version if result.decision.promoted else (result.champion_version or "none"),
+            f"serving_{primary}": round(serving[primary], 4) if serving else -1.0,
+            **{f"baseline_{name}_{primary}": round(v[primary], 4) for name, v in candidate.baselines.items()},
+        },
+    )
+
