@@ -41,7 +41,7 @@ def model_name(stream: str) -> str:
 
 class CashflowConfig(dg.Config):
     holdout_days: int = 28  # four whole weeks
-    min_history_days: int = 56
+    min_history_days: int = 42
 
 
 def _exog(frame: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +53,9 @@ def fit(history: pd.DataFrame):
         np.log1p(history["cash_in"].to_numpy(float)), exog=_exog(history), order=ORDER,
         seasonal_order=SEASONAL_ORDER, trend="c", enforce_stationarity=False, enforce_invertibility=False,
     )
-    return model.fit(disp=False, maxiter=200).remove_data()
+    results = model.fit(disp=False, maxiter=200)
+    results.remove_data()  # the fitted parameters are the model; the history is applied when forecasting
+    return results
 
 
 def forecast(results, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
@@ -122,6 +124,7 @@ def _train_stream(context, stream: str, series: pd.DataFrame, cutoff: date, conf
         params={"order": str(ORDER), "seasonal_order": str(SEASONAL_ORDER), "exog": ",".join(EXOG),
                 "transform": "log1p", "stream": stream},
         flavor=mlflow.statsmodels,
+        log_options={},
         example=(_exog(part.holdout).head(7), future["predicted_cash_in"].head(7).to_numpy()),
     )
     split = TimeSplit(cutoff, cutoff - timedelta(days=config.holdout_days), part.train, part.holdout)

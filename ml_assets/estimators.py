@@ -9,6 +9,15 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
+# What MLflow's skops format must be told to load back: the boosters' tree predictors and
+# helpers, and our own model class. Only models this platform trained are loaded.
+TRUSTED_TYPES = [
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+    "ml_assets.payment_date.PaymentDateModel",
+]
+
 
 def _encoded(categorical: list[str], booster) -> Pipeline:
     """Categorical columns first (ordinal codes, unknown and missing as -1), then the rest as they are."""

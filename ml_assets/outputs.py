@@ -14,7 +14,10 @@ SCHEMA = "ml"
 
 
 def read(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
-    return con.execute(sql, params or []).df()
+    """A query's rows; nullable integers become floats (NaN), which the models take as missing."""
+    frame = con.execute(sql, params or []).df()
+    nullable = [c for c, t in frame.dtypes.items() if isinstance(t, pd.api.extensions.ExtensionDtype) and t.kind in "iuf"]
+    return frame.astype({c: "float64" for c in nullable})
 
 
 def replace_days(

@@ -21,6 +21,7 @@ from mlflow.models import infer_signature
 from smepulse_assets.conventions import DAILY_FRESHNESS, OWNER, WAREHOUSE_POOL
 
 from . import tracking
+from .estimators import TRUSTED_TYPES
 
 GROUP = "ml"
 
@@ -92,6 +93,7 @@ class Candidate:
     params: dict[str, object] = field(default_factory=dict)
     flavor: Any = mlflow.sklearn  # the MLflow flavor that logs and loads the model
     example: tuple[pd.DataFrame, Any] | None = None  # (input, output) for the signature; default: predict
+    log_options: dict[str, Any] = field(default_factory=lambda: {"skops_trusted_types": TRUSTED_TYPES})
 
     def signature(self):
         if self.example is not None:
@@ -138,7 +140,7 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
         if champion_metrics:
             mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
         signature, example = candidate.signature()
-        candidate.flavor.log_model(candidate.model, name="model", signature=signature, input_example=example)
+        candidate.flavor.log_model(candidate.model, name="model", signature=signature, input_example=example, **candidate.log_options)
         version = tracking.register(candidate.model_name, run.info.run_id)
         decision = tracking.decide_promotion(
             candidate.metrics[candidate.primary],

@@ -12,14 +12,23 @@ def run_reference(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.Exec
 
 
 def run_days(
-    defs: dg.Definitions, instance: dg.DagsterInstance, first: date, last: date, raise_on_error: bool = True
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    first: date,
+    last: date,
+    raise_on_error: bool = True,
+    job_name: str = "daily_ar_job",
+    run_config: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize a range of business days bronze through gold as one run (single-run backfill)."""
-    job = defs.resolve_job_def("daily_ar_job")
+    """Materialize a range of business days as one run (single-run backfill): by default bronze
+    through gold; ``job_name="daily_ml_job"`` trains as of the last day and scores the range."""
+    job = defs.resolve_job_def(job_name)
     if first == last:
-        return job.execute_in_process(instance=instance, partition_key=f"{first}", raise_on_error=raise_on_error)
+        return job.execute_in_process(
+            instance=instance, partition_key=f"{first}", raise_on_error=raise_on_error, run_config=run_config
+        )
     tags = {"dagster/asset_partition_range_start": f"{first}", "dagster/asset_partition_range_end": f"{last}"}
-    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error)
+    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error, run_config=run_config)
 
 
 def run_freshness_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:

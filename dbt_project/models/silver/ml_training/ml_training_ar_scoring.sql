@@ -1,8 +1,8 @@
 {#- Collection-priority rows: every invoice open at the end of each day and at most 30 days
     past due (beyond that the answer is already known), with its features as of posting, its
     state that day and its customer's record as of that day; the label "paid more than 30
-    days late" once it is known: false when the payment came within 30 days of the due date,
-    true once the 31st day passed unpaid. The model trains on labelled rows (label_known_on
+    days late" once it has matured (31 days after the due date): false when the payment came
+    within 30 days of the due date, true otherwise. The model trains on labelled rows (label_known_on
     before its cutoff) and scores the rows of the day it runs for, so both see one definition. -#}
 {{ config(materialized='view') }}
 
@@ -11,7 +11,7 @@ with data_through as (
 ),
 
 outcomes as (
-    select doc_id, is_open, payment_date, state_valid_from as paid_known_on
+    select doc_id, is_open, payment_date
     from {{ ref('stg_ar_invoices') }}
 ),
 
@@ -24,15 +24,14 @@ open_days as (
 labelled as (
     select
         o.*,
+        -- the label matures 31 days after the due date, whatever the outcome: training only on
+        -- matured labels keeps early payers from being over-represented among recent rows
         case
-            when not x.is_open then {{ dbt.datediff('f.due_date', 'x.payment_date', 'day') }} > 30
-            when {{ dbt.dateadd('day', 30, 'f.due_date') }} < d.last_day then true
+            when {{ dbt.dateadd('day', 31, 'f.due_date') }} > d.last_day then null
+            when not x.is_open and {{ dbt.datediff('f.due_date', 'x.payment_date', 'day') }} <= 30 then false
+            else true
         end as paid_over_30_late,
-        case
-            when not x.is_open and {{ dbt.datediff('f.due_date', 'x.payment_date', 'day') }} <= 30 then x.paid_known_on
-            when not x.is_open or {{ dbt.dateadd('day', 30, 'f.due_date') }} < d.last_day
-                then cast({{ dbt.dateadd('day', 31, 'f.due_date') }} as date)
-        end as label_known_on,
+        cast({{ dbt.dateadd('day', 31, 'f.due_date') }} as date) as label_known_on,
         f.invoice_id, f.customer_number, f.business_code, f.currency, f.payment_terms, f.due_date, f.terms_days,
         f.log_amount, f.due_day_of_week, f.prior_invoices, f.prior_paid_invoices,
         f.prior_median_days_late, f.prior_mean_days_late, f.prior_sd_days_late, f.prior_share_over_30_late,

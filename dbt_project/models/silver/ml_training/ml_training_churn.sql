@@ -1,9 +1,8 @@
 {#- Churn-risk rows: every account with orders in the last 365 days, each day, with its
     behaviour features as of that day (ftr_customer_behavior), its order counts over the
     last 30 and the 30 before, and the label "churned": no order in the next
-    `churn_horizon_days` days. The label is known once an order comes (false) or the horizon
-    has passed without one (true); the model trains on rows labelled by its cutoff and scores
-    the rows of the day it runs for. -#}
+    `churn_horizon_days` days, known once the horizon has passed. The model trains on rows
+    whose label matured by its cutoff and scores the rows of the day it runs for. -#}
 {{ config(materialized='view') }}
 
 {% set horizon = var('churn_horizon_days') %}
@@ -54,15 +53,13 @@ select
     a.*,
     x.order_days_last_30,
     x.order_days_prior_30,
+    -- the label matures at the horizon whatever the outcome (an early order is not an early
+    -- label: training on matured rows only keeps churners from being under-represented)
     case
-        when x.next_order_date <= {{ dbt.dateadd('day', horizon, 'a.as_of_date') }} then false
-        when {{ dbt.dateadd('day', horizon, 'a.as_of_date') }} <= d.last_day then true
+        when {{ dbt.dateadd('day', horizon, 'a.as_of_date') }} > d.last_day then null
+        else coalesce(x.next_order_date > {{ dbt.dateadd('day', horizon, 'a.as_of_date') }}, true)
     end as churned,
-    case
-        when x.next_order_date <= {{ dbt.dateadd('day', horizon, 'a.as_of_date') }} then x.next_order_date
-        when {{ dbt.dateadd('day', horizon, 'a.as_of_date') }} <= d.last_day
-            then cast({{ dbt.dateadd('day', horizon, 'a.as_of_date') }} as date)
-    end as label_known_on
+    cast({{ dbt.dateadd('day', horizon, 'a.as_of_date') }} as date) as label_known_on
 from accounts as a
 join activity as x on x.as_of_date = a.as_of_date and x.customer_code = a.customer_code
 cross join data_through as d

@@ -1,0 +1,170 @@
+"""ML assets end to end: point-in-time training rows, models against baselines, the promotion
+gate, score contracts, and scoring a new day after training.
+
+Real parts only: generated drops, real Dagster runs of the daily and ML jobs, real dbt on
+DuckDB, a real MLflow store (sqlite + local artifacts) under the test's data directory.
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import pytest
+from mlflow.tracking import MlflowClient
+
+from ml_assets.tracking import CHAMPION, decide_promotion
+from smepulse_assets import warehouse
+from smepulse_assets.definitions import build_defs
+from smepulse_assets.generator import GeneratorConfig, generate_invoice_snapshot, generate_world, world_config, write_world
+from smepulse_assets.kaggle_invoices.contract import HEADER
+from smepulse_assets.kaggle_invoices.replay import split_into_drops, write_drops
+from smepulse_assets.ml_sensor import ml_run_request
+from smepulse_assets.runs import run_days, run_reference
+from smepulse_assets.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+START, END = date(2019, 9, 1), date(2019, 12, 31)  # 122 days
+TRAINED_THROUGH = END - timedelta(days=1)
+PAYMENT_MODEL = "smepulse_payment_date"
+# A customer whose first invoice is paid late, after its second invoice was posted.
+PROBE_CUSTOMER = "0200999999"
+PROBE_A, PROBE_B, PROBE_C = 1_000_000_001, 1_000_000_002, 1_000_000_003
+
+
+def _probe_row(doc_id: int, posted: date, due: date, cleared: date | None) -> list[str]:
+    values = {column: "" for column in HEADER}
+    values.update({
+        "business_code": "U001", "cust_number": PROBE_CUSTOMER, "name_customer": "PROBE corp",
+        "clear_date": f"{cleared} 00:00:00" if cleared else "", "buisness_year": f"{posted.year}.0",
+        "doc_id": f"{doc_id}.0", "posting_date": f"{posted}", "document_create_date": f"{posted:%Y%m%d}",
+        "document_create_date.1": f"{posted:%Y%m%d}", "due_in_date": f"{due:%Y%m%d}.0", "invoice_currency": "USD",
+        "document type": "RV", "posting_id": "1.0", "total_open_amount": "5000.00",
+        "baseline_create_date": f"{posted:%Y%m%d}.0", "cust_payment_terms": "NAH4", "invoice_id": f"{doc_id}.0", "isOpen": "0",
+    })
+    return [values[c] for c in HEADER]
+
+
+PROBES = [  # A: posted 2 Sep, due 17 Sep, paid 14 Oct (27 days late) -- after B was posted (20 Sep)
+    _probe_row(PROBE_A, date(2019, 9, 2), date(2019, 9, 17), date(2019, 10, 14)),
+    _probe_row(PROBE_B, date(2019, 9, 20), date(2019, 10, 5), date(2019, 10, 7)),
+    _probe_row(PROBE_C, date(2019, 10, 21), date(2019, 11, 5), date(2019, 11, 5)),
+]
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ml")
+    settings = Settings.from_env({"SMEPULSE_DATA_DIR": str(root), "SMEPULSE_PARTITIONS_START": "2019-01-01"})
+    settings.ensure_local_dirs()
+    config = GeneratorConfig(start=START, end=END, invoices_per_day=60, customers=50)
+    snapshot = generate_invoice_snapshot(config)
+    drops, _ = split_into_drops(snapshot.rows + PROBES)
+    write_drops(drops, settings.landing_url)
+    write_world(generate_world(world_config(config, orders_per_day=20)), settings.landing_url)
+    defs = build_defs(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    run_reference(defs, instance)
+    daily = run_days(defs, instance, START, TRAINED_THROUGH)
+    ml = run_days(defs, instance, START, TRAINED_THROUGH, job_name="daily_ml_job", raise_on_error=False)
+    return settings, defs, instance, daily, ml
+
+
+def _query(settings: Settings, sql: str, params: list | None = None):
+    return warehouse.query(settings.warehouse_path, sql, params)
+
+
+def _materialization(result: dg.ExecuteInProcessResult, key: str, partition: str):
+    events = [e for e in result.get_asset_materialization_events()
+              if e.asset_key.to_user_string() == key and e.materialization.partition == partition]
+    assert events, f"{key} was not materialized for {partition}"
+    return {k: v.value for k, v in events[-1].materialization.metadata.items()}
+
+
+def test_training_row_does_not_see_later_payments(platform):
+    settings = platform[0]
+    rows = _query(settings, "select * from silver.ml_training_payment_pred where customer_number = ? order by doc_id", [PROBE_CUSTOMER])
+    b = rows[rows["doc_id"] == PROBE_B].iloc[0]
+    c = rows[rows["doc_id"] == PROBE_C].iloc[0]
+    # When B was posted (20 Sep), A was known but unpaid: its 27-day delay must not reach B's row,
+    # although the training set is built after A was paid.
+    assert (b["prior_invoices"], b["prior_paid_invoices"]) == (1, 0)
+    assert b["prior_median_days_late"] != b["prior_median_days_late"]  # NaN: nothing paid yet
+    assert b["open_invoices_at_posting"] == 1 and b["open_amount_at_posting"] == pytest.approx(5000.0)
+    # When C was posted (21 Oct), both payments had arrived: A 27 days late, B 2 days late.
+    assert (c["prior_invoices"], c["prior_paid_invoices"]) == (2, 2)
+    assert c["prior_median_days_late"] == pytest.approx(14.5)
+    assert c["open_invoices_at_posting"] == 0
+    assert (b["days_to_pay"], b["days_late"]) == (17, 2)
+
+
+def test_payment_model_beats_both_baselines(platform):
+    ml = platform[4]
+    meta = _materialization(ml, "ml/payment_date_model", f"{TRAINED_THROUGH}")
+    holdout = meta["holdout"]
+    candidate_mae = holdout["candidate"]["mae"]
+    assert candidate_mae < holdout["due_date"]["mae"]
+    assert candidate_mae < holdout["customer_median_delay"]["mae"]
+    assert meta["promoted"] is True and meta["model_version"] == "1"
+    check = next(c for c in ml.get_asset_check_evaluations() if c.asset_key.to_user_string() == "ml/payment_date_model")
+    assert check.passed
+
+
+def test_gate_refuses_a_worse_model(platform):
+    settings, defs, instance = platform[:3]
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    before = client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
+    weak = {"ops": {"ml__payment_date_model": {"config": {"max_iter": 1, "learning_rate": 0.01}}}}
+    job = defs.resolve_job_def("daily_ml_job")
+    result = job.execute_in_process(
+        instance=instance, partition_key=f"{TRAINED_THROUGH}", run_config=weak,
+        asset_selection=[dg.AssetKey(["ml", "payment_date_model"])],
+    )
+    meta = _materialization(result, "ml/payment_date_model", f"{TRAINED_THROUGH}")
+    assert meta["promoted"] is False and "does not beat" in meta["promotion"]
+    assert client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version == before
+    tags = client.get_model_version(PAYMENT_MODEL, meta["model_version"]).tags
+    assert tags["promotion"].startswith("does not beat")
+    # the champion still beats the baselines on this holdout, so the serving check passes
+    assert next(iter(result.get_asset_check_evaluations())).passed
+
+
+def test_decide_promotion_rules():
+    assert decide_promotion(3.0, None, {"due": 5.0}).promoted
+    assert not decide_promotion(3.0, 2.9, {"due": 5.0}).promoted
+    assert not decide_promotion(3.0, None, {"due": 5.0, "median": 2.5}).promoted
+    assert decide_promotion(0.9, 0.8, {"rate": 0.5}, lower_is_better=False).promoted
+
+
+def test_score_contracts(platform):
+    settings = platform[0]
+    open_rows = _query(settings, "select count(*) as n from silver.ftr_invoice_risk where status = 'open' and as_of_date = ?", [TRAINED_THROUGH])["n"][0]
+    scores = _query(settings, "select * from gold.score_payment_pred where score_date = ?", [TRAINED_THROUGH])
+    assert len(scores) == open_rows > 0
+    assert scores["prediction_confidence"].between(0, 1).all()
+    assert (scores["interval_lower_date"] <= scores["predicted_payment_date"]).all()
+    assert (scores["predicted_payment_date"] <= scores["interval_upper_date"]).all()
+    assert set(scores["model_version"]) == {"1"} and scores["prediction_timestamp"].notna().all()
+    priority = _query(settings, "select * from gold.score_ar_priority where score_date = ?", [TRAINED_THROUGH])
+    assert len(priority) == open_rows and sorted(priority["priority_rank"]) == list(range(1, open_rows + 1))
+    assert priority["probability_over_30_late"].between(0, 1).all()
+    forecast = _query(settings, "select * from gold.score_cashflow_fcst where forecast_date = ?", [TRAINED_THROUGH])
+    assert sorted(forecast.groupby("stream")["horizon_days"].max().tolist()) == [90, 90]
+    assert (forecast["lower_95"] <= forecast["predicted_cash_in"]).all() and (forecast["predicted_cash_in"] <= forecast["upper_95"]).all()
+    cash_in = _query(settings, "select sum(predicted_cash_in) as total from gold.kpi_predicted_cash_in where score_date = ?", [TRAINED_THROUGH])
+    assert cash_in["total"][0] == pytest.approx(scores["open_amount"].sum(), rel=1e-6)
+
+
+def test_scoring_a_new_day_uses_the_registry_champion(platform):
+    settings, defs, instance = platform[:3]
+    daily = run_days(defs, instance, END, END)
+    request = ml_run_request(instance.get_run_by_id(daily.run_id))
+    assert request.partition_key == f"{END}"
+    job = defs.resolve_job_def("daily_ml_job")
+    result = job.execute_in_process(
+        instance=instance, partition_key=request.partition_key, raise_on_error=False,
+        asset_selection=[dg.AssetKey(["ml", "payment_date_scores"])],
+    )
+    assert result.success
+    champion = MlflowClient(settings.mlflow_tracking_uri).get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
+    scored = _query(settings, "select distinct model_version from ml.payment_date_scores where score_date = ?", [END])
+    assert scored["model_version"].tolist() == [champion]
