@@ -24,7 +24,7 @@ from dagster_mlflow.resources import MlFlow
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from . import outputs
-from .tracking import load_champion
+from .tracking import champion_version, load_champion
 from .training import Candidate, TimeSplit, log_and_gate, ml_asset_args, window_days
 
 STREAMS = ("ar_invoices", "sme_payments")
@@ -32,6 +32,7 @@ EXOG = ["is_holiday", "is_tet_holiday", "is_month_end"]
 ORDER, SEASONAL_ORDER = (1, 0, 1), (1, 0, 1, 7)
 HORIZON_DAYS = 90
 MAPE_GATE = 0.15
+NAIVE_VERSION = "baseline:seasonal_naive"
 SERIES_SQL = "select * from silver.ml_training_cashflow_fcst where stream = ? order by cash_date"
 
 
@@ -72,6 +73,18 @@ def forecast(results, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFra
 def seasonal_naive(history: pd.DataFrame, days: int) -> np.ndarray:
     last_week = history["cash_in"].to_numpy(float)[-7:]
     return np.resize(last_week, days)
+
+
+def seasonal_naive_forecast(history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
+    """The baseline as a forecast, with bands from its own past errors (week-on-week changes)."""
+    values = history["cash_in"].to_numpy(float)
+    changes = values[7:] - values[:-7]
+    out = {"predicted_cash_in": seasonal_naive(history, len(future))}
+    for level in (80, 95):
+        low, high = np.quantile(changes, [(1 - level / 100) / 2, 1 - (1 - level / 100) / 2]) if len(changes) else (0.0, 0.0)
+        out[f"lower_{level}"] = np.maximum(out["predicted_cash_in"] + min(low, 0.0), 0)
+        out[f"upper_{level}"] = out["predicted_cash_in"] + max(high, 0.0)
+    return pd.DataFrame(out)
 
 
 def forecast_metrics(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
@@ -148,13 +161,21 @@ def _forecast_rows(stream: str, series: pd.DataFrame, results, version: str, day
     history = series[(days <= pd.Timestamp(day)) & ~series["is_future"]].reset_index(drop=True)
     future = series[days > pd.Timestamp(day)].head(HORIZON_DAYS).reset_index(drop=True)
     future = future.assign(**{c: future[c].fillna(False) for c in EXOG})
-    values = forecast(results, history, future)
+    values = forecast(results, history, future) if results is not None else seasonal_naive_forecast(history, future)
     return pd.concat([future[["stream", "currency", "cash_date"]], values], axis=1).assign(
         forecast_date=day,
         horizon_days=range(1, len(future) + 1),
         model_name=model_name(stream),
         model_version=version,
     ).rename(columns={"cash_date": "target_date"})
+
+
+def _champion_or_baseline(context, stream: str):
+    """The champion; until a model has beaten seasonal-naive, the baseline itself, labelled as such."""
+    if champion_version(model_name(stream)) is None:
+        context.log.warning(f"{model_name(stream)}: no champion yet; publishing the seasonal-naive baseline")
+        return None, NAIVE_VERSION
+    return load_champion(model_name(stream), mlflow.statsmodels.load_model)
 
 
 def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -193,7 +214,7 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         frames, versions = [], {}
         with warehouse.get_connection() as con:
             for stream in STREAMS:
-                results, versions[stream] = load_champion(model_name(stream), mlflow.statsmodels.load_model)
+                results, versions[stream] = _champion_or_baseline(context, stream)
                 series = outputs.read(con, SERIES_SQL, [stream])
                 for offset in range((last - first).days + 1):
                     frames.append(_forecast_rows(stream, series, results, versions[stream], first + timedelta(days=offset)))

@@ -31,7 +31,6 @@ SPEC = ClassifierSpec(
     training_sql="select * from silver.ml_training_churn where label_known_on <= ? and extract(isodow from as_of_date) = 1",
     scoring_sql="select * from silver.ml_training_churn where as_of_date between ? and ?",
     label="churned",
-    event_column="as_of_date",
     categorical=["account_segment"],
     numeric=[
         "customer_age_days", "recency_days", "frequency_ltm", "monetary_ltm_vnd", "avg_order_value_vnd",

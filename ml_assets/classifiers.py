@@ -29,7 +29,7 @@ class ClassifierConfig(dg.Config):
     max_iter: int = 150
     learning_rate: float = 0.05
     holdout_days: int = 30
-    min_training_rows: int = 300
+    min_training_rows: int = 150
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,6 @@ class ClassifierSpec:
     training_sql: str  # labelled rows; one parameter: the cutoff day
     scoring_sql: str  # rows to score; parameters: first and last day
     label: str
-    event_column: str  # the day a row describes (the holdout is the days after the split)
     categorical: list[str]
     numeric: list[str]
     id_columns: list[str]  # carried from the scored rows into the output (as_of_date first)
@@ -80,7 +79,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         _, cutoff = window_days(context)
         with warehouse.get_connection() as con:
             frame = outputs.read(con, spec.training_sql, [cutoff])
-        split = time_split(frame, cutoff, config.holdout_days, event_column=spec.event_column)
+        split = time_split(frame, cutoff, config.holdout_days)
         require_rows(split, config.min_training_rows, spec.model_name)
         label = split.train[spec.label].astype(int)
         model = boosted_classifier(spec.categorical, config.max_iter, config.learning_rate).fit(split.train[spec.features], label)

@@ -48,7 +48,6 @@ SPEC = ClassifierSpec(
     training_sql="select * from silver.ml_training_ar_scoring where label_known_on <= ? and invoice_age_days % 7 = 0",
     scoring_sql="select * from silver.ml_training_ar_scoring where as_of_date between ? and ?",
     label="paid_over_30_late",
-    event_column="as_of_date",
     categorical=["business_code", "currency", "payment_terms"],
     numeric=[
         "days_past_due", "invoice_age_days", "terms_days", "log_amount", "due_day_of_week", "prior_invoices",

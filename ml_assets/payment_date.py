@@ -110,8 +110,8 @@ def interval_coverage(model: PaymentDateModel, X: pd.DataFrame, actual: np.ndarr
 
 def predictions_frame(model: PaymentDateModel, features: pd.DataFrame) -> pd.DataFrame:
     """Predicted days, dates, interval and confidence for each row of ``features``."""
-    median = model.predict(features)
     low, high = model.predict_interval(features)
+    median = np.clip(model.predict(features), low, high)  # separate quantile models can cross
     posted = pd.to_datetime(features["invoice_date"])
 
     def date_after(days: np.ndarray) -> pd.Series:
@@ -171,7 +171,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         _, cutoff = window_days(context)
         with warehouse.get_connection() as con:
             frame = outputs.read(con, TRAINING_SQL, [cutoff])
-        split = time_split(frame, cutoff, config.holdout_days, event_column="invoice_date")
+        split = time_split(frame, cutoff, config.holdout_days)
         require_rows(split, config.min_training_rows, MODEL_NAME)
         model = PaymentDateModel(config.max_iter, config.learning_rate).fit(split.train, split.train["days_to_pay"])
         model.calibrate(split.holdout, split.holdout["days_to_pay"])

@@ -88,7 +88,7 @@ def decide_promotion(
 
 def champion_version(model_name: str) -> str | None:
     try:
-        return MlflowClient().get_model_version_by_alias(model_name, CHAMPION).version
+        return str(MlflowClient().get_model_version_by_alias(model_name, CHAMPION).version)
     except MlflowException:
         return None
 
@@ -107,7 +107,7 @@ def load_champion(model_name: str, loader=None):
 
 def register(model_name: str, run_id: str, artifact_path: str = "model") -> str:
     """Register the run's logged model as a new version of ``model_name``."""
-    return mlflow.register_model(f"runs:/{run_id}/{artifact_path}", model_name).version
+    return str(mlflow.register_model(f"runs:/{run_id}/{artifact_path}", model_name).version)
 
 
 def record_decision(model_name: str, version: str, decision: Promotion, metrics: Mapping[str, float]) -> None:

@@ -59,13 +59,13 @@ class TimeSplit:
         }
 
 
-def time_split(frame: pd.DataFrame, cutoff: date, holdout_days: int, event_column: str) -> TimeSplit:
-    """Train on labels known by cutoff - holdout_days; hold out the events after that day."""
+def time_split(frame: pd.DataFrame, cutoff: date, holdout_days: int) -> TimeSplit:
+    """Train on labels known by cutoff - holdout_days; hold out the labels that became known after."""
     split_day = cutoff - timedelta(days=holdout_days)
-    labelled = frame[pd.to_datetime(frame["label_known_on"]) <= pd.Timestamp(cutoff)]
-    known_early = pd.to_datetime(labelled["label_known_on"]) <= pd.Timestamp(split_day)
-    after_split = pd.to_datetime(labelled[event_column]) > pd.Timestamp(split_day)
-    return TimeSplit(cutoff, split_day, labelled[known_early], labelled[after_split])
+    known_on = pd.to_datetime(frame["label_known_on"])
+    labelled = frame[known_on <= pd.Timestamp(cutoff)]
+    early = known_on[known_on <= pd.Timestamp(cutoff)] <= pd.Timestamp(split_day)
+    return TimeSplit(cutoff, split_day, labelled[early], labelled[~early])
 
 
 def require_rows(split: TimeSplit, minimum: int, what: str) -> None:

@@ -121,7 +121,7 @@ def test_gate_refuses_a_worse_model(platform):
     )
     meta = _materialization(result, "ml/payment_date_model", f"{TRAINED_THROUGH}")
     assert meta["promoted"] is False and "does not beat" in meta["promotion"]
-    assert client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version == before
+    assert str(client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version) == str(before)
     tags = client.get_model_version(PAYMENT_MODEL, meta["model_version"]).tags
     assert tags["promotion"].startswith("does not beat")
     # the champion still beats the baselines on this holdout, so the serving check passes
@@ -136,7 +136,9 @@ def test_decide_promotion_rules():
 
 
 def test_score_contracts(platform):
-    settings = platform[0]
+    settings, ml = platform[0], platform[4]
+    failures = [f"{e.step_key}: {e.event_specific_data.error.message.strip()[:300]}" for e in ml.all_events if e.is_step_failure]
+    assert ml.success, failures
     open_rows = _query(settings, "select count(*) as n from silver.ftr_invoice_risk where status = 'open' and as_of_date = ?", [TRAINED_THROUGH])["n"][0]
     scores = _query(settings, "select * from gold.score_payment_pred where score_date = ?", [TRAINED_THROUGH])
     assert len(scores) == open_rows > 0
@@ -165,6 +167,6 @@ def test_scoring_a_new_day_uses_the_registry_champion(platform):
         asset_selection=[dg.AssetKey(["ml", "payment_date_scores"])],
     )
     assert result.success
-    champion = MlflowClient(settings.mlflow_tracking_uri).get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
+    champion = str(MlflowClient(settings.mlflow_tracking_uri).get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version)
     scored = _query(settings, "select distinct model_version from ml.payment_date_scores where score_date = ?", [END])
     assert scored["model_version"].tolist() == [champion]
