@@ -21,7 +21,7 @@ def test_every_asset_follows_the_conventions(platform):
         node = graph.get(key)
         assert node.description, key
         assert node.owners, key
-        assert node.group_name in {"bronze", "silver", "gold", "ops", "reference"}, key
+        assert node.group_name in {"bronze", "silver", "gold", "ops", "reference", "ml"}, key
         assert node.freshness_policy is not None, key
         if is_reference(key, node.group_name):
             assert node.partitions_def is None, key
