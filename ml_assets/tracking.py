@@ -44,6 +44,9 @@ def mlflow_tracking(context) -> MlFlow:
     this run never writes into it.
     """
     uri = context.resource_config["mlflow_tracking_uri"]
+    if context.dagster_run is None:  # outside a run (a sensor's context gets every resource): no MLflow run
+        mlflow.set_tracking_uri(uri)
+        return mlflow
     ensure_experiment(uri, context.resource_config["experiment_name"])
     active = mlflow.active_run()
     if active is not None and active.data.tags.get("dagster_run_id") != context.run_id:
