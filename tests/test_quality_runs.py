@@ -239,7 +239,13 @@ def test_stale_assets_fail_freshness_and_alert_until_fresh_again(tmp_path):
 
     run_days(platform.defs, platform.instance, today - timedelta(days=4), today - timedelta(days=1))
     fresh = run_freshness_checks(platform.defs, platform.instance).get_asset_check_evaluations()
-    assert all(e.passed for e in fresh), [e.asset_key for e in fresh if not e.passed]
+    # eight days are too few to train the models, so this test never runs the ML job:
+    # its assets must stay stale (and alerting) while everything the daily job builds recovers
+    ml = {k.to_user_string() for k in platform.defs.resolve_job_def("daily_ml_job").asset_layer.selected_asset_keys}
+    still_stale = {e.asset_key.to_user_string() for e in fresh if not e.passed}
+    assert still_stale == ml
     watch.tick()
-    assert sorted(hook.events("resolved")) == sorted(hook.events("firing"))
+    firing = hook.events("firing")
+    assert sorted(hook.events("resolved")) == sorted(e for e in firing if e[0] not in ml)
+    assert {e[0] for e in firing} & ml == ml
     hook.server.shutdown()
