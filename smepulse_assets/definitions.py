@@ -72,7 +72,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             ),
         ],
         sensors=[
-            *(build_drop_sensor(spec, daily_job, partitions) for spec in sources),
+            build_drop_sensor(sources, daily_job, partitions),
             build_alert_sensor(),
             build_seed_sensor(reference_job),
             build_ml_after_daily_sensor(daily_job, ml_job),

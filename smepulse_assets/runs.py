@@ -6,6 +6,8 @@ from datetime import date
 
 import dagster as dg
 
+from .ingestion.sensor import SENSOR_NAME as DROP_SENSOR
+
 
 def run_reference(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return defs.resolve_job_def("reference_data_job").execute_in_process(instance=instance)
@@ -50,7 +52,7 @@ def evaluate_drop_sensor(
     defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
 ) -> dg.SensorResult:
     """One tick of the drop sensor, without executing what it requests."""
-    return evaluate_sensor(defs, instance, "kaggle_invoices_drop_sensor", cursor)[0]
+    return evaluate_sensor(defs, instance, DROP_SENSOR, cursor)[0]
 
 
 def run_sensor_requests(

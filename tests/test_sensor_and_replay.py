@@ -39,13 +39,28 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
     )
     # two contiguous days form one range run; the lone day gets its own partition run
     assert requested == [("2020-01-01", "2020-01-02"), ("2020-01-05", None)]
-    assert "not-a-day" in json.dumps(json.loads(result.cursor)["reported"])
+    assert "not-a-day" in json.dumps(json.loads(result.cursor)["kaggle_invoices"]["reported"])
 
     again = evaluate_drop_sensor(platform.defs, platform.instance, result.cursor)
     assert not again.run_requests  # same files: nothing new, and the bad folder is not re-reported
-    assert json.loads(again.cursor)["reported"] == json.loads(result.cursor)["reported"]
+    assert json.loads(again.cursor) == json.loads(result.cursor)
 
     storage.write_bytes(drop_url(landing, date(2020, 1, 2)), csv_bytes(*ROWS[:2]))  # a re-delivery
     changed = evaluate_drop_sensor(platform.defs, platform.instance, again.cursor)
     assert [r.partition_key for r in changed.run_requests] == ["2020-01-02"]
     assert len({r.run_key for r in result.run_requests + changed.run_requests}) == 3
+
+
+def test_sources_landing_on_the_same_day_request_one_run(platform):
+    """Eight sources deliver every day: the daily job (which builds all of them) runs once per day, not once per source."""
+    landing = platform.settings.landing_url
+    storage.write_bytes(drop_url(landing, date(2020, 1, 3)), csv_bytes(*ROWS))
+    storage.write_bytes(storage.join(landing, "orders", "2020-01-03", "orders.csv"), b"order_id\n")
+    storage.write_bytes(storage.join(landing, "payments", "2020-01-04", "payments.csv"), b"payment_id\n")
+
+    result = evaluate_drop_sensor(platform.defs, platform.instance)
+    [request] = result.run_requests
+    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
+        "2020-01-03", "2020-01-04")
+    assert request.tags["smepulse/sources"] == "kaggle_invoices,orders,payments"
+    assert set(json.loads(result.cursor)) >= {"kaggle_invoices", "orders", "payments", "customers"}

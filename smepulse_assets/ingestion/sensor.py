@@ -1,11 +1,13 @@
-"""Sensor per source: new or changed drops request their daily partitions.
+"""One sensor over every source's landing folder: new or changed drops request their days.
 
-The cursor remembers a fingerprint of every drop file seen (size and ETag or
-modification time), so the same file never triggers twice and a rewritten file
-triggers again. Days with new drops that follow each other are requested as
-one range run (the assets have single-run backfill policies), so a month
-landing at once is one run, not thirty. Files in a folder that is not a day of
-the partitions are reported once, not crashed on.
+The cursor remembers, per source, a fingerprint of every drop file seen (size and
+ETag or modification time), so the same file never triggers twice and a rewritten
+file triggers again. Changed days of all sources are merged before runs are
+requested: a day whose eight sources land together is one run of the daily job
+(which builds every source's day), not one per source; days that follow each other
+form one range run (the assets have single-run backfill policies), so a month
+landing at once is one run, not thirty. Files in a folder that is not a day of the
+partitions are reported once, not crashed on.
 """
 
 
@@ -22,11 +24,18 @@ from ..resources import PlatformPaths
 from .spec import SourceSpec
 
 
+SENSOR_NAME = "landing_drop_sensor"
+
+
 @dataclass
 class DropPlan:
     ranges: list[tuple[date, date, str]] = field(default_factory=list)  # first, last, run key
     reports: list[str] = field(default_factory=list)
-    cursor: dict = field(default_factory=dict)
+    cursor: dict = field(default_factory=dict)  # source name -> {"files": ..., "reported": ...}
+    sources: dict[date, set[str]] = field(default_factory=dict)  # day -> sources with new drops
+
+    def sources_between(self, first: date, last: date) -> list[str]:
+        return sorted({name for day, names in self.sources.items() if first <= day <= last for name in names})
 
 
 def list_drop_files(spec: SourceSpec, landing_url: str) -> dict[str, str]:
@@ -48,74 +57,82 @@ def _partition_day(folder: str, partitions_def: dg.PartitionsDefinition) -> date
 
 
 def plan_drop_runs(
-    spec: SourceSpec, files: dict[str, str], cursor: dict, partitions_def: dg.PartitionsDefinition
+    listings: list[tuple[SourceSpec, dict[str, str]]], cursor: dict, partitions_def: dg.PartitionsDefinition
 ) -> DropPlan:
-    seen: dict[str, str] = cursor.get("files", {})
-    reported: dict[str, str] = cursor.get("reported", {})
-    plan = DropPlan(cursor={"files": dict(seen), "reported": dict(reported)})
+    """Runs for the days with new or changed files in any source (``listings``: each source and its files)."""
+    plan = DropPlan()
     changed: dict[date, list[str]] = {}
-    for relative, fingerprint in sorted(files.items()):
-        folder = relative.split("/", 1)[0]
-        day = _partition_day(folder, partitions_def) if "/" in relative else None
-        if day is None:
-            if reported.get(relative) != fingerprint:
-                plan.reports.append(
-                    f"{spec.name}/{relative}: not in a YYYY-MM-DD folder within the partitions; not loaded"
-                )
-                plan.cursor["reported"][relative] = fingerprint
-            continue
-        if seen.get(relative) != fingerprint:
-            changed.setdefault(day, []).append(f"{relative}={fingerprint}")
-            plan.cursor["files"][relative] = fingerprint
-    plan.ranges = _contiguous_ranges(spec.name, changed)
+    for spec, files in listings:
+        seen: dict[str, str] = cursor.get(spec.name, {}).get("files", {})
+        reported: dict[str, str] = cursor.get(spec.name, {}).get("reported", {})
+        state = plan.cursor[spec.name] = {"files": dict(seen), "reported": dict(reported)}
+        for relative, fingerprint in sorted(files.items()):
+            folder = relative.split("/", 1)[0]
+            day = _partition_day(folder, partitions_def) if "/" in relative else None
+            if day is None:
+                if reported.get(relative) != fingerprint:
+                    plan.reports.append(
+                        f"{spec.name}/{relative}: not in a YYYY-MM-DD folder within the partitions; not loaded"
+                    )
+                    state["reported"][relative] = fingerprint
+                continue
+            if seen.get(relative) != fingerprint:
+                changed.setdefault(day, []).append(f"{spec.name}/{relative}={fingerprint}")
+                plan.sources.setdefault(day, set()).add(spec.name)
+                state["files"][relative] = fingerprint
+    plan.ranges = _contiguous_ranges(changed)
     return plan
 
 
-def _contiguous_ranges(source: str, changed: dict[date, list[str]]) -> list[tuple[date, date, str]]:
+def _contiguous_ranges(changed: dict[date, list[str]]) -> list[tuple[date, date, str]]:
     ranges: list[tuple[date, date, str]] = []
     run: list[date] = []
     for day in sorted(changed):
         if run and day - run[-1] != timedelta(days=1):
-            ranges.append(_range(source, run, changed))
+            ranges.append(_range(run, changed))
             run = []
         run.append(day)
     if run:
-        ranges.append(_range(source, run, changed))
+        ranges.append(_range(run, changed))
     return ranges
 
 
-def _range(source: str, days: list[date], changed: dict[date, list[str]]) -> tuple[date, date, str]:
+def _range(days: list[date], changed: dict[date, list[str]]) -> tuple[date, date, str]:
     digest = hashlib.sha1("\n".join(f for d in days for f in changed[d]).encode()).hexdigest()[:16]
-    return days[0], days[-1], f"{source}:{days[0]}..{days[-1]}:{digest}"
+    return days[0], days[-1], f"landing:{days[0]}..{days[-1]}:{digest}"
 
 
-def run_request_for(first: date, last: date, run_key: str) -> dg.RunRequest:
+def run_request_for(first: date, last: date, run_key: str, sources: list[str]) -> dg.RunRequest:
+    tags = {"smepulse/sources": ",".join(sources)}
     if first == last:
-        return dg.RunRequest(run_key=run_key, partition_key=f"{first}")
+        return dg.RunRequest(run_key=run_key, partition_key=f"{first}", tags=tags)
     return dg.RunRequest(
         run_key=run_key,
         tags={
+            **tags,
             "dagster/asset_partition_range_start": f"{first}",
             "dagster/asset_partition_range_end": f"{last}",
         },
     )
 
 
-def build_drop_sensor(spec: SourceSpec, job, partitions_def: dg.PartitionsDefinition):
+def build_drop_sensor(specs: list[SourceSpec], job, partitions_def: dg.PartitionsDefinition):
+    folders = ", ".join(f"<landing>/{s.name}/{s.landing.format(day='<YYYY-MM-DD>')}" for s in specs)
+
     @dg.sensor(
-        name=f"{spec.name}_drop_sensor",
+        name=SENSOR_NAME,
         job=job,
         minimum_interval_seconds=30,
-        description=f"Requests the daily partitions of new or changed {spec.name} drops "
-        f"in <landing>/{spec.name}/{spec.landing.format(day='<YYYY-MM-DD>')}.",
+        description=f"Requests one run of the daily job for the days with new or changed drops in any of {folders}.",
     )
     def drop_sensor(context: dg.SensorEvaluationContext, paths: PlatformPaths):
         cursor = json.loads(context.cursor) if context.cursor else {}
-        plan = plan_drop_runs(spec, list_drop_files(spec, paths.landing_url), cursor, partitions_def)
+        listings = [(spec, list_drop_files(spec, paths.landing_url)) for spec in specs]
+        plan = plan_drop_runs(listings, cursor, partitions_def)
         for report in plan.reports:
             context.log.warning(report)
-        requests = [run_request_for(*r) for r in plan.ranges]
-        skip = None if requests else dg.SkipReason(f"No new or changed {spec.name} drops.")
+        requests = [run_request_for(first, last, key, plan.sources_between(first, last)) for first, last, key in plan.ranges]
+        skip = None if requests else dg.SkipReason("No new or changed drops.")
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(plan.cursor), skip_reason=skip)
 
     return drop_sensor

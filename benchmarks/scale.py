@@ -1,0 +1,262 @@
+"""Benchmark: the whole platform on a generated world of a chosen size.
+
+    .venv/bin/python benchmarks/scale.py                                   # ~520 days, ~100 invoices/day (~50k)
+    .venv/bin/python benchmarks/scale.py --invoices-per-day 9620 --customers 20000 --orders-per-day 300   # ~5M
+
+Generates every source's daily drops (Kaggle invoices and the SME world) into a
+temporary data directory, holds the last day back, and measures (wall clock):
+- definitions load: a fresh interpreter loading the code location (median of 3);
+- full backfill of the history through every layer: reference data, the daily job
+  (bronze -> silver -> gold) over all days as one range run, then the ML job
+  (train as of the last day, score every day, gold score tables);
+- the same dbt models run by plain `dbt build` over the same window into a fresh
+  warehouse, plus the Python steps' own time (bronze parsing, ML) taken from the
+  platform run's step timings: the ratio of the platform's time to that sum is
+  the cost of orchestration;
+- one new day: the held-back day's files land, the drop sensor ticks and its run
+  executes, the ML sensor ticks and its run executes (sensor to gold scores);
+- latency (median and p95 of repeated queries) of the gold queries people run most:
+  AR aging for a day, DSO for a day, the collection worklist;
+- peak resident memory of this process and of the largest child (dbt).
+Prints a table and a JSON line. Figures, not assertions: targets are judged by
+reading them (README "Benchmarks").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+# The gold queries an analyst runs most, each for one day (the newest).
+GOLD_QUERIES = {
+    "ar_aging": "select aging_bucket, invoice_count, open_amount from gold.kpi_ar_aging where as_of_date = ? order by bucket_order",
+    "dso": "select * from gold.kpi_ar_dso_analysis where as_of_date = ?",
+    "worklist": "select * from gold.ar_collection_worklist where score_date = ? order by priority_rank limit 50",
+}
+QUERY_REPEATS = 40
+# dbt steps run SQL in a child process; every other step is Python in this one.
+DBT_STEPS = ("reference_dbt_models", "daily_dbt_models", "ml_serving_dbt_models")
+
+
+class Timer:
+    def __init__(self, figures: dict, name: str):
+        self.figures, self.name = figures, name
+
+    def __enter__(self):
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.figures[self.name] = round(time.perf_counter() - self.started, 2)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2019, 1, 1))
+    parser.add_argument("--days", type=int, default=520, help="days of history to backfill (one more is the new day)")
+    parser.add_argument("--invoices-per-day", type=float, default=100.0)
+    parser.add_argument("--customers", type=int, default=300)
+    parser.add_argument("--orders-per-day", type=float, default=30.0)
+    parser.add_argument("--keep", action="store_true", help="keep the data directory (path printed)")
+    parser.add_argument("--skip-plain-dbt", action="store_true", help="skip the plain dbt comparison")
+    return parser.parse_args()
+
+
+def landing_days(landing: Path, day: date) -> list[Path]:
+    """Every source's folder for one day."""
+    return [folder for folder in landing.glob(f"*/{day:%Y-%m-%d}") if folder.is_dir()]
+
+
+def hold_back(landing: Path, day: date, store: Path) -> list[tuple[Path, Path]]:
+    moves = [(folder, store / folder.parent.name) for folder in landing_days(landing, day)]
+    for folder, target in moves:
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(folder), str(target / folder.name))
+    return moves
+
+
+def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Wall time of each step of a run, from its event log."""
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = entry.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            seconds[event.step_key] = round(entry.timestamp - started.get(event.step_key, entry.timestamp), 2)
+    return seconds
+
+
+def definitions_load_seconds(env: dict[str, str]) -> float:
+    code = "from smepulse_assets.definitions import defs; defs.get_repository_def().get_all_jobs()"
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+        timings.append(time.perf_counter() - started)
+    return round(statistics.median(timings), 2)
+
+
+def query_latency(warehouse_path: str, day: date) -> dict[str, float]:
+    figures = {}
+    with duckdb.connect(warehouse_path, read_only=True) as con:
+        for name, sql in GOLD_QUERIES.items():
+            timings = []
+            for _ in range(QUERY_REPEATS):
+                started = time.perf_counter()
+                rows = con.execute(sql, [day]).fetchall()
+                timings.append((time.perf_counter() - started) * 1000)
+            if not rows:
+                raise SystemExit(f"gold query {name} returned nothing for {day}: the run did not build it")
+            timings.sort()
+            figures[f"{name}_query_median_ms"] = round(statistics.median(timings), 1)
+            figures[f"{name}_query_p95_ms"] = round(timings[int(0.95 * (len(timings) - 1))], 1)
+    return figures
+
+
+def plain_dbt_seconds(settings, first: date, last: date) -> float:
+    """The daily and ML-serving dbt models over the window, by plain `dbt build`, into a fresh warehouse.
+
+    Reference data and the ML output tables are copied in first (not timed): the comparison
+    is the same models over the same days, without Dagster around them."""
+    from smepulse_assets.settings import DBT_PROJECT_DIR
+    from smepulse_assets.transformations import ML_SERVING_SELECT, REFERENCE_SELECT, dbt_executable
+
+    plain = Path(settings.data_dir) / "plain_dbt.duckdb"
+    env = {**os.environ, **settings.dbt_env(), "SMEPULSE_WAREHOUSE_PATH": str(plain)}
+    dbt = [dbt_executable(), "build", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    subprocess.run([*dbt, "--select", REFERENCE_SELECT, "--indirect-selection", "cautious"], check=True, env=env, cwd=DBT_PROJECT_DIR)
+    with duckdb.connect(str(plain)) as con:
+        con.execute(f"attach '{settings.warehouse_path}' as platform (read_only)")
+        con.execute("create schema if not exists ml")
+        for (table,) in con.execute("select table_name from information_schema.tables where table_catalog = 'platform' and table_schema = 'ml'").fetchall():
+            con.execute(f"create or replace table ml.{table} as select * from platform.ml.{table}")
+    window = ["--vars", json.dumps({"min_date": f"{first}", "max_date": f"{last}"})]
+    started = time.perf_counter()
+    subprocess.run([*dbt, "--exclude", REFERENCE_SELECT, ML_SERVING_SELECT, *window], check=True, env=env, cwd=DBT_PROJECT_DIR)
+    subprocess.run([*dbt, "--select", ML_SERVING_SELECT, *window], check=True, env=env, cwd=DBT_PROJECT_DIR)
+    return round(time.perf_counter() - started, 2)
+
+
+def peak_memory() -> dict[str, int]:
+    return {
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_child_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+    }
+
+
+def run_new_day(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None) -> list[str]:
+    """Tick the drop sensor, run what it asks, then tick the ML sensor and run that: as the daemon would."""
+    from smepulse_assets.ml_sensor import ml_run_request
+    from smepulse_assets.runs import DROP_SENSOR, evaluate_sensor
+
+    result, _ = evaluate_sensor(defs, instance, DROP_SENSOR, cursor)
+    requests = list(getattr(result, "run_requests", None) or [])
+    if not requests:
+        raise SystemExit(f"the drop sensor requested nothing for the new day: {result}")
+    daily, ml = defs.resolve_job_def("daily_ar_job"), defs.resolve_job_def("daily_ml_job")
+    run_ids = []
+    for request in requests:
+        run = daily.execute_in_process(instance=instance, partition_key=request.partition_key, tags=request.tags)
+        ml_request = ml_run_request(instance.get_run_by_id(run.run_id))
+        scored = ml.execute_in_process(instance=instance, partition_key=ml_request.partition_key, tags=ml_request.tags)
+        run_ids += [run.run_id, scored.run_id]
+    return run_ids
+
+
+def main() -> None:
+    args = parse_args()
+    data_dir = tempfile.mkdtemp(prefix="smepulse-bench-")
+    os.environ.update(SMEPULSE_DATA_DIR=data_dir, SMEPULSE_PARTITIONS_START="2018-01-01")
+    from smepulse_assets import warehouse
+    from smepulse_assets.definitions import build_defs
+    from smepulse_assets.generator import GeneratorConfig, generate_sample_data, world_config
+    from smepulse_assets.runs import DROP_SENSOR, evaluate_sensor, run_days, run_reference
+    from smepulse_assets.settings import Settings
+
+    settings = Settings.from_env()
+    settings.ensure_local_dirs()
+    last = args.start + timedelta(days=args.days - 1)
+    new_day = last + timedelta(days=1)
+    config = GeneratorConfig(start=args.start, end=new_day, customers=args.customers, invoices_per_day=args.invoices_per_day)
+    figures: dict[str, float | int | str] = {
+        "days": args.days, "invoices_per_day": args.invoices_per_day, "orders_per_day": args.orders_per_day,
+    }
+
+    with Timer(figures, "generate_s"):
+        snapshot, world, _ = generate_sample_data(config, settings.landing_url, world_config(config, args.orders_per_day))
+    figures.update(invoices=len(snapshot.truth), invoice_rows_delivered=len(snapshot.rows),
+                   order_lines=len(world.order_lines), payments=len(world.payments), bank_lines=len(world.bank_lines))
+    held = hold_back(Path(settings.landing_url), new_day, Path(data_dir) / "held_back")
+
+    figures["definitions_load_s"] = definitions_load_seconds(dict(os.environ))
+    defs = build_defs(settings)
+    instance = dg.DagsterInstance.ephemeral()
+
+    with Timer(figures, "reference_s"):
+        run_reference(defs, instance)
+    with Timer(figures, "daily_job_backfill_s"):
+        backfill = run_days(defs, instance, args.start, last)
+    with Timer(figures, "ml_job_backfill_s"):
+        ml = run_days(defs, instance, args.start, last, job_name="daily_ml_job")
+    figures["full_backfill_s"] = round(figures["reference_s"] + figures["daily_job_backfill_s"] + figures["ml_job_backfill_s"], 2)
+    steps = {**step_seconds(instance, backfill.run_id), **step_seconds(instance, ml.run_id)}
+    figures["python_steps_s"] = round(sum(s for k, s in steps.items() if k not in DBT_STEPS), 2)
+    figures["dbt_steps_s"] = round(sum(s for k, s in steps.items() if k in DBT_STEPS), 2)
+    checks = [*backfill.get_asset_check_evaluations(), *ml.get_asset_check_evaluations()]
+    figures["backfill_checks"] = len(checks)
+    figures["backfill_checks_not_passing"] = ", ".join(sorted(c.check_name for c in checks if not c.passed)) or "none"
+    figures.update(peak_memory())
+
+    # the sensors' cursors catch up with the history the backfill loaded
+    _, cursor = evaluate_sensor(defs, instance, DROP_SENSOR)
+    for folder, target in held:
+        shutil.move(str(target / folder.name), str(folder))
+    with Timer(figures, "one_new_day_s"):
+        new_runs = run_new_day(defs, instance, cursor)
+    figures["one_new_day_runs"] = len(new_runs)
+    figures.update(query_latency(settings.warehouse_path, new_day))
+
+    if not args.skip_plain_dbt:
+        figures["plain_dbt_s"] = plain_dbt_seconds(settings, args.start, last)
+        baseline = figures["plain_dbt_s"] + figures["python_steps_s"]
+        figures["backfill_vs_plain_dbt_plus_python"] = round(figures["full_backfill_s"] / baseline, 2)
+    figures.update(peak_memory())
+    counts = warehouse.row_counts(settings.warehouse_path)
+    for table in ("gold.fact_ar_invoices", "silver.ftr_invoice_risk", "gold.fact_orders", "silver.ftr_customer_behavior", "ml.payment_date_scores"):
+        figures[f"rows_{table}"] = counts.get(table, 0) if not table.startswith("ml.") else _ml_rows(settings, table)
+    figures["slowest_steps"] = ", ".join(f"{k} {v}s" for k, v in sorted(steps.items(), key=lambda kv: -kv[1])[:6])
+
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+    print(json.dumps(figures))
+    if args.keep:
+        print(f"data directory kept: {data_dir}")
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _ml_rows(settings, table: str) -> int:
+    from smepulse_assets import warehouse
+
+    return int(warehouse.query(settings.warehouse_path, f"select count(*) as n from {table}")["n"][0])
+
+
+if __name__ == "__main__":
+    main()
