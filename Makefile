@@ -24,7 +24,7 @@ ui: install
 	$(BIN)/smepulse ui
 
 bench: install
-	$(BIN)/python benchmarks/backfill.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs

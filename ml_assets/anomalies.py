@@ -1,7 +1,7 @@
 """Unusual payments and bank lines, found with an isolation forest.
 
-For each day, a forest per kind (payments, bank lines) is fitted on the trailing
-``history_days`` before it and scores that day's rows: anomaly score in (0, 1]
+For each ISO week, a forest per kind (payments, bank lines) is fitted on the trailing
+``history_days`` before its Monday and scores the week's rows: anomaly score in (0, 1]
 (higher = more isolated), flagged when it is above the history's top
 ``contamination`` share. The reason names the feature furthest from its history
 median (in median absolute deviations), so an analyst sees *why*. There are no
@@ -10,7 +10,7 @@ parameters, rows and flag rate. Prediction anomalies (UC10: paid far from the
 predicted date) are found in gold, from the scores and the payments.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import dagster as dg
@@ -33,22 +33,31 @@ class Kind:
     name: str
     sql: str  # rows with day, subject_id, counterparty, amount_vnd and the features; params first, last day
     features: list[str]
+    # features measured against the history: name -> (value column, group column); the value minus the
+    # median of the group's history (the whole history's median for a group it has not seen)
+    relative: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def with_relative_features(self, history: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+        for name, (value, group) in self.relative.items():
+            usual = history.groupby(group)[value].median()
+            rows = rows.assign(**{name: rows[value] - rows[group].map(usual).fillna(history[value].median())})
+        return rows
 
 
-# A payment against its customer's usual amount, its method's usual amount, and its status.
+# A payment against its customer's usual amount, its method's usual amount (both from the history
+# the forest is fitted on, never from the days being scored), and its status.
 PAYMENTS = Kind(
     "payment",
     """
     select payment_date as day, payment_id as subject_id, customer_code as counterparty, amount_vnd,
-           ln(greatest(amount_vnd, 1)) as log_amount,
-           ln(greatest(amount_vnd, 1)) - median(ln(greatest(amount_vnd, 1))) over (partition by customer_code) as log_amount_vs_customer,
-           ln(greatest(amount_vnd, 1)) - median(ln(greatest(amount_vnd, 1))) over (partition by method_code) as log_amount_vs_method,
+           method_code, ln(greatest(amount_vnd, 1)) as log_amount,
            case when status = 'failed' then 1.0 else 0.0 end as failed,
            coalesce(datediff('day', payment_date, settled_date), 30) as days_to_settle
     from gold.fact_payments
     where payment_date between ? and ?
     """,
     ["log_amount", "log_amount_vs_customer", "log_amount_vs_method", "failed", "days_to_settle"],
+    relative={"log_amount_vs_customer": ("log_amount", "counterparty"), "log_amount_vs_method": ("log_amount", "method_code")},
 )
 # A bank line by size, direction, whether it names a payment or bill, how it matched, repeats.
 BANK_LINES = Kind(
@@ -80,6 +89,7 @@ class AnomalyConfig(dg.Config):
     history_days: int = 90
     contamination: float = 0.02
     min_history_rows: int = 50
+    n_estimators: int = 100
 
 
 def explain(history: pd.DataFrame, rows: pd.DataFrame, features: list[str]) -> pd.Series:
@@ -91,8 +101,11 @@ def explain(history: pd.DataFrame, rows: pd.DataFrame, features: list[str]) -> p
     return top.combine(distance.max(axis=1), lambda f, d: f"{f} {d:.1f} MAD from usual")
 
 
-def score_day(kind: Kind, history: pd.DataFrame, rows: pd.DataFrame, config: AnomalyConfig) -> pd.DataFrame:
-    forest = IsolationForest(n_estimators=200, contamination=config.contamination, random_state=0).fit(history[kind.features])
+def score_rows(kind: Kind, history: pd.DataFrame, rows: pd.DataFrame, config: AnomalyConfig) -> pd.DataFrame:
+    # the history measured against itself, the week's rows against the history: no look-ahead
+    rows, history = kind.with_relative_features(history, rows), kind.with_relative_features(history, history)
+    forest = IsolationForest(n_estimators=config.n_estimators, contamination=config.contamination, random_state=0)
+    forest.fit(history[kind.features])
     scores = -forest.score_samples(rows[kind.features])
     return rows[["day", "subject_id", "counterparty", "amount_vnd"]].assign(
         subject_kind=kind.name,
@@ -103,18 +116,20 @@ def score_day(kind: Kind, history: pd.DataFrame, rows: pd.DataFrame, config: Ano
 
 
 def _score_kind(con, kind: Kind, first: date, last: date, config: AnomalyConfig) -> tuple[pd.DataFrame, int]:
-    frame = outputs.read(con, kind.sql, [first - timedelta(days=config.history_days), last])
+    """One forest per ISO week, fitted on the history before the week's Monday: a day scores the
+    same whether it runs alone or in a backfill, and a year's backfill fits 52 forests, not 365."""
+    history_start = first - timedelta(days=first.weekday() + config.history_days)
+    frame = outputs.read(con, kind.sql, [history_start, last])
     frame["day"] = pd.to_datetime(frame["day"])
+    week_start = frame["day"] - pd.to_timedelta(frame["day"].dt.weekday, unit="D")
+    in_window = (frame["day"] >= pd.Timestamp(first)) & (frame["day"] <= pd.Timestamp(last))
     scored, skipped = [], 0
-    for day in pd.date_range(first, last):
-        rows = frame[frame["day"] == day]
-        history = frame[(frame["day"] < day) & (frame["day"] >= day - pd.Timedelta(days=config.history_days))]
-        if rows.empty:
-            continue
+    for monday, rows in frame[in_window].groupby(week_start[in_window]):
+        history = frame[(frame["day"] < monday) & (frame["day"] >= monday - pd.Timedelta(days=config.history_days))]
         if len(history) < config.min_history_rows:
             skipped += len(rows)  # too little history to call anything unusual
             continue
-        scored.append(score_day(kind, history, rows, config))
+        scored.append(score_rows(kind, history, rows, config))
     return (pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()), skipped
 
 
@@ -128,7 +143,7 @@ def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
     )
     def transaction_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         first, last = window_days(context)
-        params = {"history_days": config.history_days, "contamination": config.contamination, "n_estimators": 200}
+        params = {"history_days": config.history_days, "contamination": config.contamination, "n_estimators": config.n_estimators}
         with warehouse.get_connection() as con, training_run(MODEL_NAME, params, {"first_day": first, "last_day": last}) as run:
             results = {kind.name: _score_kind(con, kind, first, last, config) for kind in KINDS}
             frames = [frame for frame, _ in results.values() if len(frame)]

@@ -28,7 +28,7 @@ SPEC = ClassifierSpec(
     model_name=MODEL_NAME,
     name="churn",
     source="ml_training_churn",
-    training_sql="select * from silver.ml_training_churn where label_known_on <= ? and extract(isodow from as_of_date) = 1",
+    training_sql="select * from silver.ml_training_churn where extract(isodow from as_of_date) = 1",
     scoring_sql="select * from silver.ml_training_churn where as_of_date between ? and ?",
     label="churned",
     categorical=["account_segment"],

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
-import duckdb
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -22,13 +21,12 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from . import outputs
 from .estimators import boosted_classifier
 from .tracking import load_champion
-from .training import Candidate, log_and_gate, ml_asset_args, require_rows, serving_check, time_split, window_days
+from .training import Candidate, TrainingConfig, log_and_gate, read_training, ml_asset_args, require_rows, serving_check, time_split, window_days
 
 
-class ClassifierConfig(dg.Config):
+class ClassifierConfig(TrainingConfig):
     max_iter: int = 150
     learning_rate: float = 0.05
-    holdout_days: int = 30
     min_training_rows: int = 150
 
 
@@ -37,7 +35,7 @@ class ClassifierSpec:
     model_name: str
     name: str  # asset names: ml/<name>_model and ml/<name>_scores
     source: str  # the silver training set (also the scoring rows)
-    training_sql: str  # labelled rows; one parameter: the cutoff day
+    training_sql: str  # labelled rows (training.read_training takes the window)
     scoring_sql: str  # rows to score; parameters: first and last day
     label: str
     categorical: list[str]
@@ -46,8 +44,9 @@ class ClassifierSpec:
     probability_column: str
     baselines: Callable[[pd.DataFrame, pd.DataFrame], dict[str, np.ndarray]]  # (train, holdout) -> probabilities
     description: str
-    # extra rows decided without the model (e.g. invoices already late): (con, first, last) -> frame
-    rule_scores: Callable[[duckdb.DuckDBPyConnection, object, object], pd.DataFrame] | None = None
+    # rows decided without the model (e.g. invoices already late): id columns, probability and
+    # model_version; parameters: first and last day
+    rule_sql: str | None = None
 
     @property
     def features(self) -> list[str]:
@@ -78,7 +77,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
     def model_asset(context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         _, cutoff = window_days(context)
         with warehouse.get_connection() as con:
-            frame = outputs.read(con, spec.training_sql, [cutoff])
+            frame = read_training(con, spec.training_sql, cutoff, config)
         split = time_split(frame, cutoff, config.holdout_days)
         require_rows(split, config.min_training_rows, spec.model_name)
         label = split.train[spec.label].astype(int)
@@ -115,14 +114,27 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
     def scores_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         first, last = window_days(context)
         model, version = load_champion(spec.model_name)
+        predicted_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+
+        def score(rows: pd.DataFrame) -> pd.DataFrame:
+            probability = model.predict_proba(rows[spec.features])[:, 1]
+            return rows[spec.id_columns].assign(**{spec.probability_column: probability.round(4)}, model_version=version)
+
         with warehouse.get_connection() as con:
-            rows = outputs.read(con, spec.scoring_sql, [first, last])
-            probability = model.predict_proba(rows[spec.features])[:, 1] if len(rows) else np.array([])
-            scores = rows[spec.id_columns].assign(**{spec.probability_column: probability.round(4)}, model_version=version)
-            ruled = spec.rule_scores(con, first, last) if spec.rule_scores else scores.iloc[:0]
-            scores = pd.concat([scores, ruled], ignore_index=True).rename(columns={spec.id_columns[0]: "score_date"})
-            scores = scores.assign(model_name=spec.model_name, predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
-            written = outputs.replace_days(con, f"{spec.name}_scores", scores, "score_date", first, last)
-        return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "decided_by_rule": len(ruled)})
+            parts, params = [], []
+            if outputs.stage_in_chunks(con, spec.scoring_sql, [first, last], score, "model_scores"):
+                parts.append("select * from model_scores")
+            ruled = con.execute(f"select count(*) from ({spec.rule_sql})", [first, last]).fetchone()[0] if spec.rule_sql else 0
+            if ruled:
+                parts.append(spec.rule_sql)
+                params += [first, last]
+            if not parts:
+                outputs.clear_days(con, f"{spec.name}_scores", "score_date", first, last)
+                return dg.MaterializeResult(metadata={"rows": 0, "model_version": version, "decided_by_rule": 0})
+            union = " union all by name ".join(f"({part})" for part in parts)
+            select = (f"select * rename ({spec.id_columns[0]} as score_date), '{spec.model_name}' as model_name, "
+                      f"?::timestamp as predicted_at from ({union})")
+            written = outputs.replace_days_with(con, f"{spec.name}_scores", select, [predicted_at, *params], "score_date", first, last)
+        return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "decided_by_rule": ruled})
 
     return [model_asset, scores_asset]

@@ -21,8 +21,9 @@ KNOWN_LATE_VERSION = "rule:past_due_over_30"
 ID_COLUMNS = ["as_of_date", "doc_id", "invoice_id", "customer_number", "open_amount", "days_past_due"]
 
 # Open invoices beyond 30 days past due: already late, no model needed.
-KNOWN_LATE_SQL = """
-    select r.as_of_date, r.doc_id, r.invoice_id, r.customer_number, r.amount_reporting as open_amount, r.days_past_due
+KNOWN_LATE_SQL = f"""
+    select r.as_of_date, r.doc_id, r.invoice_id, r.customer_number, r.amount_reporting as open_amount, r.days_past_due,
+           1.0 as probability_over_30_late, '{KNOWN_LATE_VERSION}' as model_version
     from silver.ftr_invoice_risk as r
     where r.status = 'open' and r.days_past_due > 30 and r.as_of_date between ? and ?
 """
@@ -36,16 +37,11 @@ def _baselines(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, np.ndarr
     }
 
 
-def _already_late(con, first, last) -> pd.DataFrame:
-    late = outputs.read(con, KNOWN_LATE_SQL, [first, last])
-    return late.assign(probability_over_30_late=1.0, model_version=KNOWN_LATE_VERSION)
-
-
 SPEC = ClassifierSpec(
     model_name=MODEL_NAME,
     name="ar_priority",
     source="ml_training_ar_scoring",
-    training_sql="select * from silver.ml_training_ar_scoring where label_known_on <= ? and invoice_age_days % 7 = 0",
+    training_sql="select * from silver.ml_training_ar_scoring where invoice_age_days % 7 = 0",
     scoring_sql="select * from silver.ml_training_ar_scoring where as_of_date between ? and ?",
     label="paid_over_30_late",
     categorical=["business_code", "currency", "payment_terms"],
@@ -59,5 +55,5 @@ SPEC = ClassifierSpec(
     probability_column="probability_over_30_late",
     baselines=_baselines,
     description="Collection priority: P(an open invoice is paid more than 30 days late).",
-    rule_scores=_already_late,
+    rule_sql=KNOWN_LATE_SQL,
 )

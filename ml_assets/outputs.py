@@ -5,6 +5,7 @@ days replaces those days (delete, then insert, in one transaction), so a re-run
 never duplicates and a day is never half written.
 """
 
+from collections.abc import Callable
 from datetime import date
 
 import duckdb
@@ -15,7 +16,10 @@ SCHEMA = "ml"
 
 def read(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
     """A query's rows; nullable integers become floats (NaN), which the models take as missing."""
-    frame = con.execute(sql, params or []).df()
+    return as_model_frame(con.execute(sql, params or []).df())
+
+
+def as_model_frame(frame: pd.DataFrame) -> pd.DataFrame:
     nullable = [c for c, t in frame.dtypes.items() if isinstance(t, pd.api.extensions.ExtensionDtype) and t.kind in "iuf"]
     return frame.astype({c: "float64" for c in nullable})
 
@@ -27,21 +31,62 @@ def replace_days(
     outside = frame[(frame[day_column] < pd.Timestamp(first)) | (frame[day_column] > pd.Timestamp(last))]
     if len(outside):
         raise ValueError(f"{len(outside)} rows of ml.{table} fall outside {first}..{last}")
-    con.execute(f"create schema if not exists {SCHEMA}")
     con.register("incoming", frame)
     try:
-        con.execute(f"create table if not exists {SCHEMA}.{table} as select * from incoming limit 0")
-        con.execute("begin transaction")
-        try:
-            con.execute(f"delete from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last])
-            con.execute(f"insert into {SCHEMA}.{table} by name select * from incoming")
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+        return replace_days_with(con, table, "select * from incoming", [], day_column, first, last)
     finally:
         con.unregister("incoming")
-    return len(frame)
+
+
+def replace_days_with(
+    con: duckdb.DuckDBPyConnection, table: str, select: str, params: list, day_column: str, first: date, last: date
+) -> int:
+    """Replace the rows of days first..last in ``ml.<table>`` with the rows of a query (which never
+    leave the database: scores for millions of invoice-days are joined in SQL, not in pandas)."""
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(f"create table if not exists {SCHEMA}.{table} as select * from ({select}) limit 0", params)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last])
+        inserted = con.execute(f"insert into {SCHEMA}.{table} by name select * from ({select})", params).fetchone()[0]
+        written = con.execute(f"select count(*) from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last]).fetchone()[0]
+        if inserted != written:
+            raise ValueError(f"{inserted - written} rows of ml.{table} fall outside {first}..{last}")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return written
+
+
+CHUNK_ROWS = 262_144  # rows a scoring step holds in memory at a time
+
+
+def stage_in_chunks(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list, transform: Callable[[pd.DataFrame], pd.DataFrame], temp_table: str
+) -> bool:
+    """Temp table ``temp_table`` := ``transform`` of the query's rows, chunk by chunk: the rows are
+    read through a second cursor, so memory holds one chunk, never the whole window. False if the
+    query returned no rows (and no table was made)."""
+    reader = con.cursor().execute(sql, params)
+    created = False
+    try:
+        while len(chunk := reader.fetch_df_chunk(CHUNK_ROWS // 2048)):
+            con.register("chunk", transform(as_model_frame(chunk)))
+            con.execute(f"insert into {temp_table} by name select * from chunk" if created
+                        else f"create or replace temp table {temp_table} as select * from chunk")
+            con.unregister("chunk")
+            created = True
+    finally:
+        reader.close()
+    return created
+
+
+def clear_days(con: duckdb.DuckDBPyConnection, table: str, day_column: str, first: date, last: date) -> int:
+    """A window with nothing to score: its earlier rows go (a re-run never leaves stale scores)."""
+    if table_exists(con, table):
+        con.execute(f"delete from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last])
+    return 0
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from . import outputs
 from .estimators import boosted_quantile_regressor
 from .tracking import load_champion
-from .training import Candidate, log_and_gate, ml_asset_args, require_rows, serving_check, time_split, window_days
+from .training import Candidate, TrainingConfig, log_and_gate, read_training, ml_asset_args, require_rows, serving_check, time_split, window_days
 
 MODEL_NAME = "smepulse_payment_date"
 CATEGORICAL = ["business_code", "currency", "payment_terms"]
@@ -134,19 +134,25 @@ def predictions_frame(model: PaymentDateModel, features: pd.DataFrame) -> pd.Dat
 
 # -- Dagster assets -------------------------------------------------------------------------
 
-class PaymentModelConfig(dg.Config):
+class PaymentModelConfig(TrainingConfig):
     max_iter: int = 200
     learning_rate: float = 0.05
-    holdout_days: int = 30
     min_training_rows: int = 300
 
 
-TRAINING_SQL = "select * from silver.ml_training_payment_pred where label_known_on <= ?"
-# Invoices open at the end of each day, with their features as of posting.
+TRAINING_SQL = "select * from silver.ml_training_payment_pred"
+# The model sees an invoice as posted, so its prediction is the same on every day the invoice
+# stays open: each open invoice is predicted once, in chunks, and the day rows are a join.
 OPEN_INVOICES_SQL = """
-    select r.as_of_date as score_date, r.amount_reporting as open_amount, f.*
+    select f.* from silver.ftr_invoice_at_posting as f
+    where f.doc_id in (select doc_id from silver.ftr_invoice_risk where status = 'open' and as_of_date between ? and ?)
+    order by f.doc_id
+"""
+SCORES_BY_DAY_SQL = """
+    select r.as_of_date as score_date, p.doc_id, p.invoice_id, p.customer_number, p.invoice_date, p.due_date,
+           r.amount_reporting as open_amount, p.* exclude (doc_id, invoice_id, customer_number, invoice_date, due_date)
     from silver.ftr_invoice_risk as r
-    join silver.ftr_invoice_at_posting as f on f.doc_id = r.doc_id
+    join predicted_invoices as p on p.doc_id = r.doc_id
     where r.status = 'open' and r.as_of_date between ? and ?
 """
 
@@ -170,7 +176,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
     def payment_date_model(context: dg.AssetExecutionContext, config: PaymentModelConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         _, cutoff = window_days(context)
         with warehouse.get_connection() as con:
-            frame = outputs.read(con, TRAINING_SQL, [cutoff])
+            frame = read_training(con, TRAINING_SQL, cutoff, config)
         split = time_split(frame, cutoff, config.holdout_days)
         require_rows(split, config.min_training_rows, MODEL_NAME)
         model = PaymentDateModel(config.max_iter, config.learning_rate).fit(split.train, split.train["days_to_pay"])
@@ -203,14 +209,16 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
     def payment_date_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         first, last = window_days(context)
         model, version = load_champion(MODEL_NAME)
+        stamp = {"model_name": MODEL_NAME, "model_version": version, "predicted_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}
         with warehouse.get_connection() as con:
-            features = outputs.read(con, OPEN_INVOICES_SQL, [first, last])
-            scores = pd.concat(
-                [features[["score_date", "doc_id", "invoice_id", "customer_number", "invoice_date", "due_date", "open_amount"]],
-                 predictions_frame(model, features)],
-                axis=1,
-            ).assign(model_name=MODEL_NAME, model_version=version, predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
-            written = outputs.replace_days(con, "payment_date_scores", scores, "score_date", first, last)
+            def predict(features: pd.DataFrame) -> pd.DataFrame:
+                ids = features[["doc_id", "invoice_id", "customer_number", "invoice_date", "due_date"]]
+                return pd.concat([ids, predictions_frame(model, features)], axis=1).assign(**stamp)
+
+            if outputs.stage_in_chunks(con, OPEN_INVOICES_SQL, [first, last], predict, "predicted_invoices"):
+                written = outputs.replace_days_with(con, "payment_date_scores", SCORES_BY_DAY_SQL, [first, last], "score_date", first, last)
+            else:
+                written = outputs.clear_days(con, "payment_date_scores", "score_date", first, last)
         return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "days": f"{first}..{last}"})
 
     return [payment_date_model, payment_date_scores]

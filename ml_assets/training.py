@@ -20,7 +20,7 @@ from mlflow.models import infer_signature
 
 from smepulse_assets.conventions import DAILY_FRESHNESS, OWNER, WAREHOUSE_POOL
 
-from . import tracking
+from . import outputs, tracking
 from .estimators import TRUSTED_TYPES
 
 GROUP = "ml"
@@ -57,6 +57,30 @@ class TimeSplit:
             "holdout_from": f"{self.split_day + timedelta(days=1)}",
             "holdout_labels_through": f"{self.cutoff}",
         }
+
+
+class TrainingConfig(dg.Config):
+    """How much history a training reads: a bounded window, so its cost does not grow with history."""
+
+    holdout_days: int = 30
+    training_window_days: int = 365  # labels that became known in the last year before the cutoff
+    max_training_rows: int = 300_000  # the newest rows before the holdout, beyond which more rows add little
+
+
+def read_training(con, sql: str, cutoff: date, config: TrainingConfig) -> pd.DataFrame:
+    """The labelled rows of ``sql`` for a training as of ``cutoff``: the whole holdout, and at most
+    ``max_training_rows`` of the newest rows before it. Filtered and capped in DuckDB, so a large
+    history never reaches pandas whole."""
+    split_day = cutoff - timedelta(days=config.holdout_days)
+    window_start = cutoff - timedelta(days=config.training_window_days)
+    capped = f"""
+        with labelled as (select * from ({sql}) where label_known_on > ? and label_known_on <= ?)
+        select * from labelled where label_known_on > ?
+        union all
+        (select * from labelled as t where label_known_on <= ?
+         order by label_known_on desc, hash(t) limit {int(config.max_training_rows)})
+    """
+    return outputs.read(con, capped, [window_start, cutoff, split_day, split_day])
 
 
 def time_split(frame: pd.DataFrame, cutoff: date, holdout_days: int) -> TimeSplit:
