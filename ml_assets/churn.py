@@ -16,6 +16,9 @@ MODEL_NAME = "smepulse_churn"
 RECENCY_BANDS = [-1, 7, 14, 30, 60, 120, 10_000]
 
 
+SERVING_BASELINE = "recency_rate"  # scores until a model beats it
+
+
 def _baselines(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, np.ndarray]:
     label = train["churned"].astype(float)
     prior = float(label.mean())
@@ -39,5 +42,6 @@ SPEC = ClassifierSpec(
     id_columns=["as_of_date", "customer_code", "recency_days"],
     probability_column="churn_probability",
     baselines=_baselines,
+    serving_baseline=SERVING_BASELINE,
     description="Churn risk: P(an active account places no order within the churn horizon).",
 )

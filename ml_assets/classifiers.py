@@ -20,7 +20,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from . import outputs
 from .estimators import boosted_classifier
-from .tracking import load_champion
+from .tracking import champion_version, load_champion
 from .training import Candidate, TrainingConfig, log_and_gate, read_training, ml_asset_args, require_rows, serving_check, time_split, window_days
 
 
@@ -43,6 +43,7 @@ class ClassifierSpec:
     id_columns: list[str]  # carried from the scored rows into the output (as_of_date first)
     probability_column: str
     baselines: Callable[[pd.DataFrame, pd.DataFrame], dict[str, np.ndarray]]  # (train, holdout) -> probabilities
+    serving_baseline: str  # the baseline that scores while no model has beaten it (no champion yet)
     description: str
     # rows decided without the model (e.g. invoices already late): id columns, probability and
     # model_version; parameters: first and last day
@@ -113,14 +114,9 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
     )
     def scores_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         first, last = window_days(context)
-        model, version = load_champion(spec.model_name)
         predicted_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
-
-        def score(rows: pd.DataFrame) -> pd.DataFrame:
-            probability = model.predict_proba(rows[spec.features])[:, 1]
-            return rows[spec.id_columns].assign(**{spec.probability_column: probability.round(4)}, model_version=version)
-
         with warehouse.get_connection() as con:
+            score, version = _scorer(context, spec, con, last)
             parts, params = [], []
             if outputs.stage_in_chunks(con, spec.scoring_sql, [first, last], score, "model_scores"):
                 parts.append("select * from model_scores")
@@ -138,3 +134,25 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "decided_by_rule": ruled})
 
     return [model_asset, scores_asset]
+
+
+def _scorer(context, spec: ClassifierSpec, con, last) -> tuple[Callable[[pd.DataFrame], pd.DataFrame], str]:
+    """Score with the registry's champion; while no model has beaten the baselines, with the
+    serving baseline (labelled ``baseline:<name>``), so the worklist never goes dark."""
+    if champion_version(spec.model_name) is None:
+        version = f"baseline:{spec.serving_baseline}"
+        context.log.warning(f"No champion for {spec.model_name} yet: scoring with {version}.")
+        train = read_training(con, spec.training_sql, last, ClassifierConfig())
+
+        def probability(rows: pd.DataFrame) -> np.ndarray:
+            return spec.baselines(train, rows)[spec.serving_baseline]
+    else:
+        model, version = load_champion(spec.model_name)
+
+        def probability(rows: pd.DataFrame) -> np.ndarray:
+            return model.predict_proba(rows[spec.features])[:, 1]
+
+    def score(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows[spec.id_columns].assign(**{spec.probability_column: np.round(probability(rows), 4)}, model_version=version)
+
+    return score, version

@@ -29,6 +29,9 @@ KNOWN_LATE_SQL = f"""
 """
 
 
+SERVING_BASELINE = "customer_history"  # scores until a model beats it
+
+
 def _baselines(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, np.ndarray]:
     prior = float(train["paid_over_30_late"].astype(int).mean())
     return {
@@ -54,6 +57,7 @@ SPEC = ClassifierSpec(
     id_columns=ID_COLUMNS,
     probability_column="probability_over_30_late",
     baselines=_baselines,
+    serving_baseline=SERVING_BASELINE,
     description="Collection priority: P(an open invoice is paid more than 30 days late).",
     rule_sql=KNOWN_LATE_SQL,
 )

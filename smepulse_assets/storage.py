@@ -51,6 +51,11 @@ def read_bytes(url: str) -> bytes:
         return handle.read()
 
 
+def file_size(url: str) -> int:
+    fs, path = filesystem(url)
+    return int(fs.size(path))
+
+
 def write_bytes(url: str, data: bytes) -> None:
     """Write a whole object so readers see the old or the new content, never a half."""
     fs, path = filesystem(url)

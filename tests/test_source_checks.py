@@ -15,7 +15,7 @@ import pytest
 
 from smepulse_assets import storage
 from smepulse_assets.generator import GeneratorConfig, generate_invoice_drops
-from smepulse_assets.ingestion.bronze import partition_url, read_day, stored_data_reader, write_day
+from smepulse_assets.ingestion.bronze import load_window, partition_url, stored_data_reader, write_day
 from smepulse_assets.ingestion.spec import QUARANTINE_SCHEMA
 from smepulse_assets.kaggle_invoices.contract import SPEC
 from smepulse_assets.quality import source_checks
@@ -43,8 +43,10 @@ def lake(tmp_path, clean_drops):
 
 
 def load(settings, spec, days) -> None:
-    for day in days:
-        write_day(spec, settings.lake_url, read_day(spec, settings.landing_url, day), datetime.now(timezone.utc))
+    ingested_at = datetime.now(timezone.utc)
+    for batch in load_window(spec, settings.landing_url, list(days), ingested_at):
+        for day_load in batch:
+            write_day(spec, settings.lake_url, day_load, ingested_at)
 
 
 def judge(settings, spec, days) -> dict[str, dg.AssetCheckResult]:
@@ -166,3 +168,30 @@ def test_a_range_names_only_its_failing_days(lake):
     result = judge(settings, spec, all_days()[20:])["invoice_amount_mean_in_band"]
     assert result.metadata["failing_partitions"].value == [f"{JUDGED}"]
     assert result.metadata["partitions"].value == f"{all_days()[20]}...{LAST}"
+
+
+def test_a_window_loaded_in_batches_equals_one_batch_and_a_bad_file_writes_nothing(lake, tmp_path, monkeypatch):
+    """Large windows are parsed in batches (bounded memory); the result must not depend on the batch size,
+    and an unreadable file in a late batch must still stop the load before any partition is written."""
+    from smepulse_assets.ingestion import bronze
+
+    settings, spec = lake
+    load(settings, spec, all_days())
+    whole = {day: storage.read_parquet(partition_url(settings.lake_url, spec.raw_table, day)) for day in all_days()}
+
+    monkeypatch.setattr(bronze, "BATCH_BYTES", 20_000)  # a few days per batch
+    other = make_settings(tmp_path / "batched")
+    shutil.copytree(settings.landing_url, other.landing_url, dirs_exist_ok=True)
+    ingested_at = datetime.now(timezone.utc)
+    batches = list(load_window(spec, other.landing_url, all_days(), ingested_at))
+    assert len(batches) > 3
+    for day_load in (d for batch in batches for d in batch):
+        same = ["_ingested_at", "_source_file"]  # other landing folder, other load time
+        assert day_load.rows.drop(same).equals(whole[day_load.day].drop(same))
+
+    storage.write_bytes(storage.join(other.landing_url, spec.name, f"{LAST}", "late.csv"), b"\xff\xfe broken")
+    with pytest.raises(dg.Failure, match="late.csv"):
+        for batch in load_window(spec, other.landing_url, all_days(), ingested_at):
+            for day_load in batch:
+                write_day(spec, other.lake_url, day_load, ingested_at)
+    assert not list(Path(other.lake_url).rglob("*.parquet"))

@@ -26,7 +26,7 @@ from ..quality import source_checks
 from ..quality.layer_summary import LayerSummary
 from ..quality.row_rules import validate_row_rules
 from ..resources import PlatformPaths
-from .parse import DropFileError, parse_drop_file
+from .parse import DropFileError, check_drop_file, parse_drop_files
 from .spec import QUARANTINE_SCHEMA, SourceSpec
 
 
@@ -34,9 +34,26 @@ from .spec import QUARANTINE_SCHEMA, SourceSpec
 class DayLoad:
     day: date
     files: list[str]
-    rows: pd.DataFrame
-    quarantined: pd.DataFrame
+    rows: pa.Table  # bronze schema
+    quarantined: pa.Table  # quarantine schema
     rows_read: int
+
+    def counts(self) -> "DayCounts":
+        return DayCounts(self.day, self.files, self.rows_read, self.rows.num_rows, self.quarantined.num_rows)
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    day: date
+    files: list[str]
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+
+
+# A window's files are parsed together up to this many bytes of CSV, then written, then the next
+# batch: a year of small daily files is one pass, and a huge window never sits in memory whole.
+BATCH_BYTES = 64 * 2**20
 
 
 def partition_url(lake_url: str, table: str, day: date) -> str:
@@ -51,16 +68,31 @@ def drop_files(spec: SourceSpec, landing_url: str, day: date) -> list[str]:
     return sorted(storage.as_url(fs, p) for p in fs.glob(f"{root}/{spec.landing.format(day=f'{day:%Y-%m-%d}')}"))
 
 
-def read_day(spec: SourceSpec, landing_url: str, day: date) -> DayLoad:
-    files = drop_files(spec, landing_url, day)
-    parsed = [parse_drop_file(spec, url, storage.read_bytes(url)) for url in files]
-    return DayLoad(
-        day=day,
-        files=files,
-        rows=pd.concat([p.rows for p in parsed], ignore_index=True) if parsed else pd.DataFrame(),
-        quarantined=pd.concat([p.quarantined for p in parsed], ignore_index=True) if parsed else pd.DataFrame(),
-        rows_read=sum(p.rows_read for p in parsed),
-    )
+def read_days(spec: SourceSpec, days: list[date], files: dict[date, list[str]], ingested_at: datetime) -> list[DayLoad]:
+    """Parse the days' files together, then split rows and quarantine back into their days."""
+    day_of = {url: day for day in days for url in files[day]}
+    parsed = parse_drop_files(spec, [(url, storage.read_bytes(url)) for url in day_of])
+    rows = _table(parsed.rows, spec.bronze_schema, ingested_at)
+    quarantined = _table(parsed.quarantined.assign(source=spec.name), QUARANTINE_SCHEMA, ingested_at)
+    row_days = _indices_by_day(parsed.rows, day_of)
+    quarantine_days = _indices_by_day(parsed.quarantined, day_of)
+    return [
+        DayLoad(
+            day=day,
+            files=files[day],
+            rows=rows.take(pa.array(row_days.get(day, []), type=pa.int64())),
+            quarantined=quarantined.take(pa.array(quarantine_days.get(day, []), type=pa.int64())),
+            rows_read=sum(parsed.rows_read_by_file[url] for url in files[day]),
+        )
+        for day in days
+    ]
+
+
+def _indices_by_day(frame: pd.DataFrame, day_of: dict[str, date]) -> dict:
+    if not len(frame):
+        return {}
+    positions = pd.Series(range(len(frame)))
+    return dict(positions.groupby(frame["_source_file"].map(day_of).to_numpy()).indices.items())
 
 
 def _table(frame: pd.DataFrame, schema: pa.Schema, ingested_at: datetime) -> pa.Table:
@@ -85,18 +117,13 @@ def load_record_url(spec: SourceSpec, lake_url: str, day: date) -> str:
 
 
 def write_day(spec: SourceSpec, lake_url: str, load: DayLoad, ingested_at: datetime) -> None:
-    quarantined = load.quarantined.assign(source=spec.name) if len(load.quarantined) else load.quarantined
-    storage.write_parquet(
-        partition_url(lake_url, spec.raw_table, load.day), _table(load.rows, spec.bronze_schema, ingested_at)
-    )
-    storage.write_parquet(
-        partition_url(lake_url, spec.quarantine_table, load.day), _table(quarantined, QUARANTINE_SCHEMA, ingested_at)
-    )
+    storage.write_parquet(partition_url(lake_url, spec.raw_table, load.day), load.rows)
+    storage.write_parquet(partition_url(lake_url, spec.quarantine_table, load.day), load.quarantined)
     record = {
         "files": [load.files],
         "rows_read": [load.rows_read],
-        "rows_loaded": [len(load.rows)],
-        "rows_quarantined": [len(load.quarantined)],
+        "rows_loaded": [load.rows.num_rows],
+        "rows_quarantined": [load.quarantined.num_rows],
         "_ingested_at": [ingested_at],
     }
     storage.write_parquet(load_record_url(spec, lake_url, load.day), pa.table(record, schema=LOAD_SCHEMA))
@@ -115,12 +142,12 @@ def stored_data_reader(spec: SourceSpec, lake_url: str):
     return con
 
 
-def _summary(loads: list[DayLoad]) -> dict[str, int]:
+def _summary(loads: list[DayCounts]) -> dict[str, int]:
     return {
         "files": sum(len(l.files) for l in loads),
         "rows_read": sum(l.rows_read for l in loads),
-        "rows_loaded": sum(len(l.rows) for l in loads),
-        "rows_quarantined": sum(len(l.quarantined) for l in loads),
+        "rows_loaded": sum(l.rows_loaded for l in loads),
+        "rows_quarantined": sum(l.rows_quarantined for l in loads),
     }
 
 
@@ -156,12 +183,14 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
     )
     def bronze(context: dg.AssetExecutionContext, paths: PlatformPaths):
         days = days_in_window(context.partition_time_window)
-        loads = _read_all(spec, paths.landing_url, days)
         ingested_at = datetime.now(timezone.utc)
-        for load in loads:
-            if not load.files:
-                context.log.warning(f"No delivery for {load.day}: the partition is written empty.")
-            write_day(spec, paths.lake_url, load, ingested_at)
+        loads = []
+        for batch in load_window(spec, paths.landing_url, days, ingested_at):
+            for load in batch:
+                if not load.files:
+                    context.log.warning(f"No delivery for {load.day}: the partition is written empty.")
+                write_day(spec, paths.lake_url, load, ingested_at)
+                loads.append(load.counts())  # the rows themselves are written and let go
         with stored_data_reader(spec, paths.lake_url) as con:
             checks = source_checks.evaluate(con, rules, source_checks.Window(days))
         summary = _summary(loads)
@@ -169,7 +198,7 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
             tables=[spec.name], rows_loaded=summary["rows_loaded"], rows_quarantined=summary["rows_quarantined"], checks=checks
         )
         context.log.info(f"{len(days)} day(s): {summary}\n{layer.render()}")
-        per_day = {f"{l.day}": [l.rows_read, len(l.rows), len(l.quarantined)] for l in loads}
+        per_day = {f"{l.day}": [l.rows_read, l.rows_loaded, l.rows_quarantined] for l in loads}
         yield dg.MaterializeResult(
             asset_key=spec.raw_key,
             metadata={
@@ -195,12 +224,34 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
     return bronze
 
 
-def _read_all(spec: SourceSpec, landing_url: str, days: list[date]) -> list[DayLoad]:
-    """Parse every file of the window first, so an unreadable one leaves all partitions untouched."""
+def load_window(spec: SourceSpec, landing_url: str, days: list[date], ingested_at: datetime):
+    """The window's DayLoads, batch by batch. Every file is known readable before the first
+    partition is written: in one batch because it is parsed whole; across batches because each
+    file is checked (encoding, CSV, header) before the first batch is parsed."""
+    files = {day: drop_files(spec, landing_url, day) for day in days}
+    batches = _batches(days, files)
     try:
-        return [read_day(spec, landing_url, day) for day in days]
+        if len(batches) > 1:
+            for url in (url for day in days for url in files[day]):
+                check_drop_file(spec, url, storage.read_bytes(url))
+        for batch in batches:
+            yield read_days(spec, batch, files, ingested_at)
     except DropFileError as err:
         raise dg.Failure(
             description=f"Unreadable delivery {err.source_file}: {err.problem}. No partition was written.",
             metadata={"file": err.source_file, "problem": err.problem},
         ) from err
+
+
+def _batches(days: list[date], files: dict[date, list[str]]) -> list[list[date]]:
+    """Consecutive days whose files add up to at most BATCH_BYTES (a day is never split)."""
+    batches: list[list[date]] = [[]]
+    size = 0
+    for day in days:
+        day_size = sum(storage.file_size(url) for url in files[day])
+        if batches[-1] and size + day_size > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(day)
+        size += day_size
+    return batches

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,40 +37,56 @@ class ParsedFile:
     rows: pd.DataFrame  # typed, bronze column names, plus _source_file/_source_line
     quarantined: pd.DataFrame  # _source_file, _source_line, rule, reason, raw_record
     rows_read: int
+    rows_read_by_file: dict[str, int] = field(default_factory=dict)
 
 
 def parse_drop_file(spec: SourceSpec, source_file: str, data: bytes) -> ParsedFile:
-    text = _decode(source_file, data)
-    records = _split_records(source_file, text, len(spec.header))
-    (_, header), body = records[0], records[1:]
-    _check_header(source_file, header, spec.header)
+    return parse_drop_files(spec, [(source_file, data)])
 
+
+def check_drop_file(spec: SourceSpec, source_file: str, data: bytes) -> None:
+    """Raise DropFileError if the file cannot be read at all (its rows are not typed)."""
+    records = _split_records(source_file, _decode(source_file, data), len(spec.header))
+    _check_header(source_file, records[0][1], spec.header)
+
+
+def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> ParsedFile:
+    """Parse many delivered files at once: each file is read and checked on its own (an unreadable
+    one raises, naming it), then their rows are typed and ruled together, so a window of many
+    small daily files costs one pass over the columns, not one per file."""
     width = len(spec.header)
-    good = [(line, fields) for line, fields in body if len(fields) == width]
-    bad_width = [
-        _quarantine_row(line, "field_count", f"expected {width} fields, found {len(fields)}", fields)
-        for line, fields in body
-        if len(fields) != width
-    ]
-    raw = pd.DataFrame([fields for _, fields in good], columns=list(spec.header), dtype="string")
-    lines = pd.Series([line for line, _ in good], dtype="int64")
+    fields, lines, sources, bad_width = [], [], [], []
+    rows_read: dict[str, int] = {}
+    for source_file, data in files:
+        records = _split_records(source_file, _decode(source_file, data), width)
+        (_, header), body = records[0], records[1:]
+        _check_header(source_file, header, spec.header)
+        rows_read[source_file] = len(body)
+        for line, values in body:
+            if len(values) == width:
+                fields.append(values)
+                lines.append(line)
+                sources.append(source_file)
+            else:
+                reason = f"expected {width} fields, found {len(values)}"
+                bad_width.append((*_quarantine_row(line, "field_count", reason, values), source_file))
+
+    raw = pd.DataFrame(fields, columns=list(spec.header), dtype="string")
     typed, problems = _type_columns(raw, spec)
     _apply_reject_rules(typed, problems, spec)
 
     failing = problems.notna()
     quarantined = [
-        _quarantine_row(int(lines[i]), rule_and_reason[0], rule_and_reason[1], raw.iloc[i].tolist())
+        (*_quarantine_row(lines[i], rule_and_reason[0], rule_and_reason[1], raw.iloc[i].tolist()), sources[i])
         for i, rule_and_reason in problems[failing].items()
     ]
-    loaded = typed.loc[~failing.to_numpy()].copy()
-    loaded["_source_line"] = lines[~failing.to_numpy()].to_numpy()
-    loaded["_source_file"] = source_file
-    quarantine = pd.DataFrame(
-        bad_width + quarantined, columns=["_source_line", "rule", "reason", "raw_record"]
-    )
-    quarantine["_source_file"] = source_file
-    quarantine = quarantine.sort_values("_source_line", ignore_index=True)
-    return ParsedFile(loaded.reset_index(drop=True), quarantine, rows_read=len(body))
+    keep = ~failing.to_numpy()
+    loaded = typed.loc[keep].copy()
+    loaded["_source_line"] = np.asarray(lines, dtype="int64")[keep]
+    loaded["_source_file"] = np.asarray(sources, dtype=object)[keep]
+    quarantine = pd.DataFrame(bad_width + quarantined, columns=["_source_line", "rule", "reason", "raw_record", "_source_file"])
+    quarantine = quarantine.sort_values(["_source_file", "_source_line"], ignore_index=True)
+    return ParsedFile(loaded.reset_index(drop=True), quarantine, sum(rows_read.values()), rows_read)
 
 
 def _decode(source_file: str, data: bytes) -> str:
