@@ -40,6 +40,9 @@ def model_name(stream: str) -> str:
     return f"smepulse_cashflow_{stream}"
 
 
+MIN_FORECAST_HISTORY_DAYS = 14  # two weeks: the seasonal-naive bands need week-on-week changes
+
+
 class CashflowConfig(dg.Config):
     holdout_days: int = 28  # four whole weeks
     min_history_days: int = 42
@@ -161,13 +164,27 @@ def _forecast_rows(stream: str, series: pd.DataFrame, results, version: str, day
     history = series[(days <= pd.Timestamp(day)) & ~series["is_future"]].reset_index(drop=True)
     future = series[days > pd.Timestamp(day)].head(HORIZON_DAYS).reset_index(drop=True)
     future = future.assign(**{c: future[c].fillna(False) for c in EXOG})
-    values = forecast(results, history, future) if results is not None else seasonal_naive_forecast(history, future)
+    if len(history) < MIN_FORECAST_HISTORY_DAYS:
+        return pd.DataFrame()  # the first weeks of a history: too short to forecast from
+    values, version = _forecast_values(results, history, future, version)
     return pd.concat([future[["stream", "currency", "cash_date"]], values], axis=1).assign(
         forecast_date=day,
         horizon_days=range(1, len(future) + 1),
         model_name=model_name(stream),
         model_version=version,
     ).rename(columns={"cash_date": "target_date"})
+
+
+def _forecast_values(results, history: pd.DataFrame, future: pd.DataFrame, version: str) -> tuple[pd.DataFrame, str]:
+    """The champion's forecast; seasonal naive (labelled so) when there is no champion, or when the
+    history through an early day cannot carry the model's regressors (e.g. a holiday flag that
+    has not varied yet makes a constant column)."""
+    if results is not None:
+        try:
+            return forecast(results, history, future), version
+        except (ValueError, np.linalg.LinAlgError):
+            pass
+    return seasonal_naive_forecast(history, future), NAIVE_VERSION
 
 
 def _champion_or_baseline(context, stream: str):
@@ -218,6 +235,10 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
                 series = outputs.read(con, SERIES_SQL, [stream])
                 for offset in range((last - first).days + 1):
                     frames.append(_forecast_rows(stream, series, results, versions[stream], first + timedelta(days=offset)))
+            frames = [f for f in frames if len(f)]
+            if not frames:
+                outputs.clear_days(con, "cashflow_forecast", "forecast_date", first, last)
+                return dg.MaterializeResult(metadata={"rows": 0, "model_versions": dg.MetadataValue.json(versions)})
             rows = pd.concat(frames, ignore_index=True).assign(predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
             rows["forecast_date"] = pd.to_datetime(rows["forecast_date"])
             written = outputs.replace_days(con, "cashflow_forecast", rows, "forecast_date", first, last)
