@@ -117,21 +117,17 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         predicted_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
         with warehouse.get_connection() as con:
             score, version = _scorer(context, spec, con, last)
-            parts, params = [], []
-            if outputs.stage_in_chunks(con, spec.scoring_sql, [first, last], score, "model_scores"):
-                parts.append("select * from model_scores")
-            ruled = con.execute(f"select count(*) from ({spec.rule_sql})", [first, last]).fetchone()[0] if spec.rule_sql else 0
-            if ruled:
-                parts.append(spec.rule_sql)
-                params += [first, last]
+            staged = outputs.stage_in_chunks(con, spec.scoring_sql, [first, last], score, "model_scores")
+            parts = (["select * from model_scores"] if staged else []) + ([spec.rule_sql] if spec.rule_sql else [])
             if not parts:
                 outputs.clear_days(con, f"{spec.name}_scores", "score_date", first, last)
                 return dg.MaterializeResult(metadata={"rows": 0, "model_version": version, "decided_by_rule": 0})
             union = " union all by name ".join(f"({part})" for part in parts)
             select = (f"select * rename ({spec.id_columns[0]} as score_date), '{spec.model_name}' as model_name, "
                       f"?::timestamp as predicted_at from ({union})")
-            written = outputs.replace_days_with(con, f"{spec.name}_scores", select, [predicted_at, *params], "score_date", first, last)
-        return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "decided_by_rule": ruled})
+            rule_params = [first, last] if spec.rule_sql else []
+            written = outputs.replace_days_with(con, f"{spec.name}_scores", select, [predicted_at, *rule_params], "score_date", first, last)
+        return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "decided_by_rule": written - staged})
 
     return [model_asset, scores_asset]
 

@@ -28,9 +28,6 @@ def replace_days(
     con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, day_column: str, first: date, last: date
 ) -> int:
     """Replace the rows of days first..last in ``ml.<table>`` with ``frame``; return rows written."""
-    outside = frame[(frame[day_column] < pd.Timestamp(first)) | (frame[day_column] > pd.Timestamp(last))]
-    if len(outside):
-        raise ValueError(f"{len(outside)} rows of ml.{table} fall outside {first}..{last}")
     con.register("incoming", frame)
     try:
         return replace_days_with(con, table, "select * from incoming", [], day_column, first, last)
@@ -42,7 +39,8 @@ def replace_days_with(
     con: duckdb.DuckDBPyConnection, table: str, select: str, params: list, day_column: str, first: date, last: date
 ) -> int:
     """Replace the rows of days first..last in ``ml.<table>`` with the rows of a query (which never
-    leave the database: scores for millions of invoice-days are joined in SQL, not in pandas)."""
+    leave the database: scores for millions of invoice-days are joined in SQL, not in pandas).
+    Rows dated outside the window raise, and the table is left as it was."""
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(f"create table if not exists {SCHEMA}.{table} as select * from ({select}) limit 0", params)
     con.execute("begin transaction")
@@ -64,22 +62,22 @@ CHUNK_ROWS = 262_144  # rows a scoring step holds in memory at a time
 
 def stage_in_chunks(
     con: duckdb.DuckDBPyConnection, sql: str, params: list, transform: Callable[[pd.DataFrame], pd.DataFrame], temp_table: str
-) -> bool:
+) -> int:
     """Temp table ``temp_table`` := ``transform`` of the query's rows, chunk by chunk: the rows are
-    read through a second cursor, so memory holds one chunk, never the whole window. False if the
-    query returned no rows (and no table was made)."""
+    read through a second cursor, so memory holds one chunk, never the whole window. Returns the
+    rows staged; 0 if the query returned none (and then no table was made)."""
     reader = con.cursor().execute(sql, params)
-    created = False
+    staged = 0
     try:
         while len(chunk := reader.fetch_df_chunk(CHUNK_ROWS // 2048)):
             con.register("chunk", transform(as_model_frame(chunk)))
-            con.execute(f"insert into {temp_table} by name select * from chunk" if created
+            con.execute(f"insert into {temp_table} by name select * from chunk" if staged
                         else f"create or replace temp table {temp_table} as select * from chunk")
             con.unregister("chunk")
-            created = True
+            staged += len(chunk)
     finally:
         reader.close()
-    return created
+    return staged
 
 
 def clear_days(con: duckdb.DuckDBPyConnection, table: str, day_column: str, first: date, last: date) -> int:
