@@ -25,7 +25,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from . import outputs
 from .tracking import champion_version, load_champion
-from .training import Candidate, TimeSplit, log_and_gate, ml_asset_args, window_days
+from .training import Candidate, TimeSplit, kept_training, log_and_gate, ml_asset_args, trained_metadata, window_days
 
 STREAMS = ("ar_invoices", "sme_payments")
 EXOG = ["is_holiday", "is_tet_holiday", "is_month_end"]
@@ -46,6 +46,7 @@ MIN_FORECAST_HISTORY_DAYS = 14  # two weeks: the seasonal-naive bands need week-
 class CashflowConfig(dg.Config):
     holdout_days: int = 28  # four whole weeks
     min_history_days: int = 42
+    retrain_every_days: int = 7  # see training.kept_training; 1 retrains every day
 
 
 def _exog(frame: pd.DataFrame) -> pd.DataFrame:
@@ -209,7 +210,11 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
     )
     def cashflow_model(context: dg.AssetExecutionContext, config: CashflowConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         _, cutoff = window_days(context)
-        metadata, checks = {}, []
+        kept = kept_training(context, cutoff, config.retrain_every_days)
+        if kept:
+            yield from kept
+            return
+        metadata, checks = trained_metadata(cutoff), []
         for stream in STREAMS:
             with warehouse.get_connection() as con:
                 series = outputs.read(con, SERIES_SQL, [stream])

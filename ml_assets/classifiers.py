@@ -21,7 +21,8 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from . import outputs
 from .estimators import boosted_classifier
 from .tracking import champion_version, load_champion
-from .training import Candidate, TrainingConfig, log_and_gate, read_training, ml_asset_args, require_rows, serving_check, time_split, window_days
+from .training import (Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args, read_training, require_rows,
+                       serving_check, time_split, trained_metadata, window_days)
 
 
 class ClassifierConfig(TrainingConfig):
@@ -77,6 +78,10 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
     )
     def model_asset(context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         _, cutoff = window_days(context)
+        kept = kept_training(context, cutoff, config.retrain_every_days)
+        if kept:
+            yield from kept
+            return
         with warehouse.get_connection() as con:
             frame = read_training(con, spec.training_sql, cutoff, config)
         split = time_split(frame, cutoff, config.holdout_days)
@@ -102,7 +107,8 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         )
         result = log_and_gate(candidate, split)
         context.log.info(f"{spec.model_name} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
-        yield dg.MaterializeResult(metadata={**result.metadata(candidate), "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
+        yield dg.MaterializeResult(metadata={**result.metadata(candidate), **trained_metadata(cutoff),
+                                             "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
         yield serving_check(candidate, result, "beats_baselines_on_holdout")
 
     @dg.asset(

@@ -19,7 +19,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from . import outputs
 from .estimators import boosted_quantile_regressor
 from .tracking import load_champion
-from .training import Candidate, TrainingConfig, log_and_gate, read_training, ml_asset_args, require_rows, serving_check, time_split, window_days
+from .training import (Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args, read_training, require_rows,
+                       serving_check, time_split, trained_metadata, window_days)
 
 MODEL_NAME = "smepulse_payment_date"
 CATEGORICAL = ["business_code", "currency", "payment_terms"]
@@ -175,6 +176,10 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
     )
     def payment_date_model(context: dg.AssetExecutionContext, config: PaymentModelConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         _, cutoff = window_days(context)
+        kept = kept_training(context, cutoff, config.retrain_every_days)
+        if kept:
+            yield from kept
+            return
         with warehouse.get_connection() as con:
             frame = read_training(con, TRAINING_SQL, cutoff, config)
         split = time_split(frame, cutoff, config.holdout_days)
@@ -196,7 +201,8 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         )
         result = log_and_gate(candidate, split)
         context.log.info(f"{MODEL_NAME} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
-        yield dg.MaterializeResult(metadata={**result.metadata(candidate), "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
+        yield dg.MaterializeResult(metadata={**result.metadata(candidate), **trained_metadata(cutoff),
+                                             "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
         yield serving_check(candidate, result, "beats_baselines_on_holdout")
 
     @dg.asset(

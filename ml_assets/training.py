@@ -65,6 +65,56 @@ class TrainingConfig(dg.Config):
     holdout_days: int = 30
     training_window_days: int = 365  # labels that became known in the last year before the cutoff
     max_training_rows: int = 300_000  # the newest rows before the holdout, beyond which more rows add little
+    # Between trainings a day's run keeps the last one (see kept_training); 1 retrains every day.
+    retrain_every_days: int = 7
+
+
+def trained_metadata(cutoff: date) -> dict[str, object]:
+    """Marks a materialization that trained: kept_training reads it back."""
+    return {"trained_as_of": f"{cutoff}", "retrained": True}
+
+
+def kept_training(context: dg.AssetExecutionContext, cutoff: date, retrain_every_days: int) -> list | None:
+    """The events that report the model's last training again, when it is recent enough to keep.
+
+    A training reads up to a year of labels and fits its models (together ~25 s a day); one done
+    a few days ago has seen nearly the same labels. So between trainings a day's run keeps the
+    last one (its registered champion goes on serving) and re-reports its metadata and check
+    results: the day's partition is materialized and the checks stay current in the UI.
+    Training as of the same day again (re-materializing) or as of an earlier day (backfilling
+    the past) always trains. None means: train now."""
+    latest = context.instance.get_latest_materialization_event(context.asset_key)
+    metadata = dict(latest.asset_materialization.metadata) if latest and latest.asset_materialization else {}
+    trained_as_of = metadata.get("trained_as_of")
+    if trained_as_of is None:
+        return None
+    age = (cutoff - date.fromisoformat(trained_as_of.value)).days
+    if not 0 < age < retrain_every_days:
+        return None
+    checks = _last_check_results(context)
+    if checks is None:
+        return None
+    reason = f"trained as of {trained_as_of.value}, {age} day(s) before; retrain every {retrain_every_days} days"
+    context.log.info(f"Keeping the last training: {reason}.")
+    kept = {**metadata, "retrained": False, "kept_reason": reason}
+    return [dg.MaterializeResult(metadata=kept), *checks]
+
+
+def _last_check_results(context: dg.AssetExecutionContext) -> list[dg.AssetCheckResult] | None:
+    """Each of the asset's checks as last evaluated, or None if one has no evaluation to repeat."""
+    keys = [spec.key for spec in context.assets_def.check_specs]
+    records = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    results = []
+    for key in keys:
+        record = records.get(key)
+        evaluation = record.event.dagster_event.event_specific_data if record and record.event and record.event.dagster_event else None
+        if not isinstance(evaluation, dg.AssetCheckEvaluation):
+            return None
+        results.append(dg.AssetCheckResult(
+            check_name=key.name, passed=evaluation.passed, severity=evaluation.severity,
+            description=evaluation.description, metadata=dict(evaluation.metadata),
+        ))
+    return results
 
 
 def read_training(con, sql: str, cutoff: date, config: TrainingConfig) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import date, timedelta
 
-from .settings import REPO_ROOT, Settings
+from .settings import REPO_ROOT, Settings, apply_instance_env
 
 
 def _day(value: str) -> date:
@@ -77,6 +77,7 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     settings.ensure_local_dirs()
     prepare_dagster_home(settings)
     os.environ["DAGSTER_HOME"] = settings.dagster_home
+    apply_instance_env()
     os.chdir(REPO_ROOT)
     command = ["dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
     os.execvp(command[0], command)

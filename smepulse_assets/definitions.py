@@ -18,11 +18,12 @@ from .quality.freshness import build_freshness_checks
 from .ml_sensor import build_ml_after_daily_sensor
 from .reference_sensor import build_seed_sensor
 from .resources import PlatformPaths
-from .settings import Settings
+from .settings import Settings, apply_instance_env
 from .transformations import build_dbt_assets, dbt_resource
 
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
+    apply_instance_env()
     settings = settings or Settings.from_env()
     partitions = daily_partitions(settings.partitions_start)
     sources = load_source_specs(settings.sources_dir)

@@ -16,6 +16,20 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
+# Instance behaviour the platform relies on, set in every process that creates runs (the code
+# location, in-process runs, and `smepulse ui`, which passes it to the daemon and webserver).
+# A run over a range of days (single-run backfill) records one "materialization planned" event
+# per asset for the whole range instead of one per asset per day: on 520 days that is ~60 events
+# instead of ~29,000, about 50 s less before the run starts. Dagster's trade-off: when such a run
+# fails, its days show as missing, not failed, in the partition view; the run itself shows failed
+# and the alert sensor reports it.
+DAGSTER_INSTANCE_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"}
+
+
+def apply_instance_env() -> None:
+    for name, value in DAGSTER_INSTANCE_ENV.items():
+        os.environ.setdefault(name, value)
+
 
 def _is_url(location: str) -> bool:
     return "://" in location

@@ -12,7 +12,6 @@ skipped, rows written in the window, tests passed / warned / failed).
 """
 
 
-import json
 import os
 import shutil
 import subprocess
@@ -39,6 +38,7 @@ REFERENCE_SELECT = " ".join(["resource_type:seed", *REFERENCE_MODELS])
 # models are trained and scored, so they are their own definition, downstream of ml_assets.
 ML_SERVING_SELECT = "tag:ml_serving"
 LAYER_GROUPS = {"silver", "gold", "ops"}
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def dbt_executable() -> str:
@@ -92,12 +92,26 @@ class SmePulseTranslator(DagsterDbtTranslator):
         return schema if schema in LAYER_GROUPS else "reference"
 
 
-def window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+def partition_window(context: dg.AssetExecutionContext) -> dict[str, str]:
     window = context.partition_time_window
     return {
         "min_date": f"{window.start.date()}",
         "max_date": f"{(window.end - timedelta(days=1)).date()}",  # the window's end is exclusive
     }
+
+
+def window_env(window: dict[str, str] | None) -> dict[str, str]:
+    """The window as the variables macros/partition_window.sql reads; empty means all history."""
+    return {
+        "SMEPULSE_WINDOW_START": window["min_date"] if window else "",
+        "SMEPULSE_WINDOW_END": window["max_date"] if window else "",
+    }
+
+
+def set_dbt_env(settings: Settings, window: dict[str, str] | None) -> None:
+    """dagster-dbt hands dbt a copy of this process's environment: profiles.yml reads the warehouse
+    path from it, the models read the window from it."""
+    os.environ.update({**settings.dbt_env(), **window_env(window)})
 
 
 def build_dbt_assets(
@@ -116,7 +130,7 @@ def build_dbt_assets(
         pool=WAREHOUSE_POOL,
     )
     def reference_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
-        os.environ.update(settings.dbt_env())  # profiles.yml reads the warehouse path from the env
+        set_dbt_env(settings, None)
         # cautious: tests that also read daily models (fact -> dim_date) run with those models
         yield from build_with_summary(context, dbt, ["build", "--indirect-selection", "cautious"], warehouse, None)
 
@@ -133,9 +147,9 @@ def build_dbt_assets(
             pool=WAREHOUSE_POOL,
         )
         def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
-            os.environ.update(settings.dbt_env())
-            window = window_vars(context)
-            yield from build_with_summary(context, dbt, ["build", "--vars", json.dumps(window)], warehouse, window)
+            window = partition_window(context)
+            set_dbt_env(settings, window)
+            yield from build_with_summary(context, dbt, ["build"], warehouse, window)
 
         return models
 
@@ -160,6 +174,7 @@ def build_with_summary(
     invocation = dbt.cli(args, context=context, raise_on_error=False)
     events = list(invocation.stream())
     context.log.info(f"dbt {' '.join(args[:1])}: {time.perf_counter() - started:.1f} s, {len(events)} events")
+    keep_parse_state(invocation.target_path)
     try:
         run_results = invocation.get_artifact("run_results.json")
     except FileNotFoundError:  # dbt stopped before running anything (e.g. a compilation error)
@@ -173,6 +188,23 @@ def build_with_summary(
     if not invocation.is_successful():
         failed = [name for s in layers.values() for name in s.tables_failed + s.failed_checks]
         raise dg.Failure(description=f"dbt build failed: {failed}", metadata={"failed_nodes": dg.MetadataValue.json(failed)})
+
+
+def keep_parse_state(invocation_target: Path) -> None:
+    """Make this invocation's parse state the one the next invocation starts from.
+
+    dagster-dbt gives each invocation its own target folder and seeds it with the project's
+    target/partial_parse.msgpack; dbt discards that state when the profile it was parsed under
+    differs (another warehouse path). Copying the fresh state back means only the first
+    invocation after such a change parses the whole project (~6 s); later ones parse nothing.
+    The copy is atomic, so concurrent runs never read half a file."""
+    fresh = invocation_target / PARTIAL_PARSE_FILE
+    if not fresh.exists():
+        return
+    kept = DBT_PROJECT_DIR / "target" / PARTIAL_PARSE_FILE
+    staging = kept.with_name(f"{PARTIAL_PARSE_FILE}.{os.getpid()}")
+    shutil.copyfile(fresh, staging)
+    os.replace(staging, kept)
 
 
 def _with_layer_summary(context: dg.AssetExecutionContext, event, layers: dict[str, LayerSummary]):

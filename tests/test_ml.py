@@ -170,3 +170,27 @@ def test_scoring_a_new_day_uses_the_registry_champion(platform):
     champion = str(MlflowClient(settings.mlflow_tracking_uri).get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version)
     scored = _query(settings, "select distinct model_version from ml.payment_date_scores where score_date = ?", [END])
     assert scored["model_version"].tolist() == [champion]
+
+
+def test_a_day_between_trainings_keeps_the_last_training(platform):
+    settings, defs, instance = platform[:3]
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    versions = len(client.search_model_versions(f"name='{PAYMENT_MODEL}'"))
+    job = defs.resolve_job_def("daily_ml_job")
+    model = [dg.AssetKey(["ml", "payment_date_model"])]
+    checks_before = {c.check_name: c.passed for c in platform[4].get_asset_check_evaluations()
+                     if c.asset_key.to_user_string() == "ml/payment_date_model"}
+
+    kept = job.execute_in_process(instance=instance, partition_key=f"{END}", asset_selection=model)
+    meta = _materialization(kept, "ml/payment_date_model", f"{END}")
+    assert meta["retrained"] is False and meta["trained_as_of"] == f"{TRAINED_THROUGH}"
+    assert "retrain every 7 days" in meta["kept_reason"] and meta["model_version"] == "1"
+    assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions  # nothing trained or registered
+    assert {c.check_name: c.passed for c in kept.get_asset_check_evaluations()} == checks_before  # checks re-reported
+
+    # retraining every day is one setting away; a training as of the same day again always trains
+    daily = {"ops": {"ml__payment_date_model": {"config": {"retrain_every_days": 1}}}}
+    retrained = job.execute_in_process(instance=instance, partition_key=f"{END}", asset_selection=model, run_config=daily)
+    meta = _materialization(retrained, "ml/payment_date_model", f"{END}")
+    assert meta["retrained"] is True and meta["trained_as_of"] == f"{END}"
+    assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions + 1

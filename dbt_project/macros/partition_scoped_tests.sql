@@ -1,6 +1,6 @@
 {#- Tests judge the partition the run materialized. A model that declares
     `meta: {partition_column: <day column>}` has its generic tests run over the
-    window's rows only when Dagster passes a window (min_date/max_date vars); a
+    window's rows only when Dagster passes a window (SMEPULSE_WINDOW_* env); a
     plain `dbt build` still tests whole tables. Rows outside the window were
     tested by the runs that wrote them, so a day costs the same late in history
     as early. This overrides dbt's get_where_subquery, keeping its `where` config. -#}
@@ -11,7 +11,7 @@
         {%- do filters.append('(' ~ where ~ ')') -%}
     {%- endif -%}
     {%- set column = model_meta(relation, 'partition_column') -%}
-    {%- if column and var('min_date') -%}
+    {%- if column and window_bound('START') -%}
         {%- do filters.append(in_partition_window(column)) -%}
     {%- endif -%}
     {%- if filters -%}

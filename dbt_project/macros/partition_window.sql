@@ -1,10 +1,15 @@
-{#- The business days Dagster asked for: `--vars '{min_date: ..., max_date: ...}'`, inclusive.
-    Without them (a plain `dbt build`) the window is all history. -#}
+{#- The business days Dagster asked for, inclusive: SMEPULSE_WINDOW_START / SMEPULSE_WINDOW_END.
+    Without them (a plain `dbt build`) the window is all history.
+    They are environment variables read only while executing, not `--vars`: dbt discards its
+    partial-parse state whenever `--vars` change, and a full parse costs every run ~6 s. -#}
+{% macro window_bound(name) -%}
+    {{ return(env_var('SMEPULSE_WINDOW_' ~ name, '') if execute else '') }}
+{%- endmacro %}
 {% macro window_start() -%}
-    cast('{{ var("min_date") or "1900-01-01" }}' as date)
+    cast('{{ window_bound("START") or "1900-01-01" }}' as date)
 {%- endmacro %}
 {% macro window_end() -%}
-    cast('{{ var("max_date") or "2999-12-31" }}' as date)
+    cast('{{ window_bound("END") or "2999-12-31" }}' as date)
 {%- endmacro %}
 
 {% macro in_partition_window(column) -%}
@@ -14,7 +19,7 @@
 {#- The last day a daily snapshot covers: the window's end when Dagster gives one (a day
     with an empty delivery still gets its snapshot), else the newest day with data. -#}
 {% macro snapshot_last_day(data_max_day) -%}
-    {%- if var("max_date") -%} {{ window_end() }} {%- else -%} {{ data_max_day }} {%- endif -%}
+    {%- if window_bound("END") -%} {{ window_end() }} {%- else -%} {{ data_max_day }} {%- endif -%}
 {%- endmacro %}
 
 {#- Day-keyed tables are replaced window by window: this pre-hook deletes the window's days,

@@ -1,7 +1,7 @@
 {#- The newest value of `column` is at most `max_age_days` before the window's last day
     (or today, for a plain `dbt build`): predictions and scores must be current. -#}
 {% test recent(model, column, max_age_days) %}
-{%- set reference = window_end() if var('max_date') else 'current_date' -%}
+{%- set reference = window_end() if window_bound('END') else 'current_date' -%}
 select max({{ column }}) as newest
 from {{ model }}
 having max({{ column }}) is null
