@@ -214,14 +214,14 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         if kept:
             yield from kept
             return
-        metadata, checks = trained_metadata(cutoff), []
+        metadata, checks = {}, []
         for stream in STREAMS:
             with warehouse.get_connection() as con:
                 series = outputs.read(con, SERIES_SQL, [stream])
             stream_metadata, check = _train_stream(context, stream, series, cutoff, config)
             metadata.update(stream_metadata)
             checks.append(check)
-        yield dg.MaterializeResult(metadata=metadata)
+        yield dg.MaterializeResult(metadata={**metadata, **trained_metadata(cutoff, checks)})
         yield from checks
 
     @dg.asset(

@@ -107,9 +107,10 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         )
         result = log_and_gate(candidate, split)
         context.log.info(f"{spec.model_name} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
-        yield dg.MaterializeResult(metadata={**result.metadata(candidate), **trained_metadata(cutoff),
+        check = serving_check(candidate, result, "beats_baselines_on_holdout")
+        yield dg.MaterializeResult(metadata={**result.metadata(candidate), **trained_metadata(cutoff, [check]),
                                              "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
-        yield serving_check(candidate, result, "beats_baselines_on_holdout")
+        yield check
 
     @dg.asset(
         key=["ml", f"{spec.name}_scores"],

@@ -69,9 +69,15 @@ class TrainingConfig(dg.Config):
     retrain_every_days: int = 7
 
 
-def trained_metadata(cutoff: date) -> dict[str, object]:
-    """Marks a materialization that trained: kept_training reads it back."""
-    return {"trained_as_of": f"{cutoff}", "retrained": True}
+def trained_metadata(cutoff: date, checks: list[dg.AssetCheckResult]) -> dict[str, object]:
+    """What kept_training reads back from a materialization that trained: the day it trained
+    as of and its check results."""
+    results = [
+        {"check_name": c.check_name, "passed": c.passed, "severity": c.severity.value, "description": c.description,
+         "metadata": {k: getattr(v, "value", v) for k, v in (c.metadata or {}).items()}}
+        for c in checks
+    ]
+    return {"trained_as_of": f"{cutoff}", "retrained": True, "check_results": dg.MetadataValue.json(results)}
 
 
 def kept_training(context: dg.AssetExecutionContext, cutoff: date, retrain_every_days: int) -> list | None:
@@ -85,36 +91,20 @@ def kept_training(context: dg.AssetExecutionContext, cutoff: date, retrain_every
     the past) always trains. None means: train now."""
     latest = context.instance.get_latest_materialization_event(context.asset_key)
     metadata = dict(latest.asset_materialization.metadata) if latest and latest.asset_materialization else {}
-    trained_as_of = metadata.get("trained_as_of")
-    if trained_as_of is None:
+    if "trained_as_of" not in metadata or "check_results" not in metadata:
         return None
-    age = (cutoff - date.fromisoformat(trained_as_of.value)).days
+    trained_as_of = metadata["trained_as_of"].value
+    age = (cutoff - date.fromisoformat(trained_as_of)).days
     if not 0 < age < retrain_every_days:
         return None
-    checks = _last_check_results(context)
-    if checks is None:
-        return None
-    reason = f"trained as of {trained_as_of.value}, {age} day(s) before; retrain every {retrain_every_days} days"
+    reason = f"trained as of {trained_as_of}, {age} day(s) before; retrain every {retrain_every_days} days"
     context.log.info(f"Keeping the last training: {reason}.")
-    kept = {**metadata, "retrained": False, "kept_reason": reason}
-    return [dg.MaterializeResult(metadata=kept), *checks]
-
-
-def _last_check_results(context: dg.AssetExecutionContext) -> list[dg.AssetCheckResult] | None:
-    """Each of the asset's checks as last evaluated, or None if one has no evaluation to repeat."""
-    keys = [spec.key for spec in context.assets_def.check_specs]
-    records = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
-    results = []
-    for key in keys:
-        record = records.get(key)
-        evaluation = record.event.dagster_event.event_specific_data if record and record.event and record.event.dagster_event else None
-        if not isinstance(evaluation, dg.AssetCheckEvaluation):
-            return None
-        results.append(dg.AssetCheckResult(
-            check_name=key.name, passed=evaluation.passed, severity=evaluation.severity,
-            description=evaluation.description, metadata=dict(evaluation.metadata),
-        ))
-    return results
+    checks = [
+        dg.AssetCheckResult(check_name=c["check_name"], passed=c["passed"], severity=dg.AssetCheckSeverity(c["severity"]),
+                            description=c["description"], metadata={**c["metadata"], "trained_as_of": trained_as_of})
+        for c in metadata["check_results"].value
+    ]
+    return [dg.MaterializeResult(metadata={**metadata, "retrained": False, "kept_reason": reason}), *checks]
 
 
 def read_training(con, sql: str, cutoff: date, config: TrainingConfig) -> pd.DataFrame:
