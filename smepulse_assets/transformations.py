@@ -17,7 +17,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,22 @@ def window_env(window: dict[str, str] | None) -> dict[str, str]:
     }
 
 
-def set_dbt_env(settings: Settings, window: dict[str, str] | None) -> None:
-    """dagster-dbt hands dbt a copy of this process's environment: profiles.yml reads the warehouse
-    path from it, the models read the window from it."""
-    os.environ.update({**settings.dbt_env(), **window_env(window)})
+@contextmanager
+def window_in_env(window: dict[str, str] | None) -> Iterator[None]:
+    """The window in this process's environment while dagster-dbt starts dbt (it hands dbt a copy
+    of it), then the previous values back: nothing else started from this process, such as a
+    plain `dbt build`, inherits a window."""
+    values = window_env(window)
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def build_dbt_assets(
@@ -130,7 +143,7 @@ def build_dbt_assets(
         pool=WAREHOUSE_POOL,
     )
     def reference_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
-        set_dbt_env(settings, None)
+        os.environ.update(settings.dbt_env())  # profiles.yml reads the warehouse path from the env
         # cautious: tests that also read daily models (fact -> dim_date) run with those models
         yield from build_with_summary(context, dbt, ["build", "--indirect-selection", "cautious"], warehouse, None)
 
@@ -147,8 +160,8 @@ def build_dbt_assets(
             pool=WAREHOUSE_POOL,
         )
         def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
+            os.environ.update(settings.dbt_env())
             window = partition_window(context)
-            set_dbt_env(settings, window)
             yield from build_with_summary(context, dbt, ["build"], warehouse, window)
 
         return models
@@ -171,7 +184,8 @@ def build_with_summary(
     result; a failed build still yields what succeeded before it raises.
     """
     started = time.perf_counter()
-    invocation = dbt.cli(args, context=context, raise_on_error=False)
+    with window_in_env(window):
+        invocation = dbt.cli(args, context=context, raise_on_error=False)
     events = list(invocation.stream())
     context.log.info(f"dbt {' '.join(args[:1])}: {time.perf_counter() - started:.1f} s, {len(events)} events")
     keep_parse_state(invocation.target_path)

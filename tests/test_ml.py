@@ -184,7 +184,7 @@ def test_a_day_between_trainings_keeps_the_last_training(platform):
     kept = job.execute_in_process(instance=instance, partition_key=f"{END}", asset_selection=model)
     meta = _materialization(kept, "ml/payment_date_model", f"{END}")
     assert meta["retrained"] is False and meta["trained_as_of"] == f"{TRAINED_THROUGH}"
-    assert "retrain every 7 days" in meta["kept_reason"] and meta["model_version"] == "1"
+    assert "retrain every 7 days" in meta["kept_reason"]
     assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions  # nothing trained or registered
     reported = {c.check_name: c.passed for c in kept.get_asset_check_evaluations() if c.check_name in checks_before}
     assert reported == checks_before  # the training's checks are re-reported with the kept partition
