@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from . import outputs
 from .estimators import boosted_quantile_regressor
-from .tracking import load_champion
+from .tracking import champion_version, load_champion
 from .training import (Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args, read_training, require_rows,
                        serving_check, time_split, trained_metadata, window_days)
 
@@ -47,6 +47,10 @@ class PaymentDateModel(BaseEstimator, RegressorMixin):
             q: boosted_quantile_regressor(CATEGORICAL, q, self.max_iter, self.learning_rate).fit(X[FEATURES], late)
             for q in (INTERVAL[0], 0.5, INTERVAL[1])
         }
+        return self.fit_defaults()
+
+    def fit_defaults(self):
+        """No widening and an uninformed confidence until ``calibrate`` sees held-out invoices."""
         self.interval_margin_ = 0.0
         self.confidence_widths_ = np.array([0.0])
         self.confidence_shares_ = np.array([0.5])
@@ -85,6 +89,27 @@ class PaymentDateModel(BaseEstimator, RegressorMixin):
         order = np.argsort(self.confidence_widths_)
         shares = np.interp(high - low, self.confidence_widths_[order], self.confidence_shares_[order])
         return np.clip(shares, 0.0, 1.0)
+
+
+class CustomerMedianBaseline(PaymentDateModel):
+    """The "customer's historical median delay" baseline in the model's interface, so it can serve
+    while no model has beaten it: median = terms + the customer's median days late; the interval
+    is that plus the 10th / 90th percentile of its errors on labelled invoices; confidence is
+    calibrated like the model's."""
+
+    def fit(self, X: pd.DataFrame, days_to_pay: pd.Series):
+        self.fit_defaults()
+        errors = days_to_pay.to_numpy(float) - self._median_days(X)
+        self.offsets_ = {q: float(np.quantile(errors, q)) if len(errors) else 0.0 for q in INTERVAL}
+        self.offsets_[0.5] = 0.0
+        return self
+
+    @staticmethod
+    def _median_days(X: pd.DataFrame) -> np.ndarray:
+        return baselines(X)["customer_median_delay"]
+
+    def _days(self, X: pd.DataFrame, quantile: float) -> np.ndarray:
+        return self._median_days(X) + self.offsets_[quantile]
 
 
 def baselines(X: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -215,9 +240,10 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
     )
     def payment_date_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         first, last = window_days(context)
-        model, version = load_champion(MODEL_NAME)
-        stamp = {"model_name": MODEL_NAME, "model_version": version, "predicted_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}
         with warehouse.get_connection() as con:
+            model, version = _serving_model(context, con, last)
+            stamp = {"model_name": MODEL_NAME, "model_version": version, "predicted_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}
+
             def predict(features: pd.DataFrame) -> pd.DataFrame:
                 ids = features[["doc_id", "invoice_id", "customer_number", "invoice_date", "due_date"]]
                 return pd.concat([ids, predictions_frame(model, features)], axis=1).assign(**stamp)
@@ -229,3 +255,20 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "days": f"{first}..{last}"})
 
     return [payment_date_model, payment_date_scores]
+
+
+def _serving_model(context, con, last) -> tuple[PaymentDateModel, str]:
+    """The registry's champion; while no model has beaten the baselines, the customer-median
+    baseline fitted on the labels known by ``last`` (``baseline:customer_median_delay``), so
+    open invoices always have a predicted payment date."""
+    if champion_version(MODEL_NAME) is not None:
+        return load_champion(MODEL_NAME)
+    version = "baseline:customer_median_delay"
+    context.log.warning(f"No champion for {MODEL_NAME} yet: scoring with {version}.")
+    config = PaymentModelConfig()
+    split = time_split(read_training(con, TRAINING_SQL, last, config), last, config.holdout_days)
+    if split.train.empty:
+        raise dg.Failure(description=f"No paid invoices known by {last}: nothing to predict payment dates from yet.")
+    baseline = CustomerMedianBaseline().fit(split.train, split.train["days_to_pay"])
+    held_out = split.holdout if len(split.holdout) else split.train
+    return baseline.calibrate(held_out, held_out["days_to_pay"]), version

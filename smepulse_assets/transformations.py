@@ -3,7 +3,7 @@
 Two groups of dbt nodes, two definitions:
 - daily models (everything that follows the business day) are partitioned like
   bronze; a run over a range of days is one `dbt build` with the window passed
-  as vars (single-run backfill policy), never one process per day;
+  in its environment (single-run backfill policy), never one process per day;
 - reference nodes (the calendar, the FX seed) are not partitioned: they cover a
   fixed span and are rebuilt whole.
 Both write the DuckDB warehouse, so both run in the warehouse pool. Each

@@ -195,3 +195,22 @@ def test_a_day_between_trainings_keeps_the_last_training(platform):
     meta = _materialization(retrained, "ml/payment_date_model", f"{END}")
     assert meta["retrained"] is True and meta["trained_as_of"] == f"{END}"
     assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions + 1
+
+
+def test_without_a_champion_the_customer_median_baseline_scores(platform):
+    settings, defs, instance = platform[:3]
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    champion = client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
+    client.delete_registered_model_alias(PAYMENT_MODEL, CHAMPION)  # as before any model beat the baselines
+    try:
+        result = defs.resolve_job_def("daily_ml_job").execute_in_process(
+            instance=instance, partition_key=f"{END}", asset_selection=[dg.AssetKey(["ml", "payment_date_scores"])],
+        )
+    finally:
+        client.set_registered_model_alias(PAYMENT_MODEL, CHAMPION, champion)
+    assert result.success
+    scores = _query(settings, "select * from ml.payment_date_scores where score_date = ?", [END])
+    assert len(scores) > 0 and set(scores["model_version"]) == {"baseline:customer_median_delay"}
+    assert (scores["interval_lower_date"] <= scores["predicted_payment_date"]).all()
+    assert (scores["predicted_payment_date"] <= scores["interval_upper_date"]).all()
+    assert scores["confidence"].between(0, 1).all()
