@@ -210,7 +210,7 @@ def keep_parse_state(invocation_target: Path) -> None:
     dagster-dbt gives each invocation its own target folder and seeds it with the project's
     target/partial_parse.msgpack; dbt discards that state when the profile it was parsed under
     differs (another warehouse path). Copying the fresh state back means only the first
-    invocation after such a change parses the whole project (~6 s); later ones parse nothing.
+    invocation after such a change parses the whole project (5.6 s against 2.7 s partial).
     The copy is atomic, so concurrent runs never read half a file."""
     fresh = invocation_target / PARTIAL_PARSE_FILE
     if not fresh.exists():

@@ -1,7 +1,7 @@
 {#- The business days Dagster asked for, inclusive: SMEPULSE_WINDOW_START / SMEPULSE_WINDOW_END.
     Without them (a plain `dbt build`) the window is all history.
     They are environment variables read only while executing, not `--vars`: dbt discards its
-    partial-parse state whenever `--vars` change, and a full parse costs every run ~6 s. -#}
+    partial-parse state whenever `--vars` change (`dbt parse`: 5.6 s in full, 2.7 s partial). -#}
 {% macro window_bound(name) -%}
     {{ return(env_var('SMEPULSE_WINDOW_' ~ name, '') if execute else '') }}
 {%- endmacro %}
