@@ -46,8 +46,15 @@ def parse_drop_file(spec: SourceSpec, source_file: str, data: bytes) -> ParsedFi
 
 def check_drop_file(spec: SourceSpec, source_file: str, data: bytes) -> None:
     """Raise DropFileError if the file cannot be read at all (its rows are not typed)."""
+    _body_records(spec, source_file, data)
+
+
+def _body_records(spec: SourceSpec, source_file: str, data: bytes) -> list[tuple[int, list[str]]]:
+    """The file's records after its header, each with its line number; DropFileError if the file
+    cannot be decoded or split, or its header is not the source's."""
     records = _split_records(source_file, _decode(source_file, data), len(spec.header))
     _check_header(source_file, records[0][1], spec.header)
+    return records[1:]
 
 
 def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> ParsedFile:
@@ -58,9 +65,7 @@ def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> Parsed
     fields, lines, sources, bad_width = [], [], [], []
     rows_read: dict[str, int] = {}
     for source_file, data in files:
-        records = _split_records(source_file, _decode(source_file, data), width)
-        (_, header), body = records[0], records[1:]
-        _check_header(source_file, header, spec.header)
+        body = _body_records(spec, source_file, data)
         rows_read[source_file] = len(body)
         for line, values in body:
             if len(values) == width:
