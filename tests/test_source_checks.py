@@ -15,7 +15,7 @@ import pytest
 
 from smepulse_assets import storage
 from smepulse_assets.generator import GeneratorConfig, generate_invoice_drops
-from smepulse_assets.ingestion.bronze import load_window, partition_url, stored_data_reader, write_day
+from smepulse_assets.ingestion.bronze import load_window, partition_url, stored_data_reader, write_window
 from smepulse_assets.ingestion.spec import QUARANTINE_SCHEMA
 from smepulse_assets.kaggle_invoices.contract import SPEC
 from smepulse_assets.quality import source_checks
@@ -43,10 +43,7 @@ def lake(tmp_path, clean_drops):
 
 
 def load(settings, spec, days) -> None:
-    ingested_at = datetime.now(timezone.utc)
-    for batch in load_window(spec, settings.landing_url, list(days), ingested_at):
-        for day_load in batch:
-            write_day(spec, settings.lake_url, day_load, ingested_at)
+    list(write_window(spec, settings.landing_url, settings.lake_url, list(days), datetime.now(timezone.utc)))
 
 
 def judge(settings, spec, days) -> dict[str, dg.AssetCheckResult]:
@@ -191,7 +188,5 @@ def test_a_window_loaded_in_batches_equals_one_batch_and_a_bad_file_writes_nothi
 
     storage.write_bytes(storage.join(other.landing_url, spec.name, f"{LAST}", "late.csv"), b"\xff\xfe broken")
     with pytest.raises(dg.Failure, match="late.csv"):
-        for batch in load_window(spec, other.landing_url, all_days(), ingested_at):
-            for day_load in batch:
-                write_day(spec, other.lake_url, day_load, ingested_at)
+        list(write_window(spec, other.landing_url, other.lake_url, all_days(), ingested_at))
     assert not list(Path(other.lake_url).rglob("*.parquet"))

@@ -13,6 +13,7 @@ failing reject rule stops the run before silver.
 """
 
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -184,13 +185,10 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
     def bronze(context: dg.AssetExecutionContext, paths: PlatformPaths):
         days = days_in_window(context.partition_time_window)
         ingested_at = datetime.now(timezone.utc)
-        loads = []
-        for batch in load_window(spec, paths.landing_url, days, ingested_at):
-            for load in batch:
-                if not load.files:
-                    context.log.warning(f"No delivery for {load.day}: the partition is written empty.")
-                write_day(spec, paths.lake_url, load, ingested_at)
-                loads.append(load.counts())  # the rows themselves are written and let go
+        loads = list(write_window(spec, paths.landing_url, paths.lake_url, days, ingested_at))
+        for load in loads:
+            if not load.files:
+                context.log.warning(f"No delivery for {load.day}: the partition is written empty.")
         with stored_data_reader(spec, paths.lake_url) as con:
             checks = source_checks.evaluate(con, rules, source_checks.Window(days))
         summary = _summary(loads)
@@ -222,6 +220,15 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
         yield from checks
 
     return bronze
+
+
+def write_window(spec: SourceSpec, landing_url: str, lake_url: str, days: list[date], ingested_at: datetime) -> Iterator[DayCounts]:
+    """Load the window batch by batch and write each day's partitions; yields each day's counts once
+    it is written (the rows themselves are let go)."""
+    for batch in load_window(spec, landing_url, days, ingested_at):
+        for load in batch:
+            write_day(spec, lake_url, load, ingested_at)
+            yield load.counts()
 
 
 def load_window(spec: SourceSpec, landing_url: str, days: list[date], ingested_at: datetime):
