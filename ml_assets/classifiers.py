@@ -22,7 +22,7 @@ from . import outputs
 from .estimators import boosted_classifier
 from .tracking import champion_version, load_champion
 from .training import (Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args, read_training, require_rows,
-                       serving_check, time_split, trained_metadata, window_days)
+                       serving_check, trained_metadata, training_split, window_days)
 
 
 class ClassifierConfig(TrainingConfig):
@@ -83,8 +83,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
             yield from kept
             return
         with warehouse.get_connection() as con:
-            frame = read_training(con, spec.training_sql, cutoff, config)
-        split = time_split(frame, cutoff, config.holdout_days)
+            split = training_split(con, spec.training_sql, cutoff, config)
         require_rows(split, config.min_training_rows, spec.model_name)
         label = split.train[spec.label].astype(int)
         model = boosted_classifier(spec.categorical, config.max_iter, config.learning_rate).fit(split.train[spec.features], label)

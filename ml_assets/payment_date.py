@@ -19,8 +19,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from . import outputs
 from .estimators import boosted_quantile_regressor
 from .tracking import champion_version, load_champion
-from .training import (Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args, read_training, require_rows,
-                       serving_check, time_split, trained_metadata, window_days)
+from .training import (Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args, require_rows,
+                       serving_check, trained_metadata, training_split, window_days)
 
 MODEL_NAME = "smepulse_payment_date"
 CATEGORICAL = ["business_code", "currency", "payment_terms"]
@@ -206,8 +206,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
             yield from kept
             return
         with warehouse.get_connection() as con:
-            frame = read_training(con, TRAINING_SQL, cutoff, config)
-        split = time_split(frame, cutoff, config.holdout_days)
+            split = training_split(con, TRAINING_SQL, cutoff, config)
         require_rows(split, config.min_training_rows, MODEL_NAME)
         model = PaymentDateModel(config.max_iter, config.learning_rate).fit(split.train, split.train["days_to_pay"])
         model.calibrate(split.holdout, split.holdout["days_to_pay"])
@@ -265,8 +264,7 @@ def _serving_model(context, con, last) -> tuple[PaymentDateModel, str]:
         return load_champion(MODEL_NAME)
     version = "baseline:customer_median_delay"
     context.log.warning(f"No champion for {MODEL_NAME} yet: scoring with {version}.")
-    config = PaymentModelConfig()
-    split = time_split(read_training(con, TRAINING_SQL, last, config), last, config.holdout_days)
+    split = training_split(con, TRAINING_SQL, last, PaymentModelConfig())
     if split.train.empty:
         raise dg.Failure(description=f"No paid invoices known by {last}: nothing to predict payment dates from yet.")
     baseline = CustomerMedianBaseline().fit(split.train, split.train["days_to_pay"])

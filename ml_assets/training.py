@@ -123,13 +123,13 @@ def read_training(con, sql: str, cutoff: date, config: TrainingConfig) -> pd.Dat
     return outputs.read(con, capped, [window_start, cutoff, split_day, split_day])
 
 
-def time_split(frame: pd.DataFrame, cutoff: date, holdout_days: int) -> TimeSplit:
-    """Train on labels known by cutoff - holdout_days; hold out the labels that became known after."""
-    split_day = cutoff - timedelta(days=holdout_days)
-    known_on = pd.to_datetime(frame["label_known_on"])
-    labelled = frame[known_on <= pd.Timestamp(cutoff)]
-    early = known_on[known_on <= pd.Timestamp(cutoff)] <= pd.Timestamp(split_day)
-    return TimeSplit(cutoff, split_day, labelled[early], labelled[~early])
+def training_split(con, sql: str, cutoff: date, config: TrainingConfig) -> TimeSplit:
+    """The rows of ``read_training``, split in time: train on labels known by cutoff - holdout_days,
+    hold out the labels that became known after (read_training already bounds them by cutoff)."""
+    frame = read_training(con, sql, cutoff, config)
+    split_day = cutoff - timedelta(days=config.holdout_days)
+    early = pd.to_datetime(frame["label_known_on"]) <= pd.Timestamp(split_day)
+    return TimeSplit(cutoff, split_day, frame[early], frame[~early])
 
 
 def require_rows(split: TimeSplit, minimum: int, what: str) -> None:
