@@ -31,10 +31,16 @@ PROBE_CUSTOMER = "0200999999"
 PROBE_A, PROBE_B, PROBE_C = 1_000_000_001, 1_000_000_002, 1_000_000_003
 
 
-def _probe_row(doc_id: int, posted: date, due: date, cleared: date | None) -> list[str]:
+# A customer whose two invoices are posted and paid on the same day: each must see the other's
+# payment, never its own.
+SAME_DAY_CUSTOMER = "0200999998"
+PROBE_D, PROBE_E = 1_000_000_004, 1_000_000_005
+
+
+def _probe_row(doc_id: int, posted: date, due: date, cleared: date | None, customer: str = PROBE_CUSTOMER) -> list[str]:
     values = {column: "" for column in HEADER}
     values.update({
-        "business_code": "U001", "cust_number": PROBE_CUSTOMER, "name_customer": "PROBE corp",
+        "business_code": "U001", "cust_number": customer, "name_customer": "PROBE corp",
         "clear_date": f"{cleared} 00:00:00" if cleared else "", "buisness_year": f"{posted.year}.0",
         "doc_id": f"{doc_id}.0", "posting_date": f"{posted}", "document_create_date": f"{posted:%Y%m%d}",
         "document_create_date.1": f"{posted:%Y%m%d}", "due_in_date": f"{due:%Y%m%d}.0", "invoice_currency": "USD",
@@ -48,6 +54,9 @@ PROBES = [  # A: posted 2 Sep, due 17 Sep, paid 14 Oct (27 days late) -- after B
     _probe_row(PROBE_A, date(2019, 9, 2), date(2019, 9, 17), date(2019, 10, 14)),
     _probe_row(PROBE_B, date(2019, 9, 20), date(2019, 10, 5), date(2019, 10, 7)),
     _probe_row(PROBE_C, date(2019, 10, 21), date(2019, 11, 5), date(2019, 11, 5)),
+    # D: 15 days early, E: 10 days early; both delivered open and cleared on 10 Sep
+    _probe_row(PROBE_D, date(2019, 9, 10), date(2019, 9, 25), date(2019, 9, 10), SAME_DAY_CUSTOMER),
+    _probe_row(PROBE_E, date(2019, 9, 10), date(2019, 9, 20), date(2019, 9, 10), SAME_DAY_CUSTOMER),
 ]
 
 
@@ -95,6 +104,17 @@ def test_training_row_does_not_see_later_payments(platform):
     assert c["prior_median_days_late"] == pytest.approx(14.5)
     assert c["open_invoices_at_posting"] == 0
     assert (b["days_to_pay"], b["days_late"]) == (17, 2)
+
+
+def test_invoices_paid_on_their_posting_day_see_each_other_not_themselves(platform):
+    settings = platform[0]
+    rows = _query(settings, "select * from silver.ftr_invoice_at_posting where customer_number = ? order by doc_id",
+                  [SAME_DAY_CUSTOMER]).set_index("doc_id")
+    for doc_id, other_days_late in [(PROBE_D, -10), (PROBE_E, -15)]:
+        row = rows.loc[doc_id]
+        assert (row["prior_invoices"], row["prior_paid_invoices"], row["open_invoices_at_posting"]) == (1, 1, 0)
+        assert row["prior_median_days_late"] == other_days_late
+        assert row["prior_mean_days_late"] == other_days_late and row["open_amount_at_posting"] == 0
 
 
 def test_payment_model_beats_both_baselines(platform):

@@ -21,7 +21,7 @@ invoices as (  -- the window's new invoices, in their first delivered state
     where state_version = 1 and {{ in_partition_window('valid_from') }}
 ),
 
-peers as (  -- every invoice of the same customers: when it became known, when its payment did
+docs as (  -- every invoice of the same customers: when it became known, when its payment did
     select
         doc_id,
         customer_number,
@@ -38,26 +38,49 @@ peers as (  -- every invoice of the same customers: when it became known, when i
     group by doc_id, customer_number
 ),
 
-record as (
+events as (  -- per invoice: the day it became known and the day its payment did (one row if the same day)
     select
-        i.doc_id,
-        count(*) as prior_invoices,
-        count(p.paid_known_on) filter (where p.paid_known_on <= i.known_on) as prior_paid_invoices,
-        median(p.days_late) filter (where p.paid_known_on <= i.known_on) as prior_median_days_late,
-        avg(p.days_late) filter (where p.paid_known_on <= i.known_on) as prior_mean_days_late,
-        stddev_samp(p.days_late) filter (where p.paid_known_on <= i.known_on) as prior_sd_days_late,
-        avg(case when p.days_late > 30 then 1.0 else 0.0 end) filter (where p.paid_known_on <= i.known_on)
-            as prior_share_over_30_late,
-        max(p.payment_date) filter (where p.paid_known_on <= i.known_on) as prior_last_payment_date,
-        count(*) filter (where p.paid_known_on is null or p.paid_known_on > i.known_on) as open_invoices_at_posting,
-        coalesce(sum(p.opening_amount) filter (where p.paid_known_on is null or p.paid_known_on > i.known_on), 0)
-            as open_amount_at_posting
-    from invoices as i
-    join peers as p
-        on p.customer_number = i.customer_number
-        and p.doc_id <> i.doc_id
-        and p.opened_on <= i.known_on
-    group by i.doc_id
+        doc_id,
+        customer_number,
+        opened_on as event_on,
+        true as is_opening,
+        1 as opened,
+        opening_amount as opened_amount,
+        case when paid_known_on = opened_on then 1 else 0 end as paid,
+        case when paid_known_on = opened_on then opening_amount end as paid_amount,
+        case when paid_known_on = opened_on then days_late end as days_late,
+        case when paid_known_on = opened_on then payment_date end as payment_date
+    from docs
+    where opened_on <= {{ window_end() }}
+    union all
+    select doc_id, customer_number, paid_known_on, false, 0, null, 1, opening_amount, days_late, payment_date
+    from docs
+    where paid_known_on > opened_on and paid_known_on <= {{ window_end() }}
+),
+
+record as (
+    -- Running totals over the customer's events up to the end of the invoice's own day, less
+    -- the invoice itself (`exclude current row` on its opening row, which also carries its
+    -- payment when it was delivered already paid). One sorted pass per customer instead of
+    -- pairing every invoice with every other one: that pairing grew with the square of a
+    -- large customer's invoice count and spilled past the disk at ~200k invoices.
+    select
+        doc_id,
+        cast(sum(opened) over so_far as bigint) as prior_invoices,  -- a sum is hugeint in DuckDB
+        cast(sum(paid) over so_far as bigint) as prior_paid_invoices,
+        median(days_late) over so_far as prior_median_days_late,
+        avg(days_late) over so_far as prior_mean_days_late,
+        stddev_samp(days_late) over so_far as prior_sd_days_late,
+        cast(sum(case when days_late > 30 then 1 else 0 end) over so_far as bigint) as prior_paid_over_30_late,
+        max(payment_date) over so_far as prior_last_payment_date,
+        sum(opened_amount) over so_far as prior_opened_amount,
+        sum(paid_amount) over so_far as prior_paid_amount
+    from events
+    window so_far as (
+        partition by customer_number order by event_on
+        range between unbounded preceding and current row exclude current row
+    )
+    qualify is_opening and {{ in_partition_window('event_on') }}
 )
 
 select
@@ -82,9 +105,9 @@ select
     r.prior_median_days_late,
     r.prior_mean_days_late,
     r.prior_sd_days_late,
-    r.prior_share_over_30_late,
+    r.prior_paid_over_30_late / nullif(r.prior_paid_invoices, 0) as prior_share_over_30_late,
     {{ dbt.datediff('r.prior_last_payment_date', 'i.known_on', 'day') }} as days_since_last_payment,
-    coalesce(r.open_invoices_at_posting, 0) as open_invoices_at_posting,
-    round(coalesce(r.open_amount_at_posting, 0), 2) as open_amount_at_posting
+    coalesce(r.prior_invoices, 0) - coalesce(r.prior_paid_invoices, 0) as open_invoices_at_posting,
+    round(coalesce(r.prior_opened_amount, 0) - coalesce(r.prior_paid_amount, 0), 2) as open_amount_at_posting
 from invoices as i
 left join record as r on r.doc_id = i.doc_id
