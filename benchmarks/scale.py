@@ -90,10 +90,10 @@ def hold_back(landing: Path, day: date, store: Path) -> list[tuple[Path, Path]]:
     return moves
 
 
-def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    """Wall time of each step of a run, from its event log."""
+def step_spans(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
+    """Start and end time of each step of a run, from its event log."""
     started: dict[str, float] = {}
-    seconds: dict[str, float] = {}
+    spans: dict[str, tuple[float, float]] = {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None or event.step_key is None:
@@ -101,8 +101,21 @@ def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
         if event.event_type == dg.DagsterEventType.STEP_START:
             started[event.step_key] = entry.timestamp
         elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            seconds[event.step_key] = round(entry.timestamp - started.get(event.step_key, entry.timestamp), 2)
-    return seconds
+            spans[event.step_key] = (started.get(event.step_key, entry.timestamp), entry.timestamp)
+    return spans
+
+
+def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    return {step: round(end - start, 2) for step, (start, end) in step_spans(instance, run_id).items()}
+
+
+def step_running_at(instance: dg.DagsterInstance, run_ids: list[str], moment: float) -> str:
+    """Which step (of which run) was running at ``moment``: where the peak memory was reached."""
+    for run_id in run_ids:
+        for step, (start, end) in step_spans(instance, run_id).items():
+            if start <= moment <= end:
+                return f"{instance.get_run_by_id(run_id).job_name}:{step}"
+    return "between steps"
 
 
 def definitions_load_seconds(env: dict[str, str]) -> float:
@@ -163,11 +176,13 @@ class MemorySampler(threading.Thread):
 
     def __init__(self):
         super().__init__(daemon=True)
-        self.peak_kb, self.running = 0, True
+        self.peak_kb, self.peak_at, self.running = 0, 0.0, True
 
     def run(self) -> None:
         while self.running:
-            self.peak_kb = max(self.peak_kb, _rss_kb(os.getpid()) + sum(_rss_kb(pid) for pid in _descendants(os.getpid())))
+            rss_kb = _rss_kb(os.getpid()) + sum(_rss_kb(pid) for pid in _descendants(os.getpid()))
+            if rss_kb > self.peak_kb:
+                self.peak_kb, self.peak_at = rss_kb, time.time()
             time.sleep(0.1)
 
     def figures(self) -> dict[str, int]:
@@ -275,6 +290,7 @@ def main() -> None:
     figures["one_new_day_runs"] = len(new_runs)
     memory.running = False
     figures.update(memory.figures())
+    figures["peak_rss_step"] = step_running_at(instance, [backfill.run_id, ml.run_id, *new_runs], memory.peak_at)
     figures.update(query_latency(settings.warehouse_path, new_day))
 
     if not args.skip_plain_dbt:

@@ -81,7 +81,9 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         resources={
             "paths": PlatformPaths.from_settings(settings),
             "dbt": dbt_resource(),
-            "warehouse": DuckDBResource(database=settings.warehouse_path),
+            "warehouse": DuckDBResource(
+                database=settings.warehouse_path, connection_config={"memory_limit": settings.duckdb_memory_limit}
+            ),
             "mlflow": mlflow_resource(settings.mlflow_tracking_uri),
             "alerting": Alerting(
                 lake_url=settings.lake_url, webhook_url=settings.alert_webhook_url, ui_url=settings.ui_url

@@ -52,6 +52,9 @@ class Settings:
     sources_dir: str | None  # YAML sources beyond the shipped ones (smepulse_assets/sources/)
     alert_webhook_url: str | None  # alerts are POSTed here when set
     ui_url: str  # base of the links alerts carry
+    # DuckDB's own default is 80 % of the machine's memory per connection; a cap makes large
+    # queries spill to disk instead, so dbt and the Python steps stay within a known budget
+    duckdb_memory_limit: str
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -68,6 +71,7 @@ class Settings:
             sources_dir=_absolute(env["SMEPULSE_SOURCES_DIR"]) if env.get("SMEPULSE_SOURCES_DIR") else None,
             alert_webhook_url=env.get("SMEPULSE_ALERT_WEBHOOK_URL") or None,
             ui_url=env.get("SMEPULSE_UI_URL", "http://localhost:3000"),
+            duckdb_memory_limit=env.get("SMEPULSE_DUCKDB_MEMORY_LIMIT", "2GB"),
         )
 
     def dbt_env(self) -> dict[str, str]:
@@ -75,6 +79,7 @@ class Settings:
         return {
             "SMEPULSE_WAREHOUSE_PATH": self.warehouse_path,
             "SMEPULSE_LAKE_URL": self.lake_url,
+            "SMEPULSE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
         }
 
     def ensure_local_dirs(self) -> None:
