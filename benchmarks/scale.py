@@ -300,7 +300,8 @@ def main() -> None:
     counts = warehouse.row_counts(settings.warehouse_path)
     for table in ("gold.fact_ar_invoices", "silver.ftr_invoice_risk", "gold.fact_orders", "silver.ftr_customer_behavior", "ml.payment_date_scores"):
         figures[f"rows_{table}"] = counts.get(table, 0) if not table.startswith("ml.") else _ml_rows(settings, table)
-    figures["slowest_steps"] = ", ".join(f"{k} {v}s" for k, v in sorted(steps.items(), key=lambda kv: -kv[1])[:6])
+    figures["slowest_steps"] = _slowest(steps)
+    figures["new_day_slowest_steps"] = _slowest({k: v for run_id in new_runs for k, v in step_seconds(instance, run_id).items()})
 
     width = max(len(k) for k in figures)
     for key, value in figures.items():
@@ -310,6 +311,10 @@ def main() -> None:
         print(f"data directory kept: {data_dir}")
     else:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _slowest(steps: dict[str, float], count: int = 6) -> str:
+    return ", ".join(f"{k} {v}s" for k, v in sorted(steps.items(), key=lambda kv: -kv[1])[:count])
 
 
 def _ml_rows(settings, table: str) -> int:
