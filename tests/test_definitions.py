@@ -56,3 +56,16 @@ def test_warehouse_writers_share_one_pool(platform):
     for name in ("daily_dbt_models", "reference_dbt_models"):
         assets = next(a for a in platform.defs.assets if getattr(a, "op", None) and a.op.name == name)
         assert assets.op.pool == WAREHOUSE_POOL
+
+
+def test_duckdb_memory_is_capped_for_python_steps_and_dbt(tmp_path):
+    from smepulse_assets.definitions import build_defs
+    from smepulse_assets.settings import Settings
+
+    settings = Settings.from_env({"SMEPULSE_DATA_DIR": str(tmp_path), "SMEPULSE_DUCKDB_MEMORY_LIMIT": "1GB"})
+    settings.ensure_local_dirs()
+    with build_defs(settings).resources["warehouse"].get_connection() as con:
+        limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    assert limit == "953.6 MiB"  # 1GB, as DuckDB prints it
+    assert settings.dbt_env()["SMEPULSE_DUCKDB_MEMORY_LIMIT"] == "1GB"  # profiles.yml reads it
+    assert Settings.from_env({}).duckdb_memory_limit == "2GB"
