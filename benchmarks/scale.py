@@ -50,8 +50,6 @@ GOLD_QUERIES = {
     "worklist": "select * from gold.ar_collection_worklist where score_date = ? order by priority_rank limit 50",
 }
 QUERY_REPEATS = 40
-# dbt steps run SQL in a child process; every other step is Python in this one.
-DBT_STEPS = ("reference_dbt_models", "daily_dbt_models", "ml_serving_dbt_models")
 
 
 class Timer:
@@ -243,6 +241,7 @@ def main() -> None:
     from smepulse_assets.generator import GeneratorConfig, generate_sample_data, world_config
     from smepulse_assets.runs import DROP_SENSOR, evaluate_sensor, run_days, run_reference
     from smepulse_assets.settings import Settings
+    from smepulse_assets.transformations import DBT_STEPS  # SQL in a dbt child process; other steps are Python
 
     settings = Settings.from_env()
     settings.ensure_local_dirs()

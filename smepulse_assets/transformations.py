@@ -40,6 +40,12 @@ REFERENCE_SELECT = " ".join(["resource_type:seed", *REFERENCE_MODELS])
 ML_SERVING_SELECT = "tag:ml_serving"
 LAYER_GROUPS = {"silver", "gold", "ops"}
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+REFERENCE_STEP, DAILY_STEP, ML_SERVING_STEP = "reference_dbt_models", "daily_dbt_models", "ml_serving_dbt_models"
+DBT_STEPS = (REFERENCE_STEP, DAILY_STEP, ML_SERVING_STEP)
+# dagster-dbt gives every invocation its own folder under target/ (<step>-<run>-<id>: its
+# compiled SQL, manifest and run_results, ~6 MB). Two or three a day would fill a disk over
+# months; the newest are kept for looking into recent runs.
+KEPT_INVOCATION_FOLDERS = 50
 
 
 def dbt_executable() -> str:
@@ -138,7 +144,7 @@ def build_dbt_assets(
         manifest=manifest,
         project=project,
         select=REFERENCE_SELECT,
-        name="reference_dbt_models",
+        name=REFERENCE_STEP,
         dagster_dbt_translator=translator,
         pool=WAREHOUSE_POOL,
     )
@@ -166,8 +172,8 @@ def build_dbt_assets(
 
         return models
 
-    daily_models = daily("daily_dbt_models", "fqn:*", f"{REFERENCE_SELECT} {ML_SERVING_SELECT}")
-    ml_serving_models = daily("ml_serving_dbt_models", ML_SERVING_SELECT, None)
+    daily_models = daily(DAILY_STEP, "fqn:*", f"{REFERENCE_SELECT} {ML_SERVING_SELECT}")
+    ml_serving_models = daily(ML_SERVING_STEP, ML_SERVING_SELECT, None)
     return [reference_dbt_models, daily_models, ml_serving_models]
 
 
@@ -189,6 +195,7 @@ def build_with_summary(
     events = list(invocation.stream())
     context.log.info(f"dbt {' '.join(args[:1])}: {time.perf_counter() - started:.1f} s, {len(events)} events")
     keep_parse_state(invocation.target_path)
+    prune_invocation_folders(invocation.target_path.parent)
     try:
         run_results = invocation.get_artifact("run_results.json")
     except FileNotFoundError:  # dbt stopped before running anything (e.g. a compilation error)
@@ -219,6 +226,15 @@ def keep_parse_state(invocation_target: Path) -> None:
     staging = kept.with_name(f"{PARTIAL_PARSE_FILE}.{os.getpid()}")
     shutil.copyfile(fresh, staging)
     os.replace(staging, kept)
+
+
+def prune_invocation_folders(target: Path, keep: int = KEPT_INVOCATION_FOLDERS) -> list[Path]:
+    """Remove all but the ``keep`` newest invocation folders of the dbt steps; returns the removed."""
+    folders = [p for p in target.iterdir() if p.is_dir() and p.name.startswith(tuple(f"{s}-" for s in DBT_STEPS))]
+    folders.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)  # another run may be removing it too
+    return folders[keep:]
 
 
 def _with_layer_summary(context: dg.AssetExecutionContext, event, layers: dict[str, LayerSummary]):

@@ -69,3 +69,26 @@ def test_duckdb_memory_is_capped_for_python_steps_and_dbt(tmp_path):
     assert limit == "953.6 MiB"  # 1GB, as DuckDB prints it
     assert settings.dbt_env()["SMEPULSE_DUCKDB_MEMORY_LIMIT"] == "1GB"  # profiles.yml reads it
     assert Settings.from_env({}).duckdb_memory_limit == "2GB"
+
+
+def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path):
+    import os
+
+    from smepulse_assets.transformations import DBT_STEPS, prune_invocation_folders
+
+    folders = []
+    for i in range(8):
+        folder = tmp_path / f"{DBT_STEPS[i % 3]}-run{i:04d}-abcdef0"
+        folder.mkdir()
+        (folder / "run_results.json").write_text("{}")
+        os.utime(folder, (1_000 + i, 1_000 + i))  # oldest first
+        folders.append(folder)
+    for other in ("compiled", "run", "partial_parse.msgpack.d"):
+        (tmp_path / other).mkdir()
+
+    removed = prune_invocation_folders(tmp_path, keep=5)
+
+    assert sorted(removed) == sorted(folders[:3])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f.name for f in folders[3:]] + ["compiled", "run", "partial_parse.msgpack.d"]
+    )
