@@ -21,8 +21,8 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from . import outputs
 from .estimators import boosted_classifier
 from .tracking import champion_version, load_champion
-from .training import (Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args, read_training, require_rows,
-                       serving_check, trained_metadata, training_split, window_days)
+from .training import (SERVING_CHECK, Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args,
+                       read_training, serving_check, too_little_data, trained_metadata, training_split, window_days)
 
 
 class ClassifierConfig(TrainingConfig):
@@ -71,7 +71,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
     @dg.asset(
         key=model_key,
         deps=[source_key],
-        check_specs=[dg.AssetCheckSpec("beats_baselines_on_holdout", asset=model_key)],
+        check_specs=[dg.AssetCheckSpec(SERVING_CHECK, asset=model_key)],
         kinds={"scikit-learn", "mlflow"},
         **ml_asset_args(partitions_def, f"{spec.description} Trained as of the day; champion only if its Brier score "
                         "beats the champion's and the baselines' on the time holdout."),
@@ -84,7 +84,10 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
             return
         with warehouse.get_connection() as con:
             split = training_split(con, spec.training_sql, cutoff, config)
-        require_rows(split, config.min_training_rows, spec.model_name)
+        untrained = too_little_data(split, config.min_training_rows, spec.model_name)
+        if untrained:
+            yield from untrained
+            return
         label = split.train[spec.label].astype(int)
         model = boosted_classifier(spec.categorical, config.max_iter, config.learning_rate).fit(split.train[spec.features], label)
         actual = split.holdout[spec.label].astype(int).to_numpy()
@@ -106,7 +109,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         )
         result = log_and_gate(candidate, split)
         context.log.info(f"{spec.model_name} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
-        check = serving_check(candidate, result, "beats_baselines_on_holdout")
+        check = serving_check(candidate, result)
         yield dg.MaterializeResult(metadata={**result.metadata(candidate), **trained_metadata(cutoff, [check]),
                                              "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
         yield check

@@ -19,8 +19,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from . import outputs
 from .estimators import boosted_quantile_regressor
 from .tracking import champion_version, load_champion
-from .training import (Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args, require_rows,
-                       serving_check, trained_metadata, training_split, window_days)
+from .training import (SERVING_CHECK, Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args,
+                       serving_check, too_little_data, trained_metadata, training_split, window_days)
 
 MODEL_NAME = "smepulse_payment_date"
 CATEGORICAL = ["business_code", "currency", "payment_terms"]
@@ -194,7 +194,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
     @dg.asset(
         key=model_key,
         deps=[dg.AssetKey(["silver", "ml_training_payment_pred"])],
-        check_specs=[dg.AssetCheckSpec("beats_baselines_on_holdout", asset=model_key)],
+        check_specs=[dg.AssetCheckSpec(SERVING_CHECK, asset=model_key)],
         kinds={"scikit-learn", "mlflow"},
         **ml_asset_args(partitions_def, "Payment-date model (days to pay, 80 % interval) trained as of the day; "
                         "registered in MLflow, champion only if it beats the champion and both baselines."),
@@ -207,7 +207,10 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
             return
         with warehouse.get_connection() as con:
             split = training_split(con, TRAINING_SQL, cutoff, config)
-        require_rows(split, config.min_training_rows, MODEL_NAME)
+        untrained = too_little_data(split, config.min_training_rows, MODEL_NAME)
+        if untrained:
+            yield from untrained
+            return
         model = PaymentDateModel(config.max_iter, config.learning_rate).fit(split.train, split.train["days_to_pay"])
         model.calibrate(split.holdout, split.holdout["days_to_pay"])
         actual = split.holdout["days_to_pay"].to_numpy(float)
@@ -225,7 +228,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         )
         result = log_and_gate(candidate, split)
         context.log.info(f"{MODEL_NAME} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
-        check = serving_check(candidate, result, "beats_baselines_on_holdout")
+        check = serving_check(candidate, result)
         yield dg.MaterializeResult(metadata={**result.metadata(candidate), **trained_metadata(cutoff, [check]),
                                              "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
         yield check

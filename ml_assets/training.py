@@ -24,6 +24,8 @@ from . import outputs, tracking
 from .estimators import TRUSTED_TYPES
 
 GROUP = "ml"
+# The check each model asset carries: the model serving beats every baseline on the holdout.
+SERVING_CHECK = "beats_baselines_on_holdout"
 
 
 def ml_asset_args(partitions_def: dg.PartitionsDefinition, description: str) -> dict:
@@ -132,14 +134,24 @@ def training_split(con, sql: str, cutoff: date, config: TrainingConfig) -> TimeS
     return TimeSplit(cutoff, split_day, frame[early], frame[~early])
 
 
-def require_rows(split: TimeSplit, minimum: int, what: str) -> None:
-    if len(split.train) < minimum or len(split.holdout) < max(minimum // 10, 1):
-        raise dg.Failure(
-            description=f"Too little labelled data to train {what} as of {split.cutoff}: "
-            f"{len(split.train)} training rows (need {minimum}) and {len(split.holdout)} holdout rows "
-            f"(need {max(minimum // 10, 1)}). Load more history or lower min_training_rows.",
-            metadata={"train_rows": len(split.train), "holdout_rows": len(split.holdout)},
-        )
+def too_little_data(split: TimeSplit, minimum: int, what: str) -> list | None:
+    """With too few labelled rows to train, the events that say so instead of a model: the asset
+    materializes with ``trained: false`` and the reason, and its serving check fails (ERROR, so
+    it alerts). Scoring goes on with the champion or, without one, the serving baseline, so the
+    gold score tables (one dbt step for all models) still build; a failed step would hold them
+    all back for one model. None means: enough data, train."""
+    needed_holdout = max(minimum // 10, 1)
+    if len(split.train) >= minimum and len(split.holdout) >= needed_holdout:
+        return None
+    counts = {"train_rows": len(split.train), "holdout_rows": len(split.holdout)}
+    reason = (f"Too little labelled data to train {what} as of {split.cutoff}: {len(split.train)} training rows "
+              f"(need {minimum}) and {len(split.holdout)} holdout rows (need {needed_holdout}). "
+              "Load more history or lower min_training_rows.")
+    return [
+        dg.MaterializeResult(metadata={"trained": False, "untrained_reason": reason, **counts}),
+        dg.AssetCheckResult(check_name=SERVING_CHECK, passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                            description=reason, metadata=counts),
+    ]
 
 
 @dataclass
@@ -221,7 +233,7 @@ def _predict(model, frame: pd.DataFrame):
     return model.predict_proba(frame)[:, 1] if hasattr(model, "predict_proba") else model.predict(frame)
 
 
-def serving_check(candidate: Candidate, result: GateResult, check_name: str) -> dg.AssetCheckResult:
+def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResult:
     """The evaluation as a check: the model now serving beats every baseline on this holdout.
 
     Fails (ERROR, so it alerts) when the champion in force is no better than a baseline:
@@ -239,7 +251,7 @@ def serving_check(candidate: Candidate, result: GateResult, check_name: str) -> 
         ]
         passed, observed = not losing, (f"loses to {', '.join(losing)}" if losing else "beats all baselines")
     return dg.AssetCheckResult(
-        check_name=check_name,
+        check_name=SERVING_CHECK,
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"serving {candidate.model_name}: {observed} on {primary}",

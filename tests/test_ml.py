@@ -234,3 +234,18 @@ def test_without_a_champion_the_customer_median_baseline_scores(platform):
     assert (scores["interval_lower_date"] <= scores["predicted_payment_date"]).all()
     assert (scores["predicted_payment_date"] <= scores["interval_upper_date"]).all()
     assert scores["confidence"].between(0, 1).all()
+
+
+def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(platform):
+    settings, defs, instance = platform[:3]
+    starved = {"ops": {"ml__churn_model": {"config": {"min_training_rows": 10**9, "retrain_every_days": 1}}}}
+    result = defs.resolve_job_def("daily_ml_job").execute_in_process(instance=instance, partition_key=f"{TRAINED_THROUGH}", run_config=starved)
+    assert result.success
+    # the single dbt step that builds every gold score table is not held back by one model
+    assert "ml_serving_dbt_models" in {e.step_key for e in result.get_step_success_events()}
+    meta = _materialization(result, "ml/churn_model", f"{TRAINED_THROUGH}")
+    assert meta["trained"] is False and meta["untrained_reason"].startswith("Too little labelled data")
+    check = next(c for c in result.get_asset_check_evaluations() if c.asset_key.to_user_string() == "ml/churn_model")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    for table in ("gold.score_churn_risk", "gold.ar_collection_worklist"):
+        assert _query(settings, f"select count(*) as n from {table} where score_date = ?", [TRAINED_THROUGH])["n"][0] > 0, table
