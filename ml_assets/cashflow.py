@@ -67,7 +67,9 @@ def forecast(results, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFra
     """Apply fitted parameters to ``history`` and forecast ``future``'s days (mean, 80 % and 95 % bands)."""
     applied = results.apply(np.log1p(history["cash_in"].to_numpy(float)), exog=_exog(history))
     prediction = applied.get_forecast(len(future), exog=_exog(future))
-    out = {"predicted_cash_in": np.expm1(np.asarray(prediction.predicted_mean))}  # positional, whatever index statsmodels gives
+    # positional, whatever index statsmodels gives; a mean below 0 in log1p space would be a
+    # negative cash-in (and fall below its clipped lower bands), so every figure is clipped at 0
+    out = {"predicted_cash_in": np.maximum(np.expm1(np.asarray(prediction.predicted_mean)), 0)}
     for level in (80, 95):
         bounds = np.expm1(np.asarray(prediction.conf_int(alpha=1 - level / 100)))
         out[f"lower_{level}"], out[f"upper_{level}"] = np.maximum(bounds[:, 0], 0), bounds[:, 1]

@@ -249,3 +249,22 @@ def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     for table in ("gold.score_churn_risk", "gold.ar_collection_worklist"):
         assert _query(settings, f"select count(*) as n from {table} where score_date = ?", [TRAINED_THROUGH])["n"][0] > 0, table
+
+
+def test_cash_forecast_is_never_negative_and_its_bands_stay_ordered():
+    import numpy as np
+    import pandas as pd
+
+    from ml_assets.cashflow import fit, forecast
+
+    # a stream of sparse receipts, then a quiet fortnight: its mean forecast in log1p space dips below 0
+    rng = np.random.default_rng(0)
+    days = 120
+    cash_in = np.where(rng.random(days) < 0.05, rng.uniform(1, 5000, days), 0.0)
+    cash_in[-14:] = 0.0
+    history = pd.DataFrame({"cash_in": cash_in, "is_holiday": 0, "is_tet_holiday": 0, "is_month_end": 0})
+    future = history.iloc[:30].assign(cash_in=0.0)
+    out = forecast(fit(history), history, future)
+    assert (out["predicted_cash_in"] >= 0).all()
+    assert (out["lower_95"] <= out["lower_80"]).all() and (out["lower_80"] <= out["predicted_cash_in"]).all()
+    assert (out["predicted_cash_in"] <= out["upper_80"]).all() and (out["upper_80"] <= out["upper_95"]).all()
