@@ -200,11 +200,13 @@ def test_a_day_between_trainings_keeps_the_last_training(platform):
     model = [dg.AssetKey(["ml", "payment_date_model"])]
     checks_before = {c.check_name: c.passed for c in platform[4].get_asset_check_evaluations()
                      if c.asset_key.to_user_string() == "ml/payment_date_model"}
+    last_training = instance.get_latest_materialization_event(model[0]).asset_materialization.metadata
 
     kept = job.execute_in_process(instance=instance, partition_key=f"{END}", asset_selection=model)
     meta = _materialization(kept, "ml/payment_date_model", f"{END}")
     assert meta["retrained"] is False and meta["trained_as_of"] == f"{TRAINED_THROUGH}"
-    assert "retrain every 7 days" in meta["kept_reason"]
+    # the version the last training registered (which one depends on the tests run before this one)
+    assert "retrain every 7 days" in meta["kept_reason"] and meta["model_version"] == last_training["model_version"].value
     assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions  # nothing trained or registered
     reported = {c.check_name: c.passed for c in kept.get_asset_check_evaluations() if c.check_name in checks_before}
     assert reported == checks_before  # the training's checks are re-reported with the kept partition
@@ -238,7 +240,8 @@ def test_without_a_champion_the_customer_median_baseline_scores(platform):
 
 def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(platform):
     settings, defs, instance = platform[:3]
-    starved = {"ops": {"ml__churn_model": {"config": {"min_training_rows": 10**9, "retrain_every_days": 1}}}}
+    starved = {"ops": {"ml__churn_model": {"config": {"min_training_rows": 10**9, "retrain_every_days": 1}},
+                       "ml__cashflow_model": {"config": {"min_history_days": 10**6, "retrain_every_days": 1}}}}
     result = defs.resolve_job_def("daily_ml_job").execute_in_process(instance=instance, partition_key=f"{TRAINED_THROUGH}", run_config=starved)
     assert result.success
     # the single dbt step that builds every gold score table is not held back by one model
@@ -247,8 +250,15 @@ def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(
     assert meta["trained"] is False and meta["untrained_reason"].startswith("Too little labelled data")
     check = next(c for c in result.get_asset_check_evaluations() if c.asset_key.to_user_string() == "ml/churn_model")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    for table in ("gold.score_churn_risk", "gold.ar_collection_worklist"):
-        assert _query(settings, f"select count(*) as n from {table} where score_date = ?", [TRAINED_THROUGH])["n"][0] > 0, table
+    cashflow = _materialization(result, "ml/cashflow_model", f"{TRAINED_THROUGH}")
+    assert cashflow["trained"] is False and cashflow["ar_invoices_trained"] is False
+    assert "days of cash-in" in cashflow["ar_invoices_untrained_reason"]
+    cash_checks = [c for c in result.get_asset_check_evaluations() if c.asset_key.to_user_string() == "ml/cashflow_model"]
+    assert len(cash_checks) == 2 and not any(c.passed for c in cash_checks)
+    built = [("gold.score_churn_risk", "score_date"), ("gold.ar_collection_worklist", "score_date"),
+             ("gold.score_cashflow_fcst", "forecast_date")]
+    for table, day_column in built:
+        assert _query(settings, f"select count(*) as n from {table} where {day_column} = ?", [TRAINED_THROUGH])["n"][0] > 0, table
 
 
 def test_cash_forecast_is_never_negative_and_its_bands_stay_ordered():
