@@ -19,12 +19,23 @@ RECENCY_BANDS = [-1, 7, 14, 30, 60, 120, 10_000]
 SERVING_BASELINE = "recency_rate"  # scores until a model beats it
 
 
-def _baselines(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, np.ndarray]:
-    label = train["churned"].astype(float)
-    prior = float(label.mean())
-    rate_by_band = label.groupby(pd.cut(train["recency_days"], RECENCY_BANDS), observed=False).mean()
-    by_recency = pd.cut(holdout["recency_days"], RECENCY_BANDS).map(rate_by_band).astype(float).fillna(prior)
-    return {"recency_rate": by_recency.to_numpy(float), "overall_rate": np.full(len(holdout), prior)}
+def _recency_band(rows: pd.DataFrame) -> pd.Series:
+    return pd.cut(rows["recency_days"], RECENCY_BANDS, labels=False)  # band index; NaN outside the bands
+
+
+def _fit_baselines(labelled: pd.DataFrame) -> dict:
+    label = labelled["churned"].astype(float)
+    rate_by_band = label.groupby(_recency_band(labelled)).mean()
+    # one rate per band (None where training had no account in it), so the fit is plain JSON
+    rates = [float(rate_by_band[band]) if band in rate_by_band.index else None for band in range(len(RECENCY_BANDS) - 1)]
+    return {"prior": float(label.mean()), "rate_by_band": rates}
+
+
+def _baselines(fitted: dict, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    prior = fitted["prior"]
+    rates = pd.Series([prior if rate is None else rate for rate in fitted["rate_by_band"]], dtype=float)
+    by_recency = _recency_band(rows).map(rates).fillna(prior)
+    return {"recency_rate": by_recency.to_numpy(float), "overall_rate": np.full(len(rows), prior)}
 
 
 SPEC = ClassifierSpec(
@@ -41,6 +52,7 @@ SPEC = ClassifierSpec(
     ],
     id_columns=["as_of_date", "customer_code", "recency_days"],
     probability_column="churn_probability",
+    fit_baselines=_fit_baselines,
     baselines=_baselines,
     serving_baseline=SERVING_BASELINE,
     description="Churn risk: P(an active account places no order within the churn horizon).",

@@ -32,11 +32,15 @@ KNOWN_LATE_SQL = f"""
 SERVING_BASELINE = "customer_history"  # scores until a model beats it
 
 
-def _baselines(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, np.ndarray]:
-    prior = float(train["paid_over_30_late"].astype(int).mean())
+def _fit_baselines(labelled: pd.DataFrame) -> dict:
+    return {"prior": float(labelled["paid_over_30_late"].astype(int).mean())}
+
+
+def _baselines(fitted: dict, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    prior = fitted["prior"]
     return {
-        "customer_history": holdout["prior_share_over_30_late"].fillna(prior).to_numpy(float),
-        "overall_rate": np.full(len(holdout), prior),
+        "customer_history": rows["prior_share_over_30_late"].fillna(prior).to_numpy(float),
+        "overall_rate": np.full(len(rows), prior),
     }
 
 
@@ -56,6 +60,7 @@ SPEC = ClassifierSpec(
     ],
     id_columns=ID_COLUMNS,
     probability_column="probability_over_30_late",
+    fit_baselines=_fit_baselines,
     baselines=_baselines,
     serving_baseline=SERVING_BASELINE,
     description="Collection priority: P(an open invoice is paid more than 30 days late).",

@@ -8,10 +8,14 @@ DuckDB, a real MLflow store (sqlite + local artifacts) under the test's data dir
 from datetime import date, timedelta
 
 import dagster as dg
+import duckdb
 import pytest
 from mlflow.tracking import MlflowClient
 
+from ml_assets import collection_priority
+from ml_assets.classifiers import ClassifierConfig
 from ml_assets.tracking import CHAMPION, decide_promotion
+from ml_assets.training import read_training
 from smepulse_assets import warehouse
 from smepulse_assets.definitions import build_defs
 from smepulse_assets.generator import GeneratorConfig, generate_invoice_snapshot, generate_world, world_config, write_world
@@ -26,6 +30,7 @@ pytestmark = pytest.mark.slow
 START, END = date(2019, 9, 1), date(2019, 12, 31)  # 122 days
 TRAINED_THROUGH = END - timedelta(days=1)
 PAYMENT_MODEL = "smepulse_payment_date"
+PRIORITY_MODEL = collection_priority.MODEL_NAME
 # A customer whose first invoice is paid late, after its second invoice was posted.
 PROBE_CUSTOMER = "0200999999"
 PROBE_A, PROBE_B, PROBE_C = 1_000_000_001, 1_000_000_002, 1_000_000_003
@@ -236,6 +241,58 @@ def test_without_a_champion_the_customer_median_baseline_scores(platform):
     assert (scores["interval_lower_date"] <= scores["predicted_payment_date"]).all()
     assert (scores["predicted_payment_date"] <= scores["interval_upper_date"]).all()
     assert scores["confidence"].between(0, 1).all()
+
+
+def _score_priority_without_champion(settings, defs, instance, day: date) -> dict:
+    """Score one day's collection priority as before any model beat the baselines."""
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    version = client.get_registered_model(PRIORITY_MODEL).aliases.get(CHAMPION)  # None if no model won yet
+    if version:
+        client.delete_registered_model_alias(PRIORITY_MODEL, CHAMPION)
+    try:
+        result = defs.resolve_job_def("daily_ml_job").execute_in_process(
+            instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", "ar_priority_scores"])])
+    finally:
+        if version:
+            client.set_registered_model_alias(PRIORITY_MODEL, CHAMPION, version)
+    assert result.success
+    return _materialization(result, "ml/ar_priority_scores", f"{day}")
+
+
+def _expected_baseline_probabilities(settings: Settings, day: date, fitted: dict):
+    rows = _query(settings, "select * from silver.ml_training_ar_scoring where as_of_date = ?", [day])
+    expected = rows[["doc_id"]].assign(expected=collection_priority.SPEC.baselines(fitted, rows)[collection_priority.SERVING_BASELINE])
+    scored = _query(settings, "select doc_id, probability_over_30_late, model_version from ml.ar_priority_scores "
+                              "where score_date = ? and model_version not like 'rule:%'", [day])
+    return scored.merge(expected, on="doc_id", how="outer", indicator=True)
+
+
+def test_without_a_champion_the_worklist_scores_with_the_baseline_its_training_fitted(platform):
+    settings, defs, instance = platform[:3]
+    if _query(settings, "select count(*) as n from silver.ftr_invoice_risk where as_of_date = ?", [END])["n"][0] == 0:
+        run_days(defs, instance, END, END)  # a day the model has not been trained for
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        labelled_by = {day: collection_priority.SPEC.fit_baselines(
+            read_training(con, collection_priority.SPEC.training_sql, day, ClassifierConfig())) for day in (TRAINED_THROUGH, END)}
+
+    # the day the model trained for: the baseline comes from the training's metadata, no training rows read
+    training = instance.fetch_materializations(dg.AssetRecordsFilter(
+        asset_key=dg.AssetKey(["ml", "ar_priority_model"]), asset_partitions=[f"{TRAINED_THROUGH}"]), limit=1).records[0]
+    fitted = training.asset_materialization.metadata["serving_baseline"].value
+    assert fitted == labelled_by[TRAINED_THROUGH] and 0 < fitted["prior"] < 1  # the same fit as from the labels
+    meta = _score_priority_without_champion(settings, defs, instance, TRAINED_THROUGH)
+    assert meta["model_version"] == "baseline:customer_history"
+    assert meta["scored_with"] == f"baseline fitted by the training as of {TRAINED_THROUGH}"
+    compared = _expected_baseline_probabilities(settings, TRAINED_THROUGH, fitted)
+    assert len(compared) > 0 and (compared["_merge"] == "both").all()
+    assert compared["probability_over_30_late"].tolist() == pytest.approx(compared["expected"].round(4).tolist(), abs=1e-9)
+
+    # a day without a training of its own: fitted on the labels known by that day
+    meta = _score_priority_without_champion(settings, defs, instance, END)
+    assert meta["scored_with"] == f"baseline fitted on the labels known by {END}"
+    compared = _expected_baseline_probabilities(settings, END, labelled_by[END])
+    assert len(compared) > 0 and (compared["_merge"] == "both").all()
+    assert compared["probability_over_30_late"].tolist() == pytest.approx(compared["expected"].round(4).tolist(), abs=1e-9)
 
 
 def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(platform):
