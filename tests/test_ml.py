@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -120,6 +121,17 @@ def test_invoices_paid_on_their_posting_day_see_each_other_not_themselves(platfo
         assert (row["prior_invoices"], row["prior_paid_invoices"], row["open_invoices_at_posting"]) == (1, 1, 0)
         assert row["prior_median_days_late"] == other_days_late
         assert row["prior_mean_days_late"] == other_days_late and row["open_amount_at_posting"] == 0
+
+
+def test_a_new_day_computes_the_probes_features_as_the_backfill_did(platform):
+    """The fixture built the features as one range (the backfill path); a day on its own takes
+    the short-window path (medians from counts): same rows, ties and same-day payments included."""
+    settings, defs, instance = platform[:3]
+    sql = "select * from silver.ftr_invoice_at_posting where customer_number in (?, ?) order by doc_id"
+    backfilled = _query(settings, sql, [PROBE_CUSTOMER, SAME_DAY_CUSTOMER])
+    for day in (date(2019, 9, 10), date(2019, 10, 21)):  # D and E paid on posting; C with an even count
+        run_days(defs, instance, day, day)
+    pd.testing.assert_frame_equal(backfilled, _query(settings, sql, [PROBE_CUSTOMER, SAME_DAY_CUSTOMER]))
 
 
 def test_payment_model_beats_both_baselines(platform):

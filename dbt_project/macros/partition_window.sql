@@ -42,3 +42,15 @@
     where d.date_day between greatest({{ window_start() }}, ({{ first_data_day }}))
         and {{ snapshot_last_day('(' ~ last_data_day ~ ')') }}
 {%- endmacro %}
+
+{#- True when Dagster gave a window of at most `max_days` days (a new day, a short catch-up):
+    models may then take a path that is cheap for a few days but would grow with the square
+    of a long window (a backfill), which takes the other path. -#}
+{% macro is_short_window(max_days=31) -%}
+    {%- set start, end = window_bound('START'), window_bound('END') -%}
+    {%- if not (start and end) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set days = (modules.datetime.date.fromisoformat(end) - modules.datetime.date.fromisoformat(start)).days + 1 -%}
+    {{ return(days <= max_days) }}
+{%- endmacro %}

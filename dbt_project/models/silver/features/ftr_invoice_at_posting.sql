@@ -68,7 +68,9 @@ record as (
         doc_id,
         cast(sum(opened) over so_far as bigint) as prior_invoices,  -- a sum is hugeint in DuckDB
         cast(sum(paid) over so_far as bigint) as prior_paid_invoices,
+        {% if not is_short_window() -%}  {#- a short window takes the median from `medians` below #}
         median(days_late) over so_far as prior_median_days_late,
+        {%- endif %}
         avg(days_late) over so_far as prior_mean_days_late,
         stddev_samp(days_late) over so_far as prior_sd_days_late,
         cast(sum(case when days_late > 30 then 1 else 0 end) over so_far as bigint) as prior_paid_over_30_late,
@@ -82,6 +84,63 @@ record as (
     )
     qualify is_opening and {{ in_partition_window('event_on') }}
 )
+{%- if is_short_window() %},
+
+-- A framed median re-sorts every event of every customer with an invoice in the window, though
+-- only the window's invoices are kept: a new day's cost grew with history. For a short window
+-- the median is read from counts instead: per customer, how many payments before the window
+-- were each number of days late, plus the window's own payments known by the invoice's day
+-- (less the invoice's own), and the middle value(s) found from the running count. Exactly
+-- the window's median (the average of the two middle values when the count is even); a
+-- backfill keeps the window, where this would pair the window's invoices with each other.
+paid_before_window as (
+    select customer_number, days_late, count(*) as times
+    from events
+    where days_late is not null and event_on < {{ window_start() }}
+    group by customer_number, days_late
+),
+
+paid_in_window as (
+    select doc_id, customer_number, event_on, days_late
+    from events
+    where days_late is not null and event_on >= {{ window_start() }}
+),
+
+openings as (
+    select doc_id, customer_number, event_on
+    from events
+    where is_opening and {{ in_partition_window('event_on') }}
+),
+
+known_days_late as (  -- per invoice of the window: each days-late value known by its day, and how often
+    select o.doc_id, b.days_late, b.times
+    from openings as o
+    join paid_before_window as b on b.customer_number = o.customer_number
+    union all
+    select o.doc_id, p.days_late, 1
+    from openings as o
+    join paid_in_window as p
+        on p.customer_number = o.customer_number and p.event_on <= o.event_on and p.doc_id <> o.doc_id
+),
+
+running_counts as (
+    select
+        doc_id,
+        days_late,
+        sum(times) over (partition by doc_id order by days_late) as known_up_to,
+        sum(times) over (partition by doc_id) as known
+    from (select doc_id, days_late, sum(times) as times from known_days_late group by doc_id, days_late)
+),
+
+medians as (
+    select
+        doc_id,
+        (min(days_late) filter (where known_up_to >= (known + 1) // 2)
+         + min(days_late) filter (where known_up_to >= known // 2 + 1)) / 2 as prior_median_days_late
+    from running_counts
+    group by doc_id
+)
+{%- endif %}
 
 select
     i.doc_id,
@@ -102,7 +161,7 @@ select
     extract(month from i.invoice_date) as posting_month,
     coalesce(r.prior_invoices, 0) as prior_invoices,
     coalesce(r.prior_paid_invoices, 0) as prior_paid_invoices,
-    r.prior_median_days_late,
+    {{ 'm' if is_short_window() else 'r' }}.prior_median_days_late,
     r.prior_mean_days_late,
     r.prior_sd_days_late,
     r.prior_paid_over_30_late / nullif(r.prior_paid_invoices, 0) as prior_share_over_30_late,
@@ -111,3 +170,6 @@ select
     round(coalesce(r.prior_opened_amount, 0) - coalesce(r.prior_paid_amount, 0), 2) as open_amount_at_posting
 from invoices as i
 left join record as r on r.doc_id = i.doc_id
+{%- if is_short_window() %}
+left join medians as m on m.doc_id = i.doc_id
+{%- endif %}
