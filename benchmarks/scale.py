@@ -135,9 +135,10 @@ def query_latency(warehouse_path: str, day: date) -> dict[str, float]:
                 started = time.perf_counter()
                 rows = con.execute(sql, [day]).fetchall()
                 timings.append((time.perf_counter() - started) * 1000)
-            if not rows:
-                raise SystemExit(f"gold query {name} returned nothing for {day}: the run did not build it")
+            if not rows:  # e.g. the worklist of a world too short for any invoice's label to be known
+                print(f"note: gold query {name} returned no rows for {day}: its latency is of an empty answer", file=sys.stderr)
             timings.sort()
+            figures[f"{name}_query_rows"] = len(rows)
             figures[f"{name}_query_median_ms"] = round(statistics.median(timings), 1)
             figures[f"{name}_query_p95_ms"] = round(timings[int(0.95 * (len(timings) - 1))], 1)
     return figures

@@ -34,6 +34,10 @@ HORIZON_DAYS = 90
 MAPE_GATE = 0.15
 NAIVE_VERSION = "baseline:seasonal_naive"
 SERIES_SQL = "select * from silver.ml_training_cashflow_fcst where stream = ? order by cash_date"
+# ml.cashflow_forecast as the forecast rows are written, for a window with nothing to forecast
+FORECAST_COLUMNS = """stream varchar, currency varchar, target_date timestamp, predicted_cash_in double, lower_80 double,
+    upper_80 double, lower_95 double, upper_95 double, forecast_date timestamp_ns, horizon_days bigint,
+    model_name varchar, model_version varchar, predicted_at timestamp"""
 
 
 def model_name(stream: str) -> str:
@@ -257,7 +261,7 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
                     frames.append(_forecast_rows(stream, series, results, versions[stream], first + timedelta(days=offset)))
             frames = [f for f in frames if len(f)]
             if not frames:
-                outputs.clear_days(con, "cashflow_forecast", "forecast_date", first, last)
+                outputs.clear_days(con, "cashflow_forecast", FORECAST_COLUMNS, "forecast_date", first, last)
                 return dg.MaterializeResult(metadata={"rows": 0, "model_versions": dg.MetadataValue.json(versions)})
             rows = pd.concat(frames, ignore_index=True).assign(predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
             rows["forecast_date"] = pd.to_datetime(rows["forecast_date"])

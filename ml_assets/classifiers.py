@@ -139,31 +139,37 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         predicted_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
         with warehouse.get_connection() as con:
             score, version, scored_with = _scorer(context, spec, model_key, con, last)
-            staged = outputs.stage_in_chunks(con, spec.scoring_sql, [first, last], score, "model_scores")
-            parts = (["select * from model_scores"] if staged else []) + ([spec.rule_sql] if spec.rule_sql else [])
-            if not parts:
-                outputs.clear_days(con, f"{spec.name}_scores", "score_date", first, last)
-                return dg.MaterializeResult(metadata={"rows": 0, "model_version": version, "scored_with": scored_with,
-                                                      "decided_by_rule": 0})
-            union = " union all by name ".join(f"({part})" for part in parts)
+            staged = outputs.stage_in_chunks(con, spec.scoring_sql, [first, last], score, "model_scores") if score else 0
+            # the rule's rows, or none with the scores' columns, so the table exists for gold even
+            # when a window has nothing to score
+            other = spec.rule_sql or (f"select {', '.join(spec.id_columns)}, null::double as {spec.probability_column}, "
+                                      f"null::varchar as model_version from ({spec.scoring_sql}) limit 0")
+            union = " union all by name ".join(f"({part})" for part in (["select * from model_scores"] if staged else []) + [other])
             select = (f"select * rename ({spec.id_columns[0]} as score_date), '{spec.model_name}' as model_name, "
                       f"?::timestamp as predicted_at from ({union})")
-            rule_params = [first, last] if spec.rule_sql else []
-            written = outputs.replace_days_with(con, f"{spec.name}_scores", select, [predicted_at, *rule_params], "score_date", first, last)
+            written = outputs.replace_days_with(con, f"{spec.name}_scores", select, [predicted_at, first, last], "score_date", first, last)
         return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "scored_with": scored_with,
                                               "decided_by_rule": written - staged})
 
     return [model_asset, scores_asset]
 
 
-def _scorer(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) -> tuple[Callable[[pd.DataFrame], pd.DataFrame], str, str]:
+Scorer = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def _scorer(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) -> tuple[Scorer | None, str, str]:
     """Score with the registry's champion; while no model has beaten the baselines, with the
-    serving baseline (labelled ``baseline:<name>``), so the worklist never goes dark. Also
-    says what scored: the champion, or where the baseline's fit came from."""
+    serving baseline (labelled ``baseline:<name>``), so the worklist never goes dark once a
+    label is known. Also says what scored: the champion, or where the baseline's fit came from.
+    No scorer before any label is known (the first weeks of a history): no probability is
+    made up, and only the rule's rows (if any) are written."""
     if champion_version(spec.model_name) is None:
         version = f"baseline:{spec.serving_baseline}"
-        context.log.warning(f"No champion for {spec.model_name} yet: scoring with {version}.")
         fitted, scored_with = _fitted_serving_baseline(context, spec, model_key, con, last)
+        if fitted is None:
+            context.log.warning(f"No champion for {spec.model_name} and {scored_with}.")
+            return None, "none", scored_with
+        context.log.warning(f"No champion for {spec.model_name} yet: scoring with {version}.")
 
         def probability(rows: pd.DataFrame) -> np.ndarray:
             return spec.baselines(fitted, rows)[spec.serving_baseline]
@@ -180,11 +186,11 @@ def _scorer(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) ->
     return score, version, scored_with
 
 
-def _fitted_serving_baseline(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) -> tuple[dict, str]:
+def _fitted_serving_baseline(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) -> tuple[dict | None, str]:
     """The serving baseline fitted by the model's training for the day scored (its partition's
     materialization), so a day's scores read a few numbers instead of a year of training rows
     (at ~850k invoices that read was 26 s of a new day). Without one (the model was not
-    trained: too little data), fitted here on the labels known by ``last``."""
+    trained: too little data), fitted here on the labels known by ``last``; None if there are none."""
     day = context.partition_key_range.end
     records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=model_key, asset_partitions=[day]), limit=1, ascending=False).records
@@ -192,5 +198,7 @@ def _fitted_serving_baseline(context, spec: ClassifierSpec, model_key: dg.AssetK
     if SERVING_BASELINE_KEY in metadata:
         return metadata[SERVING_BASELINE_KEY].value, f"baseline fitted by the training as of {metadata['trained_as_of'].value}"
     context.log.info(f"{model_key.to_user_string()} has no fitted baseline for {day}: fitting it on the labels known by {last}.")
-    fitted = spec.fit_baselines(read_training(con, spec.training_sql, last, ClassifierConfig()))
-    return fitted, f"baseline fitted on the labels known by {last}"
+    labelled = read_training(con, spec.training_sql, last, ClassifierConfig())
+    if labelled.empty:
+        return None, f"no labelled rows known by {last}: nothing to fit a baseline on, nothing scored"
+    return spec.fit_baselines(labelled), f"baseline fitted on the labels known by {last}"

@@ -80,13 +80,12 @@ def stage_in_chunks(
     return staged
 
 
-def clear_days(con: duckdb.DuckDBPyConnection, table: str, day_column: str, first: date, last: date) -> int:
-    """A window with nothing to score: its earlier rows go (a re-run never leaves stale scores)."""
-    if table_exists(con, table):
-        con.execute(f"delete from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last])
+def clear_days(con: duckdb.DuckDBPyConnection, table: str, columns: str, day_column: str, first: date, last: date) -> int:
+    """A window with nothing to write: its earlier rows go (a re-run never leaves stale scores). The
+    table is made with ``columns`` (a column list, as written when there are rows) if nothing was
+    ever written, so gold, which reads it, builds from the first day on."""
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(f"create table if not exists {SCHEMA}.{table} ({columns})")
+    con.execute(f"delete from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last])
     return 0
 
-
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    sql = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
-    return con.execute(sql, [SCHEMA, table]).fetchone()[0] > 0

@@ -9,6 +9,8 @@ not a score. Two baselines any model must beat: "pays on the due date" and "the
 customer's historical median delay".
 """
 
+import dataclasses
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -182,6 +184,12 @@ SCORES_BY_DAY_SQL = """
     where r.status = 'open' and r.as_of_date between ? and ?
 """
 
+# ml.payment_date_scores as SCORES_BY_DAY_SQL writes it, for a window with nothing to score
+SCORES_COLUMNS = """score_date date, doc_id bigint, invoice_id double, customer_number varchar, invoice_date timestamp,
+    due_date timestamp, open_amount double, predicted_days_to_pay double, predicted_payment_date date,
+    interval_lower_days double, interval_upper_days double, interval_lower_date date, interval_upper_date date,
+    interval_level double, confidence double, model_name varchar, model_version varchar, predicted_at timestamp"""
+
 
 def evaluate(model: PaymentDateModel, holdout: pd.DataFrame) -> dict[str, float]:
     actual = holdout["days_to_pay"].to_numpy(float)
@@ -243,7 +251,14 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
     def payment_date_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
         first, last = window_days(context)
         with warehouse.get_connection() as con:
-            model, version = _serving_model(context, con, last)
+            serving = _serving_model(context, con, last)
+            if serving is None:  # no paid invoice known yet: nothing to predict from, so no guess is written
+                written = outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
+                reason = f"No paid invoice known by {last}: no payment date is predicted until one is."
+                context.log.warning(reason)
+                return dg.MaterializeResult(metadata={"rows": written, "model_version": "none", "unscored_reason": reason,
+                                                      "days": f"{first}..{last}"})
+            model, version = serving
             stamp = {"model_name": MODEL_NAME, "model_version": version, "predicted_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}
 
             def predict(features: pd.DataFrame) -> pd.DataFrame:
@@ -253,23 +268,26 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
             if outputs.stage_in_chunks(con, OPEN_INVOICES_SQL, [first, last], predict, "predicted_invoices"):
                 written = outputs.replace_days_with(con, "payment_date_scores", SCORES_BY_DAY_SQL, [first, last], "score_date", first, last)
             else:
-                written = outputs.clear_days(con, "payment_date_scores", "score_date", first, last)
+                written = outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
         return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "days": f"{first}..{last}"})
 
     return [payment_date_model, payment_date_scores]
 
 
-def _serving_model(context, con, last) -> tuple[PaymentDateModel, str]:
+def _serving_model(context, con, last) -> tuple[PaymentDateModel, str] | None:
     """The registry's champion; while no model has beaten the baselines, the customer-median
     baseline fitted on the labels known by ``last`` (``baseline:customer_median_delay``), so
-    open invoices always have a predicted payment date."""
+    open invoices have a predicted payment date from the first paid invoice on. None before
+    that (the first weeks of a history): there is no delay to learn an interval from."""
     if champion_version(MODEL_NAME) is not None:
         return load_champion(MODEL_NAME)
     version = "baseline:customer_median_delay"
     context.log.warning(f"No champion for {MODEL_NAME} yet: scoring with {version}.")
     split = training_split(con, TRAINING_SQL, last, PaymentModelConfig())
-    if split.train.empty:
-        raise dg.Failure(description=f"No paid invoices known by {last}: nothing to predict payment dates from yet.")
+    if split.train.empty and split.holdout.empty:
+        return None
+    if split.train.empty:  # every paid invoice is recent: fit and calibrate on them alike
+        split = dataclasses.replace(split, train=split.holdout)
     baseline = CustomerMedianBaseline().fit(split.train, split.train["days_to_pay"])
     held_out = split.holdout if len(split.holdout) else split.train
     return baseline.calibrate(held_out, held_out["days_to_pay"]), version

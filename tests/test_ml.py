@@ -332,7 +332,6 @@ def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(
 
 def test_cash_forecast_is_never_negative_and_its_bands_stay_ordered():
     import numpy as np
-    import pandas as pd
 
     from ml_assets.cashflow import fit, forecast
 
@@ -347,3 +346,30 @@ def test_cash_forecast_is_never_negative_and_its_bands_stay_ordered():
     assert (out["predicted_cash_in"] >= 0).all()
     assert (out["lower_95"] <= out["lower_80"]).all() and (out["lower_80"] <= out["predicted_cash_in"]).all()
     assert (out["predicted_cash_in"] <= out["upper_80"]).all() and (out["upper_80"] <= out["upper_95"]).all()
+
+
+def test_before_any_invoice_is_paid_nothing_is_made_up_and_gold_still_builds(tmp_path):
+    """The first days of a history: invoices posted, none paid yet. No payment date or lateness
+    probability can be learnt, so none is written, and the gold score tables build (empty)
+    instead of one failed scoring step holding them all back."""
+    settings = Settings.from_env({"SMEPULSE_DATA_DIR": str(tmp_path), "SMEPULSE_PARTITIONS_START": "2019-01-01"})
+    settings.ensure_local_dirs()
+    first, last = date(2019, 9, 1), date(2019, 9, 14)
+    rows = generate_invoice_snapshot(GeneratorConfig(start=first, end=last, invoices_per_day=20, customers=10)).rows
+    unpaid = [["" if column == "clear_date" else "1" if column == "isOpen" else value for column, value in zip(HEADER, row)]
+              for row in rows]
+    write_drops(split_into_drops(unpaid)[0], settings.landing_url)
+    defs, instance = build_defs(settings), dg.DagsterInstance.ephemeral()
+    run_reference(defs, instance)
+    run_days(defs, instance, first, last)
+    ml = run_days(defs, instance, first, last, job_name="daily_ml_job", raise_on_error=False)
+
+    failures = [f"{e.step_key}: {e.event_specific_data.error.message.strip()[:300]}" for e in ml.all_events if e.is_step_failure]
+    assert ml.success, failures
+    payment = _materialization(ml, "ml/payment_date_scores", f"{last}")
+    assert payment["rows"] == 0 and payment["unscored_reason"].startswith("No paid invoice known by")
+    priority = _materialization(ml, "ml/ar_priority_scores", f"{last}")
+    assert priority["rows"] == 0 and priority["scored_with"].startswith(f"no labelled rows known by {last}")
+    assert _query(settings, "select count(*) as n from silver.ftr_invoice_risk where status = 'open' and as_of_date = ?", [last])["n"][0] > 0
+    for table in ("gold.score_payment_pred", "gold.score_ar_priority", "gold.ar_collection_worklist", "gold.kpi_predicted_cash_in"):
+        assert _query(settings, f"select count(*) as n from {table}")["n"][0] == 0, table
