@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 from dagster_mlflow import end_mlflow_on_run_finished
 
 from ml_assets import build_ml_assets, mlflow_resource
@@ -17,7 +16,7 @@ from .quality.alerts import Alerting, build_alert_log_asset
 from .quality.freshness import build_freshness_checks
 from .ml_sensor import build_ml_after_daily_sensor
 from .reference_sensor import build_seed_sensor
-from .resources import PlatformPaths
+from .resources import PlatformPaths, WarehouseResource
 from .settings import Settings, apply_instance_env
 from .transformations import build_dbt_assets, dbt_resource
 
@@ -81,7 +80,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         resources={
             "paths": PlatformPaths.from_settings(settings),
             "dbt": dbt_resource(),
-            "warehouse": DuckDBResource(
+            "warehouse": WarehouseResource(
                 database=settings.warehouse_path, connection_config={"memory_limit": settings.duckdb_memory_limit}
             ),
             "mlflow": mlflow_resource(settings.mlflow_tracking_uri),

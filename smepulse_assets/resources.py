@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
 
 from . import storage
 from .settings import Settings
@@ -28,3 +33,19 @@ class PlatformPaths(dg.ConfigurableResource):
 
     def lake(self, *parts: str) -> str:
         return storage.join(self.lake_url, *parts)
+
+
+class WarehouseResource(DuckDBResource):
+    """The warehouse connection, closed however the body ends.
+
+    dagster-duckdb's ``get_connection`` closes the connection only when the body succeeds; a
+    step that raises would keep it open, and with it the warehouse file's lock, so the next
+    dbt step of an in-process run could not open the warehouse."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with super().get_connection() as connection:
+            try:
+                yield connection
+            finally:
+                connection.close()  # closing twice (here, then on success by the parent) is harmless

@@ -1,6 +1,7 @@
 """The asset graph: every asset documented, owned, grouped by layer, fresh-policed and partitioned."""
 
 import dagster as dg
+import pytest
 
 from smepulse_assets.conventions import WAREHOUSE_POOL
 from smepulse_assets.transformations import REFERENCE_MODELS
@@ -69,6 +70,27 @@ def test_duckdb_memory_is_capped_for_python_steps_and_dbt(tmp_path):
     assert limit == "953.6 MiB"  # 1GB, as DuckDB prints it
     assert settings.dbt_env()["SMEPULSE_DUCKDB_MEMORY_LIMIT"] == "1GB"  # profiles.yml reads it
     assert Settings.from_env({}).duckdb_memory_limit == "2GB"
+
+
+def test_a_failing_step_leaves_the_warehouse_unlocked_for_the_next_one(tmp_path):
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from smepulse_assets.resources import WarehouseResource
+
+    path = str(tmp_path / "warehouse.duckdb")
+    with pytest.raises(ValueError, match="a step's body failed"):
+        with WarehouseResource(database=path).get_connection() as con:
+            con.execute("create table t as select 1 as x")
+            raise ValueError("a step's body failed")
+    with pytest.raises(duckdb.ConnectionException):
+        con.execute("select 1")  # closed, not leaked
+    # another process (dbt's, the next step's) can open the file to write: no lock is held here
+    opened = subprocess.run([sys.executable, "-c", f"import duckdb; print(duckdb.connect({path!r}).execute('select x from t').fetchone()[0])"],
+                            capture_output=True, text=True)
+    assert opened.returncode == 0 and opened.stdout.strip() == "1", opened.stderr
 
 
 def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path):
