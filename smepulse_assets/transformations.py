@@ -149,9 +149,9 @@ def build_dbt_assets(
         pool=WAREHOUSE_POOL,
     )
     def reference_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
-        os.environ.update(settings.dbt_env())  # profiles.yml reads the warehouse path from the env
         # cautious: tests that also read daily models (fact -> dim_date) run with those models
-        yield from build_with_summary(context, dbt, ["build", "--indirect-selection", "cautious"], warehouse, None)
+        args = ["build", "--indirect-selection", "cautious"]
+        yield from build_with_summary(context, dbt, args, warehouse, settings.dbt_env(), None)
 
     def daily(name: str, select: str, exclude: str | None) -> dg.AssetsDefinition:
         @dbt_assets(
@@ -166,9 +166,7 @@ def build_dbt_assets(
             pool=WAREHOUSE_POOL,
         )
         def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
-            os.environ.update(settings.dbt_env())
-            window = partition_window(context)
-            yield from build_with_summary(context, dbt, ["build"], warehouse, window)
+            yield from build_with_summary(context, dbt, ["build"], warehouse, settings.dbt_env(), partition_window(context))
 
         return models
 
@@ -182,6 +180,7 @@ def build_with_summary(
     dbt: DbtCliResource,
     args: list[str],
     warehouse: DuckDBResource,
+    dbt_env: dict[str, str],
     window: dict[str, str] | None,
 ):
     """Run dbt, then yield its events with the layer summaries attached.
@@ -189,6 +188,7 @@ def build_with_summary(
     Events are held until dbt finishes because the summary needs every node's
     result; a failed build still yields what succeeded before it raises.
     """
+    os.environ.update(dbt_env)  # profiles.yml reads the warehouse path and memory cap from the env
     started = time.perf_counter()
     with window_in_env(window):
         invocation = dbt.cli(args, context=context, raise_on_error=False)
