@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..quality.row_rules import first_broken_rule
 from .spec import SourceSpec
@@ -76,7 +78,7 @@ def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> Parsed
                 reason = f"expected {width} fields, found {len(values)}"
                 bad_width.append((*_quarantine_row(line, "field_count", reason, values), source_file))
 
-    raw = pd.DataFrame(fields, columns=list(spec.header), dtype="string")
+    raw = _string_frame(spec.header, fields)
     typed, problems = _type_columns(raw, spec)
     _apply_reject_rules(typed, problems, spec)
 
@@ -92,6 +94,14 @@ def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> Parsed
     quarantine = pd.DataFrame(bad_width + quarantined, columns=["_source_line", "rule", "reason", "raw_record", "_source_file"])
     quarantine = quarantine.sort_values(["_source_file", "_source_line"], ignore_index=True)
     return ParsedFile(loaded.reset_index(drop=True), quarantine, sum(rows_read.values()), rows_read)
+
+
+def _string_frame(header: tuple[str, ...], records: list[list[str]]) -> pd.DataFrame:
+    """The records as Arrow-backed string columns, built column by column (a frame made from a
+    list of rows converts value by value), so the typing runs as vectorised Arrow kernels: about
+    twice as fast over a window of invoices as Python-backed strings."""
+    columns = zip(*records) if records else ([] for _ in header)
+    return pd.DataFrame({name: pd.arrays.ArrowStringArray(pa.array(values, type=pa.string())) for name, values in zip(header, columns)})
 
 
 def _decode(source_file: str, data: bytes) -> str:
@@ -170,19 +180,20 @@ def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd
     typed = pd.DataFrame(index=raw.index)
     problems = pd.Series(pd.NA, index=raw.index, dtype="object")
 
-    def flag(mask: pd.Series, rule: str, reason: pd.Series | str) -> None:
-        # Only the first broken rule of a row is kept: one quarantine row per source row.
-        for i in mask.index[mask & problems.isna()]:
-            problems.at[i] = (rule, reason if isinstance(reason, str) else reason[i])
+    def flag(mask: pd.Series, rule: str, reason: Callable[[int], str]) -> None:
+        # Only the first broken rule of a row is kept: one quarantine row per source row. The
+        # reason is written only for the rows that get it (usually none).
+        for i in mask.index[(mask & problems.isna()).to_numpy(bool)]:
+            problems.at[i] = (rule, reason(i))
 
     for column in spec.columns:
         values = raw[column.source]
-        empty = values.str.len().fillna(0).eq(0)
+        empty = values.fillna("").eq("").astype(bool)
+        # (flag calls the reason at once: the lambdas see this iteration's column and values)
         if column.required:
-            flag(empty, f"required:{column.source}", f"{column.source} is empty")
+            flag(empty, f"required:{column.source}", lambda i: f"{column.source} is empty")
         parsed, unparsable = PARSERS[column.kind](values.where(~empty))
-        reason = f"{column.source} " + values.astype(str).map(repr) + f" is not {DESCRIPTIONS[column.kind]}"
-        flag(unparsable, f"type:{column.source}", reason)
+        flag(unparsable, f"type:{column.source}", lambda i: f"{column.source} {values.iloc[i]!r} is not {DESCRIPTIONS[column.kind]}")
         typed[column.name] = parsed
 
     return typed, problems
