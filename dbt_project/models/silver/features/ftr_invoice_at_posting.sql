@@ -58,6 +58,13 @@ events as (  -- per invoice: the day it became known and the day its payment did
     where paid_known_on > opened_on and paid_known_on <= {{ window_end() }}
 ),
 
+openings as (  -- the window's invoices, on the day each became known
+    select doc_id, customer_number, event_on
+    from events
+    where is_opening and {{ in_partition_window('event_on') }}
+),
+
+{% if not is_short_window() -%}
 record as (
     -- Running totals over the customer's events up to the end of the invoice's own day, less
     -- the invoice itself (`exclude current row` on its opening row, which also carries its
@@ -68,9 +75,7 @@ record as (
         doc_id,
         cast(sum(opened) over so_far as bigint) as prior_invoices,  -- a sum is hugeint in DuckDB
         cast(sum(paid) over so_far as bigint) as prior_paid_invoices,
-        {% if not is_short_window() -%}  {#- a short window takes the median from `medians` below #}
         median(days_late) over so_far as prior_median_days_late,
-        {%- endif %}
         avg(days_late) over so_far as prior_mean_days_late,
         stddev_samp(days_late) over so_far as prior_sd_days_late,
         cast(sum(case when days_late > 30 then 1 else 0 end) over so_far as bigint) as prior_paid_over_30_late,
@@ -84,32 +89,81 @@ record as (
     )
     qualify is_opening and {{ in_partition_window('event_on') }}
 )
-{%- if is_short_window() %},
+{%- else -%}
+{#- A short window (a new day, a catch-up of a few days) must not cost more as history grows,
+    and the framed window above sorts every event of every customer with an invoice in the
+    window, though only the window's invoices are kept. Here each invoice's record is the sum
+    of two parts: its customer's events before the window, summed once per customer, and the
+    window's own events known by the invoice's day (less the invoice itself). The median of
+    days late comes from counts the same way: per customer, how many payments before the window
+    were each number of days late, plus the window's own, and the middle value(s) found from the
+    running count. Exactly the backfill's figures (the average of the two middle values when
+    the count is even); a backfill keeps the window function, where this would pair the
+    window's invoices with each other. -#}
+before_window as (
+    select
+        customer_number,
+        sum(opened) as opened,
+        sum(paid) as paid,
+        count(days_late) as late_known,
+        sum(days_late) as late_sum,
+        sum(days_late::double * days_late) as late_squares,
+        sum(case when days_late > 30 then 1 else 0 end) as over_30,
+        max(payment_date) as last_payment_date,
+        sum(opened_amount) as opened_amount,
+        sum(paid_amount) as paid_amount
+    from events
+    where event_on < {{ window_start() }}
+    group by customer_number
+),
 
--- A framed median re-sorts every event of every customer with an invoice in the window, though
--- only the window's invoices are kept: a new day's cost grew with history. For a short window
--- the median is read from counts instead: per customer, how many payments before the window
--- were each number of days late, plus the window's own payments known by the invoice's day
--- (less the invoice's own), and the middle value(s) found from the running count. Exactly
--- the window's median (the average of the two middle values when the count is even); a
--- backfill keeps the window, where this would pair the window's invoices with each other.
-paid_before_window as (
+in_window as (  -- per invoice of the window: the window's other events known by its day, one row each
+    select
+        o.doc_id,
+        e.opened,
+        e.paid,
+        case when e.days_late is not null then 1 else 0 end as late_known,
+        e.days_late as late_sum,
+        e.days_late::double * e.days_late as late_squares,
+        case when e.days_late > 30 then 1 else 0 end as over_30,
+        e.payment_date as last_payment_date,
+        e.opened_amount,
+        e.paid_amount,
+        e.days_late
+    from openings as o
+    join events as e
+        on e.customer_number = o.customer_number
+        and e.event_on between {{ window_start() }} and o.event_on
+        and e.doc_id <> o.doc_id  -- its own payment, if any, is its opening row or a later day
+),
+
+sums as (
+    select
+        doc_id,
+        sum(opened) as opened,
+        sum(paid) as paid,
+        sum(late_known) as late_known,
+        sum(late_sum) as late_sum,
+        sum(late_squares) as late_squares,
+        sum(over_30) as over_30,
+        max(last_payment_date) as last_payment_date,
+        sum(opened_amount) as opened_amount,
+        sum(paid_amount) as paid_amount
+    from (
+        select o.doc_id, b.* exclude (customer_number)
+        from openings as o
+        join before_window as b on b.customer_number = o.customer_number
+        union all by name
+        select * exclude (days_late) from in_window
+    ) as parts
+    group by doc_id
+),
+
+paid_before_window as (  -- per customer: how many payments before the window were each number of days late
     select customer_number, days_late, count(*) as times
     from events
     where days_late is not null and event_on < {{ window_start() }}
     group by customer_number, days_late
-),
-
-paid_in_window as (
-    select doc_id, customer_number, event_on, days_late
-    from events
-    where days_late is not null and event_on >= {{ window_start() }}
-),
-
-openings as (
-    select doc_id, customer_number, event_on
-    from events
-    where is_opening and {{ in_partition_window('event_on') }}
 ),
 
 known_days_late as (  -- per invoice of the window: each days-late value known by its day, and how often
@@ -117,10 +171,9 @@ known_days_late as (  -- per invoice of the window: each days-late value known b
     from openings as o
     join paid_before_window as b on b.customer_number = o.customer_number
     union all
-    select o.doc_id, p.days_late, 1
-    from openings as o
-    join paid_in_window as p
-        on p.customer_number = o.customer_number and p.event_on <= o.event_on and p.doc_id <> o.doc_id
+    select doc_id, days_late, 1
+    from in_window
+    where days_late is not null
 ),
 
 running_counts as (
@@ -139,6 +192,25 @@ medians as (
          + min(days_late) filter (where known_up_to >= known // 2 + 1)) / 2 as prior_median_days_late
     from running_counts
     group by doc_id
+),
+
+record as (
+    select
+        s.doc_id,
+        cast(s.opened as bigint) as prior_invoices,  -- a sum is hugeint in DuckDB
+        cast(s.paid as bigint) as prior_paid_invoices,
+        m.prior_median_days_late,
+        s.late_sum / nullif(s.late_known, 0) as prior_mean_days_late,
+        -- the sample standard deviation from the sums (days late are whole days: exact sums)
+        case when s.late_known > 1
+            then sqrt(greatest((s.late_squares - s.late_sum::double * s.late_sum / s.late_known) / (s.late_known - 1), 0))
+        end as prior_sd_days_late,
+        cast(s.over_30 as bigint) as prior_paid_over_30_late,
+        s.last_payment_date as prior_last_payment_date,
+        s.opened_amount as prior_opened_amount,
+        s.paid_amount as prior_paid_amount
+    from sums as s
+    left join medians as m on m.doc_id = s.doc_id
 )
 {%- endif %}
 
@@ -161,7 +233,7 @@ select
     extract(month from i.invoice_date) as posting_month,
     coalesce(r.prior_invoices, 0) as prior_invoices,
     coalesce(r.prior_paid_invoices, 0) as prior_paid_invoices,
-    {{ 'm' if is_short_window() else 'r' }}.prior_median_days_late,
+    r.prior_median_days_late,
     r.prior_mean_days_late,
     r.prior_sd_days_late,
     r.prior_paid_over_30_late / nullif(r.prior_paid_invoices, 0) as prior_share_over_30_late,
@@ -170,6 +242,3 @@ select
     round(coalesce(r.prior_opened_amount, 0) - coalesce(r.prior_paid_amount, 0), 2) as open_amount_at_posting
 from invoices as i
 left join record as r on r.doc_id = i.doc_id
-{%- if is_short_window() %}
-left join medians as m on m.doc_id = i.doc_id
-{%- endif %}
