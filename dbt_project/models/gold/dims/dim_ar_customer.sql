@@ -1,14 +1,28 @@
 {#- AR customers, SCD Type 2 on payment behaviour and value segment. A customer's standing
     is recomputed at the end of every day something happens to it (an invoice posted or
     cleared), from everything delivered up to that day; a new version starts when the
-    behaviour or the segment changes. Customers touched by the window are rebuilt whole,
-    so re-runs give the same versions. -#}
+    behaviour or the segment changes. Customers touched by the window are written whole
+    (all their versions), so re-runs give the same versions. -#}
 -- depends_on: {{ ref('stg_ar_invoice_deliveries') }}
+-- depends_on: {{ ref('ftr_ar_customer_payment') }}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='customer_number') }}
+
+{#- A short window at the end of the history (a new day, or that day again) continues each
+    touched customer's versions from its record before the window instead of recomputing its
+    whole history, which grew a new day's cost with history. A window with later deliveries
+    (a past day re-run) recomputes the customers whole, so their later versions follow. -#}
+{% set continue_versions = false %}
+{% if execute and is_incremental() and is_short_window() %}
+    {% set newest = run_query("select max(valid_from) from " ~ ref('stg_ar_invoice_history')).columns[0].values()[0] %}
+    {% set continue_versions = newest is none or (newest | string)[:10] <= window_bound('END') %}
+{% endif %}
 
 with history as (
     select * from {{ ref('stg_ar_invoice_history') }}
-    {% if is_incremental() %}
+    {% if continue_versions %}
+    -- every state of the invoices the window changed (whether a clearing is the first is decided by earlier states)
+    where doc_id in (select doc_id from {{ ref('stg_ar_invoice_history') }} where {{ in_partition_window('valid_from') }})
+    {% elif is_incremental() %}
     where customer_number in (select customer_number from {{ ref('stg_ar_invoice_deliveries') }})
     {% endif %}
 ),
@@ -41,14 +55,45 @@ daily as (
         union all
         select customer_number, event_day, 0, 1, days_late from clearings
     ) as events
+    {% if continue_versions %}
+    where {{ in_partition_window('event_day') }}
+    {% endif %}
     group by customer_number, event_day
+    {% if continue_versions %}
+    union all
+    -- each touched customer's record before the window, as one day whose events add up to it:
+    -- amounts billed from the history, payments and days late from the customer's payment
+    -- record (the same first clearing per invoice; days late come back whole from their average)
+    select
+        b.customer_number,
+        {{ window_start() }} - 1,
+        b.invoiced,
+        coalesce(p.paid, 0),
+        coalesce(p.days_late, 0)
+    from (
+        select customer_number, sum(amount_reporting) as invoiced
+        from {{ ref('stg_ar_invoice_history') }}
+        where state_version = 1 and valid_from < {{ window_start() }}
+            and customer_number in (select customer_number from history)
+        group by customer_number
+    ) as b
+    left join (
+        select
+            customer_number,
+            arg_max(invoices_paid_to_date, as_of_date) as paid,
+            arg_max(coalesce(cast(round(avg_days_late * invoices_paid_to_date) as bigint), 0), as_of_date) as days_late
+        from {{ ref('ftr_ar_customer_payment') }}
+        where as_of_date < {{ window_start() }} and customer_number in (select customer_number from history)
+        group by customer_number
+    ) as p on p.customer_number = b.customer_number
+    {% endif %}
 ),
 
 running as (
     select
         customer_number,
         event_day,
-        sum(invoiced) over w as invoiced_to_date,
+        round(sum(invoiced) over w, 2) as invoiced_to_date,  -- amounts are in cents: exact whatever the order summed
         sum(paid) over w as invoices_paid_to_date,
         sum(days_late) over w as days_late_to_date
     from daily
@@ -83,10 +128,24 @@ changes as (
             lag(value_segment) over (partition by customer_number order by event_day) as previous_segment
         from standing
     ) as compared
-    where previous_behavior is null
+    where (previous_behavior is null
         or previous_behavior <> payment_behavior
-        or previous_segment <> value_segment
+        or previous_segment <> value_segment)
+        {% if continue_versions %}and {{ in_partition_window('event_day') }}{% endif %}
 ),
+{% if continue_versions %}
+
+versions as (  -- the touched customers' versions before the window, and the window's new ones
+    select customer_number, payment_behavior, value_segment, avg_days_late, invoices_paid_to_date,
+           invoiced_to_date, valid_from as event_day
+    from {{ this }}
+    where customer_number in (select customer_number from history) and valid_from < {{ window_start() }}
+    union all by name
+    select customer_number, payment_behavior, value_segment, avg_days_late, invoices_paid_to_date,
+           invoiced_to_date, event_day
+    from changes
+),
+{% endif %}
 
 names as (  -- descriptive attributes: latest value (type 1)
     select customer_number, customer_name, business_code, payment_terms
@@ -108,5 +167,5 @@ select
     c.event_day as valid_from,
     lead(c.event_day) over (partition by c.customer_number order by c.event_day) as valid_to,
     lead(c.event_day) over (partition by c.customer_number order by c.event_day) is null as is_current
-from changes as c
+from {{ 'versions' if continue_versions else 'changes' }} as c
 join names as n on n.customer_number = c.customer_number

@@ -2,9 +2,9 @@
     became known or cleared): invoices known and paid to date, payment completion rate,
     average days late, open amount, and the same record at the customer's previous
     event day, so a feature's jump between runs is visible (and checked). Built from the
-    SCD2 invoice history: a row of day D uses only what was delivered by day D. Customers
-    the window touched are recomputed over their whole history, then only the window's
-    days are written. -#}
+    SCD2 invoice history: a row of day D uses only what was delivered by day D. A backfill
+    recomputes the customers the window touched over their whole history; a short window
+    continues from their last row before it. Only the window's days are written. -#}
 -- depends_on: {{ ref('stg_ar_invoice_deliveries') }}
 {{ config(
     materialized='incremental',
@@ -12,9 +12,17 @@
     pre_hook="{{ delete_partition_window('as_of_date') }}"
 ) }}
 
+{#- A short window (a new day) continues each customer's record from its last row before the
+    window instead of recomputing its whole history, which grew a new day's cost with history:
+    only the window's invoices are read, and the running sums start from that row. -#}
+{% set continue_record = is_incremental() and is_short_window() %}
+
 with history as (
     select * from {{ ref('stg_ar_invoice_history') }}
-    {% if is_incremental() %}
+    {% if continue_record %}
+    -- every state of the invoices the window changed (an earlier state decides what a change adds)
+    where doc_id in (select doc_id from {{ ref('stg_ar_invoice_history') }} where {{ in_partition_window('valid_from') }})
+    {% elif is_incremental() %}
     where customer_number in (select customer_number from {{ ref('stg_ar_invoice_deliveries') }})
     {% endif %}
 ),
@@ -47,7 +55,28 @@ daily as (
            sum(posted) as posted, sum(paid) as paid, sum(days_late) as days_late,
            sum(open_amount_change) as open_amount_change
     from events
+    {% if continue_record %}
+    where {{ in_partition_window('as_of_date') }}
+    {% endif %}
     group by customer_number, as_of_date
+    {% if continue_record %}
+    union all
+    -- the customer's record at its last row before the window, as one day whose events add up
+    -- to it: the running sums continue from there, and the window's first row compares with it.
+    -- Days late come back whole from their average; the open amount is a sum of amounts in
+    -- cents, so its rounded value is the running sum itself.
+    select
+        customer_number,
+        max(as_of_date),
+        arg_max(invoices_known_to_date, as_of_date),
+        arg_max(invoices_paid_to_date, as_of_date),
+        arg_max(coalesce(cast(round(avg_days_late * invoices_paid_to_date) as bigint), 0), as_of_date),
+        arg_max(open_amount, as_of_date)
+    from {{ this }}
+    where as_of_date < {{ window_start() }}
+        and customer_number in (select customer_number from events where {{ in_partition_window('as_of_date') }})
+    group by customer_number
+    {% endif %}
 ),
 
 running as (
