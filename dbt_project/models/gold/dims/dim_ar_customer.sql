@@ -81,7 +81,7 @@ daily as (
         select
             customer_number,
             arg_max(invoices_paid_to_date, as_of_date) as paid,
-            arg_max(coalesce(cast(round(avg_days_late * invoices_paid_to_date) as bigint), 0), as_of_date) as days_late
+            arg_max({{ days_late_to_date("avg_days_late", "invoices_paid_to_date") }}, as_of_date) as days_late
         from {{ ref('ftr_ar_customer_payment') }}
         where as_of_date < {{ window_start() }} and customer_number in (select customer_number from history)
         group by customer_number

@@ -70,7 +70,7 @@ daily as (
         max(as_of_date),
         arg_max(invoices_known_to_date, as_of_date),
         arg_max(invoices_paid_to_date, as_of_date),
-        arg_max(coalesce(cast(round(avg_days_late * invoices_paid_to_date) as bigint), 0), as_of_date),
+        arg_max({{ days_late_to_date("avg_days_late", "invoices_paid_to_date") }}, as_of_date),
         arg_max(open_amount, as_of_date)
     from {{ this }}
     where as_of_date < {{ window_start() }}
