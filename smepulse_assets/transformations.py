@@ -17,13 +17,14 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
@@ -46,6 +47,12 @@ DBT_STEPS = (REFERENCE_STEP, DAILY_STEP, ML_SERVING_STEP)
 # compiled SQL, manifest and run_results, ~6 MB). Two or three a day would fill a disk over
 # months; the newest are kept for looking into recent runs.
 KEPT_INVOCATION_FOLDERS = 50
+# A long range of the ML serving models is built in chunks of consecutive days holding at most
+# this many scored invoices: ranking a year of every open invoice's scores in one statement
+# (score_ar_priority) runs out of the warehouse's memory cap at 5 million invoices. All those
+# models replace their rows day by day, so chunks build exactly what one build would.
+ML_SERVING_CHUNK_ROWS = 6_000_000
+ML_SERVING_VOLUME = ("ml.ar_priority_scores", "score_date")  # rows per day: every open invoice
 
 
 def dbt_executable() -> str:
@@ -151,9 +158,9 @@ def build_dbt_assets(
     def reference_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
         # cautious: tests that also read daily models (fact -> dim_date) run with those models
         args = ["build", "--indirect-selection", "cautious"]
-        yield from build_with_summary(context, dbt, args, warehouse, settings.dbt_env(), None)
+        yield from build_with_summary(context, dbt, args, warehouse, settings.dbt_env(), [None])
 
-    def daily(name: str, select: str, exclude: str | None) -> dg.AssetsDefinition:
+    def daily(name: str, select: str, exclude: str | None, chunked: bool = False) -> dg.AssetsDefinition:
         @dbt_assets(
             manifest=manifest,
             project=project,
@@ -166,13 +173,43 @@ def build_dbt_assets(
             pool=WAREHOUSE_POOL,
         )
         def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
-            yield from build_with_summary(context, dbt, ["build"], warehouse, settings.dbt_env(), partition_window(context))
+            window = partition_window(context)
+            windows = serving_chunks(warehouse, window) if chunked else [window]
+            yield from build_with_summary(context, dbt, ["build"], warehouse, settings.dbt_env(), windows)
 
         return models
 
     daily_models = daily(DAILY_STEP, "fqn:*", f"{REFERENCE_SELECT} {ML_SERVING_SELECT}")
-    ml_serving_models = daily(ML_SERVING_STEP, ML_SERVING_SELECT, None)
+    ml_serving_models = daily(ML_SERVING_STEP, ML_SERVING_SELECT, None, chunked=True)
     return [reference_dbt_models, daily_models, ml_serving_models]
+
+
+def serving_chunks(warehouse: DuckDBResource, window: dict[str, str]) -> list[dict[str, str]]:
+    """The window cut into runs of days of at most ML_SERVING_CHUNK_ROWS scored invoices."""
+    table, column = ML_SERVING_VOLUME
+    # the ML tables keep their day as a timestamp (written from pandas): the key is its date
+    sql = f"select cast({column} as date)::varchar, count(*) from {table} where {column} between ? and ? group by 1"
+    with warehouse.get_connection() as con:
+        try:
+            counts = dict(con.execute(sql, [window["min_date"], window["max_date"]]).fetchall())
+        except duckdb.CatalogException:  # nothing scored yet: one build
+            return [window]
+    return split_window(window, counts, ML_SERVING_CHUNK_ROWS)
+
+
+def split_window(window: dict[str, str], rows_by_day: Mapping[str, int], max_rows: int) -> list[dict[str, str]]:
+    """Consecutive sub-windows covering the window, each of whole days holding at most max_rows
+    rows (a day holding more is a chunk of its own)."""
+    first, last = date.fromisoformat(window["min_date"]), date.fromisoformat(window["max_date"])
+    chunks, start, rows = [], first, 0
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        day_rows = rows_by_day.get(f"{day}", 0)
+        if rows and rows + day_rows > max_rows:
+            chunks.append({"min_date": f"{start}", "max_date": f"{day - timedelta(days=1)}"})
+            start, rows = day, 0
+        rows += day_rows
+    return [*chunks, {"min_date": f"{start}", "max_date": f"{last}"}]
 
 
 def build_with_summary(
@@ -181,34 +218,84 @@ def build_with_summary(
     args: list[str],
     warehouse: DuckDBResource,
     dbt_env: dict[str, str],
-    window: dict[str, str] | None,
+    windows: list[dict[str, str] | None],
 ):
-    """Run dbt, then yield its events with the layer summaries attached.
+    """Run dbt once per window (one, unless a long range is built in chunks), then yield its
+    events with the layer summaries attached.
 
-    Events are held until dbt finishes because the summary needs every node's
-    result; a failed build still yields what succeeded before it raises.
+    Events are held until dbt finishes because the summary needs every node's result; a failed
+    build still yields what succeeded before it raises, and stops the chunks after it.
     """
     os.environ.update(dbt_env)  # profiles.yml reads the warehouse path and memory cap from the env
+    chunks = []
+    for window in windows:
+        invocation, events = run_dbt(context, dbt, args, window)
+        chunks.append((invocation, events))
+        if not invocation.is_successful():
+            break
+    manifest = chunks[0][0].manifest
+    run_results = worst_results([_run_results(invocation) for invocation, _ in chunks])
+    span = windows[0] and {"min_date": windows[0]["min_date"], "max_date": windows[-1]["max_date"]}
+    layers = dbt_layer_summaries(run_results, manifest, rows_written(warehouse, manifest, run_results, span))
+    for summary in layers.values():
+        context.log.info(summary.render())
+    for event in one_event_per_output(events for _, events in chunks):
+        yield _with_layer_summary(context, event, layers)
+    if not all(invocation.is_successful() for invocation, _ in chunks):
+        failed = [name for s in layers.values() for name in s.tables_failed + s.failed_checks]
+        raise dg.Failure(description=f"dbt build failed: {failed}", metadata={"failed_nodes": dg.MetadataValue.json(failed)})
+
+
+def run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str], window: dict[str, str] | None):
     started = time.perf_counter()
     with window_in_env(window):
         invocation = dbt.cli(args, context=context, raise_on_error=False)
     events = list(invocation.stream())
-    context.log.info(f"dbt {' '.join(args[:1])}: {time.perf_counter() - started:.1f} s, {len(events)} events")
+    span = f" {window['min_date']}..{window['max_date']}" if window else ""
+    context.log.info(f"dbt {args[0]}{span}: {time.perf_counter() - started:.1f} s, {len(events)} events")
     keep_parse_state(invocation.target_path)
     prune_invocation_folders(invocation.target_path.parent)
+    return invocation, events
+
+
+def _run_results(invocation) -> dict[str, Any]:
     try:
-        run_results = invocation.get_artifact("run_results.json")
+        return invocation.get_artifact("run_results.json")
     except FileNotFoundError:  # dbt stopped before running anything (e.g. a compilation error)
-        run_results = {"results": []}
-    rows = rows_written(warehouse, invocation.manifest, run_results, window)
-    layers = dbt_layer_summaries(run_results, invocation.manifest, rows)
-    for summary in layers.values():
-        context.log.info(summary.render())
-    for event in events:
-        yield _with_layer_summary(context, event, layers)
-    if not invocation.is_successful():
-        failed = [name for s in layers.values() for name in s.tables_failed + s.failed_checks]
-        raise dg.Failure(description=f"dbt build failed: {failed}", metadata={"failed_nodes": dg.MetadataValue.json(failed)})
+        return {"results": []}
+
+
+# The order in which one node's results over chunks are reported: its worst.
+_STATUS_RANK = {"error": 3, "fail": 3, "runtime error": 3, "warn": 2, "skipped": 1}
+
+
+def worst_results(chunk_results: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The run results of chunked builds as one: each node's worst result over the chunks."""
+    worst: dict[str, Mapping[str, Any]] = {}
+    for results in chunk_results:
+        for result in results["results"]:
+            kept = worst.get(result["unique_id"])
+            if kept is None or _STATUS_RANK.get(result["status"], 0) >= _STATUS_RANK.get(kept["status"], 0):
+                worst[result["unique_id"]] = result
+    return {"results": list(worst.values())}
+
+
+def one_event_per_output(chunk_events: Iterable[list[Any]]) -> list[Any]:
+    """The events of chunked builds as one build's: an output's last materialization (every
+    chunk builds every model) and a check's first failure, else its last result."""
+    merged: dict[Any, Any] = {}
+    for events in chunk_events:
+        for event in events:
+            if isinstance(event, dg.Output):
+                key: Any = ("output", event.output_name)
+            elif isinstance(event, dg.AssetCheckResult):
+                key = ("check", event.asset_key, event.check_name)
+                if key in merged and not merged[key].passed:
+                    continue
+            else:
+                key = id(event)
+            merged[key] = event
+    return list(merged.values())
 
 
 def keep_parse_state(invocation_target: Path) -> None:

@@ -373,3 +373,68 @@ def test_before_any_invoice_is_paid_nothing_is_made_up_and_gold_still_builds(tmp
     assert _query(settings, "select count(*) as n from silver.ftr_invoice_risk where status = 'open' and as_of_date = ?", [last])["n"][0] > 0
     for table in ("gold.score_payment_pred", "gold.score_ar_priority", "gold.ar_collection_worklist", "gold.kpi_predicted_cash_in"):
         assert _query(settings, f"select count(*) as n from {table}")["n"][0] == 0, table
+
+
+SERVING_TABLES = {"score_payment_pred": "score_date", "score_ar_priority": "score_date", "score_churn_risk": "score_date",
+                  "score_cashflow_fcst": "forecast_date", "score_anomalies": "found_on",
+                  "ar_collection_worklist": "score_date", "kpi_predicted_cash_in": "score_date"}
+
+
+def _serving_tables(settings: Settings) -> dict[str, pd.DataFrame]:
+    return {table: _query(settings, f"select * from gold.{table} order by all") for table in SERVING_TABLES}
+
+
+def test_a_long_range_of_gold_scores_built_in_chunks_equals_one_build(platform, monkeypatch):
+    from smepulse_assets import transformations
+
+    settings, defs, instance = platform[:3]
+    first, last = date(2019, 11, 1), date(2019, 12, 20)
+    scored = _query(settings, "select count(*) as n from ml.ar_priority_scores where score_date between ? and ?", [first, last])["n"][0]
+    monkeypatch.setattr(transformations, "ML_SERVING_CHUNK_ROWS", scored // 4)  # 4 or 5 chunks of whole days
+    before = _serving_tables(settings)
+    serving = [key for key in defs.resolve_all_asset_keys() if key.path[0] == "gold" and key.path[1] in SERVING_TABLES]
+    tags = {"dagster/asset_partition_range_start": f"{first}", "dagster/asset_partition_range_end": f"{last}"}
+    result = defs.resolve_job_def("daily_ml_job").execute_in_process(instance=instance, tags=tags, asset_selection=serving)
+
+    assert result.success
+    builds = [r.user_message for r in instance.all_logs(result.run_id) if r.user_message.startswith("dbt build ")]
+    assert len(builds) in (4, 5) and builds[0].startswith(f"dbt build {first}..") and f"..{last}:" in builds[-1]
+    after = _serving_tables(settings)
+    for table in SERVING_TABLES:
+        pd.testing.assert_frame_equal(after[table], before[table], obj=table)
+    days = (last - first).days + 1
+    materialized = pd.Series([e.asset_key.path[1] for e in result.get_asset_materialization_events()]).value_counts()
+    assert set(materialized.index) == set(SERVING_TABLES) and set(materialized) == {days}  # once per day, not per chunk
+    checks = pd.Series([(c.asset_key.path[1], c.check_name) for c in result.get_asset_check_evaluations()])
+    assert len(checks) > 10 and not checks.duplicated().any()
+
+
+def test_a_range_is_cut_into_chunks_of_whole_days():
+    from smepulse_assets.transformations import split_window
+
+    window = {"min_date": "2020-01-01", "max_date": "2020-01-06"}
+    rows = {"2020-01-01": 40, "2020-01-02": 40, "2020-01-03": 150, "2020-01-05": 10, "2020-01-06": 95}
+    assert split_window(window, rows, 100) == [
+        {"min_date": "2020-01-01", "max_date": "2020-01-02"},
+        {"min_date": "2020-01-03", "max_date": "2020-01-03"},  # a day over the limit is a chunk of its own
+        {"min_date": "2020-01-04", "max_date": "2020-01-05"},  # a day without rows joins its neighbours
+        {"min_date": "2020-01-06", "max_date": "2020-01-06"},
+    ]
+    assert split_window(window, rows, 10**6) == [window]
+    assert split_window(window, {}, 1) == [window]
+
+
+def test_chunked_builds_report_each_output_once_and_a_check_at_its_worst():
+    from smepulse_assets.transformations import one_event_per_output, worst_results
+
+    key = dg.AssetKey(["gold", "score_ar_priority"])
+    passed, failed = (dg.AssetCheckResult(asset_key=key, check_name="grain", passed=ok) for ok in (True, False))
+    chunks = [[dg.Output(1, "score_ar_priority"), passed], [dg.Output(2, "score_ar_priority"), failed],
+              [dg.Output(3, "score_ar_priority"), passed]]
+    events = one_event_per_output(chunks)
+    assert [e.value for e in events if isinstance(e, dg.Output)] == [3]
+    assert [c.passed for c in events if isinstance(c, dg.AssetCheckResult)] == [False]
+    results = worst_results([{"results": [{"unique_id": "m", "status": "success"}, {"unique_id": "t", "status": "pass"}]},
+                             {"results": [{"unique_id": "m", "status": "success"}, {"unique_id": "t", "status": "fail"}]},
+                             {"results": [{"unique_id": "m", "status": "error"}]}])
+    assert {r["unique_id"]: r["status"] for r in results["results"]} == {"m": "error", "t": "fail"}
