@@ -438,3 +438,20 @@ def test_chunked_builds_report_each_output_once_and_a_check_at_its_worst():
                              {"results": [{"unique_id": "m", "status": "success"}, {"unique_id": "t", "status": "fail"}]},
                              {"results": [{"unique_id": "m", "status": "error"}]}])
     assert {r["unique_id"]: r["status"] for r in results["results"]} == {"m": "error", "t": "fail"}
+
+
+def test_a_training_reads_a_bounded_sample_of_its_holdout_and_the_newest_rows_before_it():
+    from ml_assets.training import TrainingConfig
+
+    cutoff = date(2020, 6, 30)
+    with duckdb.connect() as con:  # 60 labelled rows a day over 400 days
+        con.execute("create table labels as select i, date '2020-06-30' - cast(i // 60 as integer) as label_known_on "
+                    "from range(24000) as r(i)")
+        config = TrainingConfig(holdout_days=30, training_window_days=365, max_training_rows=1000, max_holdout_rows=500)
+        frame = read_training(con, "select * from labels", cutoff, config)
+        again = read_training(con, "select * from labels", cutoff, config)
+    known = pd.to_datetime(frame["label_known_on"]).dt.date
+    holdout, train = frame[known > date(2020, 5, 31)], frame[known <= date(2020, 5, 31)]
+    assert len(holdout) == 500 and holdout["label_known_on"].nunique() == 30  # a sample across the whole holdout
+    assert len(train) == 1000 and min(known[known <= date(2020, 5, 31)]) >= date(2020, 5, 31) - timedelta(days=17)
+    assert sorted(frame["i"]) == sorted(again["i"])  # the same sample every time
