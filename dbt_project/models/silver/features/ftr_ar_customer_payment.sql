@@ -20,8 +20,7 @@
 with history as (
     select * from {{ ref('stg_ar_invoice_history') }}
     {% if continue_record %}
-    -- every state of the invoices the window changed (an earlier state decides what a change adds)
-    where doc_id in (select doc_id from {{ ref('stg_ar_invoice_history') }} where {{ in_partition_window('valid_from') }})
+    where {{ changed_in_window(ref('stg_ar_invoice_history')) }}
     {% elif is_incremental() %}
     where customer_number in (select customer_number from {{ ref('stg_ar_invoice_deliveries') }})
     {% endif %}

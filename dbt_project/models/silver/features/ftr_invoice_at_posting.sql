@@ -128,8 +128,7 @@ in_window as (  -- per invoice of the window: the window's other events known by
         case when e.days_late > 30 then 1 else 0 end as over_30,
         e.payment_date as last_payment_date,
         e.opened_amount,
-        e.paid_amount,
-        e.days_late
+        e.paid_amount
     from openings as o
     join events as e
         on e.customer_number = o.customer_number
@@ -154,7 +153,7 @@ sums as (
         from openings as o
         join before_window as b on b.customer_number = o.customer_number
         union all by name
-        select * exclude (days_late) from in_window
+        select * from in_window
     ) as parts
     group by doc_id
 ),
@@ -171,9 +170,9 @@ known_days_late as (  -- per invoice of the window: each days-late value known b
     from openings as o
     join paid_before_window as b on b.customer_number = o.customer_number
     union all
-    select doc_id, days_late, 1
+    select doc_id, late_sum, 1  -- an event's own days late
     from in_window
-    where days_late is not null
+    where late_sum is not null
 ),
 
 running_counts as (
