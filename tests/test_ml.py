@@ -408,6 +408,26 @@ def test_a_long_range_of_gold_scores_built_in_chunks_equals_one_build(platform, 
     checks = pd.Series([(c.asset_key.path[1], c.check_name) for c in result.get_asset_check_evaluations()])
     assert len(checks) > 10 and not checks.duplicated().any()
 
+    # a chunk that fails stops the range: the chunks after it are not built, and no model of the
+    # range is reported materialized, though the chunks before it were
+    second_chunk_day = builds[1].split(" ")[2].split("..")[0]
+    duplicate = f"select * from ml.ar_priority_scores where score_date = '{second_chunk_day}' limit 1"
+    with duckdb.connect(settings.warehouse_path) as con:
+        con.execute(f"insert into ml.ar_priority_scores {duplicate}")
+    try:
+        failed = defs.resolve_job_def("daily_ml_job").execute_in_process(
+            instance=instance, tags=tags, asset_selection=serving, raise_on_error=False)
+    finally:
+        with duckdb.connect(settings.warehouse_path) as con:
+            con.execute("delete from ml.ar_priority_scores where rowid = (select max(rowid) from ml.ar_priority_scores)")
+    assert not failed.success and failed.get_asset_materialization_events() == []
+    builds = [r.user_message for r in instance.all_logs(failed.run_id) if r.user_message.startswith("dbt build ")]
+    assert len(builds) == 2
+    grain = [c for c in failed.get_asset_check_evaluations() if c.check_name == "unique_combination_score_ar_priority_score_date__doc_id"]
+    assert [c.passed for c in grain] == [False]
+    retried = defs.resolve_job_def("daily_ml_job").execute_in_process(instance=instance, tags=tags, asset_selection=serving)
+    assert retried.success and _serving_tables(settings)["score_ar_priority"].equals(before["score_ar_priority"])
+
 
 def test_a_range_is_cut_into_chunks_of_whole_days():
     from smepulse_assets.transformations import split_window
