@@ -47,7 +47,7 @@ import duckdb
 GOLD_QUERIES = {
     "ar_aging": "select aging_bucket, invoice_count, open_amount from gold.kpi_ar_aging where as_of_date = ? order by bucket_order",
     "dso": "select * from gold.kpi_ar_dso_analysis where as_of_date = ?",
-    "worklist": "select * from gold.ar_collection_worklist where score_date = ? order by priority_rank limit 50",
+    "worklist": "select * from gold.ar_collection_worklist where score_date = ? order by call_order limit 50",
 }
 QUERY_REPEATS = 40
 

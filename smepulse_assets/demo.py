@@ -108,9 +108,9 @@ def print_ml_summary(settings: Settings, last_day: date, failures: list[str]) ->
     if "ar_collection_worklist" in tables:
         worklist = warehouse.query(
             settings.warehouse_path,
-            "select priority_rank, invoice_id, customer_name, open_amount, days_past_due, "
+            "select call_order, invoice_id, customer_name, open_amount, days_past_due, "
             "round(probability_over_30_late, 2) as p_late_30, predicted_payment_date, round(prediction_confidence, 2) as confidence "
-            "from gold.ar_collection_worklist where score_date = ? order by priority_rank limit 5",
+            "from gold.ar_collection_worklist where score_date = ? order by call_order limit 5",
             [last_day],
         )
         print(f"\nCollection worklist on {last_day} (top 5):\n{worklist.to_string(index=False)}")

@@ -6,6 +6,8 @@
 select
     p.score_date,
     p.score_date_key,
+    -- the call order within the worklist; priority_rank ranks every open invoice of the day
+    row_number() over (partition by p.score_date order by p.priority_rank) as call_order,
     p.priority_rank,
     p.doc_id,
     p.invoice_id,
