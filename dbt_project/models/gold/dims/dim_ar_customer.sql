@@ -67,7 +67,7 @@ daily as (
         b.customer_number,
         {{ window_start() }} - 1,
         b.invoiced,
-        coalesce(p.paid, 0),
+        coalesce(p.invoices_paid, 0),
         coalesce(p.days_late, 0)
     from (
         select customer_number, sum(amount_reporting) as invoiced
@@ -76,15 +76,8 @@ daily as (
             and customer_number in (select customer_number from history)
         group by customer_number
     ) as b
-    left join (
-        select
-            customer_number,
-            arg_max(invoices_paid_to_date, as_of_date) as paid,
-            arg_max({{ days_late_to_date("avg_days_late", "invoices_paid_to_date") }}, as_of_date) as days_late
-        from {{ ref('ftr_ar_customer_payment') }}
-        where as_of_date < {{ window_start() }} and customer_number in (select customer_number from history)
-        group by customer_number
-    ) as p on p.customer_number = b.customer_number
+    left join ({{ record_before_window(ref('ftr_ar_customer_payment'), 'select customer_number from history') }}) as p
+        on p.customer_number = b.customer_number
     {% endif %}
 ),
 

@@ -61,20 +61,9 @@ daily as (
     {% if continue_record %}
     union all
     -- the customer's record at its last row before the window, as one day whose events add up
-    -- to it: the running sums continue from there, and the window's first row compares with it.
-    -- Days late come back whole from their average; the open amount is a sum of amounts in
-    -- cents, so its rounded value is the running sum itself.
-    select
-        customer_number,
-        max(as_of_date),
-        arg_max(invoices_known_to_date, as_of_date),
-        arg_max(invoices_paid_to_date, as_of_date),
-        arg_max({{ days_late_to_date("avg_days_late", "invoices_paid_to_date") }}, as_of_date),
-        arg_max(open_amount, as_of_date)
-    from {{ this }}
-    where as_of_date < {{ window_start() }}
-        and customer_number in (select customer_number from events where {{ in_partition_window('as_of_date') }})
-    group by customer_number
+    -- to it: the running sums continue from there, and the window's first row compares with it
+    select customer_number, as_of_date, invoices_known, invoices_paid, days_late, open_amount
+    from ({{ record_before_window(this, "select customer_number from events where " ~ in_partition_window('as_of_date')) }})
     {% endif %}
 ),
 
