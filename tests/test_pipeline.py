@@ -169,5 +169,6 @@ def test_bad_rows_are_quarantined_and_counted(tmp_path):
     result = run_days(platform.defs, platform.instance, date(2020, 1, 26), date(2020, 1, 26))
     meta = result.asset_materializations_for_node("kaggle_invoices_bronze")[0].metadata
     assert (meta["rows_read"].value, meta["rows_loaded"].value, meta["rows_quarantined"].value) == (3, 2, 1)
+    assert meta["per_day"].value.splitlines()[2:] == ["| 2020-01-26 | 1 | 3 | 2 | 1 |"]
     quarantine = warehouse.query(platform.settings.warehouse_path, "select * from ops.ops_quarantine")
     assert quarantine[["rule", "source_line"]].values.tolist() == [["type:total_open_amount", 3]]
