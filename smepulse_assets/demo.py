@@ -109,7 +109,7 @@ def print_ml_summary(settings: Settings, last_day: date, failures: list[str]) ->
         worklist = warehouse.query(
             settings.warehouse_path,
             "select call_order, invoice_id, customer_name, open_amount, days_past_due, "
-            "round(probability_over_30_late, 2) as p_late_30, predicted_payment_date, round(prediction_confidence, 2) as confidence "
+            "round(probability_over_30_late, 2) as p_late_30, expected_payment_date, later_than_predicted as late_vs_model, round(prediction_confidence, 2) as confidence "
             "from gold.ar_collection_worklist where score_date = ? order by call_order limit 5",
             [last_day],
         )

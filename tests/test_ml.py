@@ -191,9 +191,13 @@ def test_score_contracts(platform):
     assert (forecast["lower_95"] <= forecast["predicted_cash_in"]).all() and (forecast["predicted_cash_in"] <= forecast["upper_95"]).all()
     cash_in = _query(settings, "select sum(predicted_cash_in) as total from gold.kpi_predicted_cash_in where score_date = ?", [TRAINED_THROUGH])
     assert cash_in["total"][0] == pytest.approx(scores["open_amount"].sum(), rel=1e-6)
-    worklist = _query(settings, "select call_order, priority_rank from gold.ar_collection_worklist where score_date = ? order by priority_rank", [TRAINED_THROUGH])
+    worklist = _query(settings, "select * from gold.ar_collection_worklist where score_date = ? order by priority_rank", [TRAINED_THROUGH])
     assert 0 < len(worklist) < open_rows  # only the invoices worth a call, numbered 1..n in priority order
     assert worklist["call_order"].tolist() == list(range(1, len(worklist) + 1))
+    # a predicted date already past moves to tomorrow; a date ahead is kept
+    day, predicted, expected = pd.Timestamp(TRAINED_THROUGH), worklist["predicted_payment_date"], worklist["expected_payment_date"]
+    assert worklist["later_than_predicted"].any() and worklist["later_than_predicted"].tolist() == (predicted <= day).tolist()
+    assert (expected[predicted <= day] == day + pd.Timedelta(days=1)).all() and (expected[predicted > day] == predicted[predicted > day]).all()
 
 
 def test_scoring_a_new_day_uses_the_registry_champion(platform):

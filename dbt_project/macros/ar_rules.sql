@@ -36,3 +36,10 @@
 {% macro trailing_window_days(first_day, day, window) -%}
     least({{ window }}, {{ dbt.datediff(first_day, day, 'day') }} + 1)
 {%- endmacro %}
+
+{#- When an open invoice is still expected to be paid, from a predicted date: the prediction
+    itself, or the next day once that date has passed (the invoice is still open on `day`,
+    so its cash has not come and is due from tomorrow). -#}
+{% macro still_expected(predicted_date, day) -%}
+    greatest({{ predicted_date }}, cast({{ dbt.dateadd('day', 1, day) }} as date))
+{%- endmacro %}

@@ -1,6 +1,8 @@
 {#- UC05, AR management: the day's open invoices worth a call, highest amount at risk first:
     likely to be paid more than 30 days late (probability >= var worklist_min_probability) or
-    already past due by more than 90 days; with the predicted payment date and its confidence. -#}
+    already past due by more than 90 days; with the predicted payment date and its confidence,
+    and when the invoice is still expected (tomorrow at the earliest, once the predicted date has
+    passed: the model predicts at posting, so a past-due invoice can be later than predicted). -#}
 {{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_partition_window('score_date') }}") }}
 
 select
@@ -19,6 +21,8 @@ select
     p.probability_over_30_late,
     p.priority_score,
     s.predicted_payment_date,
+    {{ still_expected('s.predicted_payment_date', 'p.score_date') }} as expected_payment_date,
+    s.predicted_payment_date <= p.score_date as later_than_predicted,
     s.interval_lower_date,
     s.interval_upper_date,
     s.prediction_confidence,

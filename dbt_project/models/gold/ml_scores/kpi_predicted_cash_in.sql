@@ -7,9 +7,9 @@ with expected as (
     select
         score_date,
         open_amount,
-        greatest(predicted_payment_date, cast({{ dbt.dateadd('day', 1, 'score_date') }} as date)) as expected_date,
-        greatest(interval_lower_date, cast({{ dbt.dateadd('day', 1, 'score_date') }} as date)) as early_date,
-        greatest(interval_upper_date, cast({{ dbt.dateadd('day', 1, 'score_date') }} as date)) as late_date
+        {{ still_expected('predicted_payment_date', 'score_date') }} as expected_date,
+        {{ still_expected('interval_lower_date', 'score_date') }} as early_date,
+        {{ still_expected('interval_upper_date', 'score_date') }} as late_date
     from {{ ref('score_payment_pred') }}
     where {{ in_partition_window('score_date') }}
 ),
