@@ -13,9 +13,9 @@ from .cashflow import build_cashflow_assets
 from .classifiers import build_classifier_assets
 from .monitoring import build_monitoring_assets
 from .payment_date import build_payment_date_assets
-from .tracking import mlflow_resource
+from .tracking import END_MLFLOW_RUN, mlflow_resource
 
-__all__ = ["build_ml_assets", "mlflow_resource"]
+__all__ = ["END_MLFLOW_RUN", "build_ml_assets", "mlflow_resource"]
 
 
 def build_ml_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

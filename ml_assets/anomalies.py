@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import dagster as dg
-from mlflow import log_metrics
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from dagster_mlflow.resources import MlFlow
 from sklearn.ensemble import IsolationForest
 
 from . import outputs
-from .tracking import training_run
+from .tracking import MlflowRun, training_run
 from .training import ml_asset_args, window_days
 
 MODEL_NAME = "smepulse_transaction_anomalies"
@@ -141,7 +139,7 @@ def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         **ml_asset_args(partitions_def, "Payments and bank lines of each day scored by an isolation forest fitted on the "
                         "trailing history, with the reason; table ml.transaction_anomalies."),
     )
-    def transaction_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+    def transaction_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
         first, last = window_days(context)
         params = {"history_days": config.history_days, "contamination": config.contamination, "n_estimators": config.n_estimators}
         with warehouse.get_connection() as con, training_run(MODEL_NAME, params, {"first_day": first, "last_day": last}) as run:
@@ -151,7 +149,7 @@ def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
             metrics = {f"{name}_rows": len(frame) for name, (frame, _) in results.items()}
             metrics |= {f"{name}_flagged": int(frame["is_anomaly"].sum()) if len(frame) else 0 for name, (frame, _) in results.items()}
             metrics |= {f"{name}_skipped_no_history": skipped for name, (_, skipped) in results.items()}
-            log_metrics(metrics)
+            mlflow.log_metrics(metrics)
             scores = scores.rename(columns={"day": "score_date"}).assign(
                 model_name=MODEL_NAME, model_version=f"run:{run.info.run_id[:12]}",
                 predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None),

@@ -16,15 +16,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
-import mlflow.statsmodels
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from dagster_mlflow.resources import MlFlow
-from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from . import outputs
-from .tracking import champion_version, load_champion
+from .tracking import MlflowRun, champion_version, load_champion
 from .training import Candidate, TimeSplit, kept_training, log_and_gate, ml_asset_args, trained_metadata, window_days
 
 STREAMS = ("ar_invoices", "sme_payments")
@@ -58,6 +55,8 @@ def _exog(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit(history: pd.DataFrame):
+    from statsmodels.tsa.statespace.sarimax import SARIMAX  # imported when fitting: not needed to load the definitions
+
     model = SARIMAX(
         np.log1p(history["cash_in"].to_numpy(float)), exog=_exog(history), order=ORDER,
         seasonal_order=SEASONAL_ORDER, trend="c", enforce_stationarity=False, enforce_invertibility=False,
@@ -157,7 +156,7 @@ def _train_stream(context, stream: str, series: pd.DataFrame, cutoff: date, conf
         champion=lambda champion: _evaluate(champion, part),
         params={"order": str(ORDER), "seasonal_order": str(SEASONAL_ORDER), "exog": ",".join(EXOG),
                 "transform": "log1p", "stream": stream},
-        flavor=mlflow.statsmodels,
+        flavor="statsmodels",
         log_options={},
         example=(_exog(part.holdout).head(7), future["predicted_cash_in"].head(7).to_numpy()),
     )
@@ -210,7 +209,7 @@ def _champion_or_baseline(context, stream: str):
     if champion_version(model_name(stream)) is None:
         context.log.warning(f"{model_name(stream)}: no champion yet; publishing the seasonal-naive baseline")
         return None, NAIVE_VERSION
-    return load_champion(model_name(stream), mlflow.statsmodels.load_model)
+    return load_champion(model_name(stream), "statsmodels")
 
 
 def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -225,7 +224,7 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         **ml_asset_args(partitions_def, "Daily cash-in forecast models (SARIMAX, weekly seasonality, holidays), one per "
                         "stream; champion only if it beats the champion and seasonal-naive on the last four weeks."),
     )
-    def cashflow_model(context: dg.AssetExecutionContext, config: CashflowConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+    def cashflow_model(context: dg.AssetExecutionContext, config: CashflowConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
         _, cutoff = window_days(context)
         kept = kept_training(context, cutoff, config.retrain_every_days)
         if kept:
@@ -250,7 +249,7 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         **ml_asset_args(partitions_def, "Each day's 90-day cash-in forecast per stream with 80 % and 95 % intervals, "
                         "from the registry's champion applied to the history through that day; table ml.cashflow_forecast."),
     )
-    def cashflow_forecast(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+    def cashflow_forecast(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: MlflowRun):
         first, last = window_days(context)
         frames, versions = [], {}
         with warehouse.get_connection() as con:

@@ -15,12 +15,11 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from dagster_mlflow.resources import MlFlow
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from . import outputs
 from .estimators import boosted_classifier
-from .tracking import champion_version, load_champion
+from .tracking import MlflowRun, champion_version, load_champion
 from .training import (SERVING_CHECK, Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args,
                        read_training, serving_check, too_little_data, trained_metadata, training_split, window_days)
 
@@ -84,7 +83,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         **ml_asset_args(partitions_def, f"{spec.description} Trained as of the day; champion only if its Brier score "
                         "beats the champion's and the baselines' on the time holdout."),
     )
-    def model_asset(context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+    def model_asset(context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
         _, cutoff = window_days(context)
         kept = kept_training(context, cutoff, config.retrain_every_days)
         if kept:
@@ -134,7 +133,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         **ml_asset_args(partitions_def, f"{spec.description} Scores of each day from the registry's champion; "
                         f"table ml.{spec.name}_scores."),
     )
-    def scores_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+    def scores_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: MlflowRun):
         first, last = window_days(context)
         predicted_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
         with warehouse.get_connection() as con:

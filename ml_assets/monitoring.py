@@ -15,12 +15,10 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from dagster_mlflow.resources import MlFlow
-from mlflow.tracking import MlflowClient
 
 from . import outputs
 from .payment_date import MODEL_NAME, WITHIN_DAYS
-from .tracking import CHAMPION
+from .tracking import CHAMPION, MlflowRun
 from .training import ml_asset_args, window_days
 
 # The first prediction of each invoice paid in the trailing weeks (known by the day): the weeks
@@ -88,6 +86,8 @@ def psi(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:
 
 def champion_training_window() -> tuple[str, str] | None:
     """The serving champion's version and the last label day of its training rows."""
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient()
     try:
         version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
@@ -110,7 +110,7 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
                         "within ±3 days, interval coverage by week) and feature drift against the champion's training "
                         "rows; table ml.payment_model_monitoring."),
     )
-    def payment_model_monitoring(context: dg.AssetExecutionContext, config: MonitoringConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+    def payment_model_monitoring(context: dg.AssetExecutionContext, config: MonitoringConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
         first, day = window_days(context)
         with warehouse.get_connection() as con:
             outcomes = outputs.read(con, OUTCOMES_SQL, [day, day - timedelta(weeks=config.reported_weeks)])

@@ -15,12 +15,11 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from dagster_mlflow.resources import MlFlow
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from . import outputs
 from .estimators import boosted_quantile_regressor
-from .tracking import champion_version, load_champion
+from .tracking import MlflowRun, champion_version, load_champion
 from .training import (SERVING_CHECK, Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args,
                        serving_check, too_little_data, trained_metadata, training_split, window_days)
 
@@ -207,7 +206,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         **ml_asset_args(partitions_def, "Payment-date model (days to pay, 80 % interval) trained as of the day; "
                         "registered in MLflow, champion only if it beats the champion and both baselines."),
     )
-    def payment_date_model(context: dg.AssetExecutionContext, config: PaymentModelConfig, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+    def payment_date_model(context: dg.AssetExecutionContext, config: PaymentModelConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
         _, cutoff = window_days(context)
         kept = kept_training(context, cutoff, config.retrain_every_days)
         if kept:
@@ -248,7 +247,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         **ml_asset_args(partitions_def, "Predicted payment date, 80 % interval and confidence of every invoice open at "
                         "the end of each day, from the registry's champion; table ml.payment_date_scores."),
     )
-    def payment_date_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: dg.ResourceParam[MlFlow]):
+    def payment_date_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: MlflowRun):
         first, last = window_days(context)
         with warehouse.get_connection() as con:
             serving = _serving_model(context, con, last)

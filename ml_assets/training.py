@@ -13,10 +13,7 @@ from typing import Any
 from datetime import date, timedelta
 
 import dagster as dg
-import mlflow
-import mlflow.sklearn
 import pandas as pd
-from mlflow.models import infer_signature
 
 from smepulse_assets.conventions import DAILY_FRESHNESS, OWNER, WAREHOUSE_POOL
 
@@ -170,11 +167,13 @@ class Candidate:
     baselines: dict[str, dict[str, float]]  # baseline -> its holdout metrics
     champion: Callable[[object], dict[str, float]]  # champion model -> its holdout metrics
     params: dict[str, object] = field(default_factory=dict)
-    flavor: Any = mlflow.sklearn  # the MLflow flavor that logs and loads the model
+    flavor: str = "sklearn"  # the MLflow flavor that logs and loads the model
     example: tuple[pd.DataFrame, Any] | None = None  # (input, output) for the signature; default: predict
     log_options: dict[str, Any] = field(default_factory=lambda: {"skops_trusted_types": TRUSTED_TYPES})
 
     def signature(self):
+        from mlflow.models import infer_signature
+
         if self.example is not None:
             return infer_signature(*self.example), self.example[0]
         sample = self.features.head(5)
@@ -206,10 +205,12 @@ class GateResult:
 
 def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
     """Log the candidate as an MLflow run, register it, and promote it if it wins."""
+    import mlflow
+
     previous = tracking.champion_version(candidate.model_name)
     champion_metrics = None
     if previous is not None:
-        champion_model, _ = tracking.load_champion(candidate.model_name, candidate.flavor.load_model)
+        champion_model, _ = tracking.load_champion(candidate.model_name, candidate.flavor)
         champion_metrics = candidate.champion(champion_model)
     counts = {"train_rows": len(split.train), "holdout_rows": len(split.holdout)}
     with tracking.training_run(candidate.model_name, {**candidate.params, **counts}, split.window()) as run:
@@ -219,7 +220,7 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
         if champion_metrics:
             mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
         signature, example = candidate.signature()
-        candidate.flavor.log_model(candidate.model, name="model", signature=signature, input_example=example, **candidate.log_options)
+        tracking.flavor(candidate.flavor).log_model(candidate.model, name="model", signature=signature, input_example=example, **candidate.log_options)
         version = tracking.register(candidate.model_name, run.info.run_id)
         decision = tracking.decide_promotion(
             candidate.metrics[candidate.primary],

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_mlflow import end_mlflow_on_run_finished
 
-from ml_assets import build_ml_assets, mlflow_resource
+from ml_assets import END_MLFLOW_RUN, build_ml_assets, mlflow_resource
 
 from .conventions import REFERENCE_FRESHNESS, daily_partitions
 from .ingestion.bronze import build_bronze_assets
@@ -45,7 +44,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         "daily_ml_job",
         selection=dg.AssetSelection.assets(*ml, ml_serving_models) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
-        hooks={end_mlflow_on_run_finished},
+        hooks=END_MLFLOW_RUN,
         description="After a day's data: train, evaluate and register the models, score the day with the champions, "
         "monitor accuracy, and build the gold score tables.",
     )

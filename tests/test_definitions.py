@@ -1,5 +1,9 @@
 """The asset graph: every asset documented, owned, grouped by layer, fresh-policed and partitioned."""
 
+import os
+import subprocess
+import sys
+
 import dagster as dg
 import pytest
 
@@ -114,3 +118,13 @@ def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f.name for f in folders[3:]] + ["compiled", "run", "partial_parse.msgpack.d"]
     )
+
+
+def test_loading_the_definitions_does_not_import_mlflow_or_statsmodels(tmp_path):
+    # the UI, the daemon and every run's process load the code location; MLflow (~0.6 s) and
+    # statsmodels are imported only by the steps that use them
+    code = ("import sys; from smepulse_assets.definitions import defs; defs.get_repository_def().get_all_jobs(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow', 'dagster_mlflow', 'statsmodels'}))")
+    env = {**os.environ, "SMEPULSE_DATA_DIR": str(tmp_path)}
+    loaded = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -9,13 +9,14 @@ from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
+import mlflow
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
 from ml_assets import collection_priority
 from ml_assets.classifiers import ClassifierConfig
-from ml_assets.tracking import CHAMPION, decide_promotion
+from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion
 from ml_assets.training import read_training
 from smepulse_assets import warehouse
 from smepulse_assets.definitions import build_defs
@@ -403,7 +404,7 @@ def test_a_long_range_of_gold_scores_built_in_chunks_equals_one_build(platform, 
     tags = {"dagster/asset_partition_range_start": f"{first}", "dagster/asset_partition_range_end": f"{last}"}
     result = defs.resolve_job_def("daily_ml_job").execute_in_process(instance=instance, tags=tags, asset_selection=serving)
 
-    assert result.success
+    assert result.success and _mlflow_run_status(result.run_id) == "FINISHED"  # the MLflow run ends with the job
     builds = [r.user_message for r in instance.all_logs(result.run_id) if r.user_message.startswith("dbt build ")]
     assert len(builds) in (4, 5) and builds[0].startswith(f"dbt build {first}..") and f"..{last}:" in builds[-1]
     after = _serving_tables(settings)
@@ -428,12 +429,21 @@ def test_a_long_range_of_gold_scores_built_in_chunks_equals_one_build(platform, 
         with duckdb.connect(settings.warehouse_path) as con:
             con.execute("delete from ml.ar_priority_scores where rowid = (select max(rowid) from ml.ar_priority_scores)")
     assert not failed.success and failed.get_asset_materialization_events() == []
+    assert _mlflow_run_status(failed.run_id) == "FAILED" and mlflow.active_run() is None
     builds = [r.user_message for r in instance.all_logs(failed.run_id) if r.user_message.startswith("dbt build ")]
     assert len(builds) == 2
     grain = [c for c in failed.get_asset_check_evaluations() if c.check_name == "unique_combination_score_ar_priority_score_date__doc_id"]
     assert [c.passed for c in grain] == [False]
     retried = defs.resolve_job_def("daily_ml_job").execute_in_process(instance=instance, tags=tags, asset_selection=serving)
     assert retried.success and _serving_tables(settings)["score_ar_priority"].equals(before["score_ar_priority"])
+
+
+def _mlflow_run_status(dagster_run_id: str) -> str:
+    """The status of the MLflow run a Dagster run logged into (the parent of its trainings)."""
+    experiment = MlflowClient().get_experiment_by_name(EXPERIMENT)
+    runs = MlflowClient().search_runs([experiment.experiment_id], filter_string=f"tags.dagster_run_id = '{dagster_run_id}'")
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    return parent.info.status
 
 
 def test_a_range_is_cut_into_chunks_of_whole_days():
