@@ -173,21 +173,37 @@ def test_dbt_layers_report_their_summary(world):
 
 def test_dbt_tests_judge_the_window_not_the_whole_table(world):
     platform, _, _ = world
-    with duckdb.connect(platform.settings.warehouse_path) as con:  # a defect in an old, untouched day
-        con.execute("insert into gold.kpi_ar_aging select * from gold.kpi_ar_aging where as_of_date = '2020-01-10'")
-    result = run_days(platform.defs, platform.instance, date(2020, 2, 4), date(2020, 2, 4))
-    assert check(result, "unique_combination_kpi_ar_aging_as_of_date__aging_bucket").passed
+    old_day, new_day = date(2020, 1, 10), date(2020, 2, 4)
+    with duckdb.connect(platform.settings.warehouse_path) as con:  # defects in an old, untouched day
+        con.execute("insert into gold.kpi_ar_aging select * from gold.kpi_ar_aging where as_of_date = ?", [old_day])
+        # and in an invoice paid that day (tables keyed by invoice, not by day); paid, so no later day reads it
+        doc = con.execute("select doc_id from gold.fact_ar_invoices where last_changed_on = ? and status = 'paid' limit 1", [old_day]).fetchone()[0]
+        for table in ("gold.fact_ar_invoices", "silver.stg_ar_invoice_history"):
+            con.execute(f"insert into {table} select * from {table} where doc_id = ?", [doc])
+    result = run_days(platform.defs, platform.instance, new_day, new_day)
+    assert all(check(result, name).passed for name in WINDOW_SCOPED_TESTS)
 
     whole_table = subprocess.run(
-        [dbt_executable(), "test", "--select", "kpi_ar_aging", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [dbt_executable(), "test", "--select", "kpi_ar_aging fact_ar_invoices stg_ar_invoice_history",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
         env={**__import__("os").environ, **platform.settings.dbt_env()},
         cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
     )
-    assert whole_table.returncode != 0 and "unique_combination_kpi_ar_aging" in whole_table.stdout
-    # re-materializing the broken day replaces it, and its window's test passes again
-    assert check(run_days(platform.defs, platform.instance, date(2020, 1, 10), date(2020, 1, 10)),
-                 "unique_combination_kpi_ar_aging_as_of_date__aging_bucket").passed
+    assert whole_table.returncode != 0 and all(name in whole_table.stdout for name in WINDOW_SCOPED_TESTS)
+    # re-materializing the broken day replaces its rows and rewrites its invoices: its tests pass again
+    again = run_days(platform.defs, platform.instance, old_day, old_day)
+    assert all(check(again, name).passed for name in WINDOW_SCOPED_TESTS)
+    fact_rows = warehouse.query(platform.settings.warehouse_path, "select count(*) as n from gold.fact_ar_invoices where doc_id = ?", [doc])
+    assert fact_rows["n"][0] == 1
+
+
+# A check per way a test is scoped: day-keyed (partition_column), invoice-keyed (window_keys).
+WINDOW_SCOPED_TESTS = (
+    "unique_combination_kpi_ar_aging_as_of_date__aging_bucket",
+    "unique_fact_ar_invoices_doc_id",
+    "unique_stg_ar_invoice_history_invoice_state_key",
+    "one_current_version_stg_ar_invoice_history_doc_id",
+)
 
 
 JUMP_ROW = (
