@@ -201,9 +201,17 @@ def test_score_contracts(platform):
     assert (expected[predicted <= day] == day + pd.Timedelta(days=1)).all() and (expected[predicted > day] == predicted[predicted > day]).all()
 
 
-def test_scoring_a_new_day_uses_the_registry_champion(platform):
+@pytest.fixture(scope="module")
+def new_day(platform):
+    """The daily run of END, the day after the models' training cutoff: the new day the tests
+    below train and score (each test can run alone)."""
+    defs, instance = platform[1:3]
+    return run_days(defs, instance, END, END)
+
+
+def test_scoring_a_new_day_uses_the_registry_champion(platform, new_day):
     settings, defs, instance = platform[:3]
-    daily = run_days(defs, instance, END, END)
+    daily = new_day
     request = ml_run_request(instance.get_run_by_id(daily.run_id))
     assert request.partition_key == f"{END}"
     job = defs.resolve_job_def("daily_ml_job")
@@ -217,7 +225,7 @@ def test_scoring_a_new_day_uses_the_registry_champion(platform):
     assert scored["model_version"].tolist() == [champion]
 
 
-def test_a_day_between_trainings_keeps_the_last_training(platform):
+def test_a_day_between_trainings_keeps_the_last_training(platform, new_day):
     settings, defs, instance = platform[:3]
     client = MlflowClient(settings.mlflow_tracking_uri)
     versions = len(client.search_model_versions(f"name='{PAYMENT_MODEL}'"))
@@ -244,7 +252,7 @@ def test_a_day_between_trainings_keeps_the_last_training(platform):
     assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions + 1
 
 
-def test_without_a_champion_the_customer_median_baseline_scores(platform):
+def test_without_a_champion_the_customer_median_baseline_scores(platform, new_day):
     settings, defs, instance = platform[:3]
     client = MlflowClient(settings.mlflow_tracking_uri)
     champion = client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
@@ -287,10 +295,8 @@ def _expected_baseline_probabilities(settings: Settings, day: date, fitted: dict
     return scored.merge(expected, on="doc_id", how="outer", indicator=True)
 
 
-def test_without_a_champion_the_worklist_scores_with_the_baseline_its_training_fitted(platform):
+def test_without_a_champion_the_worklist_scores_with_the_baseline_its_training_fitted(platform, new_day):
     settings, defs, instance = platform[:3]
-    if _query(settings, "select count(*) as n from silver.ftr_invoice_risk where as_of_date = ?", [END])["n"][0] == 0:
-        run_days(defs, instance, END, END)  # a day the model has not been trained for
     with duckdb.connect(settings.warehouse_path, read_only=True) as con:
         labelled_by = {day: collection_priority.SPEC.fit_baselines(
             read_training(con, collection_priority.SPEC.training_sql, day, ClassifierConfig())) for day in (TRAINED_THROUGH, END)}
