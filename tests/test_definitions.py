@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -128,3 +129,19 @@ def test_loading_the_definitions_does_not_import_mlflow_or_statsmodels(tmp_path)
     env = {**os.environ, "SMEPULSE_DATA_DIR": str(tmp_path)}
     loaded = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+def test_the_dbt_resource_knows_its_dbt_version_without_starting_dbt(monkeypatch):
+    from dagster_dbt.core import resource as dagster_dbt_resource
+    from dbt.version import __version__ as installed  # what `dbt --version` reports as installed
+
+    from smepulse_assets.transformations import dbt_resource
+
+    dbt = dbt_resource()
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"started {args}")
+
+    # dagster-dbt asks `dbt --version` through this name, once per run; ours must not
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", no_process)
+    assert str(dbt._cli_version) == installed and dbt.dbt_executable.startswith(str(Path(sys.executable).parent))
