@@ -102,7 +102,6 @@ def open_instance(kind: str, settings) -> dg.DagsterInstance:
     from smepulse_assets.demo import prepare_dagster_home
 
     prepare_dagster_home(settings)
-    os.environ["DAGSTER_HOME"] = settings.dagster_home
     return dg.DagsterInstance.get()
 
 

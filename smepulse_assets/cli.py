@@ -66,7 +66,6 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from .demo import run_demo
 
-    os.environ.setdefault("DAGSTER_HOME", settings.dagster_home)
     run_demo(settings, _config(args), _world(args))
     return 0
 
@@ -76,7 +75,6 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
 
     settings.ensure_local_dirs()
     prepare_dagster_home(settings)
-    os.environ["DAGSTER_HOME"] = settings.dagster_home
     apply_instance_env()
     os.chdir(REPO_ROOT)
     command = ["dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from datetime import date
@@ -18,10 +19,12 @@ from .settings import REPO_ROOT, Settings
 
 
 def prepare_dagster_home(settings: Settings) -> None:
-    """The instance lives under the data directory and uses the repository's dagster.yaml."""
+    """The instance lives under the data directory and uses the repository's dagster.yaml; this
+    process (and what it starts) uses that instance."""
     home = Path(settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = settings.dagster_home
 
 
 def bronze_rows(settings: Settings, table: str) -> int:

@@ -59,10 +59,13 @@ ML_SERVING_CHUNK_ROWS = 30_000_000
 ML_SERVING_VOLUME = ("ml.ar_priority_scores", "score_date")  # rows per day: every open invoice
 
 
+# The dbt installed beside this interpreter (by this project's install, in its venv).
+DBT_BESIDE_INTERPRETER = Path(sys.executable).parent / "dbt"
+
+
 def dbt_executable() -> str:
     """The dbt installed beside this interpreter, so a venv works without being activated."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    return str(DBT_BESIDE_INTERPRETER) if DBT_BESIDE_INTERPRETER.exists() else (shutil.which("dbt") or "dbt")
 
 
 def dbt_project() -> DbtProject:
@@ -370,7 +373,7 @@ class ProjectDbtCli(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable).parent != Path(sys.executable).parent:
+        if Path(self.dbt_executable) != DBT_BESIDE_INTERPRETER:
             return super()._cli_version
         return version.parse(importlib.metadata.version("dbt-core"))
 

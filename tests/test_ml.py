@@ -446,8 +446,9 @@ def test_a_long_range_of_gold_scores_built_in_chunks_equals_one_build(platform, 
 
 def _mlflow_run_status(dagster_run_id: str) -> str:
     """The status of the MLflow run a Dagster run logged into (the parent of its trainings)."""
-    experiment = MlflowClient().get_experiment_by_name(EXPERIMENT)
-    runs = MlflowClient().search_runs([experiment.experiment_id], filter_string=f"tags.dagster_run_id = '{dagster_run_id}'")
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.dagster_run_id = '{dagster_run_id}'")
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     return parent.info.status
 

@@ -171,6 +171,15 @@ def test_dbt_layers_report_their_summary(world):
     assert gold["rows_loaded"] >= snapshot_rows
 
 
+# A check per way a test is scoped: day-keyed (partition_column), invoice-keyed (window_keys).
+WINDOW_SCOPED_TESTS = (
+    "unique_combination_kpi_ar_aging_as_of_date__aging_bucket",
+    "unique_fact_ar_invoices_doc_id",
+    "unique_stg_ar_invoice_history_invoice_state_key",
+    "one_current_version_stg_ar_invoice_history_doc_id",
+)
+
+
 def test_dbt_tests_judge_the_window_not_the_whole_table(world):
     platform, _, _ = world
     old_day, new_day = date(2020, 1, 10), date(2020, 2, 4)
@@ -195,15 +204,6 @@ def test_dbt_tests_judge_the_window_not_the_whole_table(world):
     assert all(check(again, name).passed for name in WINDOW_SCOPED_TESTS)
     fact_rows = warehouse.query(platform.settings.warehouse_path, "select count(*) as n from gold.fact_ar_invoices where doc_id = ?", [doc])
     assert fact_rows["n"][0] == 1
-
-
-# A check per way a test is scoped: day-keyed (partition_column), invoice-keyed (window_keys).
-WINDOW_SCOPED_TESTS = (
-    "unique_combination_kpi_ar_aging_as_of_date__aging_bucket",
-    "unique_fact_ar_invoices_doc_id",
-    "unique_stg_ar_invoice_history_invoice_state_key",
-    "one_current_version_stg_ar_invoice_history_doc_id",
-)
 
 
 JUMP_ROW = (

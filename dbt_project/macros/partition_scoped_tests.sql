@@ -16,12 +16,14 @@
     {%- if where -%}
         {%- do filters.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- set column = model_meta(relation, 'partition_column') -%}
-    {%- set keys = model_meta(relation, 'window_keys') -%}
-    {%- if column and window_bound('START') -%}
-        {%- do filters.append(in_partition_window(column)) -%}
-    {%- elif keys and window_bound('START') and not is_relationships_test() -%}
-        {%- do filters.append(delivered_in_window(keys)) -%}
+    {%- if window_bound('START') -%}
+        {%- set column = model_meta(relation, 'partition_column') -%}
+        {%- set keys = model_meta(relation, 'window_keys') -%}
+        {%- if column -%}
+            {%- do filters.append(in_partition_window(column)) -%}
+        {%- elif keys and not is_relationships_test() -%}
+            {%- do filters.append(delivered_in_window(keys)) -%}
+        {%- endif -%}
     {%- endif -%}
     {%- if filters -%}
         (select * from {{ relation }} where {{ filters | join(' and ') }}) dbt_subquery
