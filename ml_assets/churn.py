@@ -7,10 +7,9 @@ each day, with its behaviour features as of that day and the label "no order wit
 (the simple rule an analyst would use), and the overall rate.
 """
 
-import numpy as np
 import pandas as pd
 
-from .classifiers import ClassifierSpec
+from .classifiers import ClassifierSpec, sql_number
 
 MODEL_NAME = "smepulse_churn"
 RECENCY_BANDS = [-1, 7, 14, 30, 60, 120, 10_000]
@@ -31,11 +30,14 @@ def _fit_baselines(labelled: pd.DataFrame) -> dict:
     return {"prior": float(label.mean()), "rate_by_band": rates}
 
 
-def _baselines(fitted: dict, rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    prior = fitted["prior"]
-    rates = pd.Series([prior if rate is None else rate for rate in fitted["rate_by_band"]], dtype=float)
-    by_recency = _recency_band(rows).map(rates).fillna(prior)
-    return {"recency_rate": by_recency.to_numpy(float), "overall_rate": np.full(len(rows), prior)}
+def _baselines(fitted: dict) -> dict[str, str]:
+    prior = sql_number(fitted["prior"])
+    # the bands as pd.cut makes them, (low, high]; outside every band, or a band training never saw: the prior
+    bands = " ".join(
+        f"when recency_days > {low} and recency_days <= {high} then {sql_number(rate)}"
+        for low, high, rate in zip(RECENCY_BANDS, RECENCY_BANDS[1:], fitted["rate_by_band"]) if rate is not None
+    )
+    return {"recency_rate": f"case {bands} else {prior} end" if bands else prior, "overall_rate": prior}
 
 
 SPEC = ClassifierSpec(

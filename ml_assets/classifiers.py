@@ -10,8 +10,11 @@ scored entity and day into the ML output schema.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 import dagster as dg
+import duckdb
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -47,10 +50,12 @@ class ClassifierSpec:
     id_columns: list[str]  # carried from the scored rows into the output (as_of_date first)
     probability_column: str
     # The baselines in two steps, so serving needs no training rows: fit_baselines(labelled rows)
-    # gives a few numbers (plain JSON, kept in the model's metadata); baselines(fitted, rows)
-    # gives each baseline's probabilities for the rows.
+    # gives a few numbers (plain JSON, kept in the model's metadata); baselines(fitted) gives each
+    # baseline's probability as a SQL expression over the scoring rows' columns. One definition
+    # serves the holdout comparison (baseline_probabilities) and scoring, which stays in DuckDB
+    # while a baseline serves: no scoring row goes through pandas.
     fit_baselines: Callable[[pd.DataFrame], dict]
-    baselines: Callable[[dict, pd.DataFrame], dict[str, np.ndarray]]
+    baselines: Callable[[dict], dict[str, str]]
     serving_baseline: str  # the baseline that scores while no model has beaten it (no champion yet)
     description: str
     # rows decided without the model (e.g. invoices already late): id columns, probability and
@@ -60,6 +65,23 @@ class ClassifierSpec:
     @property
     def features(self) -> list[str]:
         return self.categorical + self.numeric
+
+    def scoring_rows(self) -> str:
+        """The scoring rows with the columns a model reads and the output carries, no more."""
+        return f"select {', '.join(dict.fromkeys(self.id_columns + self.features))} from ({self.scoring_sql})"
+
+
+def sql_number(value: float) -> str:
+    """A fitted number as a SQL double (a bare 0.25 would be a DECIMAL)."""
+    return f"{float(value)!r}::double"
+
+
+def baseline_probabilities(spec: ClassifierSpec, fitted: dict, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each baseline's probabilities for ``rows`` (e.g. a holdout in pandas), by its SQL expression."""
+    with duckdb.connect() as con:  # a projection keeps the rows' order
+        con.register("rows", rows)
+        return {name: con.execute(f"select ({expression})::double as p from rows").df()["p"].to_numpy(float)
+                for name, expression in spec.baselines(fitted).items()}
 
 
 def classification_metrics(probability: np.ndarray, label: np.ndarray) -> dict[str, float]:
@@ -110,7 +132,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
             primary="brier",
             lower_is_better=True,
             baselines={name: classification_metrics(p, actual)
-                       for name, p in spec.baselines(spec.fit_baselines(split.train), split.holdout).items()},
+                       for name, p in baseline_probabilities(spec, spec.fit_baselines(split.train), split.holdout).items()},
             champion=evaluate,
             params={"max_iter": config.max_iter, "learning_rate": config.learning_rate, "holdout_days": config.holdout_days,
                     "features": ",".join(spec.features)},
@@ -137,8 +159,8 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         first, last = window_days(context)
         predicted_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
         with warehouse.get_connection() as con:
-            score, version, scored_with = _scorer(context, spec, model_key, con, last)
-            staged = outputs.stage_in_chunks(con, spec.scoring_sql, [first, last], score, "model_scores") if score else 0
+            scorer = _scorer(context, spec, model_key, con, last)
+            staged = scorer.stage(con, spec, first, last)
             # the rule's rows, or none with the scores' columns, so the table exists for gold even
             # when a window has nothing to score
             other = spec.rule_sql or (f"select {', '.join(spec.id_columns)}, null::double as {spec.probability_column}, "
@@ -147,42 +169,58 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
             select = (f"select * rename ({spec.id_columns[0]} as score_date), '{spec.model_name}' as model_name, "
                       f"?::timestamp as predicted_at from ({union})")
             written = outputs.replace_days_with(con, f"{spec.name}_scores", select, [predicted_at, first, last], "score_date", first, last)
-        return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "scored_with": scored_with,
+        return dg.MaterializeResult(metadata={"rows": written, "model_version": scorer.version, "scored_with": scorer.scored_with,
                                               "decided_by_rule": written - staged})
 
     return [model_asset, scores_asset]
 
 
-Scorer = Callable[[pd.DataFrame], pd.DataFrame]
+@dataclass(frozen=True)
+class Scorer:
+    """What scores a window, and how: the registry's champion model, applied in pandas one chunk
+    at a time, or a serving baseline's SQL expression, applied in DuckDB (the rows never leave it);
+    neither before any label is known."""
+
+    version: str  # the output's model_version
+    scored_with: str  # for the materialization's metadata
+    model: Any = None
+    expression: str | None = None
+
+    def stage(self, con, spec: ClassifierSpec, first: date, last: date) -> int:
+        """Temp table ``model_scores`` := the window's scored rows; returns how many (0: none, no table).
+        Probabilities are rounded half to even to 4 places on both paths."""
+        if self.model is None and self.expression is None:
+            return 0
+        if self.expression is None:
+            return outputs.stage_in_chunks(con, spec.scoring_rows(), [first, last], self._score_chunk(spec), "model_scores")
+        con.execute(f"create or replace temp table model_scores as select {', '.join(spec.id_columns)}, "
+                    f"round_even({self.expression}, 4) as {spec.probability_column}, ?::varchar as model_version "
+                    f"from ({spec.scoring_sql})", [self.version, first, last])
+        return con.execute("select count(*) from model_scores").fetchone()[0]
+
+    def _score_chunk(self, spec: ClassifierSpec) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        def score(rows: pd.DataFrame) -> pd.DataFrame:
+            probability = self.model.predict_proba(rows[spec.features])[:, 1]
+            return rows[spec.id_columns].assign(**{spec.probability_column: np.round(probability, 4)}, model_version=self.version)
+        return score
 
 
-def _scorer(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) -> tuple[Scorer | None, str, str]:
+def _scorer(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) -> Scorer:
     """Score with the registry's champion; while no model has beaten the baselines, with the
     serving baseline (labelled ``baseline:<name>``), so the worklist never goes dark once a
     label is known. Also says what scored: the champion, or where the baseline's fit came from.
-    No scorer before any label is known (the first weeks of a history): no probability is
+    Nothing scores before any label is known (the first weeks of a history): no probability is
     made up, and only the rule's rows (if any) are written."""
-    if champion_version(spec.model_name) is None:
-        version = f"baseline:{spec.serving_baseline}"
-        fitted, scored_with = _fitted_serving_baseline(context, spec, model_key, con, last)
-        if fitted is None:
-            context.log.warning(f"No champion for {spec.model_name} and {scored_with}.")
-            return None, "none", scored_with
-        context.log.warning(f"No champion for {spec.model_name} yet: scoring with {version}.")
-
-        def probability(rows: pd.DataFrame) -> np.ndarray:
-            return spec.baselines(fitted, rows)[spec.serving_baseline]
-    else:
+    if champion_version(spec.model_name) is not None:
         model, version = load_champion(spec.model_name)
-        scored_with = "the registry's champion"
-
-        def probability(rows: pd.DataFrame) -> np.ndarray:
-            return model.predict_proba(rows[spec.features])[:, 1]
-
-    def score(rows: pd.DataFrame) -> pd.DataFrame:
-        return rows[spec.id_columns].assign(**{spec.probability_column: np.round(probability(rows), 4)}, model_version=version)
-
-    return score, version, scored_with
+        return Scorer(version, "the registry's champion", model=model)
+    version = f"baseline:{spec.serving_baseline}"
+    fitted, scored_with = _fitted_serving_baseline(context, spec, model_key, con, last)
+    if fitted is None:
+        context.log.warning(f"No champion for {spec.model_name} and {scored_with}.")
+        return Scorer("none", scored_with)
+    context.log.warning(f"No champion for {spec.model_name} yet: scoring with {version}.")
+    return Scorer(version, scored_with, expression=spec.baselines(fitted)[spec.serving_baseline])
 
 
 def _fitted_serving_baseline(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) -> tuple[dict | None, str]:

@@ -10,11 +10,9 @@ so a long-open invoice does not outweigh the rest. Baselines: the customer's
 historical share of invoices paid more than 30 days late, and the overall rate.
 """
 
-import numpy as np
 import pandas as pd
 
-from . import outputs
-from .classifiers import ClassifierSpec
+from .classifiers import ClassifierSpec, sql_number
 
 MODEL_NAME = "smepulse_ar_priority"
 KNOWN_LATE_VERSION = "rule:past_due_over_30"
@@ -36,12 +34,9 @@ def _fit_baselines(labelled: pd.DataFrame) -> dict:
     return {"prior": float(labelled["paid_over_30_late"].astype(int).mean())}
 
 
-def _baselines(fitted: dict, rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    prior = fitted["prior"]
-    return {
-        "customer_history": rows["prior_share_over_30_late"].fillna(prior).to_numpy(float),
-        "overall_rate": np.full(len(rows), prior),
-    }
+def _baselines(fitted: dict) -> dict[str, str]:
+    prior = sql_number(fitted["prior"])
+    return {"customer_history": f"coalesce(prior_share_over_30_late, {prior})", "overall_rate": prior}
 
 
 SPEC = ClassifierSpec(

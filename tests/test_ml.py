@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ml_assets import collection_priority
-from ml_assets.classifiers import ClassifierConfig
+from ml_assets import churn, collection_priority
+from ml_assets.classifiers import ClassifierConfig, baseline_probabilities
 from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion
 from ml_assets.training import read_training
 from smepulse_assets import warehouse
@@ -173,6 +173,25 @@ def test_decide_promotion_rules():
     assert decide_promotion(0.9, 0.8, {"rate": 0.5}, lower_is_better=False).promoted
 
 
+def test_baselines_in_sql_put_rows_where_their_fit_does():
+    """A baseline is fitted in pandas (churn's recency bands by pd.cut) and applied as SQL: both
+    must see the same bands, edges included, and fall back to the prior where the fit has nothing."""
+    fitted = {"prior": 0.3, "rate_by_band": [0.1, 0.2, None, 0.4, 0.5, 0.6]}  # no account fell in (14, 30]
+    recency = [-5, -1, 0, 7, 7.5, 14, 20, 30, 45, 100, 120, 10_000, 20_000, None]
+    rows = pd.DataFrame({"recency_days": pd.Series(recency, dtype=float)})
+    rates = pd.Series([fitted["prior"] if r is None else r for r in fitted["rate_by_band"]])
+    expected = pd.cut(rows["recency_days"], churn.RECENCY_BANDS, labels=False).map(rates).fillna(fitted["prior"])
+    got = baseline_probabilities(churn.SPEC, fitted, rows)
+    assert got["recency_rate"].tolist() == pytest.approx(expected.tolist())
+    assert got["recency_rate"][[7, 1]].tolist() == pytest.approx([0.3, 0.3])  # the unseen band, and -1 (outside)
+    assert got["overall_rate"].tolist() == pytest.approx([0.3] * len(rows))
+
+    shares = pd.DataFrame({"prior_share_over_30_late": pd.Series([0.25, None, 0.03125], dtype=float)})
+    got = baseline_probabilities(collection_priority.SPEC, {"prior": 0.12}, shares)
+    assert got["customer_history"].tolist() == pytest.approx([0.25, 0.12, 0.03125])
+    assert got["overall_rate"].tolist() == pytest.approx([0.12] * 3)
+
+
 def test_score_contracts(platform):
     settings, ml = platform[0], platform[4]
     failures = [f"{e.step_key}: {e.event_specific_data.error.message.strip()[:300]}" for e in ml.all_events if e.is_step_failure]
@@ -289,7 +308,8 @@ def _score_priority_without_champion(settings, defs, instance, day: date) -> dic
 
 def _expected_baseline_probabilities(settings: Settings, day: date, fitted: dict):
     rows = _query(settings, "select * from silver.ml_training_ar_scoring where as_of_date = ?", [day])
-    expected = rows[["doc_id"]].assign(expected=collection_priority.SPEC.baselines(fitted, rows)[collection_priority.SERVING_BASELINE])
+    # the customer-history baseline: the customer's share of invoices paid > 30 days late, else the prior
+    expected = rows[["doc_id"]].assign(expected=rows["prior_share_over_30_late"].fillna(fitted["prior"]))
     scored = _query(settings, "select doc_id, probability_over_30_late, model_version from ml.ar_priority_scores "
                               "where score_date = ? and model_version not like 'rule:%'", [day])
     return scored.merge(expected, on="doc_id", how="outer", indicator=True)
