@@ -29,7 +29,8 @@ select
     p.model_version as priority_model_version,
     s.model_version as payment_model_version
 from {{ ref('score_ar_priority') }} as p
-left join {{ ref('score_payment_pred') }} as s on s.score_date = p.score_date and s.doc_id = p.doc_id
+left join {{ ref('score_payment_pred') }} as s
+    on s.score_date = p.score_date and s.doc_id = p.doc_id and {{ in_partition_window('s.score_date') }}
 left join {{ ref('dim_ar_customer') }} as c on c.customer_number = p.customer_number and c.is_current
 where {{ in_partition_window('p.score_date') }}
   and (p.probability_over_30_late >= {{ var('worklist_min_probability') }} or p.days_past_due > 90)

@@ -4,16 +4,18 @@
     - payment / bank_transaction: rows the anomaly model scored as unusual, with the reason. -#}
 {{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_partition_window('found_on') }}") }}
 
-with first_predictions as (
-    select doc_id, predicted_payment_date, model_version, score_date as predicted_on
-    from {{ ref('score_payment_pred') }}
-    qualify row_number() over (partition by doc_id order by score_date) = 1
-),
-
-paid as (
+with paid as (
     select doc_id, invoice_id, customer_number, payment_date, state_valid_from as paid_known_on, amount_reporting
     from {{ ref('stg_ar_invoices') }}
     where not is_open and {{ in_partition_window('state_valid_from') }}
+),
+
+-- the invoices paid in the window only: a day's run does not rank every invoice's scores
+first_predictions as (
+    select doc_id, predicted_payment_date, model_version, score_date as predicted_on
+    from {{ ref('score_payment_pred') }}
+    where doc_id in (select doc_id from paid)
+    qualify row_number() over (partition by doc_id order by score_date) = 1
 ),
 
 prediction_misses as (

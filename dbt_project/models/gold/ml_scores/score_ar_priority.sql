@@ -1,6 +1,8 @@
 {#- Collection priority: each open invoice's probability of being paid more than 30 days
-    late times its open amount (the amount at risk), ranked within the day; 1 = call first. -#}
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_partition_window('score_date') }}") }}
+    late times its open amount (the amount at risk), ranked within the day; 1 = call first.
+    A view, as score_payment_pred: the rank is within a day, so a query for some days ranks
+    only those days' rows (the filter on score_date goes below the window). -#}
+{{ config(materialized='view') }}
 
 select
     s.score_date,
@@ -17,4 +19,3 @@ select
     s.model_version,
     s.predicted_at as prediction_timestamp
 from {{ source('ml', 'ar_priority_scores') }} as s
-where {{ in_partition_window('s.score_date') }}
