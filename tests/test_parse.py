@@ -4,7 +4,10 @@ from datetime import date, datetime
 
 import pytest
 
-from smepulse_assets.ingestion.parse import DropFileError, parse_drop_file
+import pandas as pd
+
+from smepulse_assets.ingestion import parse
+from smepulse_assets.ingestion.parse import DropFileError, parse_drop_file, parse_drop_files
 from smepulse_assets.kaggle_invoices.contract import SPEC
 from tests.kaggle_samples import HEADER_LINE, ROWS, csv_bytes
 
@@ -86,3 +89,50 @@ def test_unreadable_files_fail_naming_file_and_problem(data, problem):
 def test_header_only_file_is_an_empty_delivery():
     parsed = parse_drop_file(SPEC, "drop.csv", csv_bytes())
     assert parsed.rows_read == 0 and parsed.rows.empty and parsed.quarantined.empty
+
+
+BROKEN_ROWS = [
+    ROWS[0].replace("54273.28", "12,3"),  # a field too many
+    ROWS[0].rsplit(",", 2)[0],  # two fields short
+    ROWS[0].replace("1930438491.0,2020-01-26", "abc,2020-01-26"),
+    ROWS[0][:-1] + "1",
+    "   ",
+]
+PLAIN_AND_NOT = {
+    "plain.csv": csv_bytes(*ROWS, *ROWS),
+    "plain_bad_values.csv": csv_bytes(ROWS[1], BROKEN_ROWS[2], BROKEN_ROWS[3], ROWS[2]),
+    "ragged.csv": csv_bytes(ROWS[0], BROKEN_ROWS[0], ROWS[1], BROKEN_ROWS[1], BROKEN_ROWS[4], ROWS[3]),
+    "quoted.csv": csv_bytes(ROWS[0], ROWS[1].replace("WAL-MAR  corp ", '"WAL-MAR, corp\nsecond line"'), ROWS[2]),
+    "blank_lines.csv": csv_bytes(ROWS[0], "", ROWS[1], "", ROWS[2]),
+    "crlf.csv": csv_bytes(*ROWS).replace(b"\n", b"\r\n"),
+    "bom.csv": b"\xef\xbb\xbf" + csv_bytes(*ROWS),
+    "header_only.csv": csv_bytes(),
+}
+
+
+def test_plain_files_parse_as_the_general_reader_parses_them(monkeypatch):
+    """Plain files go through Arrow's CSV reader: the same rows, lines and quarantine as Python's
+    reader gives, for every file alone and for all of them at once."""
+    fast = [parse_drop_files(SPEC, [(name, data)]) for name, data in PLAIN_AND_NOT.items()]
+    fast_all = parse_drop_files(SPEC, list(PLAIN_AND_NOT.items()))
+    monkeypatch.setattr(parse, "_plain_records", lambda *args: None)
+    slow = [parse_drop_files(SPEC, [(name, data)]) for name, data in PLAIN_AND_NOT.items()]
+    slow_all = parse_drop_files(SPEC, list(PLAIN_AND_NOT.items()))
+    for name, got, want in zip(PLAIN_AND_NOT, [*fast, fast_all], [*slow, slow_all]):
+        pd.testing.assert_frame_equal(got.rows, want.rows, obj=name)
+        pd.testing.assert_frame_equal(got.quarantined, want.quarantined, obj=name)
+        assert (got.rows_read, got.rows_read_by_file) == (want.rows_read, want.rows_read_by_file)
+    ragged = fast[2].quarantined
+    assert list(ragged["_source_line"]) == [3, 5, 6] and set(ragged["rule"]) == {"field_count"}
+    assert fast_all.rows_read == sum(f.rows_read for f in fast) and len(fast_all.rows) == sum(len(f.rows) for f in fast)
+
+
+def test_a_plain_file_does_not_go_through_the_python_reader(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("the Python CSV reader was used")
+
+    monkeypatch.setattr(parse, "_split_records", refuse)
+    parsed = parse_drop_files(SPEC, [("a.csv", csv_bytes(*ROWS)), ("b.csv", csv_bytes(ROWS[1], BROKEN_ROWS[2]))])
+    assert parsed.rows_read == 6 and len(parsed.rows) == 5 and list(parsed.quarantined["_source_line"]) == [3]
+    with pytest.raises(AssertionError, match="Python CSV reader"):  # a ragged file still is
+        parse_drop_files(SPEC, [("c.csv", csv_bytes(ROWS[0], BROKEN_ROWS[0]))])

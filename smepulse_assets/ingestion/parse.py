@@ -12,6 +12,7 @@ types and the rules come from the source's YAML (``SourceSpec``).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from ..quality.row_rules import first_broken_rule
 from .spec import SourceSpec
@@ -48,37 +50,77 @@ def parse_drop_file(spec: SourceSpec, source_file: str, data: bytes) -> ParsedFi
 
 def check_drop_file(spec: SourceSpec, source_file: str, data: bytes) -> None:
     """Raise DropFileError if the file cannot be read at all (its rows are not typed)."""
-    _body_records(spec, source_file, data)
+    _file_records(spec, source_file, data)
 
 
-def _body_records(spec: SourceSpec, source_file: str, data: bytes) -> list[tuple[int, list[str]]]:
-    """The file's records after its header, each with its line number; DropFileError if the file
-    cannot be decoded or split, or its header is not the source's."""
-    records = _split_records(source_file, _decode(source_file, data), len(spec.header))
+@dataclass
+class _Records:
+    """One file's records after its header: the well-formed ones as string columns (one per header
+    field) with the line each starts on, and quarantine rows for those with the wrong field count."""
+
+    columns: pa.Table
+    lines: np.ndarray
+    bad_width: list[tuple]  # _quarantine_row tuples, the file's name appended
+    rows_read: int
+
+
+def _file_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records:
+    """The file's records; DropFileError if it cannot be decoded or split, or its header is not the
+    source's. Plain files (nearly every delivery) go through Arrow's CSV reader, the rest through
+    Python's, which knows quoting, blank lines and ragged rows."""
+    text = _decode(source_file, data)
+    plain = _plain_records(spec, source_file, text, data)
+    if plain is not None:
+        return plain
+    width = len(spec.header)
+    records = _split_records(source_file, text, width)
     _check_header(source_file, records[0][1], spec.header)
-    return records[1:]
+    body = records[1:]
+    even = [(line, values) for line, values in body if len(values) == width]
+    bad_width = [(*_quarantine_row(line, "field_count", f"expected {width} fields, found {len(values)}", values), source_file)
+                 for line, values in body if len(values) != width]
+    columns = zip(*(values for _, values in even)) if even else ([] for _ in spec.header)
+    table = pa.table({name: pa.array(values, type=pa.string()) for name, values in zip(spec.header, columns)})
+    return _Records(table, np.array([line for line, _ in even], dtype="int64"), bad_width, len(body))
+
+
+def _plain_records(spec: SourceSpec, source_file: str, text: str, data: bytes) -> _Records | None:
+    """A file with no quotes, carriage returns or blank lines, ending in a line end, read by Arrow
+    (several times faster than Python's reader, and straight into string columns). Then record n
+    is on line n + 1, as Python's reader counts. None when the file is not plain or a record has
+    the wrong number of fields: the general path reads it and quarantines those."""
+    if '"' in text or "\r" in text or "\n\n" in text or text.startswith("\n") or not text.endswith("\n"):
+        return None
+    header, _, body = data.removeprefix(codecs.BOM_UTF8).partition(b"\n")
+    _check_header(source_file, header.decode().split(","), spec.header)
+    if not body:
+        return None  # a header-only delivery: nothing to gain
+    ragged: list[object] = []
+
+    def note_ragged(row) -> str:
+        ragged.append(row)
+        return "skip"
+
+    table = pacsv.read_csv(
+        io.BytesIO(body),
+        read_options=pacsv.ReadOptions(column_names=list(spec.header)),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=note_ragged),
+        convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in spec.header}, strings_can_be_null=False),
+    )
+    if ragged:
+        return None
+    return _Records(table, np.arange(2, table.num_rows + 2, dtype="int64"), [], table.num_rows)
 
 
 def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> ParsedFile:
     """Parse many delivered files at once: each file is read and checked on its own (an unreadable
     one raises, naming it), then their rows are typed and ruled together, so a window of many
     small daily files costs one pass over the columns, not one per file."""
-    width = len(spec.header)
-    fields, lines, sources, bad_width = [], [], [], []
-    rows_read: dict[str, int] = {}
-    for source_file, data in files:
-        body = _body_records(spec, source_file, data)
-        rows_read[source_file] = len(body)
-        for line, values in body:
-            if len(values) == width:
-                fields.append(values)
-                lines.append(line)
-                sources.append(source_file)
-            else:
-                reason = f"expected {width} fields, found {len(values)}"
-                bad_width.append((*_quarantine_row(line, "field_count", reason, values), source_file))
-
-    raw = _string_frame(spec.header, fields)
+    records = {source_file: _file_records(spec, source_file, data) for source_file, data in files}
+    raw = _string_frame(spec.header, [r.columns for r in records.values()])
+    lines = np.concatenate([np.zeros(0, dtype="int64"), *(r.lines for r in records.values())])
+    sources = np.concatenate([np.zeros(0, dtype=object), *(np.full(r.columns.num_rows, f, dtype=object) for f, r in records.items())])
+    bad_width = [row for r in records.values() for row in r.bad_width]
     typed, problems = _type_columns(raw, spec)
     _apply_reject_rules(typed, problems, spec)
 
@@ -89,19 +131,19 @@ def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> Parsed
     ]
     keep = ~failing.to_numpy()
     loaded = typed.loc[keep].copy()
-    loaded["_source_line"] = np.asarray(lines, dtype="int64")[keep]
-    loaded["_source_file"] = np.asarray(sources, dtype=object)[keep]
+    loaded["_source_line"] = lines[keep]
+    loaded["_source_file"] = sources[keep]
     quarantine = pd.DataFrame(bad_width + quarantined, columns=["_source_line", "rule", "reason", "raw_record", "_source_file"])
     quarantine = quarantine.sort_values(["_source_file", "_source_line"], ignore_index=True)
+    rows_read = {source_file: r.rows_read for source_file, r in records.items()}
     return ParsedFile(loaded.reset_index(drop=True), quarantine, sum(rows_read.values()), rows_read)
 
 
-def _string_frame(header: tuple[str, ...], records: list[list[str]]) -> pd.DataFrame:
-    """The records as Arrow-backed string columns, built column by column (a frame made from a
-    list of rows converts value by value), so the typing runs as vectorised Arrow kernels: about
-    twice as fast over a window of invoices as Python-backed strings."""
-    columns = zip(*records) if records else ([] for _ in header)
-    return pd.DataFrame({name: pd.arrays.ArrowStringArray(pa.array(values, type=pa.string())) for name, values in zip(header, columns)})
+def _string_frame(header: tuple[str, ...], tables: list[pa.Table]) -> pd.DataFrame:
+    """The files' records as Arrow-backed string columns, so the typing runs as vectorised Arrow
+    kernels: about twice as fast over a window of invoices as Python-backed strings."""
+    table = pa.concat_tables(tables) if tables else pa.table({name: pa.array([], pa.string()) for name in header})
+    return pd.DataFrame({name: pd.arrays.ArrowStringArray(table.column(name).combine_chunks()) for name in header})
 
 
 def _decode(source_file: str, data: bytes) -> str:
