@@ -52,9 +52,10 @@ DBT_STEPS = (REFERENCE_STEP, DAILY_STEP, ML_SERVING_STEP)
 KEPT_INVOCATION_FOLDERS = 50
 # A long range of the ML serving models is built in chunks of consecutive days holding at most
 # this many scored invoices: ranking all 520 days of every open invoice's scores in one
-# statement (score_ar_priority, ~200M rows at 5 million invoices) ran out of the warehouse's
-# memory cap; 165M rows did not. Each chunk costs a dbt start (~5 s), so chunks stay large.
-# All those models replace their rows day by day: chunks build exactly what one build would.
+# statement (the score_ar_priority view as the worklist reads it, ~200M rows at 5 million
+# invoices) ran out of the warehouse's memory cap; 165M rows did not. Each chunk costs a dbt
+# start (~5 s), so chunks stay large. Those models replace their rows day by day (two are
+# views): chunks build exactly what one build would.
 ML_SERVING_CHUNK_ROWS = 30_000_000
 ML_SERVING_VOLUME = ("ml.ar_priority_scores", "score_date")  # rows per day: every open invoice
 
