@@ -16,14 +16,34 @@ days as (
     {{ model_days("select min(valid_from) from " ~ ref('stg_ar_invoice_history'), "select max(valid_from) from " ~ ref('stg_ar_invoice_history')) }}
 ),
 
+span as (
+    select min(as_of_date) as first_day, max(as_of_date) as last_day from days
+),
+
+in_force as (
+    -- The days each state is in force at the end of the day, within the span: an open state
+    -- from its delivery to the day before the next change; a cleared one only on its delivery
+    -- day (unless changed again that same day). With both bounds as columns the join below is
+    -- one range join; an `or` in its condition made it a nested loop over every state and day.
+    select
+        h.*,
+        greatest(h.valid_from, s.first_day) as from_day,
+        least(
+            s.last_day,
+            coalesce(h.valid_to - 1, s.last_day),
+            case when h.is_open then s.last_day else h.valid_from end
+        ) as to_day
+    from history as h
+    cross join span as s
+    where h.valid_from <= s.last_day and (h.valid_to is null or h.valid_to > s.first_day)
+),
+
 snapshot as (
-    select days.as_of_date, h.*
+    -- joined from the days rather than listing each state's days: the rows come out near day
+    -- order, so a day's rows share few row groups (one day's count at 5M invoices: 26 ms, 214 ms)
+    select days.as_of_date, f.* exclude (from_day, to_day)
     from days
-    join history as h
-        on h.valid_from <= days.as_of_date
-        and (h.valid_to is null or h.valid_to > days.as_of_date)
-    -- the state in force at the end of the day: still open, or cleared that very day
-    where h.is_open or h.valid_from = days.as_of_date
+    join in_force as f on days.as_of_date between f.from_day and f.to_day
 ),
 
 measured as (
