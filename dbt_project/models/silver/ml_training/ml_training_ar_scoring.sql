@@ -15,7 +15,7 @@ outcomes as (
     from {{ ref('stg_ar_invoices') }}
 ),
 
-open_days as (
+open_days as not materialized (  -- read twice: a window's filter must reach both reads
     select as_of_date, doc_id, amount_reporting as open_amount, days_past_due, invoice_age_days
     from {{ ref('ftr_invoice_risk') }}
     where status = 'open' and days_past_due <= 30
@@ -40,6 +40,21 @@ labelled as (
     join {{ ref('ftr_invoice_at_posting') }} as f on f.doc_id = o.doc_id
     join outcomes as x on x.doc_id = o.doc_id
     cross join data_through as d
+),
+
+customer_days as (
+    -- The customer's record as of each (customer, day) the rows need, looked up once per pair and
+    -- joined to the rows by equality: a filter on this view (training's weekly sample) then
+    -- applies before that join, where DuckDB keeps an expression filter above an asof join (at
+    -- 5M invoices training read 135 s of rows for its 500k, now 57 s).
+    select k.customer_number, k.as_of_date, c.payment_completion_rate, c.avg_days_late, c.open_amount
+    from (
+        select distinct f.customer_number, o.as_of_date
+        from open_days as o
+        join {{ ref('ftr_invoice_at_posting') }} as f on f.doc_id = o.doc_id
+    ) as k
+    asof left join {{ ref('ftr_ar_customer_payment') }} as c
+        on c.customer_number = k.customer_number and k.as_of_date >= c.as_of_date
 )
 
 select
@@ -48,5 +63,5 @@ select
     c.avg_days_late as customer_avg_days_late_to_date,
     c.open_amount as customer_open_amount_to_date
 from labelled as l
-asof left join {{ ref('ftr_ar_customer_payment') }} as c
-    on c.customer_number = l.customer_number and l.as_of_date >= c.as_of_date
+left join customer_days as c
+    on c.customer_number = l.customer_number and c.as_of_date = l.as_of_date
