@@ -58,6 +58,17 @@ versions as (
             partition by doc_id order by valid_from, state_order, _source_file, _source_line
         ) as state_version
     from changes
+),
+
+fx_by_day as (
+    -- the newest monthly rate on or before the posting date, looked up once per currency and
+    -- posting day: an asof join over every version sorted all ~10M of them at 5M invoices
+    select k.currency, k.invoice_date, fx.rate
+    from (select distinct currency, invoice_date from versions) as k
+    asof left join {{ ref('fx_rates') }} as fx
+        on fx.currency = k.currency
+        and fx.reporting_currency = '{{ var("reporting_currency") }}'
+        and k.invoice_date >= fx.rate_date
 )
 
 select
@@ -75,8 +86,4 @@ select
     v._source_file,
     v._source_line
 from versions as v
--- the newest monthly rate on or before the posting date
-asof left join {{ ref('fx_rates') }} as fx
-    on fx.currency = v.currency
-    and fx.reporting_currency = '{{ var("reporting_currency") }}'
-    and v.invoice_date >= fx.rate_date
+left join fx_by_day as fx on fx.currency = v.currency and fx.invoice_date = v.invoice_date
