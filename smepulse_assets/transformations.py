@@ -15,6 +15,7 @@ skipped, rows written in the window, tests passed / warned / failed).
 import importlib.metadata
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -255,7 +256,24 @@ def build_with_summary(
             yield _with_layer_summary(context, event, layers)
     if not complete:
         failed = [name for s in layers.values() for name in s.tables_failed + s.failed_checks]
-        raise dg.Failure(description=f"dbt build failed: {failed}", metadata={"failed_nodes": dg.MetadataValue.json(failed)})
+        window = windows[len(chunks) - 1]
+        raise dg.Failure(
+            description=f"dbt {args[0]}{_span(window)} {_how_it_ended(chunks[-1][0])}; failed nodes: {failed}",
+            metadata={"failed_nodes": dg.MetadataValue.json(failed)},
+        )
+
+
+def _how_it_ended(invocation) -> str:
+    """dbt's exit, named: a process killed by a signal (the kernel's out-of-memory killer sends
+    SIGKILL) writes no run results, so its unfinished nodes are in no failed list."""
+    code = invocation.process.wait()
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name} before it finished"
+    return f"exited with code {code}"
+
+
+def _span(window: dict[str, str] | None) -> str:
+    return f" {window['min_date']}..{window['max_date']}" if window else ""
 
 
 def run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str], window: dict[str, str] | None):
@@ -263,8 +281,7 @@ def run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[s
     with window_in_env(window):
         invocation = dbt.cli(args, context=context, raise_on_error=False)
     events = list(invocation.stream())
-    span = f" {window['min_date']}..{window['max_date']}" if window else ""
-    context.log.info(f"dbt {args[0]}{span}: {time.perf_counter() - started:.1f} s, {len(events)} events")
+    context.log.info(f"dbt {args[0]}{_span(window)}: {time.perf_counter() - started:.1f} s, {len(events)} events")
     keep_parse_state(invocation.target_path)
     prune_invocation_folders(invocation.target_path.parent)
     return invocation, events

@@ -214,6 +214,9 @@ def test_score_contracts(platform):
     worklist = _query(settings, "select * from gold.ar_collection_worklist where score_date = ? order by priority_rank", [TRAINED_THROUGH])
     assert 0 < len(worklist) < open_rows  # only the invoices worth a call, numbered 1..n in priority order
     assert worklist["call_order"].tolist() == list(range(1, len(worklist) + 1))
+    # the worklist ranks on its own (the key alone); its ranks are the view's
+    ranks = priority.set_index("doc_id")["priority_rank"]
+    assert worklist["priority_rank"].tolist() == ranks.loc[worklist["doc_id"]].tolist()
     # a predicted date already past moves to tomorrow; a date ahead is kept
     day, predicted, expected = pd.Timestamp(TRAINED_THROUGH), worklist["predicted_payment_date"], worklist["expected_payment_date"]
     assert worklist["later_than_predicted"].any() and worklist["later_than_predicted"].tolist() == (predicted <= day).tolist()

@@ -43,3 +43,10 @@
 {% macro still_expected(predicted_date, day) -%}
     greatest({{ predicted_date }}, cast({{ dbt.dateadd('day', 1, day) }} as date))
 {%- endmacro %}
+
+{#- Collection priority within a day: amount at risk (probability of paying more than 30 days
+    late x open amount) first, the document id breaking ties, so the rank is a total order. -#}
+{% macro collection_priority_order(scores) -%}
+    partition by {{ scores }}.score_date
+    order by {{ scores }}.probability_over_30_late * {{ scores }}.open_amount desc, {{ scores }}.doc_id
+{%- endmacro %}

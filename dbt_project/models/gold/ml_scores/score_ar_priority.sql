@@ -14,7 +14,7 @@ select
     s.days_past_due,
     s.probability_over_30_late,
     round(s.probability_over_30_late * s.open_amount, 2) as priority_score,
-    rank() over (partition by s.score_date order by s.probability_over_30_late * s.open_amount desc, s.doc_id) as priority_rank,
+    rank() over ({{ collection_priority_order('s') }}) as priority_rank,
     s.model_name,
     s.model_version,
     s.predicted_at as prediction_timestamp
