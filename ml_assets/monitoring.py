@@ -22,21 +22,17 @@ from .tracking import CHAMPION, MlflowRun
 from .training import ml_asset_args, window_days
 
 # The first prediction of each invoice paid in the trailing weeks (known by the day): the weeks
-# reported are bounded, so the cost of a day does not grow with history.
+# reported are bounded, and each invoice's first prediction is kept apart (one row per invoice),
+# so the cost of a day does not grow with history.
 OUTCOMES_SQL = """
     with paid as (
         select doc_id, payment_date from silver.stg_ar_invoices
         where not is_open and state_valid_from <= ? and payment_date > ?
-    ),
-    first_predictions as (
-        select s.* from ml.payment_date_scores as s
-        where s.doc_id in (select doc_id from paid)
-        qualify row_number() over (partition by s.doc_id order by s.score_date) = 1
     )
-    select p.doc_id, p.score_date as predicted_on, p.predicted_payment_date, p.interval_lower_date,
+    select p.doc_id, p.predicted_on, p.predicted_payment_date, p.interval_lower_date,
            p.interval_upper_date, p.model_version, i.payment_date,
            date_trunc('week', i.payment_date) as payment_week
-    from first_predictions as p
+    from gold.first_payment_predictions as p
     join paid as i on i.doc_id = p.doc_id
 """
 
@@ -101,7 +97,7 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
 
     @dg.asset(
         key=key,
-        deps=[dg.AssetKey(["ml", "payment_date_scores"]), dg.AssetKey(["silver", "stg_ar_invoices"]),
+        deps=[dg.AssetKey(["gold", "first_payment_predictions"]), dg.AssetKey(["silver", "stg_ar_invoices"]),
               dg.AssetKey(["silver", "ftr_invoice_at_posting"]), dg.AssetKey(["ml", "payment_date_model"])],
         check_specs=[dg.AssetCheckSpec("recent_accuracy_within_bounds", asset=key),
                      dg.AssetCheckSpec("feature_drift_within_bounds", asset=key)],

@@ -214,6 +214,13 @@ def test_score_contracts(platform):
     worklist = _query(settings, "select * from gold.ar_collection_worklist where score_date = ? order by priority_rank", [TRAINED_THROUGH])
     assert 0 < len(worklist) < open_rows  # only the invoices worth a call, numbered 1..n in priority order
     assert worklist["call_order"].tolist() == list(range(1, len(worklist) + 1))
+    # each invoice's first prediction, kept window by window, is the first of all its scores
+    first = _query(settings, "select * exclude (predicted_on_key) from gold.first_payment_predictions order by doc_id")
+    earliest = _query(settings, """select doc_id, score_date as predicted_on, predicted_payment_date, interval_lower_date,
+                                          interval_upper_date, model_version
+                                   from gold.score_payment_pred
+                                   qualify row_number() over (partition by doc_id order by score_date) = 1 order by doc_id""")
+    pd.testing.assert_frame_equal(first, earliest, check_dtype=False)
     # the worklist ranks on its own (the key alone); its ranks are the view's
     ranks = priority.set_index("doc_id")["priority_rank"]
     assert worklist["priority_rank"].tolist() == ranks.loc[worklist["doc_id"]].tolist()
@@ -414,7 +421,8 @@ def test_before_any_invoice_is_paid_nothing_is_made_up_and_gold_still_builds(tmp
 
 SERVING_TABLES = {"score_payment_pred": "score_date", "score_ar_priority": "score_date", "score_churn_risk": "score_date",
                   "score_cashflow_fcst": "forecast_date", "score_anomalies": "found_on",
-                  "ar_collection_worklist": "score_date", "kpi_predicted_cash_in": "score_date"}
+                  "ar_collection_worklist": "score_date", "kpi_predicted_cash_in": "score_date",
+                  "first_payment_predictions": "predicted_on"}
 
 
 def _serving_tables(settings: Settings) -> dict[str, pd.DataFrame]:

@@ -54,3 +54,16 @@
     {%- set days = (modules.datetime.date.fromisoformat(end) - modules.datetime.date.fromisoformat(start)).days + 1 -%}
     {{ return(days <= max_days) }}
 {%- endmacro %}
+
+{#- A window re-run after later ones (a backfill of older days) can score an invoice earlier
+    than the row a later window holds for it: that row goes, so each invoice keeps one row. -#}
+{% macro delete_later_first_predictions() -%}
+    {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
+    {%- if existing is not none and not flags.FULL_REFRESH -%}
+        delete from {{ this }}
+        where predicted_on > {{ window_end() }}
+          and doc_id in (select doc_id from {{ ref('score_payment_pred') }} where {{ in_partition_window('score_date') }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -10,12 +10,10 @@ with paid as (
     where not is_open and {{ in_partition_window('state_valid_from') }}
 ),
 
--- the invoices paid in the window only: a day's run does not rank every invoice's scores
 first_predictions as (
-    select doc_id, predicted_payment_date, model_version, score_date as predicted_on
-    from {{ ref('score_payment_pred') }}
+    select doc_id, predicted_payment_date, model_version, predicted_on
+    from {{ ref('first_payment_predictions') }}
     where doc_id in (select doc_id from paid)
-    qualify row_number() over (partition by doc_id order by score_date) = 1
 ),
 
 prediction_misses as (
