@@ -258,12 +258,12 @@ def build_with_summary(
         failed = [name for s in layers.values() for name in s.tables_failed + s.failed_checks]
         window = windows[len(chunks) - 1]
         raise dg.Failure(
-            description=f"dbt {args[0]}{_span(window)} {_how_it_ended(chunks[-1][0])}; failed nodes: {failed}",
+            description=f"dbt {args[0]}{_span(window)} {how_it_ended(chunks[-1][0])}; failed nodes: {failed}",
             metadata={"failed_nodes": dg.MetadataValue.json(failed)},
         )
 
 
-def _how_it_ended(invocation) -> str:
+def how_it_ended(invocation) -> str:
     """dbt's exit, named: a process killed by a signal (the kernel's out-of-memory killer sends
     SIGKILL) writes no run results, so its unfinished nodes are in no failed list."""
     code = invocation.process.wait()

@@ -515,6 +515,22 @@ def test_chunked_builds_report_each_output_once_and_a_check_at_its_worst():
     assert {r["unique_id"]: r["status"] for r in results["results"]} == {"m": "error", "t": "fail"}
 
 
+def test_a_dbt_process_killed_before_its_results_is_named_in_the_failure():
+    """A process killed by a signal (the out-of-memory killer's SIGKILL) writes no run results,
+    so no node is in the failed list: the failure must say how dbt ended. A real process here;
+    only the invocation around it is a plain object."""
+    import signal
+    import subprocess
+    from types import SimpleNamespace
+
+    from smepulse_assets.transformations import how_it_ended
+
+    process = subprocess.Popen(["sleep", "30"])
+    process.send_signal(signal.SIGKILL)
+    assert how_it_ended(SimpleNamespace(process=process)) == "was killed by SIGKILL before it finished"
+    assert how_it_ended(SimpleNamespace(process=subprocess.Popen(["false"]))) == "exited with code 1"
+
+
 def test_a_training_reads_a_bounded_sample_of_its_holdout_and_the_newest_rows_before_it():
     from ml_assets.training import TrainingConfig
 
