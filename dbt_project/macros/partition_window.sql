@@ -26,9 +26,15 @@
     the model appends them again, so a re-run replaces and never duplicates (even when a day
     now has fewer rows than before). -#}
 {% macro delete_partition_window(column) -%}
+    {{ delete_from_built_model(in_partition_window(column)) }}
+{%- endmacro %}
+
+{#- A pre-hook's delete from the model's own table: nothing to delete before its first build,
+    nor on a full refresh, which rebuilds it whole. -#}
+{% macro delete_from_built_model(condition) -%}
     {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
     {%- if existing is not none and not flags.FULL_REFRESH -%}
-        delete from {{ this }} where {{ in_partition_window(column) }}
+        delete from {{ this }} where {{ condition }}
     {%- else -%}
         select 1
     {%- endif -%}
@@ -58,12 +64,8 @@
 {#- A window re-run after later ones (a backfill of older days) can score an invoice earlier
     than the row a later window holds for it: that row goes, so each invoice keeps one row. -#}
 {% macro delete_later_first_predictions() -%}
-    {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
-    {%- if existing is not none and not flags.FULL_REFRESH -%}
-        delete from {{ this }}
-        where predicted_on > {{ window_end() }}
-          and doc_id in (select doc_id from {{ ref('score_payment_pred') }} where {{ in_partition_window('score_date') }})
-    {%- else -%}
-        select 1
-    {%- endif -%}
+    {{ delete_from_built_model(
+        "predicted_on > " ~ window_end() ~ " and doc_id in (select doc_id from " ~ ref('score_payment_pred')
+        ~ " where " ~ in_partition_window('score_date') ~ ")"
+    ) }}
 {%- endmacro %}

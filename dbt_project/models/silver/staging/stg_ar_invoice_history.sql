@@ -65,10 +65,7 @@ fx_by_day as (
     -- posting day: an asof join over every version sorted all ~10M of them at 5M invoices
     select k.currency, k.invoice_date, fx.rate
     from (select distinct currency, invoice_date from versions) as k
-    asof left join {{ ref('fx_rates') }} as fx
-        on fx.currency = k.currency
-        and fx.reporting_currency = '{{ var("reporting_currency") }}'
-        and k.invoice_date >= fx.rate_date
+    {{ fx_asof_join('k.currency', 'k.invoice_date') }}
 )
 
 select
