@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import duckdb
 import pytest
+from dagster_duckdb import DuckDBResource
 
 from smepulse_assets import storage, warehouse
 from smepulse_assets.generator import GeneratorConfig, generate_sample_data, world_config
@@ -20,7 +21,7 @@ from smepulse_assets.kaggle_invoices.replay import drop_url
 from smepulse_assets.quality.alert_sensor import SENSOR_NAME
 from smepulse_assets.runs import evaluate_sensor, run_days, run_freshness_checks, run_reference
 from smepulse_assets.settings import DBT_PROJECT_DIR
-from smepulse_assets.transformations import dbt_executable
+from smepulse_assets.transformations import dbt_executable, dbt_project, rows_written
 from tests import broken_inputs as broken
 from tests.conftest import Platform, make_settings
 from tests.kaggle_samples import csv_bytes
@@ -169,6 +170,25 @@ def test_dbt_layers_report_their_summary(world):
     )["n"][0]
     assert snapshot_rows == 8  # four aging buckets a day
     assert gold["rows_loaded"] >= snapshot_rows
+
+
+def test_rows_written_counts_tables_in_the_window_not_views(world):
+    platform, _, _ = world
+    run_days(platform.defs, platform.instance, date(2020, 2, 2), date(2020, 2, 3))
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    # the daily models (the ML serving ones run after the models are scored: not built here)
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and "ml_serving" not in n["tags"]]
+    results = {"results": [{"unique_id": n["unique_id"], "status": "success"} for n in models]}
+    window = {"min_date": "2020-02-02", "max_date": "2020-02-03"}
+    counts = rows_written(DuckDBResource(database=str(platform.settings.warehouse_path)), manifest, results, window)
+    risk_rows = warehouse.query(
+        platform.settings.warehouse_path,
+        "select count(*) as n from silver.ftr_invoice_risk where as_of_date between '2020-02-02' and '2020-02-03'",
+    )["n"][0]
+    assert counts["ftr_invoice_risk"] == risk_rows > 0
+    views = {n["name"] for n in models if n["config"]["materialized"] == "view"}
+    assert {"ml_training_ar_scoring", "ml_training_churn"} <= views  # windowed views, never counted
+    assert not views & set(counts)
 
 
 # A check per way a test is scoped: day-keyed (partition_column), invoice-keyed (window_keys).
