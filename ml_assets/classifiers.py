@@ -23,12 +23,9 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from . import outputs
 from .estimators import boosted_classifier
 from .tracking import MlflowRun, champion_version, load_champion
-from .training import (SERVING_CHECK, Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args,
-                       read_training, serving_check, too_little_data, trained_metadata, training_split, window_days)
-
-
-# Where the model asset's metadata keeps the serving baseline its training fitted.
-SERVING_BASELINE_KEY = "serving_baseline"
+from .training import (SERVING_BASELINE_KEY, SERVING_CHECK, Candidate, TrainingConfig, kept_training, log_and_gate,
+                       ml_asset_args, read_training, serving_check, too_little_data, trained_metadata,
+                       trained_serving_baseline, training_split, window_days)
 
 
 class ClassifierConfig(TrainingConfig):
@@ -224,16 +221,13 @@ def _scorer(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) ->
 
 
 def _fitted_serving_baseline(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) -> tuple[dict | None, str]:
-    """The serving baseline fitted by the model's training for the day scored (its partition's
-    materialization), so a day's scores read a few numbers instead of a year of training rows
-    (at ~850k invoices that read was 26 s of a new day). Without one (the model was not
+    """The serving baseline fitted by the model's training for the day scored (at ~850k invoices
+    reading the training rows instead was 26 s of a new day). Without one (the model was not
     trained: too little data), fitted here on the labels known by ``last``; None if there are none."""
+    trained = trained_serving_baseline(context, model_key)
+    if trained is not None:
+        return trained
     day = context.partition_key_range.end
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=model_key, asset_partitions=[day]), limit=1, ascending=False).records
-    metadata = records[0].asset_materialization.metadata if records and records[0].asset_materialization else {}
-    if SERVING_BASELINE_KEY in metadata:
-        return metadata[SERVING_BASELINE_KEY].value, f"baseline fitted by the training as of {metadata['trained_as_of'].value}"
     context.log.info(f"{model_key.to_user_string()} has no fitted baseline for {day}: fitting it on the labels known by {last}.")
     labelled = read_training(con, spec.training_sql, last, ClassifierConfig())
     if labelled.empty:

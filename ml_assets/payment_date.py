@@ -20,8 +20,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from . import outputs
 from .estimators import boosted_quantile_regressor
 from .tracking import MlflowRun, champion_version, load_champion
-from .training import (SERVING_CHECK, Candidate, TrainingConfig, kept_training, log_and_gate, ml_asset_args,
-                       serving_check, too_little_data, trained_metadata, training_split, window_days)
+from .training import (SERVING_BASELINE_KEY, SERVING_CHECK, Candidate, TimeSplit, TrainingConfig, kept_training,
+                       log_and_gate, ml_asset_args, serving_check, too_little_data, trained_metadata,
+                       trained_serving_baseline, training_split, window_days)
 
 MODEL_NAME = "smepulse_payment_date"
 CATEGORICAL = ["business_code", "currency", "payment_terms"]
@@ -98,6 +99,9 @@ class CustomerMedianBaseline(PaymentDateModel):
     is that plus the 10th / 90th percentile of its errors on labelled invoices; confidence is
     calibrated like the model's."""
 
+    # all it reads of a training row, when it is fitted outside a training
+    COLUMNS = "label_known_on, days_to_pay, terms_days, prior_median_days_late"
+
     def fit(self, X: pd.DataFrame, days_to_pay: pd.Series):
         self.fit_defaults()
         errors = days_to_pay.to_numpy(float) - self._median_days(X)
@@ -111,6 +115,32 @@ class CustomerMedianBaseline(PaymentDateModel):
 
     def _days(self, X: pd.DataFrame, quantile: float) -> np.ndarray:
         return self._median_days(X) + self.offsets_[quantile]
+
+    def params(self) -> dict:
+        """What it learned, as JSON: the model asset's metadata keeps it for the scores asset."""
+        return {"offsets": [[q, v] for q, v in self.offsets_.items()], "interval_margin": self.interval_margin_,
+                "confidence_widths": self.confidence_widths_.tolist(), "confidence_shares": self.confidence_shares_.tolist()}
+
+    @classmethod
+    def from_params(cls, params: dict) -> "CustomerMedianBaseline":
+        baseline = cls()
+        baseline.offsets_ = {float(q): float(v) for q, v in params["offsets"]}
+        baseline.interval_margin_ = float(params["interval_margin"])
+        baseline.confidence_widths_ = np.array(params["confidence_widths"], dtype=float)
+        baseline.confidence_shares_ = np.array(params["confidence_shares"], dtype=float)
+        return baseline
+
+
+def fit_serving_baseline(split: TimeSplit) -> CustomerMedianBaseline | None:
+    """The serving baseline fitted on a training's rows and calibrated on its holdout; None
+    without labelled rows (the first weeks of a history: no delay to learn an interval from)."""
+    if split.train.empty and split.holdout.empty:
+        return None
+    if split.train.empty:  # every paid invoice is recent: fit and calibrate on them alike
+        split = dataclasses.replace(split, train=split.holdout)
+    baseline = CustomerMedianBaseline().fit(split.train, split.train["days_to_pay"])
+    held_out = split.holdout if len(split.holdout) else split.train
+    return baseline.calibrate(held_out, held_out["days_to_pay"])
 
 
 def baselines(X: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -236,7 +266,10 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         result = log_and_gate(candidate, split)
         context.log.info(f"{MODEL_NAME} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
         check = serving_check(candidate, result)
+        # the serving baseline of this training, for the scores asset while no model has beaten it
+        serving = fit_serving_baseline(split).params()
         yield dg.MaterializeResult(metadata={**result.metadata(candidate), **trained_metadata(cutoff, [check]),
+                                             SERVING_BASELINE_KEY: dg.MetadataValue.json(serving),
                                              "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
         yield check
 
@@ -250,14 +283,14 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
     def payment_date_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: MlflowRun):
         first, last = window_days(context)
         with warehouse.get_connection() as con:
-            serving = _serving_model(context, con, last)
+            serving = _serving_model(context, model_key, con, last)
             if serving is None:  # no paid invoice known yet: nothing to predict from, so no guess is written
                 written = outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
                 reason = f"No paid invoice known by {last}: no payment date is predicted until one is."
                 context.log.warning(reason)
                 return dg.MaterializeResult(metadata={"rows": written, "model_version": "none", "unscored_reason": reason,
                                                       "days": f"{first}..{last}"})
-            model, version = serving
+            model, version, scored_with = serving
             stamp = {"model_name": MODEL_NAME, "model_version": version, "predicted_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}
 
             def predict(features: pd.DataFrame) -> pd.DataFrame:
@@ -268,25 +301,26 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
                 written = outputs.replace_days_with(con, "payment_date_scores", SCORES_BY_DAY_SQL, [first, last], "score_date", first, last)
             else:
                 written = outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
-        return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "days": f"{first}..{last}"})
+        return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "scored_with": scored_with,
+                                              "days": f"{first}..{last}"})
 
     return [payment_date_model, payment_date_scores]
 
 
-def _serving_model(context, con, last) -> tuple[PaymentDateModel, str] | None:
+def _serving_model(context, model_key: dg.AssetKey, con, last) -> tuple[PaymentDateModel, str, str] | None:
     """The registry's champion; while no model has beaten the baselines, the customer-median
-    baseline fitted on the labels known by ``last`` (``baseline:customer_median_delay``), so
-    open invoices have a predicted payment date from the first paid invoice on. None before
-    that (the first weeks of a history): there is no delay to learn an interval from."""
+    baseline (``baseline:customer_median_delay``) its training fitted for the day scored, else
+    fitted here on the labels known by ``last``; so open invoices have a predicted payment date
+    from the first paid invoice on. None before that. Also says what scored."""
     if champion_version(MODEL_NAME) is not None:
-        return load_champion(MODEL_NAME)
+        model, version = load_champion(MODEL_NAME)
+        return model, version, "the registry's champion"
     version = "baseline:customer_median_delay"
     context.log.warning(f"No champion for {MODEL_NAME} yet: scoring with {version}.")
-    split = training_split(con, TRAINING_SQL, last, PaymentModelConfig())
-    if split.train.empty and split.holdout.empty:
-        return None
-    if split.train.empty:  # every paid invoice is recent: fit and calibrate on them alike
-        split = dataclasses.replace(split, train=split.holdout)
-    baseline = CustomerMedianBaseline().fit(split.train, split.train["days_to_pay"])
-    held_out = split.holdout if len(split.holdout) else split.train
-    return baseline.calibrate(held_out, held_out["days_to_pay"]), version
+    trained = trained_serving_baseline(context, model_key)
+    if trained is not None:
+        params, scored_with = trained
+        return CustomerMedianBaseline.from_params(params), version, scored_with
+    split = training_split(con, TRAINING_SQL, last, PaymentModelConfig(), CustomerMedianBaseline.COLUMNS)
+    baseline = fit_serving_baseline(split)
+    return (baseline, version, f"baseline fitted on the labels known by {last}") if baseline else None

@@ -23,6 +23,8 @@ from .estimators import TRUSTED_TYPES
 GROUP = "ml"
 # The check each model asset carries: the model serving beats every baseline on the holdout.
 SERVING_CHECK = "beats_baselines_on_holdout"
+# Where a model asset's metadata keeps the serving baseline its training fitted.
+SERVING_BASELINE_KEY = "serving_baseline"
 
 
 def ml_asset_args(partitions_def: dg.PartitionsDefinition, description: str) -> dict:
@@ -82,6 +84,20 @@ def trained_metadata(cutoff: date, checks: list[dg.AssetCheckResult]) -> dict[st
     return {"trained_as_of": f"{cutoff}", "retrained": True, "check_results": dg.MetadataValue.json(results)}
 
 
+def trained_serving_baseline(context: dg.AssetExecutionContext, model_key: dg.AssetKey) -> tuple[Any, str] | None:
+    """The serving baseline the model's training stored for the day scored (its partition's
+    materialization; a kept training re-reports it), and where its fit came from. A day's scores
+    then read a few numbers instead of a year of training rows. None if that day's model
+    materialization has none (it was not trained: too little data)."""
+    day = context.partition_key_range.end
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=model_key, asset_partitions=[day]), limit=1, ascending=False).records
+    metadata = records[0].asset_materialization.metadata if records and records[0].asset_materialization else {}
+    if SERVING_BASELINE_KEY not in metadata:
+        return None
+    return metadata[SERVING_BASELINE_KEY].value, f"baseline fitted by the training as of {metadata['trained_as_of'].value}"
+
+
 def kept_training(context: dg.AssetExecutionContext, cutoff: date, retrain_every_days: int) -> list | None:
     """The events that report the model's last training again, when it is recent enough to keep.
 
@@ -109,26 +125,27 @@ def kept_training(context: dg.AssetExecutionContext, cutoff: date, retrain_every
     return [dg.MaterializeResult(metadata={**metadata, "retrained": False, "kept_reason": reason}), *checks]
 
 
-def read_training(con, sql: str, cutoff: date, config: TrainingConfig) -> pd.DataFrame:
+def read_training(con, sql: str, cutoff: date, config: TrainingConfig, columns: str = "*") -> pd.DataFrame:
     """The labelled rows of ``sql`` for a training as of ``cutoff``: the holdout (a uniform sample of
     at most ``max_holdout_rows``), and at most ``max_training_rows`` of the newest rows before it.
-    Filtered and capped in DuckDB, so a large history never reaches pandas whole."""
+    Filtered and capped in DuckDB, so a large history never reaches pandas whole. ``columns``
+    narrows what is read, not which rows: the sample hashes whole rows either way."""
     split_day = cutoff - timedelta(days=config.holdout_days)
     window_start = cutoff - timedelta(days=config.training_window_days)
     capped = f"""
         with labelled as (select * from ({sql}) where label_known_on > ? and label_known_on <= ?)
-        (select * from labelled as t where label_known_on > ? order by hash(t) limit {int(config.max_holdout_rows)})
+        (select {columns} from labelled as t where label_known_on > ? order by hash(t) limit {int(config.max_holdout_rows)})
         union all
-        (select * from labelled as t where label_known_on <= ?
+        (select {columns} from labelled as t where label_known_on <= ?
          order by label_known_on desc, hash(t) limit {int(config.max_training_rows)})
     """
     return outputs.read(con, capped, [window_start, cutoff, split_day, split_day])
 
 
-def training_split(con, sql: str, cutoff: date, config: TrainingConfig) -> TimeSplit:
+def training_split(con, sql: str, cutoff: date, config: TrainingConfig, columns: str = "*") -> TimeSplit:
     """The rows of ``read_training``, split in time: train on labels known by cutoff - holdout_days,
     hold out the labels that became known after (read_training already bounds them by cutoff)."""
-    frame = read_training(con, sql, cutoff, config)
+    frame = read_training(con, sql, cutoff, config, columns)
     split_day = cutoff - timedelta(days=config.holdout_days)
     early = pd.to_datetime(frame["label_known_on"]) <= pd.Timestamp(split_day)
     return TimeSplit(cutoff, split_day, frame[early], frame[~early])

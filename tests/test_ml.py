@@ -281,20 +281,45 @@ def test_a_day_between_trainings_keeps_the_last_training(platform, new_day):
     assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions + 1
 
 
-def test_without_a_champion_the_customer_median_baseline_scores(platform, new_day):
+def test_without_a_champion_the_customer_median_baseline_its_training_fitted_scores(platform, new_day):
+    from ml_assets.payment_date import (TRAINING_SQL, CustomerMedianBaseline, PaymentModelConfig, fit_serving_baseline,
+                                        predictions_frame)
+    from ml_assets.training import training_split
+
     settings, defs, instance = platform[:3]
     client = MlflowClient(settings.mlflow_tracking_uri)
     champion = client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
     client.delete_registered_model_alias(PAYMENT_MODEL, CHAMPION)  # as before any model beat the baselines
     try:
         result = defs.resolve_job_def("daily_ml_job").execute_in_process(
-            instance=instance, partition_key=f"{END}", asset_selection=[dg.AssetKey(["ml", "payment_date_scores"])],
+            instance=instance, partition_key=f"{TRAINED_THROUGH}", asset_selection=[dg.AssetKey(["ml", "payment_date_scores"])],
         )
     finally:
         client.set_registered_model_alias(PAYMENT_MODEL, CHAMPION, champion)
     assert result.success
-    scores = _query(settings, "select * from ml.payment_date_scores where score_date = ?", [END])
+    meta = _materialization(result, "ml/payment_date_scores", f"{TRAINED_THROUGH}")
+    assert meta["scored_with"] == f"baseline fitted by the training as of {TRAINED_THROUGH}"
+
+    # the training stored the fit its labels give, and the scores are that baseline's predictions
+    training = instance.fetch_materializations(dg.AssetRecordsFilter(
+        asset_key=dg.AssetKey(["ml", "payment_date_model"]), asset_partitions=[f"{TRAINED_THROUGH}"]), limit=1).records[0]
+    stored = training.asset_materialization.metadata["serving_baseline"].value
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        config = PaymentModelConfig()
+        whole = fit_serving_baseline(training_split(con, TRAINING_SQL, TRAINED_THROUGH, config)).params()
+        # a baseline fitted outside a training reads four columns of the same rows: the same fit
+        narrow = fit_serving_baseline(
+            training_split(con, TRAINING_SQL, TRAINED_THROUGH, config, CustomerMedianBaseline.COLUMNS)).params()
+        features = con.execute("select * from silver.ftr_invoice_at_posting where doc_id in "
+                               "(select doc_id from ml.payment_date_scores where score_date = ?)", [TRAINED_THROUGH]).df()
+    assert stored == whole and narrow == whole and stored["offsets"][0][1] < 0 < stored["offsets"][1][1]
+    expected = predictions_frame(CustomerMedianBaseline.from_params(stored), features).assign(doc_id=features["doc_id"])
+    scores = _query(settings, "select * from ml.payment_date_scores where score_date = ?", [TRAINED_THROUGH])
     assert len(scores) > 0 and set(scores["model_version"]) == {"baseline:customer_median_delay"}
+    compared = scores.merge(expected, on="doc_id", suffixes=("", "_expected"))
+    assert len(compared) == scores["doc_id"].nunique() == len(scores)
+    for column in ("predicted_days_to_pay", "interval_lower_days", "interval_upper_days", "confidence"):
+        assert compared[column].tolist() == pytest.approx(compared[f"{column}_expected"].tolist(), abs=1e-9), column
     assert (scores["interval_lower_date"] <= scores["predicted_payment_date"]).all()
     assert (scores["predicted_payment_date"] <= scores["interval_upper_date"]).all()
     assert scores["confidence"].between(0, 1).all()
