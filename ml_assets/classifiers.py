@@ -58,6 +58,10 @@ class ClassifierSpec:
     # rows decided without the model (e.g. invoices already late): id columns, probability and
     # model_version; parameters: first and last day
     rule_sql: str | None = None
+    # The scoring rows with only the id columns and what the serving baseline reads, when a
+    # narrower query than scoring_sql gives the same rows: the training view's other joins are
+    # the most of a baseline's scoring; parameters: first and last day
+    baseline_rows_sql: str | None = None
 
     @property
     def features(self) -> list[str]:
@@ -192,7 +196,7 @@ class Scorer:
             return outputs.stage_in_chunks(con, spec.scoring_rows(), [first, last], self._score_chunk(spec), "model_scores")
         con.execute(f"create or replace temp table model_scores as select {', '.join(spec.id_columns)}, "
                     f"round_even({self.expression}, 4) as {spec.probability_column}, ?::varchar as model_version "
-                    f"from ({spec.scoring_sql})", [self.version, first, last])
+                    f"from ({spec.baseline_rows_sql or spec.scoring_sql})", [self.version, first, last])
         return con.execute("select count(*) from model_scores").fetchone()[0]
 
     def _score_chunk(self, spec: ClassifierSpec) -> Callable[[pd.DataFrame], pd.DataFrame]:

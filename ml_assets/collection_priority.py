@@ -29,6 +29,18 @@ KNOWN_LATE_SQL = f"""
 
 SERVING_BASELINE = "customer_history"  # scores until a model beats it
 
+# The scoring rows of silver.ml_training_ar_scoring (open, at most 30 days past due) with the id
+# columns and the customer's history alone, from the two tables they come from: the view's label
+# and customer-to-date joins were two thirds of the baseline's scoring (a 60-day window at 5
+# million invoices: 5.1 s against 1.7 s, the same 22.9M rows).
+BASELINE_ROWS_SQL = """
+    select r.as_of_date, r.doc_id, f.invoice_id, f.customer_number, r.amount_reporting as open_amount, r.days_past_due,
+           f.prior_share_over_30_late
+    from silver.ftr_invoice_risk as r
+    join silver.ftr_invoice_at_posting as f on f.doc_id = r.doc_id
+    where r.status = 'open' and r.days_past_due <= 30 and r.as_of_date between ? and ?
+"""
+
 
 def _fit_baselines(labelled: pd.DataFrame) -> dict:
     return {"prior": float(labelled["paid_over_30_late"].astype(int).mean())}
@@ -60,4 +72,5 @@ SPEC = ClassifierSpec(
     serving_baseline=SERVING_BASELINE,
     description="Collection priority: P(an open invoice is paid more than 30 days late).",
     rule_sql=KNOWN_LATE_SQL,
+    baseline_rows_sql=BASELINE_ROWS_SQL,
 )

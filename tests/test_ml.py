@@ -343,11 +343,17 @@ def _score_priority_without_champion(settings, defs, instance, day: date) -> dic
 
 def _expected_baseline_probabilities(settings: Settings, day: date, fitted: dict):
     rows = _query(settings, "select * from silver.ml_training_ar_scoring where as_of_date = ?", [day])
-    # the customer-history baseline: the customer's share of invoices paid > 30 days late, else the prior
-    expected = rows[["doc_id"]].assign(expected=rows["prior_share_over_30_late"].fillna(fitted["prior"]))
-    scored = _query(settings, "select doc_id, probability_over_30_late, model_version from ml.ar_priority_scores "
-                              "where score_date = ? and model_version not like 'rule:%'", [day])
-    return scored.merge(expected, on="doc_id", how="outer", indicator=True)
+    # the customer-history baseline: the customer's share of invoices paid > 30 days late, else the prior;
+    # the scores carry the view's id columns (the baseline reads its rows from the view's sources)
+    carried = ["invoice_id", "customer_number", "open_amount", "days_past_due"]
+    expected = rows[["doc_id", *carried]].assign(expected=rows["prior_share_over_30_late"].fillna(fitted["prior"]))
+    scored = _query(settings, f"select doc_id, {', '.join(carried)}, probability_over_30_late, model_version "
+                              "from ml.ar_priority_scores where score_date = ? and model_version not like 'rule:%'", [day])
+    compared = scored.merge(expected, on="doc_id", how="outer", indicator=True, suffixes=("", "_expected"))
+    for column in carried:
+        both = compared[compared["_merge"] == "both"]
+        pd.testing.assert_series_equal(both[column], both[f"{column}_expected"], check_dtype=False, check_names=False)
+    return compared
 
 
 def test_without_a_champion_the_worklist_scores_with_the_baseline_its_training_fitted(platform, new_day):
