@@ -21,19 +21,32 @@ from .payment_date import MODEL_NAME, WITHIN_DAYS
 from .tracking import CHAMPION, MlflowRun
 from .training import ml_asset_args, window_days
 
-# The first prediction of each invoice paid in the trailing weeks (known by the day): the weeks
-# reported are bounded, and each invoice's first prediction is kept apart (one row per invoice),
-# so the cost of a day does not grow with history.
-OUTCOMES_SQL = """
+# The first prediction of each invoice paid in the trailing weeks (known by the day) against its
+# payment, by week of payment: the weeks reported are bounded, and each invoice's first prediction
+# is kept apart (one row per invoice), so the cost of a day does not grow with history. Summed in
+# DuckDB: 26 weeks of payments at 5 million invoices are ~1.7M rows, 0.8 s to read into pandas.
+# A prediction missing a date counts as neither within nor covered.
+WEEKLY_ACCURACY_SQL = f"""
     with paid as (
         select doc_id, payment_date from silver.stg_ar_invoices
         where not is_open and state_valid_from <= ? and payment_date > ?
+    ),
+    outcomes as (
+        select i.payment_date, p.interval_lower_date, p.interval_upper_date,
+               abs(date_diff('day', p.predicted_payment_date, i.payment_date)) as abs_error
+        from gold.first_payment_predictions as p
+        join paid as i on i.doc_id = p.doc_id
     )
-    select p.doc_id, p.predicted_on, p.predicted_payment_date, p.interval_lower_date,
-           p.interval_upper_date, p.model_version, i.payment_date,
-           date_trunc('week', i.payment_date) as payment_week
-    from gold.first_payment_predictions as p
-    join paid as i on i.doc_id = p.doc_id
+    select
+        date_trunc('week', payment_date) as payment_week,
+        count(*) as invoices,
+        avg(abs_error) as mae_days,
+        avg(case when abs_error <= {WITHIN_DAYS} then 1.0 else 0.0 end) as within_3_days,
+        avg(case when payment_date between interval_lower_date and interval_upper_date then 1.0 else 0.0 end)
+            as interval_coverage
+    from outcomes
+    group by payment_week
+    order by payment_week
 """
 
 
@@ -52,18 +65,6 @@ class MonitoringConfig(dg.Config):
     min_within_3_days: float = 0.35
     min_interval_coverage: float = 0.6
     max_psi: float = 0.25
-
-
-def weekly_accuracy(outcomes: pd.DataFrame) -> pd.DataFrame:
-    error = (pd.to_datetime(outcomes["payment_date"]) - pd.to_datetime(outcomes["predicted_payment_date"])).dt.days
-    covered = (pd.to_datetime(outcomes["payment_date"]) >= pd.to_datetime(outcomes["interval_lower_date"])) & (
-        pd.to_datetime(outcomes["payment_date"]) <= pd.to_datetime(outcomes["interval_upper_date"])
-    )
-    frame = outcomes.assign(abs_error=error.abs(), within=error.abs() <= WITHIN_DAYS, covered=covered)
-    return frame.groupby("payment_week", as_index=False).agg(
-        invoices=("doc_id", "count"), mae_days=("abs_error", "mean"),
-        within_3_days=("within", "mean"), interval_coverage=("covered", "mean"),
-    )
 
 
 def psi(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:
@@ -109,15 +110,17 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
     def payment_model_monitoring(context: dg.AssetExecutionContext, config: MonitoringConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
         first, day = window_days(context)
         with warehouse.get_connection() as con:
-            outcomes = outputs.read(con, OUTCOMES_SQL, [day, day - timedelta(weeks=config.reported_weeks)])
-            weekly = weekly_accuracy(outcomes).assign(monitor_date=pd.Timestamp(day))
+            weekly = outputs.read(con, WEEKLY_ACCURACY_SQL, [day, day - timedelta(weeks=config.reported_weeks)])
+            weekly = weekly.assign(monitor_date=pd.Timestamp(day))
             champion = champion_training_window()
             drift = {}
             if champion is not None:
+                columns = ", ".join(DRIFT_FEATURES)  # only what is compared: the rows are ~30 columns wide
                 reference = outputs.read(
-                    con, "select * from (select * from silver.ml_training_payment_pred where label_known_on <= ?) using sample 100000 rows", [champion[1]]
+                    con, f"select {columns} from (select {columns} from silver.ml_training_payment_pred where label_known_on <= ?) "
+                    "using sample 100000 rows", [champion[1]]
                 )
-                current = outputs.read(con, "select * from silver.ftr_invoice_at_posting where known_on between ? and ?",
+                current = outputs.read(con, f"select {columns} from silver.ftr_invoice_at_posting where known_on between ? and ?",
                                        [day - timedelta(days=27), day])
                 drift = {f: round(psi(reference[f], current[f]), 4) for f in DRIFT_FEATURES} if len(current) else {}
             outputs.replace_days(con, "payment_model_monitoring", weekly, "monitor_date", first, day)

@@ -405,6 +405,30 @@ def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(
         assert _query(settings, f"select count(*) as n from {table} where {day_column} = ?", [TRAINED_THROUGH])["n"][0] > 0, table
 
 
+def test_monitoring_reports_each_week_of_payments_against_each_invoice_first_prediction(platform):
+    settings = platform[0]
+    reported = _query(settings, "select * from ml.payment_model_monitoring where monitor_date = ? order by payment_week",
+                      [TRAINED_THROUGH])
+    # the reference, in pandas: each invoice paid in the 26 weeks before the day, its first prediction
+    rows = _query(settings, """
+        select p.predicted_payment_date, p.interval_lower_date, p.interval_upper_date, i.payment_date
+        from gold.first_payment_predictions as p join silver.stg_ar_invoices as i on i.doc_id = p.doc_id
+        where not i.is_open and i.state_valid_from <= ? and i.payment_date > ?""",
+                  [TRAINED_THROUGH, TRAINED_THROUGH - timedelta(weeks=26)])
+    paid = pd.to_datetime(rows["payment_date"])
+    error = (paid - pd.to_datetime(rows["predicted_payment_date"])).dt.days.abs()
+    covered = (paid >= pd.to_datetime(rows["interval_lower_date"])) & (paid <= pd.to_datetime(rows["interval_upper_date"]))
+    expected = pd.DataFrame({"week": paid.dt.to_period("W-SUN").dt.start_time, "error": error,  # weeks from Monday
+                             "within": error <= 3, "covered": covered}).groupby("week").agg(
+        invoices=("error", "size"), mae_days=("error", "mean"), within_3_days=("within", "mean"),
+        interval_coverage=("covered", "mean")).reset_index()
+    assert len(expected) > 4 and expected["invoices"].sum() > 100
+    assert pd.to_datetime(reported["payment_week"]).tolist() == expected["week"].tolist()
+    assert reported["invoices"].tolist() == expected["invoices"].tolist()
+    for column in ("mae_days", "within_3_days", "interval_coverage"):
+        assert reported[column].tolist() == pytest.approx(expected[column].tolist(), abs=1e-9), column
+
+
 def test_cash_forecast_is_never_negative_and_its_bands_stay_ordered():
     import numpy as np
 
