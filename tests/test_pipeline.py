@@ -15,7 +15,7 @@ from tests.reference_ar import ar_on, load_invoices
 
 pytestmark = pytest.mark.slow
 
-TABLES = ["silver.stg_ar_invoice_history", "silver.stg_ar_invoices", "silver.stg_ar_invoice_milestones", "silver.ftr_invoice_risk",
+TABLES = ["silver.stg_ar_invoice_history", "silver.stg_ar_invoices", "silver.ftr_invoice_risk",
           "gold.dim_ar_customer", "gold.fact_ar_invoices", "gold.kpi_ar_dso_analysis", "gold.kpi_ar_aging"]
 
 

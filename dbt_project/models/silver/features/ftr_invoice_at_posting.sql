@@ -22,9 +22,20 @@ invoices as (  -- the window's new invoices, in their first delivered state
 ),
 
 docs as (  -- every invoice of the same customers: when it became known, when its payment did
-    select doc_id, customer_number, opened_on, opening_amount, paid_known_on, days_late, payment_date
-    from {{ ref('stg_ar_invoice_milestones') }}
+    select
+        doc_id,
+        customer_number,
+        min(valid_from) as opened_on,
+        min(case when state_version = 1 then amount_reporting end) as opening_amount,
+        min(case when not is_open then valid_from end) as paid_known_on,
+        arg_min(
+            case when not is_open then {{ dbt.datediff('due_date', 'payment_date', 'day') }} end,
+            case when not is_open then state_version end
+        ) as days_late,
+        arg_min(case when not is_open then payment_date end, case when not is_open then state_version end) as payment_date
+    from history
     where customer_number in (select customer_number from invoices)
+    group by doc_id, customer_number
 ),
 
 events as (  -- per invoice: the day it became known and the day its payment did (one row if the same day)
