@@ -268,8 +268,7 @@ def run_new_days(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str
             runs, cursor = run_new_day(defs, instance, cursor, timings)
         per_day.append(timings)
         run_ids += runs
-    for name in per_day[0]:
-        figures[name] = round(statistics.median(t[name] for t in per_day), 2)
+    figures.update(_medians(per_day))
     figures["new_days_s"] = ", ".join(f"{t['one_new_day_s']}" for t in per_day)
     return run_ids
 
@@ -343,7 +342,7 @@ def main() -> None:
     for table in ("gold.fact_ar_invoices", "silver.ftr_invoice_risk", "gold.fact_orders", "silver.ftr_customer_behavior", "ml.payment_date_scores"):
         figures[f"rows_{table}"] = counts.get(table, 0) if not table.startswith("ml.") else _ml_rows(settings, table)
     figures["slowest_steps"] = _slowest(steps)
-    figures["new_day_slowest_steps"] = _slowest(_median_steps([step_seconds(run_spans) for run_spans in new_day_spans.values()]))
+    figures["new_day_slowest_steps"] = _slowest(_medians([step_seconds(run_spans) for run_spans in new_day_spans.values()]))
 
     width = max(len(k) for k in figures)
     for key, value in figures.items():
@@ -360,13 +359,13 @@ def _slowest(steps: dict[str, float], count: int = 6) -> str:
     return ", ".join(f"{k} {v}s" for k, v in sorted(steps.items(), key=lambda kv: -kv[1])[:count])
 
 
-def _median_steps(runs: list[dict[str, float]]) -> dict[str, float]:
-    """Each step's median seconds over the runs it ran in (the new days' runs)."""
+def _medians(timings: list[dict[str, float]]) -> dict[str, float]:
+    """Each name's median seconds over the timings it appears in (the new days' figures, their runs' steps)."""
     seconds: dict[str, list[float]] = {}
-    for run in runs:
-        for step, value in run.items():
-            seconds.setdefault(step, []).append(value)
-    return {step: round(statistics.median(values), 2) for step, values in seconds.items()}
+    for timing in timings:
+        for name, value in timing.items():
+            seconds.setdefault(name, []).append(value)
+    return {name: round(statistics.median(values), 2) for name, values in seconds.items()}
 
 
 def _ml_rows(settings, table: str) -> int:
