@@ -287,17 +287,7 @@ def test_without_a_champion_the_customer_median_baseline_its_training_fitted_sco
     from ml_assets.training import training_split
 
     settings, defs, instance = platform[:3]
-    client = MlflowClient(settings.mlflow_tracking_uri)
-    champion = client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
-    client.delete_registered_model_alias(PAYMENT_MODEL, CHAMPION)  # as before any model beat the baselines
-    try:
-        result = defs.resolve_job_def("daily_ml_job").execute_in_process(
-            instance=instance, partition_key=f"{TRAINED_THROUGH}", asset_selection=[dg.AssetKey(["ml", "payment_date_scores"])],
-        )
-    finally:
-        client.set_registered_model_alias(PAYMENT_MODEL, CHAMPION, champion)
-    assert result.success
-    meta = _materialization(result, "ml/payment_date_scores", f"{TRAINED_THROUGH}")
+    meta = _score_without_champion(settings, defs, instance, PAYMENT_MODEL, "payment_date_scores", TRAINED_THROUGH)
     assert meta["scored_with"] == f"baseline fitted by the training as of {TRAINED_THROUGH}"
 
     # the training stored the fit its labels give, and the scores are that baseline's predictions
@@ -325,20 +315,21 @@ def test_without_a_champion_the_customer_median_baseline_its_training_fitted_sco
     assert scores["confidence"].between(0, 1).all()
 
 
-def _score_priority_without_champion(settings, defs, instance, day: date) -> dict:
-    """Score one day's collection priority as before any model beat the baselines."""
+def _score_without_champion(settings, defs, instance, model_name: str, scores: str, day: date) -> dict:
+    """Score one day with the scores asset ml/<scores> as before any model beat the baselines
+    (the champion alias is set back after); returns its materialization's metadata."""
     client = MlflowClient(settings.mlflow_tracking_uri)
-    version = client.get_registered_model(PRIORITY_MODEL).aliases.get(CHAMPION)  # None if no model won yet
+    version = client.get_registered_model(model_name).aliases.get(CHAMPION)  # None if no model won yet
     if version:
-        client.delete_registered_model_alias(PRIORITY_MODEL, CHAMPION)
+        client.delete_registered_model_alias(model_name, CHAMPION)
     try:
         result = defs.resolve_job_def("daily_ml_job").execute_in_process(
-            instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", "ar_priority_scores"])])
+            instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", scores])])
     finally:
         if version:
-            client.set_registered_model_alias(PRIORITY_MODEL, CHAMPION, version)
+            client.set_registered_model_alias(model_name, CHAMPION, version)
     assert result.success
-    return _materialization(result, "ml/ar_priority_scores", f"{day}")
+    return _materialization(result, f"ml/{scores}", f"{day}")
 
 
 def _expected_baseline_probabilities(settings: Settings, day: date, fitted: dict):
@@ -367,7 +358,7 @@ def test_without_a_champion_the_worklist_scores_with_the_baseline_its_training_f
         asset_key=dg.AssetKey(["ml", "ar_priority_model"]), asset_partitions=[f"{TRAINED_THROUGH}"]), limit=1).records[0]
     fitted = training.asset_materialization.metadata["serving_baseline"].value
     assert fitted == labelled_by[TRAINED_THROUGH] and 0 < fitted["prior"] < 1  # the same fit as from the labels
-    meta = _score_priority_without_champion(settings, defs, instance, TRAINED_THROUGH)
+    meta = _score_without_champion(settings, defs, instance, PRIORITY_MODEL, "ar_priority_scores", TRAINED_THROUGH)
     assert meta["model_version"] == "baseline:customer_history"
     assert meta["scored_with"] == f"baseline fitted by the training as of {TRAINED_THROUGH}"
     compared = _expected_baseline_probabilities(settings, TRAINED_THROUGH, fitted)
@@ -375,7 +366,7 @@ def test_without_a_champion_the_worklist_scores_with_the_baseline_its_training_f
     assert compared["probability_over_30_late"].tolist() == pytest.approx(compared["expected"].round(4).tolist(), abs=1e-9)
 
     # a day without a training of its own: fitted on the labels known by that day
-    meta = _score_priority_without_champion(settings, defs, instance, END)
+    meta = _score_without_champion(settings, defs, instance, PRIORITY_MODEL, "ar_priority_scores", END)
     assert meta["scored_with"] == f"baseline fitted on the labels known by {END}"
     compared = _expected_baseline_probabilities(settings, END, labelled_by[END])
     assert len(compared) > 0 and (compared["_merge"] == "both").all()
