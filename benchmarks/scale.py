@@ -101,7 +101,9 @@ def open_instance(kind: str, settings) -> dg.DagsterInstance:
     """The Dagster instance the runs record into. In memory, the figures leave out the cost of
     writing each event to disk, which a UI backfill pays (about twice the 50k backfill)."""
     if kind == "memory":
-        return dg.DagsterInstance.ephemeral()
+        from smepulse_assets.event_log import ephemeral_instance
+
+        return ephemeral_instance()
     from smepulse_assets.demo import prepare_dagster_home
 
     prepare_dagster_home(settings)

@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from smepulse_assets.definitions import build_defs
+from smepulse_assets.event_log import ephemeral_instance
 from smepulse_assets.generator import GeneratorConfig
 from smepulse_assets.settings import Settings
 
@@ -16,7 +17,7 @@ class Platform:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.defs = build_defs(settings)
-        self.instance = dg.DagsterInstance.ephemeral()
+        self.instance = ephemeral_instance()  # the batched event log the benchmark and the UI use
 
 
 def make_settings(tmp_path, **overrides) -> Settings:

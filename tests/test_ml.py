@@ -20,6 +20,7 @@ from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion
 from ml_assets.training import read_training
 from smepulse_assets import warehouse
 from smepulse_assets.definitions import build_defs
+from smepulse_assets.event_log import ephemeral_instance
 from smepulse_assets.generator import GeneratorConfig, generate_invoice_snapshot, generate_world, world_config, write_world
 from smepulse_assets.kaggle_invoices.contract import HEADER
 from smepulse_assets.kaggle_invoices.replay import split_into_drops, write_drops
@@ -78,7 +79,7 @@ def platform(tmp_path_factory):
     write_drops(drops, settings.landing_url)
     write_world(generate_world(world_config(config, orders_per_day=20)), settings.landing_url)
     defs = build_defs(settings)
-    instance = dg.DagsterInstance.ephemeral()
+    instance = ephemeral_instance()
     run_reference(defs, instance)
     daily = run_days(defs, instance, START, TRAINED_THROUGH)
     ml = run_days(defs, instance, START, TRAINED_THROUGH, job_name="daily_ml_job", raise_on_error=False)
@@ -449,7 +450,7 @@ def test_before_any_invoice_is_paid_nothing_is_made_up_and_gold_still_builds(tmp
     unpaid = [["" if column == "clear_date" else "1" if column == "isOpen" else value for column, value in zip(HEADER, row)]
               for row in rows]
     write_drops(split_into_drops(unpaid)[0], settings.landing_url)
-    defs, instance = build_defs(settings), dg.DagsterInstance.ephemeral()
+    defs, instance = build_defs(settings), ephemeral_instance()
     run_reference(defs, instance)
     run_days(defs, instance, first, last)
     ml = run_days(defs, instance, first, last, job_name="daily_ml_job", raise_on_error=False)

@@ -1,0 +1,130 @@
+"""The batched event log storages store what Dagster's own storages store, event by event.
+
+Real Dagster runs of a small partitioned graph (a range run over 12 days, with data versions,
+metadata and a partitioned check) record into Dagster's storage with batching off and into
+ours; every read the UI and the sensors make of those records must agree.
+"""
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from unittest import mock
+
+import dagster as dg
+from dagster._core.storage.event_log import SqliteEventLogStorage
+
+from smepulse_assets import event_log
+from smepulse_assets.settings import REPO_ROOT
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-13")
+RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-12"}
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(), code_version="1")
+def invoices(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"days": len(context.partition_keys)}, data_version=dg.DataVersion("v1"))
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(), deps=[invoices], code_version="1",
+          check_specs=[dg.AssetCheckSpec("has_rows", asset="ar_days")])
+def ar_days(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"first": context.partition_key_range.start},
+                                check_results=[dg.AssetCheckResult(check_name="has_rows", passed=True)])
+
+
+GRAPH = dg.Definitions(assets=[invoices, ar_days], jobs=[dg.define_asset_job("range_job", partitions_def=DAYS)])
+KEYS = [invoices.key, ar_days.key]
+CHECK = dg.AssetCheckKey(ar_days.key, "has_rows")
+
+
+def run_range(instance: dg.DagsterInstance) -> str:
+    result = GRAPH.resolve_job_def("range_job").execute_in_process(instance=instance, tags=RANGE)
+    assert result.success
+    return result.run_id
+
+
+def recorded(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """What the UI and sensors read back of a range run, without storage ids and timestamps."""
+    storage = instance.event_log_storage
+    views: dict = {"event_types": Counter(e.dagster_event.event_type_value for e in instance.all_logs(run_id)
+                                          if e.is_dagster_event)}
+    for key in KEYS:
+        materializations = instance.fetch_materializations(key, limit=100, ascending=True).records
+        latest = storage.get_asset_records([key])[0].asset_entry
+        views[key.to_user_string()] = {
+            "partitions": sorted(instance.get_materialized_partitions(key)),
+            "per_day": [(r.partition_key, dict(r.asset_materialization.metadata), r.asset_materialization.tags)
+                        for r in materializations],
+            "tags": sorted(sorted(t.items()) for t in instance.get_event_tags_for_asset(key)),
+            "data_version_of_last_day": instance.get_latest_data_version_record(key, partition_key="2024-01-12")
+            .asset_materialization.tags,
+            "latest": (latest.last_materialization.dagster_event.partition, latest.last_run_id == run_id),
+        }
+    history = storage.get_asset_check_execution_history(CHECK, limit=100)
+    views["check_executions"] = Counter((r.partition, r.status.value) for r in history)
+    return views
+
+
+def one_by_one(instance: dg.DagsterInstance) -> dict:
+    """Batching off: each event in its own write, as Dagster's storages do by default."""
+    with mock.patch.dict(os.environ, {event_log.BATCH_SIZE_ENV: "0"}):
+        return recorded(instance, run_range(instance))
+
+
+def batched(instance: dg.DagsterInstance) -> tuple[dict, int]:
+    with mock.patch.object(event_log, "insert_returning_ids", wraps=event_log.insert_returning_ids) as writes:
+        run_id = run_range(instance)
+    return recorded(instance, run_id), writes.call_count
+
+
+@contextmanager
+def home_instance(home: Path, dagster_yaml: str) -> Iterator[dg.DagsterInstance]:
+    """An instance on disk, as the UI loads it: DAGSTER_HOME holding a dagster.yaml."""
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(dagster_yaml)
+    with mock.patch.dict(os.environ, {"DAGSTER_HOME": str(home)}), dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+def test_a_range_run_in_memory_records_the_same_batched():
+    expected = one_by_one(dg.DagsterInstance.ephemeral())
+    views, batches = batched(event_log.ephemeral_instance())
+    assert batches == len(KEYS)  # one write per asset's 12 days, not 12
+    assert views == expected
+    # the comparison has something to compare
+    assert views["event_types"]["ASSET_MATERIALIZATION"] == 24
+    assert sum(views["check_executions"].values()) >= 12
+    assert views["ar_days"]["latest"] == ("2024-01-12", True)
+    assert views["invoices"]["data_version_of_last_day"]["dagster/data_version"] == "v1"
+
+
+def test_the_ui_instance_records_the_same_batched_on_disk(tmp_path):
+    """The repository's dagster.yaml (what `smepulse ui` and `smepulse demo` use) against Dagster's
+    default on-disk storage: the same records, in the same files (history/runs: the run's own
+    file and the cross-run index)."""
+    with home_instance(tmp_path / "default", "telemetry:\n  enabled: false\n") as instance:
+        assert type(instance.event_log_storage) is SqliteEventLogStorage
+        expected = one_by_one(instance)
+    with home_instance(tmp_path / "ours", (REPO_ROOT / "dagster.yaml").read_text()) as instance:
+        assert isinstance(instance.event_log_storage, event_log.BatchedSqliteEventLogStorage)
+        views, batches = batched(instance)
+    assert batches == len(KEYS)
+    assert views == expected
+    files = lambda home: sorted(p.name for p in (tmp_path / home / "history" / "runs").glob("*.db"))
+    assert len(files("ours")) == 2 and "index.db" in files("ours")
+    assert len(files("default")) == 2
+
+
+def test_a_batch_of_two_assets_events_is_stored_one_by_one():
+    """Dagster batches one output's days; a batch mixing assets is stored as single events."""
+    source = dg.DagsterInstance.ephemeral()
+    events = [e for e in source.all_logs(run_range(source))
+              if e.is_dagster_event and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"]
+    storage = event_log.BatchedInMemoryEventLogStorage()
+    with mock.patch.object(event_log, "insert_returning_ids", wraps=event_log.insert_returning_ids) as writes:
+        storage.store_event_batch(events)
+    assert writes.call_count == 0
+    for key in KEYS:
+        assert storage.get_materialized_partitions(key) == set(DAYS.get_partition_keys())
