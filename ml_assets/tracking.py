@@ -13,6 +13,7 @@ definitions, which need none of it.
 """
 
 import importlib
+import importlib.metadata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -137,6 +138,20 @@ def champion_version(model_name: str) -> str | None:
 def flavor(name: str):
     """The MLflow flavor module (mlflow.sklearn, mlflow.statsmodels) that logs and loads a model."""
     return importlib.import_module(f"mlflow.{name}")
+
+
+# What loading and serving a model of each flavor needs, besides MLflow and the data stack; the
+# sklearn models include this project's own estimators (ml_assets), hence smepulse itself.
+SERVING_PACKAGES = {"sklearn": ("scikit-learn", "skops", "smepulse"), "statsmodels": ("statsmodels",)}
+DATA_STACK = ("mlflow", "numpy", "pandas", "scipy")
+
+
+def pip_requirements(flavor_name: str) -> list[str]:
+    """The logged model's requirements, pinned to the versions that trained it. Naming them spares
+    MLflow's inference, which loads the model and predicts in a new Python process at every log
+    (~3 s each) and lists whatever that process had imported (pytest and rich, in tests)."""
+    packages = (*DATA_STACK, *SERVING_PACKAGES[flavor_name])
+    return [f"{package}=={importlib.metadata.version(package)}" for package in packages]
 
 
 def load_champion(model_name: str, flavor_name: str = "sklearn"):

@@ -237,7 +237,10 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
         if champion_metrics:
             mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
         signature, example = candidate.signature()
-        tracking.flavor(candidate.flavor).log_model(candidate.model, name="model", signature=signature, input_example=example, **candidate.log_options)
+        tracking.flavor(candidate.flavor).log_model(
+            candidate.model, name="model", signature=signature, input_example=example,
+            pip_requirements=tracking.pip_requirements(candidate.flavor), **candidate.log_options,
+        )
         version = tracking.register(candidate.model_name, run.info.run_id)
         decision = tracking.decide_promotion(
             candidate.metrics[candidate.primary],

@@ -6,6 +6,7 @@ DuckDB, a real MLflow store (sqlite + local artifacts) under the test's data dir
 """
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -16,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from ml_assets import churn, collection_priority
 from ml_assets.classifiers import ClassifierConfig, baseline_probabilities
-from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion
+from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion, pip_requirements
 from ml_assets.training import read_training
 from smepulse_assets import warehouse
 from smepulse_assets.definitions import build_defs
@@ -165,6 +166,25 @@ def test_gate_refuses_a_worse_model(platform):
     assert tags["promotion"].startswith("does not beat")
     # the champion still beats the baselines on this holdout, so the serving check passes
     assert next(iter(result.get_asset_check_evaluations())).passed
+
+
+def test_each_logged_model_names_its_pinned_requirements(platform):
+    """Every model the backfill trained lists the packages that load and serve it, at the versions
+    that trained it, and nothing the training process happened to import."""
+    settings = platform[0]
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    models = client.search_registered_models()
+    assert len(models) >= 4
+    for model in models:
+        source = client.get_model_version(model.name, "1").source
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, tracking_uri=settings.mlflow_tracking_uri))
+        flavor = "statsmodels" if "mlflow.statsmodels" in (folder / "MLmodel").read_text() else "sklearn"
+        assert (folder / "requirements.txt").read_text().split() == pip_requirements(flavor), model.name
+    import sklearn
+    import statsmodels
+
+    assert f"scikit-learn=={sklearn.__version__}" in pip_requirements("sklearn")
+    assert f"statsmodels=={statsmodels.__version__}" in pip_requirements("statsmodels")
 
 
 def test_decide_promotion_rules():
