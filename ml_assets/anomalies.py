@@ -10,6 +10,7 @@ parameters, rows and flag rate. Prediction anomalies (UC10: paid far from the
 predicted date) are found in gold, from the scores and the payments.
 """
 
+import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -24,6 +25,9 @@ from .tracking import MlflowRun, training_run
 from .training import ml_asset_args, window_days
 
 MODEL_NAME = "smepulse_transaction_anomalies"
+# Forests per worker process below which a window is scored in this process: starting the
+# workers (~1-2 s) pays off only for a longer backfill, not for a new day's two forests.
+PARALLEL_FROM_FORESTS = 8
 
 
 @dataclass(frozen=True)
@@ -113,22 +117,36 @@ def score_rows(kind: Kind, history: pd.DataFrame, rows: pd.DataFrame, config: An
     )
 
 
-def _score_kind(con, kind: Kind, first: date, last: date, config: AnomalyConfig) -> tuple[pd.DataFrame, int]:
-    """One forest per ISO week, fitted on the history before the week's Monday: a day scores the
-    same whether it runs alone or in a backfill, and a year's backfill fits 52 forests, not 365."""
+def _weeks(con, kind: Kind, first: date, last: date, config: AnomalyConfig) -> tuple[list[tuple[pd.DataFrame, pd.DataFrame]], int]:
+    """The window's rows cut into ISO weeks, each with the history before its Monday that its forest
+    is fitted on: a day scores the same whether it runs alone or in a backfill, and a year's
+    backfill fits 52 forests, not 365. Also the rows of weeks with too little history to score."""
     history_start = first - timedelta(days=first.weekday() + config.history_days)
-    frame = outputs.read(con, kind.sql, [history_start, last])
+    # in a fixed order: a forest samples its history by position, and DuckDB returns rows in any order
+    frame = outputs.read(con, f"{kind.sql} order by all", [history_start, last])
     frame["day"] = pd.to_datetime(frame["day"])
     week_start = frame["day"] - pd.to_timedelta(frame["day"].dt.weekday, unit="D")
     in_window = (frame["day"] >= pd.Timestamp(first)) & (frame["day"] <= pd.Timestamp(last))
-    scored, skipped = [], 0
+    weeks, skipped = [], 0
     for monday, rows in frame[in_window].groupby(week_start[in_window]):
         history = frame[(frame["day"] < monday) & (frame["day"] >= monday - pd.Timedelta(days=config.history_days))]
         if len(history) < config.min_history_rows:
             skipped += len(rows)  # too little history to call anything unusual
-            continue
-        scored.append(score_rows(kind, history, rows, config))
-    return (pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()), skipped
+        else:
+            weeks.append((history, rows))
+    return weeks, skipped
+
+
+def score_weeks(tasks: list[tuple[Kind, pd.DataFrame, pd.DataFrame]], config: AnomalyConfig) -> list[pd.DataFrame]:
+    """Each (kind, history, rows) scored by its own forest. A backfill's forests (two a week) are
+    independent and each is ~100 small trees of mostly Python work, so they are fitted in worker
+    processes, one per core (threads would share one interpreter); a few stay in this process."""
+    jobs = min(os.cpu_count() or 1, len(tasks) // PARALLEL_FROM_FORESTS)
+    if jobs < 2:
+        return [score_rows(kind, history, rows, config) for kind, history, rows in tasks]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=jobs)(delayed(score_rows)(kind, history, rows, config) for kind, history, rows in tasks)
 
 
 def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -143,12 +161,15 @@ def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         first, last = window_days(context)
         params = {"history_days": config.history_days, "contamination": config.contamination, "n_estimators": config.n_estimators}
         with warehouse.get_connection() as con, training_run(MODEL_NAME, params, {"first_day": first, "last_day": last}) as run:
-            results = {kind.name: _score_kind(con, kind, first, last, config) for kind in KINDS}
-            frames = [frame for frame, _ in results.values() if len(frame)]
+            weeks = {kind.name: _weeks(con, kind, first, last, config) for kind in KINDS}
+            tasks = [(kind, history, rows) for kind in KINDS for history, rows in weeks[kind.name][0]]
+            frames = score_weeks(tasks, config)
             scores = pd.concat(frames, ignore_index=True) if frames else EMPTY
-            metrics = {f"{name}_rows": len(frame) for name, (frame, _) in results.items()}
-            metrics |= {f"{name}_flagged": int(frame["is_anomaly"].sum()) if len(frame) else 0 for name, (frame, _) in results.items()}
-            metrics |= {f"{name}_skipped_no_history": skipped for name, (_, skipped) in results.items()}
+            metrics = {}
+            for kind in KINDS:
+                scored = scores[scores["subject_kind"] == kind.name]
+                metrics |= {f"{kind.name}_rows": len(scored), f"{kind.name}_flagged": int(scored["is_anomaly"].sum()),
+                            f"{kind.name}_skipped_no_history": weeks[kind.name][1]}
             mlflow.log_metrics(metrics)
             scores = scores.rename(columns={"day": "score_date"}).assign(
                 model_name=MODEL_NAME, model_version=f"run:{run.info.run_id[:12]}",

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ml_assets import churn, collection_priority
+from ml_assets import anomalies, churn, collection_priority
 from ml_assets.classifiers import ClassifierConfig, baseline_probabilities
 from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion, pip_requirements
 from ml_assets.training import read_training
@@ -185,6 +185,29 @@ def test_each_logged_model_names_its_pinned_requirements(platform):
 
     assert f"scikit-learn=={sklearn.__version__}" in pip_requirements("sklearn")
     assert f"statsmodels=={statsmodels.__version__}" in pip_requirements("statsmodels")
+
+
+def test_anomaly_forests_score_the_same_in_worker_processes_in_process_and_for_one_day(platform, monkeypatch):
+    """A backfill fits its weekly forests in worker processes; a new day fits in process. Both, and
+    the backfill's stored rows, must give the same scores."""
+    settings, defs, instance = platform[:3]
+    config = anomalies.AnomalyConfig()
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        weeks = {kind.name: anomalies._weeks(con, kind, START, TRAINED_THROUGH, config)[0] for kind in anomalies.KINDS}
+    tasks = [(kind, history, rows) for kind in anomalies.KINDS for history, rows in weeks[kind.name]]
+    assert len(tasks) >= 2 * anomalies.PARALLEL_FROM_FORESTS  # the backfill took the worker path
+    in_workers = pd.concat(anomalies.score_weeks(tasks, config), ignore_index=True)
+    monkeypatch.setattr(anomalies, "PARALLEL_FROM_FORESTS", len(tasks) + 1)
+    pd.testing.assert_frame_equal(in_workers, pd.concat(anomalies.score_weeks(tasks, config), ignore_index=True))
+
+    day = TRAINED_THROUGH - timedelta(days=10)
+    sql = ("select subject_kind, subject_id, anomaly_score, is_anomaly, reason from ml.transaction_anomalies "
+           "where score_date = ? order by subject_kind, subject_id")
+    from_backfill = _query(settings, sql, [day])
+    assert len(from_backfill) and set(from_backfill["subject_kind"]) == {"payment", "bank_transaction"}
+    defs.resolve_job_def("daily_ml_job").execute_in_process(
+        instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", "transaction_anomalies"])])
+    pd.testing.assert_frame_equal(_query(settings, sql, [day]), from_backfill)
 
 
 def test_decide_promotion_rules():
