@@ -8,8 +8,8 @@ serializing the same event once per day. Together that was more than half of a 5
 backfill's daily range.
 
 Dagster hands a range output's per-day events to ``store_event_batch`` when
-``DAGSTER_EVENT_BATCH_SIZE`` is set (it is, below; the open-source storages then store them
-one by one). The storages here write such a batch as a batch: the event rows in one
+``DAGSTER_EVENT_BATCH_SIZE`` is set (settings.DAGSTER_INSTANCE_ENV sets it wherever runs are
+created; Dagster's open-source storages then store them one by one). The storages here write such a batch as a batch: the event rows in one
 statement, the tag rows in one, and the asset's latest-event row once, for the last day
 (each day's write would overwrite the previous one). What is stored is the same as event by
 event; ``tests/test_event_log.py`` compares the two.
@@ -32,11 +32,6 @@ from dagster._core.storage.event_log import InMemoryEventLogStorage, SqliteEvent
 from dagster._core.storage.event_log.base import EventLogCursor
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster_shared.serdes import serialize_value
-
-# Dagster reads this per event: a positive size routes a partitioned output's events to
-# store_event_batch (at most this many at once). setdefault: a deployment may choose its own.
-BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
-os.environ.setdefault(BATCH_SIZE_ENV, "1000")
 
 # The kinds a batch is written for; any other batch is stored event by event.
 BATCHED_KINDS = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION}

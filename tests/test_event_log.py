@@ -16,7 +16,7 @@ import dagster as dg
 from dagster._core.storage.event_log import SqliteEventLogStorage
 
 from smepulse_assets import event_log
-from smepulse_assets.settings import REPO_ROOT
+from smepulse_assets.settings import EVENT_BATCH_SIZE_ENV, REPO_ROOT, apply_instance_env
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-13")
 RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-12"}
@@ -69,11 +69,12 @@ def recorded(instance: dg.DagsterInstance, run_id: str) -> dict:
 
 def one_by_one(instance: dg.DagsterInstance) -> dict:
     """Batching off: each event in its own write, as Dagster's storages do by default."""
-    with mock.patch.dict(os.environ, {event_log.BATCH_SIZE_ENV: "0"}):
+    with mock.patch.dict(os.environ, {EVENT_BATCH_SIZE_ENV: "0"}):
         return recorded(instance, run_range(instance))
 
 
 def batched(instance: dg.DagsterInstance) -> tuple[dict, int]:
+    apply_instance_env()  # as the code location and `smepulse ui` do: batches of a range's days
     with mock.patch.object(event_log, "insert_returning_ids", wraps=event_log.insert_returning_ids) as writes:
         run_id = run_range(instance)
     return recorded(instance, run_id), writes.call_count
