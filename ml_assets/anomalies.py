@@ -10,7 +10,9 @@ parameters, rows and flag rate. Prediction anomalies (UC10: paid far from the
 predicted date) are found in gold, from the scores and the payments.
 """
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -25,9 +27,9 @@ from .tracking import MlflowRun, training_run
 from .training import ml_asset_args, window_days
 
 MODEL_NAME = "smepulse_transaction_anomalies"
-# Forests per worker process below which a window is scored in this process: starting the
-# workers (~1-2 s) pays off only for a longer backfill, not for a new day's two forests.
-PARALLEL_FROM_FORESTS = 8
+# A window is scored on every core from this many forests per core: starting a worker (a new
+# interpreter importing this module, ~2.5 s) pays off in a backfill, not for a new day's two.
+FORESTS_PER_WORKER = 8
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def score_rows(kind: Kind, history: pd.DataFrame, rows: pd.DataFrame, config: An
     )
 
 
-def _weeks(con, kind: Kind, first: date, last: date, config: AnomalyConfig) -> tuple[list[tuple[pd.DataFrame, pd.DataFrame]], int]:
+def scoring_weeks(con, kind: Kind, first: date, last: date, config: AnomalyConfig) -> tuple[list[tuple[pd.DataFrame, pd.DataFrame]], int]:
     """The window's rows cut into ISO weeks, each with the history before its Monday that its forest
     is fitted on: a day scores the same whether it runs alone or in a backfill, and a year's
     backfill fits 52 forests, not 365. Also the rows of weeks with too little history to score."""
@@ -138,15 +140,17 @@ def _weeks(con, kind: Kind, first: date, last: date, config: AnomalyConfig) -> t
 
 
 def score_weeks(tasks: list[tuple[Kind, pd.DataFrame, pd.DataFrame]], config: AnomalyConfig) -> list[pd.DataFrame]:
-    """Each (kind, history, rows) scored by its own forest. A backfill's forests (two a week) are
-    independent and each is ~100 small trees of mostly Python work, so they are fitted in worker
-    processes, one per core (threads would share one interpreter); a few stay in this process."""
-    jobs = min(os.cpu_count() or 1, len(tasks) // PARALLEL_FROM_FORESTS)
+    """Each (kind, history, rows) scored by its own forest, in the tasks' order. A backfill's
+    forests (two a week) are independent and each is ~100 small trees of mostly Python work, so
+    they are fitted in worker processes, one per core (threads would share one interpreter)."""
+    jobs = min(os.cpu_count() or 1, len(tasks) // FORESTS_PER_WORKER)
     if jobs < 2:
         return [score_rows(kind, history, rows, config) for kind, history, rows in tasks]
-    from joblib import Parallel, delayed
-
-    return Parallel(n_jobs=jobs)(delayed(score_rows)(kind, history, rows, config) for kind, history, rows in tasks)
+    kinds, histories, rows = zip(*tasks)
+    # spawned, not forked (this process runs threads: Dagster's, DuckDB's), and ended with the
+    # call, so no idle interpreter holds its ~250 MB while the steps after it run
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(score_rows, kinds, histories, rows, [config] * len(tasks)))
 
 
 def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -161,7 +165,7 @@ def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         first, last = window_days(context)
         params = {"history_days": config.history_days, "contamination": config.contamination, "n_estimators": config.n_estimators}
         with warehouse.get_connection() as con, training_run(MODEL_NAME, params, {"first_day": first, "last_day": last}) as run:
-            weeks = {kind.name: _weeks(con, kind, first, last, config) for kind in KINDS}
+            weeks = {kind.name: scoring_weeks(con, kind, first, last, config) for kind in KINDS}
             tasks = [(kind, history, rows) for kind in KINDS for history, rows in weeks[kind.name][0]]
             frames = score_weeks(tasks, config)
             scores = pd.concat(frames, ignore_index=True) if frames else EMPTY

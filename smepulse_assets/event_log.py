@@ -28,7 +28,7 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log import InMemoryEventLogStorage, SqliteEventLogStorage
+from dagster._core.storage.event_log import InMemoryEventLogStorage, SqlEventLogStorage, SqliteEventLogStorage
 from dagster._core.storage.event_log.base import EventLogCursor
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster_shared.serdes import serialize_value
@@ -60,26 +60,27 @@ def insert_returning_ids(conn, rows: list[dict[str, Any]]) -> list[int]:
     return [row[0] for row in conn.execute(statement, rows)]
 
 
-class BatchedAssetEvents:
-    """The batch writes, shared by the in-memory and the on-disk storage (a mixin: each
-    storage says where event rows go in ``_insert_event_rows``)."""
+class BatchedAssetEvents(SqlEventLogStorage):
+    """The batch writes, shared by the in-memory and the on-disk storage (each says where event
+    rows go in ``_insert_event_rows``; it comes before Dagster's storage among their bases)."""
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         if len(events) < 2 or not one_asset_one_kind(events):
-            super().store_event_batch(events)  # type: ignore[misc]
+            super().store_event_batch(events)
             return
-        rows = [self._event_to_row(event) for event in events]  # type: ignore[attr-defined]
+        rows = [self._event_to_row(event) for event in events]
         ids = self._insert_event_rows(events[0].run_id, rows)
-        with self.index_transaction() as conn:  # type: ignore[attr-defined]
-            self._store_asset_event_tags(conn, events, ids)  # type: ignore[attr-defined]
-            self._store_asset_event(conn, events[-1], ids[-1])  # type: ignore[attr-defined]
+        with self.index_transaction() as conn:
+            self._store_asset_event_tags(conn, events, ids)
+            self._store_asset_event(conn, events[-1], ids[-1])
         self._stored(events)
 
     def _insert_event_rows(self, run_id: str, rows: list[dict[str, Any]]) -> list[int]:
         raise NotImplementedError
 
     def _stored(self, events: Sequence[EventLogEntry]) -> None:
-        """What the storage does after storing an event (the in-memory one notifies watchers)."""
+        """What the storage does after storing each of a batch's events (the in-memory one
+        notifies its watchers)."""
 
     def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
         # Dagster's version serializes the same event once per partition and compiles one
@@ -92,10 +93,10 @@ class BatchedAssetEvents:
             run_id=event.run_id,
             execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
             evaluation_event=serialize_value(event),
-            evaluation_event_timestamp=self._event_insert_timestamp(event),  # type: ignore[attr-defined]
+            evaluation_event_timestamp=self._event_insert_timestamp(event),
             evaluation_event_storage_id=event_id,
         )
-        with self.index_connection() as conn:  # type: ignore[attr-defined]
+        with self.index_connection() as conn:
             conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": key} for key in keys])
 
 
@@ -127,7 +128,11 @@ class BatchedSqliteEventLogStorage(BatchedAssetEvents, SqliteEventLogStorage):
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):
-        base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "history", "runs", "")
+        base_dir = config_value.get("base_dir")
+        if not base_dir:
+            if "DAGSTER_HOME" not in os.environ:
+                raise ValueError("BatchedSqliteEventLogStorage: set its base_dir, or DAGSTER_HOME (its files go under history/runs)")
+            base_dir = os.path.join(os.environ["DAGSTER_HOME"], "history", "runs", "")
         return cls(base_dir, inst_data=inst_data)
 
     def _insert_event_rows(self, run_id: str, rows: list[dict[str, Any]]) -> list[int]:

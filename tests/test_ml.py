@@ -5,6 +5,7 @@ Real parts only: generated drops, real Dagster runs of the daily and ML jobs, re
 DuckDB, a real MLflow store (sqlite + local artifacts) under the test's data directory.
 """
 
+import multiprocessing
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -189,15 +190,16 @@ def test_each_logged_model_names_its_pinned_requirements(platform):
 
 def test_anomaly_forests_score_the_same_in_worker_processes_in_process_and_for_one_day(platform, monkeypatch):
     """A backfill fits its weekly forests in worker processes; a new day fits in process. Both, and
-    the backfill's stored rows, must give the same scores."""
+    the backfill's stored rows, must give the same scores, and no worker outlives the scoring."""
     settings, defs, instance = platform[:3]
     config = anomalies.AnomalyConfig()
     with duckdb.connect(settings.warehouse_path, read_only=True) as con:
-        weeks = {kind.name: anomalies._weeks(con, kind, START, TRAINED_THROUGH, config)[0] for kind in anomalies.KINDS}
+        weeks = {kind.name: anomalies.scoring_weeks(con, kind, START, TRAINED_THROUGH, config)[0] for kind in anomalies.KINDS}
     tasks = [(kind, history, rows) for kind in anomalies.KINDS for history, rows in weeks[kind.name]]
-    assert len(tasks) >= 2 * anomalies.PARALLEL_FROM_FORESTS  # the backfill took the worker path
+    assert len(tasks) >= 2 * anomalies.FORESTS_PER_WORKER  # the backfill took the worker path
     in_workers = pd.concat(anomalies.score_weeks(tasks, config), ignore_index=True)
-    monkeypatch.setattr(anomalies, "PARALLEL_FROM_FORESTS", len(tasks) + 1)
+    assert not multiprocessing.active_children()
+    monkeypatch.setattr(anomalies, "FORESTS_PER_WORKER", len(tasks) + 1)
     pd.testing.assert_frame_equal(in_workers, pd.concat(anomalies.score_weeks(tasks, config), ignore_index=True))
 
     day = TRAINED_THROUGH - timedelta(days=10)
