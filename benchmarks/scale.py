@@ -21,9 +21,9 @@ temporary data directory, holds the last days back, and measures (wall clock):
   AR aging for a day, DSO for a day, the collection worklist;
 - peak resident memory of the backfill and the new day: this process plus its children (dbt)
   at the same moment.
-Runs record into an in-memory Dagster instance; `--instance home` records into the one
-the UI uses (the repository's dagster.yaml, SQLite files under DAGSTER_HOME), which adds
-the cost of writing every event to disk.
+Runs record into an in-memory Dagster instance (with the platform's batched event log, as
+the tests); `--instance home` records into the one the UI uses (the repository's
+dagster.yaml, SQLite files under DAGSTER_HOME), which adds the cost of writing to disk.
 Prints a table and a JSON line. Figures, not assertions: targets are judged by
 reading them (README "Benchmarks").
 """
@@ -99,7 +99,7 @@ def hold_back(landing: Path, day: date, store: Path) -> list[tuple[Path, Path]]:
 
 def open_instance(kind: str, settings) -> dg.DagsterInstance:
     """The Dagster instance the runs record into. In memory, the figures leave out the cost of
-    writing each event to disk, which a UI backfill pays (about twice the 50k backfill)."""
+    writing events to disk, which a UI backfill pays (about 10 % more on the 50k backfill)."""
     if kind == "memory":
         from smepulse_assets.event_log import ephemeral_instance
 

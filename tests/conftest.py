@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import dagster as dg
 import pytest
 
 from smepulse_assets.definitions import build_defs
