@@ -9,10 +9,11 @@ backfill's daily range.
 
 Dagster hands a range output's per-day events to ``store_event_batch`` when
 ``DAGSTER_EVENT_BATCH_SIZE`` is set (settings.DAGSTER_INSTANCE_ENV sets it wherever runs are
-created; Dagster's open-source storages then store them one by one). The storages here write such a batch as a batch: the event rows in one
-statement, the tag rows in one, and the asset's latest-event row once, for the last day
-(each day's write would overwrite the previous one). What is stored is the same as event by
-event; ``tests/test_event_log.py`` compares the two.
+created; Dagster's open-source storages then store them one by one). The storages here write
+such a batch as a batch: the event rows in one statement, the tag rows in one, and the
+asset's latest-event row once, for the last day (each day's write would overwrite the
+previous one). What is stored is the same as event by event; ``tests/test_event_log.py``
+compares the two.
 
 ``dagster.yaml`` configures the on-disk storage for the UI; ``ephemeral_instance()`` builds
 the in-memory instance that tests and the benchmark run in.
