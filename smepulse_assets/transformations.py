@@ -400,6 +400,14 @@ class ProjectDbtCli(DbtCliResource):
             return super()._cli_version
         return version.parse(importlib.metadata.version("dbt-core"))
 
+    def _initialize_dbt_core_adapter(self, args):
+        """No in-process dbt adapter. dagster-dbt opens one before each invocation (loading the
+        profile, the project and dbt's macros: 1.2 s the first time in a process, 0.3 s after) only
+        for `fetch_row_counts` and `fetch_column_metadata`; the platform counts a window's rows
+        itself (`rows_written`), so the adapter was never used. Without it, the event stream treats
+        the invocation as it treats dbt Fusion's, which has no adapter either."""
+        return None
+
 
 def dbt_resource() -> DbtCliResource:
     return ProjectDbtCli(

@@ -1,7 +1,8 @@
 """End to end with real Dagster runs, real dbt and real DuckDB: drops -> sensor -> bronze -> silver -> gold."""
 
-from datetime import date
+from datetime import date, timedelta
 
+import dagster as dg
 import pandas as pd
 import pytest
 
@@ -48,6 +49,25 @@ def test_sensor_drives_the_whole_range_as_one_run(world):
     again, _, _ = run_sensor_requests(platform.defs, platform.instance, cursor)
     assert again == []
 
+
+
+def test_a_long_window_logs_its_per_day_counts_once(world):
+    """A range's metadata is copied into each day's materialization: a 60-day table would be
+    stored 60 times, so it goes to the run's log once, and each day's event names the load records."""
+    platform, config, requests, _ = world
+    instance, key = platform.instance, dg.AssetKey(["bronze", "kaggle_invoices_raw"])
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=["2020-01-15"]), limit=1, ascending=True
+    ).records  # the sensor's range run's (later tests re-run days)
+    event = records[0].event_log_entry
+    meta = event.asset_materialization.metadata
+    assert "per_day" not in meta and meta["days"].value == 60
+    assert meta["load_records"].value.endswith("bronze/_loads/kaggle_invoices")
+    logs = [e for e in instance.all_logs(event.run_id) if e.step_key == "kaggle_invoices_bronze"]
+    logged = [e.user_message for e in logs if "counts per day" in e.user_message]
+    assert len(logged) == 1 and logged[0].startswith("2020-01-01..2020-02-29 counts per day:")
+    days = [line.split(" | ")[0].strip("| ") for line in logged[0].splitlines()[3:]]
+    assert days == [f"{config.start + timedelta(days=n)}" for n in range(60)]
 
 @pytest.mark.parametrize("day", [date(2020, 1, 20), date(2020, 2, 29)])
 def test_gold_matches_independent_pandas_computation(world, day):
