@@ -69,7 +69,10 @@ def fit(history: pd.DataFrame):
 def forecast(results, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
     """Apply fitted parameters to ``history`` and forecast ``future``'s days (mean, 80 % and 95 % bands)."""
     applied = results.apply(np.log1p(history["cash_in"].to_numpy(float)), exog=_exog(history))
-    prediction = applied.get_forecast(len(future), exog=_exog(future))
+    return _bands(applied.get_forecast(len(future), exog=_exog(future)))
+
+
+def _bands(prediction) -> pd.DataFrame:
     # positional, whatever index statsmodels gives; a mean below 0 in log1p space would be a
     # negative cash-in (and fall below its clipped lower bands), so every figure is clipped at 0
     out = {"predicted_cash_in": np.maximum(np.expm1(np.asarray(prediction.predicted_mean)), 0)}
@@ -77,6 +80,57 @@ def forecast(results, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFra
         bounds = np.expm1(np.asarray(prediction.conf_int(alpha=1 - level / 100)))
         out[f"lower_{level}"], out[f"upper_{level}"] = np.maximum(bounds[:, 0], 0), bounds[:, 1]
     return pd.DataFrame(out)
+
+
+class SeriesForecaster:
+    """Each day's forecast from the history through that day, for many days of one stream.
+
+    The parameters are applied to the stream's whole observed series once; a day's forecast is
+    then the dynamic prediction from the state filtered through that day. The Kalman filter reads
+    the series forward only, so this is what applying them to the history through the day and
+    forecasting gives (a test holds the two equal), without filtering the history again for
+    every day: a 520-day backfill took 4 s per stream that way, 1 s this way."""
+
+    def __init__(self, results, series: pd.DataFrame):
+        self.observed = series[~series["is_future"]].reset_index(drop=True)
+        self.calendar = series.assign(**{c: series[c].fillna(False) for c in EXOG}).reset_index(drop=True)
+        self.observed_days = pd.to_datetime(self.observed["cash_date"])
+        self.calendar_days = pd.to_datetime(self.calendar["cash_date"])
+        self.applied = self._apply(results)
+
+    def _apply(self, results):
+        if results is None:
+            return None
+        try:
+            return results.apply(np.log1p(self.observed["cash_in"].to_numpy(float)), exog=_exog(self.observed))
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+
+    def history_days(self, day: date) -> int:
+        return int(self.observed_days.searchsorted(pd.Timestamp(day), side="right"))
+
+    def _first_after(self, day: date) -> int:
+        return int(self.calendar_days.searchsorted(pd.Timestamp(day), side="right"))
+
+    def future(self, day: date) -> pd.DataFrame:
+        first = self._first_after(day)
+        return self.calendar.iloc[first : first + HORIZON_DAYS].reset_index(drop=True)
+
+    def values(self, day: date) -> pd.DataFrame | None:
+        """The champion's forecast of ``future(day)``; None when it cannot be had (no champion, or
+        parameters the series cannot carry)."""
+        if self.applied is None:
+            return None
+        through, first = self.history_days(day), self._first_after(day)
+        end = min(first + HORIZON_DAYS, len(self.calendar)) - 1  # positions through..end, the last horizon kept
+        beyond = self.calendar.iloc[len(self.observed) : end + 1]  # past the observed series: regressors given
+        try:
+            prediction = self.applied.get_prediction(
+                start=through, end=end, dynamic=True, exog=_exog(beyond) if len(beyond) else None
+            )
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+        return _bands(prediction).iloc[first - through :].reset_index(drop=True)
 
 
 def seasonal_naive(history: pd.DataFrame, days: int) -> np.ndarray:
@@ -176,32 +230,22 @@ def _train_stream(context, stream: str, series: pd.DataFrame, cutoff: date, conf
     return {f"{stream}_trained": True, **{f"{stream}_{k}": v for k, v in result.metadata(candidate).items()}}, check
 
 
-def _forecast_rows(stream: str, series: pd.DataFrame, results, version: str, day: date) -> pd.DataFrame:
-    days = pd.to_datetime(series["cash_date"])
-    history = series[(days <= pd.Timestamp(day)) & ~series["is_future"]].reset_index(drop=True)
-    future = series[days > pd.Timestamp(day)].head(HORIZON_DAYS).reset_index(drop=True)
-    future = future.assign(**{c: future[c].fillna(False) for c in EXOG})
-    if len(history) < MIN_FORECAST_HISTORY_DAYS:
+def _forecast_rows(stream: str, forecaster: SeriesForecaster, version: str, day: date) -> pd.DataFrame:
+    """The day's forecast rows: the champion's; seasonal naive (labelled so) when there is no champion,
+    or when the series cannot carry the model's parameters."""
+    through = forecaster.history_days(day)
+    if through < MIN_FORECAST_HISTORY_DAYS:
         return pd.DataFrame()  # the first weeks of a history: too short to forecast from
-    values, version = _forecast_values(results, history, future, version)
+    future = forecaster.future(day)
+    values = forecaster.values(day)
+    if values is None:
+        values, version = seasonal_naive_forecast(forecaster.observed.iloc[:through], future), NAIVE_VERSION
     return pd.concat([future[["stream", "currency", "cash_date"]], values], axis=1).assign(
         forecast_date=day,
         horizon_days=range(1, len(future) + 1),
         model_name=model_name(stream),
         model_version=version,
     ).rename(columns={"cash_date": "target_date"})
-
-
-def _forecast_values(results, history: pd.DataFrame, future: pd.DataFrame, version: str) -> tuple[pd.DataFrame, str]:
-    """The champion's forecast; seasonal naive (labelled so) when there is no champion, or when the
-    history through an early day cannot carry the model's regressors (e.g. a holiday flag that
-    has not varied yet makes a constant column)."""
-    if results is not None:
-        try:
-            return forecast(results, history, future), version
-        except (ValueError, np.linalg.LinAlgError):
-            pass
-    return seasonal_naive_forecast(history, future), NAIVE_VERSION
 
 
 def _champion_or_baseline(context, stream: str):
@@ -255,9 +299,9 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         with warehouse.get_connection() as con:
             for stream in STREAMS:
                 results, versions[stream] = _champion_or_baseline(context, stream)
-                series = outputs.read(con, SERIES_SQL, [stream])
+                forecaster = SeriesForecaster(results, outputs.read(con, SERIES_SQL, [stream]))
                 for offset in range((last - first).days + 1):
-                    frames.append(_forecast_rows(stream, series, results, versions[stream], first + timedelta(days=offset)))
+                    frames.append(_forecast_rows(stream, forecaster, versions[stream], first + timedelta(days=offset)))
             frames = [f for f in frames if len(f)]
             if not frames:
                 outputs.clear_days(con, "cashflow_forecast", FORECAST_COLUMNS, "forecast_date", first, last)

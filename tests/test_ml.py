@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ml_assets import anomalies, churn, collection_priority
+from ml_assets import anomalies, cashflow, churn, collection_priority
 from ml_assets.classifiers import ClassifierConfig, baseline_probabilities
 from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion, pip_requirements
 from ml_assets.training import read_training
@@ -485,6 +485,29 @@ def test_cash_forecast_is_never_negative_and_its_bands_stay_ordered():
     assert (out["lower_95"] <= out["lower_80"]).all() and (out["lower_80"] <= out["predicted_cash_in"]).all()
     assert (out["predicted_cash_in"] <= out["upper_80"]).all() and (out["upper_80"] <= out["upper_95"]).all()
 
+
+
+@pytest.mark.parametrize("stream", cashflow.STREAMS)
+def test_each_days_forecast_from_one_pass_equals_forecasting_from_that_days_history(platform, stream):
+    """The serving path filters a stream once and predicts each day from its filtered state; it must
+    give what applying the model to the history through the day and forecasting gives, for every
+    day of the range, and for days past the newest data (the horizon still starts the next day)."""
+    settings = platform[0]
+    series = _query(settings, cashflow.SERIES_SQL, [stream])
+    observed = series[~series["is_future"]].reset_index(drop=True)
+    results = cashflow.fit(observed.iloc[:60])
+    forecaster = cashflow.SeriesForecaster(results, series)
+    last = observed["cash_date"].max().date()
+    days = [d.date() for d in observed["cash_date"].iloc[cashflow.MIN_FORECAST_HISTORY_DAYS - 1 :]]
+    for day in [*days, last + timedelta(days=1), last + timedelta(days=5)]:
+        history = observed[observed["cash_date"] <= pd.Timestamp(day)]
+        future = forecaster.future(day)
+        assert future["cash_date"].iloc[0] == pd.Timestamp(day + timedelta(days=1))
+        ahead = (pd.Timestamp(day) - observed["cash_date"].max()).days  # days past the data, forecast then dropped
+        calendar = series.assign(**{c: series[c].fillna(False) for c in cashflow.EXOG})
+        through = calendar[calendar["cash_date"] > history["cash_date"].max()].head(max(ahead, 0) + len(future))
+        expected = cashflow.forecast(results, history, through).iloc[max(ahead, 0) :].reset_index(drop=True)
+        pd.testing.assert_frame_equal(forecaster.values(day), expected, rtol=1e-9)
 
 def test_before_any_invoice_is_paid_nothing_is_made_up_and_gold_still_builds(tmp_path):
     """The first days of a history: invoices posted, none paid yet. No payment date or lateness
