@@ -15,6 +15,9 @@ asset's latest-event row once, for the last day (each day's write would overwrit
 previous one). What is stored is the same as event by event; ``tests/test_event_log.py``
 compares the two.
 
+On disk, each SQLite file is also kept open on one connection instead of being opened for
+every event (Dagster's way): that made a new day's runs ~5 s slower on disk than in memory.
+
 ``dagster.yaml`` configures the on-disk storage for the UI; ``ephemeral_instance()`` builds
 the in-memory instance that tests and the benchmark run in.
 """
@@ -22,16 +25,20 @@ the in-memory instance that tests and the benchmark run in.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as db
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log import InMemoryEventLogStorage, SqlEventLogStorage, SqliteEventLogStorage
 from dagster._core.storage.event_log.base import EventLogCursor
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster_shared.serdes import serialize_value
 
 # The kinds a batch is written for; any other batch is stored event by event.
@@ -117,8 +124,9 @@ class BatchedInMemoryEventLogStorage(BatchedAssetEvents, InMemoryEventLogStorage
 
 
 class BatchedSqliteEventLogStorage(BatchedAssetEvents, SqliteEventLogStorage):
-    """The UI's on-disk storage (SQLite files under DAGSTER_HOME) with batch writes: the run's
-    own file, and the index file that mirrors asset events for cross-run queries.
+    """The UI's on-disk storage (SQLite files under DAGSTER_HOME) with batch writes and kept
+    connections: the run's own file, and the index file that mirrors asset events for
+    cross-run queries.
 
     Its files are where Dagster's default storage keeps them (DAGSTER_HOME/history/runs), so an
     instance switches to it, or back, with its history intact."""
@@ -136,11 +144,70 @@ class BatchedSqliteEventLogStorage(BatchedAssetEvents, SqliteEventLogStorage):
             base_dir = os.path.join(os.environ["DAGSTER_HOME"], "history", "runs", "")
         return cls(base_dir, inst_data=inst_data)
 
+    # Files kept open at once: a run writes its own file and the index.
+    KEPT_FILES = 8
+
+    def __init__(self, base_dir: str, inst_data=None):
+        self._engines: OrderedDict[str, db.engine.Engine] = OrderedDict()  # before Dagster's init connects
+        super().__init__(base_dir, inst_data=inst_data)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[db.engine.Connection]:
+        """Dagster's, on a connection kept open per file. Dagster builds an engine and opens the
+        file for every use: each event's statements were compiled anew, opening and closing the
+        file (the last connection to close checkpoints the WAL) cost more than the writes, and
+        every commit waited for the disk. A new day's events took ~7 s on disk against ~1.5 s in
+        memory. Commits here do not wait for the disk (WAL with synchronous=NORMAL: a power cut
+        can lose the last events, never corrupt the file)."""
+        with self._db_lock:
+            with self._engine(shard).connect() as conn, conn.begin():
+                yield conn
+
+    def _engine(self, shard: str) -> db.engine.Engine:
+        if shard in self._engines:
+            self._engines.move_to_end(shard)
+            return self._engines[shard]
+        engine = db.create_engine(
+            self.conn_string_for_shard(shard),
+            # all use is under the storage's lock; Dagster's _initdb opens a second connection
+            # (it inspects the file while its first is open), closed when returned
+            poolclass=db.pool.QueuePool, pool_size=1, max_overflow=1,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        db.event.listen(engine, "connect", _commit_without_waiting_for_disk)
+        if shard not in self._initialized_dbs:
+            self._initdb(engine)
+            self._initialized_dbs.add(shard)
+        self._engines[shard] = engine
+        while len(self._engines) > self.KEPT_FILES:
+            self._engines.popitem(last=False)[1].dispose()
+        return engine
+
+    def _close_files(self) -> None:
+        while self._engines:
+            self._engines.popitem()[1].dispose()
+
+    def wipe(self) -> None:
+        with self._db_lock:
+            self._close_files()  # the run files are deleted: no connection may stay on one
+        super().wipe()
+
+    def dispose(self) -> None:
+        super().dispose()
+        with self._db_lock:
+            self._close_files()
+
     def _insert_event_rows(self, run_id: str, rows: list[dict[str, Any]]) -> list[int]:
         with self.run_connection(run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), rows)
         with self.index_connection() as conn:
             return insert_returning_ids(conn, rows)
+
+
+def _commit_without_waiting_for_disk(dbapi_connection, _record) -> None:
+    # Dagster creates its files in WAL mode (a no-op then); synchronous is per connection
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def ephemeral_instance() -> dg.DagsterInstance:

@@ -13,6 +13,7 @@ from pathlib import Path
 from unittest import mock
 
 import dagster as dg
+import sqlalchemy
 from dagster._core.storage.event_log import SqliteEventLogStorage
 
 from smepulse_assets import event_log
@@ -129,3 +130,40 @@ def test_a_batch_of_two_assets_events_is_stored_one_by_one():
     assert writes.call_count == 0
     for key in KEYS:
         assert storage.get_materialized_partitions(key) == set(DAYS.get_partition_keys())
+
+
+def test_the_on_disk_storage_keeps_its_files_open_and_other_readers_see_every_event(tmp_path):
+    """Runs write through one kept connection per file (Dagster opened each file for every
+    event); what they commit is there for another process's storage (the UI's, the daemon's)."""
+    with home_instance(tmp_path / "ours", (REPO_ROOT / "dagster.yaml").read_text()) as instance:
+        storage = instance.event_log_storage
+        opened = []
+
+        def count(dbapi_connection, _record):  # every event log file opened, by any engine
+            path = dbapi_connection.execute("PRAGMA database_list").fetchone()[2]
+            if Path(path).parent.name == "runs":
+                opened.append(path)
+
+        sqlalchemy.event.listen(sqlalchemy.pool.Pool, "connect", count)
+        try:
+            run_ids = [run_range(instance) for _ in range(3)]
+        finally:
+            sqlalchemy.event.remove(sqlalchemy.pool.Pool, "connect", count)
+        # a run file: its kept connection and the one Dagster's _initdb opens beside it; the index
+        # is also opened by Dagster's own engines (its table checks)
+        assert all(Counter(opened)[storage.path_for_shard(run_id)] <= 2 for run_id in run_ids)
+        assert len(opened) <= 6 * len(run_ids)  # Dagster's own storage opened its files ~56 times per run here
+        with storage.index_connection() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        for _ in range(storage.KEPT_FILES):  # more files than are kept open: the oldest are closed
+            run_range(instance)
+        assert len(storage._engines) == storage.KEPT_FILES
+        expected = {key: instance.get_materialized_partitions(key) for key in KEYS}
+        counts = [len(instance.all_logs(run_id)) for run_id in run_ids]
+        other = SqliteEventLogStorage(str(tmp_path / "ours" / "history" / "runs"))  # Dagster's own, another reader
+        assert {key: other.get_materialized_partitions(key) for key in KEYS} == expected
+        assert [len(other.get_logs_for_run(run_id)) for run_id in run_ids] == counts
+        storage.wipe()  # deletes the run files: none stays open (the index is emptied, and open again)
+        assert list(storage._engines) == ["index"]
+        assert [p.name for p in (tmp_path / "ours" / "history" / "runs").glob("*.db")] == ["index.db"]
