@@ -386,7 +386,8 @@ def rows_written(
 
 
 class ProjectDbtCli(DbtCliResource):
-    """dagster-dbt's dbt CLI resource, told the version of the dbt beside this interpreter.
+    """dagster-dbt's dbt CLI resource, told the version of the dbt beside this interpreter and
+    without an in-process dbt adapter (below).
 
     dagster-dbt learns the dbt version by running `dbt --version` once per resource instance,
     that is once per run: a Python start importing dbt, ~1.8 s of every run with a dbt step
