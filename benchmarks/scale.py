@@ -99,7 +99,7 @@ def hold_back(landing: Path, day: date, store: Path) -> list[tuple[Path, Path]]:
 
 def open_instance(kind: str, settings) -> dg.DagsterInstance:
     """The Dagster instance the runs record into. In memory, the figures leave out the cost of
-    writing events to disk, which a UI backfill pays (about 10 % more on the 50k backfill)."""
+    writing events to disk, which a UI backfill pays (about 7 % more on the 50k backfill)."""
     if kind == "memory":
         from smepulse_assets.event_log import ephemeral_instance
 
