@@ -486,7 +486,6 @@ def test_cash_forecast_is_never_negative_and_its_bands_stay_ordered():
     assert (out["predicted_cash_in"] <= out["upper_80"]).all() and (out["upper_80"] <= out["upper_95"]).all()
 
 
-
 @pytest.mark.parametrize("stream", cashflow.STREAMS)
 def test_each_days_forecast_from_one_pass_equals_forecasting_from_that_days_history(platform, stream):
     """The serving path filters a stream once and predicts each day from its filtered state; it must
@@ -508,6 +507,7 @@ def test_each_days_forecast_from_one_pass_equals_forecasting_from_that_days_hist
         through = calendar[calendar["cash_date"] > history["cash_date"].max()].head(max(ahead, 0) + len(future))
         expected = cashflow.forecast(results, history, through).iloc[max(ahead, 0) :].reset_index(drop=True)
         pd.testing.assert_frame_equal(forecaster.values(day), expected, rtol=1e-9)
+
 
 def test_before_any_invoice_is_paid_nothing_is_made_up_and_gold_still_builds(tmp_path):
     """The first days of a history: invoices posted, none paid yet. No payment date or lateness

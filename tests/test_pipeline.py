@@ -50,7 +50,6 @@ def test_sensor_drives_the_whole_range_as_one_run(world):
     assert again == []
 
 
-
 def test_a_long_window_logs_its_per_day_counts_once(world):
     """A range's metadata is copied into each day's materialization: a 60-day table would be
     stored 60 times, so it goes to the run's log once, and each day's event names the load records."""
@@ -68,6 +67,7 @@ def test_a_long_window_logs_its_per_day_counts_once(world):
     assert len(logged) == 1 and logged[0].startswith("2020-01-01..2020-02-29 counts per day:")
     days = [line.split(" | ")[0].strip("| ") for line in logged[0].splitlines()[3:]]
     assert days == [f"{config.start + timedelta(days=n)}" for n in range(60)]
+
 
 @pytest.mark.parametrize("day", [date(2020, 1, 20), date(2020, 2, 29)])
 def test_gold_matches_independent_pandas_computation(world, day):
