@@ -38,6 +38,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.storage.event_log import InMemoryEventLogStorage, SqlEventLogStorage, SqliteEventLogStorage
 from dagster._core.storage.event_log.base import EventLogCursor
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster_shared.serdes import serialize_value
 
@@ -160,8 +161,19 @@ class BatchedSqliteEventLogStorage(BatchedAssetEvents, SqliteEventLogStorage):
         memory. Commits here do not wait for the disk (WAL with synchronous=NORMAL: a power cut
         can lose the last events, never corrupt the file)."""
         with self._db_lock:
-            with self._engine(shard).connect() as conn, conn.begin():
-                yield conn
+            with self._engine(shard).connect() as conn:
+                changes = conn.connection.driver_connection.total_changes
+                with conn.begin():
+                    yield conn
+                if shard != INDEX_SHARD_NAME and conn.connection.driver_connection.total_changes != changes:
+                    self._mark_run_file_changed(shard)
+
+    def _mark_run_file_changed(self, run_id: str) -> None:
+        """The UI follows a running run's logs with Dagster's file watcher, which reacts to the
+        run's file changing. On a kept connection a commit only grows the WAL beside the file
+        (Dagster's closing connection checkpointed it into the file each time), so a write marks
+        the file itself (only a write: the watcher reads, and a read must not wake it again)."""
+        os.utime(self.path_for_shard(run_id))
 
     def _engine(self, shard: str) -> db.engine.Engine:
         if shard in self._engines:

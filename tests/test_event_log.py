@@ -5,7 +5,9 @@ metadata and a partitioned check) record into Dagster's storage with batching of
 ours; every read the UI and the sensors make of those records must agree.
 """
 
+import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +16,9 @@ from unittest import mock
 
 import dagster as dg
 import sqlalchemy
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.utils import make_new_run_id
 
 from smepulse_assets import event_log
 from smepulse_assets.settings import EVENT_BATCH_SIZE_ENV, REPO_ROOT, apply_instance_env
@@ -167,3 +171,31 @@ def test_the_on_disk_storage_keeps_its_files_open_and_other_readers_see_every_ev
         storage.wipe()  # deletes the run files: none stays open (the index is emptied, and open again)
         assert list(storage._engines) == ["index"]
         assert [p.name for p in (tmp_path / "ours" / "history" / "runs").glob("*.db")] == ["index.db"]
+
+
+def test_a_run_written_on_disk_is_followed_live_by_another_storage(tmp_path):
+    """The UI follows a running run's logs through Dagster's file watcher on the run's file, from
+    its own process. With the writer's connection kept open a commit only grows the WAL beside
+    that file; each write must still reach the watcher as it happens, and a read must not."""
+    base = str(tmp_path / "runs")
+    writer, ui = event_log.BatchedSqliteEventLogStorage(base), event_log.BatchedSqliteEventLogStorage(base)
+    run_id, seen = make_new_run_id(), []
+    entry = lambda message: EventLogEntry(error_info=None, level=logging.INFO, user_message=message, run_id=run_id,
+                                          timestamp=time.time())
+    writer.store_event(entry("started"))  # the run's file exists before anyone watches it
+    ui.watch(run_id, None, lambda event, _cursor: seen.append(event.user_message))
+    try:
+        for n in range(3):
+            writer.store_event(entry(f"event {n}"))
+            deadline = time.monotonic() + 10
+            while f"event {n}" not in seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert f"event {n}" in seen, f"the watcher did not see event {n}: {seen}"
+        assert seen[0] == "started" and len(seen) == len(set(seen)) == 4
+        run_file = Path(writer.path_for_shard(run_id))
+        before = run_file.stat().st_mtime_ns
+        time.sleep(0.01)
+        assert len(ui.get_records_for_run(run_id).records) == 4 and run_file.stat().st_mtime_ns == before
+    finally:
+        ui.dispose()
+        writer.dispose()
