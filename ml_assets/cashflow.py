@@ -54,11 +54,20 @@ def _exog(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[EXOG].astype(float).reset_index(drop=True)
 
 
+def _target(history: pd.DataFrame) -> np.ndarray:
+    return np.log1p(history["cash_in"].to_numpy(float))
+
+
+def _applied(results, history: pd.DataFrame):
+    """Fitted parameters applied to ``history``: its filtered state, ready to forecast from."""
+    return results.apply(_target(history), exog=_exog(history))
+
+
 def fit(history: pd.DataFrame):
     from statsmodels.tsa.statespace.sarimax import SARIMAX  # imported when fitting: not needed to load the definitions
 
     model = SARIMAX(
-        np.log1p(history["cash_in"].to_numpy(float)), exog=_exog(history), order=ORDER,
+        _target(history), exog=_exog(history), order=ORDER,
         seasonal_order=SEASONAL_ORDER, trend="c", enforce_stationarity=False, enforce_invertibility=False,
     )
     results = model.fit(disp=False, maxiter=200)
@@ -68,8 +77,7 @@ def fit(history: pd.DataFrame):
 
 def forecast(results, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
     """Apply fitted parameters to ``history`` and forecast ``future``'s days (mean, 80 % and 95 % bands)."""
-    applied = results.apply(np.log1p(history["cash_in"].to_numpy(float)), exog=_exog(history))
-    return _bands(applied.get_forecast(len(future), exog=_exog(future)))
+    return _bands(_applied(results, history).get_forecast(len(future), exog=_exog(future)))
 
 
 def _bands(prediction) -> pd.DataFrame:
@@ -102,7 +110,7 @@ class SeriesForecaster:
         if results is None:
             return None
         try:
-            return results.apply(np.log1p(self.observed["cash_in"].to_numpy(float)), exog=_exog(self.observed))
+            return _applied(results, self.observed)
         except (ValueError, np.linalg.LinAlgError):
             return None
 

@@ -498,12 +498,12 @@ def test_each_days_forecast_from_one_pass_equals_forecasting_from_that_days_hist
     forecaster = cashflow.SeriesForecaster(results, series)
     last = observed["cash_date"].max().date()
     days = [d.date() for d in observed["cash_date"].iloc[cashflow.MIN_FORECAST_HISTORY_DAYS - 1 :]]
+    calendar = series.assign(**{c: series[c].fillna(False) for c in cashflow.EXOG})
     for day in [*days, last + timedelta(days=1), last + timedelta(days=5)]:
         history = observed[observed["cash_date"] <= pd.Timestamp(day)]
         future = forecaster.future(day)
         assert future["cash_date"].iloc[0] == pd.Timestamp(day + timedelta(days=1))
         ahead = (pd.Timestamp(day) - observed["cash_date"].max()).days  # days past the data, forecast then dropped
-        calendar = series.assign(**{c: series[c].fillna(False) for c in cashflow.EXOG})
         through = calendar[calendar["cash_date"] > history["cash_date"].max()].head(max(ahead, 0) + len(future))
         expected = cashflow.forecast(results, history, through).iloc[max(ahead, 0) :].reset_index(drop=True)
         pd.testing.assert_frame_equal(forecaster.values(day), expected, rtol=1e-9)
