@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
+from .programs import ProgramNotFound, program
 from .settings import REPO_ROOT, Settings, apply_instance_env
 
 
@@ -15,7 +16,13 @@ def _day(value: str) -> date:
 
 
 def _generator_args(parser: argparse.ArgumentParser, default_days: int) -> None:
-    parser.add_argument("--start", type=_day, default=date(2020, 1, 1), help="first business day (YYYY-MM-DD)")
+    parser.add_argument(
+        "--start",
+        type=_day,
+        default=None,
+        help="first business day (YYYY-MM-DD); default: the world ends yesterday, so the UI, the freshness "
+        "checks and the backfill dialog's recent days show it (the seed keeps its shape the same)",
+    )
     parser.add_argument("--days", type=int, default=default_days, help="number of days")
     parser.add_argument("--customers", type=int, default=60)
     parser.add_argument("--invoices-per-day", type=float, default=100.0)
@@ -23,12 +30,20 @@ def _generator_args(parser: argparse.ArgumentParser, default_days: int) -> None:
     parser.add_argument("--seed", type=int, default=7)
 
 
+def _first_day(args: argparse.Namespace) -> date:
+    """The given start, or the one that makes the world end yesterday (UTC, as the partitions)."""
+    if args.start is not None:
+        return args.start
+    return datetime.now(timezone.utc).date() - timedelta(days=args.days)
+
+
 def _config(args: argparse.Namespace):
     from .generator import GeneratorConfig
 
+    start = _first_day(args)
     return GeneratorConfig(
-        start=args.start,
-        end=args.start + timedelta(days=args.days - 1),
+        start=start,
+        end=start + timedelta(days=args.days - 1),
         customers=args.customers,
         invoices_per_day=args.invoices_per_day,
         seed=args.seed,
@@ -45,7 +60,10 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from .generator import generate_sample_data
 
     landing = args.landing or settings.landing_url
-    snapshot, world, files = generate_sample_data(_config(args), landing, _world(args))
+    config = _config(args)
+    snapshot, world, files = generate_sample_data(config, landing, _world(args))
+    if landing == settings.landing_url:
+        settings.record_data_start(config.start)
     print(
         f"{len(snapshot.rows)} invoice rows, {len(world.order_lines)} order lines, {len(world.payments)} payments, "
         f"{len(world.bank_lines)} bank lines: {len(files)} daily files written under {landing}"
@@ -56,10 +74,14 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from .kaggle_invoices.replay import replay_file
 
-    files, unroutable = replay_file(args.file, args.landing or settings.landing_url)
-    print(f"{len(files)} daily drops written under {args.landing or settings.landing_url}")
-    if unroutable:
-        print(f"{unroutable} rows had no readable posting_date; written to kaggle_invoices/unroutable/ for review")
+    landing = args.landing or settings.landing_url
+    replay = replay_file(args.file, landing)
+    print(f"{len(replay.files)} daily drops written under {landing}")
+    if replay.first_day and landing == settings.landing_url:
+        settings = settings.record_data_start(replay.first_day)
+        print(f"Daily partitions start on {settings.partitions_start}")
+    if replay.unroutable_rows:
+        print(f"{replay.unroutable_rows} rows had no readable posting_date; written to kaggle_invoices/unroutable/ for review")
     return 0
 
 
@@ -77,8 +99,9 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     prepare_dagster_home(settings)
     apply_instance_env()
     os.chdir(REPO_ROOT)
-    command = ["dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
-    os.execvp(command[0], command)
+    # `dagster dev` runs the webserver and the daemon (sensors, schedules, the run queue)
+    command = [program("dagster", "dagster"), "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    os.execv(command[0], command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     handler = {"generate": cmd_generate, "replay": cmd_replay, "demo": cmd_demo, "ui": cmd_ui}[args.command]
-    return handler(args, settings)
+    try:
+        return handler(args, settings)
+    except ProgramNotFound as missing:
+        print(f"smepulse {args.command}: {missing}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

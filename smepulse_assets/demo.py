@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sys
 import time
-from datetime import date
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +19,7 @@ import pyarrow.dataset as ds
 from . import storage, warehouse
 from .generator import GeneratorConfig, WorldConfig, generate_sample_data
 from .ingestion.spec import load_source_specs
+from .run_progress import QUIET_RUN_CONFIG, printed_progress, write_run_log
 from .runs import run_days, run_reference
 from .settings import REPO_ROOT, Settings
 
@@ -39,16 +45,25 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
     prepare_dagster_home(settings)
     started = time.perf_counter()
     snapshot, sme, files = generate_sample_data(config, settings.landing_url, world)
+    settings = settings.record_data_start(config.start)
     print(
         f"Generated {len(snapshot.rows)} invoices and an SME world of {len(sme.order_lines)} order lines, "
-        f"{len(sme.payments)} payments, {len(sme.bank_lines)} bank lines: {len(files)} daily files under {settings.landing_url}"
+        f"{len(sme.payments)} payments, {len(sme.bank_lines)} bank lines: {len(files)} daily files under {settings.landing_url}\n"
+        f"Days {config.start}..{config.end}; daily partitions start on {settings.partitions_start}"
     )
     defs = build_defs(settings)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines (creating tables) are noise here
+    log_file = Path(settings.data_dir) / "logs" / f"demo-{datetime.now():%Y%m%dT%H%M%S}.log"
+    print(f"Materializing (dbt's output and Dagster's event stream go to {log_file}):", flush=True)
     with dg.DagsterInstance.get() as instance:
-        run_reference(defs, instance)
-        result = run_days(defs, instance, config.start, config.end)
-        # a failing ML step is reported in the summary rather than stopping the demo
-        ml = run_days(defs, instance, config.start, config.end, job_name="daily_ml_job", raise_on_error=False)
+        runs = DemoRuns(defs, instance, log_file)
+        try:
+            runs.reference()
+            result = runs.days(config.start, config.end, "daily_ar_job")
+            # a failing ML step is reported in the summary rather than stopping the demo
+            ml = runs.days(config.start, config.end, "daily_ml_job", raise_on_error=False)
+        finally:
+            runs.write_event_log()
     checks = result.get_asset_check_evaluations() + ml.get_asset_check_evaluations()
     summary = {
         "seconds": round(time.perf_counter() - started, 1),
@@ -60,10 +75,42 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
             "failed": sum(not c.passed and c.severity == dg.AssetCheckSeverity.ERROR for c in checks),
             "not passing": sorted(f"{c.asset_key.to_user_string()}: {c.check_name}" for c in checks if not c.passed),
         },
+        "log_file": str(log_file),
         "ml_failures": [f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}" for e in ml.all_events if e.is_step_failure],
     }
     print_summary(settings, config.end, summary)
     return summary
+
+
+class DemoRuns:
+    """The demo's runs, each printing its progress to the terminal and sending everything else
+    (dbt's output, which dagster-dbt writes to stdout, then every Dagster event) to one log file."""
+
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, log_file: Path):
+        self.defs, self.instance, self.log_file = defs, instance, log_file
+        self.run_ids: list[str] = []
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def _followed(self, title: str) -> Iterator[str]:
+        self.run_ids.append(str(uuid.uuid4()))  # what Dagster makes a run id of
+        terminal = sys.stdout
+        with self.log_file.open("a", encoding="utf-8") as sink, redirect_stdout(sink):
+            with printed_progress(self.instance, self.run_ids[-1], title, terminal):
+                yield self.run_ids[-1]
+
+    def reference(self) -> dg.ExecuteInProcessResult:
+        with self._followed("reference") as run_id:
+            return run_reference(self.defs, self.instance, run_id=run_id, run_config=QUIET_RUN_CONFIG)
+
+    def days(self, first: date, last: date, job_name: str, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+        with self._followed(job_name.removesuffix("_job")) as run_id:
+            return run_days(
+                self.defs, self.instance, first, last, raise_on_error, job_name, run_config=QUIET_RUN_CONFIG, run_id=run_id
+            )
+
+    def write_event_log(self) -> None:
+        write_run_log(self.instance, self.run_ids, self.log_file)
 
 
 def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
@@ -100,7 +147,7 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
     print(f"\nAR on {last_day}:\n{dso.to_string(index=False)}\n\nAging on {last_day}:\n{aging.to_string(index=False)}")
     print(f"\nSME world on {last_day} (VND):\n{working_capital.T.to_string(header=False, float_format=lambda v: f'{v:,.2f}')}")
     print_ml_summary(settings, last_day, summary["ml_failures"])
-    print(f"\nWarehouse: {settings.warehouse_path}")
+    print(f"\nWarehouse: {settings.warehouse_path}\nRun log (every Dagster event): {summary['log_file']}")
     print(f"Open the UI: smepulse ui   (then http://127.0.0.1:3000; DAGSTER_HOME={settings.dagster_home})")
 
 

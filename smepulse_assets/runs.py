@@ -9,8 +9,9 @@ import dagster as dg
 from .ingestion.sensor import SENSOR_NAME as DROP_SENSOR
 
 
-def run_reference(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    return defs.resolve_job_def("reference_data_job").execute_in_process(instance=instance)
+def run_reference(defs: dg.Definitions, instance: dg.DagsterInstance, **options) -> dg.ExecuteInProcessResult:
+    """``options``: what ``execute_in_process`` takes besides the instance (run_id, run_config)."""
+    return defs.resolve_job_def("reference_data_job").execute_in_process(instance=instance, **options)
 
 
 def run_days(
@@ -21,16 +22,19 @@ def run_days(
     raise_on_error: bool = True,
     job_name: str = "daily_ar_job",
     run_config: dict | None = None,
+    run_id: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize a range of business days as one run (single-run backfill): by default bronze
     through gold; ``job_name="daily_ml_job"`` trains as of the last day and scores the range."""
     job = defs.resolve_job_def(job_name)
     if first == last:
         return job.execute_in_process(
-            instance=instance, partition_key=f"{first}", raise_on_error=raise_on_error, run_config=run_config
+            instance=instance, partition_key=f"{first}", raise_on_error=raise_on_error, run_config=run_config, run_id=run_id
         )
     tags = {"dagster/asset_partition_range_start": f"{first}", "dagster/asset_partition_range_end": f"{last}"}
-    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error, run_config=run_config)
+    return job.execute_in_process(
+        instance=instance, tags=tags, raise_on_error=raise_on_error, run_config=run_config, run_id=run_id
+    )
 
 
 def run_freshness_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:

@@ -10,7 +10,9 @@ variables, never from files).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +34,23 @@ DAGSTER_INSTANCE_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1", 
 def apply_instance_env() -> None:
     for name, value in DAGSTER_INSTANCE_ENV.items():
         os.environ.setdefault(name, value)
+
+
+# The daily partitions start where the data starts: SMEPULSE_PARTITIONS_START when set, else the
+# first day `smepulse generate`, `demo` or `replay` wrote to the landing zone (kept in this file
+# under the data directory), else this day. A partition set that opened years before the data
+# showed a UI of empty days and a backfill dialog whose default range held nothing.
+PARTITIONS_START_FILE = "partitions_start"
+DEFAULT_PARTITIONS_START = "2018-01-01"
+
+
+def _partitions_start(env: Mapping[str, str], data_dir: str) -> str:
+    if env.get("SMEPULSE_PARTITIONS_START"):
+        return env["SMEPULSE_PARTITIONS_START"]
+    recorded = Path(data_dir) / PARTITIONS_START_FILE
+    if recorded.exists():
+        return recorded.read_text(encoding="utf-8").strip()
+    return DEFAULT_PARTITIONS_START
 
 
 def _is_url(location: str) -> bool:
@@ -58,6 +77,7 @@ class Settings:
     # DuckDB's own default is 80 % of the machine's memory per connection; a cap makes large
     # queries spill to disk instead, so dbt and the Python steps stay within a known budget
     duckdb_memory_limit: str
+    partitions_start_fixed: bool = False  # SMEPULSE_PARTITIONS_START set: landed data does not move it
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -70,11 +90,12 @@ class Settings:
             warehouse_path=_absolute(env.get("SMEPULSE_WAREHOUSE_PATH", f"{data_dir}/warehouse.duckdb")),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow.db"),
             dagster_home=_absolute(env.get("DAGSTER_HOME", f"{data_dir}/dagster_home")),
-            partitions_start=env.get("SMEPULSE_PARTITIONS_START", "2018-01-01"),
+            partitions_start=_partitions_start(env, data_dir),
             sources_dir=_absolute(env["SMEPULSE_SOURCES_DIR"]) if env.get("SMEPULSE_SOURCES_DIR") else None,
             alert_webhook_url=env.get("SMEPULSE_ALERT_WEBHOOK_URL") or None,
             ui_url=env.get("SMEPULSE_UI_URL", "http://localhost:3000"),
             duckdb_memory_limit=env.get("SMEPULSE_DUCKDB_MEMORY_LIMIT", "2GB"),
+            partitions_start_fixed=bool(env.get("SMEPULSE_PARTITIONS_START")),
         )
 
     def dbt_env(self) -> dict[str, str]:
@@ -84,6 +105,17 @@ class Settings:
             "SMEPULSE_LAKE_URL": self.lake_url,
             "SMEPULSE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
         }
+
+    def record_data_start(self, first_day: date) -> "Settings":
+        """Remember that landed data starts on ``first_day`` (the earliest day recorded wins) and
+        return the settings with the partitions starting there, unless the environment fixes it."""
+        recorded = Path(self.data_dir) / PARTITIONS_START_FILE
+        earliest = min([first_day, *([date.fromisoformat(recorded.read_text().strip())] if recorded.exists() else [])])
+        recorded.parent.mkdir(parents=True, exist_ok=True)
+        recorded.write_text(f"{earliest}\n", encoding="utf-8")
+        if self.partitions_start_fixed:
+            return self
+        return replace(self, partitions_start=f"{earliest}")
 
     def ensure_local_dirs(self) -> None:
         """Create the local folders the defaults point at (URLs are left to their store)."""

@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from packaging import version
 
 from .conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS, WAREHOUSE_POOL
 from .quality.layer_summary import LayerSummary, dbt_layer_summaries
+from .programs import beside_interpreter, program
 from .settings import DBT_PROJECT_DIR, Settings
 
 # Unpartitioned nodes: the calendar, the seeds, the dimensions built only from seeds, and
@@ -62,12 +62,12 @@ ML_SERVING_VOLUME = ("ml.ar_priority_scores", "score_date")  # rows per day: eve
 
 
 # The dbt installed beside this interpreter (by this project's install, in its venv).
-DBT_BESIDE_INTERPRETER = Path(sys.executable).parent / "dbt"
+DBT_BESIDE_INTERPRETER = beside_interpreter("dbt")
 
 
 def dbt_executable() -> str:
     """The dbt installed beside this interpreter, so a venv works without being activated."""
-    return str(DBT_BESIDE_INTERPRETER) if DBT_BESIDE_INTERPRETER.exists() else (shutil.which("dbt") or "dbt")
+    return program("dbt", "dbt-core")
 
 
 def dbt_project() -> DbtProject:

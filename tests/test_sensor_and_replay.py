@@ -22,8 +22,10 @@ def test_replay_posts_open_then_clears_on_the_clearing_day(tmp_path):
 
     source = tmp_path / "kaggle.csv"
     source.write_bytes(csv_bytes(*ROWS))
-    files, bad = replay_file(str(source), str(tmp_path / "landing"))
+    replay = replay_file(str(source), str(tmp_path / "landing"))
+    files, bad = replay.files, replay.unroutable_rows
     assert bad == 0 and len(files) == (date(2020, 2, 20) - date(2020, 1, 26)).days + 1
+    assert replay.first_day == date(2020, 1, 26)
 
 
 def test_sensor_requests_new_days_once_and_again_when_changed(platform):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from .. import storage
@@ -95,6 +96,13 @@ def read_snapshot(url: str) -> list[list[str]]:
     return body
 
 
-def replay_file(url: str, landing_url: str) -> tuple[list[str], int]:
+@dataclass(frozen=True)
+class Replay:
+    files: list[str]
+    unroutable_rows: int
+    first_day: date | None  # the earliest posting day written, None when no row had one
+
+
+def replay_file(url: str, landing_url: str) -> Replay:
     drops, unroutable = split_into_drops(read_snapshot(url))
-    return write_drops(drops, landing_url, unroutable), len(unroutable)
+    return Replay(write_drops(drops, landing_url, unroutable), len(unroutable), min(drops, default=None))
