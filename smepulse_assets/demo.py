@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import sys
@@ -52,7 +51,7 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
         f"Days {config.start}..{config.end}; daily partitions start on {settings.partitions_start}"
     )
     defs = build_defs(settings)
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines (creating tables) are noise here
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # its INFO lines (creating tables) are noise here
     log_file = Path(settings.data_dir) / "logs" / f"demo-{datetime.now():%Y%m%dT%H%M%S}.log"
     print(f"Materializing (dbt's output and Dagster's event stream go to {log_file}):", flush=True)
     with dg.DagsterInstance.get() as instance:

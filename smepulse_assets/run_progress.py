@@ -19,56 +19,49 @@ from typing import TextIO
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from .quality.layer_summary import LAYER_SUMMARY_TITLE
+
 # The run's console logger stays quiet below this level; everything is in the log file.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 POLL_SECONDS = 0.5
-STEP_EVENTS = {DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.ASSET_MATERIALIZATION}
 
 
 class RunProgress:
-    """Prints a run's finished steps and layer summaries as they land in the instance."""
+    """Prints a run's finished steps and the layer summaries its steps log, as they land in the
+    instance."""
 
     def __init__(self, instance: dg.DagsterInstance, run_id: str, title: str, out: TextIO):
         self.instance, self.run_id, self.title, self.out = instance, run_id, title, out
         self.cursor = None
-        self.layers_seen: set[tuple[str, str]] = set()
 
     def poll(self) -> None:
-        records = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, of_type=STEP_EVENTS)
+        records = self.instance.get_records_for_run(self.run_id, cursor=self.cursor)
         self.cursor = records.cursor
         for record in records.records:
-            self._print(record.event_log_entry)
+            line = self._line(record.event_log_entry)
+            if line:
+                print(line, file=self.out, flush=True)
 
-    def _print(self, entry) -> None:
+    def _line(self, entry) -> str | None:
+        if not entry.is_dagster_event:
+            return _layer_line(entry.user_message)
         event = entry.get_dagster_event()
-        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-            self._print_layer(event)
-            return
         if event.event_type == DagsterEventType.STEP_SUCCESS:
             seconds = event.event_specific_data.duration_ms / 1000
-            print(f"  {self.title}: {event.step_key:<40} done in {seconds:6.1f} s", file=self.out, flush=True)
-        else:
+            return f"  {self.title}: {event.step_key:<40} done in {seconds:6.1f} s"
+        if event.event_type == DagsterEventType.STEP_FAILURE:
             message = event.event_specific_data.error.message.strip().splitlines()[0]
-            print(f"  {self.title}: {event.step_key:<40} FAILED: {message}", file=self.out, flush=True)
+            return f"  {self.title}: {event.step_key:<40} FAILED: {message}"
+        return None
 
-    def _print_layer(self, event) -> None:
-        summary = event.event_specific_data.materialization.metadata.get("layer_summary")
-        if summary is None:
-            return
-        layer = summary.value
-        seen = (event.step_key, layer["layer"])
-        if seen in self.layers_seen:
-            return
-        self.layers_seen.add(seen)
-        tables = len(layer["tables_succeeded"]) + len(layer["tables_failed"]) + len(layer["tables_skipped"])
-        failed = f" FAILED {layer['failed_checks']}" if layer["failed_checks"] else ""
-        print(
-            f"    {layer['layer']:<7} {tables:>3} table(s), {len(layer['tables_failed'])} failed, "
-            f"{layer['rows_loaded']:>9,} rows, checks {layer['checks_passed']} passed / "
-            f"{layer['checks_warned']} warned / {layer['checks_failed']} failed{failed}",
-            file=self.out,
-            flush=True,
-        )
+
+def _layer_line(message: str) -> str | None:
+    """A layer summary (LayerSummary.render) on one line: "silver: Total tables: 20 | Success: 20 ..."."""
+    first, _, rest = message.partition("\n")
+    if not first.endswith(LAYER_SUMMARY_TITLE):
+        return None
+    layer = first.removesuffix(LAYER_SUMMARY_TITLE).strip().lower()
+    return f"    {layer}: " + " | ".join(line.strip() for line in rest.splitlines())
 
 
 @contextmanager

@@ -32,6 +32,7 @@ from dagster_duckdb import DuckDBResource
 from packaging import version
 
 from .conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS, WAREHOUSE_POOL
+from .dbt_metadata import PER_DAY_METADATA_DAYS, column_schemas, output_metadata, rows_by_day
 from .quality.layer_summary import LayerSummary, dbt_layer_summaries
 from .programs import beside_interpreter, program
 from .settings import DBT_PROJECT_DIR, Settings
@@ -123,6 +124,12 @@ def partition_window(context: dg.AssetExecutionContext) -> dict[str, str]:
     }
 
 
+def window_days(window: dict[str, str]) -> list[str]:
+    """The days of a window, first to last."""
+    first, last = date.fromisoformat(window["min_date"]), date.fromisoformat(window["max_date"])
+    return [f"{first + timedelta(days=n)}" for n in range((last - first).days + 1)]
+
+
 def window_env(window: dict[str, str] | None) -> dict[str, str]:
     """The window as the variables macros/partition_window.sql reads; empty means all history."""
     return {
@@ -155,10 +162,12 @@ def build_dbt_assets(
     project = dbt_project()
     manifest = ensure_manifest(project, settings)
     translator = SmePulseTranslator()
+    # No `project=` below: dagster-dbt would put the DbtProject object into every asset's
+    # definition metadata, which the UI lists as "(unserializable)"; the dbt resource names the
+    # project directory, which is all a build needs.
 
     @dbt_assets(
         manifest=manifest,
-        project=project,
         select=REFERENCE_SELECT,
         name=REFERENCE_STEP,
         dagster_dbt_translator=translator,
@@ -172,7 +181,6 @@ def build_dbt_assets(
     def daily(name: str, select: str, exclude: str | None, chunked: bool = False) -> dg.AssetsDefinition:
         @dbt_assets(
             manifest=manifest,
-            project=project,
             select=select,
             exclude=exclude,
             name=name,
@@ -245,15 +253,25 @@ def build_with_summary(
     manifest = chunks[0][0].manifest
     run_results = worst_results([_run_results(invocation) for invocation, _ in chunks])
     span = windows[0] and {"min_date": windows[0]["min_date"], "max_date": windows[-1]["max_date"]}
-    layers = dbt_layer_summaries(run_results, manifest, rows_written(warehouse, manifest, run_results, span))
+    rows = rows_by_day(warehouse, manifest, run_results, span)
+    layers = dbt_layer_summaries(run_results, manifest, {n: sum(d.values()) for n, d in rows.items() if span is None or None not in d})
     for summary in layers.values():
         context.log.info(summary.render())
+    days = window_days(span) if span else None
+    if days and len(days) > PER_DAY_METADATA_DAYS:
+        context.log.info("Rows written in the window: " + ", ".join(f"{n} {sum(d.values())}" for n, d in sorted(rows.items())))
     complete = all(invocation.is_successful() for invocation, _ in chunks)
-    for event in one_event_per_output(events for _, events in chunks):
+    outputs = one_event_per_output(events for _, events in chunks)
+    schemas = column_schemas(warehouse, manifest, [e.metadata["unique_id"].value for e in outputs if isinstance(e, dg.Output)])
+    for event in outputs:
         # An output of a range stands for every day of it: when a chunk failed, the days after it
         # were not built, so no model of the range is reported materialized (a retry rebuilds it).
-        if complete or len(windows) == 1 or not isinstance(event, dg.Output):
-            yield _with_layer_summary(context, event, layers)
+        if not isinstance(event, dg.Output):
+            yield event
+        elif complete or len(windows) == 1:
+            node = manifest["nodes"][event.metadata["unique_id"].value]
+            event = output_metadata(context, event, rows.get(node["name"]), schemas.get(node["unique_id"]), days)
+            yield _with_layer_summary(context, event, layers, days)
     if not complete:
         failed = [name for s in layers.values() for name in s.tables_failed + s.failed_checks]
         window = windows[len(chunks) - 1]
@@ -353,36 +371,13 @@ def prune_invocation_folders(target: Path, keep: int = KEPT_INVOCATION_FOLDERS) 
     return folders[keep:]
 
 
-def _with_layer_summary(context: dg.AssetExecutionContext, event, layers: dict[str, LayerSummary]):
-    if not isinstance(event, dg.Output):
+def _with_layer_summary(context: dg.AssetExecutionContext, event: dg.Output, layers: dict[str, LayerSummary], days: list[str] | None):
+    """A one-day (or unpartitioned) build's layer summary is that day's; a range's is in the run
+    log, not on any day."""
+    if days and len(days) > 1:
         return event
-    layer = context.assets_def.keys_by_output_name[event.output_name].path[0]
-    summary = layers.get(layer)
+    summary = layers.get(context.assets_def.keys_by_output_name[event.output_name].path[0])
     return event.with_metadata({**event.metadata, **summary.as_metadata()}) if summary else event
-
-
-def rows_written(
-    warehouse: DuckDBResource, manifest: Mapping[str, Any], run_results: Mapping[str, Any], window: dict[str, str] | None
-) -> dict[str, int]:
-    """Rows each successful table holds for the window, by its partition_column or window_column meta.
-
-    Views are left out: they write no rows, and counting one runs its query (the training view of
-    the collection model joins every invoice-day of the window)."""
-    if window is None:
-        return {}
-    counts: dict[str, int] = {}
-    with warehouse.get_connection() as con:
-        for result in run_results["results"]:
-            node = manifest["nodes"].get(result["unique_id"], {})
-            meta = node.get("config", {}).get("meta") or node.get("meta") or {}
-            column = meta.get("partition_column") or meta.get("window_column")
-            if result["status"] != "success" or node.get("resource_type") != "model" or not column:
-                continue
-            if node.get("config", {}).get("materialized") == "view":
-                continue
-            sql = f'select count(*) from "{node["schema"]}"."{node["alias"]}" where {column} between ? and ?'
-            counts[node["name"]] = con.execute(sql, [window["min_date"], window["max_date"]]).fetchone()[0]
-    return counts
 
 
 class ProjectDbtCli(DbtCliResource):

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
+import pyarrow.dataset as ds
 import pytest
 
 from smepulse_assets import storage, warehouse
@@ -50,23 +51,41 @@ def test_sensor_drives_the_whole_range_as_one_run(world):
     assert again == []
 
 
-def test_a_long_window_logs_its_per_day_counts_once(world):
-    """A range's metadata is copied into each day's materialization: a 60-day table would be
-    stored 60 times, so it goes to the run's log once, and each day's event names the load records."""
+def test_each_day_of_a_range_run_carries_its_own_figures(world):
+    """A range run's metadata would be copied into every day's event (one day showed the 60 days'
+    rows and files): each day's materialization has that day's rows and file, the range's totals
+    and per-day table are in the run's log once."""
     platform, config, requests, _ = world
     instance, key = platform.instance, dg.AssetKey(["bronze", "kaggle_invoices_raw"])
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=["2020-01-15"]), limit=1, ascending=True
-    ).records  # the sensor's range run's (later tests re-run days)
-    event = records[0].event_log_entry
-    meta = event.asset_materialization.metadata
-    assert "per_day" not in meta and meta["days"].value == 60
-    assert meta["load_records"].value.endswith("bronze/_loads/kaggle_invoices")
+    lake = platform.settings.lake_url
+    for day in ("2020-01-15", "2020-02-29"):
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1, ascending=True
+        ).records  # the sensor's range run's (later tests re-run days)
+        event = records[0].event_log_entry
+        meta = event.asset_materialization.metadata
+        on_disk = ds.dataset(f"{lake}/bronze/kaggle_invoices_raw/partition_date={day}", format="parquet").count_rows()
+        assert meta["dagster/row_count"].value == meta["rows_loaded"].value == on_disk > 0
+        assert meta["files"].value == 1 and meta["source_files"].value == [f"invoices_{day}.csv"]
+        assert "days" not in meta and "layer_summary" not in meta
+        assert meta["load_records"].value.endswith("bronze/_loads/kaggle_invoices")
     logs = [e for e in instance.all_logs(event.run_id) if e.step_key == "kaggle_invoices_bronze"]
-    logged = [e.user_message for e in logs if "counts per day" in e.user_message]
-    assert len(logged) == 1 and logged[0].startswith("2020-01-01..2020-02-29 counts per day:")
+    logged = [e.user_message for e in logs if e.user_message.startswith("60 day(s):")]
+    assert len(logged) == 1
     days = [line.split(" | ")[0].strip("| ") for line in logged[0].splitlines()[3:]]
     assert days == [f"{config.start + timedelta(days=n)}" for n in range(60)]
+
+    # a dbt model: each day its own rows, the columns (typed) on the newest day
+    facts = dg.AssetKey(["gold", "kpi_ar_aging"])
+    by_day = {
+        r.asset_materialization.partition: r.asset_materialization.metadata
+        for r in instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=facts), limit=1000).records
+        if r.run_id == event.run_id
+    }
+    assert len(by_day) == 60 and all(m["dagster/row_count"].value == 4 for m in by_day.values())  # four buckets
+    columns = by_day["2020-02-29"]["dagster/column_schema"].value.columns
+    assert {(c.name, c.type) for c in columns} >= {("as_of_date", "date"), ("open_amount", "double")}
+    assert "dagster/column_schema" not in by_day["2020-01-15"]
 
 
 @pytest.mark.parametrize("day", [date(2020, 1, 20), date(2020, 2, 29)])
@@ -189,6 +208,6 @@ def test_bad_rows_are_quarantined_and_counted(tmp_path):
     result = run_days(platform.defs, platform.instance, date(2020, 1, 26), date(2020, 1, 26))
     meta = result.asset_materializations_for_node("kaggle_invoices_bronze")[0].metadata
     assert (meta["rows_read"].value, meta["rows_loaded"].value, meta["rows_quarantined"].value) == (3, 2, 1)
-    assert meta["per_day"].value.splitlines()[2:] == ["| 2020-01-26 | 1 | 3 | 2 | 1 |"]
+    assert meta["files"].value == 1 and meta["dagster/row_count"].value == 2
     quarantine = warehouse.query(platform.settings.warehouse_path, "select * from ops.ops_quarantine")
     assert quarantine[["rule", "source_line"]].values.tolist() == [["type:total_open_amount", 3]]

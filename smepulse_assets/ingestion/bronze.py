@@ -157,26 +157,33 @@ def _summary(loads: list[DayCounts]) -> dict[str, int]:
     }
 
 
-# A range run's metadata is copied into every day's materialization, so a per-day table of n days
-# is stored n times: a month's table is kept in the metadata, a longer window's goes to the run's
-# log once (each day's counts are also in its load record). 520 days in the metadata were ~270,000
-# table rows per source to serialize and store, ~1.5 s of a backfill and ~10 MB per source on disk.
-PER_DAY_METADATA_DAYS = 31
-
-
 def _per_day_table(loads: list[DayCounts]) -> str:
-    """Each day's counts as one markdown table (a nested JSON value of n days would cost Dagster
-    n x n objects to store; one string costs next to nothing and reads the same)."""
+    """Each day's counts as one markdown table, for the run log of a range."""
     rows = [f"| {l.day} | {len(l.files)} | {l.rows_read} | {l.rows_loaded} | {l.rows_quarantined} |" for l in loads]
     return "\n".join(["| day | files | read | loaded | quarantined |", "|---|---|---|---|---|", *rows])
 
 
-def _per_day_metadata(context: dg.AssetExecutionContext, loads: list[DayCounts]) -> dict[str, dg.MetadataValue]:
-    table = _per_day_table(loads)
-    if len(loads) <= PER_DAY_METADATA_DAYS:
-        return {"per_day": dg.MetadataValue.md(table)}
-    context.log.info(f"{loads[0].day}..{loads[-1].day} counts per day:\n{table}")
-    return {}
+def _add_day_metadata(context: dg.AssetExecutionContext, spec: SourceSpec, load: DayCounts) -> None:
+    """A day's own figures on that day's materializations. A range run's metadata would otherwise
+    be copied into every day's event: one day of a 90-day run showed the 90 days' rows and files."""
+    day = f"{load.day}"
+    context.add_asset_metadata(
+        {
+            "files": len(load.files),
+            "source_files": dg.MetadataValue.json([f.rsplit("/", 1)[-1] for f in load.files]),
+            "rows_read": load.rows_read,
+            "rows_loaded": load.rows_loaded,
+            "rows_quarantined": load.rows_quarantined,
+            "dagster/row_count": load.rows_loaded,
+        },
+        asset_key=spec.raw_key,
+        partition_key=day,
+    )
+    context.add_asset_metadata(
+        {"rows_quarantined": load.rows_quarantined, "dagster/row_count": load.rows_quarantined},
+        asset_key=spec.quarantine_key,
+        partition_key=day,
+    )
 
 
 def bronze_specs(spec: SourceSpec) -> list[dg.AssetSpec]:
@@ -222,27 +229,24 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
         layer = LayerSummary.of_bronze(
             tables=[spec.name], rows_loaded=summary["rows_loaded"], rows_quarantined=summary["rows_quarantined"], checks=checks
         )
-        context.log.info(f"{len(days)} day(s): {summary}\n{layer.render()}")
+        # the window's totals and per-day table go to the run log; each day's event has its own
+        context.log.info(f"{len(days)} day(s): {summary}" + (f"\n{_per_day_table(loads)}" if len(days) > 1 else ""))
+        context.log.info(layer.render())
+        for load in loads:
+            _add_day_metadata(context, spec, load)
+        # a one-day run's summary is that day's; a range's is not any day's (it is in the log)
+        run_summary = layer.as_metadata() if len(days) == 1 else {}
         yield dg.MaterializeResult(
             asset_key=spec.raw_key,
             metadata={
-                **summary,
-                "days": len(days),
                 "lake_path": paths.lake("bronze", spec.raw_table),
                 "load_records": paths.lake("bronze", "_loads", spec.name),
-                **_per_day_metadata(context, loads),
-                "dagster/row_count": summary["rows_loaded"],
-                **layer.as_metadata(),
+                **run_summary,
             },
         )
         yield dg.MaterializeResult(
             asset_key=spec.quarantine_key,
-            metadata={
-                "rows_quarantined": summary["rows_quarantined"],
-                "lake_path": paths.lake("bronze", spec.quarantine_table),
-                "dagster/row_count": summary["rows_quarantined"],
-                **layer.as_metadata(),
-            },
+            metadata={"lake_path": paths.lake("bronze", spec.quarantine_table), **run_summary},
         )
         yield from checks
 

@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 MODEL_TYPES = {"model", "seed", "snapshot"}
+LAYER_SUMMARY_TITLE = "LAYER SUMMARY"  # the rendered summary's first line ends with it
 
 
 @dataclass
@@ -58,7 +59,7 @@ class LayerSummary:
     def render(self) -> str:
         total = len(self.tables_succeeded) + len(self.tables_failed) + len(self.tables_skipped)
         lines = [
-            f"{self.layer.upper()} LAYER SUMMARY",
+            f"{self.layer.upper()} {LAYER_SUMMARY_TITLE}",
             f"Total tables: {total}",
             f"  Success: {len(self.tables_succeeded)}",
             f"  Failed: {len(self.tables_failed)} {self.tables_failed or ''}".rstrip(),
