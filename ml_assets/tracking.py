@@ -160,7 +160,8 @@ def load_champion(model_name: str, flavor_name: str = "sklearn"):
     if version is None:
         raise dg.Failure(
             description=f"No champion registered for '{model_name}': materialize its model asset first "
-            "(a version is promoted only when it beats the baselines on the holdout)."
+            "(a version is promoted only when it beats the baselines on the holdout).",
+            allow_retries=False,
         )
     return flavor(flavor_name).load_model(f"models:/{model_name}@{CHAMPION}"), version
 

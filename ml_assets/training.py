@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import dagster as dg
 import pandas as pd
 
-from smepulse_assets.conventions import DAILY_FRESHNESS, OWNER, WAREHOUSE_POOL
+from smepulse_assets.conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY, WAREHOUSE_POOL
 
 from . import outputs, tracking
 from .estimators import TRUSTED_TYPES
@@ -36,6 +36,7 @@ def ml_asset_args(partitions_def: dg.PartitionsDefinition, description: str) -> 
         "owners": [OWNER],
         "freshness_policy": DAILY_FRESHNESS,
         "pool": WAREHOUSE_POOL,
+        "retry_policy": TRANSIENT_RETRY,  # MLflow's tracking store and registry
         "description": description,
     }
 

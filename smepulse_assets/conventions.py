@@ -12,6 +12,12 @@ OWNER = "team:data-platform"
 # warehouse runs in this pool, and dagster.yaml limits it to one slot.
 WAREHOUSE_POOL = "duckdb_warehouse"
 
+# Steps that reach the landing zone and the lake (S3 when configured) or MLflow retry twice, after
+# ~15 s and ~30 s: a dropped connection or a throttled request is not a failed day. Failures that
+# a retry cannot mend (an unreadable delivery, no champion to score with) are raised with
+# allow_retries=False and fail at once. Re-running a step is safe: every step replaces its days.
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
 # Data arrives once a day; a layer is stale when a day and a half passes
 # without a new materialization, and failing after two days.
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(

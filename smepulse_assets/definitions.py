@@ -12,7 +12,7 @@ from .ingestion.sensor import build_drop_sensor
 from .ingestion.spec import load_source_specs
 from .quality.alert_sensor import build_alert_sensor
 from .quality.alerts import Alerting, build_alert_log_asset
-from .quality.freshness import build_freshness_checks
+from .quality.freshness import build_freshness_checks, freshness_targets
 from .ml_sensor import build_ml_after_daily_sensor
 from .reference_sensor import build_seed_sensor
 from .resources import PlatformPaths, WarehouseResource
@@ -72,10 +72,15 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         ],
         sensors=[
             build_drop_sensor(sources, daily_job, partitions),
-            build_alert_sensor(),
+            build_alert_sensor({key: spec for key, (spec, _) in freshness_targets(assets).items()}),
             build_seed_sensor(reference_job),
             build_ml_after_daily_sensor(daily_job, ml_job),
         ],
+        # One process per run, its steps in it: the multiprocess executor started a process per step
+        # that loaded the whole code location again (25-30 s between steps of a daemon-launched run),
+        # while the dbt steps are serialized by the warehouse pool anyway. Runs launched by the
+        # daemon then take what in-process runs take (benchmarks/scale.py --via-daemon).
+        executor=dg.in_process_executor,
         resources={
             "paths": PlatformPaths.from_settings(settings),
             "dbt": dbt_resource(),

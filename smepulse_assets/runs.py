@@ -45,10 +45,13 @@ def run_freshness_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> 
 def evaluate_sensor(
     defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None = None
 ) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
-    """One tick of a sensor, as the daemon would run it; returns its result and its new cursor."""
+    """One tick of a sensor, as the daemon would run it (its asset events are recorded, its run
+    requests are not executed); returns its result and its new cursor."""
     sensor = defs.resolve_sensor_def(name)
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources) as context:
         result = sensor(context)
+        for event in getattr(result, "asset_events", None) or []:
+            instance.report_runless_asset_event(event)
         return result, getattr(result, "cursor", None) or context.cursor
 
 

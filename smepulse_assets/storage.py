@@ -45,6 +45,12 @@ def file_fingerprint(info: dict) -> str:
     return f"{info.get('size')}:{version}"
 
 
+def modified_at(info: dict) -> float | None:
+    """When a listed file was last written, as a POSIX timestamp (local mtime or S3 LastModified)."""
+    value = info.get("mtime") or info.get("LastModified") or info.get("created")
+    return value.timestamp() if hasattr(value, "timestamp") else value
+
+
 def read_bytes(url: str) -> bytes:
     fs, path = filesystem(url)
     with fs.open(path, "rb") as handle:

@@ -256,7 +256,10 @@ def test_payment_completion_rate_jump_is_flagged(tmp_path):
     assert features.drop(columns="as_of_date").values.tolist() == [[32, 0, 0.0, 32000.0], [32, 32, 1.0, 0.0]]
 
 
-def test_stale_assets_fail_freshness_and_alert_until_fresh_again(tmp_path):
+def test_freshness_is_the_policys_verdict_and_lag_and_recovery_alert_once(tmp_path):
+    """freshness_sla judges what the asset page's policy judges (the last materialization's age);
+    newest_day_lag warns when the data stops days short. An open freshness alert is re-judged on the
+    sensor's next tick: a fresh materialization resolves it and records the passing check."""
     hook = Webhook()
     today = datetime.now(timezone.utc).date()
     first = today - timedelta(days=8)
@@ -268,23 +271,40 @@ def test_stale_assets_fail_freshness_and_alert_until_fresh_again(tmp_path):
     run_reference(platform.defs, platform.instance)
     run_days(platform.defs, platform.instance, first, today - timedelta(days=5))  # four days behind
 
-    stale = {e.asset_key.to_user_string(): e for e in run_freshness_checks(platform.defs, platform.instance).get_asset_check_evaluations()}
-    assert not stale["bronze/kaggle_invoices_raw"].passed
-    assert stale["bronze/kaggle_invoices_raw"].severity == dg.AssetCheckSeverity.ERROR
-    assert not stale["gold/kpi_ar_aging"].passed
-    assert stale["gold/dim_date"].passed  # materialized minutes ago
-    watch.tick()
-    assert ("bronze/kaggle_invoices_raw", "freshness_sla", None) in hook.events("firing")
-
-    run_days(platform.defs, platform.instance, today - timedelta(days=4), today - timedelta(days=1))
-    fresh = run_freshness_checks(platform.defs, platform.instance).get_asset_check_evaluations()
-    # eight days are too few to train the models, so this test never runs the ML job:
-    # its assets must stay stale (and alerting) while everything the daily job builds recovers
+    evaluations = run_freshness_checks(platform.defs, platform.instance).get_asset_check_evaluations()
+    verdicts = {(e.asset_key.to_user_string(), e.check_name): e for e in evaluations}
+    assert verdicts[("bronze/kaggle_invoices_raw", "freshness_sla")].passed  # materialized minutes ago
+    lag = verdicts[("bronze/kaggle_invoices_raw", "newest_day_lag")]
+    assert not lag.passed and lag.severity == dg.AssetCheckSeverity.WARN
+    assert f"newest day {today - timedelta(days=5)}" in lag.description
+    assert verdicts[("gold/dim_date", "freshness_sla")].passed and ("gold/dim_date", "newest_day_lag") not in verdicts
     ml = {k.to_user_string() for k in platform.defs.resolve_job_def("daily_ml_job").asset_layer.selected_asset_keys}
-    still_stale = {e.asset_key.to_user_string() for e in fresh if not e.passed}
-    assert still_stale == ml
+    never = verdicts[("ml/payment_date_model", "freshness_sla")]
+    assert (never.passed, never.severity, never.description) == (False, dg.AssetCheckSeverity.ERROR, "never materialized")
+    assert {a for (a, c), e in verdicts.items() if c == "freshness_sla" and not e.passed} == ml
     watch.tick()
     firing = hook.events("firing")
-    assert sorted(hook.events("resolved")) == sorted(e for e in firing if e[0] not in ml)
-    assert {e[0] for e in firing} & ml == ml
+    assert ("bronze/kaggle_invoices_raw", "newest_day_lag", None) in firing
+    assert len(firing) == len(set((s, c) for s, c, _ in firing))  # one alert per asset and check
+
+    run_freshness_checks(platform.defs, platform.instance)  # the next hour: repeats, nothing sent again
+    watch.tick()
+    assert hook.events("firing") == firing
+
+    run_days(platform.defs, platform.instance, today - timedelta(days=4), today - timedelta(days=1))
+    watch.tick()  # no freshness run in between: the sensor re-judges the open freshness alerts itself
+    resolved = hook.events("resolved")
+    # eight days are too few to train the models, so this test never runs the ML job: its assets
+    # stay stale (and alerting) while everything the daily job builds recovers
+    assert sorted(resolved) == sorted(e for e in firing if e[0] not in ml)
+    check = platform.instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey(["bronze", "kaggle_invoices_raw"]), "newest_day_lag")]
+    )
+    assert list(check.values())[0].status.value == "SUCCEEDED"  # the UI's check state moved with the alert
+    alerts = warehouse.query(platform.settings.warehouse_path, "select * from ops.alerts")
+    open_now = alerts[alerts["status"] == "open"]
+    assert set(open_now["subject"]) == ml and open_now["alert_key"].is_unique
+    assert (alerts.loc[alerts["subject"] == "bronze/kaggle_invoices_raw", "occurrences"] == 2).all()
+    logged = platform.instance.get_latest_materialization_event(dg.AssetKey(["ops", "alert_log"]))
+    assert logged.asset_materialization.metadata["open_alerts"].value == len(open_now)
     hook.server.shutdown()

@@ -9,7 +9,7 @@ from smepulse_assets.definitions import build_defs
 from smepulse_assets.ingestion.parse import parse_drop_file
 from smepulse_assets.ingestion.spec import load_source_spec
 from smepulse_assets.kaggle_invoices.contract import SPEC
-from smepulse_assets.quality.alerts import Alerting, AlertLog, Signal, covers
+from smepulse_assets.quality.alerts import Alerting, AlertLog, Signal, alert_log_metadata, covers
 from smepulse_assets.quality.rules import RowRule, RulesError
 from tests.conftest import make_settings
 from tests.kaggle_samples import ROWS, csv_bytes
@@ -115,17 +115,39 @@ def signal(failing: bool, partition: str | None = "2020-01-15", check: str = "pa
     return Signal("check", "bronze/x", check, partition, failing, "ERROR", "0.5", ">= 95%", "m", "http://ui", "run")
 
 
-def test_alert_opens_once_repeats_silently_and_resolves(tmp_path):
+def test_one_alert_per_failing_check_whatever_its_partitions(tmp_path):
     alerting = Alerting(lake_url=str(tmp_path / "lake"))
     assert [e["event"] for e in alerting.process([signal(True)], LOG)] == ["firing"]
     assert [e["event"] for e in alerting.process([signal(True)], LOG)] == ["repeat"]
-    other_day = alerting.process([signal(True, "2020-01-16")], LOG)
-    assert [e["event"] for e in other_day] == ["firing"]  # another partition is another failure
+    other_day = alerting.process([signal(True, "2020-01-16"), signal(True, "2020-01-20...2020-01-22")], LOG)
+    assert [e["event"] for e in other_day] == ["repeat", "repeat"]  # the same check failing elsewhere
+    (alert,) = AlertLog(alerting.lake_url).open_alerts().values()
+    assert alert.occurrences == 4 and alert.failing == {"2020-01-15", "2020-01-16", "2020-01-20...2020-01-22"}
     assert alerting.process([signal(False, "2020-01-17")], LOG) == []  # a pass elsewhere proves nothing
+    cleared = alerting.process([signal(False, "2020-01-15")], LOG)  # one day recovered, others still fail
+    assert [e["event"] for e in cleared] == ["cleared"]
+    assert AlertLog(alerting.lake_url).open_alerts()[alert.opening["alert_key"]].failing == {
+        "2020-01-16", "2020-01-20...2020-01-22"
+    }
     resolved = alerting.process([signal(False, "2020-01-01...2020-01-31")], LOG)
-    assert sorted(e["partition"] for e in resolved) == ["2020-01-15", "2020-01-16"]
-    assert {e["event"] for e in resolved} == {"resolved"}
+    assert [e["event"] for e in resolved] == ["resolved"] and resolved[0]["alert_id"] == alert.opening["alert_id"]
     assert AlertLog(alerting.lake_url).open_alerts() == {}
+    # another check of the same asset is another alert; a failure after a recovery opens a new one
+    assert [e["event"] for e in alerting.process([signal(True, check="row_conservation"), signal(True)], LOG)] == [
+        "firing", "firing"
+    ]
+    assert len(AlertLog(alerting.lake_url).open_alerts()) == 2
+
+
+def test_an_unpartitioned_pass_resolves_and_the_log_asset_lists_what_is_open(tmp_path):
+    alerting = Alerting(lake_url=str(tmp_path / "lake"))
+    alerting.process([signal(True, None, "freshness_sla"), signal(True, "2020-01-15"), signal(True, "2020-01-16")], LOG)
+    metadata = alert_log_metadata(AlertLog(alerting.lake_url))
+    assert metadata["open_alerts"] == 2
+    listed = {(r.data["check"], r.data["failing"], r.data["occurrences"]) for r in metadata["open_alert_list"].value.records}
+    assert listed == {("freshness_sla", "all", 1), ("pass_rate", "2020-01-15, 2020-01-16", 2)}
+    assert [e["event"] for e in alerting.process([signal(False, None, "freshness_sla")], LOG)] == ["resolved"]
+    assert alert_log_metadata(AlertLog(alerting.lake_url))["open_alerts"] == 1
 
 
 def test_a_sink_that_is_down_is_recorded_not_fatal(tmp_path):

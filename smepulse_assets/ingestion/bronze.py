@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import storage
-from ..conventions import DAILY_FRESHNESS, OWNER, days_in_window
+from ..conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY, days_in_window
 from ..quality import source_checks
 from ..quality.layer_summary import LayerSummary
 from ..quality.row_rules import validate_row_rules
@@ -215,6 +215,7 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
         check_specs=source_checks.check_specs(rules),
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=TRANSIENT_RETRY,  # the landing zone and the lake may be S3
     )
     def bronze(context: dg.AssetExecutionContext, paths: PlatformPaths):
         days = days_in_window(context.partition_time_window)
@@ -281,6 +282,7 @@ def load_window(spec: SourceSpec, landing_url: str, days: list[date], ingested_a
         raise dg.Failure(
             description=f"Unreadable delivery {err.source_file}: {err.problem}. No partition was written.",
             metadata={"file": err.source_file, "problem": err.problem},
+            allow_retries=False,  # the file stays unreadable until it is replaced
         ) from err
 
 

@@ -38,14 +38,31 @@ class DropPlan:
         return sorted({name for day, names in self.sources.items() if first <= day <= last for name in names})
 
 
-def list_drop_files(spec: SourceSpec, landing_url: str) -> dict[str, str]:
-    """Every file under the source's landing folder matching its pattern, relative path -> fingerprint."""
+def drop_file_infos(spec: SourceSpec, landing_url: str) -> dict[str, dict]:
+    """Every file under the source's landing folder matching its pattern, relative path -> listing."""
     fs, root = storage.filesystem(storage.join(landing_url, spec.name))
     if not fs.exists(root):
         return {}
     pattern = spec.landing.format(day="*")
     found = {path[len(root) :].lstrip("/"): info for path, info in fs.find(root, detail=True).items()}
-    return {relative: storage.file_fingerprint(info) for relative, info in found.items() if fnmatch.fnmatch(relative, pattern)}
+    return {relative: info for relative, info in found.items() if fnmatch.fnmatch(relative, pattern)}
+
+
+def already_loaded(instance: dg.DagsterInstance, spec: SourceSpec, infos: dict[str, dict]) -> dict[str, str]:
+    """The files a sensor starting without a cursor counts as seen: those of days the source's
+    bronze asset has materialized, written before its last materialization. Without this, the
+    first tick after `smepulse demo` (which loads the landing zone in process) or after a
+    backfill would request every day again."""
+    latest = instance.get_latest_materialization_event(spec.raw_key)
+    if latest is None:
+        return {}
+    loaded_days = instance.get_materialized_partitions(spec.raw_key)
+    seen = {}
+    for relative, info in infos.items():
+        modified = storage.modified_at(info)
+        if relative.split("/", 1)[0] in loaded_days and modified is not None and modified <= latest.timestamp:
+            seen[relative] = storage.file_fingerprint(info)
+    return seen
 
 
 def _partition_day(folder: str, partitions_def: dg.PartitionsDefinition) -> date | None:
@@ -123,11 +140,17 @@ def build_drop_sensor(specs: list[SourceSpec], job, partitions_def: dg.Partition
         name=SENSOR_NAME,
         job=job,
         minimum_interval_seconds=30,
+        # on from the start: its first tick counts what was already loaded as seen (already_loaded)
+        default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Requests one run of the daily job for the days with new or changed drops in any of {folders}.",
     )
     def drop_sensor(context: dg.SensorEvaluationContext, paths: PlatformPaths):
-        cursor = json.loads(context.cursor) if context.cursor else {}
-        listings = [(spec, list_drop_files(spec, paths.landing_url)) for spec in specs]
+        infos = {spec.name: drop_file_infos(spec, paths.landing_url) for spec in specs}
+        if context.cursor:
+            cursor = json.loads(context.cursor)
+        else:
+            cursor = {spec.name: {"files": already_loaded(context.instance, spec, infos[spec.name])} for spec in specs}
+        listings = [(spec, {r: storage.file_fingerprint(i) for r, i in infos[spec.name].items()}) for spec in specs]
         plan = plan_drop_runs(listings, cursor, partitions_def)
         for report in plan.reports:
             context.log.warning(report)

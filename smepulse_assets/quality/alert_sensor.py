@@ -4,7 +4,11 @@ Each tick reads the runs that finished (succeeded or failed) since the cursor,
 turns their check evaluations and their outcome into signals, and hands them
 to ``Alerting``. The cursor (last update time and the run ids seen at it)
 means a run is looked at once, so a failure is not re-sent on every tick.
-Stale assets arrive the same way: the scheduled freshness checks fail.
+Stale assets arrive the same way: the scheduled freshness checks fail. An open
+freshness alert is judged again on every tick, so a fresh materialization
+resolves it (and records the passing check) within a tick, not at the next hour.
+When the log changed, the tick records a materialization of ``ops/alert_log``
+listing the open alerts: the UI shows what ``ops.alerts`` holds.
 """
 
 import json
@@ -13,7 +17,8 @@ from datetime import datetime, timezone
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
-from .alerts import Alerting, Signal
+from .alerts import ALERT_LOG_KEY, AlertLog, Alerting, OpenAlert, Signal, alert_log_metadata
+from .freshness import CHECK_NAME, LAG_CHECK_NAME, evaluate
 
 SENSOR_NAME = "quality_alert_sensor"
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
@@ -99,24 +104,68 @@ def finished_runs(instance: dg.DagsterInstance, cursor: str | None) -> tuple[lis
     return [r.dagster_run for r in fresh], json.dumps(state)
 
 
-def build_alert_sensor() -> dg.SensorDefinition:
+FRESHNESS_CHECKS = {CHECK_NAME, LAG_CHECK_NAME}
+
+
+def freshness_recoveries(
+    instance: dg.DagsterInstance, open_alerts: list[OpenAlert], specs: dict[dg.AssetKey, dg.AssetSpec], alerting: Alerting
+) -> tuple[list[Signal], list[dg.AssetCheckEvaluation]]:
+    """Open freshness alerts whose asset is fresh now: a passing signal for each, and the passing
+    evaluation to record (the check's state in the UI moves with the alert)."""
+    now = datetime.now(timezone.utc)
+    signals, evaluations = [], []
+    for alert in open_alerts:
+        event = alert.opening
+        key = dg.AssetKey.from_user_string(event["subject"])
+        if event["kind"] != "check" or event["check_name"] not in FRESHNESS_CHECKS or key not in specs:
+            continue
+        result = evaluate(instance, specs[key], event["check_name"], now)
+        if not result.passed:
+            continue
+        metadata = {k: getattr(v, "value", v) for k, v in result.metadata.items()}
+        evaluations.append(
+            dg.AssetCheckEvaluation(
+                asset_key=key, check_name=result.check_name, passed=True, metadata=result.metadata,
+                severity=result.severity, description=result.description,
+            )
+        )
+        signals.append(
+            Signal("check", event["subject"], result.check_name, None, False, result.severity.value,
+                   metadata["observed"], metadata["threshold"], result.description, alerting.asset_url(key), None)
+        )
+    return signals, evaluations
+
+
+def build_alert_sensor(freshness_specs: dict[dg.AssetKey, dg.AssetSpec] | None = None) -> dg.SensorDefinition:
+    specs = freshness_specs or {}
+
     @dg.sensor(
         name=SENSOR_NAME,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Turns failing checks (ERROR and WARN), failed runs and stale assets into alerts: "
-            "rows in ops.alerts and delivery to the log and the configured webhook; "
-            "a failure is sent once, a recovery is recorded."
+            "one open alert per failing check or job, whatever its partitions, in ops.alerts and listed on "
+            "ops/alert_log; delivered to the log and the configured webhook once, repeats counted, "
+            "recoveries recorded and sent."
         ),
     )
     def quality_alert_sensor(context: dg.SensorEvaluationContext, alerting: Alerting):
         runs, cursor = finished_runs(context.instance, context.cursor)
         signals = [s for run in runs for s in signals_of_run(context.instance, run, alerting)]
         events = alerting.process(signals, context.log)
-        context.update_cursor(cursor)
+        log = AlertLog(alerting.lake_url)
+        recovered, evaluations = freshness_recoveries(context.instance, list(log.open_alerts().values()), specs, alerting)
+        events += alerting.process(recovered, context.log)
         opened = sum(e["event"] == "firing" for e in events)
         resolved = sum(e["event"] == "resolved" for e in events)
-        return dg.SkipReason(f"{len(runs)} run(s) read: {opened} alert(s) opened, {resolved} resolved")
+        asset_events: list = list(evaluations)
+        if events:
+            asset_events.append(dg.AssetMaterialization(asset_key=ALERT_LOG_KEY, metadata=alert_log_metadata(log)))
+        return dg.SensorResult(
+            cursor=cursor,
+            asset_events=asset_events,
+            skip_reason=f"{len(runs)} run(s) read: {opened} alert(s) opened, {resolved} resolved",
+        )
 
     return quality_alert_sensor

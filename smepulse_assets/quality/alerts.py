@@ -1,18 +1,19 @@
 """One alerting component: failing checks, failed runs and stale assets become alerts.
 
-A *signal* is one observation (a check evaluation, a finished run). Signals
-open, repeat or resolve *alerts*:
-- a failing signal with no open alert for the same subject, check and
-  partition opens one and delivers it to every sink (the log, and a webhook
-  when ``SMEPULSE_ALERT_WEBHOOK_URL`` is set);
-- the same failure seen again while its alert is open is recorded as a repeat
-  and not sent again;
-- a passing signal covering the alert's partitions resolves it; the recovery
-  is recorded and sent.
-Every transition is appended to the alert log in the lake
-(``<lake>/ops/alert_events/``); the warehouse view ``ops.alerts`` reads it, one
-row per alert. Appending files, not writing the warehouse, keeps alerting
-working while a run holds the DuckDB write lock.
+A *signal* is one observation (a check evaluation, a finished run). An *alert* is one open
+problem of one thing: a check of an asset, a job's runs, whatever partitions it is seen on.
+Signals open, repeat, clear or resolve alerts:
+- a failing signal with no open alert for its subject and check opens one and delivers it to
+  every sink (the log, and a webhook when ``SMEPULSE_ALERT_WEBHOOK_URL`` is set);
+- the same failure seen again (another day, another range, the next hourly check) while its
+  alert is open is a repeat: counted, its partition added to the alert's failing ones, not sent
+  again;
+- a passing signal clears the failing partitions it covers; once none is left failing the alert
+  is resolved, and the recovery is recorded and sent. An unpartitioned pass (the asset judged as
+  a whole, as the freshness check does) clears every partition.
+Every transition is appended to the alert log in the lake (``<lake>/ops/alert_events/``); the
+warehouse view ``ops.alerts`` reads it, one row per alert. Appending files, not writing the
+warehouse, keeps alerting working while a run holds the DuckDB write lock.
 """
 
 import json
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
@@ -32,7 +34,7 @@ ALERT_EVENT_SCHEMA = pa.schema(
     [
         ("alert_id", pa.string()),
         ("alert_key", pa.string()),
-        ("event", pa.string()),  # firing | repeat | resolved
+        ("event", pa.string()),  # firing | repeat | cleared | resolved
         ("kind", pa.string()),  # check | run
         ("subject", pa.string()),  # asset key (checks) or job name (runs)
         ("check_name", pa.string()),
@@ -68,7 +70,12 @@ class Signal:
 
     @property
     def alert_key(self) -> str:
-        return "|".join([self.kind, self.subject, self.check_name or "", self.partition or ""])
+        return identity(asdict(self))
+
+
+def identity(fields: dict) -> str:
+    """An alert's identity: what is failing (a check of an asset, a job's runs), whatever the partition."""
+    return "|".join([fields["kind"], fields["subject"], fields["check_name"] or ""])
 
 
 def covers(passing: str | None, failing: str | None) -> bool:
@@ -109,15 +116,36 @@ class AlertLog:
             ).to_arrow_table()
         return frame.to_pylist()
 
-    def open_alerts(self) -> dict[str, dict]:
-        """Firing alerts not yet resolved, by alert id (the opening event)."""
-        opened: dict[str, dict] = {}
+    def open_alerts(self) -> dict[str, "OpenAlert"]:
+        """Alerts not yet resolved, by alert key."""
+        opened: dict[str, OpenAlert] = {}
         for event in self.events():
+            key = identity(event)
             if event["event"] == "firing":
-                opened[event["alert_id"]] = event
+                opened[key] = OpenAlert(event, {event["partition"]}, occurrences=1)
+            elif key in opened and event["event"] == "repeat":
+                opened[key].failing.add(event["partition"])
+                opened[key].occurrences += 1
+            elif key in opened and event["event"] == "cleared":
+                opened[key].clear(event["partition"])
             elif event["event"] == "resolved":
-                opened.pop(event["alert_id"], None)
+                opened.pop(key, None)
         return opened
+
+
+@dataclass
+class OpenAlert:
+    """An open alert: its opening event and the partitions still failing (None: the whole asset)."""
+
+    opening: dict
+    failing: set[str | None]
+    occurrences: int
+
+    def clear(self, passing: str | None) -> set[str | None]:
+        """Drop the failing partitions a pass over ``passing`` covers; returns them."""
+        cleared = {p for p in self.failing if covers(passing, p)}
+        self.failing -= cleared
+        return cleared
 
 
 class WebhookSink:
@@ -161,21 +189,22 @@ class Alerting(dg.ConfigurableResource):
         alert_log.append(events)
         return events
 
-    def _transitions(self, signal: Signal, open_alerts: dict[str, dict], log) -> list[dict]:
-        related = [a for a in open_alerts.values() if _same_target(a, signal)]
+    def _transitions(self, signal: Signal, open_alerts: dict[str, "OpenAlert"], log) -> list[dict]:
+        alert = open_alerts.get(signal.alert_key)
         if signal.failing:
-            same = [a for a in related if a["alert_key"] == signal.alert_key]
-            if same:
-                return [_event(same[0]["alert_id"], "repeat", signal)]
+            if alert is not None:
+                alert.failing.add(signal.partition)
+                alert.occurrences += 1
+                return [_event(alert.opening["alert_id"], "repeat", signal)]
             event = self._deliver(_event(uuid.uuid4().hex, "firing", signal), log)
-            open_alerts[event["alert_id"]] = event
+            open_alerts[signal.alert_key] = OpenAlert(event, {signal.partition}, occurrences=1)
             return [event]
-        resolved = []
-        for alert in related:
-            if covers(signal.partition, alert["partition"]):
-                resolved.append(self._deliver({**alert, **_resolution(signal)}, log))
-                open_alerts.pop(alert["alert_id"])
-        return resolved
+        if alert is None or not alert.clear(signal.partition):
+            return []  # nothing open, or a pass elsewhere: it proves nothing about what fails
+        if alert.failing:
+            return [{**_event(alert.opening["alert_id"], "cleared", signal), "message": f"cleared: {signal.message}"}]
+        open_alerts.pop(signal.alert_key)
+        return [self._deliver({**alert.opening, **_resolution(signal)}, log)]
 
     def _deliver(self, event: dict, log) -> dict:
         text = (
@@ -196,10 +225,6 @@ class Alerting(dg.ConfigurableResource):
         return {**event, "delivered_to": ",".join(delivered), "delivery_error": error}
 
 
-def _same_target(alert: dict, signal: Signal) -> bool:
-    return (alert["kind"], alert["subject"], alert["check_name"]) == (signal.kind, signal.subject, signal.check_name)
-
-
 def _event(alert_id: str, kind: str, signal: Signal) -> dict:
     fields = asdict(signal)
     fields.pop("failing")
@@ -217,6 +242,7 @@ def _event(alert_id: str, kind: str, signal: Signal) -> dict:
 def _resolution(signal: Signal) -> dict:
     return {
         "event": "resolved",
+        "partition": signal.partition,
         "observed": signal.observed,
         "message": f"recovered: {signal.message}",
         "run_id": signal.run_id,
@@ -225,6 +251,37 @@ def _resolution(signal: Signal) -> dict:
 
 
 ALERT_LOG_KEY = dg.AssetKey(["ops", "alert_log"])
+ALERT_TABLE_COLUMNS = ("severity", "subject", "check", "failing", "occurrences", "fired_at", "message")
+
+
+def alert_log_metadata(log: AlertLog) -> dict[str, Any]:
+    """What the alert log asset shows: the alerts open now, as ops.alerts has them."""
+    open_alerts = sorted(log.open_alerts().values(), key=lambda a: (a.opening["severity"], a.opening["subject"]))
+    records = [
+        dg.TableRecord(
+            {
+                "severity": a.opening["severity"],
+                "subject": a.opening["subject"],
+                "check": a.opening["check_name"] or "(run)",
+                "failing": ", ".join(sorted(p or "all" for p in a.failing)),
+                "occurrences": a.occurrences,
+                "fired_at": a.opening["event_at"].isoformat(timespec="seconds"),
+                "message": a.opening["message"],
+            }
+        )
+        for a in open_alerts
+    ]
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(c, "int" if c == "occurrences" else "string") for c in ALERT_TABLE_COLUMNS]
+    )
+    return {
+        "open_alerts": len(open_alerts),
+        "open_by_severity": dg.MetadataValue.json(
+            {s: sum(a.opening["severity"] == s for a in open_alerts) for s in ("ERROR", "WARN")}
+        ),
+        "open_alert_list": dg.MetadataValue.table(records, schema=schema),
+        "location": log.folder,
+    }
 
 
 def build_alert_log_asset(freshness: dg.FreshnessPolicy) -> dg.AssetsDefinition:
@@ -235,22 +292,15 @@ def build_alert_log_asset(freshness: dg.FreshnessPolicy) -> dg.AssetsDefinition:
         freshness_policy=freshness,
         kinds={"python", "parquet"},
         description=(
-            "Append-only log of alert events (firing, repeat, resolved) written by "
-            f"quality_alert_sensor under <lake>/ops/alert_events/. Materializing makes sure "
-            "the log exists and reports the alerts open now; ops.alerts reads it."
+            "Append-only log of alert events (firing, repeat, cleared, resolved) written by "
+            "quality_alert_sensor under <lake>/ops/alert_events/; ops.alerts reads it. The sensor records "
+            "a materialization whenever it changes the log, listing the alerts open then (open_alert_list); "
+            "materializing it by hand makes sure the log exists and lists them now."
         ),
     )
     def alert_log(alerting: Alerting) -> dg.MaterializeResult:
         log = AlertLog(alerting.lake_url)
         log.ensure()
-        open_alerts = log.open_alerts()
-        by_severity = {s: sum(a["severity"] == s for a in open_alerts.values()) for s in ("ERROR", "WARN")}
-        return dg.MaterializeResult(
-            metadata={
-                "open_alerts": len(open_alerts),
-                "open_by_severity": dg.MetadataValue.json(by_severity),
-                "location": log.folder,
-            }
-        )
+        return dg.MaterializeResult(metadata=alert_log_metadata(log))
 
     return alert_log

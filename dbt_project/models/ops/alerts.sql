@@ -1,6 +1,7 @@
-{#- One row per alert: when it fired, how often it was seen again, whether and when it
-    recovered. A view over the alert log the alerting component appends to, so it is
-    current without a rebuild. -#}
+{#- One row per alert: one open problem of one thing (a check of an asset, a job's runs), however
+    many partitions and runs it was seen on. When it fired, how often and on which partitions it
+    was seen, whether and when it recovered. A view over the alert log the alerting component
+    appends to, so it is current without a rebuild. -#}
 {{ config(materialized='view') }}
 
 with events as (
@@ -14,8 +15,10 @@ opened as (
 later as (
     select
         alert_id,
-        count(*) filter (where event = 'repeat') as repeats,
-        max(event_at) filter (where event = 'repeat') as last_seen_at,
+        count(*) filter (where event in ('firing', 'repeat')) as occurrences,
+        string_agg(distinct coalesce(partition, 'all'), ', ' order by coalesce(partition, 'all'))
+            filter (where event in ('firing', 'repeat')) as partitions_seen,
+        max(event_at) filter (where event in ('firing', 'repeat')) as last_seen_at,
         max(event_at) filter (where event = 'resolved') as resolved_at,
         max(run_id) filter (where event = 'resolved') as resolved_by_run_id
     from events
@@ -24,10 +27,12 @@ later as (
 
 select
     o.alert_id,
+    o.alert_key,
     o.kind,
     o.subject,
     o.check_name,
-    o.partition,
+    o.partition as first_partition,
+    l.partitions_seen,
     o.severity,
     o.observed,
     o.threshold,
@@ -37,8 +42,8 @@ select
     o.delivered_to,
     o.delivery_error,
     o.event_at as fired_at,
-    1 + coalesce(l.repeats, 0) as occurrences,
-    coalesce(l.last_seen_at, o.event_at) as last_seen_at,
+    l.occurrences,
+    l.last_seen_at,
     l.resolved_at,
     l.resolved_by_run_id,
     case when l.resolved_at is null then 'open' else 'resolved' end as status
