@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test ui bench clean
+.PHONY: install system-packages demo test ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/smepulse demo
 
-test: install
+# Chromium and PostgreSQL's server for the browser and instance tests (scripts/system_packages.sh)
+system-packages:
+	./scripts/system_packages.sh
+
+test: install system-packages
 	$(BIN)/python -m pytest
 
 ui: install

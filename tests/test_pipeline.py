@@ -1,5 +1,6 @@
 """End to end with real Dagster runs, real dbt and real DuckDB: drops -> sensor -> bronze -> silver -> gold."""
 
+import time
 from datetime import date, timedelta
 
 import dagster as dg
@@ -10,7 +11,7 @@ import pytest
 from smepulse_assets import storage, warehouse
 from smepulse_assets.generator import GeneratorConfig, generate_invoice_drops
 from smepulse_assets.kaggle_invoices.replay import drop_url
-from smepulse_assets.runs import run_days, run_reference, run_sensor_requests
+from smepulse_assets.runs import evaluate_drop_sensor, run_days, run_reference, run_sensor_requests
 from tests.conftest import Platform, make_settings
 from tests.kaggle_samples import ROWS, csv_bytes
 from tests.reference_ar import ar_on, load_invoices
@@ -49,6 +50,20 @@ def test_sensor_drives_the_whole_range_as_one_run(world):
     assert requests[0].tags["dagster/asset_partition_range_end"] == "2020-02-29"
     again, _, _ = run_sensor_requests(platform.defs, platform.instance, cursor)
     assert again == []
+
+
+def test_a_sensor_started_after_the_load_counts_what_was_loaded_as_seen(world):
+    """The drop sensor ships running; started with no cursor after days were loaded in process (as
+    `smepulse demo` does), it requests nothing for them, and a file rewritten later is new."""
+    platform, config, _, _ = world
+    first = evaluate_drop_sensor(platform.defs, platform.instance)
+    assert first.run_requests == [] and first.skip_reason is not None
+    time.sleep(0.01)
+    url = drop_url(platform.settings.landing_url, date(2020, 2, 10))
+    storage.write_bytes(url, storage.read_bytes(url))  # the same content delivered again, later
+    again = evaluate_drop_sensor(platform.defs, platform.instance, first.cursor)
+    assert [r.partition_key for r in again.run_requests] == ["2020-02-10"]
+    assert platform.defs.resolve_sensor_def("landing_drop_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_each_day_of_a_range_run_carries_its_own_figures(world):

@@ -3,6 +3,8 @@
 import json
 from datetime import date
 
+import dagster as dg
+
 from smepulse_assets import storage
 from smepulse_assets.kaggle_invoices.replay import drop_url, replay_file, split_into_drops
 from smepulse_assets.runs import evaluate_drop_sensor
@@ -28,7 +30,23 @@ def test_replay_posts_open_then_clears_on_the_clearing_day(tmp_path):
     assert replay.first_day == date(2020, 1, 26)
 
 
+def reference_loaded(platform) -> None:
+    """What the reference job's first run records (the drop sensor waits for it)."""
+    reference = platform.defs.resolve_job_def("reference_data_job").asset_layer.selected_asset_keys
+    for key in reference:
+        platform.instance.report_runless_asset_event(dg.AssetMaterialization(key))
+
+
+def test_the_sensor_waits_for_the_reference_data_then_requests_the_days(platform):
+    storage.write_bytes(drop_url(platform.settings.landing_url, date(2020, 1, 1)), csv_bytes(*ROWS))
+    waiting = evaluate_drop_sensor(platform.defs, platform.instance)
+    assert "Waiting for the reference data" in waiting.skip_message and "gold/dim_date" in waiting.skip_message
+    reference_loaded(platform)
+    assert [r.partition_key for r in evaluate_drop_sensor(platform.defs, platform.instance).run_requests] == ["2020-01-01"]
+
+
 def test_sensor_requests_new_days_once_and_again_when_changed(platform):
+    reference_loaded(platform)
     landing = platform.settings.landing_url
     for day in (date(2020, 1, 1), date(2020, 1, 2), date(2020, 1, 5)):
         storage.write_bytes(drop_url(landing, day), csv_bytes(*ROWS))
@@ -55,6 +73,7 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
 
 def test_sources_landing_on_the_same_day_request_one_run(platform):
     """Eight sources deliver every day: the daily job (which builds all of them) runs once per day, not once per source."""
+    reference_loaded(platform)
     landing = platform.settings.landing_url
     storage.write_bytes(drop_url(landing, date(2020, 1, 3)), csv_bytes(*ROWS))
     storage.write_bytes(storage.join(landing, "orders", "2020-01-03", "orders.csv"), b"order_id\n")

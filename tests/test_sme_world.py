@@ -8,6 +8,7 @@ here from that truth with plain pandas, independently of the SQL, and must agree
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import date, timedelta
 
 import dagster as dg
@@ -18,7 +19,7 @@ import pytest
 from smepulse_assets import warehouse
 from smepulse_assets.generator import GeneratorConfig, WorldConfig, generate_sample_data
 from smepulse_assets.generator.sme_world import drop_bytes, drop_url, read_seed
-from smepulse_assets.reference_sensor import SEEDS_DIR, build_seed_sensor
+from smepulse_assets.reference_sensor import SEEDS_DIR, build_seed_sensor, seed_key
 from smepulse_assets.runs import run_days, run_reference
 from smepulse_assets.storage import write_bytes
 
@@ -307,9 +308,18 @@ def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
 
     first = tick(None)
     assert len(first.run_requests) == 1  # nothing loaded yet: load everything once
-    assert isinstance(tick(first.cursor), dg.SkipReason)
+    assert tick(first.cursor).skip_reason.skip_message == "no seed file changed"
     macro = seeds / "macro_indicators.csv"
     macro.write_text(macro.read_text() + "2026-11-01,7.1,3.4,26350\n")
     refreshed = tick(first.cursor)
     assert refreshed.run_requests[0].tags["smepulse/changed_seeds"] == "macro_indicators.csv"
     assert refreshed.run_requests[0].run_key != first.run_requests[0].run_key
+
+    # a sensor first started after the seeds were loaded (the demo's reference run) starts from them
+    for seed in seeds.glob("*.csv"):
+        platform.instance.report_runless_asset_event(dg.AssetMaterialization(seed_key(seed.name)))
+    started_late = tick(None)
+    assert not started_late.run_requests and started_late.cursor == refreshed.cursor
+    time.sleep(0.01)
+    macro.write_text(macro.read_text() + "2026-12-01,7.1,3.4,26400\n")  # then a newer file lands
+    assert tick(started_late.cursor).run_requests[0].tags["smepulse/changed_seeds"] == "macro_indicators.csv"

@@ -14,6 +14,7 @@ partitions are reported once, not crashed on.
 import fnmatch
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -133,7 +134,13 @@ def run_request_for(first: date, last: date, run_key: str, sources: list[str]) -
     )
 
 
-def build_drop_sensor(specs: list[SourceSpec], job, partitions_def: dg.PartitionsDefinition):
+def build_drop_sensor(
+    specs: list[SourceSpec], job, partitions_def: dg.PartitionsDefinition, waits_for: Iterable[dg.AssetKey] = ()
+):
+    """``waits_for``: assets the daily runs read but do not build (the calendar, the FX seed): on a
+    fresh install the sensor waits for their first load (the seed sensor requests it) instead of
+    starting a daily run that would fail on their absence."""
+    prerequisites = list(waits_for)
     folders = ", ".join(f"<landing>/{s.name}/{s.landing.format(day='<YYYY-MM-DD>')}" for s in specs)
 
     @dg.sensor(
@@ -145,6 +152,9 @@ def build_drop_sensor(specs: list[SourceSpec], job, partitions_def: dg.Partition
         description=f"Requests one run of the daily job for the days with new or changed drops in any of {folders}.",
     )
     def drop_sensor(context: dg.SensorEvaluationContext, paths: PlatformPaths):
+        missing = [k.to_user_string() for k in prerequisites if context.instance.get_latest_materialization_event(k) is None]
+        if missing:
+            return dg.SkipReason(f"Waiting for the reference data's first load (reference_data_job): {', '.join(missing)}")
         infos = {spec.name: drop_file_infos(spec, paths.landing_url) for spec in specs}
         if context.cursor:
             cursor = json.loads(context.cursor)

@@ -1,0 +1,62 @@
+"""The front door: the commands a new user types, from the venv without activating it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from smepulse_assets import cli, programs
+from smepulse_assets.settings import Settings
+
+BIN = Path(sys.executable).parent
+
+
+def test_programs_are_found_beside_the_interpreter_without_path(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert programs.program("dagster", "dagster") == str(BIN / "dagster")
+    assert programs.program("dbt", "dbt-core") == str(BIN / "dbt")
+
+
+def test_a_missing_program_is_named_not_errno_2(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(programs, "BIN_DIR", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("SMEPULSE_DATA_DIR", str(tmp_path / "data"))
+    assert cli.main(["ui"]) == 2
+    message = capsys.readouterr().err
+    assert "`dagster` was not found beside" in message and "make install" in message
+
+
+def test_smepulse_runs_from_the_venv_bin_with_no_venv_on_path(tmp_path):
+    """As the README writes it: `.venv/bin/smepulse ...` in a shell that never activated the venv."""
+    env = {"PATH": "/usr/bin:/bin", "SMEPULSE_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [str(BIN / "smepulse"), "generate", "--days", "3", "--customers", "5", "--invoices-per-day", "5"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    assert (tmp_path / "data" / "landing" / "kaggle_invoices" / f"{yesterday}").is_dir()  # ends yesterday
+    assert Settings.from_env({"SMEPULSE_DATA_DIR": str(tmp_path / "data")}).partitions_start == f"{yesterday - timedelta(days=2)}"
+
+
+def test_the_partitions_start_where_the_data_starts(tmp_path):
+    settings = Settings.from_env({"SMEPULSE_DATA_DIR": str(tmp_path)})
+    assert settings.partitions_start == "2018-01-01"  # nothing landed yet
+    assert settings.record_data_start(date(2020, 3, 1)).partitions_start == "2020-03-01"
+    assert settings.record_data_start(date(2020, 5, 1)).partitions_start == "2020-03-01"  # the earliest wins
+    assert Settings.from_env({"SMEPULSE_DATA_DIR": str(tmp_path)}).partitions_start == "2020-03-01"
+    fixed = Settings.from_env({"SMEPULSE_DATA_DIR": str(tmp_path), "SMEPULSE_PARTITIONS_START": "2019-01-01"})
+    assert fixed.record_data_start(date(2018, 6, 1)).partitions_start == "2019-01-01"  # the environment wins
+
+
+def test_the_demo_world_ends_yesterday_unless_given_a_start():
+    def config(*argv):
+        parser = cli.argparse.ArgumentParser()
+        cli._generator_args(parser, default_days=90)
+        return cli._config(parser.parse_args(list(argv)))
+
+    assert config().end == datetime.now(timezone.utc).date() - timedelta(days=1)
+    assert (config().end - config().start).days == 89
+    assert (config("--start", "2020-01-01").start, config("--start", "2020-01-01").end) == (date(2020, 1, 1), date(2020, 3, 30))

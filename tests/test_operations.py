@@ -1,0 +1,110 @@
+"""The platform operated as a team runs it, not only in process: `smepulse ui` started from the
+venv's bin folder with no venv on PATH, the daemon's sensors launching the runs, a backfill
+launched through the UI's own API, and the UI's pages rendered in a real headless browser."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from smepulse_assets.generator import GeneratorConfig, generate_sample_data, world_config
+from smepulse_assets.settings import Settings
+from smepulse_assets.ui_process import UiProcess
+
+pytestmark = pytest.mark.slow
+
+# What the probe of this machine kind starts Chromium with: without the network flags its
+# background connections are refused by the closed network, many at a time.
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--window-size=1600,1000", "--virtual-time-budget=20000",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "data" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def browse(url: str, profile: Path, screenshot: Path | None = None) -> str:
+    """The page's DOM after its scripts ran, as headless Chromium rendered it (and a screenshot)."""
+    args = ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}"]
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([*args, f"--screenshot={screenshot}", url], check=True, capture_output=True, timeout=120)
+    return subprocess.run([*args, "--dump-dom", url], check=True, capture_output=True, text=True, timeout=120).stdout
+
+
+@pytest.fixture(scope="module")
+def operated(tmp_path_factory):
+    """A world ending yesterday with its last day held back, and `smepulse ui` on it."""
+    root = tmp_path_factory.mktemp("operated")
+    settings = Settings.from_env({"SMEPULSE_DATA_DIR": str(root / "data")})
+    settings.ensure_local_dirs()
+    last = datetime.now(timezone.utc).date() - timedelta(days=1)
+    first = last - timedelta(days=6)
+    config = GeneratorConfig(start=first, end=last, customers=20, invoices_per_day=25, seed=5)
+    generate_sample_data(config, settings.landing_url, world_config(config, orders_per_day=8))
+    settings.record_data_start(first)
+    held = root / "held"
+    for folder in Path(settings.landing_url).glob(f"*/{last}"):
+        shutil.move(str(folder), str(held / folder.parent.name / folder.name))
+    # no venv on PATH, as a user who never activated it
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8", "SMEPULSE_DATA_DIR": str(root / "data")}
+    with UiProcess(env, free_port(), root / "ui.log") as ui:
+        yield ui, settings, first, last, held, root
+
+
+def test_the_daemon_loads_drops_and_new_days_and_runs_a_ui_backfill(operated):
+    ui, settings, first, last, held, _ = operated
+    # the drop sensor ships running: the days already landed are one range run, launched by the daemon
+    (history,) = ui.wait_runs(1, 900, pipelineName="daily_ar_job")
+    assert history["status"] == "SUCCESS"
+    tags = {t["key"]: t["value"] for t in history["tags"]}
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+        f"{first}", f"{last - timedelta(days=1)}"
+    )
+    ui.wait_runs(1, 900, pipelineName="daily_ml_job")  # requested by the ML sensor after it
+
+    for source in held.iterdir():  # the newest day lands
+        for day in source.iterdir():
+            shutil.move(str(day), str(Path(settings.landing_url) / source.name / day.name))
+    runs = ui.wait_runs(2, 600, pipelineName="daily_ar_job")
+    newest = next(r for r in runs if r["runId"] != history["runId"])
+    assert newest["status"] == "SUCCESS"
+    assert {"key": "dagster/partition", "value": f"{last}"} in newest["tags"]
+    ui.wait_runs(2, 900, pipelineName="daily_ml_job")
+
+    # a backfill of two days, as the UI's materialize dialog launches it
+    defs_keys = [["bronze", "kaggle_invoices_raw"], ["bronze", "kaggle_invoices_quarantine"]]
+    backfill = ui.launch_asset_backfill(defs_keys, [f"{last - timedelta(days=1)}", f"{last}"])
+    assert ui.wait_backfill(backfill, 600) in {"COMPLETED", "COMPLETED_SUCCESS"}
+    backfill_runs = ui.runs(tags=[{"key": "dagster/backfill", "value": backfill}])
+    assert len(backfill_runs) == 1 and backfill_runs[0]["status"] == "SUCCESS"  # single-run backfill
+
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        days = con.execute("select count(distinct as_of_date) from gold.kpi_ar_aging").fetchone()[0]
+        open_keys = con.execute("select alert_key from ops.alerts where status = 'open'").fetchall()
+    assert days == 7
+    assert len(open_keys) == len(set(open_keys))  # one open alert per failing thing
+
+
+def test_the_ui_shows_the_days_materialized_in_a_real_browser(operated):
+    ui, settings, first, last, _, root = operated
+    ui.wait_runs(1, 900, pipelineName="daily_ar_job")
+    page = f"{ui.url}/assets/gold/kpi_ar_aging?view=partitions"
+    dom = browse(page, root / "chromium", SCREENSHOTS / "kpi_ar_aging_partitions.png")
+    assert "kpi_ar_aging" in dom and f"{first}" in dom
+    overview = browse(f"{ui.url}/assets/bronze/kaggle_invoices_raw", root / "chromium", SCREENSHOTS / "kaggle_invoices_raw.png")
+    assert "rows_loaded" in overview or "Row count" in overview
+    browse(f"{ui.url}/assets/ops/alert_log", root / "chromium", SCREENSHOTS / "alert_log.png")
