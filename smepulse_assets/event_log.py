@@ -1,136 +1,49 @@
-"""Dagster event log storage that writes a range run's per-day asset events in batches.
+"""The event log storage the platform configures, behind a guard on the Dagster version.
 
-A range run (one run backfilling many days) reports each asset once per day: at 520 days
-and ~60 assets that is ~33,000 materialization events. Dagster's SQL event storages write
-each in its own statements (an event row, its tag rows, the asset's latest-event row) on
-a fresh connection, ~1.5 ms each, and record a planned check's 520 per-day rows by
-serializing the same event once per day. Together that was more than half of a 50k-invoice
-backfill's daily range.
-
-Dagster hands a range output's per-day events to ``store_event_batch`` when
-``DAGSTER_EVENT_BATCH_SIZE`` is set (settings.DAGSTER_INSTANCE_ENV sets it wherever runs are
-created; Dagster's open-source storages then store them one by one). The storages here write
-such a batch as a batch: the event rows in one statement, the tag rows in one, and the
-asset's latest-event row once, for the last day (each day's write would overwrite the
-previous one). What is stored is the same as event by event; ``tests/test_event_log.py``
-compares the two.
-
-On disk, each SQLite file is also kept open on one connection instead of being opened for
-every event (Dagster's way): that made a new day's runs ~5 s slower on disk than in memory.
-
-``dagster.yaml`` configures the on-disk storage for the UI; ``ephemeral_instance()`` builds
-the in-memory instance that tests and the benchmark run in.
+The batched storages (``event_log_batching``) subclass Dagster's SQLite and in-memory event logs
+and override private methods: they are tested with the Dagster versions below and with no other.
+On any other version the platform uses Dagster's own storage and logs a warning: a range run's
+events are then written one by one (slower), but an upgrade can never stop the webserver, the
+daemon or a run because a private method moved. PostgreSQL deployments use dagster-postgres's
+stock storage (deploy/dagster.postgres.yaml) and are not affected by this module.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
 
 import dagster as dg
-import sqlalchemy as db
-from dagster._core.events import DagsterEventType
-from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log import InMemoryEventLogStorage, SqlEventLogStorage, SqliteEventLogStorage
-from dagster._core.storage.event_log.base import EventLogCursor
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
-from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from dagster_shared.serdes import serialize_value
+from dagster._core.storage.event_log import SqliteEventLogStorage
 
-# The kinds a batch is written for; any other batch is stored event by event.
-BATCHED_KINDS = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION}
+# Versions the batched storages were tested with (tests/test_event_log.py compares them with
+# Dagster's own storage event by event). Add a version here only after that test passes on it.
+TESTED_DAGSTER_VERSIONS = ("1.13.27",)
+logger = logging.getLogger(__name__)
 
 
-def one_asset_one_kind(events: Sequence[EventLogEntry]) -> bool:
-    """Whether the batch is what a range output produces: one run, one asset, one kind of event
-    (then its last event is the asset's newest, and the only one its latest-event row keeps)."""
-    firsts = events[0].get_dagster_event() if events[0].is_dagster_event else None
-    if firsts is None or firsts.event_type not in BATCHED_KINDS or firsts.asset_key is None:
-        return False
-    return all(
-        e.is_dagster_event
-        and e.run_id == events[0].run_id
-        and e.get_dagster_event().event_type == firsts.event_type
-        and e.get_dagster_event().asset_key == firsts.asset_key
-        for e in events
-    )
-
-
-def insert_returning_ids(conn, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert event rows in one statement; their storage ids in the rows' order."""
-    statement = SqlEventLogStorageTable.insert().returning(
-        SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
-    )
-    return [row[0] for row in conn.execute(statement, rows)]
-
-
-class BatchedAssetEvents(SqlEventLogStorage):
-    """The batch writes, shared by the in-memory and the on-disk storage (each says where event
-    rows go in ``_insert_event_rows``; it comes before Dagster's storage among their bases)."""
-
-    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        if len(events) < 2 or not one_asset_one_kind(events):
-            super().store_event_batch(events)
-            return
-        rows = [self._event_to_row(event) for event in events]
-        ids = self._insert_event_rows(events[0].run_id, rows)
-        with self.index_transaction() as conn:
-            self._store_asset_event_tags(conn, events, ids)
-            self._store_asset_event(conn, events[-1], ids[-1])
-        self._stored(events)
-
-    def _insert_event_rows(self, run_id: str, rows: list[dict[str, Any]]) -> list[int]:
-        raise NotImplementedError
-
-    def _stored(self, events: Sequence[EventLogEntry]) -> None:
-        """What the storage does after storing each of a batch's events (the in-memory one
-        notifies its watchers)."""
-
-    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
-        # Dagster's version serializes the same event once per partition and compiles one
-        # statement with every day's values (520 days x 200 checks: ~19 s of a 50k backfill).
-        planned = event.get_dagster_event().event_specific_data
-        keys = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
-        row = dict(
-            asset_key=planned.asset_key.to_string(),
-            check_name=planned.check_name,
-            run_id=event.run_id,
-            execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
-            evaluation_event=serialize_value(event),
-            evaluation_event_timestamp=self._event_insert_timestamp(event),
-            evaluation_event_storage_id=event_id,
+def batching_available() -> bool:
+    """Whether this Dagster is one the batched storages were tested with, and they import."""
+    if dg.__version__ not in TESTED_DAGSTER_VERSIONS:
+        logger.warning(
+            "SME Pulse: Dagster %s is not one the batched event log was tested with (%s); using Dagster's own "
+            "event log storage (range runs write their events one by one).",
+            dg.__version__, ", ".join(TESTED_DAGSTER_VERSIONS),
         )
-        with self.index_connection() as conn:
-            conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": key} for key in keys])
+        return False
+    try:
+        from . import event_log_batching  # noqa: F401  (its private imports are part of the test)
+    except ImportError as err:
+        logger.warning("SME Pulse: the batched event log does not import (%s); using Dagster's own storage.", err)
+        return False
+    return True
 
 
-class BatchedInMemoryEventLogStorage(BatchedAssetEvents, InMemoryEventLogStorage):
-    """In-memory storage (ephemeral instances: tests, the benchmark) with batch writes."""
-
-    def _insert_event_rows(self, run_id: str, rows: list[dict[str, Any]]) -> list[int]:
-        with self.run_connection(run_id) as conn:
-            return insert_returning_ids(conn, rows)
-
-    def _stored(self, events: Sequence[EventLogEntry]) -> None:
-        # as InMemoryEventLogStorage.store_event does after each event
-        for event in events:
-            self._storage_id += 1
-            for handler in list(self._handlers[event.run_id]):
-                handler(event, str(EventLogCursor.from_storage_id(self._storage_id)))
-
-
-class BatchedSqliteEventLogStorage(BatchedAssetEvents, SqliteEventLogStorage):
-    """The UI's on-disk storage (SQLite files under DAGSTER_HOME) with batch writes and kept
-    connections: the run's own file, and the index file that mirrors asset events for
-    cross-run queries.
-
-    Its files are where Dagster's default storage keeps them (DAGSTER_HOME/history/runs), so an
-    instance switches to it, or back, with its history intact."""
+class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
+    """The class dagster.yaml names: the batched SQLite event log on a tested Dagster, else Dagster's
+    SQLite event log on the same files (DAGSTER_HOME/history/runs), so either reads the other's
+    history. Never instantiated itself: ``from_config_value`` returns one of the two (Dagster wants
+    the class it loads from dagster.yaml to be an event log storage)."""
 
     @classmethod
     def config_type(cls):
@@ -143,100 +56,17 @@ class BatchedSqliteEventLogStorage(BatchedAssetEvents, SqliteEventLogStorage):
             if "DAGSTER_HOME" not in os.environ:
                 raise ValueError("BatchedSqliteEventLogStorage: set its base_dir, or DAGSTER_HOME (its files go under history/runs)")
             base_dir = os.path.join(os.environ["DAGSTER_HOME"], "history", "runs", "")
-        return cls(base_dir, inst_data=inst_data)
+        if not batching_available():
+            return SqliteEventLogStorage(base_dir, inst_data=inst_data)
+        from .event_log_batching import BatchedSqliteEventLogStorage as Batched
 
-    # Files kept open at once: a run writes its own file and the index.
-    KEPT_FILES = 8
-
-    def __init__(self, base_dir: str, inst_data=None):
-        self._engines: OrderedDict[str, db.engine.Engine] = OrderedDict()  # before Dagster's init connects
-        super().__init__(base_dir, inst_data=inst_data)
-
-    @contextmanager
-    def _connect(self, shard: str) -> Iterator[db.engine.Connection]:
-        """Dagster's, on a connection kept open per file. Dagster builds an engine and opens the
-        file for every use: each event's statements were compiled anew, opening and closing the
-        file (the last connection to close checkpoints the WAL) cost more than the writes, and
-        every commit waited for the disk. A new day's events took ~7 s on disk against ~1.5 s in
-        memory. Commits here do not wait for the disk (WAL with synchronous=NORMAL: a power cut
-        can lose the last events, never corrupt the file)."""
-        with self._db_lock:
-            with self._engine(shard).connect() as conn:
-                changes = conn.connection.driver_connection.total_changes
-                with conn.begin():
-                    yield conn
-                if shard != INDEX_SHARD_NAME and conn.connection.driver_connection.total_changes != changes:
-                    self._mark_run_file_changed(shard)
-
-    def _mark_run_file_changed(self, run_id: str) -> None:
-        """The UI follows a running run's logs with Dagster's file watcher, which reacts to the
-        run's file changing. On a kept connection a commit only grows the WAL beside the file
-        (Dagster's closing connection checkpointed it into the file each time), so a write marks
-        the file itself (only a write: the watcher reads, and a read must not wake it again)."""
-        os.utime(self.path_for_shard(run_id))
-
-    def _engine(self, shard: str) -> db.engine.Engine:
-        if shard in self._engines:
-            self._engines.move_to_end(shard)
-            return self._engines[shard]
-        engine = db.create_engine(
-            self.conn_string_for_shard(shard),
-            # all use is under the storage's lock; Dagster's _initdb opens a second connection
-            # (it inspects the file while its first is open), closed when returned
-            poolclass=db.pool.QueuePool, pool_size=1, max_overflow=1,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
-        )
-        db.event.listen(engine, "connect", _commit_without_waiting_for_disk)
-        if shard not in self._initialized_dbs:
-            self._initdb(engine)
-            self._initialized_dbs.add(shard)
-        self._engines[shard] = engine
-        while len(self._engines) > self.KEPT_FILES:
-            self._engines.popitem(last=False)[1].dispose()
-        return engine
-
-    def _close_files(self) -> None:
-        while self._engines:
-            self._engines.popitem()[1].dispose()
-
-    def wipe(self) -> None:
-        with self._db_lock:
-            self._close_files()  # the run files are deleted: no connection may stay on one
-        super().wipe()
-
-    def dispose(self) -> None:
-        super().dispose()
-        with self._db_lock:
-            self._close_files()
-
-    def _insert_event_rows(self, run_id: str, rows: list[dict[str, Any]]) -> list[int]:
-        with self.run_connection(run_id) as conn:
-            conn.execute(SqlEventLogStorageTable.insert(), rows)
-        with self.index_connection() as conn:
-            return insert_returning_ids(conn, rows)
-
-
-def _commit_without_waiting_for_disk(dbapi_connection, _record) -> None:
-    # Dagster creates its files in WAL mode (a no-op then); synchronous is per connection
-    dbapi_connection.execute("PRAGMA journal_mode=WAL")
-    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        return Batched(base_dir, inst_data=inst_data)
 
 
 def ephemeral_instance() -> dg.DagsterInstance:
-    """What dg.DagsterInstance.ephemeral() builds, with the batched in-memory event log."""
-    from dagster._core.instance import InstanceType
-    from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
-    from dagster._core.run_coordinator import DefaultRunCoordinator
-    from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
-    from dagster._core.storage.root import TemporaryLocalArtifactStorage
-    from dagster._core.storage.runs import InMemoryRunStorage
+    """An in-memory instance (tests, the benchmark) with the batched event log on a tested Dagster."""
+    if not batching_available():
+        return dg.DagsterInstance.ephemeral()
+    from .event_log_batching import ephemeral_instance as batched_ephemeral_instance
 
-    return dg.DagsterInstance(
-        instance_type=InstanceType.EPHEMERAL,
-        local_artifact_storage=TemporaryLocalArtifactStorage(),
-        run_storage=InMemoryRunStorage(),
-        event_storage=BatchedInMemoryEventLogStorage(),
-        compute_log_manager=NoOpComputeLogManager(),
-        run_coordinator=DefaultRunCoordinator(),
-        run_launcher=SyncInMemoryRunLauncher(),
-    )
+    return batched_ephemeral_instance()

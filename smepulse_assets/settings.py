@@ -26,7 +26,7 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # fails, its days show as missing, not failed, in the partition view; the run itself shows failed
 # and the alert sensor reports it.
 # A range output's per-day events reach the event log as batches of up to 1,000, which the
-# platform's storages (event_log.py) write in a few statements instead of ~7 per event.
+# platform's storages (event_log_batching.py) write in a few statements instead of ~7 per event.
 EVENT_BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 DAGSTER_INSTANCE_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1", EVENT_BATCH_SIZE_ENV: "1000"}
 

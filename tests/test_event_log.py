@@ -20,7 +20,7 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.utils import make_new_run_id
 
-from smepulse_assets import event_log
+from smepulse_assets import event_log_batching as event_log
 from smepulse_assets.settings import EVENT_BATCH_SIZE_ENV, REPO_ROOT, apply_instance_env
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-13")
@@ -199,3 +199,18 @@ def test_a_run_written_on_disk_is_followed_live_by_another_storage(tmp_path):
     finally:
         ui.dispose()
         writer.dispose()
+
+
+def test_an_untested_dagster_version_gets_dagsters_own_storage_with_a_warning(tmp_path, monkeypatch, caplog):
+    """The batched storages override private methods: on a Dagster they were not tested with, the
+    instance the UI, the daemon and every run open must still work, on Dagster's storage."""
+    from smepulse_assets import event_log as guard
+
+    monkeypatch.setattr(guard, "TESTED_DAGSTER_VERSIONS", ("0.0.0",))
+    with caplog.at_level("WARNING", logger=guard.__name__):
+        with home_instance(tmp_path / "home", (REPO_ROOT / "dagster.yaml").read_text()) as instance:
+            assert type(instance.event_log_storage) is SqliteEventLogStorage
+            expected_records = one_by_one(instance)
+        assert type(guard.ephemeral_instance().event_log_storage).__name__ == "InMemoryEventLogStorage"
+    assert expected_records["event_types"]["ASSET_MATERIALIZATION"] == 24  # runs record as usual
+    assert "not one the batched event log was tested with" in caplog.text

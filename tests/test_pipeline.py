@@ -90,17 +90,35 @@ def test_each_day_of_a_range_run_carries_its_own_figures(world):
     days = [line.split(" | ")[0].strip("| ") for line in logged[0].splitlines()[3:]]
     assert days == [f"{config.start + timedelta(days=n)}" for n in range(60)]
 
-    # a dbt model: each day its own rows, the columns (typed) on the newest day
-    facts = dg.AssetKey(["gold", "kpi_ar_aging"])
-    by_day = {
-        r.asset_materialization.partition: r.asset_materialization.metadata
-        for r in instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=facts), limit=1000).records
-        if r.run_id == event.run_id
+    # a dbt model over a long range: no day carries the range's rows (the per-day counts of a range
+    # past PER_DAY_METADATA_DAYS cost Dagster too much to record); the newest day has the columns
+    aging = dg.AssetKey(["gold", "kpi_ar_aging"])
+    long_range = dbt_days(instance, aging, event.run_id)
+    assert len(long_range) == 60 and not any("dagster/row_count" in m for m in long_range.values())
+    assert "dagster/column_schema" in long_range["2020-02-29"]
+
+    # a short range: each day its own rows, the columns (typed, documented) on the newest day
+    run = run_days(platform.defs, platform.instance, date(2020, 2, 1), date(2020, 2, 3))
+    short_range = dbt_days(instance, aging, run.run_id)
+    assert {d: m["dagster/row_count"].value for d, m in short_range.items()} == {
+        "2020-02-01": 4, "2020-02-02": 4, "2020-02-03": 4  # four aging buckets a day
     }
-    assert len(by_day) == 60 and all(m["dagster/row_count"].value == 4 for m in by_day.values())  # four buckets
-    columns = by_day["2020-02-29"]["dagster/column_schema"].value.columns
-    assert {(c.name, c.type) for c in columns} >= {("as_of_date", "date"), ("open_amount", "double")}
-    assert "dagster/column_schema" not in by_day["2020-01-15"]
+    columns = {c.name: c for c in short_range["2020-02-03"]["dagster/column_schema"].value.columns}
+    assert (columns["as_of_date"].type, columns["open_amount"].type) == ("date", "double")
+    assert len(columns) == 7 and "dagster/column_schema" not in short_range["2020-02-01"]
+    stg = dbt_days(instance, dg.AssetKey(["silver", "stg_ar_invoices"]), run.run_id)
+    posted = warehouse.query(
+        platform.settings.warehouse_path,
+        "select cast(state_valid_from as date)::varchar as day, count(*) as n from silver.stg_ar_invoices "
+        "where state_valid_from between '2020-02-01' and '2020-02-03' group by 1",  # its window_column
+    )
+    assert {d: m["dagster/row_count"].value for d, m in stg.items()} == dict(zip(posted["day"], posted["n"]))
+
+
+def dbt_days(instance: dg.DagsterInstance, key: dg.AssetKey, run_id: str) -> dict[str, dict]:
+    """Each day's materialization metadata of ``key`` in the run."""
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1000).records
+    return {r.asset_materialization.partition: r.asset_materialization.metadata for r in records if r.run_id == run_id}
 
 
 @pytest.mark.parametrize("day", [date(2020, 1, 20), date(2020, 2, 29)])
