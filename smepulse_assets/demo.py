@@ -20,15 +20,15 @@ from .generator import GeneratorConfig, WorldConfig, generate_sample_data
 from .ingestion.spec import load_source_specs
 from .run_progress import QUIET_RUN_CONFIG, printed_progress, write_run_log
 from .runs import run_days, run_reference
-from .settings import REPO_ROOT, Settings
+from .settings import Settings
 
 
 def prepare_dagster_home(settings: Settings) -> None:
-    """The instance lives under the data directory and uses the repository's dagster.yaml; this
-    process (and what it starts) uses that instance."""
+    """The instance lives under the data directory and uses the repository's dagster.yaml (or the
+    file SMEPULSE_INSTANCE_CONFIG names); this process (and what it starts) uses that instance."""
     home = Path(settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(settings.instance_config, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = settings.dagster_home
 
 

@@ -70,6 +70,7 @@ class Settings:
     warehouse_path: str
     mlflow_tracking_uri: str
     dagster_home: str
+    instance_config: str  # the dagster.yaml copied into DAGSTER_HOME (SQLite files, or deploy/dagster.postgres.yaml)
     partitions_start: str  # first business day the daily partitions cover
     sources_dir: str | None  # YAML sources beyond the shipped ones (smepulse_assets/sources/)
     alert_webhook_url: str | None  # alerts are POSTed here when set
@@ -90,6 +91,7 @@ class Settings:
             warehouse_path=_absolute(env.get("SMEPULSE_WAREHOUSE_PATH", f"{data_dir}/warehouse.duckdb")),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow.db"),
             dagster_home=_absolute(env.get("DAGSTER_HOME", f"{data_dir}/dagster_home")),
+            instance_config=str(REPO_ROOT / env["SMEPULSE_INSTANCE_CONFIG"]) if env.get("SMEPULSE_INSTANCE_CONFIG") else str(REPO_ROOT / "dagster.yaml"),
             partitions_start=_partitions_start(env, data_dir),
             sources_dir=_absolute(env["SMEPULSE_SOURCES_DIR"]) if env.get("SMEPULSE_SOURCES_DIR") else None,
             alert_webhook_url=env.get("SMEPULSE_ALERT_WEBHOOK_URL") or None,
