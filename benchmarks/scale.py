@@ -48,6 +48,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from daemon_path import copy_world, measure  # noqa: E402  (beside this script)
+
 # The gold queries an analyst runs most, each for one day (the newest).
 GOLD_QUERIES = {
     "ar_aging": "select aging_bucket, invoice_count, open_amount from gold.kpi_ar_aging where as_of_date = ? order by bucket_order",
@@ -78,6 +81,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--orders-per-day", type=float, default=30.0)
     parser.add_argument("--keep", action="store_true", help="keep the data directory (path printed)")
     parser.add_argument("--skip-plain-dbt", action="store_true", help="skip the plain dbt comparison")
+    parser.add_argument("--via-daemon", action="store_true",
+                        help="also run the world as a team does: `smepulse ui`, its sensors and run launcher, a backfill "
+                        "through the UI's API (on a copy of the world; printed beside the in-process figures)")
     parser.add_argument("--instance", choices=("memory", "home"), default="memory",
                         help="memory: an in-memory Dagster instance; home: the one the UI uses (dagster.yaml, "
                              "SQLite files under DAGSTER_HOME in the data directory)")
@@ -303,6 +309,9 @@ def main() -> None:
     del snapshot, world  # the generator's objects are not part of the platform's memory
     gc.collect()
     held = {day: hold_back(Path(settings.landing_url), day, Path(data_dir) / "held_back") for day in new_days}
+    if args.via_daemon:  # the daemon's copy, before anything is loaded
+        daemon_dir = Path(tempfile.mkdtemp(prefix="smepulse-bench-daemon-"))
+        copy_world(Path(data_dir), daemon_dir)
 
     figures["definitions_load_s"] = definitions_load_seconds(dict(os.environ))
     defs = build_defs(settings)
@@ -343,6 +352,8 @@ def main() -> None:
     counts = warehouse.row_counts(settings.warehouse_path)
     for table in ("gold.fact_ar_invoices", "silver.ftr_invoice_risk", "gold.fact_orders", "silver.ftr_customer_behavior", "ml.payment_date_scores"):
         figures[f"rows_{table}"] = counts.get(table, 0) if not table.startswith("ml.") else _ml_rows(settings, table)
+    if args.via_daemon:
+        figures.update(daemon_figures(args, daemon_dir, held, defs, last))
     figures["slowest_steps"] = _slowest(steps)
     figures["new_day_slowest_steps"] = _slowest(_medians([step_seconds(run_spans) for run_spans in new_day_spans.values()]))
 
@@ -355,6 +366,19 @@ def main() -> None:
         print(f"data directory kept: {data_dir}")
     else:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def daemon_figures(args, daemon_dir: Path, held: dict[date, list], defs: dg.Definitions, last: date) -> dict:
+    """The same world through `smepulse ui` (benchmarks/daemon_path.py), on its own warehouse."""
+    moved = {day: [(daemon_dir / "landing" / f.parent.name / f.name, daemon_dir / "held_back" / f.parent.name)
+                   for f, _ in moves] for day, moves in held.items()}
+    env = {**os.environ, "SMEPULSE_DATA_DIR": str(daemon_dir), "DAGSTER_HOME": str(daemon_dir / "dagster_home")}
+    keys = [list(k.path) for k in defs.resolve_job_def("daily_ar_job").asset_layer.selected_asset_keys]
+    try:
+        return measure(env, daemon_dir, moved, keys, args.start, last)
+    finally:
+        if not args.keep:
+            shutil.rmtree(daemon_dir, ignore_errors=True)
 
 
 def _slowest(steps: dict[str, float], count: int = 6) -> str:

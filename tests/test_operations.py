@@ -4,9 +4,12 @@ launched through the UI's own API, and the UI's pages rendered in a real headles
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,7 +17,10 @@ import dagster as dg
 import duckdb
 import pytest
 
+from smepulse_assets.definitions import build_defs
 from smepulse_assets.generator import GeneratorConfig, generate_sample_data, world_config
+from smepulse_assets.quality.alerts import AlertLog
+from smepulse_assets.run_launcher import run_worker_pid
 from smepulse_assets.settings import Settings
 from smepulse_assets.ui_process import UiProcess
 
@@ -108,3 +114,59 @@ def test_the_ui_shows_the_days_materialized_in_a_real_browser(operated):
     overview = browse(f"{ui.url}/assets/bronze/kaggle_invoices_raw", root / "chromium", SCREENSHOTS / "kaggle_invoices_raw.png")
     assert "rows_loaded" in overview or "Row count" in overview
     browse(f"{ui.url}/assets/ops/alert_log", root / "chromium", SCREENSHOTS / "alert_log.png")
+
+
+def test_a_killed_run_is_failed_by_the_daemon_and_never_blocks_the_next(operated):
+    """kill -9 of a run's process: run monitoring marks it failed, its warehouse pool slot is freed,
+    an alert opens, and the same days backfilled again succeed."""
+    ui, settings, first, last, _, root = operated
+    ui.wait_runs(2, 900, pipelineName="daily_ar_job")  # the earlier test's runs are done
+    keys = [list(k.path) for k in build_defs(settings).resolve_job_def("daily_ar_job").asset_layer.selected_asset_keys]
+    days = [f"{first + timedelta(days=n)}" for n in range((last - first).days + 1)]
+    doomed = ui.launch_asset_backfill(keys, days)
+    with dg.DagsterInstance.from_config(settings.dagster_home) as instance:
+        run_id, pid = wait_for_worker(ui, instance, doomed)
+        os.kill(pid, signal.SIGKILL)
+        failed = wait_for_status(ui, run_id, {"FAILURE"}, 180)
+        assert failed == "FAILURE"
+        message = next(
+            e.message for e in instance.all_logs(run_id) if e.dagster_event and e.dagster_event.event_type_value == "RUN_FAILURE"
+        )
+        assert f"pid {pid}" in message and "is gone" in message
+    ui.wait_backfill(doomed, 300)
+
+    again = ui.launch_asset_backfill(keys, days)  # the next run gets the slot the dead one held
+    assert ui.wait_backfill(again, 900) in {"COMPLETED", "COMPLETED_SUCCESS"}
+    assert all(r["status"] == "SUCCESS" for r in ui.runs(tags=[{"key": "dagster/backfill", "value": again}]))
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        assert con.execute("select count(distinct as_of_date) from gold.kpi_ar_aging").fetchone()[0] == 7
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # the alert sensor ticks every 30 s
+        alerts = AlertLog(settings.lake_url).events()
+        if any(a["kind"] == "run" and a["run_id"] == run_id for a in alerts):
+            break
+        time.sleep(5)
+    else:
+        raise AssertionError("no alert for the killed run")
+
+
+def wait_for_worker(ui: UiProcess, instance: dg.DagsterInstance, backfill_id: str, timeout: float = 300) -> tuple[str, int]:
+    """The backfill's run once its process has reported its pid (and started its steps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in ui.runs(tags=[{"key": "dagster/backfill", "value": backfill_id}]):
+            reported = run_worker_pid(instance, run["runId"])
+            if run["status"] == "STARTED" and reported:
+                return run["runId"], reported[0]
+        time.sleep(1)
+    raise TimeoutError(f"no run of backfill {backfill_id} started within {timeout} s")
+
+
+def wait_for_status(ui: UiProcess, run_id: str, statuses: set[str], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (run,) = ui.runs(runIds=[run_id])
+        if run["status"] in statuses:
+            return run["status"]
+        time.sleep(2)
+    raise TimeoutError(f"run {run_id} not in {statuses} within {timeout} s")

@@ -1,0 +1,92 @@
+"""The path a team's runs take, for benchmarks/scale.py --via-daemon: `smepulse ui` (webserver and
+daemon) on a copy of the benchmark's world, its sensors requesting the runs, its run launcher
+starting them, then a backfill of the whole history launched through the UI's API.
+
+Figures (wall clock, from the runs' own creation / start / end times):
+- daemon_catch_up_s: from the UI's start to the end of the ML run that follows the history run (a
+  fresh install's first hour: the seed sensor's reference run, the drop sensor's range run of every
+  landed day, the ML sensor's run);
+- daemon_history_daily_run_s / daemon_history_ml_run_s: those runs from start to end;
+- daemon_one_new_day_s: a held-back day's files land -> its ML run ends (sensor intervals
+  included); daemon_new_day_daily_run_s / _ml_run_s: the two runs from start to end;
+  daemon_new_day_launch_wait_s: run created -> started (queue and launcher);
+- daemon_api_backfill_s: the history backfilled again through the API (the daily job's assets).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import statistics
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from smepulse_assets.ui_process import UiProcess
+
+TIMEOUT = 4 * 3600
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _span(run: dict) -> float:
+    return round(run["endTime"] - run["startTime"], 2)
+
+
+def _newest(ui: UiProcess, job: str, count: int) -> dict:
+    runs = ui.wait_runs(count, TIMEOUT, pipelineName=job)
+    return max(runs, key=lambda r: r["creationTime"])
+
+
+def measure(env: dict[str, str], data_dir: Path, held: dict[date, list], daily_keys: list[list[str]],
+            first: date, last: date) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    with UiProcess(env, _port(), data_dir / "ui.log") as ui:
+        started = time.time()
+        ui.wait_runs(1, TIMEOUT, pipelineName="reference_data_job")
+        history = _newest(ui, "daily_ar_job", 1)
+        ml = _newest(ui, "daily_ml_job", 1)
+        figures["daemon_catch_up_s"] = round(ml["endTime"] - started, 2)
+        figures["daemon_history_daily_run_s"] = _span(history)
+        figures["daemon_history_ml_run_s"] = _span(ml)
+        figures["daemon_history_runs_ok"] = int(history["status"] == ml["status"] == "SUCCESS")
+
+        days = []
+        for n, day in enumerate(sorted(held), start=2):
+            landed = time.time()
+            for folder, target in held[day]:
+                shutil.move(str(target / folder.name), str(folder))
+            daily, scored = _newest(ui, "daily_ar_job", n), _newest(ui, "daily_ml_job", n)
+            days.append({
+                "total": scored["endTime"] - landed,
+                "daily": _span(daily),
+                "ml": _span(scored),
+                "wait": (daily["startTime"] - daily["creationTime"] + scored["startTime"] - scored["creationTime"]),
+            })
+        for name, key in (("daemon_one_new_day_s", "total"), ("daemon_new_day_daily_run_s", "daily"),
+                          ("daemon_new_day_ml_run_s", "ml"), ("daemon_new_day_launch_wait_s", "wait")):
+            figures[name] = round(statistics.median(d[key] for d in days), 2)
+        figures["daemon_new_days_s"] = ", ".join(f"{d['total']:.1f}" for d in days)
+
+        partitions = [f"{first + timedelta(days=n)}" for n in range((last - first).days + 1)]
+        launched = time.time()
+        backfill = ui.launch_asset_backfill(daily_keys, partitions)
+        status = ui.wait_backfill(backfill, TIMEOUT)
+        figures["daemon_api_backfill_s"] = round(time.time() - launched, 2)
+        figures["daemon_api_backfill_status"] = status
+        figures["daemon_api_backfill_runs"] = len(ui.runs(tags=[{"key": "dagster/backfill", "value": backfill}]))
+    return figures
+
+
+def copy_world(data_dir: Path, target: Path) -> None:
+    """The landing zone (and the held-back days) into a second data directory, loaded by nothing yet."""
+    for name in ("landing", "held_back", "partitions_start"):
+        source = data_dir / name
+        if source.is_dir():
+            shutil.copytree(source, target / name)
+        elif source.exists():
+            shutil.copy2(source, target / name)
