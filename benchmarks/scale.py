@@ -352,6 +352,8 @@ def main() -> None:
     counts = warehouse.row_counts(settings.warehouse_path)
     for table in ("gold.fact_ar_invoices", "silver.ftr_invoice_risk", "gold.fact_orders", "silver.ftr_customer_behavior", "ml.payment_date_scores"):
         figures[f"rows_{table}"] = counts.get(table, 0) if not table.startswith("ml.") else _ml_rows(settings, table)
+    if args.instance == "home":
+        figures.update(instance_storage(settings.dagster_home, args.days + len(new_days)))
     if args.via_daemon:
         figures.update(daemon_figures(args, daemon_dir, held, defs, last))
     figures["slowest_steps"] = _slowest(steps)
@@ -366,6 +368,22 @@ def main() -> None:
         print(f"data directory kept: {data_dir}")
     else:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def instance_storage(dagster_home: str, days: int) -> dict[str, float]:
+    """What the instance keeps on disk for the history: all of DAGSTER_HOME, its cross-run index,
+    the runs' own event files, the captured logs; and per day of history."""
+    home = Path(dagster_home)
+    size = lambda paths: sum(p.stat().st_size for p in paths if p.is_file()) / 2**20
+    index = size((home / "history" / "runs").glob("index.db*"))
+    figures = {
+        "instance_mb": round(size(home.rglob("*")), 1),
+        "instance_index_mb": round(index, 1),
+        "instance_run_files_mb": round(size((home / "history" / "runs").glob("*.db*")) - index, 1),
+        "instance_logs_mb": round(size((home / "storage").rglob("*")), 1),
+    }
+    figures["instance_kb_per_day"] = round(figures["instance_mb"] * 1024 / days, 1)
+    return figures
 
 
 def daemon_figures(args, daemon_dir: Path, held: dict[date, list], defs: dg.Definitions, last: date) -> dict:

@@ -31,11 +31,11 @@ def _day_column(node: Mapping[str, Any]) -> str | None:
 
 def _counted(node: Mapping[str, Any], status: str) -> bool:
     # views write no rows, and counting one runs its query (the training view of the collection
-    # model joins every invoice-day of the window)
+    # model joins every invoice-day of the window); ephemeral models are no relation at all
     return (
         status == "success"
         and node.get("resource_type") in {"model", "seed"}
-        and node.get("config", {}).get("materialized") != "view"
+        and node.get("config", {}).get("materialized") not in {"view", "ephemeral"}
     )
 
 

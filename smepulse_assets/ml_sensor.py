@@ -30,6 +30,7 @@ def build_ml_after_daily_sensor(daily_job, ml_job) -> dg.SensorDefinition:
         monitored_jobs=[daily_job],
         request_job=ml_job,
         name="ml_after_daily_sensor",
+        minimum_interval_seconds=5,  # it reads only run status events: the ML run follows within seconds
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Trains and scores the models for the days a successful daily run loaded.",
     )

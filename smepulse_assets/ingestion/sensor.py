@@ -146,7 +146,8 @@ def build_drop_sensor(
     @dg.sensor(
         name=SENSOR_NAME,
         job=job,
-        minimum_interval_seconds=30,
+        # a listing per source every 15 s (a few LIST calls on S3): a drop waits at most that long
+        minimum_interval_seconds=15,
         # on from the start: its first tick counts what was already loaded as seen (already_loaded)
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Requests one run of the daily job for the days with new or changed drops in any of {folders}.",

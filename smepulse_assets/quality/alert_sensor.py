@@ -130,8 +130,19 @@ def freshness_recoveries(
             )
         )
         signals.append(
-            Signal("check", event["subject"], result.check_name, None, False, result.severity.value,
-                   metadata["observed"], metadata["threshold"], result.description, alerting.asset_url(key), None)
+            Signal(
+                kind="check",
+                subject=event["subject"],
+                check_name=result.check_name,
+                partition=None,  # judged as a whole: clears every partition the alert holds
+                failing=False,
+                severity=result.severity.value,
+                observed=metadata["observed"],
+                threshold=metadata["threshold"],
+                message=result.description,
+                ui_url=alerting.asset_url(key),
+                run_id=None,
+            )
         )
     return signals, evaluations
 

@@ -56,8 +56,8 @@ def judge(spec: dg.AssetSpec, updated: datetime | None, now: datetime) -> dg.Ass
     fail_window, warn_window = _policy_windows(spec)
     if updated is None:
         return _result(spec, CHECK_NAME, False, dg.AssetCheckSeverity.ERROR, "never materialized", None, fail_window)
-    verdict = _by_age(now - updated, fail_window, warn_window)
-    return _result(spec, CHECK_NAME, *verdict, f"last materialized {_hours(now - updated)} ago", updated, verdict[2])
+    passed, severity, window = _by_age(now - updated, fail_window, warn_window)
+    return _result(spec, CHECK_NAME, passed, severity, f"last materialized {_hours(now - updated)} ago", updated, window)
 
 
 def judge_lag(spec: dg.AssetSpec, newest_end: datetime | None, now: datetime) -> dg.AssetCheckResult:
