@@ -18,6 +18,7 @@ import pyarrow.dataset as ds
 from . import storage, warehouse
 from .generator import GeneratorConfig, WorldConfig, generate_sample_data
 from .ingestion.spec import load_source_specs
+from .programs import beside_interpreter
 from .run_progress import QUIET_RUN_CONFIG, printed_progress, write_run_log
 from .runs import run_days, run_reference
 from .settings import Settings
@@ -147,7 +148,7 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
     print(f"\nSME world on {last_day} (VND):\n{working_capital.T.to_string(header=False, float_format=lambda v: f'{v:,.2f}')}")
     print_ml_summary(settings, last_day, summary["ml_failures"])
     print(f"\nWarehouse: {settings.warehouse_path}\nRun log (every Dagster event): {summary['log_file']}")
-    print(f"Open the UI: smepulse ui   (then http://127.0.0.1:3000; DAGSTER_HOME={settings.dagster_home})")
+    print(f"Open the UI: {beside_interpreter('smepulse')} ui   (then http://127.0.0.1:3000; DAGSTER_HOME={settings.dagster_home})")
 
 
 def print_ml_summary(settings: Settings, last_day: date, failures: list[str]) -> None:

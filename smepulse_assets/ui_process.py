@@ -97,6 +97,8 @@ class UiProcess:
                 errors = [e["locationOrLoadError"] for e in entries if e["locationOrLoadError"]["__typename"] == "PythonError"]
                 if errors:
                     raise RuntimeError(f"the code location failed to load: {errors[0]['message']}")
+                # as a user who dismissed it: the first-visit community dialog would cover every page
+                self.graphql("mutation { setNuxSeen }")
                 return
             time.sleep(1)
         raise TimeoutError(f"the UI did not load its code location within {timeout} s; see {self.log_path}")

@@ -12,6 +12,7 @@ import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import duckdb
@@ -113,6 +114,9 @@ def test_the_ui_shows_the_days_materialized_in_a_real_browser(operated):
     assert "kpi_ar_aging" in dom and f"{first}" in dom
     overview = browse(f"{ui.url}/assets/bronze/kaggle_invoices_raw", root / "chromium", SCREENSHOTS / "kaggle_invoices_raw.png")
     assert "rows_loaded" in overview or "Row count" in overview
+    columns = browse(f"{ui.url}/assets/gold/kpi_ar_aging", root / "chromium", SCREENSHOTS / "kpi_ar_aging.png")
+    assert "amount_share" in columns and "Passing" in columns  # typed columns; the freshness verdict
+    assert "Join the Dagster community" not in columns
     browse(f"{ui.url}/assets/ops/alert_log", root / "chromium", SCREENSHOTS / "alert_log.png")
 
 
@@ -124,7 +128,7 @@ def test_a_killed_run_is_failed_by_the_daemon_and_never_blocks_the_next(operated
     keys = [list(k.path) for k in build_defs(settings).resolve_job_def("daily_ar_job").asset_layer.selected_asset_keys]
     days = [f"{first + timedelta(days=n)}" for n in range((last - first).days + 1)]
     doomed = ui.launch_asset_backfill(keys, days)
-    with dg.DagsterInstance.from_config(settings.dagster_home) as instance:
+    with mock.patch.dict(os.environ, {"DAGSTER_HOME": settings.dagster_home}), dg.DagsterInstance.get() as instance:
         run_id, pid = wait_for_worker(ui, instance, doomed)
         os.kill(pid, signal.SIGKILL)
         failed = wait_for_status(ui, run_id, {"FAILURE"}, 180)
