@@ -61,9 +61,12 @@ def worker_health(instance: dg.DagsterInstance, run_id: str) -> CheckRunHealthRe
     if reported is None:
         return CheckRunHealthResult(WorkerStatus.UNKNOWN, "the run's process has not reported its pid yet")
     pid, reported_at = reported
-    started = process_started_at(pid)
-    # a process that started after the run's process reported itself is another one on a reused pid
-    if started is None or started > reported_at + 1:
+    return judge_worker(pid, reported_at, process_started_at(pid))
+
+
+def judge_worker(pid: int, reported_at: float, started_at: float | None) -> CheckRunHealthResult:
+    """A process that started after the run's process reported itself is another one on a reused pid."""
+    if started_at is None or started_at > reported_at + 1:
         return CheckRunHealthResult(WorkerStatus.FAILED, f"the run's process (pid {pid}) is gone: killed, or its machine was lost")
     return CheckRunHealthResult(WorkerStatus.RUNNING, f"pid {pid} alive")
 
