@@ -23,7 +23,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from . import outputs
 from .estimators import boosted_classifier
 from .tracking import MlflowRun, champion_version, load_champion
-from .training import (SERVING_BASELINE_KEY, SERVING_CHECK, Candidate, TrainingConfig, kept_training, log_and_gate,
+from .training import (SERVING_BASELINE_KEY, SERVING_CHECK, SERVING_CHECK_DESCRIPTION, Candidate, TrainingConfig, kept_training, log_and_gate,
                        ml_asset_args, read_training, serving_check, too_little_data, trained_metadata,
                        trained_serving_baseline, training_split, window_days)
 
@@ -101,7 +101,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
     @dg.asset(
         key=model_key,
         deps=[source_key],
-        check_specs=[dg.AssetCheckSpec(SERVING_CHECK, asset=model_key)],
+        check_specs=[dg.AssetCheckSpec(SERVING_CHECK, asset=model_key, description=SERVING_CHECK_DESCRIPTION)],
         kinds={"scikit-learn", "mlflow"},
         **ml_asset_args(partitions_def, f"{spec.description} Trained as of the day; champion only if its Brier score "
                         "beats the champion's and the baselines' on the time holdout."),

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from . import outputs
 from .estimators import boosted_quantile_regressor
 from .tracking import MlflowRun, champion_version, load_champion
-from .training import (SERVING_BASELINE_KEY, SERVING_CHECK, Candidate, TimeSplit, TrainingConfig, kept_training,
+from .training import (SERVING_BASELINE_KEY, SERVING_CHECK, SERVING_CHECK_DESCRIPTION, Candidate, TimeSplit, TrainingConfig, kept_training,
                        log_and_gate, ml_asset_args, serving_check, too_little_data, trained_metadata,
                        trained_serving_baseline, training_split, window_days)
 
@@ -231,7 +231,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
     @dg.asset(
         key=model_key,
         deps=[dg.AssetKey(["silver", "ml_training_payment_pred"])],
-        check_specs=[dg.AssetCheckSpec(SERVING_CHECK, asset=model_key)],
+        check_specs=[dg.AssetCheckSpec(SERVING_CHECK, asset=model_key, description=SERVING_CHECK_DESCRIPTION)],
         kinds={"scikit-learn", "mlflow"},
         **ml_asset_args(partitions_def, "Payment-date model (days to pay, 80 % interval) trained as of the day; "
                         "registered in MLflow, champion only if it beats the champion and both baselines."),

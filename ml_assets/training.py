@@ -23,6 +23,11 @@ from .estimators import TRUSTED_TYPES
 GROUP = "ml"
 # The check each model asset carries: the model serving beats every baseline on the holdout.
 SERVING_CHECK = "beats_baselines_on_holdout"
+SERVING_CHECK_DESCRIPTION = (
+    "The model serving now (the new version when promoted, else the champion) beats every baseline on the "
+    "time-based holdout, on the model's primary metric. ERROR when nothing has been promoted yet, when the "
+    "champion loses to a baseline, or when there is too little labelled data to train."
+)
 # Where a model asset's metadata keeps the serving baseline its training fitted.
 SERVING_BASELINE_KEY = "serving_baseline"
 
@@ -258,6 +263,15 @@ def _predict(model, frame: pd.DataFrame):
     return model.predict_proba(frame)[:, 1] if hasattr(model, "predict_proba") else model.predict(frame)
 
 
+def _to_beat(candidate: Candidate) -> str:
+    """What the serving model must beat: the best baseline's value of the primary metric."""
+    if not candidate.baselines:
+        return "no baseline"
+    pick = min if candidate.lower_is_better else max
+    name, value = pick(((n, v[candidate.primary]) for n, v in candidate.baselines.items()), key=lambda nv: nv[1])
+    return f"{candidate.primary} {'<' if candidate.lower_is_better else '>'} {value:.4f} (best baseline: {name})"
+
+
 def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResult:
     """The evaluation as a check: the model now serving beats every baseline on this holdout.
 
@@ -267,6 +281,7 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
     """
     serving = candidate.metrics if result.decision.promoted else result.champion_metrics
     primary = candidate.primary
+    threshold = _to_beat(candidate)
     if serving is None:
         passed, observed = False, "no champion"
     else:
@@ -282,8 +297,9 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
         description=f"serving {candidate.model_name}: {observed} on {primary}",
         metadata={
             "observed": observed,
+            "threshold": threshold,
             "serving_version": result.version if result.decision.promoted else (result.champion_version or "none"),
-            f"serving_{primary}": round(serving[primary], 4) if serving else -1.0,
+            **({f"serving_{primary}": round(serving[primary], 4)} if serving else {}),
             **{f"baseline_{name}_{primary}": round(v[primary], 4) for name, v in candidate.baselines.items()},
         },
     )

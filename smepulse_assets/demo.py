@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from datetime import date, datetime
 from pathlib import Path
 
@@ -51,8 +51,8 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
         f"{len(sme.payments)} payments, {len(sme.bank_lines)} bank lines: {len(files)} daily files under {settings.landing_url}\n"
         f"Days {config.start}..{config.end}; daily partitions start on {settings.partitions_start}"
     )
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when MLflow is imported (by build_defs)
     defs = build_defs(settings)
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # its INFO lines (creating tables) are noise here
     log_file = Path(settings.data_dir) / "logs" / f"demo-{datetime.now():%Y%m%dT%H%M%S}.log"
     print(f"Materializing (dbt's output and Dagster's event stream go to {log_file}):", flush=True)
     with dg.DagsterInstance.get() as instance:
@@ -84,7 +84,8 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
 
 class DemoRuns:
     """The demo's runs, each printing its progress to the terminal and sending everything else
-    (dbt's output, which dagster-dbt writes to stdout, then every Dagster event) to one log file."""
+    (dbt's output, which dagster-dbt writes to stdout, libraries' notes, then every Dagster event)
+    to one log file."""
 
     def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, log_file: Path):
         self.defs, self.instance, self.log_file = defs, instance, log_file
@@ -95,7 +96,9 @@ class DemoRuns:
     def _followed(self, title: str) -> Iterator[str]:
         self.run_ids.append(str(uuid.uuid4()))  # what Dagster makes a run id of
         terminal = sys.stdout
-        with self.log_file.open("a", encoding="utf-8") as sink, redirect_stdout(sink):
+        # libraries print to both streams (dbt's lines to stdout, MLflow's registry notes to stderr);
+        # a failed step still reaches the terminal as its progress line, and the run's error as raised
+        with self.log_file.open("a", encoding="utf-8") as sink, redirect_stdout(sink), redirect_stderr(sink):
             with printed_progress(self.instance, self.run_ids[-1], title, terminal):
                 yield self.run_ids[-1]
 
