@@ -59,14 +59,18 @@ def rows_by_day(
     return counts
 
 
+def window_totals(rows: dict[str, RowsByDay], window: dict[str, str] | None) -> dict[str, int]:
+    """Each table's rows for the window (day-keyed tables; a build without a window: every table)."""
+    return {name: sum(days.values()) for name, days in rows.items() if window is None or None not in days}
+
+
 def rows_written(
     warehouse: DuckDBResource, manifest: Mapping[str, Any], run_results: Mapping[str, Any], window: dict[str, str] | None
 ) -> dict[str, int]:
-    """Rows each successful table holds for the window (day-keyed tables only; the layer summary)."""
+    """Rows each successful day-keyed table holds for the window (what the layer summary counts)."""
     if window is None:
         return {}
-    by_day = rows_by_day(warehouse, manifest, run_results, window)
-    return {name: sum(days.values()) for name, days in by_day.items() if None not in days}
+    return window_totals(rows_by_day(warehouse, manifest, run_results, window), window)
 
 
 def column_schemas(warehouse: DuckDBResource, manifest: Mapping[str, Any], unique_ids: list[str]) -> dict[str, dg.TableSchema]:

@@ -32,9 +32,9 @@ from dagster_duckdb import DuckDBResource
 from packaging import version
 
 from .conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS, WAREHOUSE_POOL
-from .dbt_metadata import PER_DAY_METADATA_DAYS, column_schemas, output_metadata, rows_by_day
-from .quality.layer_summary import LayerSummary, dbt_layer_summaries
+from .dbt_metadata import PER_DAY_METADATA_DAYS, column_schemas, output_metadata, rows_by_day, window_totals
 from .programs import beside_interpreter, program
+from .quality.layer_summary import LayerSummary, dbt_layer_summaries
 from .settings import DBT_PROJECT_DIR, Settings
 
 # Unpartitioned nodes: the calendar, the seeds, the dimensions built only from seeds, and
@@ -254,12 +254,12 @@ def build_with_summary(
     run_results = worst_results([_run_results(invocation) for invocation, _ in chunks])
     span = windows[0] and {"min_date": windows[0]["min_date"], "max_date": windows[-1]["max_date"]}
     rows = rows_by_day(warehouse, manifest, run_results, span)
-    layers = dbt_layer_summaries(run_results, manifest, {n: sum(d.values()) for n, d in rows.items() if span is None or None not in d})
+    layers = dbt_layer_summaries(run_results, manifest, window_totals(rows, span))
     for summary in layers.values():
         context.log.info(summary.render())
     days = window_days(span) if span else None
     if days and len(days) > PER_DAY_METADATA_DAYS:
-        context.log.info("Rows written in the window: " + ", ".join(f"{n} {sum(d.values())}" for n, d in sorted(rows.items())))
+        context.log.info("Rows written in the window: " + ", ".join(f"{n} {r}" for n, r in sorted(window_totals(rows, span).items())))
     complete = all(invocation.is_successful() for invocation, _ in chunks)
     outputs = one_event_per_output(events for _, events in chunks)
     schemas = column_schemas(warehouse, manifest, [e.metadata["unique_id"].value for e in outputs if isinstance(e, dg.Output)])
