@@ -124,8 +124,7 @@ class AlertLog:
             if event["event"] == "firing":
                 opened[key] = OpenAlert(event, {event["partition"]}, occurrences=1)
             elif key in opened and event["event"] == "repeat":
-                opened[key].failing.add(event["partition"])
-                opened[key].occurrences += 1
+                opened[key].repeat(event["partition"])
             elif key in opened and event["event"] == "cleared":
                 opened[key].clear(event["partition"])
             elif event["event"] == "resolved":
@@ -140,6 +139,11 @@ class OpenAlert:
     opening: dict
     failing: set[str | None]
     occurrences: int
+
+    def repeat(self, partition: str | None) -> None:
+        """The same failure seen again, on ``partition``."""
+        self.failing.add(partition)
+        self.occurrences += 1
 
     def clear(self, passing: str | None) -> set[str | None]:
         """Drop the failing partitions a pass over ``passing`` covers; returns them."""
@@ -193,8 +197,7 @@ class Alerting(dg.ConfigurableResource):
         alert = open_alerts.get(signal.alert_key)
         if signal.failing:
             if alert is not None:
-                alert.failing.add(signal.partition)
-                alert.occurrences += 1
+                alert.repeat(signal.partition)
                 return [_event(alert.opening["alert_id"], "repeat", signal)]
             event = self._deliver(_event(uuid.uuid4().hex, "firing", signal), log)
             open_alerts[signal.alert_key] = OpenAlert(event, {signal.partition}, occurrences=1)
