@@ -45,7 +45,7 @@ def signals_of_run(instance: dg.DagsterInstance, run: dg.DagsterRun, alerting: A
     for entry in entries:
         event = entry.dagster_event
         if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            signals.append(_check_signal(event.event_specific_data, run, partition, alerting))
+            signals.append(_check_signal(event.event_specific_data, run.run_id, partition, alerting))
     failure = next((e for e in entries if e.dagster_event.event_type == DagsterEventType.RUN_FAILURE), None)
     signals.append(
         Signal(
@@ -65,7 +65,8 @@ def signals_of_run(instance: dg.DagsterInstance, run: dg.DagsterRun, alerting: A
     return signals
 
 
-def _check_signal(evaluation, run: dg.DagsterRun, partition: str | None, alerting: Alerting) -> Signal:
+def _check_signal(evaluation, run_id: str | None, partition: str | None, alerting: Alerting) -> Signal:
+    """A check evaluation as a signal: of a run, or recorded by this sensor (no run)."""
     metadata = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
     observed = metadata.get("observed", metadata.get("dagster_dbt/failed_row_count"))
     threshold = metadata.get("threshold", "0 failing rows" if "dagster_dbt/failed_row_count" in metadata else None)
@@ -80,7 +81,7 @@ def _check_signal(evaluation, run: dg.DagsterRun, partition: str | None, alertin
         threshold=None if threshold is None else str(threshold),
         message=evaluation.description or ("passed" if evaluation.passed else "check failed"),
         ui_url=alerting.asset_url(evaluation.asset_key),
-        run_id=run.run_id,
+        run_id=run_id,
     )
 
 
@@ -122,28 +123,13 @@ def freshness_recoveries(
         result = evaluate(instance, specs[key], event["check_name"], now)
         if not result.passed:
             continue
-        metadata = {k: getattr(v, "value", v) for k, v in result.metadata.items()}
-        evaluations.append(
-            dg.AssetCheckEvaluation(
-                asset_key=key, check_name=result.check_name, passed=True, metadata=result.metadata,
-                severity=result.severity, description=result.description,
-            )
+        evaluation = dg.AssetCheckEvaluation(
+            asset_key=key, check_name=result.check_name, passed=True, metadata=result.metadata,
+            severity=result.severity, description=result.description,
         )
-        signals.append(
-            Signal(
-                kind="check",
-                subject=event["subject"],
-                check_name=result.check_name,
-                partition=None,  # judged as a whole: clears every partition the alert holds
-                failing=False,
-                severity=result.severity.value,
-                observed=metadata["observed"],
-                threshold=metadata["threshold"],
-                message=result.description,
-                ui_url=alerting.asset_url(key),
-                run_id=None,
-            )
-        )
+        evaluations.append(evaluation)
+        # judged as a whole (no partition): clears every partition the alert holds
+        signals.append(_check_signal(evaluation, None, None, alerting))
     return signals, evaluations
 
 
