@@ -22,7 +22,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from smepulse_assets.ui_process import UiProcess
+from smepulse_assets.tools.ui_process import UiProcess
 
 TIMEOUT = 4 * 3600
 
@@ -42,8 +42,9 @@ def _newest(ui: UiProcess, job: str, count: int) -> dict:
     return max(runs, key=lambda r: r["creationTime"])
 
 
-def measure(env: dict[str, str], data_dir: Path, held: dict[date, list], daily_keys: list[list[str]],
-            first: date, last: date) -> dict[str, float]:
+def measure(
+    env: dict[str, str], data_dir: Path, held: dict[date, list], daily_keys: list[list[str]], first: date, last: date
+) -> dict[str, float]:
     figures: dict[str, float] = {}
     with UiProcess(env, _port(), data_dir / "ui.log") as ui:
         started = time.time()
@@ -61,14 +62,20 @@ def measure(env: dict[str, str], data_dir: Path, held: dict[date, list], daily_k
             for folder, target in held[day]:
                 shutil.move(str(target / folder.name), str(folder))
             daily, scored = _newest(ui, "daily_ar_job", n), _newest(ui, "daily_ml_job", n)
-            days.append({
-                "total": scored["endTime"] - landed,
-                "daily": _span(daily),
-                "ml": _span(scored),
-                "wait": (daily["startTime"] - daily["creationTime"] + scored["startTime"] - scored["creationTime"]),
-            })
-        for name, key in (("daemon_one_new_day_s", "total"), ("daemon_new_day_daily_run_s", "daily"),
-                          ("daemon_new_day_ml_run_s", "ml"), ("daemon_new_day_launch_wait_s", "wait")):
+            days.append(
+                {
+                    "total": scored["endTime"] - landed,
+                    "daily": _span(daily),
+                    "ml": _span(scored),
+                    "wait": (daily["startTime"] - daily["creationTime"] + scored["startTime"] - scored["creationTime"]),
+                }
+            )
+        for name, key in (
+            ("daemon_one_new_day_s", "total"),
+            ("daemon_new_day_daily_run_s", "daily"),
+            ("daemon_new_day_ml_run_s", "ml"),
+            ("daemon_new_day_launch_wait_s", "wait"),
+        ):
             figures[name] = round(statistics.median(d[key] for d in days), 2)
         figures["daemon_new_days_s"] = ", ".join(f"{d['total']:.1f}" for d in days)
 

@@ -49,7 +49,7 @@ import dagster as dg
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from daemon_path import copy_world, measure  # noqa: E402  (beside this script)
+from daemon_path import copy_world, measure
 
 # The gold queries an analyst runs most, each for one day (the newest).
 GOLD_QUERIES = {
@@ -75,18 +75,27 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--start", type=date.fromisoformat, default=date(2019, 1, 1))
     parser.add_argument("--days", type=int, default=520, help="days of history to backfill (the new days come after)")
-    parser.add_argument("--new-days", type=int, default=3, help="new days processed one at a time after the backfill (median reported)")
+    parser.add_argument(
+        "--new-days", type=int, default=3, help="new days processed one at a time after the backfill (median reported)"
+    )
     parser.add_argument("--invoices-per-day", type=float, default=100.0)
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--orders-per-day", type=float, default=30.0)
     parser.add_argument("--keep", action="store_true", help="keep the data directory (path printed)")
     parser.add_argument("--skip-plain-dbt", action="store_true", help="skip the plain dbt comparison")
-    parser.add_argument("--via-daemon", action="store_true",
-                        help="also run the world as a team does: `smepulse ui`, its sensors and run launcher, a backfill "
-                        "through the UI's API (on a copy of the world; printed beside the in-process figures)")
-    parser.add_argument("--instance", choices=("memory", "home"), default="memory",
-                        help="memory: an in-memory Dagster instance; home: the one the UI uses (dagster.yaml, "
-                             "SQLite files under DAGSTER_HOME in the data directory)")
+    parser.add_argument(
+        "--via-daemon",
+        action="store_true",
+        help="also run the world as a team does: `smepulse ui`, its sensors and run launcher, a backfill "
+        "through the UI's API (on a copy of the world; printed beside the in-process figures)",
+    )
+    parser.add_argument(
+        "--instance",
+        choices=("memory", "home"),
+        default="memory",
+        help="memory: an in-memory Dagster instance; home: the one the UI uses (dagster.yaml, "
+        "SQLite files under DAGSTER_HOME in the data directory)",
+    )
     return parser.parse_args()
 
 
@@ -107,10 +116,10 @@ def open_instance(kind: str, settings) -> dg.DagsterInstance:
     """The Dagster instance the runs record into. In memory, the figures leave out the cost of
     writing events to disk, which a UI backfill pays (about 7 % more on the 50k backfill)."""
     if kind == "memory":
-        from smepulse_assets.event_log import ephemeral_instance
+        from smepulse_lib.instance.event_log import ephemeral_instance
 
         return ephemeral_instance()
-    from smepulse_assets.demo import prepare_dagster_home
+    from smepulse_assets.tools.demo import prepare_dagster_home
 
     prepare_dagster_home(settings)
     return dg.DagsterInstance.get()
@@ -164,7 +173,10 @@ def query_latency(warehouse_path: str, day: date) -> dict[str, float]:
                 rows = con.execute(sql, [day]).fetchall()
                 timings.append((time.perf_counter() - started) * 1000)
             if not rows:  # e.g. the worklist of a world too short for any invoice's label to be known
-                print(f"note: gold query {name} returned no rows for {day}: its latency is of an empty answer", file=sys.stderr)
+                print(
+                    f"note: gold query {name} returned no rows for {day}: its latency is of an empty answer",
+                    file=sys.stderr,
+                )
             timings.sort()
             figures[f"{name}_query_rows"] = len(rows)
             figures[f"{name}_query_median_ms"] = round(statistics.median(timings), 1)
@@ -177,19 +189,35 @@ def plain_dbt_seconds(settings, first: date, last: date) -> float:
 
     Reference data and the ML output tables are copied in first (not timed): the comparison
     is the same models over the same days, without Dagster around them."""
-    from smepulse_assets.settings import DBT_PROJECT_DIR
-    from smepulse_assets.transformations import ML_SERVING_SELECT, REFERENCE_SELECT, dbt_executable, window_env
+    from smepulse_assets.transform.project import ML_SERVING_SELECT, REFERENCE_SELECT, dbt_executable, window_env
+    from smepulse_lib.settings import DBT_PROJECT_DIR
+    from smepulse_lib.windows import DayWindow
 
     plain = Path(settings.data_dir) / "plain_dbt.duckdb"
     env = {**os.environ, **settings.dbt_env(), "SMEPULSE_WAREHOUSE_PATH": str(plain)}
-    dbt = [dbt_executable(), "build", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    subprocess.run([*dbt, "--select", REFERENCE_SELECT, "--indirect-selection", "cautious"], check=True, env=env, cwd=DBT_PROJECT_DIR)
+    dbt = [
+        dbt_executable(),
+        "build",
+        "--quiet",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
+    subprocess.run(
+        [*dbt, "--select", REFERENCE_SELECT, "--indirect-selection", "cautious"],
+        check=True,
+        env=env,
+        cwd=DBT_PROJECT_DIR,
+    )
     with duckdb.connect(str(plain)) as con:
         con.execute(f"attach '{settings.warehouse_path}' as platform (read_only)")
         con.execute("create schema if not exists ml")
-        for (table,) in con.execute("select table_name from information_schema.tables where table_catalog = 'platform' and table_schema = 'ml'").fetchall():
+        for (table,) in con.execute(
+            "select table_name from information_schema.tables where table_catalog = 'platform' and table_schema = 'ml'"
+        ).fetchall():
             con.execute(f"create or replace table ml.{table} as select * from platform.ml.{table}")
-    env.update(window_env({"min_date": f"{first}", "max_date": f"{last}"}))
+    env.update(window_env(DayWindow(first, last)))
     started = time.perf_counter()
     subprocess.run([*dbt, "--exclude", REFERENCE_SELECT, ML_SERVING_SELECT], check=True, env=env, cwd=DBT_PROJECT_DIR)
     subprocess.run([*dbt, "--select", ML_SERVING_SELECT], check=True, env=env, cwd=DBT_PROJECT_DIR)
@@ -239,11 +267,13 @@ def _rss_kb(pid: int) -> int:
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
 
 
-def run_new_day(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None, figures: dict) -> tuple[list[str], str | None]:
+def run_new_day(
+    defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None, figures: dict
+) -> tuple[list[str], str | None]:
     """Tick the drop sensor, run what it asks, then tick the ML sensor and run that: as the daemon would.
     Returns the runs and the sensor's cursor after the tick."""
-    from smepulse_assets.ml_sensor import ml_run_request
-    from smepulse_assets.runs import DROP_SENSOR, evaluate_sensor
+    from ml_assets.sensor import ml_run_request
+    from smepulse_assets.tools.runs import DROP_SENSOR, evaluate_sensor
 
     with Timer(figures, "new_day_sensor_tick_s"):
         result, cursor = evaluate_sensor(defs, instance, DROP_SENSOR, cursor)
@@ -257,13 +287,16 @@ def run_new_day(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str 
             run = daily.execute_in_process(instance=instance, partition_key=request.partition_key, tags=request.tags)
         with Timer(figures, "new_day_ml_run_s"):
             ml_request = ml_run_request(instance.get_run_by_id(run.run_id))
-            scored = ml.execute_in_process(instance=instance, partition_key=ml_request.partition_key, tags=ml_request.tags)
+            scored = ml.execute_in_process(
+                instance=instance, partition_key=ml_request.partition_key, tags=ml_request.tags
+            )
         run_ids += [run.run_id, scored.run_id]
     return run_ids, cursor
 
 
-def run_new_days(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None, held: dict[date, list],
-                 figures: dict) -> list[str]:
+def run_new_days(
+    defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None, held: dict[date, list], figures: dict
+) -> list[str]:
     """Each held-back day in turn: its files land, then run_new_day. The day's figures are the
     medians over the days; each day's total is listed too."""
     per_day: list[dict] = []
@@ -285,27 +318,38 @@ def main() -> None:
     args = parse_args()
     data_dir = tempfile.mkdtemp(prefix="smepulse-bench-")
     os.environ.update(SMEPULSE_DATA_DIR=data_dir, SMEPULSE_PARTITIONS_START="2018-01-01")
-    from smepulse_assets import warehouse
     from smepulse_assets.definitions import build_defs
-    from smepulse_assets.generator import GeneratorConfig, generate_sample_data, world_config
-    from smepulse_assets.runs import DROP_SENSOR, evaluate_sensor, run_days, run_reference
-    from smepulse_assets.settings import Settings
-    from smepulse_assets.transformations import DBT_STEPS  # SQL in a dbt child process; other steps are Python
+    from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
+    from smepulse_assets.tools.runs import DROP_SENSOR, evaluate_sensor, run_days, run_reference
+    from smepulse_assets.transform.project import DBT_STEPS  # SQL in a dbt child process; other steps are Python
+    from smepulse_lib import warehouse
+    from smepulse_lib.settings import Settings
 
     settings = Settings.from_env()
     settings.ensure_local_dirs()
     last = args.start + timedelta(days=args.days - 1)
     new_days = [last + timedelta(days=n) for n in range(1, args.new_days + 1)]
-    config = GeneratorConfig(start=args.start, end=new_days[-1], customers=args.customers, invoices_per_day=args.invoices_per_day)
+    config = GeneratorConfig(
+        start=args.start, end=new_days[-1], customers=args.customers, invoices_per_day=args.invoices_per_day
+    )
     figures: dict[str, float | int | str] = {
-        "days": args.days, "invoices_per_day": args.invoices_per_day, "orders_per_day": args.orders_per_day,
+        "days": args.days,
+        "invoices_per_day": args.invoices_per_day,
+        "orders_per_day": args.orders_per_day,
         "instance": args.instance,
     }
 
     with Timer(figures, "generate_s"):
-        snapshot, world, _ = generate_sample_data(config, settings.landing_url, world_config(config, args.orders_per_day))
-    figures.update(invoices=len(snapshot.truth), invoice_rows_delivered=len(snapshot.rows),
-                   order_lines=len(world.order_lines), payments=len(world.payments), bank_lines=len(world.bank_lines))
+        snapshot, world, _ = generate_sample_data(
+            config, settings.landing_url, world_config(config, args.orders_per_day)
+        )
+    figures.update(
+        invoices=len(snapshot.truth),
+        invoice_rows_delivered=len(snapshot.rows),
+        order_lines=len(world.order_lines),
+        payments=len(world.payments),
+        bank_lines=len(world.bank_lines),
+    )
     del snapshot, world  # the generator's objects are not part of the platform's memory
     gc.collect()
     held = {day: hold_back(Path(settings.landing_url), day, Path(data_dir) / "held_back") for day in new_days}
@@ -325,7 +369,9 @@ def main() -> None:
         backfill = run_days(defs, instance, args.start, last)
     with Timer(figures, "ml_job_backfill_s"):
         ml = run_days(defs, instance, args.start, last, job_name="daily_ml_job")
-    figures["full_backfill_s"] = round(figures["reference_s"] + figures["daily_job_backfill_s"] + figures["ml_job_backfill_s"], 2)
+    figures["full_backfill_s"] = round(
+        figures["reference_s"] + figures["daily_job_backfill_s"] + figures["ml_job_backfill_s"], 2
+    )
     # each run's event log is read once: a range run's holds tens of thousands of events
     spans = {"daily_ar_job": step_spans(instance, backfill.run_id), "daily_ml_job": step_spans(instance, ml.run_id)}
     steps = {**step_seconds(spans["daily_ar_job"]), **step_seconds(spans["daily_ml_job"])}
@@ -341,7 +387,10 @@ def main() -> None:
     figures["one_new_day_runs"] = len(new_runs) // len(new_days)
     memory.running = False
     figures.update(memory.figures())
-    new_day_spans = {f"new day {instance.get_run_by_id(run_id).job_name} {run_id[:8]}": step_spans(instance, run_id) for run_id in new_runs}
+    new_day_spans = {
+        f"new day {instance.get_run_by_id(run_id).job_name} {run_id[:8]}": step_spans(instance, run_id)
+        for run_id in new_runs
+    }
     figures["peak_rss_step"] = step_running_at({**spans, **new_day_spans}, memory.peak_at)
     figures.update(query_latency(settings.warehouse_path, new_days[-1]))
 
@@ -350,14 +399,22 @@ def main() -> None:
         baseline = figures["plain_dbt_s"] + figures["python_steps_s"]
         figures["backfill_vs_plain_dbt_plus_python"] = round(figures["full_backfill_s"] / baseline, 2)
     counts = warehouse.row_counts(settings.warehouse_path)
-    for table in ("gold.fact_ar_invoices", "silver.ftr_invoice_risk", "gold.fact_orders", "silver.ftr_customer_behavior", "ml.payment_date_scores"):
+    for table in (
+        "gold.fact_ar_invoices",
+        "silver.ftr_invoice_risk",
+        "gold.fact_orders",
+        "silver.ftr_customer_behavior",
+        "ml.payment_date_scores",
+    ):
         figures[f"rows_{table}"] = counts.get(table, 0) if not table.startswith("ml.") else _ml_rows(settings, table)
     if args.instance == "home":
         figures.update(instance_storage(settings.dagster_home, args.days + len(new_days)))
     if args.via_daemon:
         figures.update(daemon_figures(args, daemon_dir, held, defs, last))
     figures["slowest_steps"] = _slowest(steps)
-    figures["new_day_slowest_steps"] = _slowest(_medians([step_seconds(run_spans) for run_spans in new_day_spans.values()]))
+    figures["new_day_slowest_steps"] = _slowest(
+        _medians([step_seconds(run_spans) for run_spans in new_day_spans.values()])
+    )
 
     width = max(len(k) for k in figures)
     for key, value in figures.items():
@@ -374,7 +431,10 @@ def instance_storage(dagster_home: str, days: int) -> dict[str, float]:
     """What the instance keeps on disk for the history: all of DAGSTER_HOME, its cross-run index,
     the runs' own event files, the captured logs; and per day of history."""
     home = Path(dagster_home)
-    size = lambda paths: sum(p.stat().st_size for p in paths if p.is_file()) / 2**20
+
+    def size(paths):
+        return sum(p.stat().st_size for p in paths if p.is_file()) / 2**20
+
     index = size((home / "history" / "runs").glob("index.db*"))
     figures = {
         "instance_mb": round(size(home.rglob("*")), 1),
@@ -388,8 +448,13 @@ def instance_storage(dagster_home: str, days: int) -> dict[str, float]:
 
 def daemon_figures(args, daemon_dir: Path, held: dict[date, list], defs: dg.Definitions, last: date) -> dict:
     """The same world through `smepulse ui` (benchmarks/daemon_path.py), on its own warehouse."""
-    moved = {day: [(daemon_dir / "landing" / f.parent.name / f.name, daemon_dir / "held_back" / f.parent.name)
-                   for f, _ in moves] for day, moves in held.items()}
+    moved = {
+        day: [
+            (daemon_dir / "landing" / f.parent.name / f.name, daemon_dir / "held_back" / f.parent.name)
+            for f, _ in moves
+        ]
+        for day, moves in held.items()
+    }
     env = {**os.environ, "SMEPULSE_DATA_DIR": str(daemon_dir), "DAGSTER_HOME": str(daemon_dir / "dagster_home")}
     keys = [list(k.path) for k in defs.resolve_job_def("daily_ar_job").asset_layer.selected_asset_keys]
     try:
@@ -413,7 +478,7 @@ def _medians(timings: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _ml_rows(settings, table: str) -> int:
-    from smepulse_assets import warehouse
+    from smepulse_lib import warehouse
 
     return int(warehouse.query(settings.warehouse_path, f"select count(*) as n from {table}")["n"][0])
 

@@ -7,13 +7,13 @@ the warehouse's ``ml`` schema, which gold's ``score_*`` models read as a dbt sou
 
 import dagster as dg
 
-from . import churn, collection_priority
-from .anomalies import build_anomaly_assets
-from .cashflow import build_cashflow_assets
-from .classifiers import build_classifier_assets
-from .monitoring import build_monitoring_assets
-from .payment_date import build_payment_date_assets
-from .tracking import END_MLFLOW_RUN, mlflow_resource
+from ml_assets import churn, collection_priority
+from ml_assets.anomalies import build_anomaly_assets
+from ml_assets.cashflow import build_cashflow_assets
+from ml_assets.classifiers import build_classifier_assets
+from ml_assets.monitoring import build_monitoring_assets
+from ml_assets.payment_date import build_payment_date_assets
+from ml_assets.tracking import END_MLFLOW_RUN, mlflow_resource
 
 __all__ = ["END_MLFLOW_RUN", "build_ml_assets", "mlflow_resource"]
 

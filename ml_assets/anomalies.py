@@ -22,9 +22,10 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from sklearn.ensemble import IsolationForest
 
-from . import outputs
-from .tracking import MlflowRun, training_run
-from .training import ml_asset_args, window_days
+from ml_assets import outputs
+from ml_assets.tracking import MlflowRun, training_run
+from ml_assets.training import ml_asset_args
+from smepulse_lib.windows import DayWindow
 
 MODEL_NAME = "smepulse_transaction_anomalies"
 # A window is scored on every core from this many forests per core: starting a worker (a new
@@ -61,7 +62,10 @@ PAYMENTS = Kind(
     where payment_date between ? and ?
     """,
     ["log_amount", "log_amount_vs_customer", "log_amount_vs_method", "failed", "days_to_settle"],
-    relative={"log_amount_vs_customer": ("log_amount", "counterparty"), "log_amount_vs_method": ("log_amount", "method_code")},
+    relative={
+        "log_amount_vs_customer": ("log_amount", "counterparty"),
+        "log_amount_vs_method": ("log_amount", "method_code"),
+    },
 )
 # A bank line by size, direction, whether it names a payment or bill, how it matched, repeats.
 BANK_LINES = Kind(
@@ -82,11 +86,18 @@ BANK_LINES = Kind(
 )
 KINDS = (PAYMENTS, BANK_LINES)
 # The output's columns and types, for a window with nothing to score (the table must still exist).
-EMPTY = pd.DataFrame({
-    "day": pd.Series(dtype="datetime64[ns]"), "subject_id": pd.Series(dtype=str), "counterparty": pd.Series(dtype=str),
-    "amount_vnd": pd.Series(dtype=float), "subject_kind": pd.Series(dtype=str), "anomaly_score": pd.Series(dtype=float),
-    "is_anomaly": pd.Series(dtype=bool), "reason": pd.Series(dtype=str),
-})
+EMPTY = pd.DataFrame(
+    {
+        "day": pd.Series(dtype="datetime64[ns]"),
+        "subject_id": pd.Series(dtype=str),
+        "counterparty": pd.Series(dtype=str),
+        "amount_vnd": pd.Series(dtype=float),
+        "subject_kind": pd.Series(dtype=str),
+        "anomaly_score": pd.Series(dtype=float),
+        "is_anomaly": pd.Series(dtype=bool),
+        "reason": pd.Series(dtype=str),
+    }
+)
 
 
 class AnomalyConfig(dg.Config):
@@ -99,7 +110,9 @@ class AnomalyConfig(dg.Config):
 def explain(history: pd.DataFrame, rows: pd.DataFrame, features: list[str]) -> pd.Series:
     """The feature furthest from its history median, in median absolute deviations."""
     median = history[features].median()
-    spread = (history[features] - median).abs().median().replace(0, np.nan).fillna(history[features].std()).replace(0, 1.0)
+    spread = (
+        (history[features] - median).abs().median().replace(0, np.nan).fillna(history[features].std()).replace(0, 1.0)
+    )
     distance = ((rows[features] - median) / spread).abs()
     top = distance.idxmax(axis=1)
     return top.combine(distance.max(axis=1), lambda f, d: f"{f} {d:.1f} MAD from usual")
@@ -119,7 +132,9 @@ def score_rows(kind: Kind, history: pd.DataFrame, rows: pd.DataFrame, config: An
     )
 
 
-def scoring_weeks(con, kind: Kind, first: date, last: date, config: AnomalyConfig) -> tuple[list[tuple[pd.DataFrame, pd.DataFrame]], int]:
+def scoring_weeks(
+    con, kind: Kind, first: date, last: date, config: AnomalyConfig
+) -> tuple[list[tuple[pd.DataFrame, pd.DataFrame]], int]:
     """The window's rows cut into ISO weeks, each with the history before its Monday that its forest
     is fitted on: a day scores the same whether it runs alone or in a backfill, and a year's
     backfill fits 52 forests, not 365. Also the rows of weeks with too little history to score."""
@@ -146,7 +161,7 @@ def score_weeks(tasks: list[tuple[Kind, pd.DataFrame, pd.DataFrame]], config: An
     jobs = min(os.cpu_count() or 1, len(tasks) // FORESTS_PER_WORKER)
     if jobs < 2:
         return [score_rows(kind, history, rows, config) for kind, history, rows in tasks]
-    kinds, histories, rows = zip(*tasks)
+    kinds, histories, rows = zip(*tasks, strict=False)
     # spawned, not forked (this process runs threads: Dagster's, DuckDB's), and ended with the
     # call, so no idle interpreter holds its ~250 MB while the steps after it run
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -156,15 +171,32 @@ def score_weeks(tasks: list[tuple[Kind, pd.DataFrame, pd.DataFrame]], config: An
 def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=["ml", "transaction_anomalies"],
-        deps=[dg.AssetKey(["gold", "fact_payments"]), dg.AssetKey(["gold", "fact_bank_txn"]), dg.AssetKey(["gold", "link_payment_bank"])],
+        deps=[
+            dg.AssetKey(["gold", "fact_payments"]),
+            dg.AssetKey(["gold", "fact_bank_txn"]),
+            dg.AssetKey(["gold", "link_payment_bank"]),
+        ],
         kinds={"scikit-learn", "mlflow", "duckdb"},
-        **ml_asset_args(partitions_def, "Payments and bank lines of each day scored by an isolation forest fitted on the "
-                        "trailing history, with the reason; table ml.transaction_anomalies."),
+        **ml_asset_args(
+            partitions_def,
+            "Payments and bank lines of each day scored by an isolation forest fitted on the "
+            "trailing history, with the reason; table ml.transaction_anomalies.",
+        ),
     )
-    def transaction_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
-        first, last = window_days(context)
-        params = {"history_days": config.history_days, "contamination": config.contamination, "n_estimators": config.n_estimators}
-        with warehouse.get_connection() as con, training_run(MODEL_NAME, params, {"first_day": first, "last_day": last}) as run:
+    def transaction_anomalies(
+        context: dg.AssetExecutionContext, config: AnomalyConfig, warehouse: DuckDBResource, mlflow: MlflowRun
+    ):
+        window = DayWindow.of(context.partition_time_window)
+        first, last = window.first, window.last
+        params = {
+            "history_days": config.history_days,
+            "contamination": config.contamination,
+            "n_estimators": config.n_estimators,
+        }
+        with (
+            warehouse.get_connection() as con,
+            training_run(MODEL_NAME, params, {"first_day": first, "last_day": last}) as run,
+        ):
             weeks = {kind.name: scoring_weeks(con, kind, first, last, config) for kind in KINDS}
             tasks = [(kind, history, rows) for kind in KINDS for history, rows in weeks[kind.name][0]]
             frames = score_weeks(tasks, config)
@@ -172,11 +204,15 @@ def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
             metrics = {}
             for kind in KINDS:
                 scored = scores[scores["subject_kind"] == kind.name]
-                metrics |= {f"{kind.name}_rows": len(scored), f"{kind.name}_flagged": int(scored["is_anomaly"].sum()),
-                            f"{kind.name}_skipped_no_history": weeks[kind.name][1]}
+                metrics |= {
+                    f"{kind.name}_rows": len(scored),
+                    f"{kind.name}_flagged": int(scored["is_anomaly"].sum()),
+                    f"{kind.name}_skipped_no_history": weeks[kind.name][1],
+                }
             mlflow.log_metrics(metrics)
             scores = scores.rename(columns={"day": "score_date"}).assign(
-                model_name=MODEL_NAME, model_version=f"run:{run.info.run_id[:12]}",
+                model_name=MODEL_NAME,
+                model_version=f"run:{run.info.run_id[:12]}",
                 predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None),
             )
             written = outputs.replace_days(con, "transaction_anomalies", scores, "score_date", first, last)

@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from . import outputs
-from .tracking import MlflowRun, champion_version, load_champion
-from .training import Candidate, TimeSplit, kept_training, log_and_gate, ml_asset_args, trained_metadata, window_days
+from ml_assets import outputs
+from ml_assets.tracking import MlflowRun, champion_version, load_champion
+from ml_assets.training import Candidate, TimeSplit, kept_training, log_and_gate, ml_asset_args, trained_metadata
+from smepulse_lib.windows import DayWindow
 
 STREAMS = ("ar_invoices", "sme_payments")
 EXOG = ["is_holiday", "is_tet_holiday", "is_month_end"]
@@ -67,8 +68,13 @@ def fit(history: pd.DataFrame):
     from statsmodels.tsa.statespace.sarimax import SARIMAX  # imported when fitting: not needed to load the definitions
 
     model = SARIMAX(
-        _target(history), exog=_exog(history), order=ORDER,
-        seasonal_order=SEASONAL_ORDER, trend="c", enforce_stationarity=False, enforce_invertibility=False,
+        _target(history),
+        exog=_exog(history),
+        order=ORDER,
+        seasonal_order=SEASONAL_ORDER,
+        trend="c",
+        enforce_stationarity=False,
+        enforce_invertibility=False,
     )
     results = model.fit(disp=False, maxiter=200)
     results.remove_data()  # the fitted parameters are the model; the history is applied when forecasting
@@ -152,7 +158,9 @@ def seasonal_naive_forecast(history: pd.DataFrame, future: pd.DataFrame) -> pd.D
     changes = values[7:] - values[:-7]
     out = {"predicted_cash_in": seasonal_naive(history, len(future))}
     for level in (80, 95):
-        low, high = np.quantile(changes, [(1 - level / 100) / 2, 1 - (1 - level / 100) / 2]) if len(changes) else (0.0, 0.0)
+        low, high = (
+            np.quantile(changes, [(1 - level / 100) / 2, 1 - (1 - level / 100) / 2]) if len(changes) else (0.0, 0.0)
+        )
         out[f"lower_{level}"] = np.maximum(out["predicted_cash_in"] + min(low, 0.0), 0)
         out[f"upper_{level}"] = out["predicted_cash_in"] + max(high, 0.0)
     return pd.DataFrame(out)
@@ -165,7 +173,9 @@ def forecast_metrics(predicted: np.ndarray, actual: np.ndarray) -> dict[str, flo
     paid_days = actual > 0
     return {
         "mape": float(np.mean(np.abs(weekly_predicted - weekly_actual) / np.maximum(weekly_actual, 1e-9))),
-        "daily_mape": float(np.mean(np.abs(predicted[paid_days] - actual[paid_days]) / actual[paid_days])) if paid_days.any() else float("nan"),
+        "daily_mape": float(np.mean(np.abs(predicted[paid_days] - actual[paid_days]) / actual[paid_days]))
+        if paid_days.any()
+        else float("nan"),
         "mae": float(np.mean(np.abs(predicted - actual))),
     }
 
@@ -192,7 +202,9 @@ def _check_name(stream: str) -> str:
     return f"{stream}_mape_below_15_percent"
 
 
-def _train_stream(context, stream: str, series: pd.DataFrame, cutoff: date, config: CashflowConfig) -> tuple[dict, dg.AssetCheckResult]:
+def _train_stream(
+    context, stream: str, series: pd.DataFrame, cutoff: date, config: CashflowConfig
+) -> tuple[dict, dg.AssetCheckResult]:
     """The stream's training metadata (``<stream>_trained`` says whether it trained) and its check.
     Too short a history trains nothing and fails the check, as ``training.too_little_data`` does
     for the other models: the forecast goes on with the champion or seasonal naive."""
@@ -201,9 +213,16 @@ def _train_stream(context, stream: str, series: pd.DataFrame, cutoff: date, conf
     if len(part.history) < needed:
         reason = f"{stream}: {len(part.history)} days of cash-in through {cutoff}; need {needed} to fit and evaluate a forecast."
         context.log.warning(reason)
-        return ({f"{stream}_trained": False, f"{stream}_untrained_reason": reason},
-                dg.AssetCheckResult(check_name=_check_name(stream), passed=False, severity=dg.AssetCheckSeverity.ERROR,
-                                    description=reason, metadata={"history_days": len(part.history), "needed_days": needed}))
+        return (
+            {f"{stream}_trained": False, f"{stream}_untrained_reason": reason},
+            dg.AssetCheckResult(
+                check_name=_check_name(stream),
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=reason,
+                metadata={"history_days": len(part.history), "needed_days": needed},
+            ),
+        )
     results = fit(part.train)
     actual = part.holdout["cash_in"].to_numpy(float)
     future = forecast(results, part.train, part.holdout)
@@ -216,8 +235,13 @@ def _train_stream(context, stream: str, series: pd.DataFrame, cutoff: date, conf
         lower_is_better=True,
         baselines={"seasonal_naive": forecast_metrics(seasonal_naive(part.train, len(actual)), actual)},
         champion=lambda champion: _evaluate(champion, part),
-        params={"order": str(ORDER), "seasonal_order": str(SEASONAL_ORDER), "exog": ",".join(EXOG),
-                "transform": "log1p", "stream": stream},
+        params={
+            "order": str(ORDER),
+            "seasonal_order": str(SEASONAL_ORDER),
+            "exog": ",".join(EXOG),
+            "transform": "log1p",
+            "stream": stream,
+        },
         flavor="statsmodels",
         log_options={},
         example=(_exog(part.holdout).head(7), future["predicted_cash_in"].head(7).to_numpy()),
@@ -232,8 +256,11 @@ def _train_stream(context, stream: str, series: pd.DataFrame, cutoff: date, conf
         severity=dg.AssetCheckSeverity.WARN,
         description=f"weekly MAPE {serving['mape']:.1%} of the serving model on the last {config.holdout_days} days "
         f"(gate {MAPE_GATE:.0%}: above it the forecast is flagged for review)",
-        metadata={"observed": round(serving["mape"], 4), "threshold": MAPE_GATE,
-                  "seasonal_naive_mape": round(candidate.baselines["seasonal_naive"]["mape"], 4)},
+        metadata={
+            "observed": round(serving["mape"], 4),
+            "threshold": MAPE_GATE,
+            "seasonal_naive_mape": round(candidate.baselines["seasonal_naive"]["mape"], 4),
+        },
     )
     return {f"{stream}_trained": True, **{f"{stream}_{k}": v for k, v in result.metadata(candidate).items()}}, check
 
@@ -248,12 +275,16 @@ def _forecast_rows(stream: str, forecaster: SeriesForecaster, version: str, day:
     values = forecaster.values(day)
     if values is None:
         values, version = seasonal_naive_forecast(forecaster.observed.iloc[:through], future), NAIVE_VERSION
-    return pd.concat([future[["stream", "currency", "cash_date"]], values], axis=1).assign(
-        forecast_date=day,
-        horizon_days=range(1, len(future) + 1),
-        model_name=model_name(stream),
-        model_version=version,
-    ).rename(columns={"cash_date": "target_date"})
+    return (
+        pd.concat([future[["stream", "currency", "cash_date"]], values], axis=1)
+        .assign(
+            forecast_date=day,
+            horizon_days=range(1, len(future) + 1),
+            model_name=model_name(stream),
+            model_version=version,
+        )
+        .rename(columns={"cash_date": "target_date"})
+    )
 
 
 def _champion_or_baseline(context, stream: str):
@@ -273,11 +304,16 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         deps=[source],
         check_specs=[dg.AssetCheckSpec(_check_name(s), asset=model_key) for s in STREAMS],
         kinds={"statsmodels", "mlflow"},
-        **ml_asset_args(partitions_def, "Daily cash-in forecast models (SARIMAX, weekly seasonality, holidays), one per "
-                        "stream; champion only if it beats the champion and seasonal-naive on the last four weeks."),
+        **ml_asset_args(
+            partitions_def,
+            "Daily cash-in forecast models (SARIMAX, weekly seasonality, holidays), one per "
+            "stream; champion only if it beats the champion and seasonal-naive on the last four weeks.",
+        ),
     )
-    def cashflow_model(context: dg.AssetExecutionContext, config: CashflowConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
-        _, cutoff = window_days(context)
+    def cashflow_model(
+        context: dg.AssetExecutionContext, config: CashflowConfig, warehouse: DuckDBResource, mlflow: MlflowRun
+    ):
+        cutoff = DayWindow.of(context.partition_time_window).last
         kept = kept_training(context, cutoff, config.retrain_every_days)
         if kept:
             yield from kept
@@ -291,18 +327,24 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
             checks.append(check)
         # a stream that could not train is tried again the next day, not kept for retrain_every_days
         trained = all(metadata[f"{s}_trained"] for s in STREAMS)
-        yield dg.MaterializeResult(metadata={**metadata, **(trained_metadata(cutoff, checks) if trained else {"trained": False})})
+        yield dg.MaterializeResult(
+            metadata={**metadata, **(trained_metadata(cutoff, checks) if trained else {"trained": False})}
+        )
         yield from checks
 
     @dg.asset(
         key=["ml", "cashflow_forecast"],
         deps=[model_key, source],
         kinds={"statsmodels", "duckdb"},
-        **ml_asset_args(partitions_def, "Each day's 90-day cash-in forecast per stream with 80 % and 95 % intervals, "
-                        "from the registry's champion applied to the history through that day; table ml.cashflow_forecast."),
+        **ml_asset_args(
+            partitions_def,
+            "Each day's 90-day cash-in forecast per stream with 80 % and 95 % intervals, "
+            "from the registry's champion applied to the history through that day; table ml.cashflow_forecast.",
+        ),
     )
     def cashflow_forecast(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: MlflowRun):
-        first, last = window_days(context)
+        window = DayWindow.of(context.partition_time_window)
+        first, last = window.first, window.last
         frames, versions = [], {}
         with warehouse.get_connection() as con:
             for stream in STREAMS:
@@ -314,10 +356,11 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
             if not frames:
                 outputs.clear_days(con, "cashflow_forecast", FORECAST_COLUMNS, "forecast_date", first, last)
                 return dg.MaterializeResult(metadata={"rows": 0, "model_versions": dg.MetadataValue.json(versions)})
-            rows = pd.concat(frames, ignore_index=True).assign(predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
+            rows = pd.concat(frames, ignore_index=True).assign(
+                predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None)
+            )
             rows["forecast_date"] = pd.to_datetime(rows["forecast_date"])
             written = outputs.replace_days(con, "cashflow_forecast", rows, "forecast_date", first, last)
         return dg.MaterializeResult(metadata={"rows": written, "model_versions": dg.MetadataValue.json(versions)})
 
     return [cashflow_model, cashflow_forecast]
-

@@ -9,7 +9,7 @@ each day, with its behaviour features as of that day and the label "no order wit
 
 import pandas as pd
 
-from .classifiers import ClassifierSpec, sql_number
+from ml_assets.classifiers import ClassifierSpec, sql_number
 
 MODEL_NAME = "smepulse_churn"
 RECENCY_BANDS = [-1, 7, 14, 30, 60, 120, 10_000]
@@ -26,7 +26,9 @@ def _fit_baselines(labelled: pd.DataFrame) -> dict:
     label = labelled["churned"].astype(float)
     rate_by_band = label.groupby(_recency_band(labelled)).mean()
     # one rate per band (None where training had no account in it), so the fit is plain JSON
-    rates = [float(rate_by_band[band]) if band in rate_by_band.index else None for band in range(len(RECENCY_BANDS) - 1)]
+    rates = [
+        float(rate_by_band[band]) if band in rate_by_band.index else None for band in range(len(RECENCY_BANDS) - 1)
+    ]
     return {"prior": float(label.mean()), "rate_by_band": rates}
 
 
@@ -35,7 +37,8 @@ def _baselines(fitted: dict) -> dict[str, str]:
     # the bands as pd.cut makes them, (low, high]; outside every band, or a band training never saw: the prior
     bands = " ".join(
         f"when recency_days > {low} and recency_days <= {high} then {sql_number(rate)}"
-        for low, high, rate in zip(RECENCY_BANDS, RECENCY_BANDS[1:], fitted["rate_by_band"]) if rate is not None
+        for low, high, rate in zip(RECENCY_BANDS, RECENCY_BANDS[1:], fitted["rate_by_band"], strict=False)
+        if rate is not None
     )
     return {"recency_rate": f"case {bands} else {prior} end" if bands else prior, "overall_rate": prior}
 
@@ -49,8 +52,16 @@ SPEC = ClassifierSpec(
     label="churned",
     categorical=["account_segment"],
     numeric=[
-        "customer_age_days", "recency_days", "frequency_ltm", "monetary_ltm_vnd", "avg_order_value_vnd",
-        "payment_completion_rate", "payments_failed_ltm", "payments_pending", "order_days_last_30", "order_days_prior_30",
+        "customer_age_days",
+        "recency_days",
+        "frequency_ltm",
+        "monetary_ltm_vnd",
+        "avg_order_value_vnd",
+        "payment_completion_rate",
+        "payments_failed_ltm",
+        "payments_pending",
+        "order_days_last_30",
+        "order_days_prior_30",
     ],
     id_columns=["as_of_date", "customer_code", "recency_days"],
     probability_column="churn_probability",

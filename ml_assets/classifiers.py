@@ -20,12 +20,26 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from . import outputs
-from .estimators import boosted_classifier
-from .tracking import MlflowRun, champion_version, load_champion
-from .training import (SERVING_BASELINE_KEY, SERVING_CHECK, SERVING_CHECK_DESCRIPTION, Candidate, TrainingConfig, kept_training, log_and_gate,
-                       ml_asset_args, read_training, serving_check, too_little_data, trained_metadata,
-                       trained_serving_baseline, training_split, window_days)
+from ml_assets import outputs
+from ml_assets.estimators import boosted_classifier
+from ml_assets.tracking import MlflowRun, champion_version, load_champion
+from ml_assets.training import (
+    SERVING_BASELINE_KEY,
+    SERVING_CHECK,
+    SERVING_CHECK_DESCRIPTION,
+    Candidate,
+    TrainingConfig,
+    kept_training,
+    log_and_gate,
+    ml_asset_args,
+    read_training,
+    serving_check,
+    too_little_data,
+    trained_metadata,
+    trained_serving_baseline,
+    training_split,
+)
+from smepulse_lib.windows import DayWindow
 
 
 class ClassifierConfig(TrainingConfig):
@@ -81,8 +95,10 @@ def baseline_probabilities(spec: ClassifierSpec, fitted: dict, rows: pd.DataFram
     """Each baseline's probabilities for ``rows`` (e.g. a holdout in pandas), by its SQL expression."""
     with duckdb.connect() as con:  # a projection keeps the rows' order
         con.register("rows", rows)
-        return {name: con.execute(f"select ({expression})::double as p from rows").df()["p"].to_numpy(float)
-                for name, expression in spec.baselines(fitted).items()}
+        return {
+            name: con.execute(f"select ({expression})::double as p from rows").df()["p"].to_numpy(float)
+            for name, expression in spec.baselines(fitted).items()
+        }
 
 
 def classification_metrics(probability: np.ndarray, label: np.ndarray) -> dict[str, float]:
@@ -103,11 +119,16 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         deps=[source_key],
         check_specs=[dg.AssetCheckSpec(SERVING_CHECK, asset=model_key, description=SERVING_CHECK_DESCRIPTION)],
         kinds={"scikit-learn", "mlflow"},
-        **ml_asset_args(partitions_def, f"{spec.description} Trained as of the day; champion only if its Brier score "
-                        "beats the champion's and the baselines' on the time holdout."),
+        **ml_asset_args(
+            partitions_def,
+            f"{spec.description} Trained as of the day; champion only if its Brier score "
+            "beats the champion's and the baselines' on the time holdout.",
+        ),
     )
-    def model_asset(context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
-        _, cutoff = window_days(context)
+    def model_asset(
+        context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: DuckDBResource, mlflow: MlflowRun
+    ):
+        cutoff = DayWindow.of(context.partition_time_window).last
         kept = kept_training(context, cutoff, config.retrain_every_days)
         if kept:
             yield from kept
@@ -119,7 +140,9 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
             yield from untrained
             return
         label = split.train[spec.label].astype(int)
-        model = boosted_classifier(spec.categorical, config.max_iter, config.learning_rate).fit(split.train[spec.features], label)
+        model = boosted_classifier(spec.categorical, config.max_iter, config.learning_rate).fit(
+            split.train[spec.features], label
+        )
         actual = split.holdout[spec.label].astype(int).to_numpy()
 
         def evaluate(m) -> dict[str, float]:
@@ -132,11 +155,17 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
             metrics=evaluate(model),
             primary="brier",
             lower_is_better=True,
-            baselines={name: classification_metrics(p, actual)
-                       for name, p in baseline_probabilities(spec, spec.fit_baselines(split.train), split.holdout).items()},
+            baselines={
+                name: classification_metrics(p, actual)
+                for name, p in baseline_probabilities(spec, spec.fit_baselines(split.train), split.holdout).items()
+            },
             champion=evaluate,
-            params={"max_iter": config.max_iter, "learning_rate": config.learning_rate, "holdout_days": config.holdout_days,
-                    "features": ",".join(spec.features)},
+            params={
+                "max_iter": config.max_iter,
+                "learning_rate": config.learning_rate,
+                "holdout_days": config.holdout_days,
+                "features": ",".join(spec.features),
+            },
         )
         result = log_and_gate(candidate, split)
         context.log.info(f"{spec.model_name} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
@@ -144,34 +173,57 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         # the serving baseline as fitted on every labelled row of this training (the holdout's too),
         # for the scores asset while no model has beaten it
         serving = spec.fit_baselines(pd.concat([split.train, split.holdout]))
-        yield dg.MaterializeResult(metadata={**result.metadata(candidate), **trained_metadata(cutoff, [check]),
-                                             SERVING_BASELINE_KEY: dg.MetadataValue.json(serving),
-                                             "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
+        yield dg.MaterializeResult(
+            metadata={
+                **result.metadata(candidate),
+                **trained_metadata(cutoff, [check]),
+                SERVING_BASELINE_KEY: dg.MetadataValue.json(serving),
+                "train_rows": len(split.train),
+                "holdout_rows": len(split.holdout),
+            }
+        )
         yield check
 
     @dg.asset(
         key=["ml", f"{spec.name}_scores"],
         deps=[model_key, source_key],
         kinds={"scikit-learn", "duckdb"},
-        **ml_asset_args(partitions_def, f"{spec.description} Scores of each day from the registry's champion; "
-                        f"table ml.{spec.name}_scores."),
+        **ml_asset_args(
+            partitions_def,
+            f"{spec.description} Scores of each day from the registry's champion; table ml.{spec.name}_scores.",
+        ),
     )
     def scores_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: MlflowRun):
-        first, last = window_days(context)
+        window = DayWindow.of(context.partition_time_window)
+        first, last = window.first, window.last
         predicted_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
         with warehouse.get_connection() as con:
             scorer = _scorer(context, spec, model_key, con, last)
             staged = scorer.stage(con, spec, first, last)
             # the rule's rows, or none with the scores' columns, so the table exists for gold even
             # when a window has nothing to score
-            other = spec.rule_sql or (f"select {', '.join(spec.id_columns)}, null::double as {spec.probability_column}, "
-                                      f"null::varchar as model_version from ({spec.scoring_sql}) limit 0")
-            union = " union all by name ".join(f"({part})" for part in (["select * from model_scores"] if staged else []) + [other])
-            select = (f"select * rename ({spec.id_columns[0]} as score_date), '{spec.model_name}' as model_name, "
-                      f"?::timestamp as predicted_at from ({union})")
-            written = outputs.replace_days_with(con, f"{spec.name}_scores", select, [predicted_at, first, last], "score_date", first, last)
-        return dg.MaterializeResult(metadata={"rows": written, "model_version": scorer.version, "scored_with": scorer.scored_with,
-                                              "decided_by_rule": written - staged})
+            other = spec.rule_sql or (
+                f"select {', '.join(spec.id_columns)}, null::double as {spec.probability_column}, "
+                f"null::varchar as model_version from ({spec.scoring_sql}) limit 0"
+            )
+            union = " union all by name ".join(
+                f"({part})" for part in (["select * from model_scores"] if staged else []) + [other]
+            )
+            select = (
+                f"select * rename ({spec.id_columns[0]} as score_date), '{spec.model_name}' as model_name, "
+                f"?::timestamp as predicted_at from ({union})"
+            )
+            written = outputs.replace_days_with(
+                con, f"{spec.name}_scores", select, [predicted_at, first, last], "score_date", first, last
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "rows": written,
+                "model_version": scorer.version,
+                "scored_with": scorer.scored_with,
+                "decided_by_rule": written - staged,
+            }
+        )
 
     return [model_asset, scores_asset]
 
@@ -193,16 +245,24 @@ class Scorer:
         if self.model is None and self.expression is None:
             return 0
         if self.expression is None:
-            return outputs.stage_in_chunks(con, spec.scoring_rows(), [first, last], self._score_chunk(spec), "model_scores")
-        con.execute(f"create or replace temp table model_scores as select {', '.join(spec.id_columns)}, "
-                    f"round_even({self.expression}, 4) as {spec.probability_column}, ?::varchar as model_version "
-                    f"from ({spec.baseline_rows_sql or spec.scoring_sql})", [self.version, first, last])
+            return outputs.stage_in_chunks(
+                con, spec.scoring_rows(), [first, last], self._score_chunk(spec), "model_scores"
+            )
+        con.execute(
+            f"create or replace temp table model_scores as select {', '.join(spec.id_columns)}, "
+            f"round_even({self.expression}, 4) as {spec.probability_column}, ?::varchar as model_version "
+            f"from ({spec.baseline_rows_sql or spec.scoring_sql})",
+            [self.version, first, last],
+        )
         return con.execute("select count(*) from model_scores").fetchone()[0]
 
     def _score_chunk(self, spec: ClassifierSpec) -> Callable[[pd.DataFrame], pd.DataFrame]:
         def score(rows: pd.DataFrame) -> pd.DataFrame:
             probability = self.model.predict_proba(rows[spec.features])[:, 1]
-            return rows[spec.id_columns].assign(**{spec.probability_column: np.round(probability, 4)}, model_version=self.version)
+            return rows[spec.id_columns].assign(
+                **{spec.probability_column: np.round(probability, 4)}, model_version=self.version
+            )
+
         return score
 
 
@@ -224,7 +284,9 @@ def _scorer(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) ->
     return Scorer(version, scored_with, expression=spec.baselines(fitted)[spec.serving_baseline])
 
 
-def _fitted_serving_baseline(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) -> tuple[dict | None, str]:
+def _fitted_serving_baseline(
+    context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last
+) -> tuple[dict | None, str]:
     """The serving baseline fitted by the model's training for the day scored (at ~850k invoices
     reading the training rows instead was 26 s of a new day). Without one (the model was not
     trained: too little data), fitted here on the labels known by ``last``; None if there are none."""
@@ -232,7 +294,9 @@ def _fitted_serving_baseline(context, spec: ClassifierSpec, model_key: dg.AssetK
     if trained is not None:
         return trained
     day = context.partition_key_range.end
-    context.log.info(f"{model_key.to_user_string()} has no fitted baseline for {day}: fitting it on the labels known by {last}.")
+    context.log.info(
+        f"{model_key.to_user_string()} has no fitted baseline for {day}: fitting it on the labels known by {last}."
+    )
     labelled = read_training(con, spec.training_sql, last, ClassifierConfig())
     if labelled.empty:
         return None, f"no labelled rows known by {last}: nothing to fit a baseline on, nothing scored"

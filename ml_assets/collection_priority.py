@@ -12,7 +12,7 @@ historical share of invoices paid more than 30 days late, and the overall rate.
 
 import pandas as pd
 
-from .classifiers import ClassifierSpec, sql_number
+from ml_assets.classifiers import ClassifierSpec, sql_number
 
 MODEL_NAME = "smepulse_ar_priority"
 KNOWN_LATE_VERSION = "rule:past_due_over_30"
@@ -60,10 +60,22 @@ SPEC = ClassifierSpec(
     label="paid_over_30_late",
     categorical=["business_code", "currency", "payment_terms"],
     numeric=[
-        "days_past_due", "invoice_age_days", "terms_days", "log_amount", "due_day_of_week", "prior_invoices",
-        "prior_paid_invoices", "prior_median_days_late", "prior_mean_days_late", "prior_sd_days_late",
-        "prior_share_over_30_late", "open_invoices_at_posting", "open_amount_at_posting",
-        "customer_completion_rate_to_date", "customer_avg_days_late_to_date", "customer_open_amount_to_date",
+        "days_past_due",
+        "invoice_age_days",
+        "terms_days",
+        "log_amount",
+        "due_day_of_week",
+        "prior_invoices",
+        "prior_paid_invoices",
+        "prior_median_days_late",
+        "prior_mean_days_late",
+        "prior_sd_days_late",
+        "prior_share_over_30_late",
+        "open_invoices_at_posting",
+        "open_amount_at_posting",
+        "customer_completion_rate_to_date",
+        "customer_avg_days_late_to_date",
+        "customer_open_amount_to_date",
     ],
     id_columns=ID_COLUMNS,
     probability_column="probability_over_30_late",

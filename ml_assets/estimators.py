@@ -22,7 +22,13 @@ TRUSTED_TYPES = [
 def _encoded(categorical: list[str], booster) -> Pipeline:
     """Categorical columns first (ordinal codes, unknown and missing as -1), then the rest as they are."""
     encode = ColumnTransformer(
-        [("categories", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1), categorical)],
+        [
+            (
+                "categories",
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1),
+                categorical,
+            )
+        ],
         remainder="passthrough",
     )
     booster.set_params(categorical_features=list(range(len(categorical))), random_state=0)
@@ -33,8 +39,12 @@ def boosted_classifier(categorical: list[str], max_iter: int, learning_rate: flo
     return _encoded(categorical, HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate))
 
 
-def boosted_quantile_regressor(categorical: list[str], quantile: float, max_iter: int, learning_rate: float) -> Pipeline:
+def boosted_quantile_regressor(
+    categorical: list[str], quantile: float, max_iter: int, learning_rate: float
+) -> Pipeline:
     return _encoded(
         categorical,
-        HistGradientBoostingRegressor(loss="quantile", quantile=quantile, max_iter=max_iter, learning_rate=learning_rate),
+        HistGradientBoostingRegressor(
+            loss="quantile", quantile=quantile, max_iter=max_iter, learning_rate=learning_rate
+        ),
     )

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from . import outputs
-from .payment_date import MODEL_NAME, WITHIN_DAYS
-from .tracking import CHAMPION, MlflowRun
-from .training import ml_asset_args, window_days
+from ml_assets import outputs
+from ml_assets.payment_date import MODEL_NAME, WITHIN_DAYS
+from ml_assets.tracking import CHAMPION, MlflowRun
+from ml_assets.training import ml_asset_args
+from smepulse_lib.windows import DayWindow
 
 # The first prediction of each invoice paid in the trailing weeks (known by the day) against its
 # payment, by week of payment: the weeks reported are bounded, and each invoice's first prediction
@@ -53,8 +54,13 @@ WEEKLY_ACCURACY_SQL = f"""
 # Features whose distribution should hold still; cumulative counts (prior invoices) grow
 # with history by nature and would always "drift".
 DRIFT_FEATURES = [
-    "log_amount", "terms_days", "prior_median_days_late", "prior_mean_days_late", "prior_sd_days_late",
-    "prior_share_over_30_late", "open_amount_at_posting",
+    "log_amount",
+    "terms_days",
+    "prior_median_days_late",
+    "prior_mean_days_late",
+    "prior_sd_days_late",
+    "prior_share_over_30_late",
+    "open_amount_at_posting",
 ]
 
 
@@ -70,7 +76,9 @@ class MonitoringConfig(dg.Config):
 def psi(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:
     """Population stability index of ``current`` against ``reference`` deciles (missing values a bin of their own)."""
     ref, cur = reference.astype(float), current.astype(float)
-    edges = np.unique(np.nanquantile(ref.dropna(), np.linspace(0, 1, bins + 1))) if ref.notna().any() else np.array([0.0])
+    edges = (
+        np.unique(np.nanquantile(ref.dropna(), np.linspace(0, 1, bins + 1))) if ref.notna().any() else np.array([0.0])
+    )
     edges[0], edges[-1] = -np.inf, np.inf
 
     def shares(values: pd.Series) -> np.ndarray:
@@ -98,17 +106,29 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
 
     @dg.asset(
         key=key,
-        deps=[dg.AssetKey(["gold", "first_payment_predictions"]), dg.AssetKey(["silver", "stg_ar_invoices"]),
-              dg.AssetKey(["silver", "ftr_invoice_at_posting"]), dg.AssetKey(["ml", "payment_date_model"])],
-        check_specs=[dg.AssetCheckSpec("recent_accuracy_within_bounds", asset=key),
-                     dg.AssetCheckSpec("feature_drift_within_bounds", asset=key)],
+        deps=[
+            dg.AssetKey(["gold", "first_payment_predictions"]),
+            dg.AssetKey(["silver", "stg_ar_invoices"]),
+            dg.AssetKey(["silver", "ftr_invoice_at_posting"]),
+            dg.AssetKey(["ml", "payment_date_model"]),
+        ],
+        check_specs=[
+            dg.AssetCheckSpec("recent_accuracy_within_bounds", asset=key),
+            dg.AssetCheckSpec("feature_drift_within_bounds", asset=key),
+        ],
         kinds={"duckdb", "mlflow"},
-        **ml_asset_args(partitions_def, "Payment-date predictions against actual payments as they arrive (MAE, share "
-                        "within ±3 days, interval coverage by week) and feature drift against the champion's training "
-                        "rows; table ml.payment_model_monitoring."),
+        **ml_asset_args(
+            partitions_def,
+            "Payment-date predictions against actual payments as they arrive (MAE, share "
+            "within ±3 days, interval coverage by week) and feature drift against the champion's training "
+            "rows; table ml.payment_model_monitoring.",
+        ),
     )
-    def payment_model_monitoring(context: dg.AssetExecutionContext, config: MonitoringConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
-        first, day = window_days(context)
+    def payment_model_monitoring(
+        context: dg.AssetExecutionContext, config: MonitoringConfig, warehouse: DuckDBResource, mlflow: MlflowRun
+    ):
+        window = DayWindow.of(context.partition_time_window)
+        first, day = window.first, window.last
         with warehouse.get_connection() as con:
             weekly = outputs.read(con, WEEKLY_ACCURACY_SQL, [day, day - timedelta(weeks=config.reported_weeks)])
             weekly = weekly.assign(monitor_date=pd.Timestamp(day))
@@ -117,18 +137,29 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
             if champion is not None:
                 columns = ", ".join(DRIFT_FEATURES)  # only what is compared: the rows are ~30 columns wide
                 reference = outputs.read(
-                    con, f"select {columns} from (select {columns} from silver.ml_training_payment_pred where label_known_on <= ?) "
-                    "using sample 100000 rows", [champion[1]]
+                    con,
+                    f"select {columns} from (select {columns} from silver.ml_training_payment_pred where label_known_on <= ?) "
+                    "using sample 100000 rows",
+                    [champion[1]],
                 )
-                current = outputs.read(con, f"select {columns} from silver.ftr_invoice_at_posting where known_on between ? and ?",
-                                       [day - timedelta(days=27), day])
+                current = outputs.read(
+                    con,
+                    f"select {columns} from silver.ftr_invoice_at_posting where known_on between ? and ?",
+                    [day - timedelta(days=27), day],
+                )
                 drift = {f: round(psi(reference[f], current[f]), 4) for f in DRIFT_FEATURES} if len(current) else {}
             outputs.replace_days(con, "payment_model_monitoring", weekly, "monitor_date", first, day)
-        recent = weekly[pd.to_datetime(weekly["payment_week"]) > pd.Timestamp(day - timedelta(weeks=config.recent_weeks))]
-        yield dg.MaterializeResult(metadata={
-            "weeks": len(weekly), "recent_invoices": int(recent["invoices"].sum()),
-            "champion_version": champion[0] if champion else "none", "psi": dg.MetadataValue.json(drift),
-        })
+        recent = weekly[
+            pd.to_datetime(weekly["payment_week"]) > pd.Timestamp(day - timedelta(weeks=config.recent_weeks))
+        ]
+        yield dg.MaterializeResult(
+            metadata={
+                "weeks": len(weekly),
+                "recent_invoices": int(recent["invoices"].sum()),
+                "champion_version": champion[0] if champion else "none",
+                "psi": dg.MetadataValue.json(drift),
+            }
+        )
         yield _accuracy_check(recent, config)
         worst = max(drift, key=drift.get) if drift else None
         yield dg.AssetCheckResult(
@@ -136,7 +167,11 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
             passed=worst is None or drift[worst] <= config.max_psi,
             severity=dg.AssetCheckSeverity.WARN,
             description=f"largest PSI {drift[worst]:.3f} ({worst})" if worst else "no champion or no recent invoices",
-            metadata={"observed": drift.get(worst, 0.0) if worst else 0.0, "threshold": config.max_psi, "feature": worst or ""},
+            metadata={
+                "observed": drift.get(worst, 0.0) if worst else 0.0,
+                "threshold": config.max_psi,
+                "feature": worst or "",
+            },
         )
 
     return [payment_model_monitoring]
@@ -145,22 +180,38 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
 def _accuracy_check(recent: pd.DataFrame, config: MonitoringConfig) -> dg.AssetCheckResult:
     n = int(recent["invoices"].sum())
     if n == 0:
-        return dg.AssetCheckResult(check_name="recent_accuracy_within_bounds", passed=True,
-                                   description="no paid invoice with a prediction yet", metadata={"invoices": 0})
+        return dg.AssetCheckResult(
+            check_name="recent_accuracy_within_bounds",
+            passed=True,
+            description="no paid invoice with a prediction yet",
+            metadata={"invoices": 0},
+        )
     weights = recent["invoices"] / n
     observed = {m: float((recent[m] * weights).sum()) for m in ("mae_days", "within_3_days", "interval_coverage")}
     breaches = [
-        text for text, bad in [
+        text
+        for text, bad in [
             (f"MAE {observed['mae_days']:.1f} d > {config.max_mae_days}", observed["mae_days"] > config.max_mae_days),
-            (f"within ±3 d {observed['within_3_days']:.0%} < {config.min_within_3_days:.0%}", observed["within_3_days"] < config.min_within_3_days),
-            (f"coverage {observed['interval_coverage']:.0%} < {config.min_interval_coverage:.0%}", observed["interval_coverage"] < config.min_interval_coverage),
-        ] if bad
+            (
+                f"within ±3 d {observed['within_3_days']:.0%} < {config.min_within_3_days:.0%}",
+                observed["within_3_days"] < config.min_within_3_days,
+            ),
+            (
+                f"coverage {observed['interval_coverage']:.0%} < {config.min_interval_coverage:.0%}",
+                observed["interval_coverage"] < config.min_interval_coverage,
+            ),
+        ]
+        if bad
     ]
     return dg.AssetCheckResult(
         check_name="recent_accuracy_within_bounds",
         passed=not breaches,
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(breaches) or f"last {config.recent_weeks} weeks within bounds",
-        metadata={"invoices": n, **{k: round(v, 4) for k, v in observed.items()},
-                  "observed": round(observed["mae_days"], 3), "threshold": config.max_mae_days},
+        metadata={
+            "invoices": n,
+            **{k: round(v, 4) for k, v in observed.items()},
+            "observed": round(observed["mae_days"], 3),
+            "threshold": config.max_mae_days,
+        },
     )

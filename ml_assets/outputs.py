@@ -20,8 +20,10 @@ def read(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -
 
 
 def as_model_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    nullable = [c for c, t in frame.dtypes.items() if isinstance(t, pd.api.extensions.ExtensionDtype) and t.kind in "iuf"]
-    return frame.astype({c: "float64" for c in nullable})
+    nullable = [
+        c for c, t in frame.dtypes.items() if isinstance(t, pd.api.extensions.ExtensionDtype) and t.kind in "iuf"
+    ]
+    return frame.astype(dict.fromkeys(nullable, "float64"))
 
 
 def replace_days(
@@ -47,7 +49,9 @@ def replace_days_with(
     try:
         con.execute(f"delete from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last])
         inserted = con.execute(f"insert into {SCHEMA}.{table} by name select * from ({select})", params).fetchone()[0]
-        written = con.execute(f"select count(*) from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last]).fetchone()[0]
+        written = con.execute(
+            f"select count(*) from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last]
+        ).fetchone()[0]
         if inserted != written:
             raise ValueError(f"{inserted - written} rows of ml.{table} fall outside {first}..{last}")
         con.execute("commit")
@@ -61,7 +65,11 @@ CHUNK_ROWS = 262_144  # rows a scoring step holds in memory at a time
 
 
 def stage_in_chunks(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list, transform: Callable[[pd.DataFrame], pd.DataFrame], temp_table: str
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: list,
+    transform: Callable[[pd.DataFrame], pd.DataFrame],
+    temp_table: str,
 ) -> int:
     """Temp table ``temp_table`` := ``transform`` of the query's rows, chunk by chunk: the rows are
     read through a second cursor, so memory holds one chunk, never the whole window. Returns the
@@ -71,8 +79,11 @@ def stage_in_chunks(
     try:
         while len(chunk := reader.fetch_df_chunk(CHUNK_ROWS // 2048)):
             con.register("chunk", transform(as_model_frame(chunk)))
-            con.execute(f"insert into {temp_table} by name select * from chunk" if staged
-                        else f"create or replace temp table {temp_table} as select * from chunk")
+            con.execute(
+                f"insert into {temp_table} by name select * from chunk"
+                if staged
+                else f"create or replace temp table {temp_table} as select * from chunk"
+            )
             con.unregister("chunk")
             staged += len(chunk)
     finally:
@@ -80,7 +91,9 @@ def stage_in_chunks(
     return staged
 
 
-def clear_days(con: duckdb.DuckDBPyConnection, table: str, columns: str, day_column: str, first: date, last: date) -> int:
+def clear_days(
+    con: duckdb.DuckDBPyConnection, table: str, columns: str, day_column: str, first: date, last: date
+) -> int:
     """A window with nothing to write: its earlier rows go (a re-run never leaves stale scores). The
     table is made with ``columns`` (a column list, as written when there are rows) if nothing was
     ever written, so gold, which reads it, builds from the first day on."""
@@ -88,4 +101,3 @@ def clear_days(con: duckdb.DuckDBPyConnection, table: str, columns: str, day_col
     con.execute(f"create table if not exists {SCHEMA}.{table} ({columns})")
     con.execute(f"delete from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last])
     return 0
-

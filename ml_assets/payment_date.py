@@ -17,20 +17,44 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from . import outputs
-from .estimators import boosted_quantile_regressor
-from .tracking import MlflowRun, champion_version, load_champion
-from .training import (SERVING_BASELINE_KEY, SERVING_CHECK, SERVING_CHECK_DESCRIPTION, Candidate, TimeSplit, TrainingConfig, kept_training,
-                       log_and_gate, ml_asset_args, serving_check, too_little_data, trained_metadata,
-                       trained_serving_baseline, training_split, window_days)
+from ml_assets import outputs
+from ml_assets.estimators import boosted_quantile_regressor
+from ml_assets.tracking import MlflowRun, champion_version, load_champion
+from ml_assets.training import (
+    SERVING_BASELINE_KEY,
+    SERVING_CHECK,
+    SERVING_CHECK_DESCRIPTION,
+    Candidate,
+    TimeSplit,
+    TrainingConfig,
+    kept_training,
+    log_and_gate,
+    ml_asset_args,
+    serving_check,
+    too_little_data,
+    trained_metadata,
+    trained_serving_baseline,
+    training_split,
+)
+from smepulse_lib.windows import DayWindow
 
 MODEL_NAME = "smepulse_payment_date"
 CATEGORICAL = ["business_code", "currency", "payment_terms"]
 NUMERIC = [
-    "log_amount", "terms_days", "posting_day_of_week", "due_day_of_week", "posting_month",
-    "prior_invoices", "prior_paid_invoices", "prior_median_days_late", "prior_mean_days_late",
-    "prior_sd_days_late", "prior_share_over_30_late", "days_since_last_payment",
-    "open_invoices_at_posting", "open_amount_at_posting",
+    "log_amount",
+    "terms_days",
+    "posting_day_of_week",
+    "due_day_of_week",
+    "posting_month",
+    "prior_invoices",
+    "prior_paid_invoices",
+    "prior_median_days_late",
+    "prior_mean_days_late",
+    "prior_sd_days_late",
+    "prior_share_over_30_late",
+    "days_since_last_payment",
+    "open_invoices_at_posting",
+    "open_amount_at_posting",
 ]
 FEATURES = CATEGORICAL + NUMERIC
 INTERVAL = (0.1, 0.9)  # an 80 % interval
@@ -118,8 +142,12 @@ class CustomerMedianBaseline(PaymentDateModel):
 
     def params(self) -> dict:
         """What it learned, as JSON: the model asset's metadata keeps it for the scores asset."""
-        return {"offsets": [[q, v] for q, v in self.offsets_.items()], "interval_margin": self.interval_margin_,
-                "confidence_widths": self.confidence_widths_.tolist(), "confidence_shares": self.confidence_shares_.tolist()}
+        return {
+            "offsets": [[q, v] for q, v in self.offsets_.items()],
+            "interval_margin": self.interval_margin_,
+            "confidence_widths": self.confidence_widths_.tolist(),
+            "confidence_shares": self.confidence_shares_.tolist(),
+        }
 
     @classmethod
     def from_params(cls, params: dict) -> "CustomerMedianBaseline":
@@ -191,6 +219,7 @@ def predictions_frame(model: PaymentDateModel, features: pd.DataFrame) -> pd.Dat
 
 # -- Dagster assets -------------------------------------------------------------------------
 
+
 class PaymentModelConfig(TrainingConfig):
     max_iter: int = 200
     learning_rate: float = 0.05
@@ -222,7 +251,10 @@ SCORES_COLUMNS = """score_date date, doc_id bigint, invoice_id double, customer_
 
 def evaluate(model: PaymentDateModel, holdout: pd.DataFrame) -> dict[str, float]:
     actual = holdout["days_to_pay"].to_numpy(float)
-    return {**error_metrics(model.predict(holdout), actual), "interval_coverage": interval_coverage(model, holdout, actual)}
+    return {
+        **error_metrics(model.predict(holdout), actual),
+        "interval_coverage": interval_coverage(model, holdout, actual),
+    }
 
 
 def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -233,11 +265,16 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         deps=[dg.AssetKey(["silver", "ml_training_payment_pred"])],
         check_specs=[dg.AssetCheckSpec(SERVING_CHECK, asset=model_key, description=SERVING_CHECK_DESCRIPTION)],
         kinds={"scikit-learn", "mlflow"},
-        **ml_asset_args(partitions_def, "Payment-date model (days to pay, 80 % interval) trained as of the day; "
-                        "registered in MLflow, champion only if it beats the champion and both baselines."),
+        **ml_asset_args(
+            partitions_def,
+            "Payment-date model (days to pay, 80 % interval) trained as of the day; "
+            "registered in MLflow, champion only if it beats the champion and both baselines.",
+        ),
     )
-    def payment_date_model(context: dg.AssetExecutionContext, config: PaymentModelConfig, warehouse: DuckDBResource, mlflow: MlflowRun):
-        _, cutoff = window_days(context)
+    def payment_date_model(
+        context: dg.AssetExecutionContext, config: PaymentModelConfig, warehouse: DuckDBResource, mlflow: MlflowRun
+    ):
+        cutoff = DayWindow.of(context.partition_time_window).last
         kept = kept_training(context, cutoff, config.retrain_every_days)
         if kept:
             yield from kept
@@ -260,49 +297,81 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
             lower_is_better=True,
             baselines={name: error_metrics(pred, actual) for name, pred in baselines(split.holdout).items()},
             champion=lambda champion: evaluate(champion, split.holdout),
-            params={"max_iter": config.max_iter, "learning_rate": config.learning_rate, "holdout_days": config.holdout_days,
-                    "quantiles": str((INTERVAL[0], 0.5, INTERVAL[1])), "features": ",".join(FEATURES)},
+            params={
+                "max_iter": config.max_iter,
+                "learning_rate": config.learning_rate,
+                "holdout_days": config.holdout_days,
+                "quantiles": str((INTERVAL[0], 0.5, INTERVAL[1])),
+                "features": ",".join(FEATURES),
+            },
         )
         result = log_and_gate(candidate, split)
         context.log.info(f"{MODEL_NAME} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
         check = serving_check(candidate, result)
         # the serving baseline of this training, for the scores asset while no model has beaten it
         serving = fit_serving_baseline(split).params()
-        yield dg.MaterializeResult(metadata={**result.metadata(candidate), **trained_metadata(cutoff, [check]),
-                                             SERVING_BASELINE_KEY: dg.MetadataValue.json(serving),
-                                             "train_rows": len(split.train), "holdout_rows": len(split.holdout)})
+        yield dg.MaterializeResult(
+            metadata={
+                **result.metadata(candidate),
+                **trained_metadata(cutoff, [check]),
+                SERVING_BASELINE_KEY: dg.MetadataValue.json(serving),
+                "train_rows": len(split.train),
+                "holdout_rows": len(split.holdout),
+            }
+        )
         yield check
 
     @dg.asset(
         key=["ml", "payment_date_scores"],
-        deps=[model_key, dg.AssetKey(["silver", "ftr_invoice_risk"]), dg.AssetKey(["silver", "ftr_invoice_at_posting"])],
+        deps=[
+            model_key,
+            dg.AssetKey(["silver", "ftr_invoice_risk"]),
+            dg.AssetKey(["silver", "ftr_invoice_at_posting"]),
+        ],
         kinds={"scikit-learn", "duckdb"},
-        **ml_asset_args(partitions_def, "Predicted payment date, 80 % interval and confidence of every invoice open at "
-                        "the end of each day, from the registry's champion; table ml.payment_date_scores."),
+        **ml_asset_args(
+            partitions_def,
+            "Predicted payment date, 80 % interval and confidence of every invoice open at "
+            "the end of each day, from the registry's champion; table ml.payment_date_scores.",
+        ),
     )
     def payment_date_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: MlflowRun):
-        first, last = window_days(context)
+        window = DayWindow.of(context.partition_time_window)
+        first, last = window.first, window.last
         with warehouse.get_connection() as con:
             serving = _serving_model(context, model_key, con, last)
             if serving is None:  # no paid invoice known yet: nothing to predict from, so no guess is written
                 written = outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
                 reason = f"No paid invoice known by {last}: no payment date is predicted until one is."
                 context.log.warning(reason)
-                return dg.MaterializeResult(metadata={"rows": written, "model_version": "none", "unscored_reason": reason,
-                                                      "days": f"{first}..{last}"})
+                return dg.MaterializeResult(
+                    metadata={
+                        "rows": written,
+                        "model_version": "none",
+                        "unscored_reason": reason,
+                        "days": f"{first}..{last}",
+                    }
+                )
             model, version, scored_with = serving
-            stamp = {"model_name": MODEL_NAME, "model_version": version, "predicted_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}
+            stamp = {
+                "model_name": MODEL_NAME,
+                "model_version": version,
+                "predicted_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+            }
 
             def predict(features: pd.DataFrame) -> pd.DataFrame:
                 ids = features[["doc_id", "invoice_id", "customer_number", "invoice_date", "due_date"]]
                 return pd.concat([ids, predictions_frame(model, features)], axis=1).assign(**stamp)
 
             if outputs.stage_in_chunks(con, OPEN_INVOICES_SQL, [first, last], predict, "predicted_invoices"):
-                written = outputs.replace_days_with(con, "payment_date_scores", SCORES_BY_DAY_SQL, [first, last], "score_date", first, last)
+                written = outputs.replace_days_with(
+                    con, "payment_date_scores", SCORES_BY_DAY_SQL, [first, last], "score_date", first, last
+                )
             else:
                 written = outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
-        return dg.MaterializeResult(metadata={"rows": written, "model_version": version, "scored_with": scored_with,
-                                              "days": f"{first}..{last}"})
+        return dg.MaterializeResult(
+            metadata={"rows": written, "model_version": version, "scored_with": scored_with, "days": f"{first}..{last}"}
+        )
 
     return [payment_date_model, payment_date_scores]
 

@@ -122,7 +122,9 @@ def decide_promotion(
         return Promotion(False, f"does not beat baseline(s) {', '.join(sorted(losing))}")
     if champion is not None and not beats(candidate, champion):
         return Promotion(False, f"does not beat the champion ({candidate:.4g} vs {champion:.4g})")
-    return Promotion(True, "first model" if champion is None else f"beats the champion ({candidate:.4g} vs {champion:.4g})")
+    return Promotion(
+        True, "first model" if champion is None else f"beats the champion ({candidate:.4g} vs {champion:.4g})"
+    )
 
 
 def champion_version(model_name: str) -> str | None:
@@ -178,7 +180,10 @@ def record_decision(model_name: str, version: str, decision: Promotion, metrics:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    for key, value in {**{f"holdout_{k}": f"{v:.6g}" for k, v in metrics.items()}, "promotion": decision.reason}.items():
+    for key, value in {
+        **{f"holdout_{k}": f"{v:.6g}" for k, v in metrics.items()},
+        "promotion": decision.reason,
+    }.items():
         client.set_model_version_tag(model_name, version, key, value)
     if decision.promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version)

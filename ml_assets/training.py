@@ -9,16 +9,15 @@ to one nested MLflow run; the version is registered and promoted only if it wins
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 
-from smepulse_assets.conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY, WAREHOUSE_POOL
-
-from . import outputs, tracking
-from .estimators import TRUSTED_TYPES
+from ml_assets import outputs, tracking
+from ml_assets.estimators import TRUSTED_TYPES
+from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY, WAREHOUSE_POOL
 
 GROUP = "ml"
 # The check each model asset carries: the model serving beats every baseline on the holdout.
@@ -44,11 +43,6 @@ def ml_asset_args(partitions_def: dg.PartitionsDefinition, description: str) -> 
         "retry_policy": TRANSIENT_RETRY,  # MLflow's tracking store and registry
         "description": description,
     }
-
-
-def window_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
-    window = context.partition_time_window
-    return window.start.date(), window.end.date() - timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -83,8 +77,13 @@ def trained_metadata(cutoff: date, checks: list[dg.AssetCheckResult]) -> dict[st
     """What kept_training reads back from a materialization that trained: the day it trained
     as of and its check results."""
     results = [
-        {"check_name": c.check_name, "passed": c.passed, "severity": c.severity.value, "description": c.description,
-         "metadata": {k: getattr(v, "value", v) for k, v in (c.metadata or {}).items()}}
+        {
+            "check_name": c.check_name,
+            "passed": c.passed,
+            "severity": c.severity.value,
+            "description": c.description,
+            "metadata": {k: getattr(v, "value", v) for k, v in (c.metadata or {}).items()},
+        }
         for c in checks
     ]
     return {"trained_as_of": f"{cutoff}", "retrained": True, "check_results": dg.MetadataValue.json(results)}
@@ -97,11 +96,14 @@ def trained_serving_baseline(context: dg.AssetExecutionContext, model_key: dg.As
     materialization has none (it was not trained: too little data)."""
     day = context.partition_key_range.end
     records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=model_key, asset_partitions=[day]), limit=1, ascending=False).records
+        dg.AssetRecordsFilter(asset_key=model_key, asset_partitions=[day]), limit=1, ascending=False
+    ).records
     metadata = records[0].asset_materialization.metadata if records and records[0].asset_materialization else {}
     if SERVING_BASELINE_KEY not in metadata:
         return None
-    return metadata[SERVING_BASELINE_KEY].value, f"baseline fitted by the training as of {metadata['trained_as_of'].value}"
+    return metadata[
+        SERVING_BASELINE_KEY
+    ].value, f"baseline fitted by the training as of {metadata['trained_as_of'].value}"
 
 
 def kept_training(context: dg.AssetExecutionContext, cutoff: date, retrain_every_days: int) -> list | None:
@@ -124,8 +126,13 @@ def kept_training(context: dg.AssetExecutionContext, cutoff: date, retrain_every
     reason = f"trained as of {trained_as_of}, {age} day(s) before; retrain every {retrain_every_days} days"
     context.log.info(f"Keeping the last training: {reason}.")
     checks = [
-        dg.AssetCheckResult(check_name=c["check_name"], passed=c["passed"], severity=dg.AssetCheckSeverity(c["severity"]),
-                            description=c["description"], metadata={**c["metadata"], "trained_as_of": trained_as_of})
+        dg.AssetCheckResult(
+            check_name=c["check_name"],
+            passed=c["passed"],
+            severity=dg.AssetCheckSeverity(c["severity"]),
+            description=c["description"],
+            metadata={**c["metadata"], "trained_as_of": trained_as_of},
+        )
         for c in metadata["check_results"].value
     ]
     return [dg.MaterializeResult(metadata={**metadata, "retrained": False, "kept_reason": reason}), *checks]
@@ -167,13 +174,20 @@ def too_little_data(split: TimeSplit, minimum: int, what: str) -> list | None:
     if len(split.train) >= minimum and len(split.holdout) >= needed_holdout:
         return None
     counts = {"train_rows": len(split.train), "holdout_rows": len(split.holdout)}
-    reason = (f"Too little labelled data to train {what} as of {split.cutoff}: {len(split.train)} training rows "
-              f"(need {minimum}) and {len(split.holdout)} holdout rows (need {needed_holdout}). "
-              "Load more history or lower min_training_rows.")
+    reason = (
+        f"Too little labelled data to train {what} as of {split.cutoff}: {len(split.train)} training rows "
+        f"(need {minimum}) and {len(split.holdout)} holdout rows (need {needed_holdout}). "
+        "Load more history or lower min_training_rows."
+    )
     return [
         dg.MaterializeResult(metadata={"trained": False, "untrained_reason": reason, **counts}),
-        dg.AssetCheckResult(check_name=SERVING_CHECK, passed=False, severity=dg.AssetCheckSeverity.ERROR,
-                            description=reason, metadata=counts),
+        dg.AssetCheckResult(
+            check_name=SERVING_CHECK,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=reason,
+            metadata=counts,
+        ),
     ]
 
 
@@ -244,8 +258,12 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
             mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
         signature, example = candidate.signature()
         tracking.flavor(candidate.flavor).log_model(
-            candidate.model, name="model", signature=signature, input_example=example,
-            pip_requirements=tracking.pip_requirements(candidate.flavor), **candidate.log_options,
+            candidate.model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            pip_requirements=tracking.pip_requirements(candidate.flavor),
+            **candidate.log_options,
         )
         version = tracking.register(candidate.model_name, run.info.run_id)
         decision = tracking.decide_promotion(
@@ -286,8 +304,11 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
         passed, observed = False, "no champion"
     else:
         losing = [
-            name for name, values in candidate.baselines.items()
-            if not tracking.decide_promotion(serving[primary], None, {name: values[primary]}, candidate.lower_is_better).promoted
+            name
+            for name, values in candidate.baselines.items()
+            if not tracking.decide_promotion(
+                serving[primary], None, {name: values[primary]}, candidate.lower_is_better
+            ).promoted
         ]
         passed, observed = not losing, (f"loses to {', '.join(losing)}" if losing else "beats all baselines")
     return dg.AssetCheckResult(
@@ -303,4 +324,3 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
             **{f"baseline_{name}_{primary}": round(v[primary], 4) for name, v in candidate.baselines.items()},
         },
     )
-

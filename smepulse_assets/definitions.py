@@ -5,19 +5,20 @@ from __future__ import annotations
 import dagster as dg
 
 from ml_assets import END_MLFLOW_RUN, build_ml_assets, mlflow_resource
-
-from .conventions import REFERENCE_FRESHNESS, daily_partitions
-from .ingestion.bronze import build_bronze_assets
-from .ingestion.sensor import build_drop_sensor
-from .ingestion.spec import load_source_specs
-from .quality.alert_sensor import build_alert_sensor
-from .quality.alerts import Alerting, build_alert_log_asset
-from .quality.freshness import build_freshness_checks, freshness_targets
-from .ml_sensor import build_ml_after_daily_sensor
-from .reference_sensor import build_seed_sensor
-from .resources import PlatformPaths, WarehouseResource
-from .settings import Settings, apply_instance_env
-from .transformations import build_dbt_assets, dbt_resource
+from ml_assets.sensor import build_ml_after_daily_sensor
+from smepulse_assets.ingestion.bronze import build_bronze_assets
+from smepulse_assets.ingestion.sensor import build_drop_sensor
+from smepulse_assets.ingestion.spec import load_source_specs
+from smepulse_assets.quality.alert_sensor import build_alert_sensor
+from smepulse_assets.quality.alerts import Alerting, build_alert_log_asset
+from smepulse_assets.quality.freshness import build_freshness_checks, freshness_targets
+from smepulse_assets.transform.assets import build_dbt_assets
+from smepulse_assets.transform.cli_resource import dbt_resource
+from smepulse_assets.transform.seed_sensor import build_seed_sensor
+from smepulse_lib.conventions import REFERENCE_FRESHNESS, daily_partitions
+from smepulse_lib.names import DAILY_JOB, FRESHNESS_JOB, ML_JOB, REFERENCE_JOB
+from smepulse_lib.resources import PlatformPaths, WarehouseResource
+from smepulse_lib.settings import Settings, apply_instance_env
 
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
@@ -35,13 +36,13 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     # Freshness checks judge the newest data against the clock, not the days a run
     # writes, so they run on their schedule and not inside the daily runs.
     daily_job = dg.define_asset_job(
-        "daily_ar_job",
+        DAILY_JOB,
         selection=dg.AssetSelection.assets(*bronze, daily_models) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
         description="One business day (or a range of days, in one run): every source's bronze through gold, with their checks.",
     )
     ml_job = dg.define_asset_job(
-        "daily_ml_job",
+        ML_JOB,
         selection=dg.AssetSelection.assets(*ml, ml_serving_models) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
         hooks=END_MLFLOW_RUN,
@@ -49,12 +50,12 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         "monitor accuracy, and build the gold score tables.",
     )
     reference_job = dg.define_asset_job(
-        "reference_data_job",
+        REFERENCE_JOB,
         selection=dg.AssetSelection.assets(alert_log, reference_models) - dg.AssetSelection.checks(freshness),
         description="Calendar, reference seeds and the alert log; run once, monthly, and when they change.",
     )
     freshness_job = dg.define_asset_job(
-        "freshness_checks_job",
+        FRESHNESS_JOB,
         selection=dg.AssetSelection.checks(freshness),
         description="Every asset's newest data against its freshness policy.",
     )

@@ -9,8 +9,8 @@ from datetime import date
 
 import pandas as pd
 
-from smepulse_assets import storage
 from smepulse_assets.kaggle_invoices.replay import drop_url
+from smepulse_lib import storage
 
 
 def read_drop(landing_url: str, day: date) -> pd.DataFrame:

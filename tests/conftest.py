@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from smepulse_assets.definitions import build_defs
-from smepulse_assets.event_log import ephemeral_instance
-from smepulse_assets.generator import GeneratorConfig
-from smepulse_assets.settings import Settings
+from smepulse_assets.tools.generator import GeneratorConfig
+from smepulse_lib.instance.event_log import ephemeral_instance
+from smepulse_lib.settings import Settings
 
 
 class Platform:

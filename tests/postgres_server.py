@@ -15,7 +15,9 @@ from pathlib import Path
 
 
 def server_program(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or ([shutil.which(name)] if shutil.which(name) else [])
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or (
+        [shutil.which(name)] if shutil.which(name) else []
+    )
     if not found:
         raise RuntimeError(f"PostgreSQL's {name} not found: run `make test` (it installs the postgresql package)")
     return found[-1]
@@ -39,7 +41,10 @@ def postgres_server(database: str = "dagster") -> Iterator[dict[str, str]]:
     data, port = root / "data", _free_port()
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
-    run = lambda *command: subprocess.run(_as_server_user(list(command)), check=True, capture_output=True, text=True)
+
+    def run(*command):
+        return subprocess.run(_as_server_user(list(command)), check=True, capture_output=True, text=True)
+
     try:
         run(server_program("initdb"), "-D", str(data), "-U", "smepulse", "--auth=trust", "-E", "UTF8")
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"

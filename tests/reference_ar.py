@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from smepulse_assets.settings import DBT_PROJECT_DIR
+from smepulse_lib.settings import DBT_PROJECT_DIR
 
 
 def load_invoices(landing_dir: str) -> pd.DataFrame:
@@ -34,7 +34,7 @@ def load_invoices(landing_dir: str) -> pd.DataFrame:
     month = invoices["posted"].dt.to_period("M").dt.to_timestamp()
     rate = [
         fx[(fx.currency == cur) & (fx.rate_date <= m)].sort_values("rate_date")["rate"].iloc[-1]
-        for cur, m in zip(invoices["invoice_currency"], month)
+        for cur, m in zip(invoices["invoice_currency"], month, strict=False)
     ]
     invoices["amount_usd"] = (invoices["amount"] * pd.Series(rate, index=invoices.index)).round(2)
     return invoices

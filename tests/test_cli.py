@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from smepulse_assets import cli, programs
-from smepulse_assets.settings import Settings
+from smepulse_assets.tools import cli
+from smepulse_lib import programs
+from smepulse_lib.settings import Settings
 
 BIN = Path(sys.executable).parent
 
@@ -33,12 +34,18 @@ def test_smepulse_runs_from_the_venv_bin_with_no_venv_on_path(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "SMEPULSE_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
     done = subprocess.run(
         [str(BIN / "smepulse"), "generate", "--days", "3", "--customers", "5", "--invoices-per-day", "5"],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     assert (tmp_path / "data" / "landing" / "kaggle_invoices" / f"{yesterday}").is_dir()  # ends yesterday
-    assert Settings.from_env({"SMEPULSE_DATA_DIR": str(tmp_path / "data")}).partitions_start == f"{yesterday - timedelta(days=2)}"
+    assert (
+        Settings.from_env({"SMEPULSE_DATA_DIR": str(tmp_path / "data")}).partitions_start
+        == f"{yesterday - timedelta(days=2)}"
+    )
 
 
 def test_the_partitions_start_where_the_data_starts(tmp_path):
@@ -57,6 +64,9 @@ def test_the_demo_world_ends_yesterday_unless_given_a_start():
         cli._generator_args(parser, default_days=90)
         return cli._config(parser.parse_args(list(argv)))
 
-    assert config().end == datetime.now(timezone.utc).date() - timedelta(days=1)
+    assert config().end == datetime.now(UTC).date() - timedelta(days=1)
     assert (config().end - config().start).days == 89
-    assert (config("--start", "2020-01-01").start, config("--start", "2020-01-01").end) == (date(2020, 1, 1), date(2020, 3, 30))
+    assert (config("--start", "2020-01-01").start, config("--start", "2020-01-01").end) == (
+        date(2020, 1, 1),
+        date(2020, 3, 30),
+    )

@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from smepulse_assets.conventions import WAREHOUSE_POOL
-from smepulse_assets.transformations import REFERENCE_MODELS
+from smepulse_assets.transform.project import REFERENCE_MODELS
+from smepulse_lib.conventions import WAREHOUSE_POOL
 
 
 def is_reference(key: dg.AssetKey, group: str) -> bool:
@@ -40,7 +40,11 @@ def test_lineage_runs_from_bronze_to_gold(platform):
     graph = platform.defs.resolve_asset_graph()
     selection = dg.AssetSelection.assets(dg.AssetKey(["bronze", "kaggle_invoices_raw"])).downstream()
     reached = {tuple(k.path) for k in selection.resolve(graph)}
-    assert {("silver", "stg_ar_invoice_history"), ("gold", "fact_ar_invoices"), ("gold", "kpi_ar_dso_analysis")} <= reached
+    assert {
+        ("silver", "stg_ar_invoice_history"),
+        ("gold", "fact_ar_invoices"),
+        ("gold", "kpi_ar_dso_analysis"),
+    } <= reached
 
 
 def test_operational_sources_reach_the_star_schema_and_kpis(platform):
@@ -50,11 +54,18 @@ def test_operational_sources_reach_the_star_schema_and_kpis(platform):
         selection = dg.AssetSelection.assets(dg.AssetKey(["bronze", f"{source}_raw"])).downstream()
         return {tuple(k.path) for k in selection.resolve(graph)}
 
-    assert {("gold", "fact_orders"), ("gold", "kpi_daily_revenue"), ("gold", "kpi_working_capital")} <= downstream("orders")
+    assert {("gold", "fact_orders"), ("gold", "kpi_daily_revenue"), ("gold", "kpi_working_capital")} <= downstream(
+        "orders"
+    )
     assert {("gold", "link_payment_bank"), ("gold", "kpi_reconciliation_daily")} <= downstream("bank_transactions")
-    assert {("gold", "dim_customer"), ("silver", "ftr_customer_behavior"), ("gold", "fact_payments")} <= downstream("customers")
+    assert {("gold", "dim_customer"), ("silver", "ftr_customer_behavior"), ("gold", "fact_payments")} <= downstream(
+        "customers"
+    )
     assert ("gold", "kpi_ap_aging") in downstream("supplier_bills")
-    reference = {tuple(k.path) for k in dg.AssetSelection.assets(dg.AssetKey(["reference", "provinces"])).downstream().resolve(graph)}
+    reference = {
+        tuple(k.path)
+        for k in dg.AssetSelection.assets(dg.AssetKey(["reference", "provinces"])).downstream().resolve(graph)
+    }
     assert {("gold", "dim_geo"), ("gold", "dim_customer"), ("gold", "fact_orders")} <= reference
 
 
@@ -66,7 +77,7 @@ def test_warehouse_writers_share_one_pool(platform):
 
 def test_duckdb_memory_is_capped_for_python_steps_and_dbt(tmp_path):
     from smepulse_assets.definitions import build_defs
-    from smepulse_assets.settings import Settings
+    from smepulse_lib.settings import Settings
 
     settings = Settings.from_env({"SMEPULSE_DATA_DIR": str(tmp_path), "SMEPULSE_DUCKDB_MEMORY_LIMIT": "1GB"})
     settings.ensure_local_dirs()
@@ -83,25 +94,38 @@ def test_a_failing_step_leaves_the_warehouse_unlocked_for_the_next_one(tmp_path)
 
     import duckdb
 
-    from smepulse_assets.resources import WarehouseResource
+    from smepulse_lib.resources import WarehouseResource
 
     path = str(tmp_path / "warehouse.duckdb")
-    with pytest.raises(ValueError, match="a step's body failed"):
+    opened = []
+
+    def failing_step():
         with WarehouseResource(database=path).get_connection() as con:
+            opened.append(con)
             con.execute("create table t as select 1 as x")
             raise ValueError("a step's body failed")
+
+    with pytest.raises(ValueError, match="a step's body failed"):
+        failing_step()
     with pytest.raises(duckdb.ConnectionException):
-        con.execute("select 1")  # closed, not leaked
+        opened[0].execute("select 1")  # closed, not leaked
     # another process (dbt's, the next step's) can open the file to write: no lock is held here
-    opened = subprocess.run([sys.executable, "-c", f"import duckdb; print(duckdb.connect({path!r}).execute('select x from t').fetchone()[0])"],
-                            capture_output=True, text=True)
+    opened = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb; print(duckdb.connect({path!r}).execute('select x from t').fetchone()[0])",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert opened.returncode == 0 and opened.stdout.strip() == "1", opened.stderr
 
 
 def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path):
     import os
 
-    from smepulse_assets.transformations import DBT_STEPS, prune_invocation_folders
+    from smepulse_assets.transform.housekeeping import DBT_STEPS, prune_invocation_folders
 
     folders = []
     for i in range(8):
@@ -124,8 +148,10 @@ def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path):
 def test_loading_the_definitions_does_not_import_mlflow_or_statsmodels(tmp_path):
     # the UI, the daemon and every run's process load the code location; MLflow (~0.6 s) and
     # statsmodels are imported only by the steps that use them
-    code = ("import sys; from smepulse_assets.definitions import defs; defs.get_repository_def().get_all_jobs(); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow', 'dagster_mlflow', 'statsmodels'}))")
+    code = (
+        "import sys; from smepulse_assets.definitions import defs; defs.get_repository_def().get_all_jobs(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow', 'dagster_mlflow', 'statsmodels'}))"
+    )
     env = {**os.environ, "SMEPULSE_DATA_DIR": str(tmp_path)}
     loaded = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
@@ -135,7 +161,7 @@ def test_the_dbt_resource_knows_its_dbt_version_without_starting_dbt(monkeypatch
     from dagster_dbt.core import resource as dagster_dbt_resource
     from dbt.version import __version__ as installed  # what `dbt --version` reports as installed
 
-    from smepulse_assets.transformations import dbt_resource
+    from smepulse_assets.transform.cli_resource import dbt_resource
 
     dbt = dbt_resource()
 

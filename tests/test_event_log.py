@@ -20,8 +20,8 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.utils import make_new_run_id
 
-from smepulse_assets import event_log_batching as event_log
-from smepulse_assets.settings import EVENT_BATCH_SIZE_ENV, REPO_ROOT, apply_instance_env
+from smepulse_lib.instance import event_log_batching as event_log
+from smepulse_lib.settings import EVENT_BATCH_SIZE_ENV, REPO_ROOT, apply_instance_env
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-13")
 RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-12"}
@@ -32,11 +32,18 @@ def invoices(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"days": len(context.partition_keys)}, data_version=dg.DataVersion("v1"))
 
 
-@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(), deps=[invoices], code_version="1",
-          check_specs=[dg.AssetCheckSpec("has_rows", asset="ar_days")])
+@dg.asset(
+    partitions_def=DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[invoices],
+    code_version="1",
+    check_specs=[dg.AssetCheckSpec("has_rows", asset="ar_days")],
+)
 def ar_days(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata={"first": context.partition_key_range.start},
-                                check_results=[dg.AssetCheckResult(check_name="has_rows", passed=True)])
+    return dg.MaterializeResult(
+        metadata={"first": context.partition_key_range.start},
+        check_results=[dg.AssetCheckResult(check_name="has_rows", passed=True)],
+    )
 
 
 GRAPH = dg.Definitions(assets=[invoices, ar_days], jobs=[dg.define_asset_job("range_job", partitions_def=DAYS)])
@@ -53,18 +60,24 @@ def run_range(instance: dg.DagsterInstance) -> str:
 def recorded(instance: dg.DagsterInstance, run_id: str) -> dict:
     """What the UI and sensors read back of a range run, without storage ids and timestamps."""
     storage = instance.event_log_storage
-    views: dict = {"event_types": Counter(e.dagster_event.event_type_value for e in instance.all_logs(run_id)
-                                          if e.is_dagster_event)}
+    views: dict = {
+        "event_types": Counter(
+            e.dagster_event.event_type_value for e in instance.all_logs(run_id) if e.is_dagster_event
+        )
+    }
     for key in KEYS:
         materializations = instance.fetch_materializations(key, limit=100, ascending=True).records
         latest = storage.get_asset_records([key])[0].asset_entry
         views[key.to_user_string()] = {
             "partitions": sorted(instance.get_materialized_partitions(key)),
-            "per_day": [(r.partition_key, dict(r.asset_materialization.metadata), r.asset_materialization.tags)
-                        for r in materializations],
+            "per_day": [
+                (r.partition_key, dict(r.asset_materialization.metadata), r.asset_materialization.tags)
+                for r in materializations
+            ],
             "tags": sorted(sorted(t.items()) for t in instance.get_event_tags_for_asset(key)),
-            "data_version_of_last_day": instance.get_latest_data_version_record(key, partition_key="2024-01-12")
-            .asset_materialization.tags,
+            "data_version_of_last_day": instance.get_latest_data_version_record(
+                key, partition_key="2024-01-12"
+            ).asset_materialization.tags,
             "latest": (latest.last_materialization.dagster_event.partition, latest.last_run_id == run_id),
         }
     history = storage.get_asset_check_execution_history(CHECK, limit=100)
@@ -118,7 +131,10 @@ def test_the_ui_instance_records_the_same_batched_on_disk(tmp_path):
         views, batches = batched(instance)
     assert batches == len(KEYS)
     assert views == expected
-    files = lambda home: sorted(p.name for p in (tmp_path / home / "history" / "runs").glob("*.db"))
+
+    def files(home):
+        return sorted(p.name for p in (tmp_path / home / "history" / "runs").glob("*.db"))
+
     assert len(files("ours")) == 2 and "index.db" in files("ours")
     assert len(files("default")) == 2
 
@@ -126,8 +142,11 @@ def test_the_ui_instance_records_the_same_batched_on_disk(tmp_path):
 def test_a_batch_of_two_assets_events_is_stored_one_by_one():
     """Dagster batches one output's days; a batch mixing assets is stored as single events."""
     source = dg.DagsterInstance.ephemeral()
-    events = [e for e in source.all_logs(run_range(source))
-              if e.is_dagster_event and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"]
+    events = [
+        e
+        for e in source.all_logs(run_range(source))
+        if e.is_dagster_event and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
+    ]
     storage = event_log.BatchedInMemoryEventLogStorage()
     with mock.patch.object(event_log, "insert_returning_ids", wraps=event_log.insert_returning_ids) as writes:
         storage.store_event_batch(events)
@@ -180,8 +199,12 @@ def test_a_run_written_on_disk_is_followed_live_by_another_storage(tmp_path):
     base = str(tmp_path / "runs")
     writer, ui = event_log.BatchedSqliteEventLogStorage(base), event_log.BatchedSqliteEventLogStorage(base)
     run_id, seen = make_new_run_id(), []
-    entry = lambda message: EventLogEntry(error_info=None, level=logging.INFO, user_message=message, run_id=run_id,
-                                          timestamp=time.time())
+
+    def entry(message):
+        return EventLogEntry(
+            error_info=None, level=logging.INFO, user_message=message, run_id=run_id, timestamp=time.time()
+        )
+
     writer.store_event(entry("started"))  # the run's file exists before anyone watches it
     ui.watch(run_id, None, lambda event, _cursor: seen.append(event.user_message))
     try:
@@ -204,13 +227,14 @@ def test_a_run_written_on_disk_is_followed_live_by_another_storage(tmp_path):
 def test_an_untested_dagster_version_gets_dagsters_own_storage_with_a_warning(tmp_path, monkeypatch, caplog):
     """The batched storages override private methods: on a Dagster they were not tested with, the
     instance the UI, the daemon and every run open must still work, on Dagster's storage."""
-    from smepulse_assets import event_log as guard
+    from smepulse_lib import private_api
+    from smepulse_lib.instance import event_log as guard
 
-    monkeypatch.setattr(guard, "TESTED_DAGSTER_VERSIONS", ("0.0.0",))
-    with caplog.at_level("WARNING", logger=guard.__name__):
+    monkeypatch.setitem(private_api.TESTED_VERSIONS, "dagster", ("0.0.0",))
+    with caplog.at_level("WARNING", logger=private_api.logger.name):
         with home_instance(tmp_path / "home", (REPO_ROOT / "dagster.yaml").read_text()) as instance:
             assert type(instance.event_log_storage) is SqliteEventLogStorage
             expected_records = one_by_one(instance)
         assert type(guard.ephemeral_instance().event_log_storage).__name__ == "InMemoryEventLogStorage"
     assert expected_records["event_types"]["ASSET_MATERIALIZATION"] == 24  # runs record as usual
-    assert "not one the batched event log was tested with" in caplog.text
+    assert "is not a version the batched event log" in caplog.text

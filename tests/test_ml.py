@@ -18,17 +18,23 @@ from mlflow.tracking import MlflowClient
 
 from ml_assets import anomalies, cashflow, churn, collection_priority
 from ml_assets.classifiers import ClassifierConfig, baseline_probabilities
+from ml_assets.sensor import ml_run_request
 from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion, pip_requirements
 from ml_assets.training import read_training
-from smepulse_assets import warehouse
 from smepulse_assets.definitions import build_defs
-from smepulse_assets.event_log import ephemeral_instance
-from smepulse_assets.generator import GeneratorConfig, generate_invoice_snapshot, generate_world, world_config, write_world
 from smepulse_assets.kaggle_invoices.contract import HEADER
 from smepulse_assets.kaggle_invoices.replay import split_into_drops, write_drops
-from smepulse_assets.ml_sensor import ml_run_request
-from smepulse_assets.runs import run_days, run_reference
-from smepulse_assets.settings import Settings
+from smepulse_assets.tools.generator import (
+    GeneratorConfig,
+    generate_invoice_snapshot,
+    generate_world,
+    world_config,
+    write_world,
+)
+from smepulse_assets.tools.runs import run_days, run_reference
+from smepulse_lib import warehouse
+from smepulse_lib.instance.event_log import ephemeral_instance
+from smepulse_lib.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -48,15 +54,29 @@ PROBE_D, PROBE_E = 1_000_000_004, 1_000_000_005
 
 
 def _probe_row(doc_id: int, posted: date, due: date, cleared: date | None, customer: str = PROBE_CUSTOMER) -> list[str]:
-    values = {column: "" for column in HEADER}
-    values.update({
-        "business_code": "U001", "cust_number": customer, "name_customer": "PROBE corp",
-        "clear_date": f"{cleared} 00:00:00" if cleared else "", "buisness_year": f"{posted.year}.0",
-        "doc_id": f"{doc_id}.0", "posting_date": f"{posted}", "document_create_date": f"{posted:%Y%m%d}",
-        "document_create_date.1": f"{posted:%Y%m%d}", "due_in_date": f"{due:%Y%m%d}.0", "invoice_currency": "USD",
-        "document type": "RV", "posting_id": "1.0", "total_open_amount": "5000.00",
-        "baseline_create_date": f"{posted:%Y%m%d}.0", "cust_payment_terms": "NAH4", "invoice_id": f"{doc_id}.0", "isOpen": "0",
-    })
+    values = dict.fromkeys(HEADER, "")
+    values.update(
+        {
+            "business_code": "U001",
+            "cust_number": customer,
+            "name_customer": "PROBE corp",
+            "clear_date": f"{cleared} 00:00:00" if cleared else "",
+            "buisness_year": f"{posted.year}.0",
+            "doc_id": f"{doc_id}.0",
+            "posting_date": f"{posted}",
+            "document_create_date": f"{posted:%Y%m%d}",
+            "document_create_date.1": f"{posted:%Y%m%d}",
+            "due_in_date": f"{due:%Y%m%d}.0",
+            "invoice_currency": "USD",
+            "document type": "RV",
+            "posting_id": "1.0",
+            "total_open_amount": "5000.00",
+            "baseline_create_date": f"{posted:%Y%m%d}.0",
+            "cust_payment_terms": "NAH4",
+            "invoice_id": f"{doc_id}.0",
+            "isOpen": "0",
+        }
+    )
     return [values[c] for c in HEADER]
 
 
@@ -93,15 +113,22 @@ def _query(settings: Settings, sql: str, params: list | None = None):
 
 
 def _materialization(result: dg.ExecuteInProcessResult, key: str, partition: str):
-    events = [e for e in result.get_asset_materialization_events()
-              if e.asset_key.to_user_string() == key and e.materialization.partition == partition]
+    events = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == key and e.materialization.partition == partition
+    ]
     assert events, f"{key} was not materialized for {partition}"
     return {k: v.value for k, v in events[-1].materialization.metadata.items()}
 
 
 def test_training_row_does_not_see_later_payments(platform):
     settings = platform[0]
-    rows = _query(settings, "select * from silver.ml_training_payment_pred where customer_number = ? order by doc_id", [PROBE_CUSTOMER])
+    rows = _query(
+        settings,
+        "select * from silver.ml_training_payment_pred where customer_number = ? order by doc_id",
+        [PROBE_CUSTOMER],
+    )
     b = rows[rows["doc_id"] == PROBE_B].iloc[0]
     c = rows[rows["doc_id"] == PROBE_C].iloc[0]
     # When B was posted (20 Sep), A was known but unpaid: its 27-day delay must not reach B's row,
@@ -118,8 +145,11 @@ def test_training_row_does_not_see_later_payments(platform):
 
 def test_invoices_paid_on_their_posting_day_see_each_other_not_themselves(platform):
     settings = platform[0]
-    rows = _query(settings, "select * from silver.ftr_invoice_at_posting where customer_number = ? order by doc_id",
-                  [SAME_DAY_CUSTOMER]).set_index("doc_id")
+    rows = _query(
+        settings,
+        "select * from silver.ftr_invoice_at_posting where customer_number = ? order by doc_id",
+        [SAME_DAY_CUSTOMER],
+    ).set_index("doc_id")
     for doc_id, other_days_late in [(PROBE_D, -10), (PROBE_E, -15)]:
         row = rows.loc[doc_id]
         assert (row["prior_invoices"], row["prior_paid_invoices"], row["open_invoices_at_posting"]) == (1, 1, 0)
@@ -157,7 +187,9 @@ def test_gate_refuses_a_worse_model(platform):
     weak = {"ops": {"ml__payment_date_model": {"config": {"max_iter": 1, "learning_rate": 0.01}}}}
     job = defs.resolve_job_def("daily_ml_job")
     result = job.execute_in_process(
-        instance=instance, partition_key=f"{TRAINED_THROUGH}", run_config=weak,
+        instance=instance,
+        partition_key=f"{TRAINED_THROUGH}",
+        run_config=weak,
         asset_selection=[dg.AssetKey(["ml", "payment_date_model"])],
     )
     meta = _materialization(result, "ml/payment_date_model", f"{TRAINED_THROUGH}")
@@ -178,7 +210,9 @@ def test_each_logged_model_names_its_pinned_requirements(platform):
     assert len(models) >= 4
     for model in models:
         source = client.get_model_version(model.name, "1").source
-        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, tracking_uri=settings.mlflow_tracking_uri))
+        folder = Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=source, tracking_uri=settings.mlflow_tracking_uri)
+        )
         flavor = "statsmodels" if "mlflow.statsmodels" in (folder / "MLmodel").read_text() else "sklearn"
         assert (folder / "requirements.txt").read_text().split() == pip_requirements(flavor), model.name
     import sklearn
@@ -194,7 +228,9 @@ def test_anomaly_forests_score_the_same_in_worker_processes_in_process_and_for_o
     settings, defs, instance = platform[:3]
     config = anomalies.AnomalyConfig()
     with duckdb.connect(settings.warehouse_path, read_only=True) as con:
-        weeks = {kind.name: anomalies.scoring_weeks(con, kind, START, TRAINED_THROUGH, config)[0] for kind in anomalies.KINDS}
+        weeks = {
+            kind.name: anomalies.scoring_weeks(con, kind, START, TRAINED_THROUGH, config)[0] for kind in anomalies.KINDS
+        }
     tasks = [(kind, history, rows) for kind in anomalies.KINDS for history, rows in weeks[kind.name]]
     assert len(tasks) >= 2 * anomalies.FORESTS_PER_WORKER  # the backfill took the worker path
     in_workers = pd.concat(anomalies.score_weeks(tasks, config), ignore_index=True)
@@ -203,14 +239,17 @@ def test_anomaly_forests_score_the_same_in_worker_processes_in_process_and_for_o
     pd.testing.assert_frame_equal(in_workers, pd.concat(anomalies.score_weeks(tasks, config), ignore_index=True))
 
     day = TRAINED_THROUGH - timedelta(days=10)
-    sql = ("select subject_kind, subject_id, anomaly_score, is_anomaly, reason from ml.transaction_anomalies "
-           "where score_date = ? order by subject_kind, subject_id")
+    sql = (
+        "select subject_kind, subject_id, anomaly_score, is_anomaly, reason from ml.transaction_anomalies "
+        "where score_date = ? order by subject_kind, subject_id"
+    )
     from_backfill = _query(settings, sql, [day])
     assert len(from_backfill) and set(from_backfill["subject_kind"]) == {"payment", "bank_transaction"}
     # the day's gold score tables are rebuilt with it, as a run does: they carry the scoring run's id
     gold = [key for key in defs.resolve_all_asset_keys() if key.path[0] == "gold" and key.path[1] in SERVING_TABLES]
     defs.resolve_job_def("daily_ml_job").execute_in_process(
-        instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", "transaction_anomalies"]), *gold])
+        instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", "transaction_anomalies"]), *gold]
+    )
     pd.testing.assert_frame_equal(_query(settings, sql, [day]), from_backfill)
 
 
@@ -242,9 +281,15 @@ def test_baselines_in_sql_put_rows_where_their_fit_does():
 
 def test_score_contracts(platform):
     settings, ml = platform[0], platform[4]
-    failures = [f"{e.step_key}: {e.event_specific_data.error.message.strip()[:300]}" for e in ml.all_events if e.is_step_failure]
+    failures = [
+        f"{e.step_key}: {e.event_specific_data.error.message.strip()[:300]}" for e in ml.all_events if e.is_step_failure
+    ]
     assert ml.success, failures
-    open_rows = _query(settings, "select count(*) as n from silver.ftr_invoice_risk where status = 'open' and as_of_date = ?", [TRAINED_THROUGH])["n"][0]
+    open_rows = _query(
+        settings,
+        "select count(*) as n from silver.ftr_invoice_risk where status = 'open' and as_of_date = ?",
+        [TRAINED_THROUGH],
+    )["n"][0]
     scores = _query(settings, "select * from gold.score_payment_pred where score_date = ?", [TRAINED_THROUGH])
     assert len(scores) == open_rows > 0
     assert scores["prediction_confidence"].between(0, 1).all()
@@ -256,26 +301,48 @@ def test_score_contracts(platform):
     assert priority["probability_over_30_late"].between(0, 1).all()
     forecast = _query(settings, "select * from gold.score_cashflow_fcst where forecast_date = ?", [TRAINED_THROUGH])
     assert sorted(forecast.groupby("stream")["horizon_days"].max().tolist()) == [90, 90]
-    assert (forecast["lower_95"] <= forecast["predicted_cash_in"]).all() and (forecast["predicted_cash_in"] <= forecast["upper_95"]).all()
-    cash_in = _query(settings, "select sum(predicted_cash_in) as total from gold.kpi_predicted_cash_in where score_date = ?", [TRAINED_THROUGH])
+    assert (forecast["lower_95"] <= forecast["predicted_cash_in"]).all() and (
+        forecast["predicted_cash_in"] <= forecast["upper_95"]
+    ).all()
+    cash_in = _query(
+        settings,
+        "select sum(predicted_cash_in) as total from gold.kpi_predicted_cash_in where score_date = ?",
+        [TRAINED_THROUGH],
+    )
     assert cash_in["total"][0] == pytest.approx(scores["open_amount"].sum(), rel=1e-6)
-    worklist = _query(settings, "select * from gold.ar_collection_worklist where score_date = ? order by priority_rank", [TRAINED_THROUGH])
+    worklist = _query(
+        settings,
+        "select * from gold.ar_collection_worklist where score_date = ? order by priority_rank",
+        [TRAINED_THROUGH],
+    )
     assert 0 < len(worklist) < open_rows  # only the invoices worth a call, numbered 1..n in priority order
     assert worklist["call_order"].tolist() == list(range(1, len(worklist) + 1))
     # each invoice's first prediction, kept window by window, is the first of all its scores
     first = _query(settings, "select * exclude (predicted_on_key) from gold.first_payment_predictions order by doc_id")
-    earliest = _query(settings, """select doc_id, score_date as predicted_on, predicted_payment_date, interval_lower_date,
+    earliest = _query(
+        settings,
+        """select doc_id, score_date as predicted_on, predicted_payment_date, interval_lower_date,
                                           interval_upper_date, model_version
                                    from gold.score_payment_pred
-                                   qualify row_number() over (partition by doc_id order by score_date) = 1 order by doc_id""")
+                                   qualify row_number() over (partition by doc_id order by score_date) = 1 order by doc_id""",
+    )
     pd.testing.assert_frame_equal(first, earliest, check_dtype=False)
     # the worklist ranks on its own (the key alone); its ranks are the view's
     ranks = priority.set_index("doc_id")["priority_rank"]
     assert worklist["priority_rank"].tolist() == ranks.loc[worklist["doc_id"]].tolist()
     # a predicted date already past moves to tomorrow; a date ahead is kept
-    day, predicted, expected = pd.Timestamp(TRAINED_THROUGH), worklist["predicted_payment_date"], worklist["expected_payment_date"]
-    assert worklist["later_than_predicted"].any() and worklist["later_than_predicted"].tolist() == (predicted <= day).tolist()
-    assert (expected[predicted <= day] == day + pd.Timedelta(days=1)).all() and (expected[predicted > day] == predicted[predicted > day]).all()
+    day, predicted, expected = (
+        pd.Timestamp(TRAINED_THROUGH),
+        worklist["predicted_payment_date"],
+        worklist["expected_payment_date"],
+    )
+    assert (
+        worklist["later_than_predicted"].any()
+        and worklist["later_than_predicted"].tolist() == (predicted <= day).tolist()
+    )
+    assert (expected[predicted <= day] == day + pd.Timedelta(days=1)).all() and (
+        expected[predicted > day] == predicted[predicted > day]
+    ).all()
 
 
 @pytest.fixture(scope="module")
@@ -293,11 +360,15 @@ def test_scoring_a_new_day_uses_the_registry_champion(platform, new_day):
     assert request.partition_key == f"{END}"
     job = defs.resolve_job_def("daily_ml_job")
     result = job.execute_in_process(
-        instance=instance, partition_key=request.partition_key, raise_on_error=False,
+        instance=instance,
+        partition_key=request.partition_key,
+        raise_on_error=False,
         asset_selection=[dg.AssetKey(["ml", "payment_date_scores"])],
     )
     assert result.success
-    champion = str(MlflowClient(settings.mlflow_tracking_uri).get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version)
+    champion = str(
+        MlflowClient(settings.mlflow_tracking_uri).get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
+    )
     scored = _query(settings, "select distinct model_version from ml.payment_date_scores where score_date = ?", [END])
     assert scored["model_version"].tolist() == [champion]
 
@@ -308,30 +379,42 @@ def test_a_day_between_trainings_keeps_the_last_training(platform, new_day):
     versions = len(client.search_model_versions(f"name='{PAYMENT_MODEL}'"))
     job = defs.resolve_job_def("daily_ml_job")
     model = [dg.AssetKey(["ml", "payment_date_model"])]
-    checks_before = {c.check_name: c.passed for c in platform[4].get_asset_check_evaluations()
-                     if c.asset_key.to_user_string() == "ml/payment_date_model"}
+    checks_before = {
+        c.check_name: c.passed
+        for c in platform[4].get_asset_check_evaluations()
+        if c.asset_key.to_user_string() == "ml/payment_date_model"
+    }
     last_training = instance.get_latest_materialization_event(model[0]).asset_materialization.metadata
 
     kept = job.execute_in_process(instance=instance, partition_key=f"{END}", asset_selection=model)
     meta = _materialization(kept, "ml/payment_date_model", f"{END}")
     assert meta["retrained"] is False and meta["trained_as_of"] == f"{TRAINED_THROUGH}"
     # the version the last training registered (which one depends on the tests run before this one)
-    assert "retrain every 7 days" in meta["kept_reason"] and meta["model_version"] == last_training["model_version"].value
+    assert (
+        "retrain every 7 days" in meta["kept_reason"] and meta["model_version"] == last_training["model_version"].value
+    )
     assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions  # nothing trained or registered
     reported = {c.check_name: c.passed for c in kept.get_asset_check_evaluations() if c.check_name in checks_before}
     assert reported == checks_before  # the training's checks are re-reported with the kept partition
 
     # retraining every day is one setting away; a training as of the same day again always trains
     daily = {"ops": {"ml__payment_date_model": {"config": {"retrain_every_days": 1}}}}
-    retrained = job.execute_in_process(instance=instance, partition_key=f"{END}", asset_selection=model, run_config=daily)
+    retrained = job.execute_in_process(
+        instance=instance, partition_key=f"{END}", asset_selection=model, run_config=daily
+    )
     meta = _materialization(retrained, "ml/payment_date_model", f"{END}")
     assert meta["retrained"] is True and meta["trained_as_of"] == f"{END}"
     assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions + 1
 
 
 def test_without_a_champion_the_customer_median_baseline_its_training_fitted_scores(platform, new_day):
-    from ml_assets.payment_date import (TRAINING_SQL, CustomerMedianBaseline, PaymentModelConfig, fit_serving_baseline,
-                                        predictions_frame)
+    from ml_assets.payment_date import (
+        TRAINING_SQL,
+        CustomerMedianBaseline,
+        PaymentModelConfig,
+        fit_serving_baseline,
+        predictions_frame,
+    )
     from ml_assets.training import training_split
 
     settings, defs, instance = platform[:3]
@@ -339,17 +422,25 @@ def test_without_a_champion_the_customer_median_baseline_its_training_fitted_sco
     assert meta["scored_with"] == f"baseline fitted by the training as of {TRAINED_THROUGH}"
 
     # the training stored the fit its labels give, and the scores are that baseline's predictions
-    training = instance.fetch_materializations(dg.AssetRecordsFilter(
-        asset_key=dg.AssetKey(["ml", "payment_date_model"]), asset_partitions=[f"{TRAINED_THROUGH}"]), limit=1).records[0]
+    training = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(["ml", "payment_date_model"]), asset_partitions=[f"{TRAINED_THROUGH}"]
+        ),
+        limit=1,
+    ).records[0]
     stored = training.asset_materialization.metadata["serving_baseline"].value
     with duckdb.connect(settings.warehouse_path, read_only=True) as con:
         config = PaymentModelConfig()
         whole = fit_serving_baseline(training_split(con, TRAINING_SQL, TRAINED_THROUGH, config)).params()
         # a baseline fitted outside a training reads four columns of the same rows: the same fit
         narrow = fit_serving_baseline(
-            training_split(con, TRAINING_SQL, TRAINED_THROUGH, config, CustomerMedianBaseline.COLUMNS)).params()
-        features = con.execute("select * from silver.ftr_invoice_at_posting where doc_id in "
-                               "(select doc_id from ml.payment_date_scores where score_date = ?)", [TRAINED_THROUGH]).df()
+            training_split(con, TRAINING_SQL, TRAINED_THROUGH, config, CustomerMedianBaseline.COLUMNS)
+        ).params()
+        features = con.execute(
+            "select * from silver.ftr_invoice_at_posting where doc_id in "
+            "(select doc_id from ml.payment_date_scores where score_date = ?)",
+            [TRAINED_THROUGH],
+        ).df()
     assert stored == whole and narrow == whole and stored["offsets"][0][1] < 0 < stored["offsets"][1][1]
     expected = predictions_frame(CustomerMedianBaseline.from_params(stored), features).assign(doc_id=features["doc_id"])
     scores = _query(settings, "select * from ml.payment_date_scores where score_date = ?", [TRAINED_THROUGH])
@@ -372,7 +463,8 @@ def _score_without_champion(settings, defs, instance, model_name: str, scores: s
         client.delete_registered_model_alias(model_name, CHAMPION)
     try:
         result = defs.resolve_job_def("daily_ml_job").execute_in_process(
-            instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", scores])])
+            instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", scores])]
+        )
     finally:
         if version:
             client.set_registered_model_alias(model_name, CHAMPION, version)
@@ -386,8 +478,12 @@ def _expected_baseline_probabilities(settings: Settings, day: date, fitted: dict
     # the scores carry the view's id columns (the baseline reads its rows from the view's sources)
     carried = ["invoice_id", "customer_number", "open_amount", "days_past_due"]
     expected = rows[["doc_id", *carried]].assign(expected=rows["prior_share_over_30_late"].fillna(fitted["prior"]))
-    scored = _query(settings, f"select doc_id, {', '.join(carried)}, probability_over_30_late, model_version "
-                              "from ml.ar_priority_scores where score_date = ? and model_version not like 'rule:%'", [day])
+    scored = _query(
+        settings,
+        f"select doc_id, {', '.join(carried)}, probability_over_30_late, model_version "
+        "from ml.ar_priority_scores where score_date = ? and model_version not like 'rule:%'",
+        [day],
+    )
     compared = scored.merge(expected, on="doc_id", how="outer", indicator=True, suffixes=("", "_expected"))
     for column in carried:
         both = compared[compared["_merge"] == "both"]
@@ -398,12 +494,20 @@ def _expected_baseline_probabilities(settings: Settings, day: date, fitted: dict
 def test_without_a_champion_the_worklist_scores_with_the_baseline_its_training_fitted(platform, new_day):
     settings, defs, instance = platform[:3]
     with duckdb.connect(settings.warehouse_path, read_only=True) as con:
-        labelled_by = {day: collection_priority.SPEC.fit_baselines(
-            read_training(con, collection_priority.SPEC.training_sql, day, ClassifierConfig())) for day in (TRAINED_THROUGH, END)}
+        labelled_by = {
+            day: collection_priority.SPEC.fit_baselines(
+                read_training(con, collection_priority.SPEC.training_sql, day, ClassifierConfig())
+            )
+            for day in (TRAINED_THROUGH, END)
+        }
 
     # the day the model trained for: the baseline comes from the training's metadata, no training rows read
-    training = instance.fetch_materializations(dg.AssetRecordsFilter(
-        asset_key=dg.AssetKey(["ml", "ar_priority_model"]), asset_partitions=[f"{TRAINED_THROUGH}"]), limit=1).records[0]
+    training = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(["ml", "ar_priority_model"]), asset_partitions=[f"{TRAINED_THROUGH}"]
+        ),
+        limit=1,
+    ).records[0]
     fitted = training.asset_materialization.metadata["serving_baseline"].value
     assert fitted == labelled_by[TRAINED_THROUGH] and 0 < fitted["prior"] < 1  # the same fit as from the labels
     meta = _score_without_champion(settings, defs, instance, PRIORITY_MODEL, "ar_priority_scores", TRAINED_THROUGH)
@@ -411,21 +515,31 @@ def test_without_a_champion_the_worklist_scores_with_the_baseline_its_training_f
     assert meta["scored_with"] == f"baseline fitted by the training as of {TRAINED_THROUGH}"
     compared = _expected_baseline_probabilities(settings, TRAINED_THROUGH, fitted)
     assert len(compared) > 0 and (compared["_merge"] == "both").all()
-    assert compared["probability_over_30_late"].tolist() == pytest.approx(compared["expected"].round(4).tolist(), abs=1e-9)
+    assert compared["probability_over_30_late"].tolist() == pytest.approx(
+        compared["expected"].round(4).tolist(), abs=1e-9
+    )
 
     # a day without a training of its own: fitted on the labels known by that day
     meta = _score_without_champion(settings, defs, instance, PRIORITY_MODEL, "ar_priority_scores", END)
     assert meta["scored_with"] == f"baseline fitted on the labels known by {END}"
     compared = _expected_baseline_probabilities(settings, END, labelled_by[END])
     assert len(compared) > 0 and (compared["_merge"] == "both").all()
-    assert compared["probability_over_30_late"].tolist() == pytest.approx(compared["expected"].round(4).tolist(), abs=1e-9)
+    assert compared["probability_over_30_late"].tolist() == pytest.approx(
+        compared["expected"].round(4).tolist(), abs=1e-9
+    )
 
 
 def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(platform):
     settings, defs, instance = platform[:3]
-    starved = {"ops": {"ml__churn_model": {"config": {"min_training_rows": 10**9, "retrain_every_days": 1}},
-                       "ml__cashflow_model": {"config": {"min_history_days": 10**6, "retrain_every_days": 1}}}}
-    result = defs.resolve_job_def("daily_ml_job").execute_in_process(instance=instance, partition_key=f"{TRAINED_THROUGH}", run_config=starved)
+    starved = {
+        "ops": {
+            "ml__churn_model": {"config": {"min_training_rows": 10**9, "retrain_every_days": 1}},
+            "ml__cashflow_model": {"config": {"min_history_days": 10**6, "retrain_every_days": 1}},
+        }
+    }
+    result = defs.resolve_job_def("daily_ml_job").execute_in_process(
+        instance=instance, partition_key=f"{TRAINED_THROUGH}", run_config=starved
+    )
     assert result.success
     # the single dbt step that builds every gold score table is not held back by one model
     assert "ml_serving_dbt_models" in {e.step_key for e in result.get_step_success_events()}
@@ -436,31 +550,60 @@ def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(
     cashflow = _materialization(result, "ml/cashflow_model", f"{TRAINED_THROUGH}")
     assert cashflow["trained"] is False and cashflow["ar_invoices_trained"] is False
     assert "days of cash-in" in cashflow["ar_invoices_untrained_reason"]
-    cash_checks = [c for c in result.get_asset_check_evaluations() if c.asset_key.to_user_string() == "ml/cashflow_model"]
+    cash_checks = [
+        c for c in result.get_asset_check_evaluations() if c.asset_key.to_user_string() == "ml/cashflow_model"
+    ]
     assert len(cash_checks) == 2 and not any(c.passed for c in cash_checks)
-    built = [("gold.score_churn_risk", "score_date"), ("gold.ar_collection_worklist", "score_date"),
-             ("gold.score_cashflow_fcst", "forecast_date")]
+    built = [
+        ("gold.score_churn_risk", "score_date"),
+        ("gold.ar_collection_worklist", "score_date"),
+        ("gold.score_cashflow_fcst", "forecast_date"),
+    ]
     for table, day_column in built:
-        assert _query(settings, f"select count(*) as n from {table} where {day_column} = ?", [TRAINED_THROUGH])["n"][0] > 0, table
+        assert (
+            _query(settings, f"select count(*) as n from {table} where {day_column} = ?", [TRAINED_THROUGH])["n"][0] > 0
+        ), table
 
 
 def test_monitoring_reports_each_week_of_payments_against_each_invoice_first_prediction(platform):
     settings = platform[0]
-    reported = _query(settings, "select * from ml.payment_model_monitoring where monitor_date = ? order by payment_week",
-                      [TRAINED_THROUGH])
+    reported = _query(
+        settings,
+        "select * from ml.payment_model_monitoring where monitor_date = ? order by payment_week",
+        [TRAINED_THROUGH],
+    )
     # the reference, in pandas: each invoice paid in the 26 weeks before the day, its first prediction
-    rows = _query(settings, """
+    rows = _query(
+        settings,
+        """
         select p.predicted_payment_date, p.interval_lower_date, p.interval_upper_date, i.payment_date
         from gold.first_payment_predictions as p join silver.stg_ar_invoices as i on i.doc_id = p.doc_id
         where not i.is_open and i.state_valid_from <= ? and i.payment_date > ?""",
-                  [TRAINED_THROUGH, TRAINED_THROUGH - timedelta(weeks=26)])
+        [TRAINED_THROUGH, TRAINED_THROUGH - timedelta(weeks=26)],
+    )
     paid = pd.to_datetime(rows["payment_date"])
     error = (paid - pd.to_datetime(rows["predicted_payment_date"])).dt.days.abs()
-    covered = (paid >= pd.to_datetime(rows["interval_lower_date"])) & (paid <= pd.to_datetime(rows["interval_upper_date"]))
-    expected = pd.DataFrame({"week": paid.dt.to_period("W-SUN").dt.start_time, "error": error,  # weeks from Monday
-                             "within": error <= 3, "covered": covered}).groupby("week").agg(
-        invoices=("error", "size"), mae_days=("error", "mean"), within_3_days=("within", "mean"),
-        interval_coverage=("covered", "mean")).reset_index()
+    covered = (paid >= pd.to_datetime(rows["interval_lower_date"])) & (
+        paid <= pd.to_datetime(rows["interval_upper_date"])
+    )
+    expected = (
+        pd.DataFrame(
+            {
+                "week": paid.dt.to_period("W-SUN").dt.start_time,
+                "error": error,  # weeks from Monday
+                "within": error <= 3,
+                "covered": covered,
+            }
+        )
+        .groupby("week")
+        .agg(
+            invoices=("error", "size"),
+            mae_days=("error", "mean"),
+            within_3_days=("within", "mean"),
+            interval_coverage=("covered", "mean"),
+        )
+        .reset_index()
+    )
     assert len(expected) > 4 and expected["invoices"].sum() > 100
     assert pd.to_datetime(reported["payment_week"]).tolist() == expected["week"].tolist()
     assert reported["invoices"].tolist() == expected["invoices"].tolist()
@@ -517,29 +660,54 @@ def test_before_any_invoice_is_paid_nothing_is_made_up_and_gold_still_builds(tmp
     settings.ensure_local_dirs()
     first, last = date(2019, 9, 1), date(2019, 9, 14)
     rows = generate_invoice_snapshot(GeneratorConfig(start=first, end=last, invoices_per_day=20, customers=10)).rows
-    unpaid = [["" if column == "clear_date" else "1" if column == "isOpen" else value for column, value in zip(HEADER, row)]
-              for row in rows]
+    unpaid = [
+        [
+            "" if column == "clear_date" else "1" if column == "isOpen" else value
+            for column, value in zip(HEADER, row, strict=False)
+        ]
+        for row in rows
+    ]
     write_drops(split_into_drops(unpaid)[0], settings.landing_url)
     defs, instance = build_defs(settings), ephemeral_instance()
     run_reference(defs, instance)
     run_days(defs, instance, first, last)
     ml = run_days(defs, instance, first, last, job_name="daily_ml_job", raise_on_error=False)
 
-    failures = [f"{e.step_key}: {e.event_specific_data.error.message.strip()[:300]}" for e in ml.all_events if e.is_step_failure]
+    failures = [
+        f"{e.step_key}: {e.event_specific_data.error.message.strip()[:300]}" for e in ml.all_events if e.is_step_failure
+    ]
     assert ml.success, failures
     payment = _materialization(ml, "ml/payment_date_scores", f"{last}")
     assert payment["rows"] == 0 and payment["unscored_reason"].startswith("No paid invoice known by")
     priority = _materialization(ml, "ml/ar_priority_scores", f"{last}")
     assert priority["rows"] == 0 and priority["scored_with"].startswith(f"no labelled rows known by {last}")
-    assert _query(settings, "select count(*) as n from silver.ftr_invoice_risk where status = 'open' and as_of_date = ?", [last])["n"][0] > 0
-    for table in ("gold.score_payment_pred", "gold.score_ar_priority", "gold.ar_collection_worklist", "gold.kpi_predicted_cash_in"):
+    assert (
+        _query(
+            settings,
+            "select count(*) as n from silver.ftr_invoice_risk where status = 'open' and as_of_date = ?",
+            [last],
+        )["n"][0]
+        > 0
+    )
+    for table in (
+        "gold.score_payment_pred",
+        "gold.score_ar_priority",
+        "gold.ar_collection_worklist",
+        "gold.kpi_predicted_cash_in",
+    ):
         assert _query(settings, f"select count(*) as n from {table}")["n"][0] == 0, table
 
 
-SERVING_TABLES = {"score_payment_pred": "score_date", "score_ar_priority": "score_date", "score_churn_risk": "score_date",
-                  "score_cashflow_fcst": "forecast_date", "score_anomalies": "found_on",
-                  "ar_collection_worklist": "score_date", "kpi_predicted_cash_in": "score_date",
-                  "first_payment_predictions": "predicted_on"}
+SERVING_TABLES = {
+    "score_payment_pred": "score_date",
+    "score_ar_priority": "score_date",
+    "score_churn_risk": "score_date",
+    "score_cashflow_fcst": "forecast_date",
+    "score_anomalies": "found_on",
+    "ar_collection_worklist": "score_date",
+    "kpi_predicted_cash_in": "score_date",
+    "first_payment_predictions": "predicted_on",
+}
 
 
 def _serving_tables(settings: Settings) -> dict[str, pd.DataFrame]:
@@ -547,16 +715,20 @@ def _serving_tables(settings: Settings) -> dict[str, pd.DataFrame]:
 
 
 def test_a_long_range_of_gold_scores_built_in_chunks_equals_one_build(platform, monkeypatch):
-    from smepulse_assets import transformations
+    from smepulse_assets.transform import chunks
 
     settings, defs, instance = platform[:3]
     first, last = date(2019, 11, 1), date(2019, 12, 20)
-    scored = _query(settings, "select count(*) as n from ml.ar_priority_scores where score_date between ? and ?", [first, last])["n"][0]
-    monkeypatch.setattr(transformations, "ML_SERVING_CHUNK_ROWS", scored // 4)  # 4 or 5 chunks of whole days
+    scored = _query(
+        settings, "select count(*) as n from ml.ar_priority_scores where score_date between ? and ?", [first, last]
+    )["n"][0]
+    monkeypatch.setattr(chunks, "ML_SERVING_CHUNK_ROWS", scored // 4)  # 4 or 5 chunks of whole days
     before = _serving_tables(settings)
     serving = [key for key in defs.resolve_all_asset_keys() if key.path[0] == "gold" and key.path[1] in SERVING_TABLES]
     tags = {"dagster/asset_partition_range_start": f"{first}", "dagster/asset_partition_range_end": f"{last}"}
-    result = defs.resolve_job_def("daily_ml_job").execute_in_process(instance=instance, tags=tags, asset_selection=serving)
+    result = defs.resolve_job_def("daily_ml_job").execute_in_process(
+        instance=instance, tags=tags, asset_selection=serving
+    )
 
     assert result.success and _mlflow_run_status(result.run_id) == "FINISHED"  # the MLflow run ends with the job
     builds = [r.user_message for r in instance.all_logs(result.run_id) if r.user_message.startswith("dbt build ")]
@@ -578,17 +750,26 @@ def test_a_long_range_of_gold_scores_built_in_chunks_equals_one_build(platform, 
         con.execute(f"insert into ml.ar_priority_scores {duplicate}")
     try:
         failed = defs.resolve_job_def("daily_ml_job").execute_in_process(
-            instance=instance, tags=tags, asset_selection=serving, raise_on_error=False)
+            instance=instance, tags=tags, asset_selection=serving, raise_on_error=False
+        )
     finally:
         with duckdb.connect(settings.warehouse_path) as con:
-            con.execute("delete from ml.ar_priority_scores where rowid = (select max(rowid) from ml.ar_priority_scores)")
+            con.execute(
+                "delete from ml.ar_priority_scores where rowid = (select max(rowid) from ml.ar_priority_scores)"
+            )
     assert not failed.success and failed.get_asset_materialization_events() == []
     assert _mlflow_run_status(failed.run_id) == "FAILED" and mlflow.active_run() is None
     builds = [r.user_message for r in instance.all_logs(failed.run_id) if r.user_message.startswith("dbt build ")]
     assert len(builds) == 2
-    grain = [c for c in failed.get_asset_check_evaluations() if c.check_name == "unique_combination_score_ar_priority_score_date__doc_id"]
+    grain = [
+        c
+        for c in failed.get_asset_check_evaluations()
+        if c.check_name == "unique_combination_score_ar_priority_score_date__doc_id"
+    ]
     assert [c.passed for c in grain] == [False]
-    retried = defs.resolve_job_def("daily_ml_job").execute_in_process(instance=instance, tags=tags, asset_selection=serving)
+    retried = defs.resolve_job_def("daily_ml_job").execute_in_process(
+        instance=instance, tags=tags, asset_selection=serving
+    )
     assert retried.success and _serving_tables(settings)["score_ar_priority"].equals(before["score_ar_priority"])
 
 
@@ -602,33 +783,41 @@ def _mlflow_run_status(dagster_run_id: str) -> str:
 
 
 def test_a_range_is_cut_into_chunks_of_whole_days():
-    from smepulse_assets.transformations import split_window
+    from smepulse_assets.transform.chunks import split_window
+    from smepulse_lib.windows import DayWindow
 
-    window = {"min_date": "2020-01-01", "max_date": "2020-01-06"}
+    window = DayWindow.parse("2020-01-01", "2020-01-06")
     rows = {"2020-01-01": 40, "2020-01-02": 40, "2020-01-03": 150, "2020-01-05": 10, "2020-01-06": 95}
     assert split_window(window, rows, 100) == [
-        {"min_date": "2020-01-01", "max_date": "2020-01-02"},
-        {"min_date": "2020-01-03", "max_date": "2020-01-03"},  # a day over the limit is a chunk of its own
-        {"min_date": "2020-01-04", "max_date": "2020-01-05"},  # a day without rows joins its neighbours
-        {"min_date": "2020-01-06", "max_date": "2020-01-06"},
+        DayWindow.parse("2020-01-01", "2020-01-02"),
+        DayWindow.parse("2020-01-03"),  # a day over the limit is a chunk of its own
+        DayWindow.parse("2020-01-04", "2020-01-05"),  # a day without rows joins its neighbours
+        DayWindow.parse("2020-01-06"),
     ]
     assert split_window(window, rows, 10**6) == [window]
     assert split_window(window, {}, 1) == [window]
 
 
 def test_chunked_builds_report_each_output_once_and_a_check_at_its_worst():
-    from smepulse_assets.transformations import one_event_per_output, worst_results
+    from smepulse_assets.transform.chunks import one_event_per_output, worst_results
 
     key = dg.AssetKey(["gold", "score_ar_priority"])
     passed, failed = (dg.AssetCheckResult(asset_key=key, check_name="grain", passed=ok) for ok in (True, False))
-    chunks = [[dg.Output(1, "score_ar_priority"), passed], [dg.Output(2, "score_ar_priority"), failed],
-              [dg.Output(3, "score_ar_priority"), passed]]
+    chunks = [
+        [dg.Output(1, "score_ar_priority"), passed],
+        [dg.Output(2, "score_ar_priority"), failed],
+        [dg.Output(3, "score_ar_priority"), passed],
+    ]
     events = one_event_per_output(chunks)
     assert [e.value for e in events if isinstance(e, dg.Output)] == [3]
     assert [c.passed for c in events if isinstance(c, dg.AssetCheckResult)] == [False]
-    results = worst_results([{"results": [{"unique_id": "m", "status": "success"}, {"unique_id": "t", "status": "pass"}]},
-                             {"results": [{"unique_id": "m", "status": "success"}, {"unique_id": "t", "status": "fail"}]},
-                             {"results": [{"unique_id": "m", "status": "error"}]}])
+    results = worst_results(
+        [
+            {"results": [{"unique_id": "m", "status": "success"}, {"unique_id": "t", "status": "pass"}]},
+            {"results": [{"unique_id": "m", "status": "success"}, {"unique_id": "t", "status": "fail"}]},
+            {"results": [{"unique_id": "m", "status": "error"}]},
+        ]
+    )
     assert {r["unique_id"]: r["status"] for r in results["results"]} == {"m": "error", "t": "fail"}
 
 
@@ -640,7 +829,7 @@ def test_a_dbt_process_killed_before_its_results_is_named_in_the_failure():
     import subprocess
     from types import SimpleNamespace
 
-    from smepulse_assets.transformations import how_it_ended
+    from smepulse_assets.transform.assets import how_it_ended
 
     process = subprocess.Popen(["sleep", "30"])
     process.send_signal(signal.SIGKILL)
@@ -653,8 +842,10 @@ def test_a_training_reads_a_bounded_sample_of_its_holdout_and_the_newest_rows_be
 
     cutoff = date(2020, 6, 30)
     with duckdb.connect() as con:  # 60 labelled rows a day over 400 days
-        con.execute("create table labels as select i, date '2020-06-30' - cast(i // 60 as integer) as label_known_on "
-                    "from range(24000) as r(i)")
+        con.execute(
+            "create table labels as select i, date '2020-06-30' - cast(i // 60 as integer) as label_known_on "
+            "from range(24000) as r(i)"
+        )
         config = TrainingConfig(holdout_days=30, training_window_days=365, max_training_rows=1000, max_holdout_rows=500)
         frame = read_training(con, "select * from labels", cutoff, config)
         again = read_training(con, "select * from labels", cutoff, config)

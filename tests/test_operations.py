@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -19,20 +19,27 @@ import duckdb
 import pytest
 
 from smepulse_assets.definitions import build_defs
-from smepulse_assets.generator import GeneratorConfig, generate_sample_data, world_config
 from smepulse_assets.quality.alerts import AlertLog
-from smepulse_assets.run_launcher import run_worker_pid
-from smepulse_assets.settings import Settings
-from smepulse_assets.ui_process import UiProcess
+from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
+from smepulse_assets.tools.ui_process import UiProcess
+from smepulse_lib.instance.run_launcher import run_worker_pid
+from smepulse_lib.settings import Settings
 
 pytestmark = pytest.mark.slow
 
 # What the probe of this machine kind starts Chromium with: without the network flags its
 # background connections are refused by the closed network, many at a time.
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--window-size=1600,1000", "--virtual-time-budget=20000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,1000",
+    "--virtual-time-budget=20000",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "data" / "screenshots"
 
@@ -58,7 +65,7 @@ def operated(tmp_path_factory):
     root = tmp_path_factory.mktemp("operated")
     settings = Settings.from_env({"SMEPULSE_DATA_DIR": str(root / "data")})
     settings.ensure_local_dirs()
-    last = datetime.now(timezone.utc).date() - timedelta(days=1)
+    last = datetime.now(UTC).date() - timedelta(days=1)
     first = last - timedelta(days=6)
     config = GeneratorConfig(start=first, end=last, customers=20, invoices_per_day=25, seed=5)
     generate_sample_data(config, settings.landing_url, world_config(config, orders_per_day=8))
@@ -79,7 +86,8 @@ def test_the_daemon_loads_drops_and_new_days_and_runs_a_ui_backfill(operated):
     assert history["status"] == "SUCCESS"
     tags = {t["key"]: t["value"] for t in history["tags"]}
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
-        f"{first}", f"{last - timedelta(days=1)}"
+        f"{first}",
+        f"{last - timedelta(days=1)}",
     )
     ui.wait_runs(1, 900, pipelineName="daily_ml_job")  # requested by the ML sensor after it
 
@@ -107,12 +115,14 @@ def test_the_daemon_loads_drops_and_new_days_and_runs_a_ui_backfill(operated):
 
 
 def test_the_ui_shows_the_days_materialized_in_a_real_browser(operated):
-    ui, settings, first, last, _, root = operated
+    ui, _settings, first, _last, _, root = operated
     ui.wait_runs(1, 900, pipelineName="daily_ar_job")
     page = f"{ui.url}/assets/gold/kpi_ar_aging?view=partitions"
     dom = browse(page, root / "chromium", SCREENSHOTS / "kpi_ar_aging_partitions.png")
     assert "kpi_ar_aging" in dom and f"{first}" in dom
-    overview = browse(f"{ui.url}/assets/bronze/kaggle_invoices_raw", root / "chromium", SCREENSHOTS / "kaggle_invoices_raw.png")
+    overview = browse(
+        f"{ui.url}/assets/bronze/kaggle_invoices_raw", root / "chromium", SCREENSHOTS / "kaggle_invoices_raw.png"
+    )
     assert "rows_loaded" in overview or "Row count" in overview
     columns = browse(f"{ui.url}/assets/gold/kpi_ar_aging", root / "chromium", SCREENSHOTS / "kpi_ar_aging.png")
     assert "amount_share" in columns and "Passing" in columns  # typed columns; the freshness verdict
@@ -123,7 +133,7 @@ def test_the_ui_shows_the_days_materialized_in_a_real_browser(operated):
 def test_a_killed_run_is_failed_by_the_daemon_and_never_blocks_the_next(operated):
     """kill -9 of a run's process: run monitoring marks it failed, its warehouse pool slot is freed,
     an alert opens, and the same days backfilled again succeed."""
-    ui, settings, first, last, _, root = operated
+    ui, settings, first, last, _, _root = operated
     ui.wait_runs(1, 900, pipelineName="daily_ar_job")  # the history run is done (a later run queues behind)
     keys = [list(k.path) for k in build_defs(settings).resolve_job_def("daily_ar_job").asset_layer.selected_asset_keys]
     days = [f"{first + timedelta(days=n)}" for n in range((last - first).days + 1)]
@@ -154,7 +164,9 @@ def test_a_killed_run_is_failed_by_the_daemon_and_never_blocks_the_next(operated
         raise AssertionError("no alert for the killed run")
 
 
-def wait_for_worker(ui: UiProcess, instance: dg.DagsterInstance, backfill_id: str, timeout: float = 300) -> tuple[str, int]:
+def wait_for_worker(
+    ui: UiProcess, instance: dg.DagsterInstance, backfill_id: str, timeout: float = 300
+) -> tuple[str, int]:
     """The backfill's run once its process has reported its pid (and started its steps)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -2,9 +2,8 @@
 
 from datetime import date, datetime
 
-import pytest
-
 import pandas as pd
+import pytest
 
 from smepulse_assets.ingestion import parse
 from smepulse_assets.ingestion.parse import DropFileError, parse_drop_file, parse_drop_files
@@ -41,7 +40,7 @@ def test_exact_duplicate_rows_are_kept_in_bronze():
 
 
 @pytest.mark.parametrize(
-    "row, rule, reason_part",
+    ("row", "rule", "reason_part"),
     [
         (ROWS[0].replace("1930438491.0,2020-01-26", "abc,2020-01-26"), "type:doc_id", "'abc' is not a whole number"),
         (ROWS[0].replace(",2020-01-26,", ",2020-13-40,"), "type:posting_date", "is not a date YYYY-MM-DD"),
@@ -67,13 +66,16 @@ def test_broken_rows_are_quarantined_with_rule_and_reason(row, rule, reason_part
 
 
 @pytest.mark.parametrize(
-    "data, problem",
+    ("data", "problem"),
     [
         (b"", "file is empty"),
         (b"\n\n  \n", "file is empty"),
         (csv_bytes(*ROWS).replace(b"WAL-MAR", b"WAL\xff-MAR"), "bad encoding: not UTF-8"),
         (b"PK\x03\x04\x00\x00binary zip", "not a CSV text file"),
-        (csv_bytes(*ROWS, header=HEADER_LINE.replace("buisness_year", "business_year")), "wrong header: missing columns ['buisness_year']"),
+        (
+            csv_bytes(*ROWS, header=HEADER_LINE.replace("buisness_year", "business_year")),
+            "wrong header: missing columns ['buisness_year']",
+        ),
         (b"a,b,c\n1,2,3\n", "wrong header"),
         (csv_bytes(*ROWS)[:-40], "file is truncated"),
         (csv_bytes(*ROWS) + b'U001,"unterminated', "file is truncated"),
@@ -118,7 +120,7 @@ def test_plain_files_parse_as_the_general_reader_parses_them(monkeypatch):
     monkeypatch.setattr(parse, "_plain_records", lambda *args: None)
     slow = [parse_drop_files(SPEC, [(name, data)]) for name, data in PLAIN_AND_NOT.items()]
     slow_all = parse_drop_files(SPEC, list(PLAIN_AND_NOT.items()))
-    for name, got, want in zip(PLAIN_AND_NOT, [*fast, fast_all], [*slow, slow_all]):
+    for name, got, want in zip(PLAIN_AND_NOT, [*fast, fast_all], [*slow, slow_all], strict=False):
         pd.testing.assert_frame_equal(got.rows, want.rows, obj=name)
         pd.testing.assert_frame_equal(got.quarantined, want.quarantined, obj=name)
         assert (got.rows_read, got.rows_read_by_file) == (want.rows_read, want.rows_read_by_file)

@@ -8,18 +8,25 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
-from smepulse_assets import storage, warehouse
-from smepulse_assets.generator import GeneratorConfig, generate_invoice_drops
 from smepulse_assets.kaggle_invoices.replay import drop_url
-from smepulse_assets.runs import evaluate_drop_sensor, run_days, run_reference, run_sensor_requests
+from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_drops
+from smepulse_assets.tools.runs import evaluate_drop_sensor, run_days, run_reference, run_sensor_requests
+from smepulse_lib import storage, warehouse
 from tests.conftest import Platform, make_settings
 from tests.kaggle_samples import ROWS, csv_bytes
 from tests.reference_ar import ar_on, load_invoices
 
 pytestmark = pytest.mark.slow
 
-TABLES = ["silver.stg_ar_invoice_history", "silver.stg_ar_invoices", "silver.ftr_invoice_risk",
-          "gold.dim_ar_customer", "gold.fact_ar_invoices", "gold.kpi_ar_dso_analysis", "gold.kpi_ar_aging"]
+TABLES = [
+    "silver.stg_ar_invoice_history",
+    "silver.stg_ar_invoices",
+    "silver.ftr_invoice_risk",
+    "gold.dim_ar_customer",
+    "gold.fact_ar_invoices",
+    "gold.kpi_ar_dso_analysis",
+    "gold.kpi_ar_aging",
+]
 
 
 def snapshot_tables(path: str) -> dict[str, pd.DataFrame]:
@@ -44,7 +51,7 @@ def world(tmp_path_factory):
 
 
 def test_sensor_drives_the_whole_range_as_one_run(world):
-    platform, config, requests, cursor = world
+    platform, _config, requests, cursor = world
     assert len(requests) == 1  # 60 contiguous days -> one range run, not 60 processes
     assert requests[0].tags["dagster/asset_partition_range_start"] == "2020-01-01"
     assert requests[0].tags["dagster/asset_partition_range_end"] == "2020-02-29"
@@ -55,7 +62,7 @@ def test_sensor_drives_the_whole_range_as_one_run(world):
 def test_a_sensor_started_after_the_load_counts_what_was_loaded_as_seen(world):
     """The drop sensor ships running; started with no cursor after days were loaded in process (as
     `smepulse demo` does), it requests nothing for them, and a file rewritten later is new."""
-    platform, config, _, _ = world
+    platform, _config, _, _ = world
     first = evaluate_drop_sensor(platform.defs, platform.instance)
     assert first.run_requests == [] and first.skip_reason is not None
     time.sleep(0.01)
@@ -70,7 +77,7 @@ def test_each_day_of_a_range_run_carries_its_own_figures(world):
     """A range run's metadata would be copied into every day's event (one day showed the 60 days'
     rows and files): each day's materialization has that day's rows and file, the range's totals
     and per-day table are in the run's log once."""
-    platform, config, requests, _ = world
+    platform, config, _requests, _ = world
     instance, key = platform.instance, dg.AssetKey(["bronze", "kaggle_invoices_raw"])
     lake = platform.settings.lake_url
     for day in ("2020-01-15", "2020-02-29"):
@@ -101,7 +108,9 @@ def test_each_day_of_a_range_run_carries_its_own_figures(world):
     run = run_days(platform.defs, platform.instance, date(2020, 2, 1), date(2020, 2, 3))
     short_range = dbt_days(instance, aging, run.run_id)
     assert {d: m["dagster/row_count"].value for d, m in short_range.items()} == {
-        "2020-02-01": 4, "2020-02-02": 4, "2020-02-03": 4  # four aging buckets a day
+        "2020-02-01": 4,
+        "2020-02-02": 4,
+        "2020-02-03": 4,  # four aging buckets a day
     }
     columns = {c.name: c for c in short_range["2020-02-03"]["dagster/column_schema"].value.columns}
     assert (columns["as_of_date"].type, columns["open_amount"].type) == ("date", "double")
@@ -112,7 +121,9 @@ def test_each_day_of_a_range_run_carries_its_own_figures(world):
         "select cast(state_valid_from as date)::varchar as day, count(*) as n from silver.stg_ar_invoices "
         "where state_valid_from between '2020-02-01' and '2020-02-03' group by 1",  # its window_column
     )
-    assert {d: m["dagster/row_count"].value for d, m in stg.items()} == dict(zip(posted["day"], posted["n"]))
+    assert {d: m["dagster/row_count"].value for d, m in stg.items()} == dict(
+        zip(posted["day"], posted["n"], strict=False)
+    )
 
 
 def dbt_days(instance: dg.DagsterInstance, key: dg.AssetKey, run_id: str) -> dict[str, dict]:
@@ -144,10 +155,14 @@ def test_row_counts_add_up_and_duplicates_are_removed(world):
     invoices = load_invoices(platform.settings.landing_url)
     counts = warehouse.row_counts(platform.settings.warehouse_path)
     assert counts["silver.stg_ar_invoices"] == len(invoices) == counts["gold.fact_ar_invoices"]
-    total = warehouse.query(platform.settings.warehouse_path, "select sum(amount_reporting) as s from gold.fact_ar_invoices")
+    total = warehouse.query(
+        platform.settings.warehouse_path, "select sum(amount_reporting) as s from gold.fact_ar_invoices"
+    )
     assert total["s"].iloc[0] == pytest.approx(invoices.amount_usd.sum(), abs=1.0)
-    lost_zero = warehouse.query(platform.settings.warehouse_path,
-                                "select count(*) as n from silver.stg_ar_invoices where regexp_full_match(customer_number, '[0-9]{1,9}')")
+    lost_zero = warehouse.query(
+        platform.settings.warehouse_path,
+        "select count(*) as n from silver.stg_ar_invoices where regexp_full_match(customer_number, '[0-9]{1,9}')",
+    )
     assert lost_zero["n"].iloc[0] == 0
 
 
@@ -170,18 +185,26 @@ def test_short_windows_build_the_same_tables_as_the_backfill(world):
     history, rebuilt on their own, must equal what the backfill built, row for row."""
     platform, *_ = world
     tables = ["silver.ftr_invoice_at_posting", "silver.ftr_ar_customer_payment", "gold.dim_ar_customer"]
-    windows = [(date(2020, 2, 10), date(2020, 2, 10)), (date(2020, 2, 20), date(2020, 2, 26)),  # the middle
-               (date(2020, 2, 23), date(2020, 2, 29)), (date(2020, 2, 29), date(2020, 2, 29))]  # the end
+    windows = [
+        (date(2020, 2, 10), date(2020, 2, 10)),
+        (date(2020, 2, 20), date(2020, 2, 26)),  # the middle
+        (date(2020, 2, 23), date(2020, 2, 29)),
+        (date(2020, 2, 29), date(2020, 2, 29)),
+    ]  # the end
 
     def snapshot(table: str) -> pd.DataFrame:
         return warehouse.query(platform.settings.warehouse_path, f"select * from {table} order by all")
 
     backfilled = {table: snapshot(table) for table in tables}
     features = backfilled["silver.ftr_invoice_at_posting"]
-    rebuilt = pd.concat([features[features["known_on"].between(pd.Timestamp(first), pd.Timestamp(last))] for first, last in windows])
+    rebuilt = pd.concat(
+        [features[features["known_on"].between(pd.Timestamp(first), pd.Timestamp(last))] for first, last in windows]
+    )
     assert rebuilt["prior_median_days_late"].notna().sum() > 150  # the medians compared are real ones
     versions = backfilled["gold.dim_ar_customer"]
-    assert (pd.to_datetime(versions["valid_from"]) >= pd.Timestamp(2020, 2, 23)).sum() > 5  # versions the end windows continue
+    assert (
+        pd.to_datetime(versions["valid_from"]) >= pd.Timestamp(2020, 2, 23)
+    ).sum() > 5  # versions the end windows continue
     for first, last in windows:
         run_days(platform.defs, platform.instance, first, last)
     for table in tables:
@@ -203,7 +226,9 @@ def test_late_clearing_updates_invoice_and_adds_history_row(tmp_path):
     run_days(platform.defs, platform.instance, date(2020, 3, 2), date(2020, 3, 2))
     current = warehouse.query(path, "select is_open, payment_date, state_version from silver.stg_ar_invoices")
     assert current["is_open"].tolist() == [False] and str(current["payment_date"].iloc[0])[:10] == "2020-03-02"
-    history = warehouse.query(path, "select is_open, valid_from, valid_to, is_current from silver.stg_ar_invoice_history order by valid_from")
+    history = warehouse.query(
+        path, "select is_open, valid_from, valid_to, is_current from silver.stg_ar_invoice_history order by valid_from"
+    )
     assert history["is_open"].tolist() == [True, False]
     assert history["is_current"].tolist() == [False, True]
     assert str(history["valid_to"].iloc[0])[:10] == "2020-03-02" and pd.isna(history["valid_to"].iloc[1])

@@ -14,10 +14,10 @@ import pytest
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
 from smepulse_assets.definitions import build_defs
-from smepulse_assets.demo import prepare_dagster_home
-from smepulse_assets.generator import GeneratorConfig, generate_sample_data, world_config
-from smepulse_assets.runs import run_days, run_reference
-from smepulse_assets.settings import Settings
+from smepulse_assets.tools.demo import prepare_dagster_home
+from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
+from smepulse_assets.tools.runs import run_days, run_reference
+from smepulse_lib.settings import Settings
 from tests.postgres_server import postgres_server
 
 pytestmark = pytest.mark.slow
@@ -25,13 +25,17 @@ pytestmark = pytest.mark.slow
 
 def test_runs_events_and_checks_land_in_postgres(tmp_path):
     with postgres_server() as pg, mock.patch.dict(os.environ, pg):
-        settings = Settings.from_env({
-            "SMEPULSE_DATA_DIR": str(tmp_path / "data"),
-            "SMEPULSE_PARTITIONS_START": "2020-01-01",
-            "SMEPULSE_INSTANCE_CONFIG": "deploy/dagster.postgres.yaml",
-        })
+        settings = Settings.from_env(
+            {
+                "SMEPULSE_DATA_DIR": str(tmp_path / "data"),
+                "SMEPULSE_PARTITIONS_START": "2020-01-01",
+                "SMEPULSE_INSTANCE_CONFIG": "deploy/dagster.postgres.yaml",
+            }
+        )
         settings.ensure_local_dirs()
-        config = GeneratorConfig(start=date(2020, 1, 1), end=date(2020, 1, 3), customers=10, invoices_per_day=15, seed=2)
+        config = GeneratorConfig(
+            start=date(2020, 1, 1), end=date(2020, 1, 3), customers=10, invoices_per_day=15, seed=2
+        )
         generate_sample_data(config, settings.landing_url, world_config(config, orders_per_day=5))
         prepare_dagster_home(settings)  # what `smepulse ui` and `smepulse demo` do with the config
         defs = build_defs(settings)
@@ -44,13 +48,18 @@ def test_runs_events_and_checks_land_in_postgres(tmp_path):
             aging = dg.AssetKey(["gold", "kpi_ar_aging"])
             assert instance.get_materialized_partitions(aging) == {"2020-01-01", "2020-01-02", "2020-01-03"}
             day = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=dg.AssetKey(["bronze", "kaggle_invoices_raw"]), asset_partitions=["2020-01-02"]),
+                dg.AssetRecordsFilter(
+                    asset_key=dg.AssetKey(["bronze", "kaggle_invoices_raw"]), asset_partitions=["2020-01-02"]
+                ),
                 limit=1,
             ).records[0]
             assert day.asset_materialization.metadata["files"].value == 1  # the day's own figures, as on SQLite
 
         connection = psycopg2.connect(
-            host=pg["DAGSTER_PG_HOST"], port=pg["DAGSTER_PG_PORT"], dbname=pg["DAGSTER_PG_DB"], user=pg["DAGSTER_PG_USER"]
+            host=pg["DAGSTER_PG_HOST"],
+            port=pg["DAGSTER_PG_PORT"],
+            dbname=pg["DAGSTER_PG_DB"],
+            user=pg["DAGSTER_PG_USER"],
         )
         with connection, connection.cursor() as cursor:
             cursor.execute("select count(*) from runs where status = 'SUCCESS'")

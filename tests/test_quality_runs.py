@@ -7,7 +7,7 @@ server on loopback through the real alert sensor.
 import json
 import subprocess
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
@@ -15,14 +15,15 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from smepulse_assets import storage, warehouse
-from smepulse_assets.generator import GeneratorConfig, generate_sample_data, world_config
 from smepulse_assets.kaggle_invoices.replay import drop_url
-from smepulse_assets.quality.alert_sensor import SENSOR_NAME
-from smepulse_assets.runs import evaluate_sensor, run_days, run_freshness_checks, run_reference
-from smepulse_assets.settings import DBT_PROJECT_DIR
-from smepulse_assets.dbt_metadata import rows_written
-from smepulse_assets.transformations import dbt_executable, dbt_project
+from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
+from smepulse_assets.tools.runs import evaluate_sensor, run_days, run_freshness_checks, run_reference
+from smepulse_assets.transform.metadata import rows_written
+from smepulse_assets.transform.project import dbt_executable, dbt_project
+from smepulse_lib import storage, warehouse
+from smepulse_lib.names import ALERT_SENSOR
+from smepulse_lib.settings import DBT_PROJECT_DIR
+from smepulse_lib.windows import DayWindow
 from tests import broken_inputs as broken
 from tests.conftest import Platform, make_settings
 from tests.kaggle_samples import csv_bytes
@@ -62,7 +63,7 @@ class AlertWatch:
         self.platform, self.cursor = platform, None
 
     def tick(self) -> None:
-        _, self.cursor = evaluate_sensor(self.platform.defs, self.platform.instance, SENSOR_NAME, self.cursor)
+        _, self.cursor = evaluate_sensor(self.platform.defs, self.platform.instance, ALERT_SENSOR, self.cursor)
 
 
 @pytest.fixture(scope="module")
@@ -144,9 +145,11 @@ def test_warn_check_does_not_block(world):
     assert (flagged.passed, flagged.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert check(result, "expect_true_stg_ar_invoices_customer_number__customer_number_trim_customer_number_").passed
 
-    summary = next(
-        e for e in result.get_asset_materialization_events() if e.asset_key == BRONZE
-    ).materialization.metadata["layer_summary"].value
+    summary = (
+        next(e for e in result.get_asset_materialization_events() if e.asset_key == BRONZE)
+        .materialization.metadata["layer_summary"]
+        .value
+    )
     assert summary["checks_warned"] == 1 and summary["checks_failed"] == 0
     assert summary["rows_loaded"] > 0 and summary["tables_succeeded"] == ["kaggle_invoices"]
 
@@ -161,8 +164,14 @@ def test_dbt_layers_report_their_summary(world):
     metadata = {e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()}
     silver = metadata[dg.AssetKey(["silver", "ftr_invoice_risk"])]["layer_summary"].value
     gold = metadata[dg.AssetKey(["gold", "kpi_ar_aging"])]["layer_summary"].value
-    assert {"stg_ar_invoice_history", "stg_ar_invoices", "ftr_invoice_risk", "ftr_ar_customer_payment", "stg_orders",
-            "ftr_customer_behavior"} <= set(silver["tables_succeeded"])
+    assert {
+        "stg_ar_invoice_history",
+        "stg_ar_invoices",
+        "ftr_invoice_risk",
+        "ftr_ar_customer_payment",
+        "stg_orders",
+        "ftr_customer_behavior",
+    } <= set(silver["tables_succeeded"])
     assert {"fact_orders", "kpi_working_capital", "kpi_ar_aging"} <= set(gold["tables_succeeded"])
     assert silver["tables_failed"] == silver["tables_skipped"] == [] and silver["checks_failed"] == 0
     assert silver["checks_passed"] > 20 and gold["checks_passed"] > 10
@@ -182,7 +191,7 @@ def test_rows_written_counts_tables_in_the_window_not_views(world):
     # the daily models (the ML serving ones run after the models are scored: not built here)
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and "ml_serving" not in n["tags"]]
     results = {"results": [{"unique_id": n["unique_id"], "status": "success"} for n in models]}
-    window = {"min_date": "2020-02-02", "max_date": "2020-02-03"}
+    window = DayWindow.parse("2020-02-02", "2020-02-03")
     counts = rows_written(DuckDBResource(database=str(platform.settings.warehouse_path)), manifest, results, window)
     risk_rows = warehouse.query(
         platform.settings.warehouse_path,
@@ -209,23 +218,37 @@ def test_dbt_tests_judge_the_window_not_the_whole_table(world):
     with duckdb.connect(platform.settings.warehouse_path) as con:  # defects in an old, untouched day
         con.execute("insert into gold.kpi_ar_aging select * from gold.kpi_ar_aging where as_of_date = ?", [old_day])
         # and in an invoice paid that day (tables keyed by invoice, not by day); paid, so no later day reads it
-        doc = con.execute("select doc_id from gold.fact_ar_invoices where last_changed_on = ? and status = 'paid' limit 1", [old_day]).fetchone()[0]
+        doc = con.execute(
+            "select doc_id from gold.fact_ar_invoices where last_changed_on = ? and status = 'paid' limit 1", [old_day]
+        ).fetchone()[0]
         for table in ("gold.fact_ar_invoices", "silver.stg_ar_invoice_history"):
             con.execute(f"insert into {table} select * from {table} where doc_id = ?", [doc])
     result = run_days(platform.defs, platform.instance, new_day, new_day)
     assert all(check(result, name).passed for name in WINDOW_SCOPED_TESTS)
 
     whole_table = subprocess.run(
-        [dbt_executable(), "test", "--select", "kpi_ar_aging fact_ar_invoices stg_ar_invoice_history",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [
+            dbt_executable(),
+            "test",
+            "--select",
+            "kpi_ar_aging fact_ar_invoices stg_ar_invoice_history",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
         env={**__import__("os").environ, **platform.settings.dbt_env()},
-        cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
     )
     assert whole_table.returncode != 0 and all(name in whole_table.stdout for name in WINDOW_SCOPED_TESTS)
     # re-materializing the broken day replaces its rows and rewrites its invoices: its tests pass again
     again = run_days(platform.defs, platform.instance, old_day, old_day)
     assert all(check(again, name).passed for name in WINDOW_SCOPED_TESTS)
-    fact_rows = warehouse.query(platform.settings.warehouse_path, "select count(*) as n from gold.fact_ar_invoices where doc_id = ?", [doc])
+    fact_rows = warehouse.query(
+        platform.settings.warehouse_path, "select count(*) as n from gold.fact_ar_invoices where doc_id = ?", [doc]
+    )
     assert fact_rows["n"][0] == 1
 
 
@@ -261,9 +284,11 @@ def test_freshness_is_the_policys_verdict_and_lag_and_recovery_alert_once(tmp_pa
     newest_day_lag warns when the data stops days short. An open freshness alert is re-judged on the
     sensor's next tick: a fresh materialization resolves it and records the passing check."""
     hook = Webhook()
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     first = today - timedelta(days=8)
-    platform = Platform(make_settings(tmp_path, SMEPULSE_PARTITIONS_START=f"{first}", SMEPULSE_ALERT_WEBHOOK_URL=hook.url))
+    platform = Platform(
+        make_settings(tmp_path, SMEPULSE_PARTITIONS_START=f"{first}", SMEPULSE_ALERT_WEBHOOK_URL=hook.url)
+    )
     config = GeneratorConfig(start=first, end=today - timedelta(days=1), customers=30, invoices_per_day=30, seed=8)
     # every source delivers, as in production: a source without data would (rightly) warn and alert
     generate_sample_data(config, platform.settings.landing_url, world_config(config, orders_per_day=10))
@@ -280,12 +305,16 @@ def test_freshness_is_the_policys_verdict_and_lag_and_recovery_alert_once(tmp_pa
     assert verdicts[("gold/dim_date", "freshness_sla")].passed and ("gold/dim_date", "newest_day_lag") not in verdicts
     ml = {k.to_user_string() for k in platform.defs.resolve_job_def("daily_ml_job").asset_layer.selected_asset_keys}
     never = verdicts[("ml/payment_date_model", "freshness_sla")]
-    assert (never.passed, never.severity, never.description) == (False, dg.AssetCheckSeverity.ERROR, "never materialized")
+    assert (never.passed, never.severity, never.description) == (
+        False,
+        dg.AssetCheckSeverity.ERROR,
+        "never materialized",
+    )
     assert {a for (a, c), e in verdicts.items() if c == "freshness_sla" and not e.passed} == ml
     watch.tick()
     firing = hook.events("firing")
     assert ("bronze/kaggle_invoices_raw", "newest_day_lag", None) in firing
-    assert len(firing) == len(set((s, c) for s, c, _ in firing))  # one alert per asset and check
+    assert len(firing) == len({(s, c) for s, c, _ in firing})  # one alert per asset and check
 
     run_freshness_checks(platform.defs, platform.instance)  # the next hour: repeats, nothing sent again
     watch.tick()
@@ -300,7 +329,7 @@ def test_freshness_is_the_policys_verdict_and_lag_and_recovery_alert_once(tmp_pa
     check = platform.instance.event_log_storage.get_latest_asset_check_execution_by_key(
         [dg.AssetCheckKey(dg.AssetKey(["bronze", "kaggle_invoices_raw"]), "newest_day_lag")]
     )
-    assert list(check.values())[0].status.value == "SUCCEEDED"  # the UI's check state moved with the alert
+    assert next(iter(check.values())).status.value == "SUCCEEDED"  # the UI's check state moved with the alert
     alerts = warehouse.query(platform.settings.warehouse_path, "select * from ops.alerts")
     open_now = alerts[alerts["status"] == "open"]
     assert set(open_now["subject"]) == ml and open_now["alert_key"].is_unique

@@ -35,7 +35,7 @@ def write_source(folder, body: str):
 
 
 @pytest.mark.parametrize(
-    "body, message",
+    ("body", "message"),
     [
         ("  row_rules:\n    - {name: r, severity: block, expect: 'true'}", "severity 'block' is not one of"),
         ("  checks:\n    - {name: c, kind: median, severity: flag}", "kind 'median' is not one of"),
@@ -56,7 +56,7 @@ def test_malformed_quality_rules_fail_naming_the_place(tmp_path, body, message):
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    ("text", "message"),
     [
         ("name: x\ncolumns:\n  - {source: a, type: money}", "type 'money' is not one of"),
         ("name: x\nkeys: [b]\ncolumns:\n  - {source: a, type: text}", "keys ['b'] are not columns"),
@@ -97,7 +97,9 @@ def test_severity_decides_whether_a_row_loads():
 
 def test_the_shipped_source_loads():
     assert [r.name for r in SPEC.rules.reject_row_rules] == [
-        "open_invoice_has_no_clear_date", "closed_invoice_has_clear_date", "amount_non_negative"
+        "open_invoice_has_no_clear_date",
+        "closed_invoice_has_clear_date",
+        "amount_non_negative",
     ]
     assert [r.name for r in SPEC.rules.flag_row_rules] == ["cust_number_no_trailing_whitespace"]
     assert SPEC.keys == ("doc_id",) and SPEC.header[4] == "buisness_year"
@@ -127,14 +129,16 @@ def test_one_alert_per_failing_check_whatever_its_partitions(tmp_path):
     cleared = alerting.process([signal(False, "2020-01-15")], LOG)  # one day recovered, others still fail
     assert [e["event"] for e in cleared] == ["cleared"]
     assert AlertLog(alerting.lake_url).open_alerts()[alert.opening["alert_key"]].failing == {
-        "2020-01-16", "2020-01-20...2020-01-22"
+        "2020-01-16",
+        "2020-01-20...2020-01-22",
     }
     resolved = alerting.process([signal(False, "2020-01-01...2020-01-31")], LOG)
     assert [e["event"] for e in resolved] == ["resolved"] and resolved[0]["alert_id"] == alert.opening["alert_id"]
     assert AlertLog(alerting.lake_url).open_alerts() == {}
     # another check of the same asset is another alert; a failure after a recovery opens a new one
     assert [e["event"] for e in alerting.process([signal(True, check="row_conservation"), signal(True)], LOG)] == [
-        "firing", "firing"
+        "firing",
+        "firing",
     ]
     assert len(AlertLog(alerting.lake_url).open_alerts()) == 2
 
@@ -144,7 +148,9 @@ def test_an_unpartitioned_pass_resolves_and_the_log_asset_lists_what_is_open(tmp
     alerting.process([signal(True, None, "freshness_sla"), signal(True, "2020-01-15"), signal(True, "2020-01-16")], LOG)
     metadata = alert_log_metadata(AlertLog(alerting.lake_url))
     assert metadata["open_alerts"] == 2
-    listed = {(r.data["check"], r.data["failing"], r.data["occurrences"]) for r in metadata["open_alert_list"].value.records}
+    listed = {
+        (r.data["check"], r.data["failing"], r.data["occurrences"]) for r in metadata["open_alert_list"].value.records
+    }
     assert listed == {("freshness_sla", "all", 1), ("pass_rate", "2020-01-15, 2020-01-16", 2)}
     assert [e["event"] for e in alerting.process([signal(False, None, "freshness_sla")], LOG)] == ["resolved"]
     assert alert_log_metadata(AlertLog(alerting.lake_url))["open_alerts"] == 1
@@ -161,7 +167,7 @@ def test_a_sink_that_is_down_is_recorded_not_fatal(tmp_path):
 def test_a_source_added_by_yaml_alone_becomes_a_checked_bronze_asset(tmp_path):
     import dagster as dg
 
-    from smepulse_assets import storage
+    from smepulse_lib import storage
 
     folder = tmp_path / "sources"
     folder.mkdir()

@@ -9,8 +9,8 @@ import dagster as dg
 from dagster._core.events import EngineEventData
 from dagster._core.launcher.base import WorkerStatus
 
-from smepulse_assets.event_log import ephemeral_instance
-from smepulse_assets.run_launcher import judge_worker, worker_health
+from smepulse_lib.instance.event_log import ephemeral_instance
+from smepulse_lib.instance.run_launcher import judge_worker, worker_health
 
 
 def started_run(instance: dg.DagsterInstance, pid: int | None) -> dg.DagsterRun:

@@ -13,9 +13,9 @@ from datetime import date
 import pytest
 import s3fs
 
-from smepulse_assets import warehouse
-from smepulse_assets.generator import GeneratorConfig, generate_invoice_drops
-from smepulse_assets.runs import run_days, run_reference
+from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_drops
+from smepulse_assets.tools.runs import run_days, run_reference
+from smepulse_lib import warehouse
 from tests.conftest import Platform, make_settings
 
 pytestmark = pytest.mark.slow

@@ -5,15 +5,15 @@ from datetime import date
 
 import dagster as dg
 
-from smepulse_assets import storage
 from smepulse_assets.kaggle_invoices.replay import drop_url, replay_file, split_into_drops
-from smepulse_assets.runs import evaluate_drop_sensor
+from smepulse_assets.tools.runs import evaluate_drop_sensor
+from smepulse_lib import storage
 from tests.kaggle_samples import ROWS, csv_bytes
 
 
 def test_replay_posts_open_then_clears_on_the_clearing_day(tmp_path):
     rows = [r.split(",") for r in ROWS]
-    drops, unroutable = split_into_drops(rows + [["x"] * 19])
+    drops, unroutable = split_into_drops([*rows, ["x"] * 19])
     assert len(unroutable) == 1
     assert min(drops) == date(2020, 1, 26) and max(drops) == date(2020, 2, 20)
     posted = drops[date(2020, 1, 26)]
@@ -42,7 +42,9 @@ def test_the_sensor_waits_for_the_reference_data_then_requests_the_days(platform
     waiting = evaluate_drop_sensor(platform.defs, platform.instance)
     assert "Waiting for the reference data" in waiting.skip_message and "gold/dim_date" in waiting.skip_message
     reference_loaded(platform)
-    assert [r.partition_key for r in evaluate_drop_sensor(platform.defs, platform.instance).run_requests] == ["2020-01-01"]
+    assert [r.partition_key for r in evaluate_drop_sensor(platform.defs, platform.instance).run_requests] == [
+        "2020-01-01"
+    ]
 
 
 def test_sensor_requests_new_days_once_and_again_when_changed(platform):
@@ -54,7 +56,10 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
 
     result = evaluate_drop_sensor(platform.defs, platform.instance)
     requested = sorted(
-        (r.partition_key or r.tags["dagster/asset_partition_range_start"], r.tags.get("dagster/asset_partition_range_end"))
+        (
+            r.partition_key or r.tags["dagster/asset_partition_range_start"],
+            r.tags.get("dagster/asset_partition_range_end"),
+        )
         for r in result.run_requests
     )
     # two contiguous days form one range run; the lone day gets its own partition run
@@ -82,6 +87,8 @@ def test_sources_landing_on_the_same_day_request_one_run(platform):
     result = evaluate_drop_sensor(platform.defs, platform.instance)
     [request] = result.run_requests
     assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
-        "2020-01-03", "2020-01-04")
+        "2020-01-03",
+        "2020-01-04",
+    )
     assert request.tags["smepulse/sources"] == "kaggle_invoices,orders,payments"
     assert set(json.loads(result.cursor)) >= {"kaggle_invoices", "orders", "payments", "customers"}

@@ -15,23 +15,33 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
-
-from smepulse_assets import warehouse
-from smepulse_assets.generator import GeneratorConfig, WorldConfig, generate_sample_data
-from smepulse_assets.generator.sme_world import drop_bytes, drop_url, read_seed
-from smepulse_assets.reference_sensor import SEEDS_DIR, build_seed_sensor, seed_key
-from smepulse_assets.runs import run_days, run_reference
-from smepulse_assets.storage import write_bytes
-
 from conftest import Platform, make_settings
+
+from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, generate_sample_data
+from smepulse_assets.tools.generator.sme_world import drop_bytes, drop_url, read_seed
+from smepulse_assets.tools.runs import run_days, run_reference
+from smepulse_assets.transform.seed_sensor import SEEDS_DIR, build_seed_sensor, seed_key
+from smepulse_lib import warehouse
+from smepulse_lib.storage import write_bytes
 
 START, END = date(2020, 1, 1), date(2020, 2, 14)  # spans Tết 2020 (25 January)
 WINDOW = 30  # var working_capital_window_days
 SME_TABLES = [
-    "silver.stg_customers", "silver.stg_orders", "silver.stg_payments", "silver.stg_bank_transactions",
-    "silver.ftr_customer_behavior", "silver.ftr_payment_pattern", "gold.dim_customer", "gold.fact_orders",
-    "gold.fact_payments", "gold.link_order_payment", "gold.link_payment_bank", "gold.kpi_daily_revenue",
-    "gold.kpi_working_capital", "gold.kpi_reconciliation_daily", "gold.kpi_ap_aging",
+    "silver.stg_customers",
+    "silver.stg_orders",
+    "silver.stg_payments",
+    "silver.stg_bank_transactions",
+    "silver.ftr_customer_behavior",
+    "silver.ftr_payment_pattern",
+    "gold.dim_customer",
+    "gold.fact_orders",
+    "gold.fact_payments",
+    "gold.link_order_payment",
+    "gold.link_payment_bank",
+    "gold.kpi_daily_revenue",
+    "gold.kpi_working_capital",
+    "gold.kpi_reconciliation_daily",
+    "gold.kpi_ap_aging",
 ]
 
 
@@ -72,7 +82,9 @@ def expected_success(world) -> pd.DataFrame:
     for day in days().date:
         settled = payments[payments.settled_date == day]
         paid, failed = (settled.status == "paid").sum(), (settled.status == "failed").sum()
-        pending = payments[(payments.payment_date <= day) & (payments.settled_date.isna() | (payments.settled_date > day))]
+        pending = payments[
+            (payments.payment_date <= day) & (payments.settled_date.isna() | (payments.settled_date > day))
+        ]
         rows.append((day, paid, failed, paid / (paid + failed) if paid + failed else np.nan, len(pending)))
     return pd.DataFrame(rows, columns=["day", "paid", "failed", "success_rate", "pending"]).set_index("day")
 
@@ -83,7 +95,9 @@ def expected_reconciliation(world) -> pd.DataFrame:
     payments = world.payments
     expected = payments[(payments.status == "paid") & payments.method_code.isin(credits_bank)]
     credits = world.bank_lines[world.bank_lines.direction == "credit"]
-    with_payment = credits.merge(expected[["payment_id", "amount_vnd"]], on="payment_id", how="left", suffixes=("", "_paid"))
+    with_payment = credits.merge(
+        expected[["payment_id", "amount_vnd"]], on="payment_id", how="left", suffixes=("", "_paid")
+    )
     with_payment["matched"] = (with_payment.amount_vnd - with_payment.amount_vnd_paid).abs() < 1
     with_payment["mismatch"] = with_payment.amount_vnd_paid.notna() & ~with_payment.matched
     missing = expected[~expected.payment_id.isin(credits.payment_id.dropna())]
@@ -92,11 +106,31 @@ def expected_reconciliation(world) -> pd.DataFrame:
         lines = with_payment[with_payment.txn_date == day]
         gone = missing[missing.settled_date == day]
         rows.append(
-            (day, len(lines), lines.amount_vnd.sum(), lines.matched.sum(), lines.mismatch.sum(),
-             (lines.amount_vnd - lines.amount_vnd_paid)[lines.mismatch].sum(), lines.amount_vnd_paid.isna().sum(),
-             len(gone), gone.amount_vnd.sum(), int(lines.repeated.sum()))
+            (
+                day,
+                len(lines),
+                lines.amount_vnd.sum(),
+                lines.matched.sum(),
+                lines.mismatch.sum(),
+                (lines.amount_vnd - lines.amount_vnd_paid)[lines.mismatch].sum(),
+                lines.amount_vnd_paid.isna().sum(),
+                len(gone),
+                gone.amount_vnd.sum(),
+                int(lines.repeated.sum()),
+            )
         )
-    columns = ["day", "lines", "amount", "matched", "mismatch", "difference", "unmatched_bank", "missing", "missing_amount", "repeated"]
+    columns = [
+        "day",
+        "lines",
+        "amount",
+        "matched",
+        "mismatch",
+        "difference",
+        "unmatched_bank",
+        "missing",
+        "missing_amount",
+        "repeated",
+    ]
     return pd.DataFrame(rows, columns=columns).set_index("day")
 
 
@@ -106,10 +140,14 @@ def expected_working_capital(world) -> pd.DataFrame:
     rows = []
     for day in days().date:
         since = day - timedelta(days=WINDOW - 1)
-        ar = lines[lines.order_date <= day].revenue_vnd.sum() - payments[
-            (payments.status == "paid") & (payments.settled_date <= day)
-        ].amount_vnd.sum()
-        ap = bills[bills.bill_date <= day].amount_vnd.sum() - bills[bills.paid_date.notna() & (bills.paid_date <= day)].amount_vnd.sum()
+        ar = (
+            lines[lines.order_date <= day].revenue_vnd.sum()
+            - payments[(payments.status == "paid") & (payments.settled_date <= day)].amount_vnd.sum()
+        )
+        ap = (
+            bills[bills.bill_date <= day].amount_vnd.sum()
+            - bills[bills.paid_date.notna() & (bills.paid_date <= day)].amount_vnd.sum()
+        )
         in_window = lines[(lines.order_date >= since) & (lines.order_date <= day)]
         window_days = min(WINDOW, (day - first).days + 1)
         dso = ar / (in_window.revenue_vnd.sum() / window_days)
@@ -128,7 +166,9 @@ def dated(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 def test_every_check_of_the_sme_world_passes(sme):
     _, _, result = sme
     assert result.success
-    failing = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in result.get_asset_check_evaluations() if not c.passed]
+    failing = [
+        f"{c.asset_key.to_user_string()}:{c.check_name}" for c in result.get_asset_check_evaluations() if not c.passed
+    ]
     # the invoices are small and clear in weekly batches; nothing of the SME world may fail
     assert [f for f in failing if "kaggle" not in f and "_ar_" not in f] == []
 
@@ -143,9 +183,11 @@ def test_daily_revenue_matches_the_order_lines(sme):
     assert got.cost_vnd.tolist() == pytest.approx(want.cost_vnd.tolist())
     previous = want.revenue_vnd.shift(1)
     growth = (want.revenue_vnd / previous - 1).where(previous > 0).round(4)
-    assert got.growth_vs_previous_day.iloc[1:].tolist() == pytest.approx(growth.iloc[1:].tolist(), nan_ok=True, abs=1e-4)
-    tet = got.loc[date(2020, 1, 25):date(2020, 1, 29), "revenue_vnd"].mean()
-    before = got.loc[date(2020, 1, 10):date(2020, 1, 23), "revenue_vnd"].mean()
+    assert got.growth_vs_previous_day.iloc[1:].tolist() == pytest.approx(
+        growth.iloc[1:].tolist(), nan_ok=True, abs=1e-4
+    )
+    tet = got.loc[date(2020, 1, 25) : date(2020, 1, 29), "revenue_vnd"].mean()
+    before = got.loc[date(2020, 1, 10) : date(2020, 1, 23), "revenue_vnd"].mean()
     assert tet < before / 2  # Tết empties the order book
 
 
@@ -166,10 +208,15 @@ def test_reconciliation_counts_and_amounts_match_the_bank_truth(sme):
     got = dated(table(platform, "select * from gold.kpi_reconciliation_daily"), "statement_date").reindex(days().date)
     want = expected_reconciliation(world)
     pairs = {
-        "bank_credit_lines": "lines", "bank_credit_amount_vnd": "amount", "matched_lines": "matched",
-        "amount_mismatch_lines": "mismatch", "amount_mismatch_difference_vnd": "difference",
-        "unmatched_bank_lines": "unmatched_bank", "payments_without_bank_line": "missing",
-        "amount_without_bank_line_vnd": "missing_amount", "repeated_deliveries_dropped": "repeated",
+        "bank_credit_lines": "lines",
+        "bank_credit_amount_vnd": "amount",
+        "matched_lines": "matched",
+        "amount_mismatch_lines": "mismatch",
+        "amount_mismatch_difference_vnd": "difference",
+        "unmatched_bank_lines": "unmatched_bank",
+        "payments_without_bank_line": "missing",
+        "amount_without_bank_line_vnd": "missing_amount",
+        "repeated_deliveries_dropped": "repeated",
     }
     for column, truth in pairs.items():
         assert got[column].fillna(0).tolist() == pytest.approx(want[truth].tolist()), column
@@ -200,15 +247,21 @@ def test_ap_aging_buckets_add_up_to_ap_outstanding(sme):
 
 def test_links_hold_every_fact_once_with_their_match_status(sme):
     platform, world, _ = sme
-    orders = table(platform, "select match_status, count(*) as n from gold.link_order_payment where order_row = 1 group by 1")
+    orders = table(
+        platform, "select match_status, count(*) as n from gold.link_order_payment where order_row = 1 group by 1"
+    )
     statuses = dict(orders.itertuples(index=False))
     paid = world.payments[world.payments.status == "paid"].groupby("order_id").amount_vnd.sum()
     totals = world.order_lines.groupby("order_id").revenue_vnd.sum()
     fully = ((paid.reindex(totals.index, fill_value=0) - totals).abs() < 1).sum()
-    partly = ((paid.reindex(totals.index, fill_value=0) > 0) & (paid.reindex(totals.index, fill_value=0) < totals - 1)).sum()
+    partly = (
+        (paid.reindex(totals.index, fill_value=0) > 0) & (paid.reindex(totals.index, fill_value=0) < totals - 1)
+    ).sum()
     assert statuses["matched"] == fully and statuses["partial"] == partly
     assert sum(statuses.values()) == len(totals)
-    shipments = table(platform, "select match_status, count(*) as n from gold.link_order_shipment where order_row = 1 group by 1")
+    shipments = table(
+        platform, "select match_status, count(*) as n from gold.link_order_shipment where order_row = 1 group by 1"
+    )
     assert set(shipments.match_status) == {"matched", "partial", "unmatched", "amount_mismatch"}
 
 
@@ -216,9 +269,12 @@ def test_customer_dimension_versions_follow_the_account_changes(sme):
     platform, world, _ = sme
     states = world.customers.drop(columns="updated_on").astype(str).agg("|".join, axis=1)
     changed = states.ne(states.groupby(world.customers.customer_code).shift())
-    dim = table(platform, "select customer_code, count(*) as versions, sum(is_current::int) as current from gold.dim_customer group by 1")
+    dim = table(
+        platform,
+        "select customer_code, count(*) as versions, sum(is_current::int) as current from gold.dim_customer group by 1",
+    )
     want = changed.groupby(world.customers.customer_code).sum()
-    assert dict(zip(dim.customer_code, dim.versions)) == want.to_dict()
+    assert dict(zip(dim.customer_code, dim.versions, strict=False)) == want.to_dict()
     assert (dim.current == 1).all()
     # every order line found the account version in force on its day
     assert table(platform, "select count(*) as n from gold.fact_orders where customer_key is null").n.iloc[0] == 0
@@ -228,7 +284,9 @@ def test_features_are_as_of_the_day(sme):
     platform, world, _ = sme
     features = table(platform, "select * from silver.ftr_customer_behavior where as_of_date = '2020-01-31'")
     lines = world.order_lines[(world.order_lines.order_date <= date(2020, 1, 31))]
-    per_customer = lines.groupby("customer_code").agg(orders=("order_id", "nunique"), revenue=("revenue_vnd", "sum"), last=("order_date", "max"))
+    per_customer = lines.groupby("customer_code").agg(
+        orders=("order_id", "nunique"), revenue=("revenue_vnd", "sum"), last=("order_date", "max")
+    )
     got = features.set_index("customer_code").loc[per_customer.index]
     assert got.frequency_ltm.tolist() == per_customer.orders.tolist()
     assert got.monetary_ltm_vnd.tolist() == pytest.approx(per_customer.revenue.tolist())
@@ -271,15 +329,23 @@ def test_malformed_operational_rows_are_quarantined_with_reasons(tmp_path):
     write_bytes(drop_url(platform.settings.landing_url, "payments", day), (header + body).encode())
     run_reference(platform.defs, platform.instance)
     result = run_days(platform.defs, platform.instance, day, day, raise_on_error=False)
-    quarantine = table(platform, "select source, source_line, rule, reason from ops.ops_quarantine order by source_line")
+    quarantine = table(
+        platform, "select source, source_line, rule, reason from ops.ops_quarantine order by source_line"
+    )
     assert quarantine.source.tolist() == ["payments"] * 3
     assert quarantine.source_line.tolist() == [3, 4, 5]
-    assert quarantine.rule.tolist() == ["rule:amount_positive", "rule:settled_payment_has_settled_date", "type:payment_date"]
+    assert quarantine.rule.tolist() == [
+        "rule:amount_positive",
+        "rule:settled_payment_has_settled_date",
+        "type:payment_date",
+    ]
     payments = table(platform, "select payment_id, method_code, status from silver.stg_payments order by payment_id")
     assert payments.values.tolist() == [["TT0000001", "momo", "paid"], ["TT0000005", "unknown", "pending"]]
     checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
     assert checks[("bronze/payments_raw", "row_conservation")].passed  # 5 read = 2 loaded + 3 quarantined
-    unknown_method = [c for (asset, name), c in checks.items() if asset == "silver/stg_payments" and "method_code" in name]
+    unknown_method = [
+        c for (asset, name), c in checks.items() if asset == "silver/stg_payments" and "method_code" in name
+    ]
     assert unknown_method and not unknown_method[0].passed
 
 

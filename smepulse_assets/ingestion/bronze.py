@@ -12,25 +12,25 @@ the data; the source's checks (its YAML's quality section) then judge what is st
 failing reject rule stops the run before silver.
 """
 
-
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
-from .. import storage
-from ..conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY, days_in_window
-from ..quality import source_checks
-from ..quality.layer_summary import LayerSummary
-from ..quality.row_rules import validate_row_rules
-from ..resources import PlatformPaths
-from .parse import DropFileError, check_drop_file, parse_drop_files
-from .spec import QUARANTINE_SCHEMA, SourceSpec
+from smepulse_assets.ingestion.parse import DropFileError, check_drop_file, parse_drop_files
+from smepulse_assets.ingestion.spec import QUARANTINE_SCHEMA, SourceSpec
+from smepulse_assets.quality import source_checks
+from smepulse_assets.quality.layer_summary import LayerSummary
+from smepulse_assets.quality.row_rules import validate_row_rules
+from smepulse_lib import storage
+from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY
+from smepulse_lib.resources import PlatformPaths
+from smepulse_lib.windows import DayWindow
 
 
 @dataclass
@@ -150,16 +150,19 @@ def stored_data_reader(spec: SourceSpec, lake_url: str):
 
 def _summary(loads: list[DayCounts]) -> dict[str, int]:
     return {
-        "files": sum(len(l.files) for l in loads),
-        "rows_read": sum(l.rows_read for l in loads),
-        "rows_loaded": sum(l.rows_loaded for l in loads),
-        "rows_quarantined": sum(l.rows_quarantined for l in loads),
+        "files": sum(len(load.files) for load in loads),
+        "rows_read": sum(load.rows_read for load in loads),
+        "rows_loaded": sum(load.rows_loaded for load in loads),
+        "rows_quarantined": sum(load.rows_quarantined for load in loads),
     }
 
 
 def _per_day_table(loads: list[DayCounts]) -> str:
     """Each day's counts as one markdown table, for the run log of a range."""
-    rows = [f"| {l.day} | {len(l.files)} | {l.rows_read} | {l.rows_loaded} | {l.rows_quarantined} |" for l in loads]
+    rows = [
+        f"| {load.day} | {len(load.files)} | {load.rows_read} | {load.rows_loaded} | {load.rows_quarantined} |"
+        for load in loads
+    ]
     return "\n".join(["| day | files | read | loaded | quarantined |", "|---|---|---|---|---|", *rows])
 
 
@@ -187,7 +190,12 @@ def _add_day_metadata(context: dg.AssetExecutionContext, spec: SourceSpec, load:
 
 
 def bronze_specs(spec: SourceSpec) -> list[dg.AssetSpec]:
-    common = dict(group_name="bronze", owners=[OWNER], freshness_policy=DAILY_FRESHNESS, kinds={"python", "parquet"})
+    common = {
+        "group_name": "bronze",
+        "owners": [OWNER],
+        "freshness_policy": DAILY_FRESHNESS,
+        "kinds": {"python", "parquet"},
+    }
     return [
         dg.AssetSpec(
             spec.raw_key,
@@ -218,17 +226,23 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
         retry_policy=TRANSIENT_RETRY,  # the landing zone and the lake may be S3
     )
     def bronze(context: dg.AssetExecutionContext, paths: PlatformPaths):
-        days = days_in_window(context.partition_time_window)
-        ingested_at = datetime.now(timezone.utc)
+        window = DayWindow.of(context.partition_time_window)
+        days = window.days
+        ingested_at = datetime.now(UTC)
         loads = list(write_window(spec, paths.landing_url, paths.lake_url, days, ingested_at))
         missing = [f"{load.day}" for load in loads if not load.files]
         if missing:  # one warning for the window: a backfill of a source delivered on weekdays has hundreds
-            context.log.warning(f"No {spec.name} delivery for {len(missing)} day(s), written empty: {', '.join(missing)}")
+            context.log.warning(
+                f"No {spec.name} delivery for {len(missing)} day(s), written empty: {', '.join(missing)}"
+            )
         with stored_data_reader(spec, paths.lake_url) as con:
-            checks = source_checks.evaluate(con, rules, source_checks.Window(days))
+            checks = source_checks.evaluate(con, rules, window)
         summary = _summary(loads)
         layer = LayerSummary.of_bronze(
-            tables=[spec.name], rows_loaded=summary["rows_loaded"], rows_quarantined=summary["rows_quarantined"], checks=checks
+            tables=[spec.name],
+            rows_loaded=summary["rows_loaded"],
+            rows_quarantined=summary["rows_quarantined"],
+            checks=checks,
         )
         # the window's totals and per-day table go to the run log; each day's event has its own
         context.log.info(f"{len(days)} day(s): {summary}" + (f"\n{_per_day_table(loads)}" if len(days) > 1 else ""))
@@ -254,9 +268,12 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
     return bronze
 
 
-def write_window(spec: SourceSpec, landing_url: str, lake_url: str, days: list[date], ingested_at: datetime) -> Iterator[DayCounts]:
+def write_window(
+    spec: SourceSpec, landing_url: str, lake_url: str, days: list[date], ingested_at: datetime
+) -> Iterator[DayCounts]:
     """Load the window batch by batch and write each day's partitions; yields each day's counts once
     it is written (the rows themselves are let go)."""
+
     def write(load: DayLoad) -> DayCounts:
         write_day(spec, lake_url, load, ingested_at)
         return load.counts()

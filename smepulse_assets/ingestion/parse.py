@@ -23,8 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ..quality.row_rules import first_broken_rule
-from .spec import SourceSpec
+from smepulse_assets.ingestion.spec import SourceSpec
+from smepulse_assets.quality.row_rules import first_broken_rule
 
 
 class DropFileError(ValueError):
@@ -77,10 +77,15 @@ def _file_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records:
     _check_header(source_file, records[0][1], spec.header)
     body = records[1:]
     even = [(line, values) for line, values in body if len(values) == width]
-    bad_width = [(*_quarantine_row(line, "field_count", f"expected {width} fields, found {len(values)}", values), source_file)
-                 for line, values in body if len(values) != width]
-    columns = zip(*(values for _, values in even)) if even else ([] for _ in spec.header)
-    table = pa.table({name: pa.array(values, type=pa.string()) for name, values in zip(spec.header, columns)})
+    bad_width = [
+        (*_quarantine_row(line, "field_count", f"expected {width} fields, found {len(values)}", values), source_file)
+        for line, values in body
+        if len(values) != width
+    ]
+    columns = zip(*(values for _, values in even), strict=False) if even else ([] for _ in spec.header)
+    table = pa.table(
+        {name: pa.array(values, type=pa.string()) for name, values in zip(spec.header, columns, strict=False)}
+    )
     return _Records(table, np.array([line for line, _ in even], dtype="int64"), bad_width, len(body))
 
 
@@ -105,7 +110,9 @@ def _plain_records(spec: SourceSpec, source_file: str, text: str, data: bytes) -
         io.BytesIO(body),
         read_options=pacsv.ReadOptions(column_names=list(spec.header)),
         parse_options=pacsv.ParseOptions(invalid_row_handler=note_ragged),
-        convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in spec.header}, strings_can_be_null=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in spec.header}, strings_can_be_null=False
+        ),
     )
     if ragged:
         return None
@@ -119,7 +126,9 @@ def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> Parsed
     records = {source_file: _file_records(spec, source_file, data) for source_file, data in files}
     raw = _string_frame(spec.header, [r.columns for r in records.values()])
     lines = np.concatenate([np.zeros(0, dtype="int64"), *(r.lines for r in records.values())])
-    sources = np.concatenate([np.zeros(0, dtype=object), *(np.full(r.columns.num_rows, f, dtype=object) for f, r in records.items())])
+    sources = np.concatenate(
+        [np.zeros(0, dtype=object), *(np.full(r.columns.num_rows, f, dtype=object) for f, r in records.items())]
+    )
     bad_width = [row for r in records.values() for row in r.bad_width]
     typed, problems = _type_columns(raw, spec)
     _apply_reject_rules(typed, problems, spec)
@@ -133,7 +142,9 @@ def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> Parsed
     loaded = typed.loc[keep].copy()
     loaded["_source_line"] = lines[keep]
     loaded["_source_file"] = sources[keep]
-    quarantine = pd.DataFrame(bad_width + quarantined, columns=["_source_line", "rule", "reason", "raw_record", "_source_file"])
+    quarantine = pd.DataFrame(
+        bad_width + quarantined, columns=["_source_line", "rule", "reason", "raw_record", "_source_file"]
+    )
     quarantine = quarantine.sort_values(["_source_file", "_source_line"], ignore_index=True)
     rows_read = {source_file: r.rows_read for source_file, r in records.items()}
     return ParsedFile(loaded.reset_index(drop=True), quarantine, sum(rows_read.values()), rows_read)
@@ -231,11 +242,17 @@ def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd
     for column in spec.columns:
         values = raw[column.source]
         empty = values.fillna("").eq("").astype(bool)
-        # (flag calls the reason at once: the lambdas see this iteration's column and values)
+        # (the lambdas are bound to this iteration's column and values)
         if column.required:
-            flag(empty, f"required:{column.source}", lambda i: f"{column.source} is empty")
+            flag(empty, f"required:{column.source}", lambda i, column=column: f"{column.source} is empty")
         parsed, unparsable = PARSERS[column.kind](values.where(~empty))
-        flag(unparsable, f"type:{column.source}", lambda i: f"{column.source} {values.iloc[i]!r} is not {DESCRIPTIONS[column.kind]}")
+        flag(
+            unparsable,
+            f"type:{column.source}",
+            lambda i, column=column, values=values: (
+                f"{column.source} {values.iloc[i]!r} is not {DESCRIPTIONS[column.kind]}"
+            ),
+        )
         typed[column.name] = parsed
 
     return typed, problems
@@ -254,7 +271,9 @@ def _date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _yyyymmdd(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     # Integers (20200105) in some columns, floats (20200105.0) in others.
     digits = values.str.replace(r"\.0+$", "", regex=True)
-    parsed = pd.to_datetime(digits.where(digits.str.fullmatch(r"\d{8}").fillna(False)), format="%Y%m%d", errors="coerce")
+    parsed = pd.to_datetime(
+        digits.where(digits.str.fullmatch(r"\d{8}").fillna(False)), format="%Y%m%d", errors="coerce"
+    )
     return parsed.dt.date, values.notna() & parsed.isna()
 
 

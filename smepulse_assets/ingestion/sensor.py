@@ -10,7 +10,6 @@ landing at once is one run, not thirty. Files in a folder that is not a day of t
 partitions are reported once, not crashed on.
 """
 
-
 import fnmatch
 import hashlib
 import json
@@ -20,12 +19,11 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from .. import storage
-from ..resources import PlatformPaths
-from .spec import SourceSpec
-
-
-SENSOR_NAME = "landing_drop_sensor"
+from smepulse_assets.ingestion.spec import SourceSpec
+from smepulse_lib import storage
+from smepulse_lib.names import DROP_SENSOR, REFERENCE_JOB, SOURCES_TAG
+from smepulse_lib.resources import PlatformPaths
+from smepulse_lib.windows import DayWindow
 
 
 @dataclass
@@ -121,17 +119,7 @@ def _range(days: list[date], changed: dict[date, list[str]]) -> tuple[date, date
 
 
 def run_request_for(first: date, last: date, run_key: str, sources: list[str]) -> dg.RunRequest:
-    tags = {"smepulse/sources": ",".join(sources)}
-    if first == last:
-        return dg.RunRequest(run_key=run_key, partition_key=f"{first}", tags=tags)
-    return dg.RunRequest(
-        run_key=run_key,
-        tags={
-            **tags,
-            "dagster/asset_partition_range_start": f"{first}",
-            "dagster/asset_partition_range_end": f"{last}",
-        },
-    )
+    return DayWindow(first, last).run_request(run_key, {SOURCES_TAG: ",".join(sources)})
 
 
 def build_drop_sensor(
@@ -144,7 +132,7 @@ def build_drop_sensor(
     folders = ", ".join(f"<landing>/{s.name}/{s.landing.format(day='<YYYY-MM-DD>')}" for s in specs)
 
     @dg.sensor(
-        name=SENSOR_NAME,
+        name=DROP_SENSOR,
         job=job,
         # a listing per source every 15 s (a few LIST calls on S3): a drop waits at most that long
         minimum_interval_seconds=15,
@@ -153,9 +141,11 @@ def build_drop_sensor(
         description=f"Requests one run of the daily job for the days with new or changed drops in any of {folders}.",
     )
     def drop_sensor(context: dg.SensorEvaluationContext, paths: PlatformPaths):
-        missing = [k.to_user_string() for k in prerequisites if context.instance.get_latest_materialization_event(k) is None]
+        missing = [
+            k.to_user_string() for k in prerequisites if context.instance.get_latest_materialization_event(k) is None
+        ]
         if missing:
-            return dg.SkipReason(f"Waiting for the reference data's first load (reference_data_job): {', '.join(missing)}")
+            return dg.SkipReason(f"Waiting for the reference data's first load ({REFERENCE_JOB}): {', '.join(missing)}")
         infos = {spec.name: drop_file_infos(spec, paths.landing_url) for spec in specs}
         if context.cursor:
             cursor = json.loads(context.cursor)
@@ -165,7 +155,9 @@ def build_drop_sensor(
         plan = plan_drop_runs(listings, cursor, partitions_def)
         for report in plan.reports:
             context.log.warning(report)
-        requests = [run_request_for(first, last, key, plan.sources_between(first, last)) for first, last, key in plan.ranges]
+        requests = [
+            run_request_for(first, last, key, plan.sources_between(first, last)) for first, last, key in plan.ranges
+        ]
         skip = None if requests else dg.SkipReason("No new or changed drops.")
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(plan.cursor), skip_reason=skip)
 

@@ -14,7 +14,7 @@ import dagster as dg
 import pyarrow as pa
 import yaml
 
-from ..quality.rules import RulesError, SourceRules, mapping, required, source_rules
+from smepulse_assets.quality.rules import RulesError, SourceRules, mapping, required, source_rules
 
 SOURCES_DIR = Path(__file__).resolve().parents[1] / "sources"
 

@@ -4,7 +4,7 @@ The YAML is the contract (columns, types, quirks, rules); this module names
 what the generator and the replay need from it.
 """
 
-from ..ingestion.spec import shipped_source
+from smepulse_assets.ingestion.spec import shipped_source
 
 SPEC = shipped_source("kaggle_invoices")
 SOURCE_NAME = SPEC.name

@@ -16,8 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .. import storage
-from .contract import HEADER, SOURCE_NAME
+from smepulse_assets.kaggle_invoices.contract import HEADER, SOURCE_NAME
+from smepulse_lib import storage
 
 POSTING = HEADER.index("posting_date")
 CLEARING = HEADER.index("clear_date")
@@ -70,9 +70,7 @@ def drop_url(landing_url: str, day: date) -> str:
     return storage.join(landing_url, SOURCE_NAME, f"{day:%Y-%m-%d}", f"invoices_{day:%Y-%m-%d}.csv")
 
 
-def write_drops(
-    drops: dict[date, list[list[str]]], landing_url: str, unroutable: list[list[str]] = ()
-) -> list[str]:
+def write_drops(drops: dict[date, list[list[str]]], landing_url: str, unroutable: list[list[str]] = ()) -> list[str]:
     """Write each day's drop; unroutable rows go to a folder the sensor reports."""
     written = []
     for day in sorted(drops):

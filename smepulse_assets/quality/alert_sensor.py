@@ -12,35 +12,26 @@ listing the open alerts: the UI shows what ``ops.alerts`` holds.
 """
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
-from .alerts import ALERT_LOG_KEY, AlertLog, Alerting, OpenAlert, Signal, alert_log_metadata
-from .freshness import CHECK_NAME, LAG_CHECK_NAME, evaluate
+from smepulse_assets.quality.alerts import ALERT_LOG_KEY, Alerting, AlertLog, OpenAlert, Signal, alert_log_metadata
+from smepulse_assets.quality.freshness import CHECK_NAME, LAG_CHECK_NAME, evaluate
+from smepulse_lib.names import ALERT_SENSOR, current_job_name
+from smepulse_lib.windows import DayWindow
 
-SENSOR_NAME = "quality_alert_sensor"
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
 RUN_BATCH = 50
-
-
-def run_partition(run: dg.DagsterRun) -> str | None:
-    """The partition a run covered: one day, a range "first...last", or None."""
-    tags = run.tags
-    if "dagster/partition" in tags:
-        return tags["dagster/partition"]
-    first, last = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
-    if first and last:
-        return first if first == last else f"{first}...{last}"
-    return None
 
 
 def signals_of_run(instance: dg.DagsterInstance, run: dg.DagsterRun, alerting: Alerting) -> list[Signal]:
     entries = instance.all_logs(
         run.run_id, of_type={DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.RUN_FAILURE}
     )
-    partition = run_partition(run)
+    window = DayWindow.of_run(run)
+    partition = window.label() if window else None
     signals = []
     for entry in entries:
         event = entry.dagster_event
@@ -50,7 +41,7 @@ def signals_of_run(instance: dg.DagsterInstance, run: dg.DagsterRun, alerting: A
     signals.append(
         Signal(
             kind="run",
-            subject=run.job_name,
+            subject=current_job_name(run.job_name),
             check_name=None,
             partition=partition,
             failing=run.status == dg.DagsterRunStatus.FAILURE,
@@ -89,9 +80,7 @@ def finished_runs(instance: dg.DagsterInstance, cursor: str | None) -> tuple[lis
     """Runs finished since the cursor, oldest first, and the cursor after them."""
     state = json.loads(cursor) if cursor else {"after": 0.0, "seen": []}
     records = instance.get_run_records(
-        filters=dg.RunsFilter(
-            statuses=FINISHED, updated_after=datetime.fromtimestamp(state["after"], tz=timezone.utc)
-        ),
+        filters=dg.RunsFilter(statuses=FINISHED, updated_after=datetime.fromtimestamp(state["after"], tz=UTC)),
         order_by="update_timestamp",
         ascending=True,
         limit=RUN_BATCH,
@@ -109,11 +98,14 @@ FRESHNESS_CHECKS = {CHECK_NAME, LAG_CHECK_NAME}
 
 
 def freshness_recoveries(
-    instance: dg.DagsterInstance, open_alerts: list[OpenAlert], specs: dict[dg.AssetKey, dg.AssetSpec], alerting: Alerting
+    instance: dg.DagsterInstance,
+    open_alerts: list[OpenAlert],
+    specs: dict[dg.AssetKey, dg.AssetSpec],
+    alerting: Alerting,
 ) -> tuple[list[Signal], list[dg.AssetCheckEvaluation]]:
     """Open freshness alerts whose asset is fresh now: a passing signal for each, and the passing
     evaluation to record (the check's state in the UI moves with the alert)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     signals, evaluations = [], []
     for alert in open_alerts:
         event = alert.opening
@@ -124,8 +116,12 @@ def freshness_recoveries(
         if not result.passed:
             continue
         evaluation = dg.AssetCheckEvaluation(
-            asset_key=key, check_name=result.check_name, passed=True, metadata=result.metadata,
-            severity=result.severity, description=result.description,
+            asset_key=key,
+            check_name=result.check_name,
+            passed=True,
+            metadata=result.metadata,
+            severity=result.severity,
+            description=result.description,
         )
         evaluations.append(evaluation)
         # judged as a whole (no partition): clears every partition the alert holds
@@ -137,7 +133,7 @@ def build_alert_sensor(freshness_specs: dict[dg.AssetKey, dg.AssetSpec] | None =
     specs = freshness_specs or {}
 
     @dg.sensor(
-        name=SENSOR_NAME,
+        name=ALERT_SENSOR,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -152,7 +148,9 @@ def build_alert_sensor(freshness_specs: dict[dg.AssetKey, dg.AssetSpec] | None =
         signals = [s for run in runs for s in signals_of_run(context.instance, run, alerting)]
         events = alerting.process(signals, context.log)
         log = AlertLog(alerting.lake_url)
-        recovered, evaluations = freshness_recoveries(context.instance, list(log.open_alerts().values()), specs, alerting)
+        recovered, evaluations = freshness_recoveries(
+            context.instance, list(log.open_alerts().values()), specs, alerting
+        )
         events += alerting.process(recovered, context.log)
         opened = sum(e["event"] == "firing" for e in events)
         resolved = sum(e["event"] == "resolved" for e in events)

@@ -22,13 +22,13 @@ import urllib.request
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 
-from .. import storage
+from smepulse_lib import storage
 
 ALERT_EVENT_SCHEMA = pa.schema(
     [
@@ -104,7 +104,7 @@ class AlertLog:
 
     def append(self, events: list[dict]) -> None:
         if events:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
             url = storage.join(self.folder, f"events-{stamp}-{uuid.uuid4().hex[:8]}.parquet")
             storage.write_parquet(url, pa.Table.from_pylist(events, schema=ALERT_EVENT_SCHEMA))
 
@@ -238,7 +238,7 @@ def _event(alert_id: str, kind: str, signal: Signal) -> dict:
         "event": kind,
         "delivered_to": None,
         "delivery_error": None,
-        "event_at": datetime.now(timezone.utc),
+        "event_at": datetime.now(UTC),
     }
 
 
@@ -249,7 +249,7 @@ def _resolution(signal: Signal) -> dict:
         "observed": signal.observed,
         "message": f"recovered: {signal.message}",
         "run_id": signal.run_id,
-        "event_at": datetime.now(timezone.utc),
+        "event_at": datetime.now(UTC),
     }
 
 

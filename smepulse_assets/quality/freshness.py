@@ -14,7 +14,7 @@ A schedule runs both every hour; the alert sensor re-judges an open freshness al
 so a fresh materialization resolves it within a minute, not at the next hour.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -40,7 +40,7 @@ def freshness_targets(assets: list[dg.AssetsDefinition]) -> dict[dg.AssetKey, tu
 def last_updated(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime | None:
     """When the asset was last materialized (any partition), as the policy's evaluation reads it."""
     event = instance.get_latest_materialization_event(key)
-    return datetime.fromtimestamp(event.timestamp, tz=timezone.utc) if event else None
+    return datetime.fromtimestamp(event.timestamp, tz=UTC) if event else None
 
 
 def newest_day_end(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime | None:
@@ -48,7 +48,7 @@ def newest_day_end(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime |
     days = instance.get_materialized_partitions(key)
     if not days:
         return None
-    return datetime.strptime(max(days), "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=1)
+    return datetime.strptime(max(days), "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
 
 
 def judge(spec: dg.AssetSpec, updated: datetime | None, now: datetime) -> dg.AssetCheckResult:
@@ -57,14 +57,18 @@ def judge(spec: dg.AssetSpec, updated: datetime | None, now: datetime) -> dg.Ass
     if updated is None:
         return _result(spec, CHECK_NAME, False, dg.AssetCheckSeverity.ERROR, "never materialized", None, fail_window)
     passed, severity, window = _by_age(now - updated, fail_window, warn_window)
-    return _result(spec, CHECK_NAME, passed, severity, f"last materialized {_hours(now - updated)} ago", updated, window)
+    return _result(
+        spec, CHECK_NAME, passed, severity, f"last materialized {_hours(now - updated)} ago", updated, window
+    )
 
 
 def judge_lag(spec: dg.AssetSpec, newest_end: datetime | None, now: datetime) -> dg.AssetCheckResult:
     """How far the newest materialized day is behind now; never more than a warning."""
     fail_window, warn_window = _policy_windows(spec)
     if newest_end is None:
-        return _result(spec, LAG_CHECK_NAME, False, dg.AssetCheckSeverity.WARN, "no day materialized", None, fail_window)
+        return _result(
+            spec, LAG_CHECK_NAME, False, dg.AssetCheckSeverity.WARN, "no day materialized", None, fail_window
+        )
     passed, _, window = _by_age(now - newest_end, fail_window, warn_window)
     newest = (newest_end - timedelta(days=1)).date()
     description = f"newest day {newest} ends {_hours(now - newest_end)} ago"
@@ -129,7 +133,7 @@ def build_freshness_checks(assets: list[dg.AssetsDefinition]) -> dg.AssetChecksD
 
     @dg.multi_asset_check(name="freshness_checks", specs=specs, can_subset=True)
     def freshness_checks(context: dg.AssetCheckExecutionContext):
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for check_key in context.selected_asset_check_keys:
             yield evaluate(context.instance, targets[check_key.asset_key][0], check_key.name, now)
 

@@ -31,7 +31,9 @@ class LayerSummary:
     def of_bronze(
         cls, tables: list[str], rows_loaded: int, rows_quarantined: int, checks: Iterable[dg.AssetCheckResult]
     ) -> "LayerSummary":
-        summary = cls("bronze", tables_succeeded=list(tables), rows_loaded=rows_loaded, rows_quarantined=rows_quarantined)
+        summary = cls(
+            "bronze", tables_succeeded=list(tables), rows_loaded=rows_loaded, rows_quarantined=rows_quarantined
+        )
         for check in checks:
             summary.count_check(check.check_name or "", check.passed, check.severity == dg.AssetCheckSeverity.WARN)
         return summary

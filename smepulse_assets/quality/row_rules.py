@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from .rules import RowRule, RulesError
+from smepulse_assets.quality.rules import RowRule, RulesError
 
 
 @cache

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
-import yaml
 
 SEVERITIES = {"reject": dg.AssetCheckSeverity.ERROR, "flag": dg.AssetCheckSeverity.WARN}
 

@@ -20,8 +20,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .row_rules import broken_condition
-from .rules import SEVERITIES, CheckRule, RowRule, SourceRules
+from smepulse_assets.quality.row_rules import broken_condition
+from smepulse_assets.quality.rules import SEVERITIES, CheckRule, RowRule, SourceRules
+from smepulse_lib.windows import DayWindow
 
 CONSERVATION = "row_conservation"
 PASS_RATE = "pass_rate"
@@ -40,34 +41,18 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class Window:
-    days: list[date]
-
-    @property
-    def first(self) -> date:
-        return self.days[0]
-
-    @property
-    def last(self) -> date:
-        return self.days[-1]
-
-    def label(self) -> str:
-        return f"{self.first}" if self.first == self.last else f"{self.first}...{self.last}"
-
-
-@dataclass(frozen=True)
 class SourceCheck:
     name: str
     severity: str  # reject | flag
     description: str
-    judge: Callable[[duckdb.DuckDBPyConnection, Window], Verdict]
+    judge: Callable[[duckdb.DuckDBPyConnection, DayWindow], Verdict]
 
 
 # --- the checks every source has ------------------------------------------
 
 
 def conservation_check() -> SourceCheck:
-    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
         per_day = con.execute(
             """
             with stored as (
@@ -98,7 +83,9 @@ def conservation_check() -> SourceCheck:
         lost = per_day["rows_read"] - per_day["loaded"] - per_day["quarantined"]
         repeated = per_day["loaded"] + per_day["quarantined"] - per_day["distinct_lines"]
         bad = per_day[(lost != 0) | (repeated != 0)]
-        missing = sorted({f"{d}" for d in window.days} - {f"{d.date()}" for d in pd.to_datetime(per_day["partition_date"])})
+        missing = sorted(
+            {f"{d}" for d in window.days} - {f"{d.date()}" for d in pd.to_datetime(per_day["partition_date"])}
+        )
         return Verdict(
             passed=bad.empty and not missing,
             observed=int(lost.abs().sum() + repeated.sum()),
@@ -119,7 +106,7 @@ def conservation_check() -> SourceCheck:
 def pass_rate_check(min_rate: float, min_rows: int) -> SourceCheck:
     """Days with fewer than ``min_rows`` rows are judged only when nothing of them loaded."""
 
-    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
         per_day = con.execute(
             """
             select partition_date, rows_read, rows_loaded,
@@ -161,7 +148,7 @@ def pass_rate_check(min_rate: float, min_rows: int) -> SourceCheck:
 
 
 def flag_rule_check(rule: RowRule) -> SourceCheck:
-    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
         broken = con.execute(
             f"""
             select partition_date, _source_file, _source_line
@@ -171,12 +158,17 @@ def flag_rule_check(rule: RowRule) -> SourceCheck:
             """,
             [window.first, window.last],
         ).df()
-        sample = [f"{f}:{l}" for f, l in zip(broken["_source_file"].head(5), broken["_source_line"].head(5))]
+        sample = [
+            f"{file}:{line}"
+            for file, line in zip(broken["_source_file"].head(5), broken["_source_line"].head(5), strict=False)
+        ]
         return Verdict(
             passed=broken.empty,
             observed=len(broken),
             threshold="0 rows",
-            description=f"{len(broken)} loaded row(s): {rule.reason}" if len(broken) else f"no row breaks: {rule.expect}",
+            description=f"{len(broken)} loaded row(s): {rule.reason}"
+            if len(broken)
+            else f"no row breaks: {rule.expect}",
             failing_days=sorted({f"{d.date()}" for d in pd.to_datetime(broken["partition_date"])}),
             metadata={"expect": rule.expect, "sample_rows": sample},
         )
@@ -209,11 +201,13 @@ def _days(frame: pd.DataFrame) -> list[str]:
 def not_null(rule: CheckRule) -> Callable:
     columns = list(rule.params["columns"])
 
-    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
         present = {row[0] for row in con.execute("select column_name from (describe delivered)").fetchall()}
         absent = [c for c in columns if c not in present]
         if absent:
-            return Verdict(False, f"missing {absent}", "columns exist", f"key columns missing: {absent}", _days_of(window))
+            return Verdict(
+                False, f"missing {absent}", "columns exist", f"key columns missing: {absent}", _days_of(window)
+            )
         nulls = ", ".join(f"count(*) filter (where {c} is null) as {c}" for c in columns)
         per_day = _daily(con, nulls, window.first, window.last).fillna(0)
         totals = {c: int(per_day[c].sum()) for c in columns}
@@ -222,7 +216,9 @@ def not_null(rule: CheckRule) -> Callable:
             passed=bad.empty,
             observed=sum(totals.values()),
             threshold="0 nulls",
-            description=f"nulls in key columns: { {c: n for c, n in totals.items() if n} }" if not bad.empty else "key columns present and filled",
+            description=f"nulls in key columns: { {c: n for c, n in totals.items() if n} }"
+            if not bad.empty
+            else "key columns present and filled",
             failing_days=_days(bad),
             metadata={"nulls_by_column": totals},
         )
@@ -230,7 +226,7 @@ def not_null(rule: CheckRule) -> Callable:
     return judge
 
 
-def _days_of(window: Window) -> list[str]:
+def _days_of(window: DayWindow) -> list[str]:
     return [f"{d}" for d in window.days]
 
 
@@ -238,7 +234,7 @@ def mean_between(rule: CheckRule) -> Callable:
     column, low, high = rule.params["column"], float(rule.params["min"]), float(rule.params["max"])
     min_rows = int(rule.params.get("min_rows", 1))
 
-    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
         per_day = _daily(con, f"avg({column}) as mean, count({column}) as n", window.first, window.last)
         judged = per_day[per_day["n"].fillna(0) >= min_rows]
         bad = judged[(judged["mean"] < low) | (judged["mean"] > high)]
@@ -248,7 +244,9 @@ def mean_between(rule: CheckRule) -> Callable:
             passed=bad.empty,
             observed=worst,
             threshold=f"{low:,.0f} <= mean({column}) <= {high:,.0f}",
-            description=f"daily mean of {column} outside the band on {len(bad)} day(s)" if len(bad) else f"daily mean of {column} within the band",
+            description=f"daily mean of {column} outside the band on {len(bad)} day(s)"
+            if len(bad)
+            else f"daily mean of {column} within the band",
             failing_days=_days(bad),
             metadata={"days_judged": len(judged), "days_with_too_few_rows": len(per_day) - len(judged)},
         )
@@ -260,7 +258,7 @@ def kl_divergence(rule: CheckRule) -> Callable:
     column, limit = rule.params["column"], float(rule.params["max_divergence"])
     reference_days, min_rows = int(rule.params["reference_days"]), int(rule.params.get("min_rows", 1))
 
-    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
         start = window.first - timedelta(days=reference_days)
         counts = con.execute(
             f"""
@@ -311,7 +309,7 @@ def null_rate(rule: CheckRule) -> Callable:
     column, limit, trailing = rule.params["column"], float(rule.params["max_rate"]), int(rule.params["trailing_days"])
     min_rows = int(rule.params.get("min_rows", 1))
 
-    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
         start = window.first - timedelta(days=trailing - 1)
         per_day = _daily(con, f"count(*) as n, count(*) filter (where {column} is null) as nulls", start, window.last)
         per_day = per_day.fillna(0).set_index(pd.to_datetime(per_day["partition_date"]).dt.date)
@@ -339,11 +337,13 @@ def null_rate(rule: CheckRule) -> Callable:
 def recency(rule: CheckRule) -> Callable:
     column, max_age = rule.params["column"], int(rule.params["max_age_days"])
 
-    def judge(con: duckdb.DuckDBPyConnection, window: Window) -> Verdict:
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
         # newest value per partition, then per day the newest over the max_age days up to it
         start = window.first - timedelta(days=max_age)
         per_day = _daily(con, f"date_diff('day', date '1970-01-01', max({column})) as newest", start, window.last)
-        newest = pd.Series(per_day["newest"].astype("float64").to_numpy(), index=pd.to_datetime(per_day["partition_date"]))
+        newest = pd.Series(
+            per_day["newest"].astype("float64").to_numpy(), index=pd.to_datetime(per_day["partition_date"])
+        )
         rolling = newest.reindex(pd.date_range(start, window.last, freq="D")).rolling(max_age + 1, min_periods=1).max()
         frame = pd.DataFrame({"day": [f"{d}" for d in window.days]})
         frame["age"] = [(d - date(1970, 1, 1)).days - rolling.loc[pd.Timestamp(d)] for d in window.days]
@@ -373,9 +373,7 @@ def source_checks(rules: SourceRules) -> list[SourceCheck]:
     """Every check of a source, in the order the UI lists them."""
     checks = [conservation_check(), pass_rate_check(rules.min_pass_rate, rules.pass_rate_min_rows)]
     checks += [flag_rule_check(r) for r in rules.flag_row_rules]
-    checks += [
-        SourceCheck(c.name, c.severity, _describe(c), DATASET_CHECKS[c.kind](c)) for c in rules.checks
-    ]
+    checks += [SourceCheck(c.name, c.severity, _describe(c), DATASET_CHECKS[c.kind](c)) for c in rules.checks]
     return checks
 
 
@@ -391,7 +389,7 @@ def check_specs(rules: SourceRules) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def to_result(rules: SourceRules, check: SourceCheck, verdict: Verdict, window: Window) -> dg.AssetCheckResult:
+def to_result(rules: SourceRules, check: SourceCheck, verdict: Verdict, window: DayWindow) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         asset_key=rules.asset,
         check_name=check.name,
@@ -416,5 +414,5 @@ def _metadata_value(value):
     return value
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, rules: SourceRules, window: Window) -> list[dg.AssetCheckResult]:
+def evaluate(con: duckdb.DuckDBPyConnection, rules: SourceRules, window: DayWindow) -> list[dg.AssetCheckResult]:
     return [to_result(rules, c, c.judge(con, window), window) for c in source_checks(rules)]

@@ -67,7 +67,9 @@ def worker_health(instance: dg.DagsterInstance, run_id: str) -> CheckRunHealthRe
 def judge_worker(pid: int, reported_at: float, started_at: float | None) -> CheckRunHealthResult:
     """A process that started after the run's process reported itself is another one on a reused pid."""
     if started_at is None or started_at > reported_at + 1:
-        return CheckRunHealthResult(WorkerStatus.FAILED, f"the run's process (pid {pid}) is gone: killed, or its machine was lost")
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED, f"the run's process (pid {pid}) is gone: killed, or its machine was lost"
+        )
     return CheckRunHealthResult(WorkerStatus.RUNNING, f"pid {pid} alive")
 
 

@@ -19,7 +19,7 @@ from typing import TextIO
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
-from .quality.layer_summary import LAYER_SUMMARY_TITLE
+from smepulse_assets.quality.layer_summary import LAYER_SUMMARY_TITLE
 
 # The run's console logger stays quiet below this level; everything is in the log file.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}

@@ -81,7 +81,7 @@ class Settings:
     partitions_start_fixed: bool = False  # SMEPULSE_PARTITIONS_START set: landed data does not move it
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         data_dir = _absolute(env.get("SMEPULSE_DATA_DIR", "data"))
         return cls(
@@ -91,7 +91,9 @@ class Settings:
             warehouse_path=_absolute(env.get("SMEPULSE_WAREHOUSE_PATH", f"{data_dir}/warehouse.duckdb")),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow.db"),
             dagster_home=_absolute(env.get("DAGSTER_HOME", f"{data_dir}/dagster_home")),
-            instance_config=str(REPO_ROOT / env["SMEPULSE_INSTANCE_CONFIG"]) if env.get("SMEPULSE_INSTANCE_CONFIG") else str(REPO_ROOT / "dagster.yaml"),
+            instance_config=str(REPO_ROOT / env["SMEPULSE_INSTANCE_CONFIG"])
+            if env.get("SMEPULSE_INSTANCE_CONFIG")
+            else str(REPO_ROOT / "dagster.yaml"),
             partitions_start=_partitions_start(env, data_dir),
             sources_dir=_absolute(env["SMEPULSE_SOURCES_DIR"]) if env.get("SMEPULSE_SOURCES_DIR") else None,
             alert_webhook_url=env.get("SMEPULSE_ALERT_WEBHOOK_URL") or None,
@@ -108,7 +110,7 @@ class Settings:
             "SMEPULSE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
         }
 
-    def record_data_start(self, first_day: date) -> "Settings":
+    def record_data_start(self, first_day: date) -> Settings:
         """Remember that landed data starts on ``first_day`` (the earliest day recorded wins) and
         return the settings with the partitions starting there, unless the environment fixes it."""
         recorded = Path(self.data_dir) / PARTITIONS_START_FILE

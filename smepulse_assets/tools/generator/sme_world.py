@@ -28,9 +28,9 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from .. import storage
-from ..ingestion.spec import shipped_source
-from ..settings import DBT_PROJECT_DIR
+from smepulse_assets.ingestion.spec import shipped_source
+from smepulse_lib import storage
+from smepulse_lib.settings import DBT_PROJECT_DIR
 
 SOURCES = ("customers", "products", "orders", "payments", "shipments", "bank_transactions", "supplier_bills")
 SEGMENTS = {"retail": 0.6, "wholesale": 0.3, "distributor": 0.1}
@@ -39,7 +39,11 @@ CREDIT_LIMIT = {"retail": 0, "wholesale": 200_000_000, "distributor": 1_000_000_
 RETAIL_CHANNELS = {"shopee": 0.3, "lazada": 0.15, "tiki": 0.1, "website": 0.2, "social": 0.1, "store": 0.15}
 RETAIL_METHODS = {"momo": 0.25, "zalopay": 0.1, "vnpay": 0.1, "card": 0.2, "cod": 0.3, "bank_transfer": 0.05}
 CARRIERS = {"ghn": 0.3, "ghtk": 0.3, "viettel_post": 0.15, "jt_express": 0.15, "ninja_van": 0.1}
-STATUS_SPELLINGS = {"paid": ["paid", "PAID", "success"], "failed": ["failed", "declined"], "pending": ["pending", "processing"]}
+STATUS_SPELLINGS = {
+    "paid": ["paid", "PAID", "success"],
+    "failed": ["failed", "declined"],
+    "pending": ["pending", "processing"],
+}
 CATEGORIES = {
     "Cà phê": ["Cà phê rang xay", "Cà phê hòa tan", "Cà phê hạt Arabica", "Cà phê phin giấy"],
     "Trà": ["Trà Thái Nguyên", "Trà ô long", "Trà sen Tây Hồ", "Trà gừng"],
@@ -47,8 +51,24 @@ CATEGORIES = {
     "Gia vị": ["Nước mắm Phú Quốc", "Tiêu đen", "Muối tôm", "Tương ớt"],
     "Quà Tết": ["Hộp quà Tết cao cấp", "Giỏ quà doanh nghiệp", "Hộp quà mini"],
 }
-NAME_PARTS = ["An Phát", "Minh Long", "Hoàng Gia", "Phú Thịnh", "Thành Công", "Đại Việt", "Sao Mai", "Bình Minh",
-              "Hưng Thịnh", "Tân Tiến", "Kim Ngân", "Trường Sơn", "Hải Âu", "Ngọc Lan", "Việt Tín", "Phước Lộc"]
+NAME_PARTS = [
+    "An Phát",
+    "Minh Long",
+    "Hoàng Gia",
+    "Phú Thịnh",
+    "Thành Công",
+    "Đại Việt",
+    "Sao Mai",
+    "Bình Minh",
+    "Hưng Thịnh",
+    "Tân Tiến",
+    "Kim Ngân",
+    "Trường Sơn",
+    "Hải Âu",
+    "Ngọc Lan",
+    "Việt Tín",
+    "Phước Lộc",
+]
 BANK_FEE_VND = 11_000
 
 
@@ -108,8 +128,12 @@ class _Reference:
         weights = provinces["business_weight"].astype(float).to_numpy()
         self.province_weights = weights / weights.sum()
         holidays = read_seed("vn_holidays")
-        self.holidays = {date.fromisoformat(d): g for d, g in zip(holidays["holiday_date"], holidays["holiday_group"])}
-        self.tet_days = sorted(d for d, g in self.holidays.items() if g == "tet" and d - timedelta(days=1) not in self.holidays)
+        self.holidays = {
+            date.fromisoformat(d): g for d, g in zip(holidays["holiday_date"], holidays["holiday_group"], strict=False)
+        }
+        self.tet_days = sorted(
+            d for d, g in self.holidays.items() if g == "tet" and d - timedelta(days=1) not in self.holidays
+        )
         self.channel_spellings = _spellings(read_seed("channel_map"), "raw_channel", "channel_code")
         self.method_spellings = _spellings(read_seed("payment_method_map"), "raw_method", "method_code")
         self.carrier_spellings = _spellings(read_seed("carrier_map"), "raw_carrier", "carrier_code")
@@ -131,7 +155,7 @@ class _Reference:
 def _spellings(seed: pd.DataFrame, raw: str, code: str) -> dict[str, list[str]]:
     """The raw spellings of each code, with the casing sources use in the wild."""
     out: dict[str, list[str]] = {}
-    for value, standard in zip(seed[raw], seed[code]):
+    for value, standard in zip(seed[raw], seed[code], strict=False):
         out.setdefault(standard, []).extend([value, value.title(), value.upper()])
     return out
 
@@ -162,7 +186,11 @@ def _draw_customers(config: WorldConfig, rng: np.random.Generator, ref: _Referen
     for i in range(config.customers):
         segment = str(rng.choice(list(SEGMENTS), p=list(SEGMENTS.values())))
         abroad = segment == "distributor" and rng.random() < 0.3
-        opened = config.start if rng.random() < 0.7 or span < 2 else config.start + timedelta(days=int(rng.integers(1, span)))
+        opened = (
+            config.start
+            if rng.random() < 0.7 or span < 2
+            else config.start + timedelta(days=int(rng.integers(1, span)))
+        )
         customers.append(
             {
                 "customer_code": f"KH{i + 1:05d}",
@@ -263,12 +291,14 @@ class _Simulation:
     # -- reference entities -------------------------------------------------------
 
     def change_accounts(self, day: date) -> None:
-        for code, customer in self.current.items():
+        for _code, customer in self.current.items():
             if customer["updated_on"] >= day or self.rng.random() > self.config.account_change_per_day:
                 continue
             change = self.rng.choice(["credit", "segment", "province", "terms"])
             if change == "credit":
-                customer["credit_limit_vnd"] = int(max(customer["credit_limit_vnd"], 50_000_000) * self.rng.choice([0.5, 1.5, 2]))
+                customer["credit_limit_vnd"] = int(
+                    max(customer["credit_limit_vnd"], 50_000_000) * self.rng.choice([0.5, 1.5, 2])
+                )
             elif change == "segment" and customer["segment"] == "retail":
                 customer.update(segment="wholesale", payment_terms_days=15)
             elif change == "province" and customer["country_code"] == "VN":
@@ -399,7 +429,7 @@ class _Simulation:
         rng, cfg = self.rng, self.config
         if rng.random() < cfg.bad_debt_share:
             return
-        paid_on = max(ordered, due + timedelta(days=int(round(rng.normal(customer["delay_mean"], 4)))))
+        paid_on = max(ordered, due + timedelta(days=round(rng.normal(customer["delay_mean"], 4))))
         if rng.random() < cfg.partial_payment_share:
             first = round(total * float(rng.choice([0.3, 0.5])), -3)
             self.transfer(order_id, customer, max(ordered, paid_on - timedelta(days=int(rng.integers(5, 15)))), first)
@@ -426,10 +456,18 @@ class _Simulation:
         if initiated > self.config.end:
             return  # not yet initiated within the world's days
         if settles > initiated or not known:
-            self.drops.add("payments", initiated, {**row, "status": self.spell("pending"), "settled_date": None, "updated_on": initiated})
+            self.drops.add(
+                "payments",
+                initiated,
+                {**row, "status": self.spell("pending"), "settled_date": None, "updated_on": initiated},
+            )
         final_status = status if known else "pending"
         if known:
-            self.drops.add("payments", settles, {**row, "status": self.spell(status), "settled_date": settles, "updated_on": settles})
+            self.drops.add(
+                "payments",
+                settles,
+                {**row, "status": self.spell(status), "settled_date": settles, "updated_on": settles},
+            )
         self.payments.append(
             {**row, "method_code": method, "status": final_status, "settled_date": settles if known else None}
         )
@@ -446,13 +484,17 @@ class _Simulation:
         if rng.random() < cfg.missing_bank_line_share:
             return
         fee = BANK_FEE_VND if rng.random() < cfg.bank_fee_share else 0
-        description = str(rng.choice(["TT {p}", "CK {p} thanh toan", "{p} chuyen tien hang", "Thanh toan {p}"])).format(p=payment_id)
+        description = str(rng.choice(["TT {p}", "CK {p} thanh toan", "{p} chuyen tien hang", "Thanh toan {p}"])).format(
+            p=payment_id
+        )
         self.bank_line(day, "credit", amount - fee, description, customer["customer_name"], payment_id=payment_id)
 
     def unknown_credits(self, day: date) -> None:
         for _ in range(int(self.rng.poisson(self.config.unknown_credits_per_day))):
             amount = round(float(self.rng.uniform(200_000, 20_000_000)), -3)
-            self.bank_line(day, "credit", amount, str(self.rng.choice(["NOP TIEN MAT", "HOAN TIEN", "CHUYEN TIEN"])), "")
+            self.bank_line(
+                day, "credit", amount, str(self.rng.choice(["NOP TIEN MAT", "HOAN TIEN", "CHUYEN TIEN"])), ""
+            )
 
     def bank_line(self, day: date, direction: str, amount: float, description: str, counterparty: str, **truth) -> None:
         row = {
@@ -467,7 +509,9 @@ class _Simulation:
         self.drops.add("bank_transactions", day, row)
         if repeated:  # the next statement starts with this line again
             self.drops.add("bank_transactions", day + timedelta(days=1), row)
-        self.bank.append({**row, "payment_id": truth.get("payment_id"), "bill_id": truth.get("bill_id"), "repeated": repeated})
+        self.bank.append(
+            {**row, "payment_id": truth.get("payment_id"), "bill_id": truth.get("bill_id"), "repeated": repeated}
+        )
 
     def bill_supplier(self, day: date, cost: float) -> None:
         """Restocking: about every fifth order is followed by a supplier bill for the goods sold."""
@@ -477,7 +521,7 @@ class _Simulation:
         supplier = int(rng.integers(1, cfg.suppliers + 1))
         amount = round(cost * 5 * float(rng.uniform(0.8, 1.2)), -3)
         due = day + timedelta(days=int(rng.choice([30, 45, 60])))
-        paid = max(day, due + timedelta(days=int(round(rng.normal(2, 6)))))
+        paid = max(day, due + timedelta(days=round(rng.normal(2, 6))))
         row = {
             "bill_id": self.next_id("bill", "HD"),
             "supplier_code": f"NCC{supplier:03d}",
@@ -490,7 +534,9 @@ class _Simulation:
         known = paid <= cfg.end
         if known:
             self.drops.add("supplier_bills", paid, {**row, "status": "paid", "paid_date": paid, "updated_on": paid})
-            self.bank_line(paid, "debit", amount, f"TT HD {row['bill_id']}", row["supplier_name"], bill_id=row["bill_id"])
+            self.bank_line(
+                paid, "debit", amount, f"TT HD {row['bill_id']}", row["supplier_name"], bill_id=row["bill_id"]
+            )
         self.bills.append({**row, "status": "paid" if known else "open", "paid_date": paid if known else None})
 
 

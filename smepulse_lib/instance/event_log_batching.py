@@ -64,9 +64,7 @@ def one_asset_one_kind(events: Sequence[EventLogEntry]) -> bool:
 
 def insert_returning_ids(conn, rows: list[dict[str, Any]]) -> list[int]:
     """Insert event rows in one statement; their storage ids in the rows' order."""
-    statement = SqlEventLogStorageTable.insert().returning(
-        SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
-    )
+    statement = SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True)
     return [row[0] for row in conn.execute(statement, rows)]
 
 
@@ -97,15 +95,15 @@ class BatchedAssetEvents(SqlEventLogStorage):
         # statement with every day's values (520 days x 200 checks: ~19 s of a 50k backfill).
         planned = event.get_dagster_event().event_specific_data
         keys = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
-        row = dict(
-            asset_key=planned.asset_key.to_string(),
-            check_name=planned.check_name,
-            run_id=event.run_id,
-            execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
-            evaluation_event=serialize_value(event),
-            evaluation_event_timestamp=self._event_insert_timestamp(event),
-            evaluation_event_storage_id=event_id,
-        )
+        row = {
+            "asset_key": planned.asset_key.to_string(),
+            "check_name": planned.check_name,
+            "run_id": event.run_id,
+            "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+            "evaluation_event": serialize_value(event),
+            "evaluation_event_timestamp": self._event_insert_timestamp(event),
+            "evaluation_event_storage_id": event_id,
+        }
         with self.index_connection() as conn:
             conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": key} for key in keys])
 
@@ -172,7 +170,9 @@ class BatchedSqliteEventLogStorage(BatchedAssetEvents, SqliteEventLogStorage):
             self.conn_string_for_shard(shard),
             # all use is under the storage's lock; Dagster's _initdb opens a second connection
             # (it inspects the file while its first is open), closed when returned
-            poolclass=db.pool.QueuePool, pool_size=1, max_overflow=1,
+            poolclass=db.pool.QueuePool,
+            pool_size=1,
+            max_overflow=1,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
         )
         db.event.listen(engine, "connect", _commit_without_waiting_for_disk)

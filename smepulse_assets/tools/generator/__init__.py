@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .invoices import GeneratorConfig, InvoiceSnapshot, generate_invoice_snapshot
-from .sme_world import World, WorldConfig, generate_world, write_world
+from smepulse_assets.tools.generator.invoices import GeneratorConfig, InvoiceSnapshot, generate_invoice_snapshot
+from smepulse_assets.tools.generator.sme_world import World, WorldConfig, generate_world, write_world
 
 
 def generate_invoice_drops(config: GeneratorConfig, landing_url: str) -> tuple[InvoiceSnapshot, list[str]]:
     """Write daily Kaggle-format invoice drops for the config's range; return the snapshot and the files."""
-    from ..kaggle_invoices.replay import split_into_drops, write_drops
+    from smepulse_assets.kaggle_invoices.replay import split_into_drops, write_drops
 
     snapshot = generate_invoice_snapshot(config)
     drops, _ = split_into_drops(snapshot.rows)
@@ -34,8 +34,8 @@ __all__ = [
     "InvoiceSnapshot",
     "World",
     "WorldConfig",
-    "generate_invoice_snapshot",
     "generate_invoice_drops",
+    "generate_invoice_snapshot",
     "generate_sample_data",
     "generate_world",
     "world_config",

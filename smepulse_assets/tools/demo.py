@@ -15,13 +15,14 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.dataset as ds
 
-from . import storage, warehouse
-from .generator import GeneratorConfig, WorldConfig, generate_sample_data
-from .ingestion.spec import load_source_specs
-from .programs import beside_interpreter
-from .run_progress import QUIET_RUN_CONFIG, printed_progress, write_run_log
-from .runs import run_days, run_reference
-from .settings import Settings
+from smepulse_assets.ingestion.spec import load_source_specs
+from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, generate_sample_data
+from smepulse_assets.tools.run_progress import QUIET_RUN_CONFIG, printed_progress, write_run_log
+from smepulse_assets.tools.runs import run_days, run_reference
+from smepulse_lib import storage, warehouse
+from smepulse_lib.names import DAILY_JOB, ML_JOB
+from smepulse_lib.programs import beside_interpreter
+from smepulse_lib.settings import Settings
 
 
 def prepare_dagster_home(settings: Settings) -> None:
@@ -39,7 +40,7 @@ def bronze_rows(settings: Settings, table: str) -> int:
 
 
 def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | None = None) -> dict:
-    from .definitions import build_defs
+    from smepulse_assets.definitions import build_defs
 
     settings.ensure_local_dirs()
     prepare_dagster_home(settings)
@@ -59,15 +60,19 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
         runs = DemoRuns(defs, instance, log_file)
         try:
             runs.reference()
-            result = runs.days(config.start, config.end, "daily_ar_job")
+            result = runs.days(config.start, config.end, DAILY_JOB)
             # a failing ML step is reported in the summary rather than stopping the demo
-            ml = runs.days(config.start, config.end, "daily_ml_job", raise_on_error=False)
+            ml = runs.days(config.start, config.end, ML_JOB, raise_on_error=False)
         finally:
             runs.write_event_log()
     checks = result.get_asset_check_evaluations() + ml.get_asset_check_evaluations()
     summary = {
         "seconds": round(time.perf_counter() - started, 1),
-        "bronze": {f"{s.name}_{kind}": bronze_rows(settings, f"{s.name}_{kind}") for s in load_source_specs(settings.sources_dir) for kind in ("raw", "quarantine")},
+        "bronze": {
+            f"{s.name}_{kind}": bronze_rows(settings, f"{s.name}_{kind}")
+            for s in load_source_specs(settings.sources_dir)
+            for kind in ("raw", "quarantine")
+        },
         "warehouse": warehouse.row_counts(settings.warehouse_path),
         "checks": {
             "passed": sum(c.passed for c in checks),
@@ -76,7 +81,11 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
             "not passing": sorted(f"{c.asset_key.to_user_string()}: {c.check_name}" for c in checks if not c.passed),
         },
         "log_file": str(log_file),
-        "ml_failures": [f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}" for e in ml.all_events if e.is_step_failure],
+        "ml_failures": [
+            f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"
+            for e in ml.all_events
+            if e.is_step_failure
+        ],
     }
     print_summary(settings, config.end, summary)
     return summary
@@ -109,7 +118,14 @@ class DemoRuns:
     def days(self, first: date, last: date, job_name: str, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
         with self._followed(job_name.removesuffix("_job")) as run_id:
             return run_days(
-                self.defs, self.instance, first, last, raise_on_error, job_name, run_config=QUIET_RUN_CONFIG, run_id=run_id
+                self.defs,
+                self.instance,
+                first,
+                last,
+                raise_on_error,
+                job_name,
+                run_config=QUIET_RUN_CONFIG,
+                run_id=run_id,
             )
 
     def write_event_log(self) -> None:
@@ -148,16 +164,24 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
     for name in checks["not passing"]:
         print(f"  not passing: {name}")
     print(f"\nAR on {last_day}:\n{dso.to_string(index=False)}\n\nAging on {last_day}:\n{aging.to_string(index=False)}")
-    print(f"\nSME world on {last_day} (VND):\n{working_capital.T.to_string(header=False, float_format=lambda v: f'{v:,.2f}')}")
+    print(
+        f"\nSME world on {last_day} (VND):\n{working_capital.T.to_string(header=False, float_format=lambda v: f'{v:,.2f}')}"
+    )
     print_ml_summary(settings, last_day, summary["ml_failures"])
     print(f"\nWarehouse: {settings.warehouse_path}\nRun log (every Dagster event): {summary['log_file']}")
-    print(f"Open the UI: {beside_interpreter('smepulse')} ui   (then http://127.0.0.1:3000; DAGSTER_HOME={settings.dagster_home})")
+    print(
+        f"Open the UI: {beside_interpreter('smepulse')} ui   (then http://127.0.0.1:3000; DAGSTER_HOME={settings.dagster_home})"
+    )
 
 
 def print_ml_summary(settings: Settings, last_day: date, failures: list[str]) -> None:
     for failure in failures:
         print(f"  ML step failed: {failure}")
-    tables = set(warehouse.query(settings.warehouse_path, "select table_name from information_schema.tables where table_schema = 'gold'")["table_name"])
+    tables = set(
+        warehouse.query(
+            settings.warehouse_path, "select table_name from information_schema.tables where table_schema = 'gold'"
+        )["table_name"]
+    )
     if "ar_collection_worklist" in tables:
         worklist = warehouse.query(
             settings.warehouse_path,

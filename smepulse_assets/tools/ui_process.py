@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .programs import beside_interpreter
+from smepulse_lib.programs import beside_interpreter
 
 LAUNCH_BACKFILL = """
 mutation ($params: LaunchBackfillParams!) {
@@ -57,11 +57,13 @@ class UiProcess:
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "UiProcess":
+    def __enter__(self) -> UiProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         command = [str(beside_interpreter("smepulse")), "ui", "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             self.wait_until_loaded()
         except BaseException:
@@ -94,7 +96,9 @@ class UiProcess:
                 time.sleep(1)
                 continue
             if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                errors = [e["locationOrLoadError"] for e in entries if e["locationOrLoadError"]["__typename"] == "PythonError"]
+                errors = [
+                    e["locationOrLoadError"] for e in entries if e["locationOrLoadError"]["__typename"] == "PythonError"
+                ]
                 if errors:
                     raise RuntimeError(f"the code location failed to load: {errors[0]['message']}")
                 # as a user who dismissed it: the first-visit community dialog would cover every page
@@ -117,7 +121,11 @@ class UiProcess:
 
     def launch_asset_backfill(self, asset_keys: list[list[str]], partitions: list[str]) -> str:
         """What the UI's materialize dialog sends for a range of partitions of these assets."""
-        params = {"assetSelection": [{"path": k} for k in asset_keys], "partitionNames": partitions, "fromFailure": False}
+        params = {
+            "assetSelection": [{"path": k} for k in asset_keys],
+            "partitionNames": partitions,
+            "fromFailure": False,
+        }
         launched = self.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
         if launched["__typename"] != "LaunchBackfillSuccess":
             raise RuntimeError(f"backfill not launched: {launched}")

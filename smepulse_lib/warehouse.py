@@ -27,6 +27,7 @@ def row_counts(warehouse_path: str) -> dict[str, int]:
         [list(LAYERS)],
     )
     union = " union all ".join(
-        f"select '{schema}.{table}' as name, count(*) as n from {schema}.{table}" for schema, table in tables.itertuples(index=False)
+        f"select '{schema}.{table}' as name, count(*) as n from {schema}.{table}"
+        for schema, table in tables.itertuples(index=False)
     )
     return dict(query(warehouse_path, union).itertuples(index=False))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
-from .programs import ProgramNotFound, program
-from .settings import REPO_ROOT, Settings, apply_instance_env
+from smepulse_lib.programs import ProgramNotFound, program
+from smepulse_lib.settings import REPO_ROOT, Settings, apply_instance_env
 
 
 def _day(value: str) -> date:
@@ -34,11 +34,11 @@ def _first_day(args: argparse.Namespace) -> date:
     """The given start, or the one that makes the world end yesterday (UTC, as the partitions)."""
     if args.start is not None:
         return args.start
-    return datetime.now(timezone.utc).date() - timedelta(days=args.days)
+    return datetime.now(UTC).date() - timedelta(days=args.days)
 
 
 def _config(args: argparse.Namespace):
-    from .generator import GeneratorConfig
+    from smepulse_assets.tools.generator import GeneratorConfig
 
     start = _first_day(args)
     return GeneratorConfig(
@@ -51,13 +51,13 @@ def _config(args: argparse.Namespace):
 
 
 def _world(args: argparse.Namespace):
-    from .generator import world_config
+    from smepulse_assets.tools.generator import world_config
 
     return world_config(_config(args), args.orders_per_day)
 
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
-    from .generator import generate_sample_data
+    from smepulse_assets.tools.generator import generate_sample_data
 
     landing = args.landing or settings.landing_url
     config = _config(args)
@@ -72,7 +72,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from .kaggle_invoices.replay import replay_file
+    from smepulse_assets.kaggle_invoices.replay import replay_file
 
     landing = args.landing or settings.landing_url
     replay = replay_file(args.file, landing)
@@ -81,19 +81,21 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.record_data_start(replay.first_day)
         print(f"Daily partitions start on {settings.partitions_start}")
     if replay.unroutable_rows:
-        print(f"{replay.unroutable_rows} rows had no readable posting_date; written to kaggle_invoices/unroutable/ for review")
+        print(
+            f"{replay.unroutable_rows} rows had no readable posting_date; written to kaggle_invoices/unroutable/ for review"
+        )
     return 0
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from .demo import run_demo
+    from smepulse_assets.tools.demo import run_demo
 
     run_demo(settings, _config(args), _world(args))
     return 0
 
 
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
-    from .demo import prepare_dagster_home
+    from smepulse_assets.tools.demo import prepare_dagster_home
 
     settings.ensure_local_dirs()
     prepare_dagster_home(settings)
@@ -108,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smepulse", description="SME Pulse AR and cash-flow platform")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    generate = sub.add_parser("generate", help="write sample daily drops of every source (Kaggle invoices and the SME world)")
+    generate = sub.add_parser(
+        "generate", help="write sample daily drops of every source (Kaggle invoices and the SME world)"
+    )
     _generator_args(generate, default_days=90)
     generate.add_argument("--landing", help="landing zone URL (default: SMEPULSE_LANDING_URL)")
 

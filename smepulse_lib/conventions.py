@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
@@ -20,9 +20,7 @@ TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXP
 
 # Data arrives once a day; a layer is stale when a day and a half passes
 # without a new materialization, and failing after two days.
-DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(days=2), warn_window=timedelta(hours=36)
-)
+DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=2), warn_window=timedelta(hours=36))
 # Reference data (calendar, FX seed) changes rarely.
 REFERENCE_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=35))
 
@@ -30,9 +28,3 @@ REFERENCE_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=
 def daily_partitions(start: str) -> dg.DailyPartitionsDefinition:
     """One partition per business day; the newest one is yesterday (a complete day)."""
     return dg.DailyPartitionsDefinition(start_date=start, end_offset=0)
-
-
-def days_in_window(window: dg.TimeWindow) -> list[date]:
-    """The business days of a partition time window (end exclusive)."""
-    first, end = window.start.date(), window.end.date()
-    return [first + timedelta(days=i) for i in range((end - first).days)]

@@ -14,8 +14,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from ..kaggle_invoices.contract import HEADER
-from .payment_model import PaymentHabit, clearing_date, draw_habit
+from smepulse_assets.kaggle_invoices.contract import HEADER
+from smepulse_assets.tools.generator.payment_model import PaymentHabit, clearing_date, draw_habit
 
 # Business codes of the real file, with roughly its mix; CA02 bills in CAD.
 BUSINESS_CODES = {"U001": 0.75, "CA02": 0.08, "U013": 0.08, "U002": 0.05, "U005": 0.02, "U007": 0.02}
@@ -24,8 +24,26 @@ PAYMENT_TERMS = {"NAA8": 30, "NAH4": 15, "NAC6": 45, "NAM4": 60, "NAD1": 30, "NA
 CA_TERMS = {"CA10": 10, "CA30": 30}
 CAD_PER_USD = 1.33
 NAME_STEMS = [
-    "WAL-MAR", "BEN E", "MDV/", "SYSCO", "KROGER", "PUBLIX", "GIANT", "HEB", "SAFEW", "TARG",
-    "C&S WH", "UNITED", "AHOLD", "DOLLAR", "WINCO", "COSTCO", "SMART", "ALBERT", "LOBLAW", "SOBEYS",
+    "WAL-MAR",
+    "BEN E",
+    "MDV/",
+    "SYSCO",
+    "KROGER",
+    "PUBLIX",
+    "GIANT",
+    "HEB",
+    "SAFEW",
+    "TARG",
+    "C&S WH",
+    "UNITED",
+    "AHOLD",
+    "DOLLAR",
+    "WINCO",
+    "COSTCO",
+    "SMART",
+    "ALBERT",
+    "LOBLAW",
+    "SOBEYS",
 ]
 NAME_SUFFIXES = ["corp", "llc", "co", "us", "in", "associates", "foundation", "trust", "systems"]
 

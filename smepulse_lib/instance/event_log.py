@@ -16,23 +16,19 @@ import os
 import dagster as dg
 from dagster._core.storage.event_log import SqliteEventLogStorage
 
-# Versions the batched storages were tested with (tests/test_event_log.py compares them with
-# Dagster's own storage event by event). Add a version here only after that test passes on it.
-TESTED_DAGSTER_VERSIONS = ("1.13.27",)
+from smepulse_lib.private_api import is_tested
+
+# The batched storages are tested (tests/test_event_log.py compares them with Dagster's own storage
+# event by event) on the Dagster versions smepulse_lib.private_api lists.
 logger = logging.getLogger(__name__)
 
 
 def batching_available() -> bool:
     """Whether this Dagster is one the batched storages were tested with, and they import."""
-    if dg.__version__ not in TESTED_DAGSTER_VERSIONS:
-        logger.warning(
-            "SME Pulse: Dagster %s is not one the batched event log was tested with (%s); using Dagster's own "
-            "event log storage (range runs write their events one by one).",
-            dg.__version__, ", ".join(TESTED_DAGSTER_VERSIONS),
-        )
+    if not is_tested("dagster", "the batched event log (range runs then write their events one by one)"):
         return False
     try:
-        from . import event_log_batching  # noqa: F401  (its private imports are part of the test)
+        from smepulse_lib.instance import event_log_batching  # noqa: F401  (its private imports are part of the test)
     except ImportError as err:
         logger.warning("SME Pulse: the batched event log does not import (%s); using Dagster's own storage.", err)
         return False
@@ -54,11 +50,13 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         base_dir = config_value.get("base_dir")
         if not base_dir:
             if "DAGSTER_HOME" not in os.environ:
-                raise ValueError("BatchedSqliteEventLogStorage: set its base_dir, or DAGSTER_HOME (its files go under history/runs)")
+                raise ValueError(
+                    "BatchedSqliteEventLogStorage: set its base_dir, or DAGSTER_HOME (its files go under history/runs)"
+                )
             base_dir = os.path.join(os.environ["DAGSTER_HOME"], "history", "runs", "")
         if not batching_available():
             return SqliteEventLogStorage(base_dir, inst_data=inst_data)
-        from .event_log_batching import BatchedSqliteEventLogStorage as Batched
+        from smepulse_lib.instance.event_log_batching import BatchedSqliteEventLogStorage as Batched
 
         return Batched(base_dir, inst_data=inst_data)
 
@@ -67,6 +65,6 @@ def ephemeral_instance() -> dg.DagsterInstance:
     """An in-memory instance (tests, the benchmark) with the batched event log on a tested Dagster."""
     if not batching_available():
         return dg.DagsterInstance.ephemeral()
-    from .event_log_batching import ephemeral_instance as batched_ephemeral_instance
+    from smepulse_lib.instance.event_log_batching import ephemeral_instance as batched_ephemeral_instance
 
     return batched_ephemeral_instance()

@@ -6,12 +6,13 @@ from datetime import date
 
 import dagster as dg
 
-from .ingestion.sensor import SENSOR_NAME as DROP_SENSOR
+from smepulse_lib.names import DAILY_JOB, DROP_SENSOR, FRESHNESS_JOB, REFERENCE_JOB
+from smepulse_lib.windows import DayWindow
 
 
 def run_reference(defs: dg.Definitions, instance: dg.DagsterInstance, **options) -> dg.ExecuteInProcessResult:
     """``options``: what ``execute_in_process`` takes besides the instance (run_id, run_config)."""
-    return defs.resolve_job_def("reference_data_job").execute_in_process(instance=instance, **options)
+    return defs.resolve_job_def(REFERENCE_JOB).execute_in_process(instance=instance, **options)
 
 
 def run_days(
@@ -20,26 +21,33 @@ def run_days(
     first: date,
     last: date,
     raise_on_error: bool = True,
-    job_name: str = "daily_ar_job",
+    job_name: str = DAILY_JOB,
     run_config: dict | None = None,
     run_id: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize a range of business days as one run (single-run backfill): by default bronze
-    through gold; ``job_name="daily_ml_job"`` trains as of the last day and scores the range."""
+    through gold; ``job_name=ML_JOB`` trains as of the last day and scores the range."""
     job = defs.resolve_job_def(job_name)
     if first == last:
         return job.execute_in_process(
-            instance=instance, partition_key=f"{first}", raise_on_error=raise_on_error, run_config=run_config, run_id=run_id
+            instance=instance,
+            partition_key=f"{first}",
+            raise_on_error=raise_on_error,
+            run_config=run_config,
+            run_id=run_id,
         )
-    tags = {"dagster/asset_partition_range_start": f"{first}", "dagster/asset_partition_range_end": f"{last}"}
     return job.execute_in_process(
-        instance=instance, tags=tags, raise_on_error=raise_on_error, run_config=run_config, run_id=run_id
+        instance=instance,
+        tags=DayWindow(first, last).range_tags(),
+        raise_on_error=raise_on_error,
+        run_config=run_config,
+        run_id=run_id,
     )
 
 
 def run_freshness_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     """What the hourly freshness schedule runs: every asset's newest data against its SLA."""
-    return defs.resolve_job_def("freshness_checks_job").execute_in_process(instance=instance)
+    return defs.resolve_job_def(FRESHNESS_JOB).execute_in_process(instance=instance)
 
 
 def evaluate_sensor(
@@ -68,6 +76,6 @@ def run_sensor_requests(
     """Evaluate the drop sensor once and execute what it requests, as the daemon would."""
     result = evaluate_drop_sensor(defs, instance, cursor)
     requests = list(result.run_requests or [])
-    job = defs.resolve_job_def("daily_ar_job")
+    job = defs.resolve_job_def(DAILY_JOB)
     runs = [job.execute_in_process(instance=instance, partition_key=r.partition_key, tags=r.tags) for r in requests]
     return requests, result.cursor, runs

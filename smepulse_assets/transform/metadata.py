@@ -15,6 +15,8 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from smepulse_lib.windows import DayWindow
+
 # Per-day metadata of a range costs Dagster O(days x assets) squared to accumulate in a step (it
 # copies all of a step's partition metadata at each addition: 40 models x 520 days took 130 s).
 # A range longer than this reports each model's rows for the window in the run log instead, and
@@ -40,7 +42,7 @@ def _counted(node: Mapping[str, Any], status: str) -> bool:
 
 
 def rows_by_day(
-    warehouse: DuckDBResource, manifest: Mapping[str, Any], run_results: Mapping[str, Any], window: dict[str, str] | None
+    warehouse: DuckDBResource, manifest: Mapping[str, Any], run_results: Mapping[str, Any], window: DayWindow | None
 ) -> dict[str, RowsByDay]:
     """Rows each successful table holds, by day of the window (its partition_column or
     window_column meta), or in all for a table without a day column or a build without a window."""
@@ -53,19 +55,19 @@ def rows_by_day(
             relation, column = f'"{node["schema"]}"."{node["alias"]}"', _day_column(node)
             if window is not None and column:
                 sql = f"select cast({column} as date)::varchar, count(*) from {relation} where {column} between ? and ? group by 1"
-                counts[node["name"]] = dict(con.execute(sql, [window["min_date"], window["max_date"]]).fetchall())
+                counts[node["name"]] = dict(con.execute(sql, [window.first, window.last]).fetchall())
             else:
                 counts[node["name"]] = {None: con.execute(f"select count(*) from {relation}").fetchone()[0]}
     return counts
 
 
-def window_totals(rows: dict[str, RowsByDay], window: dict[str, str] | None) -> dict[str, int]:
+def window_totals(rows: dict[str, RowsByDay], window: DayWindow | None) -> dict[str, int]:
     """Each table's rows for the window (day-keyed tables; a build without a window: every table)."""
     return {name: sum(days.values()) for name, days in rows.items() if window is None or None not in days}
 
 
 def rows_written(
-    warehouse: DuckDBResource, manifest: Mapping[str, Any], run_results: Mapping[str, Any], window: dict[str, str] | None
+    warehouse: DuckDBResource, manifest: Mapping[str, Any], run_results: Mapping[str, Any], window: DayWindow | None
 ) -> dict[str, int]:
     """Rows each successful day-keyed table holds for the window (what the layer summary counts)."""
     if window is None:
@@ -73,7 +75,9 @@ def rows_written(
     return window_totals(rows_by_day(warehouse, manifest, run_results, window), window)
 
 
-def column_schemas(warehouse: DuckDBResource, manifest: Mapping[str, Any], unique_ids: list[str]) -> dict[str, dg.TableSchema]:
+def column_schemas(
+    warehouse: DuckDBResource, manifest: Mapping[str, Any], unique_ids: list[str]
+) -> dict[str, dg.TableSchema]:
     """Every column of the built relations, with the warehouse's types and the YAML's descriptions."""
     nodes = [manifest["nodes"][u] for u in unique_ids if u in manifest["nodes"]]
     if not nodes:

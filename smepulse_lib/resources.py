@@ -9,8 +9,8 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from . import storage
-from .settings import Settings
+from smepulse_lib import storage
+from smepulse_lib.settings import Settings
 
 
 class PlatformPaths(dg.ConfigurableResource):
@@ -21,7 +21,7 @@ class PlatformPaths(dg.ConfigurableResource):
     warehouse_path: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "PlatformPaths":
+    def from_settings(cls, settings: Settings) -> PlatformPaths:
         return cls(
             landing_url=settings.landing_url,
             lake_url=settings.lake_url,

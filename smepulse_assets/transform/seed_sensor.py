@@ -2,7 +2,7 @@
 
 The macro indicators, FX rates, holidays and maps are dbt seeds. Replacing one of the CSV
 files in ``dbt_project/seeds/`` is the whole refresh: this sensor notices the changed
-content (a hash per file in its cursor) and requests ``reference_data_job``, which reloads
+content (a hash per file in its cursor) and requests the reference job, which reloads
 the seeds and rebuilds what depends only on them. The daily models pick the new values up on
 their next run (or a backfill of the days that should see them).
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from .settings import DBT_PROJECT_DIR
+from smepulse_lib.names import CHANGED_SEEDS_TAG, SEED_SENSOR
+from smepulse_lib.settings import DBT_PROJECT_DIR
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 
@@ -41,7 +42,7 @@ def loaded_seeds(instance: dg.DagsterInstance, seeds_dir: Path, now: dict[str, s
 
 def build_seed_sensor(job, seeds_dir: Path = SEEDS_DIR) -> dg.SensorDefinition:
     @dg.sensor(
-        name="reference_seed_sensor",
+        name=SEED_SENSOR,
         job=job,
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -55,7 +56,7 @@ def build_seed_sensor(job, seeds_dir: Path = SEEDS_DIR) -> dg.SensorDefinition:
             return dg.SensorResult(skip_reason="no seed file changed", cursor=json.dumps(now))
         run_key = hashlib.sha256(json.dumps(now, sort_keys=True).encode()).hexdigest()[:16]
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=run_key, tags={"smepulse/changed_seeds": ",".join(changed)})],
+            run_requests=[dg.RunRequest(run_key=run_key, tags={CHANGED_SEEDS_TAG: ",".join(changed)})],
             cursor=json.dumps(now),
         )
 

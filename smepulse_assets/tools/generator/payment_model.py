@@ -55,12 +55,10 @@ def expected_delay_days(habit: PaymentHabit, amount_usd: float) -> float:
     return habit.mean_delay_days + SIZE_EFFECT_PER_DECADE * math.log10(max(amount_usd, 1.0) / 10_000)
 
 
-def clearing_date(
-    habit: PaymentHabit, amount_usd: float, posting: date, due: date, rng: np.random.Generator
-) -> date:
+def clearing_date(habit: PaymentHabit, amount_usd: float, posting: date, due: date, rng: np.random.Generator) -> date:
     """Draw the day an invoice is cleared."""
     delay = expected_delay_days(habit, amount_usd) + rng.normal(0, habit.noise_sd)
-    cleared = max(due + timedelta(days=int(round(delay))), posting)
+    cleared = max(due + timedelta(days=round(delay)), posting)
     return roll_off_weekend(cleared)
 
 

@@ -1,0 +1,33 @@
+"""How dbt nodes become Dagster assets: keys, groups, owners, freshness."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtProject
+
+from smepulse_assets.transform.project import REFERENCE_MODELS
+from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS
+
+
+class SmePulseTranslator(DagsterDbtTranslator):
+    """Asset keys are [schema, name]; every asset has an owner and a freshness policy. Groups come
+    from dbt: the `+meta: {dagster: {group: ...}}` of each folder in dbt_project.yml."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id) or manifest["sources"].get(unique_id) or {}
+        if node.get("resource_type") == "source":
+            return spec
+        reference = node.get("resource_type") == "seed" or node.get("name") in REFERENCE_MODELS
+        return spec.replace_attributes(
+            owners=spec.owners or [OWNER],
+            freshness_policy=REFERENCE_FRESHNESS if reference else DAILY_FRESHNESS,
+        )
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])

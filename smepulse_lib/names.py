@@ -1,0 +1,29 @@
+"""Names other code refers to (jobs, sensors, run tags): spelled here once and imported."""
+
+# Jobs. The daily job builds every source's bronze through gold.
+DAILY_JOB = "daily_sources_job"
+ML_JOB = "daily_ml_job"
+REFERENCE_JOB = "reference_data_job"
+FRESHNESS_JOB = "freshness_checks_job"
+# Jobs renamed since runs were recorded under their former names (the UI keeps listing those
+# runs under the name they ran as): an alert a run of the former name opened is the same alert.
+FORMER_JOB_NAMES = {"daily_ar_job": DAILY_JOB}
+
+
+def current_job_name(job_name: str) -> str:
+    return FORMER_JOB_NAMES.get(job_name, job_name)
+
+
+# Sensors
+DROP_SENSOR = "landing_drop_sensor"
+ML_SENSOR = "ml_after_daily_sensor"
+SEED_SENSOR = "reference_seed_sensor"
+ALERT_SENSOR = "quality_alert_sensor"
+
+# Dagster's run tags for a partition and a single-run partition range.
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+# The platform's own run tags: the sources a drop run was requested for, the seeds that changed.
+SOURCES_TAG = "smepulse/sources"
+CHANGED_SEEDS_TAG = "smepulse/changed_seeds"
