@@ -201,7 +201,7 @@ def build_anomaly_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
             tasks = [(kind, history, rows) for kind in KINDS for history, rows in weeks[kind.name][0]]
             frames = score_weeks(tasks, config)
             scores = pd.concat(frames, ignore_index=True) if frames else EMPTY
-            metrics = {}
+            metrics: dict[str, float] = {}
             for kind in KINDS:
                 scored = scores[scores["subject_kind"] == kind.name]
                 metrics |= {

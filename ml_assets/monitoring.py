@@ -98,6 +98,8 @@ def champion_training_window() -> tuple[str, str] | None:
         version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     except Exception:
         return None
+    if version.run_id is None:  # registered without a run: no training window to compare with
+        return None
     return version.version, client.get_run(version.run_id).data.tags["window.train_labels_through"]
 
 
@@ -161,7 +163,7 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
             }
         )
         yield _accuracy_check(recent, config)
-        worst = max(drift, key=drift.get) if drift else None
+        worst = max(drift, key=lambda feature: drift[feature]) if drift else None
         yield dg.AssetCheckResult(
             check_name="feature_drift_within_bounds",
             passed=worst is None or drift[worst] <= config.max_psi,

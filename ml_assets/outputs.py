@@ -48,10 +48,12 @@ def replace_days_with(
     con.execute("begin transaction")
     try:
         con.execute(f"delete from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last])
-        inserted = con.execute(f"insert into {SCHEMA}.{table} by name select * from ({select})", params).fetchone()[0]
-        written = con.execute(
+        (inserted,) = con.execute(f"insert into {SCHEMA}.{table} by name select * from ({select})", params).fetchall()[
+            0
+        ]
+        (written,) = con.execute(
             f"select count(*) from {SCHEMA}.{table} where {day_column} between ? and ?", [first, last]
-        ).fetchone()[0]
+        ).fetchall()[0]
         if inserted != written:
             raise ValueError(f"{inserted - written} rows of ml.{table} fall outside {first}..{last}")
         con.execute("commit")

@@ -309,7 +309,9 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         context.log.info(f"{MODEL_NAME} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
         check = serving_check(candidate, result)
         # the serving baseline of this training, for the scores asset while no model has beaten it
-        serving = fit_serving_baseline(split).params()
+        baseline = fit_serving_baseline(split)
+        assert baseline is not None, "a training has labelled rows (too_little_data returned earlier)"
+        serving = baseline.params()
         yield dg.MaterializeResult(
             metadata={
                 **result.metadata(candidate),

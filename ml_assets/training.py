@@ -73,7 +73,7 @@ class TrainingConfig(dg.Config):
     retrain_every_days: int = 7
 
 
-def trained_metadata(cutoff: date, checks: list[dg.AssetCheckResult]) -> dict[str, object]:
+def trained_metadata(cutoff: date, checks: list[dg.AssetCheckResult]) -> dict[str, Any]:
     """What kept_training reads back from a materialization that trained: the day it trained
     as of and its check results."""
     results = [
@@ -202,7 +202,7 @@ class Candidate:
     primary: str  # the metric the gate compares
     lower_is_better: bool
     baselines: dict[str, dict[str, float]]  # baseline -> its holdout metrics
-    champion: Callable[[object], dict[str, float]]  # champion model -> its holdout metrics
+    champion: Callable[[Any], dict[str, float]]  # champion model -> its holdout metrics
     params: dict[str, object] = field(default_factory=dict)
     flavor: str = "sklearn"  # the MLflow flavor that logs and loads the model
     example: tuple[pd.DataFrame, Any] | None = None  # (input, output) for the signature; default: predict

@@ -48,7 +48,7 @@ def file_fingerprint(info: dict) -> str:
 def modified_at(info: dict) -> float | None:
     """When a listed file was last written, as a POSIX timestamp (local mtime or S3 LastModified)."""
     value = info.get("mtime") or info.get("LastModified") or info.get("created")
-    return value.timestamp() if hasattr(value, "timestamp") else value
+    return value.timestamp() if value is not None and hasattr(value, "timestamp") else value
 
 
 def read_bytes(url: str) -> bytes:

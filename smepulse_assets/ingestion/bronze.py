@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -190,7 +191,7 @@ def _add_day_metadata(context: dg.AssetExecutionContext, spec: SourceSpec, load:
 
 
 def bronze_specs(spec: SourceSpec) -> list[dg.AssetSpec]:
-    common = {
+    common: dict[str, Any] = {
         "group_name": "bronze",
         "owners": [OWNER],
         "freshness_policy": DAILY_FRESHNESS,

@@ -17,13 +17,14 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from smepulse_assets.ingestion.spec import SourceSpec
+from smepulse_assets.ingestion.spec import Column, SourceSpec
 from smepulse_assets.quality.row_rules import first_broken_rule
 
 
@@ -228,6 +229,14 @@ def _apply_reject_rules(typed: pd.DataFrame, problems: pd.Series, spec: SourceSp
 # --- typing ---------------------------------------------------------------
 
 
+def _empty_reason(column: Column, row: int) -> str:
+    return f"{column.source} is empty"
+
+
+def _unparsable_reason(column: Column, values: pd.Series, row: int) -> str:
+    return f"{column.source} {values.iloc[row]!r} is not {DESCRIPTIONS[column.kind]}"
+
+
 def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd.Series]:
     """Typed bronze columns, and per row the first broken rule as (rule, reason) or NA."""
     typed = pd.DataFrame(index=raw.index)
@@ -242,17 +251,10 @@ def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd
     for column in spec.columns:
         values = raw[column.source]
         empty = values.fillna("").eq("").astype(bool)
-        # (the lambdas are bound to this iteration's column and values)
         if column.required:
-            flag(empty, f"required:{column.source}", lambda i, column=column: f"{column.source} is empty")
+            flag(empty, f"required:{column.source}", partial(_empty_reason, column))
         parsed, unparsable = PARSERS[column.kind](values.where(~empty))
-        flag(
-            unparsable,
-            f"type:{column.source}",
-            lambda i, column=column, values=values: (
-                f"{column.source} {values.iloc[i]!r} is not {DESCRIPTIONS[column.kind]}"
-            ),
-        )
+        flag(unparsable, f"type:{column.source}", partial(_unparsable_reason, column, values))
         typed[column.name] = parsed
 
     return typed, problems

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -70,7 +71,9 @@ def drop_url(landing_url: str, day: date) -> str:
     return storage.join(landing_url, SOURCE_NAME, f"{day:%Y-%m-%d}", f"invoices_{day:%Y-%m-%d}.csv")
 
 
-def write_drops(drops: dict[date, list[list[str]]], landing_url: str, unroutable: list[list[str]] = ()) -> list[str]:
+def write_drops(
+    drops: dict[date, list[list[str]]], landing_url: str, unroutable: Sequence[list[str]] = ()
+) -> list[str]:
     """Write each day's drop; unroutable rows go to a folder the sensor reports."""
     written = []
     for day in sorted(drops):

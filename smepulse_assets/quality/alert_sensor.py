@@ -33,11 +33,11 @@ def signals_of_run(instance: dg.DagsterInstance, run: dg.DagsterRun, alerting: A
     window = DayWindow.of_run(run)
     partition = window.label() if window else None
     signals = []
-    for entry in entries:
-        event = entry.dagster_event
+    events = [entry.get_dagster_event() for entry in entries]
+    for event in events:
         if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            signals.append(_check_signal(event.event_specific_data, run.run_id, partition, alerting))
-    failure = next((e for e in entries if e.dagster_event.event_type == DagsterEventType.RUN_FAILURE), None)
+            signals.append(_check_signal(event.asset_check_evaluation_data, run.run_id, partition, alerting))
+    failure = next((e for e in events if e.event_type == DagsterEventType.RUN_FAILURE), None)
     signals.append(
         Signal(
             kind="run",
@@ -48,7 +48,7 @@ def signals_of_run(instance: dg.DagsterInstance, run: dg.DagsterRun, alerting: A
             severity="ERROR",
             observed=run.status.value,
             threshold="SUCCESS",
-            message=(failure.dagster_event.message if failure else None) or f"run {run.status.value.lower()}",
+            message=(failure.message if failure else None) or f"run {run.status.value.lower()}",
             ui_url=alerting.run_url(run.run_id),
             run_id=run.run_id,
         )
@@ -117,7 +117,7 @@ def freshness_recoveries(
             continue
         evaluation = dg.AssetCheckEvaluation(
             asset_key=key,
-            check_name=result.check_name,
+            check_name=event["check_name"],
             passed=True,
             metadata=result.metadata,
             severity=result.severity,

@@ -15,6 +15,7 @@ so a fresh materialization resolves it within a minute, not at the next hour.
 """
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -23,7 +24,9 @@ LAG_CHECK_NAME = "newest_day_lag"
 
 
 def _policy_windows(spec: dg.AssetSpec) -> tuple[timedelta, timedelta | None]:
-    policy = spec.freshness_policy
+    policy: Any = spec.freshness_policy  # a time-window policy (FreshnessPolicy.time_window): conventions.py
+    if getattr(policy, "fail_window", None) is None:
+        raise TypeError(f"{spec.key.to_user_string()}: freshness checks judge time-window policies, not {policy!r}")
     return policy.fail_window.to_timedelta(), policy.warn_window.to_timedelta() if policy.warn_window else None
 
 

@@ -65,7 +65,7 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
             ml = runs.days(config.start, config.end, ML_JOB, raise_on_error=False)
         finally:
             runs.write_event_log()
-    checks = result.get_asset_check_evaluations() + ml.get_asset_check_evaluations()
+    checks = [*result.get_asset_check_evaluations(), *ml.get_asset_check_evaluations()]
     summary = {
         "seconds": round(time.perf_counter() - started, 1),
         "bronze": {
@@ -82,9 +82,7 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
         },
         "log_file": str(log_file),
         "ml_failures": [
-            f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"
-            for e in ml.all_events
-            if e.is_step_failure
+            f"{e.step_key}: {_first_line(e.step_failure_data.error)}" for e in ml.all_events if e.is_step_failure
         ],
     }
     print_summary(settings, config.end, summary)
@@ -191,3 +189,8 @@ def print_ml_summary(settings: Settings, last_day: date, failures: list[str]) ->
             [last_day],
         )
         print(f"\nCollection worklist on {last_day} (top 5):\n{worklist.to_string(index=False)}")
+
+
+def _first_line(error) -> str:
+    """A step failure's error (Dagster's SerializableErrorInfo, or None) as one line."""
+    return error.message.strip().splitlines()[0] if error else "failed"

@@ -32,7 +32,7 @@ class RunProgress:
 
     def __init__(self, instance: dg.DagsterInstance, run_id: str, title: str, out: TextIO):
         self.instance, self.run_id, self.title, self.out = instance, run_id, title, out
-        self.cursor = None
+        self.cursor: str | None = None
 
     def poll(self) -> None:
         records = self.instance.get_records_for_run(self.run_id, cursor=self.cursor)
@@ -91,8 +91,9 @@ def write_run_log(instance: dg.DagsterInstance, run_ids: list[str], path: Path) 
         for run_id in run_ids:
             for entry in instance.all_logs(run_id):
                 step = f" {entry.step_key}" if entry.step_key else ""
-                kind = entry.dagster_event.event_type_value if entry.is_dagster_event else "LOG"
-                message = entry.message or (entry.dagster_event.message if entry.is_dagster_event else "") or ""
+                event = entry.dagster_event
+                kind = event.event_type_value if event else "LOG"
+                message = entry.message or (event.message if event else "") or ""
                 at = datetime.fromtimestamp(entry.timestamp).isoformat(sep=" ", timespec="milliseconds")
                 log.write(f"{at} {run_id[:8]} {logging.getLevelName(entry.level)} {kind}{step}: {message}\n")
     return path

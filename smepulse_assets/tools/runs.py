@@ -60,6 +60,10 @@ def evaluate_sensor(
         result = sensor(context)
         for event in getattr(result, "asset_events", None) or []:
             instance.report_runless_asset_event(event)
+        if not isinstance(result, dg.SensorResult | dg.SkipReason):
+            raise TypeError(
+                f"{name} returned {type(result).__name__}; the platform's sensors return a SensorResult or SkipReason"
+            )
         return result, getattr(result, "cursor", None) or context.cursor
 
 
@@ -67,7 +71,9 @@ def evaluate_drop_sensor(
     defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
 ) -> dg.SensorResult:
     """One tick of the drop sensor, without executing what it requests."""
-    return evaluate_sensor(defs, instance, DROP_SENSOR, cursor)[0]
+    result = evaluate_sensor(defs, instance, DROP_SENSOR, cursor)[0]
+    assert isinstance(result, dg.SensorResult), "the drop sensor answers every tick with a SensorResult"
+    return result
 
 
 def run_sensor_requests(

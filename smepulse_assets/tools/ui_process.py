@@ -87,9 +87,11 @@ class UiProcess:
 
     def wait_until_loaded(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
+        process = self.process
+        assert process is not None, "start() first"
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"smepulse ui exited with {self.process.returncode}; see {self.log_path}")
+            if process.poll() is not None:
+                raise RuntimeError(f"smepulse ui exited with {process.returncode}; see {self.log_path}")
             try:
                 entries = self.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
             except (urllib.error.URLError, ConnectionError, KeyError):

@@ -14,6 +14,7 @@ skipped, rows written in the window, tests passed / warned / failed).
 import os
 import signal
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -93,7 +94,7 @@ def build_with_summary(
     args: list[str],
     warehouse: DuckDBResource,
     dbt_env: dict[str, str],
-    windows: list[DayWindow | None],
+    windows: Sequence[DayWindow | None],
 ):
     """Run dbt once per window (one, unless a long range is built in chunks), then yield its
     events with the layer summaries attached.
@@ -110,7 +111,7 @@ def build_with_summary(
             break
     manifest = chunks[0][0].manifest
     run_results = worst_results([_run_results(invocation) for invocation, _ in chunks])
-    span = windows[0] and DayWindow(windows[0].first, windows[-1].last)
+    span = DayWindow(windows[0].first, windows[-1].last) if windows[0] and windows[-1] else None
     rows = rows_by_day(warehouse, manifest, run_results, span)
     layers = dbt_layer_summaries(run_results, manifest, window_totals(rows, span))
     for summary in layers.values():
@@ -123,7 +124,7 @@ def build_with_summary(
     complete = all(invocation.is_successful() for invocation, _ in chunks)
     outputs = one_event_per_output(events for _, events in chunks)
     schemas = column_schemas(
-        warehouse, manifest, [e.metadata["unique_id"].value for e in outputs if isinstance(e, dg.Output)]
+        warehouse, manifest, [str(e.metadata["unique_id"].value) for e in outputs if isinstance(e, dg.Output)]
     )
     for event in outputs:
         # An output of a range stands for every day of it: when a chunk failed, the days after it

@@ -42,4 +42,6 @@ class ProjectDbtCli(DbtCliResource):
 
 def dbt_resource() -> DbtCliResource:
     resource = ProjectDbtCli if is_tested("dagster-dbt", "the dbt CLI resource (ProjectDbtCli)") else DbtCliResource
-    return resource(project_dir=dbt_project(), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
+    return resource(
+        project_dir=str(dbt_project().project_dir), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+    )

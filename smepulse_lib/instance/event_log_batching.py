@@ -33,6 +33,7 @@ from typing import Any
 
 import dagster as dg
 import sqlalchemy as db
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -94,7 +95,10 @@ class BatchedAssetEvents(SqlEventLogStorage):
         # Dagster's version serializes the same event once per partition and compiles one
         # statement with every day's values (520 days x 200 checks: ~19 s of a 50k backfill).
         planned = event.get_dagster_event().event_specific_data
-        keys = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
+        assert isinstance(planned, AssetCheckEvaluationPlanned)
+        keys: list[str | None] = (
+            [*planned.partitions_subset.get_partition_keys()] if planned.partitions_subset else [None]
+        )
         row = {
             "asset_key": planned.asset_key.to_string(),
             "check_name": planned.check_name,
@@ -149,10 +153,12 @@ class BatchedSqliteEventLogStorage(BatchedAssetEvents, SqliteEventLogStorage):
         can lose the last events, never corrupt the file)."""
         with self._db_lock:
             with self._engine(shard).connect() as conn:
-                changes = conn.connection.driver_connection.total_changes
+                sqlite = conn.connection.driver_connection  # the sqlite3 connection under SQLAlchemy's
+                assert sqlite is not None
+                changes = sqlite.total_changes
                 with conn.begin():
                     yield conn
-                if shard != INDEX_SHARD_NAME and conn.connection.driver_connection.total_changes != changes:
+                if shard != INDEX_SHARD_NAME and sqlite.total_changes != changes:
                     self._mark_run_file_changed(shard)
 
     def _mark_run_file_changed(self, run_id: str) -> None:

@@ -52,7 +52,7 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, floa
         entry = record.event_log_entry
         metadata = entry.get_dagster_event().engine_event_data.metadata or {}
         if "pid" in metadata and (entry.message or "").startswith("Started process for run"):
-            return int(metadata["pid"].value), entry.timestamp
+            return int(str(metadata["pid"].value)), entry.timestamp
     return None
 
 

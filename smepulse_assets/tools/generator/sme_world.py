@@ -24,6 +24,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -522,7 +523,7 @@ class _Simulation:
         amount = round(cost * 5 * float(rng.uniform(0.8, 1.2)), -3)
         due = day + timedelta(days=int(rng.choice([30, 45, 60])))
         paid = max(day, due + timedelta(days=round(rng.normal(2, 6))))
-        row = {
+        row: dict[str, Any] = {
             "bill_id": self.next_id("bill", "HD"),
             "supplier_code": f"NCC{supplier:03d}",
             "supplier_name": f"Nhà cung cấp {NAME_PARTS[supplier % len(NAME_PARTS)]}",
