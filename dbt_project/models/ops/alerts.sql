@@ -9,15 +9,19 @@ with events as (
 ),
 
 opened as (
-    select * from events where event = 'firing'
+    select * from events
+    where event = 'firing'
 ),
 
 later as (
     select
         alert_id,
         count(*) filter (where event in ('firing', 'repeat')) as occurrences,
-        string_agg(distinct coalesce(partition, 'all'), ', ' order by coalesce(partition, 'all'))
-            filter (where event in ('firing', 'repeat')) as partitions_seen,
+        string_agg(
+            distinct coalesce(partition, 'all'), ', '
+            order by coalesce(partition, 'all')
+        )
+        filter (where event in ('firing', 'repeat')) as partitions_seen,
         max(event_at) filter (where event in ('firing', 'repeat')) as last_seen_at,
         max(event_at) filter (where event = 'resolved') as resolved_at,
         max(run_id) filter (where event = 'resolved') as resolved_by_run_id
@@ -48,4 +52,4 @@ select
     l.resolved_by_run_id,
     case when l.resolved_at is null then 'open' else 'resolved' end as status
 from opened as o
-left join later as l using (alert_id)
+left join later as l on o.alert_id = l.alert_id

@@ -15,16 +15,16 @@
 {%- endfor %}
 
 {% for table in quarantines %}
-select
-    partition_date,
-    source,
-    _source_file as source_file,
-    _source_line as source_line,
-    rule,
-    reason,
-    raw_record,
-    _ingested_at as ingested_at
-from {{ source('bronze', table) }}
-where {{ in_partition_window('partition_date') }}
-{% if not loop.last %}union all{% endif %}
+    select
+        partition_date,
+        source,
+        _source_file as source_file,
+        _source_line as source_line,
+        rule,
+        reason,
+        raw_record,
+        _ingested_at as ingested_at
+    from {{ source('bronze', table) }}
+    where {{ in_partition_window('partition_date') }}
+    {% if not loop.last %}union all{% endif %}
 {% endfor %}

@@ -27,7 +27,10 @@ with history as (
 ),
 
 first_states as (  -- the day an invoice became known: it adds to what the customer was billed
-    select customer_number, valid_from as event_day, amount_reporting
+    select
+        customer_number,
+        valid_from as event_day,
+        amount_reporting
     from history
     where state_version = 1
 ),
@@ -39,7 +42,10 @@ clearings as (  -- the day a clearing became known: it adds to the payment recor
         {{ dbt.datediff('due_date', 'payment_date', 'day') }} as days_late
     from history
     where not is_open
-    qualify row_number() over (partition by doc_id order by state_version) = 1
+    qualify row_number() over (
+        partition by doc_id
+        order by state_version
+    ) = 1
 ),
 
 daily as (
@@ -50,9 +56,21 @@ daily as (
         sum(paid) as paid,
         sum(days_late) as days_late
     from (
-        select customer_number, event_day, amount_reporting as invoiced, 0 as paid, 0 as days_late from first_states
+        select
+            customer_number,
+            event_day,
+            amount_reporting as invoiced,
+            0 as paid,
+            0 as days_late
+        from first_states
         union all
-        select customer_number, event_day, 0, 1, days_late from clearings
+        select
+            customer_number,
+            event_day,
+            0,
+            1,
+            days_late
+        from clearings
     ) as events
     {% if continue_versions %}
     where {{ in_partition_window('event_day') }}
@@ -89,7 +107,10 @@ running as (
         sum(paid) over w as invoices_paid_to_date,
         sum(days_late) over w as days_late_to_date
     from daily
-    window w as (partition by customer_number order by event_day rows between unbounded preceding and current row)
+    window w as (
+        partition by customer_number
+        order by event_day rows between unbounded preceding and current row
+    )
 ),
 
 standing as (
@@ -116,14 +137,22 @@ changes as (
     from (
         select
             *,
-            lag(payment_behavior) over (partition by customer_number order by event_day) as previous_behavior,
-            lag(value_segment) over (partition by customer_number order by event_day) as previous_segment
+            lag(payment_behavior) over (
+                partition by customer_number
+                order by event_day
+            ) as previous_behavior,
+            lag(value_segment) over (
+                partition by customer_number
+                order by event_day
+            ) as previous_segment
         from standing
     ) as compared
-    where (previous_behavior is null
+    where (
+        previous_behavior is null
         or previous_behavior <> payment_behavior
-        or previous_segment <> value_segment)
-        {% if continue_versions %}and {{ in_partition_window('event_day') }}{% endif %}
+        or previous_segment <> value_segment
+    )
+    {% if continue_versions %}and {{ in_partition_window('event_day') }}{% endif %}
 ),
 {% if continue_versions %}
 
@@ -140,9 +169,16 @@ versions as (  -- the touched customers' versions before the window, and the win
 {% endif %}
 
 names as (  -- descriptive attributes: latest value (type 1)
-    select customer_number, customer_name, business_code, payment_terms
+    select
+        customer_number,
+        customer_name,
+        business_code,
+        payment_terms
     from history
-    qualify row_number() over (partition by customer_number order by valid_from desc, state_version desc, doc_id desc) = 1
+    qualify row_number() over (
+        partition by customer_number
+        order by valid_from desc, state_version desc, doc_id desc
+    ) = 1
 )
 
 select
@@ -157,7 +193,13 @@ select
     c.invoices_paid_to_date,
     c.invoiced_to_date,
     c.event_day as valid_from,
-    lead(c.event_day) over (partition by c.customer_number order by c.event_day) as valid_to,
-    lead(c.event_day) over (partition by c.customer_number order by c.event_day) is null as is_current
+    lead(c.event_day) over (
+        partition by c.customer_number
+        order by c.event_day
+    ) as valid_to,
+    lead(c.event_day) over (
+        partition by c.customer_number
+        order by c.event_day
+    ) is null as is_current
 from {{ 'versions' if continue_versions else 'changes' }} as c
-join names as n on n.customer_number = c.customer_number
+inner join names as n on c.customer_number = n.customer_number

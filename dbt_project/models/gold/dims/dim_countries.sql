@@ -2,10 +2,23 @@
 {{ config(materialized='table') }}
 
 with countries as (
-    select country_code, iso3, country_name, region, currency_code from {{ ref('countries') }}
+    select
+        country_code,
+        iso3,
+        country_name,
+        region,
+        currency_code
+    from {{ ref('countries') }}
     union all
-    select 'ZZ', 'ZZZ', 'Unknown country', 'unknown', null
+    select
+        'ZZ',
+        'ZZZ',
+        'Unknown country',
+        'unknown',
+        null
 )
 
-select {{ surrogate_key(['country_code']) }} as country_key, *
+select
+    {{ surrogate_key(['country_code']) }} as country_key,
+    *
 from countries

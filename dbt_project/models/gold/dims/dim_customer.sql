@@ -22,8 +22,8 @@ select
     coalesce(country_level.country_key, unknown.country_key) as country_key
 from {{ ref('stg_customers') }} as c
 left join {{ ref('dim_geo') }} as province_level
-    on province_level.country_code = c.country_code and province_level.province_code = c.province_code
+    on c.country_code = province_level.country_code and c.province_code = province_level.province_code
 left join {{ ref('dim_geo') }} as country_level
-    on country_level.country_code = c.country_code and country_level.province_code is null
-join {{ ref('dim_geo') }} as unknown
+    on c.country_code = country_level.country_code and country_level.province_code is null
+inner join {{ ref('dim_geo') }} as unknown
     on unknown.country_code = 'ZZ'

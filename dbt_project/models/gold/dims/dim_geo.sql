@@ -4,10 +4,18 @@
 {{ config(materialized='table') }}
 
 with places as (
-    select p.country_code, p.province_code, p.province_name, p.region
+    select
+        p.country_code,
+        p.province_code,
+        p.province_name,
+        p.region
     from {{ ref('provinces') }} as p
     union all
-    select c.country_code, null, null, c.region
+    select
+        c.country_code,
+        null,
+        null,
+        c.region
     from {{ ref('dim_countries') }} as c
 )
 
@@ -20,4 +28,4 @@ select
     p.province_name,
     p.region
 from places as p
-join {{ ref('dim_countries') }} as c on c.country_code = p.country_code
+inner join {{ ref('dim_countries') }} as c on p.country_code = c.country_code

@@ -29,12 +29,17 @@ select
     i.amount_reporting,
     i.payment_terms,
     case when i.is_open then 'open' else 'paid' end as status,
-    case when not i.is_open then {{ dbt.datediff('i.invoice_date', 'i.payment_date', 'day') }} end as days_to_pay,
-    case when not i.is_open then {{ dbt.datediff('i.due_date', 'i.payment_date', 'day') }} end as days_late,
+    case
+        when not i.is_open then {{ dbt.datediff('i.invoice_date', 'i.payment_date', 'day') }} end
+        as days_to_pay,
+    case
+        when not i.is_open then {{ dbt.datediff('i.due_date', 'i.payment_date', 'day') }} end
+        as days_late,
     {{ invoice_size_bracket('i.amount_reporting') }} as invoice_size_bracket,
     i.state_valid_from as last_changed_on
 from invoices as i
 left join {{ ref('dim_ar_customer') }} as c
-    on c.customer_number = i.customer_number
-    and i.invoice_date >= c.valid_from
-    and (c.valid_to is null or i.invoice_date < c.valid_to)
+    on
+        i.customer_number = c.customer_number
+        and i.invoice_date >= c.valid_from
+        and (c.valid_to is null or i.invoice_date < c.valid_to)

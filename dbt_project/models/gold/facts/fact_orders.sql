@@ -37,6 +37,7 @@ select
     round(l.cost_vnd * fx.rate, 2) as cost_reporting
 from lines as l
 left join {{ ref('dim_customer') }} as c
-    on c.customer_code = l.customer_code
-    and c.valid_from <= l.order_date and (c.valid_to is null or c.valid_to > l.order_date)
+    on
+        l.customer_code = c.customer_code
+        and l.order_date >= c.valid_from and (c.valid_to is null or l.order_date < c.valid_to)
 {{ fx_asof_join("'VND'", 'l.order_date') }}

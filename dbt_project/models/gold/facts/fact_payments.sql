@@ -28,6 +28,7 @@ select
     round(p.amount_vnd * fx.rate, 2) as amount_reporting
 from payments as p
 left join {{ ref('dim_customer') }} as c
-    on c.customer_code = p.customer_code
-    and c.valid_from <= p.payment_date and (c.valid_to is null or c.valid_to > p.payment_date)
+    on
+        p.customer_code = c.customer_code
+        and p.payment_date >= c.valid_from and (c.valid_to is null or p.payment_date < c.valid_to)
 {{ fx_asof_join("'VND'", 'p.payment_date') }}

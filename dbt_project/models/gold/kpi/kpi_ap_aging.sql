@@ -17,9 +17,10 @@ open_bills as (
         b.amount_vnd,
         {{ aging_bucket(dbt.datediff('b.due_date', 'd.as_of_date', 'day')) }} as aging_bucket
     from days as d
-    join {{ ref('stg_supplier_bills') }} as b
-        on b.bill_date <= d.as_of_date
-        and coalesce(b.paid_date, cast('2999-12-31' as date)) > d.as_of_date
+    inner join {{ ref('stg_supplier_bills') }} as b
+        on
+            d.as_of_date >= b.bill_date
+            and coalesce(b.paid_date, cast('2999-12-31' as date)) > d.as_of_date
 ),
 
 buckets as (
@@ -35,7 +36,7 @@ counted as (
         coalesce(sum(o.amount_vnd), 0) as open_amount_vnd
     from days as d
     cross join buckets as k
-    left join open_bills as o on o.as_of_date = d.as_of_date and o.aging_bucket = k.aging_bucket
+    left join open_bills as o on d.as_of_date = o.as_of_date and k.aging_bucket = o.aging_bucket
     group by d.as_of_date, k.aging_bucket, k.bucket_order
 )
 
@@ -46,5 +47,6 @@ select
     bucket_order,
     bill_count,
     open_amount_vnd,
-    round(coalesce(open_amount_vnd / nullif(sum(open_amount_vnd) over (partition by as_of_date), 0), 0), 4) as amount_share
+    round(coalesce(open_amount_vnd / nullif(sum(open_amount_vnd) over (partition by as_of_date), 0), 0), 4)
+        as amount_share
 from counted

@@ -17,7 +17,10 @@ buckets as (
 ),
 
 grid as (
-    select days.as_of_date, buckets.aging_bucket, buckets.bucket_order
+    select
+        days.as_of_date,
+        buckets.aging_bucket,
+        buckets.bucket_order
     from (select distinct as_of_date from snapshot) as days
     cross join buckets
 ),
@@ -31,9 +34,10 @@ counted as (
         coalesce(sum(s.amount_reporting), 0) as open_amount
     from grid as g
     left join snapshot as s
-        on s.as_of_date = g.as_of_date
-        and s.aging_bucket = g.aging_bucket
-        and s.status = 'open'
+        on
+            g.as_of_date = s.as_of_date
+            and g.aging_bucket = s.aging_bucket
+            and s.status = 'open'
     group by g.as_of_date, g.aging_bucket, g.bucket_order
 )
 

@@ -34,7 +34,9 @@ daily as (
 ),
 
 sales as (  -- credit sales by posting day, reaching back one DSO window before the first day
-    select invoice_date, sum(amount_reporting) as invoiced
+    select
+        invoice_date,
+        sum(amount_reporting) as invoiced
     from {{ ref('stg_ar_invoices') }}
     where invoice_date between {{ dbt.dateadd('day', 1 - window_days, window_start()) }} and {{ window_end() }}
     group by invoice_date
@@ -75,4 +77,4 @@ select
     t.dso_window_days,
     {{ days_outstanding('d.open_amount', 't.trailing_invoiced_amount', 't.dso_window_days') }} as dso_days
 from daily as d
-join trailing_sales as t on t.as_of_date = d.as_of_date
+inner join trailing_sales as t on d.as_of_date = t.as_of_date

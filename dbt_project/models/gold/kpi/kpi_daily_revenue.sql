@@ -42,6 +42,6 @@ select
     coalesce(w.revenue_vnd, 0) as same_weekday_last_week_revenue_vnd,
     round(coalesce(t.revenue_vnd, 0) / nullif(w.revenue_vnd, 0) - 1, 4) as growth_vs_same_weekday_last_week
 from days as d
-left join daily as t on t.order_date = d.as_of_date
+left join daily as t on d.as_of_date = t.order_date
 left join daily as p on p.order_date = {{ dbt.dateadd('day', -1, 'd.as_of_date') }}
 left join daily as w on w.order_date = {{ dbt.dateadd('day', -7, 'd.as_of_date') }}

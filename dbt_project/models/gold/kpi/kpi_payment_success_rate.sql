@@ -25,11 +25,15 @@ settled as (
 ),
 
 pending as (
-    select d.as_of_date, count(*) as payments_pending, sum(p.amount_vnd) as pending_amount_vnd
+    select
+        d.as_of_date,
+        count(*) as payments_pending,
+        sum(p.amount_vnd) as pending_amount_vnd
     from days as d
-    join {{ ref('fact_payments') }} as p
-        on p.payment_date <= d.as_of_date
-        and coalesce(p.settled_date, cast('2999-12-31' as date)) > d.as_of_date
+    inner join {{ ref('fact_payments') }} as p
+        on
+            d.as_of_date >= p.payment_date
+            and coalesce(p.settled_date, cast('2999-12-31' as date)) > d.as_of_date
     group by d.as_of_date
 )
 
@@ -45,5 +49,5 @@ select
     coalesce(p.payments_pending, 0) as payments_pending_at_day_end,
     coalesce(p.pending_amount_vnd, 0) as pending_amount_vnd
 from days as d
-left join settled as s on s.settled_date = d.as_of_date
-left join pending as p on p.as_of_date = d.as_of_date
+left join settled as s on d.as_of_date = s.settled_date
+left join pending as p on d.as_of_date = p.as_of_date

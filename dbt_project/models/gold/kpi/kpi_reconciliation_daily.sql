@@ -21,7 +21,8 @@ daily as (
         count(*) filter (where match_status = 'matched') as matched_lines,
         coalesce(sum(bank_amount_vnd) filter (where match_status = 'matched'), 0) as matched_amount_vnd,
         count(*) filter (where match_status = 'amount_mismatch') as amount_mismatch_lines,
-        coalesce(sum(difference_vnd) filter (where match_status = 'amount_mismatch'), 0) as amount_mismatch_difference_vnd,
+        coalesce(sum(difference_vnd) filter (where match_status = 'amount_mismatch'), 0)
+            as amount_mismatch_difference_vnd,
         count(*) filter (where unmatched_side = 'bank') as unmatched_bank_lines,
         coalesce(sum(bank_amount_vnd) filter (where unmatched_side = 'bank'), 0) as unmatched_bank_amount_vnd,
         count(payment_id) as payments_expected,
@@ -50,4 +51,4 @@ select
     coalesce(t.repeated_deliveries_dropped, 0) as repeated_deliveries_dropped,
     round(t.matched_lines * 1.0 / nullif(t.bank_credit_lines, 0), 4) as match_rate
 from days as d
-left join daily as t on t.match_date = d.as_of_date
+left join daily as t on d.as_of_date = t.match_date

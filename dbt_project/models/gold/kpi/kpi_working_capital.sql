@@ -16,14 +16,43 @@
 {% set window_days = var('working_capital_window_days') %}
 
 with flows as (
-    select order_date as flow_date, revenue_vnd as invoiced, cost_vnd as cogs, 0 as collected, 0 as billed, 0 as bills_paid
+    select
+        order_date as flow_date,
+        revenue_vnd as invoiced,
+        cost_vnd as cogs,
+        0 as collected,
+        0 as billed,
+        0 as bills_paid
     from {{ ref('fact_orders') }}
     union all
-    select settled_date, 0, 0, amount_vnd, 0, 0 from {{ ref('fact_payments') }} where status = 'paid'
+    select
+        settled_date,
+        0,
+        0,
+        amount_vnd,
+        0,
+        0
+    from {{ ref('fact_payments') }}
+    where status = 'paid'
     union all
-    select bill_date, 0, 0, 0, amount_vnd, 0 from {{ ref('stg_supplier_bills') }}
+    select
+        bill_date,
+        0,
+        0,
+        0,
+        amount_vnd,
+        0
+    from {{ ref('stg_supplier_bills') }}
     union all
-    select paid_date, 0, 0, 0, 0, amount_vnd from {{ ref('stg_supplier_bills') }} where paid_date is not null
+    select
+        paid_date,
+        0,
+        0,
+        0,
+        0,
+        amount_vnd
+    from {{ ref('stg_supplier_bills') }}
+    where paid_date is not null
 ),
 
 first_day as (
@@ -46,17 +75,29 @@ daily as (
         coalesce(sum(f.billed), 0) as billed,
         coalesce(sum(f.bills_paid), 0) as bills_paid
     from history as h
-    left join flows as f on f.flow_date = h.as_of_date
+    left join flows as f on h.as_of_date = f.flow_date
     group by h.as_of_date
 ),
 
 running as (
     select
         d.as_of_date,
-        sum(invoiced - collected) over (order by as_of_date rows unbounded preceding) as ar_outstanding_vnd,
-        sum(billed - bills_paid) over (order by as_of_date rows unbounded preceding) as ap_outstanding_vnd,
-        sum(invoiced) over (order by as_of_date rows between {{ window_days - 1 }} preceding and current row) as trailing_revenue_vnd,
-        sum(cogs) over (order by as_of_date rows between {{ window_days - 1 }} preceding and current row) as trailing_cogs_vnd,
+        sum(invoiced - collected) over (
+            order by as_of_date rows unbounded preceding
+        ) as ar_outstanding_vnd,
+        sum(billed - bills_paid) over (
+            order by as_of_date rows unbounded preceding
+        ) as ap_outstanding_vnd,
+        sum(invoiced)
+            over (
+                order by as_of_date rows between {{ window_days - 1 }} preceding and current row
+            )
+            as trailing_revenue_vnd,
+        sum(cogs)
+            over (
+                order by as_of_date rows between {{ window_days - 1 }} preceding and current row
+            )
+            as trailing_cogs_vnd,
         {{ trailing_window_days('f.first_order_date', 'd.as_of_date', window_days) }} as window_days
     from daily as d
     cross join first_day as f

@@ -6,13 +6,21 @@
 {{ config(materialized='table') }}
 
 with orders as (
-    select order_id, min(order_date) as order_date, min(customer_code) as customer_code, sum(revenue_vnd) as order_amount_vnd
+    select
+        order_id,
+        min(order_date) as order_date,
+        min(customer_code) as customer_code,
+        sum(revenue_vnd) as order_amount_vnd
     from {{ ref('fact_orders') }}
     group by order_id
 ),
 
 paid as (
-    select payment_id, order_id, settled_date, amount_vnd
+    select
+        payment_id,
+        order_id,
+        settled_date,
+        amount_vnd
     from {{ ref('fact_payments') }}
     where status = 'paid'
 ),
@@ -28,14 +36,17 @@ pairs as (
         p.amount_vnd as payment_amount_vnd,
         o.order_id is not null as order_known
     from orders as o
-    full outer join paid as p on p.order_id = o.order_id
+    full outer join paid as p on o.order_id = p.order_id
 ),
 
 per_order as (
     select
         *,
         coalesce(sum(payment_amount_vnd) over (partition by order_id), 0) as order_paid_vnd,
-        row_number() over (partition by order_id order by settled_date nulls last, payment_id) as order_row
+        row_number() over (
+            partition by order_id
+            order by settled_date nulls last, payment_id
+        ) as order_row
     from pairs
 )
 

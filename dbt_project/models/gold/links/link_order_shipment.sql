@@ -5,7 +5,10 @@
 {{ config(materialized='table') }}
 
 with orders as (
-    select order_id, min(order_date) as order_date, sum(quantity) as units_ordered
+    select
+        order_id,
+        min(order_date) as order_date,
+        sum(quantity) as units_ordered
     from {{ ref('fact_orders') }}
     group by order_id
 ),
@@ -22,14 +25,17 @@ pairs as (
         s.delivered_date,
         o.order_id is not null as order_known
     from orders as o
-    full outer join {{ ref('fact_shipments') }} as s on s.order_id = o.order_id
+    full outer join {{ ref('fact_shipments') }} as s on o.order_id = s.order_id
 ),
 
 per_order as (
     select
         *,
         coalesce(sum(units_shipped) over (partition by order_id), 0) as order_units_shipped,
-        row_number() over (partition by order_id order by shipped_date nulls last, shipment_id) as order_row
+        row_number() over (
+            partition by order_id
+            order by shipped_date nulls last, shipment_id
+        ) as order_row
     from pairs
 )
 

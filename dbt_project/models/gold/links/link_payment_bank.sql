@@ -7,13 +7,21 @@
 {{ config(materialized='table') }}
 
 with expected as (
-    select payment_id, settled_date, amount_vnd
+    select
+        payment_id,
+        settled_date,
+        amount_vnd
     from {{ ref('fact_payments') }}
     where status = 'paid' and expects_bank_line
 ),
 
 credits as (
-    select bank_txn_id, txn_date, amount_vnd, payment_ref, deliveries
+    select
+        bank_txn_id,
+        txn_date,
+        amount_vnd,
+        payment_ref,
+        deliveries
     from {{ ref('fact_bank_txn') }}
     where direction = 'credit'
 ),
@@ -28,7 +36,7 @@ joined as (
         b.txn_date,
         b.deliveries
     from expected as p
-    full outer join credits as b on b.payment_ref = p.payment_id
+    full outer join credits as b on p.payment_id = b.payment_ref
 )
 
 select

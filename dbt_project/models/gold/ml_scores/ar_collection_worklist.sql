@@ -23,7 +23,10 @@ listed as (
         score_date,
         doc_id,
         priority_rank,
-        row_number() over (partition by score_date order by priority_rank) as call_order  -- the worklist's own order
+        row_number() over (
+            partition by score_date
+            order by priority_rank
+        ) as call_order  -- the worklist's own order
     from ranked
     where is_listed
 )
@@ -52,8 +55,8 @@ select
     s.model_version as payment_model_version
 from listed as l
 -- the view's other columns; its own rank is not read, so DuckDB drops that window
-join {{ ref('score_ar_priority') }} as p
-    on p.score_date = l.score_date and p.doc_id = l.doc_id and {{ in_partition_window('p.score_date') }}
+inner join {{ ref('score_ar_priority') }} as p
+    on l.score_date = p.score_date and l.doc_id = p.doc_id and {{ in_partition_window('p.score_date') }}
 left join {{ ref('score_payment_pred') }} as s
-    on s.score_date = l.score_date and s.doc_id = l.doc_id and {{ in_partition_window('s.score_date') }}
-left join {{ ref('dim_ar_customer') }} as c on c.customer_number = p.customer_number and c.is_current
+    on l.score_date = s.score_date and l.doc_id = s.doc_id and {{ in_partition_window('s.score_date') }}
+left join {{ ref('dim_ar_customer') }} as c on p.customer_number = c.customer_number and c.is_current

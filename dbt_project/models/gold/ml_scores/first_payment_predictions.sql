@@ -26,4 +26,7 @@ where {{ in_partition_window('s.score_date') }}
 {%- if is_incremental() %}
   and s.doc_id not in (select doc_id from {{ this }} where predicted_on < {{ window_start() }})
 {%- endif %}
-qualify row_number() over (partition by s.doc_id order by s.score_date) = 1
+qualify row_number() over (
+    partition by s.doc_id
+    order by s.score_date
+) = 1

@@ -15,11 +15,29 @@ with expected as (
 ),
 
 by_day as (
-    select score_date, expected_date as cash_date, open_amount as expected, 0 as early, 0 as late from expected
+    select
+        score_date,
+        expected_date as cash_date,
+        open_amount as expected,
+        0 as early,
+        0 as late
+    from expected
     union all
-    select score_date, early_date, 0, open_amount, 0 from expected
+    select
+        score_date,
+        early_date,
+        0,
+        open_amount,
+        0
+    from expected
     union all
-    select score_date, late_date, 0, 0, open_amount from expected
+    select
+        score_date,
+        late_date,
+        0,
+        0,
+        open_amount
+    from expected
 )
 
 select

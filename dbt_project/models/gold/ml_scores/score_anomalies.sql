@@ -5,13 +5,23 @@
 {{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_partition_window('found_on') }}") }}
 
 with paid as (
-    select doc_id, invoice_id, customer_number, payment_date, state_valid_from as paid_known_on, amount_reporting
+    select
+        doc_id,
+        invoice_id,
+        customer_number,
+        payment_date,
+        state_valid_from as paid_known_on,
+        amount_reporting
     from {{ ref('stg_ar_invoices') }}
     where not is_open and {{ in_partition_window('state_valid_from') }}
 ),
 
 first_predictions as (
-    select doc_id, predicted_payment_date, model_version, predicted_on
+    select
+        doc_id,
+        predicted_payment_date,
+        model_version,
+        predicted_on
     from {{ ref('first_payment_predictions') }}
     where doc_id in (select doc_id from paid)
 ),
@@ -26,10 +36,10 @@ prediction_misses as (
         '{{ var("reporting_currency") }}' as currency,
         {{ dbt.datediff('f.predicted_payment_date', 'p.payment_date', 'day') }} as observed,
         'paid ' || cast({{ dbt.datediff('f.predicted_payment_date', 'p.payment_date', 'day') }} as varchar)
-            || ' days from the date predicted on ' || cast(f.predicted_on as varchar) as reason,
+        || ' days from the date predicted on ' || cast(f.predicted_on as varchar) as reason,
         f.model_version
     from paid as p
-    join first_predictions as f on f.doc_id = p.doc_id
+    inner join first_predictions as f on p.doc_id = f.doc_id
     where abs({{ dbt.datediff('f.predicted_payment_date', 'p.payment_date', 'day') }}) > {{ var('prediction_anomaly_days') }}
 ),
 
@@ -48,6 +58,12 @@ transactions as (
     where is_anomaly and {{ in_partition_window('score_date') }}
 )
 
-select *, {{ date_key('found_on') }} as found_on_key from prediction_misses
+select
+    *,
+    {{ date_key('found_on') }} as found_on_key
+from prediction_misses
 union all
-select *, {{ date_key('found_on') }} as found_on_key from transactions
+select
+    *,
+    {{ date_key('found_on') }} as found_on_key
+from transactions

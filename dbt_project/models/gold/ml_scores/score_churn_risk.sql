@@ -10,12 +10,14 @@ select
     c.segment,
     s.recency_days,
     s.churn_probability,
-    case when s.churn_probability >= 0.6 then 'high' when s.churn_probability >= 0.3 then 'medium' else 'low' end as risk_band,
+    case when s.churn_probability >= 0.6 then 'high' when s.churn_probability >= 0.3 then 'medium' else 'low' end
+        as risk_band,
     s.model_name,
     s.model_version,
     s.predicted_at as prediction_timestamp
 from {{ source('ml', 'churn_scores') }} as s
 left join {{ ref('dim_customer') }} as c
-    on c.customer_code = s.customer_code
-    and c.valid_from <= s.score_date and (c.valid_to is null or c.valid_to > s.score_date)
+    on
+        s.customer_code = c.customer_code
+        and s.score_date >= c.valid_from and (c.valid_to is null or s.score_date < c.valid_to)
 where {{ in_partition_window('s.score_date') }}

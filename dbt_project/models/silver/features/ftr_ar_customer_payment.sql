@@ -31,7 +31,10 @@ states as (
         *,
         min(case when not is_open then state_version end) over (partition by doc_id) as first_closed_version,
         lag(case when is_open then amount_reporting else 0 end, 1, 0)
-            over (partition by doc_id order by state_version) as previous_open_amount
+            over (
+                partition by doc_id
+                order by state_version
+            ) as previous_open_amount
     from history
 ),
 
@@ -50,9 +53,13 @@ events as (  -- per invoice state: what it changes in the customer's record on t
 ),
 
 daily as (
-    select customer_number, as_of_date,
-           sum(posted) as posted, sum(paid) as paid, sum(days_late) as days_late,
-           sum(open_amount_change) as open_amount_change
+    select
+        customer_number,
+        as_of_date,
+        sum(posted) as posted,
+        sum(paid) as paid,
+        sum(days_late) as days_late,
+        sum(open_amount_change) as open_amount_change
     from events
     {% if continue_record %}
     where {{ in_partition_window('as_of_date') }}
@@ -76,7 +83,10 @@ running as (
         sum(days_late) over w as days_late_to_date,
         sum(open_amount_change) over w as open_amount
     from daily
-    window w as (partition by customer_number order by as_of_date rows between unbounded preceding and current row)
+    window w as (
+        partition by customer_number
+        order by as_of_date rows between unbounded preceding and current row
+    )
 ),
 
 rated as (
@@ -100,5 +110,9 @@ select
     lag(payment_completion_rate) over w as previous_payment_completion_rate,
     payment_completion_rate - lag(payment_completion_rate) over w as payment_completion_rate_change
 from rated
-window w as (partition by customer_number order by as_of_date)
+window
+    w as (
+        partition by customer_number
+        order by as_of_date
+    )
 qualify {{ in_partition_window('as_of_date') }}

@@ -14,20 +14,30 @@ with days as (
 ),
 
 accounts as (  -- the version of each account in force at the end of each day
-    select d.as_of_date, c.*
+    select
+        d.as_of_date,
+        c.*
     from days as d
-    join {{ ref('stg_customers') }} as c
-        on c.valid_from <= d.as_of_date and (c.valid_to is null or c.valid_to > d.as_of_date)
+    inner join {{ ref('stg_customers') }} as c
+        on d.as_of_date >= c.valid_from and (c.valid_to is null or d.as_of_date < c.valid_to)
 ),
 
 orders as (
-    select order_id, customer_code, order_date, sum(revenue_vnd) as order_revenue_vnd
+    select
+        order_id,
+        customer_code,
+        order_date,
+        sum(revenue_vnd) as order_revenue_vnd
     from {{ ref('stg_orders') }}
     group by order_id, customer_code, order_date
 ),
 
 paid_by_order as (  -- settled payments per order and settlement day
-    select order_id, settled_date, status, sum(amount_vnd) as amount_vnd
+    select
+        order_id,
+        settled_date,
+        status,
+        sum(amount_vnd) as amount_vnd
     from {{ ref('stg_payments') }}
     where status = 'paid'
     group by order_id, settled_date, status
@@ -42,11 +52,12 @@ order_history as (  -- each account-day with its orders of the trailing 365 days
         o.order_revenue_vnd,
         coalesce(sum(p.amount_vnd), 0) as paid_by_day_vnd
     from accounts as a
-    join orders as o
-        on o.customer_code = a.customer_code
-        and o.order_date between {{ dbt.dateadd('day', -364, 'a.as_of_date') }} and a.as_of_date
+    inner join orders as o
+        on
+            a.customer_code = o.customer_code
+            and o.order_date between {{ dbt.dateadd('day', -364, 'a.as_of_date') }} and a.as_of_date
     left join paid_by_order as p
-        on p.order_id = o.order_id and p.status = 'paid' and p.settled_date <= a.as_of_date
+        on o.order_id = p.order_id and p.status = 'paid' and a.as_of_date >= p.settled_date
     group by a.as_of_date, a.customer_code, o.order_id, o.order_date, o.order_revenue_vnd
 ),
 
@@ -70,18 +81,27 @@ payment_features as (
         count(*) filter (where p.status = 'failed' and p.settled_date <= a.as_of_date) as payments_failed_ltm,
         count(*) filter (where p.settled_date is null or p.settled_date > a.as_of_date) as payments_pending
     from accounts as a
-    join {{ ref('stg_payments') }} as p
-        on p.customer_code = a.customer_code
-        and p.payment_date between {{ dbt.dateadd('day', -364, 'a.as_of_date') }} and a.as_of_date
+    inner join {{ ref('stg_payments') }} as p
+        on
+            a.customer_code = p.customer_code
+            and p.payment_date between {{ dbt.dateadd('day', -364, 'a.as_of_date') }} and a.as_of_date
     group by a.as_of_date, a.customer_code
 ),
 
 first_orders as (
-    select customer_code, min(order_date) as first_order_date from orders group by customer_code
+    select
+        customer_code,
+        min(order_date) as first_order_date
+    from orders
+    group by customer_code
 ),
 
 opened as (
-    select customer_code, min(valid_from) as opened_on from {{ ref('stg_customers') }} group by customer_code
+    select
+        customer_code,
+        min(valid_from) as opened_on
+    from {{ ref('stg_customers') }}
+    group by customer_code
 ),
 
 combined as (
@@ -106,19 +126,28 @@ combined as (
         coalesce(p.payments_failed_ltm, 0) as payments_failed_ltm,
         coalesce(p.payments_pending, 0) as payments_pending
     from accounts as a
-    left join order_features as o on o.as_of_date = a.as_of_date and o.customer_code = a.customer_code
-    left join payment_features as p on p.as_of_date = a.as_of_date and p.customer_code = a.customer_code
-    left join first_orders as f on f.customer_code = a.customer_code
-    left join opened as op on op.customer_code = a.customer_code
+    left join order_features as o on a.as_of_date = o.as_of_date and a.customer_code = o.customer_code
+    left join payment_features as p on a.as_of_date = p.as_of_date and a.customer_code = p.customer_code
+    left join first_orders as f on a.customer_code = f.customer_code
+    left join opened as op on a.customer_code = op.customer_code
 )
 
 select
     *,
     {{ date_key('as_of_date') }} as as_of_date_key,
     -- quintile scores among the accounts with orders that day (5 = best)
-    case when frequency_ltm > 0 then ntile(5) over (partition by as_of_date, frequency_ltm > 0 order by recency_days desc, customer_code) end as recency_score,
-    case when frequency_ltm > 0 then ntile(5) over (partition by as_of_date, frequency_ltm > 0 order by frequency_ltm, customer_code) end as frequency_score,
-    case when frequency_ltm > 0 then ntile(5) over (partition by as_of_date, frequency_ltm > 0 order by monetary_ltm_vnd, customer_code) end as monetary_score,
+    case when frequency_ltm > 0 then ntile(5) over (
+        partition by as_of_date, frequency_ltm > 0
+        order by recency_days desc, customer_code asc
+    ) end as recency_score,
+    case when frequency_ltm > 0 then ntile(5) over (
+        partition by as_of_date, frequency_ltm > 0
+        order by frequency_ltm, customer_code
+    ) end as frequency_score,
+    case when frequency_ltm > 0 then ntile(5) over (
+        partition by as_of_date, frequency_ltm > 0
+        order by monetary_ltm_vnd, customer_code
+    ) end as monetary_score,
     case
         when frequency_ltm = 0 and customer_age_days < 30 then 'New'
         when frequency_ltm = 0 or recency_days > 90 then 'Inactive'

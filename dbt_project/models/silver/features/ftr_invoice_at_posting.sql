@@ -15,8 +15,17 @@ with history as (
 ),
 
 invoices as (  -- the window's new invoices, in their first delivered state
-    select doc_id, invoice_id, customer_number, business_code, currency, invoice_date, due_date,
-           payment_terms, amount_reporting, valid_from as known_on
+    select
+        doc_id,
+        invoice_id,
+        customer_number,
+        business_code,
+        currency,
+        invoice_date,
+        due_date,
+        payment_terms,
+        amount_reporting,
+        valid_from as known_on
     from history
     where state_version = 1 and {{ in_partition_window('valid_from') }}
 ),
@@ -53,42 +62,58 @@ events as (  -- per invoice: the day it became known and the day its payment did
     from docs
     where opened_on <= {{ window_end() }}
     union all
-    select doc_id, customer_number, paid_known_on, false, 0, null, 1, opening_amount, days_late, payment_date
+    select
+        doc_id,
+        customer_number,
+        paid_known_on,
+        false,
+        0,
+        null,
+        1,
+        opening_amount,
+        days_late,
+        payment_date
     from docs
     where paid_known_on > opened_on and paid_known_on <= {{ window_end() }}
 ),
 
-openings as (  -- the window's invoices, on the day each became known
-    select doc_id, customer_number, event_on
+-- the window's invoices, on the day each became known (read in the Jinja branches below)
+openings as (  -- noqa: ST03
+    select
+        doc_id,
+        customer_number,
+        event_on
     from events
     where is_opening and {{ in_partition_window('event_on') }}
 ),
 
 {% if not is_short_window() -%}
-record as (
+    record as (
     -- Running totals over the customer's events up to the end of the invoice's own day, less
     -- the invoice itself (`exclude current row` on its opening row, which also carries its
     -- payment when it was delivered already paid). One sorted pass per customer instead of
     -- pairing every invoice with every other one: that pairing grew with the square of a
     -- large customer's invoice count and spilled past the disk at ~200k invoices.
-    select
-        doc_id,
-        cast(sum(opened) over so_far as bigint) as prior_invoices,  -- a sum is hugeint in DuckDB
-        cast(sum(paid) over so_far as bigint) as prior_paid_invoices,
-        median(days_late) over so_far as prior_median_days_late,
-        avg(days_late) over so_far as prior_mean_days_late,
-        stddev_samp(days_late) over so_far as prior_sd_days_late,
-        cast(sum(case when days_late > 30 then 1 else 0 end) over so_far as bigint) as prior_paid_over_30_late,
-        max(payment_date) over so_far as prior_last_payment_date,
-        sum(opened_amount) over so_far as prior_opened_amount,
-        sum(paid_amount) over so_far as prior_paid_amount
-    from events
-    window so_far as (
-        partition by customer_number order by event_on
-        range between unbounded preceding and current row exclude current row
+        select
+            doc_id,
+            cast(sum(opened) over so_far as bigint) as prior_invoices,  -- a sum is hugeint in DuckDB
+            cast(sum(paid) over so_far as bigint) as prior_paid_invoices,
+            median(days_late) over so_far as prior_median_days_late,
+            avg(days_late) over so_far as prior_mean_days_late,
+            stddev_samp(days_late) over so_far as prior_sd_days_late,
+            cast(sum(case when days_late > 30 then 1 else 0 end) over so_far as bigint) as prior_paid_over_30_late,
+            max(payment_date) over so_far as prior_last_payment_date,
+            sum(opened_amount) over so_far as prior_opened_amount,
+            sum(paid_amount) over so_far as prior_paid_amount
+        from events
+        window
+            so_far as (
+                partition by customer_number
+                order by event_on
+                range between unbounded preceding and current row exclude current row
+            )
+        qualify is_opening and {{ in_partition_window('event_on') }}
     )
-    qualify is_opening and {{ in_partition_window('event_on') }}
-)
 {%- else -%}
 {#- A short window (a new day, a catch-up of a few days) must not cost more as history grows,
     and the framed window above sorts every event of every customer with an invoice in the
@@ -240,4 +265,4 @@ select
     coalesce(r.prior_invoices, 0) - coalesce(r.prior_paid_invoices, 0) as open_invoices_at_posting,
     round(coalesce(r.prior_opened_amount, 0) - coalesce(r.prior_paid_amount, 0), 2) as open_amount_at_posting
 from invoices as i
-left join record as r on r.doc_id = i.doc_id
+left join record as r on i.doc_id = r.doc_id

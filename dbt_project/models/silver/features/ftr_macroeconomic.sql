@@ -17,8 +17,12 @@ indicators as (
         lending_rate_pct,
         cpi_yoy_pct,
         usd_vnd,
-        lag(lending_rate_pct) over (order by month_start) as previous_lending_rate_pct,
-        lag(usd_vnd) over (order by month_start) as previous_usd_vnd
+        lag(lending_rate_pct) over (
+            order by month_start
+        ) as previous_lending_rate_pct,
+        lag(usd_vnd) over (
+            order by month_start
+        ) as previous_usd_vnd
     from {{ ref('macro_indicators') }}
 )
 

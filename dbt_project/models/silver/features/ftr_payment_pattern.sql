@@ -12,13 +12,21 @@ with days as (
     {{ model_days("(select min(payment_date) from " ~ ref('stg_payments') ~ ")", "select max(payment_date) from " ~ ref('stg_payments')) }}
 ),
 
+order_dates as (
+    select distinct
+        order_id,
+        order_date,
+        due_date
+    from {{ ref('stg_orders') }}
+),
+
 payments as (
     select
         p.*,
         o.order_date,
         o.due_date
     from {{ ref('stg_payments') }} as p
-    left join (select distinct order_id, order_date, due_date from {{ ref('stg_orders') }}) as o on o.order_id = p.order_id
+    left join order_dates as o on p.order_id = o.order_id
 ),
 
 known as (  -- each payment as it stood at the end of each day
@@ -33,7 +41,7 @@ known as (  -- each payment as it stood at the end of each day
         case when p.settled_date <= d.as_of_date then p.status else 'pending' end as status_then,
         p.settled_date
     from days as d
-    join payments as p
+    inner join payments as p
         on p.payment_date between {{ dbt.dateadd('day', -364, 'd.as_of_date') }} and d.as_of_date
 ),
 
@@ -50,7 +58,10 @@ method_rank as (
         as_of_date,
         customer_code,
         method_code,
-        row_number() over (partition by as_of_date, customer_code order by count(*) desc, method_code) as rank
+        row_number() over (
+            partition by as_of_date, customer_code
+            order by count(*) desc, method_code
+        ) as rank
     from paid
     group by as_of_date, customer_code, method_code
 ),
@@ -96,5 +107,5 @@ select
     round(t.avg_days_late, 2) as avg_days_late,
     round(t.on_time_share, 4) as on_time_share
 from attempts as a
-left join method_rank as m on m.as_of_date = a.as_of_date and m.customer_code = a.customer_code and m.rank = 1
-left join timing as t on t.as_of_date = a.as_of_date and t.customer_code = a.customer_code
+left join method_rank as m on a.as_of_date = m.as_of_date and a.customer_code = m.customer_code and m.rank = 1
+left join timing as t on a.as_of_date = t.as_of_date and a.customer_code = t.customer_code

@@ -12,7 +12,11 @@ with days as (
 ),
 
 holidays as (
-    select holiday_date, holiday_name, holiday_group from {{ ref('vn_holidays') }}
+    select
+        holiday_date,
+        holiday_name,
+        holiday_group
+    from {{ ref('vn_holidays') }}
 ),
 
 tet_starts as (  -- the first day off of each Tết break
@@ -26,11 +30,15 @@ next_holiday as (
     select
         d.as_of_date,
         min(h.holiday_date) as next_holiday_date,
-        (select min(t.holiday_date) from tet_starts as t where t.holiday_date > d.as_of_date) as next_tet_day
+        (
+            select min(t.holiday_date) from tet_starts as t
+            where t.holiday_date > d.as_of_date
+        ) as next_tet_day
     from days as d
     left join holidays as h
-        on h.holiday_date > d.as_of_date
-        and h.holiday_date <= {{ dbt.dateadd('day', 400, 'd.as_of_date') }}
+        on
+            d.as_of_date < h.holiday_date
+            and h.holiday_date <= {{ dbt.dateadd('day', 400, 'd.as_of_date') }}
     group by d.as_of_date
 )
 
@@ -50,11 +58,11 @@ select
     h.holiday_name,
     h.holiday_group,
     coalesce(h.holiday_group = 'tet', false) as is_tet_holiday,
-    not (extract(isodow from d.as_of_date) in (6, 7) or h.holiday_date is not null) as is_business_day,
+    not(extract(isodow from d.as_of_date) in (6, 7) or h.holiday_date is not null) as is_business_day,
     {{ dbt.datediff('d.as_of_date', 'n.next_holiday_date', 'day') }} as days_to_next_holiday,
     h.holiday_date is null and {{ dbt.datediff('d.as_of_date', 'n.next_holiday_date', 'day') }} <= 3 as is_pre_holiday,
     {{ dbt.datediff('d.as_of_date', 'n.next_tet_day', 'day') }} as days_to_tet,
     h.holiday_date is null and {{ dbt.datediff('d.as_of_date', 'n.next_tet_day', 'day') }} <= 21 as is_tet_season
 from days as d
-left join holidays as h on h.holiday_date = d.as_of_date
-left join next_holiday as n on n.as_of_date = d.as_of_date
+left join holidays as h on d.as_of_date = h.holiday_date
+left join next_holiday as n on d.as_of_date = n.as_of_date

@@ -8,38 +8,61 @@
 {{ config(materialized='table') }}
 
 with cash as (
-    select 'ar_invoices' as stream, payment_date as cash_date, sum(amount_reporting) as cash_in
+    select
+        'ar_invoices' as stream,
+        payment_date as cash_date,
+        sum(amount_reporting) as cash_in
     from {{ ref('stg_ar_invoices') }}
     where not is_open
     group by payment_date
     union all
-    select 'sme_payments' as stream, settled_date as cash_date, sum(amount_vnd) as cash_in
+    select
+        'sme_payments' as stream,
+        settled_date as cash_date,
+        sum(amount_vnd) as cash_in
     from {{ ref('stg_payments') }}
     where status = 'paid' and settled_date is not null
     group by settled_date
 ),
 
+delivered_through as (  -- each stream's newest delivery
+    select
+        'ar_invoices' as stream,
+        max(valid_from) as data_through
+    from {{ ref('stg_ar_invoice_history') }}
+    union all
+    select
+        'sme_payments' as stream,
+        max(delivered_on) as data_through
+    from {{ ref('stg_payments') }}
+),
+
 spans as (  -- a stream's data runs to its newest delivery, even when that day had no cash
-    select c.stream, min(c.cash_date) as first_day, greatest(max(c.cash_date), max(t.data_through)) as last_day
+    select
+        c.stream,
+        min(c.cash_date) as first_day,
+        greatest(max(c.cash_date), max(t.data_through)) as last_day
     from cash as c
-    join (
-        select 'ar_invoices' as stream, max(valid_from) as data_through from {{ ref('stg_ar_invoice_history') }}
-        union all
-        select 'sme_payments' as stream, max(delivered_on) as data_through from {{ ref('stg_payments') }}
-    ) as t on t.stream = c.stream
+    inner join delivered_through as t on c.stream = t.stream
     group by c.stream
 ),
 
 calendar as (
-    select s.stream, d.date_day as cash_date, d.date_day > s.last_day as is_future
+    select
+        s.stream,
+        d.date_day as cash_date,
+        d.date_day > s.last_day as is_future
     from spans as s
-    join {{ ref('dim_date') }} as d
-        on d.date_day between s.first_day
-        and {{ dbt.dateadd('day', var('cashflow_forecast_horizon_days'), 's.last_day') }}
+    inner join {{ ref('dim_date') }} as d
+        on
+            d.date_day between s.first_day
+            and {{ dbt.dateadd('day', var('cashflow_forecast_horizon_days'), 's.last_day') }}
 ),
 
 holidays as (
-    select cast(holiday_date as date) as holiday_date, max(holiday_group) as holiday_group
+    select
+        cast(holiday_date as date) as holiday_date,
+        max(holiday_group) as holiday_group
     from {{ ref('vn_holidays') }}
     group by holiday_date
 )
@@ -59,5 +82,5 @@ select
     k.stream = 'sme_payments' and h.holiday_date is not null as is_holiday,
     k.stream = 'sme_payments' and coalesce(h.holiday_group = 'tet', false) as is_tet_holiday
 from calendar as k
-left join cash as c on c.stream = k.stream and c.cash_date = k.cash_date
-left join holidays as h on h.holiday_date = k.cash_date
+left join cash as c on k.stream = c.stream and k.cash_date = c.cash_date
+left join holidays as h on k.cash_date = h.holiday_date

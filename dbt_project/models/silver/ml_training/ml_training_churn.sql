@@ -12,7 +12,10 @@ with data_through as (
 ),
 
 order_days as (
-    select distinct customer_code, order_date from {{ ref('stg_orders') }}
+    select distinct
+        customer_code,
+        order_date
+    from {{ ref('stg_orders') }}
 ),
 
 accounts as (
@@ -37,15 +40,21 @@ activity as (
     select
         a.as_of_date,
         a.customer_code,
-        count(*) filter (where o.order_date > {{ dbt.dateadd('day', -30, 'a.as_of_date') }} and o.order_date <= a.as_of_date)
+        count(*) filter (
+            where o.order_date > {{ dbt.dateadd('day', -30, 'a.as_of_date') }} and o.order_date <= a.as_of_date
+        )
             as order_days_last_30,
-        count(*) filter (where o.order_date > {{ dbt.dateadd('day', -60, 'a.as_of_date') }}
-                           and o.order_date <= {{ dbt.dateadd('day', -30, 'a.as_of_date') }}) as order_days_prior_30,
+        count(
+            *) filter (
+            where o.order_date > {{ dbt.dateadd('day', -60, 'a.as_of_date') }}
+            and o.order_date <= {{ dbt.dateadd('day', -30, 'a.as_of_date') }}
+        ) as order_days_prior_30,
         min(o.order_date) filter (where o.order_date > a.as_of_date) as next_order_date
     from accounts as a
     left join order_days as o
-        on o.customer_code = a.customer_code
-        and o.order_date > {{ dbt.dateadd('day', -60, 'a.as_of_date') }}
+        on
+            a.customer_code = o.customer_code
+            and o.order_date > {{ dbt.dateadd('day', -60, 'a.as_of_date') }}
     group by a.as_of_date, a.customer_code
 )
 
@@ -61,5 +70,5 @@ select
     end as churned,
     cast({{ dbt.dateadd('day', horizon, 'a.as_of_date') }} as date) as label_known_on
 from accounts as a
-join activity as x on x.as_of_date = a.as_of_date and x.customer_code = a.customer_code
+inner join activity as x on a.as_of_date = x.as_of_date and a.customer_code = x.customer_code
 cross join data_through as d

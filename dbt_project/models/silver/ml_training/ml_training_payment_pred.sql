@@ -10,10 +10,16 @@
 ) }}
 
 with closings as (  -- the first delivered clearing of each invoice
-    select doc_id, payment_date, valid_from as label_known_on
+    select
+        doc_id,
+        payment_date,
+        valid_from as label_known_on
     from {{ ref('stg_ar_invoice_history') }}
     where not is_open
-    qualify row_number() over (partition by doc_id order by state_version) = 1
+    qualify row_number() over (
+        partition by doc_id
+        order by state_version
+    ) = 1
 )
 
 select
@@ -24,6 +30,7 @@ select
     {{ dbt.datediff('f.invoice_date', 'c.payment_date', 'day') }} as days_to_pay,
     {{ dbt.datediff('f.due_date', 'c.payment_date', 'day') }} as days_late
 from {{ ref('ftr_invoice_at_posting') }} as f
-join closings as c on c.doc_id = f.doc_id
-where {{ in_partition_window('c.label_known_on') }}
-  and c.payment_date >= f.invoice_date
+inner join closings as c on f.doc_id = c.doc_id
+where
+    {{ in_partition_window('c.label_known_on') }}
+    and c.payment_date >= f.invoice_date

@@ -41,7 +41,8 @@ cleaned as (
 select *
 from cleaned
 qualify row_number() over (
-    partition by delivered_on, doc_id, invoice_id, business_code, customer_number, customer_name,
+    partition by
+        delivered_on, doc_id, invoice_id, business_code, customer_number, customer_name,
         invoice_date, document_date, baseline_date, due_date, payment_date, is_open, currency,
         amount, payment_terms, document_type, business_year
     order by _source_file, _source_line

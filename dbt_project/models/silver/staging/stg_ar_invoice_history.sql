@@ -40,7 +40,8 @@ changes as (
         select
             *,
             lag(state_hash) over (
-                partition by doc_id order by valid_from, state_order, _source_file, _source_line
+                partition by doc_id
+                order by valid_from, state_order, _source_file, _source_line
             ) as previous_hash
         from ordered
     ) as compared
@@ -52,10 +53,12 @@ versions as (
     select
         *,
         lead(valid_from) over (
-            partition by doc_id order by valid_from, state_order, _source_file, _source_line
+            partition by doc_id
+            order by valid_from, state_order, _source_file, _source_line
         ) as valid_to,
         row_number() over (
-            partition by doc_id order by valid_from, state_order, _source_file, _source_line
+            partition by doc_id
+            order by valid_from, state_order, _source_file, _source_line
         ) as state_version
     from changes
 ),
@@ -63,8 +66,14 @@ versions as (
 fx_by_day as (
     -- the newest monthly rate on or before the posting date, looked up once per currency and
     -- posting day: an asof join over every version sorted all ~10M of them at 5M invoices
-    select k.currency, k.invoice_date, fx.rate
-    from (select distinct currency, invoice_date from versions) as k
+    select
+        k.currency,
+        k.invoice_date,
+        fx.rate
+    from (select distinct
+        currency,
+        invoice_date
+    from versions) as k
     {{ fx_asof_join('k.currency', 'k.invoice_date') }}
 )
 
@@ -83,4 +92,4 @@ select
     v._source_file,
     v._source_line
 from versions as v
-left join fx_by_day as fx on fx.currency = v.currency and fx.invoice_date = v.invoice_date
+left join fx_by_day as fx on v.currency = fx.currency and v.invoice_date = fx.invoice_date

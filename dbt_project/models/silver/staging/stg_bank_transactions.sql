@@ -15,7 +15,10 @@ with latest as (
         where {{ in_partition_window('partition_date') }}
     )
     {% endif %}
-    qualify row_number() over (partition by bank_txn_id order by partition_date, _source_file, _source_line) = 1
+    qualify row_number() over (
+        partition by bank_txn_id
+        order by partition_date, _source_file, _source_line
+    ) = 1
 )
 
 select

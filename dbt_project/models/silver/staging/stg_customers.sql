@@ -31,17 +31,24 @@ one_per_day as (  -- the last delivered state of each account per updated_on day
         {{ surrogate_key(['customer_name', 'province_code', 'country_code', 'segment', 'credit_limit_vnd', 'payment_terms_days']) }} as state
     from delivered
     qualify row_number() over (
-        partition by customer_code, updated_on order by partition_date desc, _source_line desc
+        partition by customer_code, updated_on
+        order by partition_date desc, _source_line desc
     ) = 1
 ),
 
 changes as (
-    select *, lag(state) over (partition by customer_code order by updated_on) as previous_state
+    select
+        *,
+        lag(state) over (
+            partition by customer_code
+            order by updated_on
+        ) as previous_state
     from one_per_day
 ),
 
 versions as (
-    select * from changes where previous_state is null or previous_state <> state
+    select * from changes
+    where previous_state is null or previous_state <> state
 )
 
 select
@@ -53,8 +60,12 @@ select
     credit_limit_vnd,
     payment_terms_days,
     updated_on as valid_from,
-    lead(updated_on) over (partition by customer_code order by updated_on) as valid_to,
-    lead(updated_on) over (partition by customer_code order by updated_on) is null as is_current,
-    row_number() over (partition by customer_code order by updated_on) as version,
+    lead(updated_on) over by_customer as valid_to,
+    lead(updated_on) over by_customer is null as is_current,
+    row_number() over by_customer as version,
     partition_date as delivered_on
 from versions
+window by_customer as (
+    partition by customer_code
+    order by updated_on
+)
