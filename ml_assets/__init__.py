@@ -13,9 +13,10 @@ from ml_assets.cashflow import build_cashflow_assets
 from ml_assets.classifiers import build_classifier_assets
 from ml_assets.monitoring import build_monitoring_assets
 from ml_assets.payment_date import build_payment_date_assets
-from ml_assets.tracking import END_MLFLOW_RUN, mlflow_resource
+from ml_assets.run_hooks import end_mlflow_run_hooks
+from ml_assets.tracking import mlflow_resource
 
-__all__ = ["END_MLFLOW_RUN", "build_ml_assets", "mlflow_resource"]
+__all__ = ["build_ml_assets", "end_mlflow_run_hooks", "mlflow_resource"]
 
 
 def build_ml_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

@@ -74,24 +74,6 @@ def mlflow_resource(tracking_uri: str) -> dg.ResourceDefinition:
     return mlflow_tracking.configured({"experiment_name": EXPERIMENT, "mlflow_tracking_uri": tracking_uri})
 
 
-# The Dagster run's MLflow run ends with it: finished after the job's last step, failed at a
-# failed step. dagster-mlflow's end_mlflow_on_run_finished does the same, but importing it
-# imports MLflow.
-@dg.success_hook(required_resource_keys={"mlflow"})
-def end_mlflow_run_after_last_step(context: dg.HookContext) -> None:
-    last_node = context._step_execution_context.job_def.nodes_in_topological_order[-1].name  # noqa: SLF001
-    if context.op.name == last_node:
-        context.resources.mlflow.end_run()
-
-
-@dg.failure_hook(required_resource_keys={"mlflow"})
-def end_mlflow_run_on_failure(context: dg.HookContext) -> None:
-    context.resources.mlflow.end_run(status="FAILED")
-
-
-END_MLFLOW_RUN = {end_mlflow_run_after_last_step, end_mlflow_run_on_failure}
-
-
 @contextmanager
 def training_run(model_name: str, params: Mapping[str, object], window: Mapping[str, object]) -> Iterator[Any]:
     """A nested MLflow run (an mlflow.ActiveRun) for one model's training inside the Dagster run's MLflow run."""

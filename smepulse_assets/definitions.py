@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ml_assets import END_MLFLOW_RUN, build_ml_assets, mlflow_resource
+from ml_assets import build_ml_assets, end_mlflow_run_hooks, mlflow_resource
 from ml_assets.sensor import build_ml_after_daily_sensor
 from smepulse_assets.ingestion.bronze import build_bronze_assets
 from smepulse_assets.ingestion.sensor import build_drop_sensor
@@ -45,7 +45,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         ML_JOB,
         selection=dg.AssetSelection.assets(*ml, ml_serving_models) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
-        hooks=END_MLFLOW_RUN,
+        hooks=end_mlflow_run_hooks(),
         description="After a day's data: train, evaluate and register the models, score the day with the champions, "
         "monitor accuracy, and build the gold score tables.",
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from unittest import mock
 
 import dagster as dg
+import pytest
 import sqlalchemy
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
@@ -22,6 +23,8 @@ from dagster._core.utils import make_new_run_id
 
 from smepulse_lib.instance import event_log_batching as event_log
 from smepulse_lib.settings import EVENT_BATCH_SIZE_ENV, REPO_ROOT, apply_instance_env
+
+pytestmark = pytest.mark.slow  # runs dbt or Dagster runs
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-13")
 RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-12"}

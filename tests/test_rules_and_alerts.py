@@ -164,6 +164,7 @@ def test_a_sink_that_is_down_is_recorded_not_fatal(tmp_path):
     assert len(AlertLog(alerting.lake_url).open_alerts()) == 1
 
 
+@pytest.mark.slow  # materializes the new asset
 def test_a_source_added_by_yaml_alone_becomes_a_checked_bronze_asset(tmp_path):
     import dagster as dg
 

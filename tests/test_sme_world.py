@@ -24,6 +24,8 @@ from smepulse_assets.transform.seed_sensor import SEEDS_DIR, build_seed_sensor, 
 from smepulse_lib import warehouse
 from smepulse_lib.storage import write_bytes
 
+pytestmark = pytest.mark.slow  # runs dbt or Dagster runs
+
 START, END = date(2020, 1, 1), date(2020, 2, 14)  # spans Tết 2020 (25 January)
 WINDOW = 30  # var working_capital_window_days
 SME_TABLES = [

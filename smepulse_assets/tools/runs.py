@@ -69,19 +69,18 @@ def evaluate_sensor(
 
 def evaluate_drop_sensor(
     defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
-) -> dg.SensorResult:
-    """One tick of the drop sensor, without executing what it requests."""
-    result = evaluate_sensor(defs, instance, DROP_SENSOR, cursor)[0]
-    assert isinstance(result, dg.SensorResult), "the drop sensor answers every tick with a SensorResult"
-    return result
+) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the drop sensor, without executing what it requests (a SkipReason while the
+    reference data it waits for is not loaded)."""
+    return evaluate_sensor(defs, instance, DROP_SENSOR, cursor)[0]
 
 
 def run_sensor_requests(
     defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
 ) -> tuple[list[dg.RunRequest], str | None, list[dg.ExecuteInProcessResult]]:
     """Evaluate the drop sensor once and execute what it requests, as the daemon would."""
-    result = evaluate_drop_sensor(defs, instance, cursor)
-    requests = list(result.run_requests or [])
+    result, new_cursor = evaluate_sensor(defs, instance, DROP_SENSOR, cursor)
+    requests = list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
     job = defs.resolve_job_def(DAILY_JOB)
     runs = [job.execute_in_process(instance=instance, partition_key=r.partition_key, tags=r.tags) for r in requests]
-    return requests, result.cursor, runs
+    return requests, new_cursor, runs
