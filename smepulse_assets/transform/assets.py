@@ -45,6 +45,10 @@ from smepulse_lib.conventions import WAREHOUSE_POOL
 from smepulse_lib.settings import Settings
 from smepulse_lib.windows import DayWindow
 
+# The unit tests of the SQL rules run on their fixtures in the test suite (tests/test_dbt_unit.py),
+# not in every run: the data a run builds is checked by the data tests.
+BUILD = ["build", "--exclude-resource-type", "unit_test"]
+
 
 def build_dbt_assets(settings: Settings, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     manifest = prepared_manifest(settings)
@@ -62,7 +66,7 @@ def build_dbt_assets(settings: Settings, partitions_def: dg.PartitionsDefinition
     )
     def reference_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
         # cautious: tests that also read daily models (fact -> dim_date) run with those models
-        args = ["build", "--indirect-selection", "cautious"]
+        args = [*BUILD, "--indirect-selection", "cautious"]
         yield from build_with_summary(context, dbt, args, warehouse, settings.dbt_env(), [None])
 
     def daily(name: str, select: str, exclude: str | None, chunked: bool = False) -> dg.AssetsDefinition:
@@ -79,7 +83,7 @@ def build_dbt_assets(settings: Settings, partitions_def: dg.PartitionsDefinition
         def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
             window = DayWindow.of(context.partition_time_window)
             windows = serving_chunks(warehouse, window) if chunked else [window]
-            yield from build_with_summary(context, dbt, ["build"], warehouse, settings.dbt_env(), windows)
+            yield from build_with_summary(context, dbt, BUILD, warehouse, settings.dbt_env(), windows)
 
         return models
 
