@@ -25,7 +25,7 @@ Runs record into an in-memory Dagster instance (with the platform's batched even
 the tests); `--instance home` records into the one the UI uses (the repository's
 dagster.yaml, SQLite files under DAGSTER_HOME), which adds the cost of writing to disk.
 Prints a table and a JSON line. Figures, not assertions: targets are judged by
-reading them (README "Benchmarks").
+reading them (docs/benchmarks.md).
 """
 
 from __future__ import annotations
