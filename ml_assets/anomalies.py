@@ -29,7 +29,7 @@ from smepulse_lib.windows import DayWindow
 
 MODEL_NAME = "smepulse_transaction_anomalies"
 # A window is scored on every core from this many forests per core: starting a worker (a new
-# interpreter importing this module, ~2.5 s) pays off in a backfill, not for a new day's two.
+# interpreter importing this module) pays off in a backfill, not for a new day's two.
 FORESTS_PER_WORKER = 8
 
 

@@ -287,8 +287,8 @@ def _scorer(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) ->
 def _fitted_serving_baseline(
     context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last
 ) -> tuple[dict | None, str]:
-    """The serving baseline fitted by the model's training for the day scored (at ~850k invoices
-    reading the training rows instead was 26 s of a new day). Without one (the model was not
+    """The serving baseline fitted by the model's training for the day scored (reading the
+    training rows again instead was most of a new day at large sizes). Without one (the model was not
     trained: too little data), fitted here on the labels known by ``last``; None if there are none."""
     trained = trained_serving_baseline(context, model_key)
     if trained is not None:

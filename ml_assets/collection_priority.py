@@ -31,8 +31,7 @@ SERVING_BASELINE = "customer_history"  # scores until a model beats it
 
 # The scoring rows of silver.ml_training_ar_scoring (open, at most 30 days past due) with the id
 # columns and the customer's history alone, from the two tables they come from: the view's label
-# and customer-to-date joins were two thirds of the baseline's scoring (a 60-day window at 5
-# million invoices: 5.1 s against 1.7 s, the same 22.9M rows).
+# and customer-to-date joins were two thirds of the baseline's scoring (docs/benchmarks.md).
 BASELINE_ROWS_SQL = """
     select r.as_of_date, r.doc_id, f.invoice_id, f.customer_number, r.amount_reporting as open_amount, r.days_past_due,
            f.prior_share_over_30_late

@@ -2,7 +2,7 @@
 failed at a failed step.
 
 dagster-mlflow's ``end_mlflow_on_run_finished`` does the same, but importing it imports MLflow
-(~0.6 s in every process that loads the code location), so the platform's own hooks do it
+(slow, in every process that loads the code location), so the platform's own hooks do it
 without MLflow. Finding the job's last step reads a private member of the hook context, as
 dagster-mlflow's own hook does: on a Dagster version the platform was not tested with
 (smepulse_lib.private_api), dagster-mlflow's hook, maintained with Dagster, is used instead.

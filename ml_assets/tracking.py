@@ -7,7 +7,7 @@ signature, registered under the model's name. A new version becomes the
 ``champion`` alias only when it beats the current champion *and* every baseline on
 the same time-based holdout; scoring always loads ``models:/<name>@champion``.
 
-MLflow is imported where it is used, never at module level: importing it costs ~0.6 s, and
+MLflow is imported where it is used, never at module level: importing it is slow, and
 the code location (the UI, the daemon, every run's process) loads these modules to build the
 definitions, which need none of it.
 """
@@ -133,7 +133,7 @@ DATA_STACK = ("mlflow", "numpy", "pandas", "scipy")
 def pip_requirements(flavor_name: str) -> list[str]:
     """The logged model's requirements, pinned to the versions that trained it. Naming them spares
     MLflow's inference, which loads the model and predicts in a new Python process at every log
-    (~3 s each) and lists whatever that process had imported (pytest and rich, in tests)."""
+    (seconds each) and lists whatever that process had imported (pytest and rich, in tests)."""
     packages = (*DATA_STACK, *SERVING_PACKAGES[flavor_name])
     return [f"{package}=={importlib.metadata.version(package)}" for package in packages]
 

@@ -109,7 +109,7 @@ def trained_serving_baseline(context: dg.AssetExecutionContext, model_key: dg.As
 def kept_training(context: dg.AssetExecutionContext, cutoff: date, retrain_every_days: int) -> list | None:
     """The events that report the model's last training again, when it is recent enough to keep.
 
-    A training reads up to a year of labels and fits its models (together ~25 s a day); one done
+    A training reads up to a year of labels and fits its models (most of a new day's ML run); one done
     a few days ago has seen nearly the same labels. So between trainings a day's run keeps the
     last one (its registered champion goes on serving) and re-reports its metadata and check
     results: the day's partition is materialized and the checks stay current in the UI.

@@ -78,7 +78,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             build_ml_after_daily_sensor(daily_job, ml_job),
         ],
         # One process per run, its steps in it: the multiprocess executor started a process per step
-        # that loaded the whole code location again (25-30 s between steps of a daemon-launched run),
+        # that loaded the whole code location again (tens of seconds between steps of a daemon-launched run),
         # while the dbt steps are serialized by the warehouse pool anyway. Runs launched by the
         # daemon then take what in-process runs take (benchmarks/scale.py --via-daemon).
         executor=dg.in_process_executor,

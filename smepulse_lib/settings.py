@@ -21,8 +21,8 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # Instance behaviour the platform relies on, set in every process that creates runs (the code
 # location, in-process runs, and `smepulse ui`, which passes it to the daemon and webserver).
 # A run over a range of days (single-run backfill) records one "materialization planned" event
-# per asset for the whole range instead of one per asset per day: on 520 days that is ~60 events
-# instead of ~29,000: the run starts ~30 s sooner. Dagster's trade-off: when such a run
+# per asset for the whole range instead of one per asset per day, so a long range starts much
+# sooner (figures: docs/benchmarks.md, "Measurements behind the code"). Dagster's trade-off: when such a run
 # fails, its days show as missing, not failed, in the partition view; the run itself shows failed
 # and the alert sensor reports it.
 # A range output's per-day events reach the event log as batches of up to 1,000, which the

@@ -16,7 +16,7 @@ from smepulse_assets.quality.rules import RowRule, RulesError
 @cache
 def _engine() -> duckdb.DuckDBPyConnection:
     """One in-memory database per process; each evaluation takes its own cursor (a new
-    database costs ~12 ms, which over hundreds of files a run is most of the rule cost)."""
+    database per evaluation, over hundreds of files a run, was most of the rule cost)."""
     return duckdb.connect()
 
 

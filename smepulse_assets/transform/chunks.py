@@ -17,7 +17,7 @@ from smepulse_lib.windows import DayWindow
 # this many scored invoices: ranking all 520 days of every open invoice's scores in one
 # statement (the score_ar_priority view as the worklist reads it, ~200M rows at 5 million
 # invoices) ran out of the warehouse's memory cap; 165M rows did not. Each chunk costs a dbt
-# start (~5 s), so chunks stay large. Those models replace their rows day by day (two are
+# start, so chunks stay large. Those models replace their rows day by day (two are
 # views): chunks build exactly what one build would.
 ML_SERVING_CHUNK_ROWS = 30_000_000
 ML_SERVING_VOLUME = ("ml.ar_priority_scores", "score_date")  # rows per day: every open invoice

@@ -20,8 +20,8 @@ class ProjectDbtCli(DbtCliResource):
     without an in-process dbt adapter (below).
 
     dagster-dbt learns the dbt version by running `dbt --version` once per resource instance,
-    that is once per run: a Python start importing dbt, ~1.8 s of every run with a dbt step
-    (a new day has two). The dbt installed beside this interpreter is the dbt-core package
+    that is once per run: a Python start importing dbt, in every run with a dbt step (a new day
+    has two). The dbt installed beside this interpreter is the dbt-core package
     installed here, so its version is read from the package metadata; any other dbt executable
     is still asked."""
 
@@ -33,7 +33,7 @@ class ProjectDbtCli(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args):
         """No in-process dbt adapter. dagster-dbt opens one before each invocation (loading the
-        profile, the project and dbt's macros: 1.2 s the first time in a process, 0.3 s after) only
+        profile, the project and dbt's macros, most costly the first time in a process) only
         for `fetch_row_counts` and `fetch_column_metadata`; the platform counts a window's rows
         itself (`rows_written`), so the adapter was never used. Without it, the event stream treats
         the invocation as it treats dbt Fusion's, which has no adapter either."""

@@ -11,7 +11,7 @@ from smepulse_lib.settings import DBT_PROJECT_DIR
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # dagster-dbt gives every invocation its own folder under target/ (<step>-<run>-<id>: its
-# compiled SQL, manifest and run_results, ~6 MB). Two or three a day would fill a disk over
+# compiled SQL, manifest and run_results: megabytes each). Two or three a day would fill a disk over
 # months; the newest are kept for looking into recent runs.
 KEPT_INVOCATION_FOLDERS = 50
 
@@ -22,7 +22,8 @@ def keep_parse_state(invocation_target: Path) -> None:
     dagster-dbt gives each invocation its own target folder and seeds it with the project's
     target/partial_parse.msgpack; dbt discards that state when the profile it was parsed under
     differs (another warehouse path). Copying the fresh state back means only the first
-    invocation after such a change parses the whole project (5.6 s against 2.7 s partial).
+    invocation after such a change parses the whole project (a full parse takes about twice a
+    partial one).
     The copy is atomic, so concurrent runs never read half a file."""
     fresh = invocation_target / PARTIAL_PARSE_FILE
     if not fresh.exists():

@@ -18,7 +18,7 @@ from dagster_duckdb import DuckDBResource
 from smepulse_lib.windows import DayWindow
 
 # Per-day metadata of a range costs Dagster O(days x assets) squared to accumulate in a step (it
-# copies all of a step's partition metadata at each addition: 40 models x 520 days took 130 s).
+# copies all of a step's partition metadata at each addition; figures: docs/benchmarks.md).
 # A range longer than this reports each model's rows for the window in the run log instead, and
 # its days carry no row count (no figure rather than a wrong one).
 PER_DAY_METADATA_DAYS = 31

@@ -3,9 +3,9 @@
 A range run (one run backfilling many days) reports each asset once per day: at 520 days
 and ~60 assets that is ~33,000 materialization events. Dagster's SQL event storages write
 each in its own statements (an event row, its tag rows, the asset's latest-event row) on
-a fresh connection, ~1.5 ms each, and record a planned check's 520 per-day rows by
-serializing the same event once per day. Together that was more than half of a 50k-invoice
-backfill's daily range.
+a fresh connection, and record a planned check's per-day rows by serializing the same event
+once per day. Together that was more than half of a 50k-invoice backfill's daily range
+(docs/benchmarks.md, "Measurements behind the code").
 
 Dagster hands a range output's per-day events to ``store_event_batch`` when
 ``DAGSTER_EVENT_BATCH_SIZE`` is set (settings.DAGSTER_INSTANCE_ENV sets it wherever runs are
@@ -16,7 +16,7 @@ previous one). What is stored is the same as event by event; ``tests/test_event_
 compares the two.
 
 On disk, each SQLite file is also kept open on one connection instead of being opened for
-every event (Dagster's way): that made a new day's runs ~5 s slower on disk than in memory.
+every event (Dagster's way), which made a new day's runs markedly slower on disk than in memory.
 
 This module uses Dagster's private storage API; ``event_log`` imports it only on the Dagster
 versions it was tested with. ``dagster.yaml`` configures the on-disk storage for the UI;
@@ -93,7 +93,7 @@ class BatchedAssetEvents(SqlEventLogStorage):
 
     def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
         # Dagster's version serializes the same event once per partition and compiles one
-        # statement with every day's values (520 days x 200 checks: ~19 s of a 50k backfill).
+        # statement with every day's values: seconds per long range of a few hundred checks.
         planned = event.get_dagster_event().event_specific_data
         assert isinstance(planned, AssetCheckEvaluationPlanned)
         keys: list[str | None] = (
@@ -148,8 +148,8 @@ class BatchedSqliteEventLogStorage(BatchedAssetEvents, SqliteEventLogStorage):
         """Dagster's, on a connection kept open per file. Dagster builds an engine and opens the
         file for every use: each event's statements were compiled anew, opening and closing the
         file (the last connection to close checkpoints the WAL) cost more than the writes, and
-        every commit waited for the disk. A new day's events took ~7 s on disk against ~1.5 s in
-        memory. Commits here do not wait for the disk (WAL with synchronous=NORMAL: a power cut
+        every commit waited for the disk: a new day's events took several times longer on disk
+        than in memory. Commits here do not wait for the disk (WAL with synchronous=NORMAL: a power cut
         can lose the last events, never corrupt the file)."""
         with self._db_lock:
             with self._engine(shard).connect() as conn:
