@@ -22,7 +22,7 @@ from dagster_duckdb import DuckDBResource
 
 from ml_assets import outputs
 from ml_assets.tracking import MlflowRun, champion_version, load_champion
-from ml_assets.training import Candidate, TimeSplit, kept_training, log_and_gate, ml_asset_args, trained_metadata
+from ml_assets.training import Candidate, TimeSplit, log_and_gate, ml_asset_args, trained_metadata, trained_or_kept
 from smepulse_lib.windows import DayWindow
 
 STREAMS = ("ar_invoices", "sme_payments")
@@ -313,24 +313,22 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
     def cashflow_model(
         context: dg.AssetExecutionContext, config: CashflowConfig, warehouse: DuckDBResource, mlflow: MlflowRun
     ):
-        cutoff = DayWindow.of(context.partition_time_window).last
-        kept = kept_training(context, cutoff, config.retrain_every_days)
-        if kept:
-            yield from kept
-            return
-        metadata, checks = {}, []
-        for stream in STREAMS:
-            with warehouse.get_connection() as con:
-                series = outputs.read(con, SERIES_SQL, [stream])
-            stream_metadata, check = _train_stream(context, stream, series, cutoff, config)
-            metadata.update(stream_metadata)
-            checks.append(check)
-        # a stream that could not train is tried again the next day, not kept for retrain_every_days
-        trained = all(metadata[f"{s}_trained"] for s in STREAMS)
-        yield dg.MaterializeResult(
-            metadata={**metadata, **(trained_metadata(cutoff, checks) if trained else {"trained": False})}
-        )
-        yield from checks
+        def fit(cutoff: date, _: None):
+            metadata, checks = {}, []
+            for stream in STREAMS:
+                with warehouse.get_connection() as con:
+                    series = outputs.read(con, SERIES_SQL, [stream])
+                stream_metadata, check = _train_stream(context, stream, series, cutoff, config)
+                metadata.update(stream_metadata)
+                checks.append(check)
+            # a stream that could not train is tried again the next day, not kept for retrain_every_days
+            trained = all(metadata[f"{s}_trained"] for s in STREAMS)
+            yield dg.MaterializeResult(
+                metadata={**metadata, **(trained_metadata(cutoff, checks) if trained else {"trained": False})}
+            )
+            yield from checks
+
+        yield from trained_or_kept(context, config, fit)
 
     @dg.asset(
         key=["ml", "cashflow_forecast"],

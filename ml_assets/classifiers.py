@@ -24,20 +24,16 @@ from ml_assets import outputs
 from ml_assets.estimators import boosted_classifier
 from ml_assets.tracking import MlflowRun, champion_version, load_champion
 from ml_assets.training import (
-    SERVING_BASELINE_KEY,
     SERVING_CHECK,
     SERVING_CHECK_DESCRIPTION,
     Candidate,
+    TimeSplit,
     TrainingConfig,
-    kept_training,
-    log_and_gate,
+    gate_and_report,
     ml_asset_args,
     read_training,
-    serving_check,
-    too_little_data,
-    trained_metadata,
+    trained_or_kept,
     trained_serving_baseline,
-    training_split,
 )
 from smepulse_lib.windows import DayWindow
 
@@ -128,61 +124,41 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
     def model_asset(
         context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: DuckDBResource, mlflow: MlflowRun
     ):
-        cutoff = DayWindow.of(context.partition_time_window).last
-        kept = kept_training(context, cutoff, config.retrain_every_days)
-        if kept:
-            yield from kept
-            return
-        with warehouse.get_connection() as con:
-            split = training_split(con, spec.training_sql, cutoff, config)
-        untrained = too_little_data(split, config.min_training_rows, spec.model_name)
-        if untrained:
-            yield from untrained
-            return
-        label = split.train[spec.label].astype(int)
-        model = boosted_classifier(spec.categorical, config.max_iter, config.learning_rate).fit(
-            split.train[spec.features], label
-        )
-        actual = split.holdout[spec.label].astype(int).to_numpy()
+        def fit(cutoff: date, split: TimeSplit):
+            label = split.train[spec.label].astype(int)
+            model = boosted_classifier(spec.categorical, config.max_iter, config.learning_rate).fit(
+                split.train[spec.features], label
+            )
+            actual = split.holdout[spec.label].astype(int).to_numpy()
 
-        def evaluate(m) -> dict[str, float]:
-            return classification_metrics(m.predict_proba(split.holdout[spec.features])[:, 1], actual)
+            def evaluate(m) -> dict[str, float]:
+                return classification_metrics(m.predict_proba(split.holdout[spec.features])[:, 1], actual)
 
-        candidate = Candidate(
-            model_name=spec.model_name,
-            model=model,
-            features=split.train[spec.features],
-            metrics=evaluate(model),
-            primary="brier",
-            lower_is_better=True,
-            baselines={
-                name: classification_metrics(p, actual)
-                for name, p in baseline_probabilities(spec, spec.fit_baselines(split.train), split.holdout).items()
-            },
-            champion=evaluate,
-            params={
-                "max_iter": config.max_iter,
-                "learning_rate": config.learning_rate,
-                "holdout_days": config.holdout_days,
-                "features": ",".join(spec.features),
-            },
-        )
-        result = log_and_gate(candidate, split)
-        context.log.info(f"{spec.model_name} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
-        check = serving_check(candidate, result)
-        # the serving baseline as fitted on every labelled row of this training (the holdout's too),
-        # for the scores asset while no model has beaten it
-        serving = spec.fit_baselines(pd.concat([split.train, split.holdout]))
-        yield dg.MaterializeResult(
-            metadata={
-                **result.metadata(candidate),
-                **trained_metadata(cutoff, [check]),
-                SERVING_BASELINE_KEY: dg.MetadataValue.json(serving),
-                "train_rows": len(split.train),
-                "holdout_rows": len(split.holdout),
-            }
-        )
-        yield check
+            candidate = Candidate(
+                model_name=spec.model_name,
+                model=model,
+                features=split.train[spec.features],
+                metrics=evaluate(model),
+                primary="brier",
+                lower_is_better=True,
+                baselines={
+                    name: classification_metrics(p, actual)
+                    for name, p in baseline_probabilities(spec, spec.fit_baselines(split.train), split.holdout).items()
+                },
+                champion=evaluate,
+                params={
+                    "max_iter": config.max_iter,
+                    "learning_rate": config.learning_rate,
+                    "holdout_days": config.holdout_days,
+                    "features": ",".join(spec.features),
+                },
+            )
+            # the serving baseline as fitted on every labelled row of this training (the holdout's too),
+            # for the scores asset while no model has beaten it
+            serving = spec.fit_baselines(pd.concat([split.train, split.holdout]))
+            yield from gate_and_report(context, candidate, split, cutoff, serving)
+
+        yield from trained_or_kept(context, config, fit, warehouse, spec.training_sql, spec.model_name)
 
     @dg.asset(
         key=["ml", f"{spec.name}_scores"],

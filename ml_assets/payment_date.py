@@ -10,6 +10,7 @@ customer's historical median delay".
 """
 
 import dataclasses
+from datetime import date
 
 import dagster as dg
 import numpy as np
@@ -21,18 +22,14 @@ from ml_assets import outputs
 from ml_assets.estimators import boosted_quantile_regressor
 from ml_assets.tracking import MlflowRun, champion_version, load_champion
 from ml_assets.training import (
-    SERVING_BASELINE_KEY,
     SERVING_CHECK,
     SERVING_CHECK_DESCRIPTION,
     Candidate,
     TimeSplit,
     TrainingConfig,
-    kept_training,
-    log_and_gate,
+    gate_and_report,
     ml_asset_args,
-    serving_check,
-    too_little_data,
-    trained_metadata,
+    trained_or_kept,
     trained_serving_baseline,
     training_split,
 )
@@ -274,54 +271,33 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
     def payment_date_model(
         context: dg.AssetExecutionContext, config: PaymentModelConfig, warehouse: DuckDBResource, mlflow: MlflowRun
     ):
-        cutoff = DayWindow.of(context.partition_time_window).last
-        kept = kept_training(context, cutoff, config.retrain_every_days)
-        if kept:
-            yield from kept
-            return
-        with warehouse.get_connection() as con:
-            split = training_split(con, TRAINING_SQL, cutoff, config)
-        untrained = too_little_data(split, config.min_training_rows, MODEL_NAME)
-        if untrained:
-            yield from untrained
-            return
-        model = PaymentDateModel(config.max_iter, config.learning_rate).fit(split.train, split.train["days_to_pay"])
-        model.calibrate(split.holdout, split.holdout["days_to_pay"])
-        actual = split.holdout["days_to_pay"].to_numpy(float)
-        candidate = Candidate(
-            model_name=MODEL_NAME,
-            model=model,
-            features=split.train[FEATURES],
-            metrics=evaluate(model, split.holdout),
-            primary="mae",
-            lower_is_better=True,
-            baselines={name: error_metrics(pred, actual) for name, pred in baselines(split.holdout).items()},
-            champion=lambda champion: evaluate(champion, split.holdout),
-            params={
-                "max_iter": config.max_iter,
-                "learning_rate": config.learning_rate,
-                "holdout_days": config.holdout_days,
-                "quantiles": str((INTERVAL[0], 0.5, INTERVAL[1])),
-                "features": ",".join(FEATURES),
-            },
-        )
-        result = log_and_gate(candidate, split)
-        context.log.info(f"{MODEL_NAME} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
-        check = serving_check(candidate, result)
-        # the serving baseline of this training, for the scores asset while no model has beaten it
-        baseline = fit_serving_baseline(split)
-        assert baseline is not None, "a training has labelled rows (too_little_data returned earlier)"
-        serving = baseline.params()
-        yield dg.MaterializeResult(
-            metadata={
-                **result.metadata(candidate),
-                **trained_metadata(cutoff, [check]),
-                SERVING_BASELINE_KEY: dg.MetadataValue.json(serving),
-                "train_rows": len(split.train),
-                "holdout_rows": len(split.holdout),
-            }
-        )
-        yield check
+        def fit(cutoff: date, split: TimeSplit):
+            model = PaymentDateModel(config.max_iter, config.learning_rate).fit(split.train, split.train["days_to_pay"])
+            model.calibrate(split.holdout, split.holdout["days_to_pay"])
+            actual = split.holdout["days_to_pay"].to_numpy(float)
+            candidate = Candidate(
+                model_name=MODEL_NAME,
+                model=model,
+                features=split.train[FEATURES],
+                metrics=evaluate(model, split.holdout),
+                primary="mae",
+                lower_is_better=True,
+                baselines={name: error_metrics(pred, actual) for name, pred in baselines(split.holdout).items()},
+                champion=lambda champion: evaluate(champion, split.holdout),
+                params={
+                    "max_iter": config.max_iter,
+                    "learning_rate": config.learning_rate,
+                    "holdout_days": config.holdout_days,
+                    "quantiles": str((INTERVAL[0], 0.5, INTERVAL[1])),
+                    "features": ",".join(FEATURES),
+                },
+            )
+            # the serving baseline of this training, for the scores asset while no model has beaten it
+            baseline = fit_serving_baseline(split)
+            assert baseline is not None, "a training has labelled rows (too_little_data returned earlier)"
+            yield from gate_and_report(context, candidate, split, cutoff, baseline.params())
+
+        yield from trained_or_kept(context, config, fit, warehouse, TRAINING_SQL, MODEL_NAME)
 
     @dg.asset(
         key=["ml", "payment_date_scores"],

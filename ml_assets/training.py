@@ -7,17 +7,19 @@ model, its metrics, the baselines' and the current champion's on the same holdou
 to one nested MLflow run; the version is registered and promoted only if it wins.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
 import pandas as pd
+from dagster_duckdb import DuckDBResource
 
 from ml_assets import outputs, tracking
 from ml_assets.estimators import TRUSTED_TYPES
 from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY, WAREHOUSE_POOL
+from smepulse_lib.windows import DayWindow
 
 GROUP = "ml"
 # The check each model asset carries: the model serving beats every baseline on the holdout.
@@ -153,6 +155,31 @@ def read_training(con, sql: str, cutoff: date, config: TrainingConfig, columns: 
          order by label_known_on desc, hash(t) limit {int(config.max_training_rows)})
     """
     return outputs.read(con, capped, [window_start, cutoff, split_day, split_day])
+
+
+def trained_or_kept(
+    context: dg.AssetExecutionContext,
+    config: Any,  # a TrainingConfig, or any model config with retrain_every_days
+    fit: Callable[[date, Any], Iterator],  # (cutoff, the TimeSplit, or None without sql)
+    warehouse: DuckDBResource | None = None,
+    sql: str | None = None,
+    model_name: str | None = None,
+) -> Iterator:
+    """A model asset's events for its day: the last training again while it is recent enough
+    (``kept_training``); else, for a model trained on labelled rows (``sql``), the events of
+    ``too_little_data`` when there are too few; else what ``fit`` yields, trained as of the day
+    (its cutoff) on the time split (None for a model that reads its own series)."""
+    cutoff = DayWindow.of(context.partition_time_window).last
+    kept = kept_training(context, cutoff, config.retrain_every_days)
+    if kept:
+        yield from kept
+        return
+    if sql is None or warehouse is None or model_name is None:
+        yield from fit(cutoff, None)
+        return
+    with warehouse.get_connection() as con:
+        split = training_split(con, sql, cutoff, config)
+    yield from too_little_data(split, config.min_training_rows, model_name) or fit(cutoff, split)
 
 
 def training_split(con, sql: str, cutoff: date, config: TrainingConfig, columns: str = "*") -> TimeSplit:
@@ -324,3 +351,24 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
             **{f"baseline_{name}_{primary}": round(v[primary], 4) for name, v in candidate.baselines.items()},
         },
     )
+
+
+def gate_and_report(
+    context: dg.AssetExecutionContext, candidate: Candidate, split: TimeSplit, cutoff: date, serving_baseline: dict
+) -> Iterator:
+    """Log, register and gate a trained model (``log_and_gate``), then the model asset's events:
+    its materialization (the gate's metadata, the training's, the serving baseline the scores
+    use while no model has beaten it) and its serving check."""
+    result = log_and_gate(candidate, split)
+    context.log.info(f"{candidate.model_name} v{result.version}: {result.decision.reason}; holdout {candidate.metrics}")
+    check = serving_check(candidate, result)
+    yield dg.MaterializeResult(
+        metadata={
+            **result.metadata(candidate),
+            **trained_metadata(cutoff, [check]),
+            SERVING_BASELINE_KEY: dg.MetadataValue.json(serving_baseline),
+            "train_rows": len(split.train),
+            "holdout_rows": len(split.holdout),
+        }
+    )
+    yield check
