@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from smepulse_assets.tools.ui_process import UiProcess
+from smepulse_lib.names import DAILY_JOB, ML_JOB, REFERENCE_JOB
 
 TIMEOUT = 4 * 3600
 
@@ -48,9 +49,9 @@ def measure(
     figures: dict[str, float] = {}
     with UiProcess(env, _port(), data_dir / "ui.log") as ui:
         started = time.time()
-        ui.wait_runs(1, TIMEOUT, pipelineName="reference_data_job")
-        history = _newest(ui, "daily_ar_job", 1)
-        ml = _newest(ui, "daily_ml_job", 1)
+        ui.wait_runs(1, TIMEOUT, pipelineName=REFERENCE_JOB)
+        history = _newest(ui, DAILY_JOB, 1)
+        ml = _newest(ui, ML_JOB, 1)
         figures["daemon_catch_up_s"] = round(ml["endTime"] - started, 2)
         figures["daemon_history_daily_run_s"] = _span(history)
         figures["daemon_history_ml_run_s"] = _span(ml)
@@ -61,7 +62,7 @@ def measure(
             landed = time.time()
             for folder, target in held[day]:
                 shutil.move(str(target / folder.name), str(folder))
-            daily, scored = _newest(ui, "daily_ar_job", n), _newest(ui, "daily_ml_job", n)
+            daily, scored = _newest(ui, DAILY_JOB, n), _newest(ui, ML_JOB, n)
             days.append(
                 {
                     "total": scored["endTime"] - landed,

@@ -22,6 +22,7 @@ from smepulse_assets.definitions import build_defs
 from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_snapshot
 from smepulse_assets.tools.generator.payment_model import expected_delay_days, roll_off_weekend
 from smepulse_lib import warehouse
+from smepulse_lib.names import ML_JOB
 from smepulse_lib.settings import Settings
 
 
@@ -61,7 +62,7 @@ def irreducible_error(settings: Settings, config: GeneratorConfig, split_day: st
 
 
 def time_assets(defs: dg.Definitions, day: date) -> dict[str, float]:
-    job = defs.resolve_job_def("daily_ml_job")
+    job = defs.resolve_job_def(ML_JOB)
     timings = {}
     with dg.DagsterInstance.get() as instance:
         for key in (

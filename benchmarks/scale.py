@@ -51,6 +51,8 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from daemon_path import copy_world, measure
 
+from smepulse_lib.names import DAILY_JOB, ML_JOB
+
 # The gold queries an analyst runs most, each for one day (the newest).
 GOLD_QUERIES = {
     "ar_aging": "select aging_bucket, invoice_count, open_amount from gold.kpi_ar_aging where as_of_date = ? order by bucket_order",
@@ -281,7 +283,7 @@ def run_new_day(
     requests = list(getattr(result, "run_requests", None) or [])
     if not requests:
         raise SystemExit(f"the drop sensor requested nothing for the new day: {result}")
-    daily, ml = defs.resolve_job_def("daily_ar_job"), defs.resolve_job_def("daily_ml_job")
+    daily, ml = defs.resolve_job_def(DAILY_JOB), defs.resolve_job_def(ML_JOB)
     run_ids = []
     for request in requests:
         with Timer(figures, "new_day_daily_run_s"):
@@ -369,13 +371,13 @@ def main() -> None:
     with Timer(figures, "daily_job_backfill_s"):
         backfill = run_days(defs, instance, args.start, last)
     with Timer(figures, "ml_job_backfill_s"):
-        ml = run_days(defs, instance, args.start, last, job_name="daily_ml_job")
+        ml = run_days(defs, instance, args.start, last, job_name=ML_JOB)
     figures["full_backfill_s"] = round(
         figures["reference_s"] + figures["daily_job_backfill_s"] + figures["ml_job_backfill_s"], 2
     )
     # each run's event log is read once: a range run's holds tens of thousands of events
-    spans = {"daily_ar_job": step_spans(instance, backfill.run_id), "daily_ml_job": step_spans(instance, ml.run_id)}
-    steps = {**step_seconds(spans["daily_ar_job"]), **step_seconds(spans["daily_ml_job"])}
+    spans = {DAILY_JOB: step_spans(instance, backfill.run_id), ML_JOB: step_spans(instance, ml.run_id)}
+    steps = {**step_seconds(spans[DAILY_JOB]), **step_seconds(spans[ML_JOB])}
     figures["python_steps_s"] = round(sum(s for k, s in steps.items() if k not in DBT_STEPS), 2)
     figures["dbt_steps_s"] = round(sum(s for k, s in steps.items() if k in DBT_STEPS), 2)
     checks = [*backfill.get_asset_check_evaluations(), *ml.get_asset_check_evaluations()]
@@ -457,7 +459,7 @@ def daemon_figures(args, daemon_dir: Path, held: dict[date, list], defs: dg.Defi
         for day, moves in held.items()
     }
     env = {**os.environ, "SMEPULSE_DATA_DIR": str(daemon_dir), "DAGSTER_HOME": str(daemon_dir / "dagster_home")}
-    keys = [list(k.path) for k in defs.resolve_job_def("daily_ar_job").asset_layer.selected_asset_keys]
+    keys = [list(k.path) for k in defs.resolve_job_def(DAILY_JOB).asset_layer.selected_asset_keys]
     try:
         return measure(env, daemon_dir, moved, keys, args.start, last)
     finally:

@@ -22,12 +22,13 @@ from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.utils import make_new_run_id
 
 from smepulse_lib.instance import event_log_batching as event_log
+from smepulse_lib.names import RANGE_END_TAG, RANGE_START_TAG
 from smepulse_lib.settings import EVENT_BATCH_SIZE_ENV, REPO_ROOT, apply_instance_env
 
 pytestmark = pytest.mark.slow  # runs dbt or Dagster runs
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-13")
-RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-12"}
+RANGE = {RANGE_START_TAG: "2024-01-01", RANGE_END_TAG: "2024-01-12"}
 
 
 @dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(), code_version="1")

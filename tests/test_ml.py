@@ -34,6 +34,7 @@ from smepulse_assets.tools.generator import (
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_lib import warehouse
 from smepulse_lib.instance.event_log import ephemeral_instance
+from smepulse_lib.names import ML_JOB, RANGE_END_TAG, RANGE_START_TAG
 from smepulse_lib.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -104,7 +105,7 @@ def platform(tmp_path_factory):
     instance = ephemeral_instance()
     run_reference(defs, instance)
     daily = run_days(defs, instance, START, TRAINED_THROUGH)
-    ml = run_days(defs, instance, START, TRAINED_THROUGH, job_name="daily_ml_job", raise_on_error=False)
+    ml = run_days(defs, instance, START, TRAINED_THROUGH, job_name=ML_JOB, raise_on_error=False)
     return settings, defs, instance, daily, ml
 
 
@@ -185,7 +186,7 @@ def test_gate_refuses_a_worse_model(platform):
     client = MlflowClient(settings.mlflow_tracking_uri)
     before = client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
     weak = {"ops": {"ml__payment_date_model": {"config": {"max_iter": 1, "learning_rate": 0.01}}}}
-    job = defs.resolve_job_def("daily_ml_job")
+    job = defs.resolve_job_def(ML_JOB)
     result = job.execute_in_process(
         instance=instance,
         partition_key=f"{TRAINED_THROUGH}",
@@ -247,7 +248,7 @@ def test_anomaly_forests_score_the_same_in_worker_processes_in_process_and_for_o
     assert len(from_backfill) and set(from_backfill["subject_kind"]) == {"payment", "bank_transaction"}
     # the day's gold score tables are rebuilt with it, as a run does: they carry the scoring run's id
     gold = [key for key in defs.resolve_all_asset_keys() if key.path[0] == "gold" and key.path[1] in SERVING_TABLES]
-    defs.resolve_job_def("daily_ml_job").execute_in_process(
+    defs.resolve_job_def(ML_JOB).execute_in_process(
         instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", "transaction_anomalies"]), *gold]
     )
     pd.testing.assert_frame_equal(_query(settings, sql, [day]), from_backfill)
@@ -358,7 +359,7 @@ def test_scoring_a_new_day_uses_the_registry_champion(platform, new_day):
     daily = new_day
     request = ml_run_request(instance.get_run_by_id(daily.run_id))
     assert request.partition_key == f"{END}"
-    job = defs.resolve_job_def("daily_ml_job")
+    job = defs.resolve_job_def(ML_JOB)
     result = job.execute_in_process(
         instance=instance,
         partition_key=request.partition_key,
@@ -377,7 +378,7 @@ def test_a_day_between_trainings_keeps_the_last_training(platform, new_day):
     settings, defs, instance = platform[:3]
     client = MlflowClient(settings.mlflow_tracking_uri)
     versions = len(client.search_model_versions(f"name='{PAYMENT_MODEL}'"))
-    job = defs.resolve_job_def("daily_ml_job")
+    job = defs.resolve_job_def(ML_JOB)
     model = [dg.AssetKey(["ml", "payment_date_model"])]
     checks_before = {
         c.check_name: c.passed
@@ -462,7 +463,7 @@ def _score_without_champion(settings, defs, instance, model_name: str, scores: s
     if version:
         client.delete_registered_model_alias(model_name, CHAMPION)
     try:
-        result = defs.resolve_job_def("daily_ml_job").execute_in_process(
+        result = defs.resolve_job_def(ML_JOB).execute_in_process(
             instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", scores])]
         )
     finally:
@@ -537,7 +538,7 @@ def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(
             "ml__cashflow_model": {"config": {"min_history_days": 10**6, "retrain_every_days": 1}},
         }
     }
-    result = defs.resolve_job_def("daily_ml_job").execute_in_process(
+    result = defs.resolve_job_def(ML_JOB).execute_in_process(
         instance=instance, partition_key=f"{TRAINED_THROUGH}", run_config=starved
     )
     assert result.success
@@ -671,7 +672,7 @@ def test_before_any_invoice_is_paid_nothing_is_made_up_and_gold_still_builds(tmp
     defs, instance = build_defs(settings), ephemeral_instance()
     run_reference(defs, instance)
     run_days(defs, instance, first, last)
-    ml = run_days(defs, instance, first, last, job_name="daily_ml_job", raise_on_error=False)
+    ml = run_days(defs, instance, first, last, job_name=ML_JOB, raise_on_error=False)
 
     failures = [
         f"{e.step_key}: {e.event_specific_data.error.message.strip()[:300]}" for e in ml.all_events if e.is_step_failure
@@ -725,10 +726,8 @@ def test_a_long_range_of_gold_scores_built_in_chunks_equals_one_build(platform, 
     monkeypatch.setattr(chunks, "ML_SERVING_CHUNK_ROWS", scored // 4)  # 4 or 5 chunks of whole days
     before = _serving_tables(settings)
     serving = [key for key in defs.resolve_all_asset_keys() if key.path[0] == "gold" and key.path[1] in SERVING_TABLES]
-    tags = {"dagster/asset_partition_range_start": f"{first}", "dagster/asset_partition_range_end": f"{last}"}
-    result = defs.resolve_job_def("daily_ml_job").execute_in_process(
-        instance=instance, tags=tags, asset_selection=serving
-    )
+    tags = {RANGE_START_TAG: f"{first}", RANGE_END_TAG: f"{last}"}
+    result = defs.resolve_job_def(ML_JOB).execute_in_process(instance=instance, tags=tags, asset_selection=serving)
 
     assert result.success and _mlflow_run_status(result.run_id) == "FINISHED"  # the MLflow run ends with the job
     builds = [r.user_message for r in instance.all_logs(result.run_id) if r.user_message.startswith("dbt build ")]
@@ -749,7 +748,7 @@ def test_a_long_range_of_gold_scores_built_in_chunks_equals_one_build(platform, 
     with duckdb.connect(settings.warehouse_path) as con:
         con.execute(f"insert into ml.ar_priority_scores {duplicate}")
     try:
-        failed = defs.resolve_job_def("daily_ml_job").execute_in_process(
+        failed = defs.resolve_job_def(ML_JOB).execute_in_process(
             instance=instance, tags=tags, asset_selection=serving, raise_on_error=False
         )
     finally:
@@ -767,9 +766,7 @@ def test_a_long_range_of_gold_scores_built_in_chunks_equals_one_build(platform, 
         if c.check_name == "unique_combination_score_ar_priority_score_date__doc_id"
     ]
     assert [c.passed for c in grain] == [False]
-    retried = defs.resolve_job_def("daily_ml_job").execute_in_process(
-        instance=instance, tags=tags, asset_selection=serving
-    )
+    retried = defs.resolve_job_def(ML_JOB).execute_in_process(instance=instance, tags=tags, asset_selection=serving)
     assert retried.success and _serving_tables(settings)["score_ar_priority"].equals(before["score_ar_priority"])
 
 

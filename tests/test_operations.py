@@ -23,6 +23,7 @@ from smepulse_assets.quality.alerts import AlertLog
 from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
 from smepulse_assets.tools.ui_process import UiProcess
 from smepulse_lib.instance.run_launcher import run_worker_pid
+from smepulse_lib.names import DAILY_JOB, ML_JOB, RANGE_END_TAG, RANGE_START_TAG
 from smepulse_lib.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -82,23 +83,23 @@ def operated(tmp_path_factory):
 def test_the_daemon_loads_drops_and_new_days_and_runs_a_ui_backfill(operated):
     ui, settings, first, last, held, _ = operated
     # the drop sensor ships running: the days already landed are one range run, launched by the daemon
-    (history,) = ui.wait_runs(1, 900, pipelineName="daily_ar_job")
+    (history,) = ui.wait_runs(1, 900, pipelineName=DAILY_JOB)
     assert history["status"] == "SUCCESS"
     tags = {t["key"]: t["value"] for t in history["tags"]}
-    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+    assert (tags[RANGE_START_TAG], tags[RANGE_END_TAG]) == (
         f"{first}",
         f"{last - timedelta(days=1)}",
     )
-    ui.wait_runs(1, 900, pipelineName="daily_ml_job")  # requested by the ML sensor after it
+    ui.wait_runs(1, 900, pipelineName=ML_JOB)  # requested by the ML sensor after it
 
     for source in held.iterdir():  # the newest day lands
         for day in source.iterdir():
             shutil.move(str(day), str(Path(settings.landing_url) / source.name / day.name))
-    runs = ui.wait_runs(2, 600, pipelineName="daily_ar_job")
+    runs = ui.wait_runs(2, 600, pipelineName=DAILY_JOB)
     newest = next(r for r in runs if r["runId"] != history["runId"])
     assert newest["status"] == "SUCCESS"
     assert {"key": "dagster/partition", "value": f"{last}"} in newest["tags"]
-    ui.wait_runs(2, 900, pipelineName="daily_ml_job")
+    ui.wait_runs(2, 900, pipelineName=ML_JOB)
 
     # a backfill of two days, as the UI's materialize dialog launches it
     defs_keys = [["bronze", "kaggle_invoices_raw"], ["bronze", "kaggle_invoices_quarantine"]]
@@ -116,7 +117,7 @@ def test_the_daemon_loads_drops_and_new_days_and_runs_a_ui_backfill(operated):
 
 def test_the_ui_shows_the_days_materialized_in_a_real_browser(operated):
     ui, _settings, first, _last, _, root = operated
-    ui.wait_runs(1, 900, pipelineName="daily_ar_job")
+    ui.wait_runs(1, 900, pipelineName=DAILY_JOB)
     page = f"{ui.url}/assets/gold/kpi_ar_aging?view=partitions"
     dom = browse(page, root / "chromium", SCREENSHOTS / "kpi_ar_aging_partitions.png")
     assert "kpi_ar_aging" in dom and f"{first}" in dom
@@ -134,8 +135,8 @@ def test_a_killed_run_is_failed_by_the_daemon_and_never_blocks_the_next(operated
     """kill -9 of a run's process: run monitoring marks it failed, its warehouse pool slot is freed,
     an alert opens, and the same days backfilled again succeed."""
     ui, settings, first, last, _, _root = operated
-    ui.wait_runs(1, 900, pipelineName="daily_ar_job")  # the history run is done (a later run queues behind)
-    keys = [list(k.path) for k in build_defs(settings).resolve_job_def("daily_ar_job").asset_layer.selected_asset_keys]
+    ui.wait_runs(1, 900, pipelineName=DAILY_JOB)  # the history run is done (a later run queues behind)
+    keys = [list(k.path) for k in build_defs(settings).resolve_job_def(DAILY_JOB).asset_layer.selected_asset_keys]
     days = [f"{first + timedelta(days=n)}" for n in range((last - first).days + 1)]
     doomed = ui.launch_asset_backfill(keys, days)
     with mock.patch.dict(os.environ, {"DAGSTER_HOME": settings.dagster_home}), dg.DagsterInstance.get() as instance:

@@ -12,6 +12,7 @@ from smepulse_assets.kaggle_invoices.replay import drop_url
 from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_drops
 from smepulse_assets.tools.runs import evaluate_drop_sensor, run_days, run_reference, run_sensor_requests
 from smepulse_lib import storage, warehouse
+from smepulse_lib.names import DROP_SENSOR, RANGE_END_TAG, RANGE_START_TAG
 from tests.conftest import Platform, make_settings
 from tests.kaggle_samples import ROWS, csv_bytes
 from tests.reference_ar import ar_on, load_invoices
@@ -53,8 +54,8 @@ def world(tmp_path_factory):
 def test_sensor_drives_the_whole_range_as_one_run(world):
     platform, _config, requests, cursor = world
     assert len(requests) == 1  # 60 contiguous days -> one range run, not 60 processes
-    assert requests[0].tags["dagster/asset_partition_range_start"] == "2020-01-01"
-    assert requests[0].tags["dagster/asset_partition_range_end"] == "2020-02-29"
+    assert requests[0].tags[RANGE_START_TAG] == "2020-01-01"
+    assert requests[0].tags[RANGE_END_TAG] == "2020-02-29"
     again, _, _ = run_sensor_requests(platform.defs, platform.instance, cursor)
     assert again == []
 
@@ -70,7 +71,7 @@ def test_a_sensor_started_after_the_load_counts_what_was_loaded_as_seen(world):
     storage.write_bytes(url, storage.read_bytes(url))  # the same content delivered again, later
     again = evaluate_drop_sensor(platform.defs, platform.instance, first.cursor)
     assert [r.partition_key for r in again.run_requests] == ["2020-02-10"]
-    assert platform.defs.resolve_sensor_def("landing_drop_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    assert platform.defs.resolve_sensor_def(DROP_SENSOR).default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_each_day_of_a_range_run_carries_its_own_figures(world):

@@ -21,7 +21,7 @@ from smepulse_assets.tools.runs import evaluate_sensor, run_days, run_freshness_
 from smepulse_assets.transform.metadata import rows_written
 from smepulse_assets.transform.project import dbt_executable, dbt_project
 from smepulse_lib import storage, warehouse
-from smepulse_lib.names import ALERT_SENSOR
+from smepulse_lib.names import ALERT_SENSOR, DAILY_JOB, ML_JOB
 from smepulse_lib.settings import DBT_PROJECT_DIR
 from smepulse_lib.windows import DayWindow
 from tests import broken_inputs as broken
@@ -109,7 +109,7 @@ def test_error_check_blocks_downstream_and_alerts_once_then_recovers(world):
     watch.tick()
     assert sorted(hook.events("firing")) == [
         ("bronze/kaggle_invoices_raw", "pass_rate", "2020-01-31"),
-        ("daily_ar_job", None, "2020-01-31"),
+        (DAILY_JOB, None, "2020-01-31"),
     ]
     alert = next(a for a in hook.received if a["check_name"] == "pass_rate")
     assert alert["severity"] == "ERROR" and alert["threshold"] == ">= 95%"
@@ -129,7 +129,7 @@ def test_error_check_blocks_downstream_and_alerts_once_then_recovers(world):
     alerts = warehouse.query(platform.settings.warehouse_path, "select * from ops.alerts order by subject")
     assert alerts[["subject", "status", "occurrences"]].values.tolist() == [
         ["bronze/kaggle_invoices_raw", "resolved", 2],
-        ["daily_ar_job", "resolved", 2],
+        [DAILY_JOB, "resolved", 2],
     ]
     assert alerts["resolved_at"].notna().all() and (alerts["delivered_to"] == "log,webhook").all()
 
@@ -303,7 +303,7 @@ def test_freshness_is_the_policys_verdict_and_lag_and_recovery_alert_once(tmp_pa
     assert not lag.passed and lag.severity == dg.AssetCheckSeverity.WARN
     assert f"newest day {today - timedelta(days=5)}" in lag.description
     assert verdicts[("gold/dim_date", "freshness_sla")].passed and ("gold/dim_date", "newest_day_lag") not in verdicts
-    ml = {k.to_user_string() for k in platform.defs.resolve_job_def("daily_ml_job").asset_layer.selected_asset_keys}
+    ml = {k.to_user_string() for k in platform.defs.resolve_job_def(ML_JOB).asset_layer.selected_asset_keys}
     never = verdicts[("ml/payment_date_model", "freshness_sla")]
     assert (never.passed, never.severity, never.description) == (
         False,

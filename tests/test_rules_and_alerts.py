@@ -11,6 +11,7 @@ from smepulse_assets.ingestion.spec import load_source_spec
 from smepulse_assets.kaggle_invoices.contract import SPEC
 from smepulse_assets.quality.alerts import Alerting, AlertLog, Signal, alert_log_metadata, covers
 from smepulse_assets.quality.rules import RowRule, RulesError
+from smepulse_lib.names import DROP_SENSOR
 from tests.conftest import make_settings
 from tests.kaggle_samples import ROWS, csv_bytes
 
@@ -179,7 +180,7 @@ def test_a_source_added_by_yaml_alone_becomes_a_checked_bronze_asset(tmp_path):
     bronze = defs.resolve_assets_def(raw)
     assert bronze.partitions_def is not None and dg.AssetKey(["bronze", "tiny_quarantine"]) in bronze.keys
     assert {c.name for c in bronze.check_specs} >= {"row_conservation", "pass_rate"}
-    assert "<landing>/tiny/<YYYY-MM-DD>/*.csv" in defs.resolve_sensor_def("landing_drop_sensor").description
+    assert "<landing>/tiny/<YYYY-MM-DD>/*.csv" in defs.resolve_sensor_def(DROP_SENSOR).description
 
     storage.write_bytes(f"{settings.landing_url}/tiny/2020-01-02/a.csv", b"id,amount\n1,10.5\n2,-3\n3,oops\n")
     result = dg.materialize([bronze], partition_key="2020-01-02", raise_on_error=False)

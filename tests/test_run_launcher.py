@@ -11,10 +11,11 @@ from dagster._core.launcher.base import WorkerStatus
 
 from smepulse_lib.instance.event_log import ephemeral_instance
 from smepulse_lib.instance.run_launcher import judge_worker, worker_health
+from smepulse_lib.names import DAILY_JOB
 
 
 def started_run(instance: dg.DagsterInstance, pid: int | None) -> dg.DagsterRun:
-    run = instance.add_run(dg.DagsterRun(job_name="daily_ar_job"))
+    run = instance.add_run(dg.DagsterRun(job_name=DAILY_JOB))
     if pid is not None:  # what the run's process reports when it starts (Dagster's own message)
         instance.report_engine_event(f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid))
     return run

@@ -8,6 +8,7 @@ import dagster as dg
 from smepulse_assets.kaggle_invoices.replay import drop_url, replay_file, split_into_drops
 from smepulse_assets.tools.runs import evaluate_drop_sensor
 from smepulse_lib import storage
+from smepulse_lib.names import RANGE_END_TAG, RANGE_START_TAG, REFERENCE_JOB, SOURCES_TAG
 from tests.kaggle_samples import ROWS, csv_bytes
 
 
@@ -32,7 +33,7 @@ def test_replay_posts_open_then_clears_on_the_clearing_day(tmp_path):
 
 def reference_loaded(platform) -> None:
     """What the reference job's first run records (the drop sensor waits for it)."""
-    reference = platform.defs.resolve_job_def("reference_data_job").asset_layer.selected_asset_keys
+    reference = platform.defs.resolve_job_def(REFERENCE_JOB).asset_layer.selected_asset_keys
     for key in reference:
         platform.instance.report_runless_asset_event(dg.AssetMaterialization(key))
 
@@ -57,8 +58,8 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
     result = evaluate_drop_sensor(platform.defs, platform.instance)
     requested = sorted(
         (
-            r.partition_key or r.tags["dagster/asset_partition_range_start"],
-            r.tags.get("dagster/asset_partition_range_end"),
+            r.partition_key or r.tags[RANGE_START_TAG],
+            r.tags.get(RANGE_END_TAG),
         )
         for r in result.run_requests
     )
@@ -86,9 +87,9 @@ def test_sources_landing_on_the_same_day_request_one_run(platform):
 
     result = evaluate_drop_sensor(platform.defs, platform.instance)
     [request] = result.run_requests
-    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
         "2020-01-03",
         "2020-01-04",
     )
-    assert request.tags["smepulse/sources"] == "kaggle_invoices,orders,payments"
+    assert request.tags[SOURCES_TAG] == "kaggle_invoices,orders,payments"
     assert set(json.loads(result.cursor)) >= {"kaggle_invoices", "orders", "payments", "customers"}

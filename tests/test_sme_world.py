@@ -22,6 +22,7 @@ from smepulse_assets.tools.generator.sme_world import drop_bytes, drop_url, read
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_assets.transform.seed_sensor import SEEDS_DIR, build_seed_sensor, seed_key
 from smepulse_lib import warehouse
+from smepulse_lib.names import CHANGED_SEEDS_TAG, REFERENCE_JOB, SEED_SENSOR
 from smepulse_lib.storage import write_bytes
 
 pytestmark = pytest.mark.slow  # runs dbt or Dagster runs
@@ -366,9 +367,9 @@ def test_rerunning_days_leaves_the_sme_tables_identical(sme):
 def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS_DIR, seeds)
-    job = platform.defs.resolve_job_def("reference_data_job")
+    job = platform.defs.resolve_job_def(REFERENCE_JOB)
     sensor = build_seed_sensor(job, seeds)
-    assert platform.defs.resolve_sensor_def("reference_seed_sensor").job_name == "reference_data_job"
+    assert platform.defs.resolve_sensor_def(SEED_SENSOR).job_name == REFERENCE_JOB
 
     def tick(cursor):
         with dg.build_sensor_context(instance=platform.instance, cursor=cursor) as context:
@@ -380,7 +381,7 @@ def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
     macro = seeds / "macro_indicators.csv"
     macro.write_text(macro.read_text() + "2026-11-01,7.1,3.4,26350\n")
     refreshed = tick(first.cursor)
-    assert refreshed.run_requests[0].tags["smepulse/changed_seeds"] == "macro_indicators.csv"
+    assert refreshed.run_requests[0].tags[CHANGED_SEEDS_TAG] == "macro_indicators.csv"
     assert refreshed.run_requests[0].run_key != first.run_requests[0].run_key
 
     # a sensor first started after the seeds were loaded (the demo's reference run) starts from them
@@ -390,4 +391,4 @@ def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
     assert not started_late.run_requests and started_late.cursor == refreshed.cursor
     time.sleep(0.01)
     macro.write_text(macro.read_text() + "2026-12-01,7.1,3.4,26400\n")  # then a newer file lands
-    assert tick(started_late.cursor).run_requests[0].tags["smepulse/changed_seeds"] == "macro_indicators.csv"
+    assert tick(started_late.cursor).run_requests[0].tags[CHANGED_SEEDS_TAG] == "macro_indicators.csv"
