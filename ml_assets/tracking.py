@@ -45,33 +45,35 @@ def ensure_experiment(tracking_uri: str, name: str = EXPERIMENT) -> None:
         mlflow.create_experiment(name, artifact_location=artifact_location(tracking_uri))
 
 
-@dg.resource(
-    config_schema={"experiment_name": dg.Field(str), "mlflow_tracking_uri": dg.Field(str)},
-    description="MLflow tracking: one MLflow run per Dagster run.",
-)
-def mlflow_tracking(context):
-    """dagster-mlflow's resource (its other settings keep their defaults), with the experiment's
-    artifacts kept beside the store.
+class MlflowTracking(dg.ConfigurableResource):
+    """MLflow tracking: one MLflow run per Dagster run. The object an asset receives (the
+    documented ConfigurableResource pattern: create_resource vends another object) is
+    dagster-mlflow's ``MlFlow`` (MLflow's module API bound to the Dagster run's MLflow run), with
+    the experiment's artifacts kept beside the store.
 
-    A run left active by an earlier Dagster run in the same process is ended first, so
-    this run never writes into it.
-    """
-    import mlflow
-    from dagster_mlflow.resources import MlFlow
+    A run left active by an earlier Dagster run in the same process is ended first, so this run
+    never writes into it. Outside a run (a sensor's context gets every resource) it is MLflow's
+    module, pointed at the store, with no run started."""
 
-    uri = context.resource_config["mlflow_tracking_uri"]
-    if context.dagster_run is None:  # outside a run (a sensor's context gets every resource): no MLflow run
-        mlflow.set_tracking_uri(uri)
-        return mlflow
-    ensure_experiment(uri, context.resource_config["experiment_name"])
-    active = mlflow.active_run()
-    if active is not None and active.data.tags.get("dagster_run_id") != context.run_id:
-        mlflow.end_run()
-    return MlFlow(context)
+    experiment_name: str
+    mlflow_tracking_uri: str  # the field name dagster-mlflow's MlFlow reads from the resource config
+
+    def create_resource(self, context: dg.InitResourceContext) -> Any:
+        import mlflow
+        from dagster_mlflow.resources import MlFlow
+
+        if context.dagster_run is None:
+            mlflow.set_tracking_uri(self.mlflow_tracking_uri)
+            return mlflow
+        ensure_experiment(self.mlflow_tracking_uri, self.experiment_name)
+        active = mlflow.active_run()
+        if active is not None and active.data.tags.get("dagster_run_id") != context.run_id:
+            mlflow.end_run()
+        return MlFlow(context)
 
 
-def mlflow_resource(tracking_uri: str) -> dg.ResourceDefinition:
-    return mlflow_tracking.configured({"experiment_name": EXPERIMENT, "mlflow_tracking_uri": tracking_uri})
+def mlflow_resource(tracking_uri: str) -> MlflowTracking:
+    return MlflowTracking(experiment_name=EXPERIMENT, mlflow_tracking_uri=tracking_uri)
 
 
 @contextmanager
