@@ -1,12 +1,12 @@
 # The two commands a new machine needs (see README):
 #   make demo   installs, generates sample data and materializes it bronze to gold
 #   make test   installs with the test extras and runs the test suite (every tier)
-# For contributors: make lint (ruff, mypy, sqlfluff), make fmt, make test-fast (no dbt runs).
+# For contributors: make lint (ruff, mypy, sqlfluff), make fmt (Python), make fmt-sql, make test-fast.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system-packages demo test test-fast lint lint-sql fmt ui bench clean
+.PHONY: install system-packages demo test test-fast lint lint-sql fmt fmt-sql ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ lint-sql:
 fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# sqlfluff's fixer rewrites SQL around Jinja and can misplace a macro call: review its diff
+# (make test-fast runs the dbt unit tests) before committing.
+fmt-sql: install
 	mkdir -p data/lint
 	cd dbt_project && $(LINT_ENV) ../$(BIN)/sqlfluff fix models tests --processes 2
 
