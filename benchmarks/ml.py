@@ -43,7 +43,8 @@ def irreducible_error(settings: Settings, config: GeneratorConfig, split_day: st
     habits = {c.cust_number: c.habit for c in snapshot.customers}
     holdout = warehouse.query(
         settings.warehouse_path,
-        "select doc_id, payment_date from silver.ml_training_payment_pred where label_known_on > ? and label_known_on <= ?",
+        "select doc_id, payment_date from silver.ml_training_payment_pred where label_known_on > ? and "
+        "label_known_on <= ?",
         [split_day, cutoff],
     )
     errors = []

@@ -55,7 +55,8 @@ from smepulse_lib.names import DAILY_JOB, ML_JOB
 
 # The gold queries an analyst runs most, each for one day (the newest).
 GOLD_QUERIES = {
-    "ar_aging": "select aging_bucket, invoice_count, open_amount from gold.kpi_ar_aging where as_of_date = ? order by bucket_order",
+    "ar_aging": "select aging_bucket, invoice_count, open_amount from gold.kpi_ar_aging where as_of_date = ? "
+    "order by bucket_order",
     "dso": "select * from gold.kpi_ar_dso_analysis where as_of_date = ?",
     "worklist": "select * from gold.ar_collection_worklist where score_date = ? order by call_order limit 50",
 }

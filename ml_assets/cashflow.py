@@ -33,8 +33,8 @@ MAPE_GATE = 0.15
 NAIVE_VERSION = "baseline:seasonal_naive"
 SERIES_SQL = "select * from silver.ml_training_cashflow_fcst where stream = ? order by cash_date"
 # ml.cashflow_forecast as the forecast rows are written, for a window with nothing to forecast
-FORECAST_COLUMNS = """stream varchar, currency varchar, target_date timestamp, predicted_cash_in double, lower_80 double,
-    upper_80 double, lower_95 double, upper_95 double, forecast_date timestamp_ns, horizon_days bigint,
+FORECAST_COLUMNS = """stream varchar, currency varchar, target_date timestamp, predicted_cash_in double,
+    lower_80 double, upper_80 double, lower_95 double, upper_95 double, forecast_date timestamp_ns, horizon_days bigint,
     model_name varchar, model_version varchar, predicted_at timestamp"""
 
 
@@ -211,7 +211,10 @@ def _train_stream(
     part = split_series(series, cutoff, config.holdout_days)
     needed = config.min_history_days + config.holdout_days
     if len(part.history) < needed:
-        reason = f"{stream}: {len(part.history)} days of cash-in through {cutoff}; need {needed} to fit and evaluate a forecast."
+        reason = (
+            f"{stream}: {len(part.history)} days of cash-in through {cutoff}; need {needed} to fit and "
+            "evaluate a forecast."
+        )
         context.log.warning(reason)
         return (
             {f"{stream}_trained": False, f"{stream}_untrained_reason": reason},

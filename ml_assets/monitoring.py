@@ -140,7 +140,8 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
                 columns = ", ".join(DRIFT_FEATURES)  # only what is compared: the rows are ~30 columns wide
                 reference = outputs.read(
                     con,
-                    f"select {columns} from (select {columns} from silver.ml_training_payment_pred where label_known_on <= ?) "
+                    f"select {columns} from (select {columns} from silver.ml_training_payment_pred where "
+                    "label_known_on <= ?) "
                     "using sample 100000 rows",
                     [champion[1]],
                 )

@@ -149,7 +149,8 @@ def read_training(con, sql: str, cutoff: date, config: TrainingConfig, columns: 
     window_start = cutoff - timedelta(days=config.training_window_days)
     capped = f"""
         with labelled as (select * from ({sql}) where label_known_on > ? and label_known_on <= ?)
-        (select {columns} from labelled as t where label_known_on > ? order by hash(t) limit {int(config.max_holdout_rows)})
+        (select {columns} from labelled as t where label_known_on > ?
+         order by hash(t) limit {int(config.max_holdout_rows)})
         union all
         (select {columns} from labelled as t where label_known_on <= ?
          order by label_known_on desc, hash(t) limit {int(config.max_training_rows)})

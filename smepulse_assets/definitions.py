@@ -39,7 +39,8 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         DAILY_JOB,
         selection=dg.AssetSelection.assets(*bronze, daily_models) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
-        description="One business day (or a range of days, in one run): every source's bronze through gold, with their checks.",
+        description="One business day (or a range of days, in one run): every source's bronze through gold, "
+        "with their checks.",
     )
     ml_job = dg.define_asset_job(
         ML_JOB,

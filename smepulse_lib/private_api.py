@@ -4,8 +4,9 @@ Three places reach past a library's public surface for speed: the batched event 
 (smepulse_lib/instance/event_log.py), the dbt CLI resource (smepulse_assets/transform/cli_resource.py)
 and the hook that ends a run's MLflow run (ml_assets/run_hooks.py). Each asks here whether the
 installed library is a version it was tested with; on any other it takes the library's public
-path instead and logs why, so an upgrade is slower at worst, never broken. tests/test_private_api.py fails when a pinned version changes, so
-whoever upgrades re-runs the tests that cover each use and adds the new version here.
+path instead and logs why, so an upgrade is slower at worst, never broken.
+tests/test_private_api.py fails when a pinned version changes, so whoever upgrades re-runs the
+tests that cover each use and adds the new version here.
 """
 
 from __future__ import annotations

@@ -325,7 +325,8 @@ def test_score_contracts(platform):
         """select doc_id, score_date as predicted_on, predicted_payment_date, interval_lower_date,
                                           interval_upper_date, model_version
                                    from gold.score_payment_pred
-                                   qualify row_number() over (partition by doc_id order by score_date) = 1 order by doc_id""",
+                                   qualify row_number() over (partition by doc_id order by score_date) = 1
+                                   order by doc_id""",
     )
     pd.testing.assert_frame_equal(first, earliest, check_dtype=False)
     # the worklist ranks on its own (the key alone); its ranks are the view's

@@ -78,7 +78,8 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
 
 
 def test_sources_landing_on_the_same_day_request_one_run(platform):
-    """Eight sources deliver every day: the daily job (which builds all of them) runs once per day, not once per source."""
+    """Eight sources deliver every day: the daily job (which builds all of them) runs once per day,
+    not once per source."""
     reference_loaded(platform)
     landing = platform.settings.landing_url
     storage.write_bytes(drop_url(landing, date(2020, 1, 3)), csv_bytes(*ROWS))

@@ -327,7 +327,8 @@ def test_malformed_operational_rows_are_quarantined_with_reasons(tmp_path):
         "TT0000002,DH0000001,KH00001,2020-03-02,momo,paid,-5000,2020-03-02,2020-03-02\n"  # negative
         "TT0000003,DH0000001,KH00001,2020-03-02,momo,paid,5000,,2020-03-02\n"  # paid, never settled
         "TT0000004,DH0000001,KH00001,02/03/2020,momo,pending,5000,,2020-03-02\n"  # not a date
-        "TT0000005,DH0000001,KH00001,2020-03-02,bitcoin,pending,5000,,2020-03-02\n"  # unknown method: loads, flagged later
+        # unknown method: loads, flagged later
+        "TT0000005,DH0000001,KH00001,2020-03-02,bitcoin,pending,5000,,2020-03-02\n"
     )
     write_bytes(drop_url(platform.settings.landing_url, "payments", day), (header + body).encode())
     run_reference(platform.defs, platform.instance)

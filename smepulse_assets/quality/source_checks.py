@@ -119,7 +119,8 @@ def pass_rate_check(min_rate: float, min_rows: int) -> SourceCheck:
         judged = judged[(judged["rows_read"] >= min_rows) | (judged["rows_loaded"] == 0)]
         bad = judged[judged["pass_rate"] < min_rate]
         by_rule = con.execute(
-            "select rule, count(*) as n from quarantined where partition_date between ? and ? group by 1 order by 2 desc",
+            "select rule, count(*) as n from quarantined where partition_date between ? and ? group by 1 order "
+            "by 2 desc",
             [window.first, window.last],
         ).fetchall()
         worst = float(judged["pass_rate"].min()) if len(judged) else None

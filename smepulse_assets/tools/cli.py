@@ -82,7 +82,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Daily partitions start on {settings.partitions_start}")
     if replay.unroutable_rows:
         print(
-            f"{replay.unroutable_rows} rows had no readable posting_date; written to kaggle_invoices/unroutable/ for review"
+            f"{replay.unroutable_rows} rows had no readable posting_date; written to "
+            "kaggle_invoices/unroutable/ for review"
         )
     return 0
 

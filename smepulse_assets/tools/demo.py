@@ -49,7 +49,8 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
     settings = settings.record_data_start(config.start)
     print(
         f"Generated {len(snapshot.rows)} invoices and an SME world of {len(sme.order_lines)} order lines, "
-        f"{len(sme.payments)} payments, {len(sme.bank_lines)} bank lines: {len(files)} daily files under {settings.landing_url}\n"
+        f"{len(sme.payments)} payments, {len(sme.bank_lines)} bank lines: {len(files)} daily files under "
+        f"{settings.landing_url}\n"
         f"Days {config.start}..{config.end}; daily partitions start on {settings.partitions_start}"
     )
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when MLflow is imported (by build_defs)
@@ -138,7 +139,8 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
         print(f"  {name:<35} {rows:>9}")
     dso = warehouse.query(
         settings.warehouse_path,
-        "select open_invoices, open_amount, overdue_invoices, dso_days from gold.kpi_ar_dso_analysis where as_of_date = ?",
+        "select open_invoices, open_amount, overdue_invoices, dso_days from gold.kpi_ar_dso_analysis where "
+        "as_of_date = ?",
         [last_day],
     )
     aging = warehouse.query(
@@ -162,13 +164,13 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
     for name in checks["not passing"]:
         print(f"  not passing: {name}")
     print(f"\nAR on {last_day}:\n{dso.to_string(index=False)}\n\nAging on {last_day}:\n{aging.to_string(index=False)}")
-    print(
-        f"\nSME world on {last_day} (VND):\n{working_capital.T.to_string(header=False, float_format=lambda v: f'{v:,.2f}')}"
-    )
+    table = working_capital.T.to_string(header=False, float_format=lambda v: f"{v:,.2f}")
+    print(f"\nSME world on {last_day} (VND):\n{table}")
     print_ml_summary(settings, last_day, summary["ml_failures"])
     print(f"\nWarehouse: {settings.warehouse_path}\nRun log (every Dagster event): {summary['log_file']}")
     print(
-        f"Open the UI: {beside_interpreter('smepulse')} ui   (then http://127.0.0.1:3000; DAGSTER_HOME={settings.dagster_home})"
+        f"Open the UI: {beside_interpreter('smepulse')} ui   (then http://127.0.0.1:3000; "
+        f"DAGSTER_HOME={settings.dagster_home})"
     )
 
 
@@ -184,7 +186,8 @@ def print_ml_summary(settings: Settings, last_day: date, failures: list[str]) ->
         worklist = warehouse.query(
             settings.warehouse_path,
             "select call_order, invoice_id, customer_name, open_amount, days_past_due, "
-            "round(probability_over_30_late, 2) as p_late_30, expected_payment_date, later_than_predicted as late_vs_model, round(prediction_confidence, 2) as confidence "
+            "round(probability_over_30_late, 2) as p_late_30, expected_payment_date, later_than_predicted as "
+            "late_vs_model, round(prediction_confidence, 2) as confidence "
             "from gold.ar_collection_worklist where score_date = ? order by call_order limit 5",
             [last_day],
         )

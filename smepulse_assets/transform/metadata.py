@@ -54,7 +54,10 @@ def rows_by_day(
                 continue
             relation, column = f'"{node["schema"]}"."{node["alias"]}"', _day_column(node)
             if window is not None and column:
-                sql = f"select cast({column} as date)::varchar, count(*) from {relation} where {column} between ? and ? group by 1"
+                sql = (
+                    f"select cast({column} as date)::varchar, count(*) from {relation} "
+                    f"where {column} between ? and ? group by 1"
+                )
                 counts[node["name"]] = dict(con.execute(sql, [window.first, window.last]).fetchall())
             else:
                 counts[node["name"]] = {None: con.execute(f"select count(*) from {relation}").fetchone()[0]}

@@ -46,7 +46,8 @@ def build_seed_sensor(job, seeds_dir: Path = SEEDS_DIR) -> dg.SensorDefinition:
         job=job,
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Reloads the reference seeds when a file in {seeds_dir.name}/ changes (e.g. a newer macro_indicators.csv).",
+        description=f"Reloads the reference seeds when a file in {seeds_dir.name}/ changes (e.g. a newer "
+        "macro_indicators.csv).",
     )
     def reference_seed_sensor(context: dg.SensorEvaluationContext):
         now = seed_fingerprints(seeds_dir)
