@@ -1,1 +1,1 @@
-"""The Kaggle "Payment Date Prediction for Invoices" source: contract, parsing, replay, bronze asset, sensor."""
+"""The Kaggle "Payment Date Prediction for Invoices" source: its contract and the replay of the file as daily drops."""
