@@ -23,7 +23,9 @@ temporary data directory, holds the last days back, and measures (wall clock):
   at the same moment.
 Runs record into an in-memory Dagster instance (with the platform's batched event log, as
 the tests); `--instance home` records into the one the UI uses (the repository's
-dagster.yaml, SQLite files under DAGSTER_HOME), which adds the cost of writing to disk.
+dagster.yaml, SQLite files under DAGSTER_HOME), which adds the cost of writing to disk;
+`--instance postgres` into the production instance (deploy/dagster.postgres.yaml, dagster-postgres's
+stock storage) on a PostgreSQL server the benchmark starts and removes.
 Prints a table and a JSON line. Figures, not assertions: targets are judged by
 reading them (docs/benchmarks.md).
 """
@@ -31,6 +33,7 @@ reading them (docs/benchmarks.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -94,10 +97,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--instance",
-        choices=("memory", "home"),
+        choices=("memory", "home", "postgres"),
         default="memory",
         help="memory: an in-memory Dagster instance; home: the one the UI uses (dagster.yaml, "
-        "SQLite files under DAGSTER_HOME in the data directory)",
+        "SQLite files under DAGSTER_HOME in the data directory); postgres: the production instance "
+        "(deploy/dagster.postgres.yaml) on a PostgreSQL server started for the run",
     )
     return parser.parse_args()
 
@@ -320,6 +324,22 @@ def run_new_days(
 
 def main() -> None:
     args = parse_args()
+    with contextlib.ExitStack() as stack:
+        pg = stack.enter_context(postgres_instance_env()) if args.instance == "postgres" else {}
+        run_benchmark(args, pg)
+
+
+@contextlib.contextmanager
+def postgres_instance_env():
+    """A PostgreSQL server for the run, and the environment that points the instance at it."""
+    from smepulse_assets.tools.postgres_server import postgres_server
+
+    with postgres_server() as pg:
+        os.environ.update(pg, SMEPULSE_INSTANCE_CONFIG="deploy/dagster.postgres.yaml")
+        yield pg
+
+
+def run_benchmark(args: argparse.Namespace, pg: dict[str, str]) -> None:
     data_dir = tempfile.mkdtemp(prefix="smepulse-bench-")
     os.environ.update(SMEPULSE_DATA_DIR=data_dir, SMEPULSE_PARTITIONS_START="2018-01-01")
     from smepulse_assets.definitions import build_defs
@@ -413,6 +433,11 @@ def main() -> None:
         figures[f"rows_{table}"] = counts.get(table, 0) if not table.startswith("ml.") else _ml_rows(settings, table)
     if args.instance == "home":
         figures.update(instance_storage(settings.dagster_home, args.days + len(new_days)))
+    if args.instance == "postgres":
+        from smepulse_assets.tools.postgres_server import database_megabytes
+
+        figures["instance_mb"] = database_megabytes(pg)
+        figures["instance_kb_per_day"] = round(figures["instance_mb"] * 1024 / (args.days + len(new_days)), 1)
     if args.via_daemon:
         figures.update(daemon_figures(args, daemon_dir, held, defs, last))
     figures["slowest_steps"] = _slowest(steps)

@@ -16,9 +16,9 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 from smepulse_assets.definitions import build_defs
 from smepulse_assets.tools.demo import prepare_dagster_home
 from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
+from smepulse_assets.tools.postgres_server import postgres_server
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_lib.settings import Settings
-from tests.postgres_server import postgres_server
 
 pytestmark = pytest.mark.slow
 

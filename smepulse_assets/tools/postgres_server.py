@@ -1,5 +1,6 @@
-"""A real PostgreSQL server for a test: initdb and pg_ctl (Debian's postgresql package, which
-`make test` installs) in a temporary directory, on a free loopback port, stopped afterwards."""
+"""A real, throwaway PostgreSQL server for the tests and the benchmark (`--instance postgres`):
+initdb and pg_ctl (Debian's postgresql package, which `make test` installs) in a temporary
+directory, on a free loopback port, stopped and removed afterwards."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ from pathlib import Path
 
 
 def server_program(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or (
-        [shutil.which(name)] if shutil.which(name) else []
-    )
+    on_path = shutil.which(name)
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or ([on_path] if on_path else [])
     if not found:
         raise RuntimeError(f"PostgreSQL's {name} not found: run `make test` (it installs the postgresql package)")
     return found[-1]
@@ -62,3 +62,21 @@ def postgres_server(database: str = "dagster") -> Iterator[dict[str, str]]:
             run(server_program("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def database_megabytes(pg: dict[str, str]) -> float:
+    """The size of the server's Dagster database (tables, indexes, TOAST), in MB."""
+    import psycopg2
+
+    with (
+        psycopg2.connect(
+            host=pg["DAGSTER_PG_HOST"],
+            port=pg["DAGSTER_PG_PORT"],
+            dbname=pg["DAGSTER_PG_DB"],
+            user=pg["DAGSTER_PG_USER"],
+        ) as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("select pg_database_size(current_database())")
+        (size,) = cursor.fetchone()
+    return round(size / 2**20, 1)
