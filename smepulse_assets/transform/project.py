@@ -51,13 +51,15 @@ def dbt_executable() -> str:
 
 
 class StaleManifestPreparer(DbtProjectPreparer):
-    """Parses the project when its manifest is missing or older than what it is parsed from."""
+    """Parses the project when its manifest is missing or older than what it is parsed from, under
+    `dagster dev` too: `smepulse ui` runs it, and parsing at every load of the code location (each
+    run's process loads it) would add a dbt parse to every run the UI launches."""
 
     def __init__(self, settings: Settings | None = None):
         self._settings = settings
 
     def prepare_if_dev(self, project: DbtProject) -> None:
-        if self.using_dagster_dev() or _is_stale(project):
+        if _is_stale(project):
             self.prepare(project)
 
     def prepare(self, project: DbtProject) -> None:
