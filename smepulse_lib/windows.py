@@ -10,6 +10,8 @@ import dagster as dg
 
 from smepulse_lib.names import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
+LABEL_SEPARATOR = "..."
+
 
 @dataclass(frozen=True)
 class DayWindow:
@@ -47,16 +49,27 @@ class DayWindow:
     def is_one_day(self) -> bool:
         return self.first == self.last
 
+    def contains(self, other: DayWindow) -> bool:
+        return self.first <= other.first and other.last <= self.last
+
     def label(self) -> str:
         """How alerts and check metadata name the window: "2024-01-31" or "2024-01-01...2024-01-31"."""
-        return f"{self.first}" if self.is_one_day else f"{self.first}...{self.last}"
+        return f"{self.first}" if self.is_one_day else f"{self.first}{LABEL_SEPARATOR}{self.last}"
+
+    @classmethod
+    def from_label(cls, label: str) -> DayWindow:
+        first, _, last = label.partition(LABEL_SEPARATOR)
+        return cls.parse(first, last or None)
+
+    # A run of the window: a partition run for one day, else a single-run range (the range tags).
+    @property
+    def partition_key(self) -> str | None:
+        return f"{self.first}" if self.is_one_day else None
+
+    def run_tags(self) -> dict[str, str]:
+        return {} if self.is_one_day else {RANGE_START_TAG: f"{self.first}", RANGE_END_TAG: f"{self.last}"}
 
     def run_request(self, run_key: str, tags: dict[str, str] | None = None) -> dg.RunRequest:
-        """One run for the window: a partition run for one day, else a single-run range."""
-        if self.is_one_day:
-            return dg.RunRequest(run_key=run_key, partition_key=f"{self.first}", tags=tags or {})
-        return dg.RunRequest(run_key=run_key, tags={**(tags or {}), **self.range_tags()})
-
-    def range_tags(self) -> dict[str, str]:
-        """The tags that make a run materialize the window's partitions in one run."""
-        return {RANGE_START_TAG: f"{self.first}", RANGE_END_TAG: f"{self.last}"}
+        return dg.RunRequest(
+            run_key=run_key, partition_key=self.partition_key, tags={**(tags or {}), **self.run_tags()}
+        )

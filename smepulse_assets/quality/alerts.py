@@ -29,6 +29,7 @@ import dagster as dg
 import pyarrow as pa
 
 from smepulse_lib import storage
+from smepulse_lib.windows import DayWindow
 
 ALERT_EVENT_SCHEMA = pa.schema(
     [
@@ -84,9 +85,7 @@ def covers(passing: str | None, failing: str | None) -> bool:
         return True  # an unpartitioned pass judges the asset as a whole
     if failing is None:
         return False
-    p_first, _, p_last = passing.partition("...")
-    f_first, _, f_last = failing.partition("...")
-    return p_first <= f_first and (f_last or f_first) <= (p_last or p_first)
+    return DayWindow.from_label(passing).contains(DayWindow.from_label(failing))
 
 
 class AlertLog:

@@ -27,18 +27,11 @@ def run_days(
 ) -> dg.ExecuteInProcessResult:
     """Materialize a range of business days as one run (single-run backfill): by default bronze
     through gold; ``job_name=ML_JOB`` trains as of the last day and scores the range."""
-    job = defs.resolve_job_def(job_name)
-    if first == last:
-        return job.execute_in_process(
-            instance=instance,
-            partition_key=f"{first}",
-            raise_on_error=raise_on_error,
-            run_config=run_config,
-            run_id=run_id,
-        )
-    return job.execute_in_process(
+    window = DayWindow(first, last)
+    return defs.resolve_job_def(job_name).execute_in_process(
         instance=instance,
-        tags=DayWindow(first, last).range_tags(),
+        partition_key=window.partition_key,
+        tags=window.run_tags(),
         raise_on_error=raise_on_error,
         run_config=run_config,
         run_id=run_id,

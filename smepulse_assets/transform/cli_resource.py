@@ -11,8 +11,9 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource
 from packaging import version
 
-from smepulse_assets.transform.project import DBT_BESIDE_INTERPRETER, DBT_PROJECT_DIR, dbt_executable, dbt_project
+from smepulse_assets.transform.project import DBT_BESIDE_INTERPRETER, dbt_executable
 from smepulse_lib.private_api import is_tested
+from smepulse_lib.settings import DBT_PROJECT_DIR
 
 
 class ProjectDbtCli(DbtCliResource):
@@ -43,5 +44,5 @@ class ProjectDbtCli(DbtCliResource):
 def dbt_resource() -> DbtCliResource:
     resource = ProjectDbtCli if is_tested("dagster-dbt", "the dbt CLI resource (ProjectDbtCli)") else DbtCliResource
     return resource(
-        project_dir=str(dbt_project().project_dir), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+        project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
     )

@@ -55,7 +55,7 @@ class StaleManifestPreparer(DbtProjectPreparer):
     `dagster dev` too: `smepulse ui` runs it, and parsing at every load of the code location (each
     run's process loads it) would add a dbt parse to every run the UI launches."""
 
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings):
         self._settings = settings
 
     def prepare_if_dev(self, project: DbtProject) -> None:
@@ -63,7 +63,6 @@ class StaleManifestPreparer(DbtProjectPreparer):
             self.prepare(project)
 
     def prepare(self, project: DbtProject) -> None:
-        settings = self._settings or Settings.from_env()
         subprocess.run(
             [
                 dbt_executable(),
@@ -75,7 +74,7 @@ class StaleManifestPreparer(DbtProjectPreparer):
                 str(project.profiles_dir),
             ],
             check=True,
-            env={**os.environ, **settings.dbt_env()},  # profiles.yml reads the warehouse path from the env
+            env={**os.environ, **self._settings.dbt_env()},  # profiles.yml reads the warehouse path from the env
             cwd=project.project_dir,
         )
 
