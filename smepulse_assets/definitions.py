@@ -12,6 +12,7 @@ from smepulse_assets.ingestion.spec import load_source_specs
 from smepulse_assets.quality.alert_sensor import build_alert_sensor
 from smepulse_assets.quality.alerts import Alerting, build_alert_log_asset
 from smepulse_assets.quality.freshness import build_freshness_checks, freshness_targets
+from smepulse_assets.serving.assets import build_serving_asset
 from smepulse_assets.transform.assets import build_dbt_assets
 from smepulse_assets.transform.cli_resource import dbt_resource
 from smepulse_assets.transform.seed_sensor import build_seed_sensor
@@ -31,24 +32,32 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     reference_models, daily_models, ml_serving_models = build_dbt_assets(settings, partitions)
     ml = build_ml_assets(partitions)
     assets = [*bronze, alert_log, reference_models, daily_models, *ml, ml_serving_models]
+    # The serving copy publishes every asset's and check's status, the freshness checks' too, which
+    # are built after it (they cover it): it reads the list when it runs.
+    serving = build_serving_asset(
+        partitions,
+        copies=_readers_tables(reference_models, daily_models, ml_serving_models),
+        watched=lambda: [*assets, freshness],
+    )
+    assets.append(serving)
     freshness = build_freshness_checks(assets)
 
     # Freshness checks judge the newest data against the clock, not the days a run
     # writes, so they run on their schedule and not inside the daily runs.
     daily_job = dg.define_asset_job(
         DAILY_JOB,
-        selection=dg.AssetSelection.assets(*bronze, daily_models) - dg.AssetSelection.checks(freshness),
+        selection=dg.AssetSelection.assets(*bronze, daily_models, serving) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
         description="One business day (or a range of days, in one run): every source's bronze through gold, "
-        "with their checks.",
+        "with their checks, then the serving copy.",
     )
     ml_job = dg.define_asset_job(
         ML_JOB,
-        selection=dg.AssetSelection.assets(*ml, ml_serving_models) - dg.AssetSelection.checks(freshness),
+        selection=dg.AssetSelection.assets(*ml, ml_serving_models, serving) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
         hooks=end_mlflow_run_hooks(),
         description="After a day's data: train, evaluate and register the models, score the day with the champions, "
-        "monitor accuracy, and build the gold score tables.",
+        "monitor accuracy, build the gold score tables, and publish the serving copy.",
     )
     reference_job = dg.define_asset_job(
         REFERENCE_JOB,
@@ -95,6 +104,11 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             ),
         },
     )
+
+
+def _readers_tables(*dbt_assets: dg.AssetsDefinition) -> list[dg.AssetKey]:
+    """What the serving copy copies: the gold and ops models, reference, daily and ML."""
+    return [key for assets in dbt_assets for key in assets.keys if key.path[0] in ("gold", "ops")]
 
 
 defs = build_defs()

@@ -19,6 +19,7 @@ class PlatformPaths(dg.ConfigurableResource):
     landing_url: str
     lake_url: str
     warehouse_path: str
+    serving_path: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlatformPaths:
@@ -26,6 +27,7 @@ class PlatformPaths(dg.ConfigurableResource):
             landing_url=settings.landing_url,
             lake_url=settings.lake_url,
             warehouse_path=settings.warehouse_path,
+            serving_path=settings.serving_path,
         )
 
     def landing(self, *parts: str) -> str:

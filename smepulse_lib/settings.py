@@ -78,6 +78,8 @@ class Settings:
     # DuckDB's own default is 80 % of the machine's memory per connection; a cap makes large
     # queries spill to disk instead, so dbt and the Python steps stay within a known budget
     duckdb_memory_limit: str
+    # The serving copy's DuckDB file of views (local: BI tools open it); its Parquet is in the lake
+    serving_path: str = ""
     partitions_start_fixed: bool = False  # SMEPULSE_PARTITIONS_START set: landed data does not move it
 
     @classmethod
@@ -99,6 +101,7 @@ class Settings:
             alert_webhook_url=env.get("SMEPULSE_ALERT_WEBHOOK_URL") or None,
             ui_url=env.get("SMEPULSE_UI_URL", "http://localhost:3000"),
             duckdb_memory_limit=env.get("SMEPULSE_DUCKDB_MEMORY_LIMIT", "2GB"),
+            serving_path=_absolute(env.get("SMEPULSE_SERVING_PATH", f"{data_dir}/serving/serving.duckdb")),
             partitions_start_fixed=bool(env.get("SMEPULSE_PARTITIONS_START")),
         )
 
@@ -127,3 +130,4 @@ class Settings:
             if not _is_url(location):
                 Path(location).mkdir(parents=True, exist_ok=True)
         Path(self.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.serving_path).parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ and an object store; only the URL changes.
 from __future__ import annotations
 
 import io
+import os
 import uuid
 
 import duckdb
@@ -96,3 +97,19 @@ def duckdb_reader(url: str) -> duckdb.DuckDBPyConnection:
     if _protocol(fs) != "file":
         con.register_filesystem(fs)
     return con
+
+
+def is_local(url: str) -> bool:
+    return _protocol(filesystem(url)[0]) == "file"
+
+
+def move_file_into(local_path: str, url: str) -> None:
+    """Put a finished local file at ``url`` so readers see the old or the new file, never a half:
+    a rename on a local store (the file is staged on the same filesystem), one upload on S3."""
+    fs, path = filesystem(url)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    if _protocol(fs) == "file":
+        os.replace(local_path, path)
+    else:
+        fs.put_file(local_path, path)
+        os.remove(local_path)
