@@ -106,9 +106,9 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     )
 
 
-def _readers_tables(*dbt_assets: dg.AssetsDefinition) -> list[dg.AssetKey]:
+def _readers_tables(*dbt_assets: dg.AssetsDefinition) -> list[dg.AssetSpec]:
     """What the serving copy copies: the gold and ops models, reference, daily and ML."""
-    return [key for assets in dbt_assets for key in assets.keys if key.path[0] in ("gold", "ops")]
+    return [spec for assets in dbt_assets for spec in assets.specs if spec.key.path[0] in ("gold", "ops")]
 
 
 defs = build_defs()

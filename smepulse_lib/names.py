@@ -26,4 +26,6 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 # The platform's own run tags: the sources a drop run was requested for, the seeds that changed.
 SOURCES_TAG = "smepulse/sources"
+# An asset's tag naming the column that says which day a row belongs to, for tables rebuilt by day.
+DAY_COLUMN_TAG = "smepulse/day_column"
 CHANGED_SEEDS_TAG = "smepulse/changed_seeds"

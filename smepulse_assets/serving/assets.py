@@ -2,7 +2,7 @@
 and ML run, checked against the warehouse it copies."""
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -21,6 +21,7 @@ from smepulse_assets.serving.publish import (
 from smepulse_assets.serving.tables import ServedTable, served_tables
 from smepulse_lib import storage
 from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY, WAREHOUSE_POOL
+from smepulse_lib.names import DAY_COLUMN_TAG
 from smepulse_lib.resources import PlatformPaths, WarehouseResource
 from smepulse_lib.windows import DayWindow
 
@@ -37,14 +38,16 @@ class ServingConfig(dg.Config):
 
 
 def build_serving_asset(
-    partitions_def: dg.PartitionsDefinition, copies: Iterable[dg.AssetKey], watched: Callable[[], list]
+    partitions_def: dg.PartitionsDefinition, copies: list[dg.AssetSpec], watched: Callable[[], list]
 ) -> dg.AssetsDefinition:
-    """``copies``: the warehouse models it publishes; ``watched``: gives the asset and check definitions
-    whose status (last materialization, latest check result) it publishes beside them."""
+    """``copies``: the specs of the warehouse models it publishes (those tagged with a day column are
+    published by day); ``watched``: gives the asset and check definitions whose status (last
+    materialization, latest check result) it publishes beside them."""
+    day_columns = {".".join(s.key.path): s.tags[DAY_COLUMN_TAG] for s in copies if DAY_COLUMN_TAG in s.tags}
 
     @dg.asset(
         key=SERVING_KEY,
-        deps=sorted(copies, key=lambda k: k.to_user_string()),
+        deps=sorted((s.key for s in copies), key=lambda k: k.to_user_string()),
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name=GROUP,
@@ -73,7 +76,7 @@ def build_serving_asset(
         root = paths.lake(SERVING_FOLDER)
         with warehouse.get_connection() as con:
             _reads_the_lake(con, paths.lake_url)
-            tables = served_tables(con)
+            tables = served_tables(con, day_columns)
             published = [publish_table(con, t, root, None if config.republish_all_days else window) for t in tables]
             schemas = {t.relation: _columns(con, t.relation) for t in tables}
             mismatches = _count_mismatches(con, root, tables, window)

@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject
 
 from smepulse_assets.transform.project import REFERENCE_MODELS
 from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS
+from smepulse_lib.names import DAY_COLUMN_TAG
 
 
 class SmePulseTranslator(DagsterDbtTranslator):
@@ -22,12 +23,22 @@ class SmePulseTranslator(DagsterDbtTranslator):
         if node.get("resource_type") == "source":
             return spec
         reference = node.get("resource_type") == "seed" or node.get("name") in REFERENCE_MODELS
+        day_column = rebuilt_by_day(node)
         return spec.replace_attributes(
             owners=spec.owners or [OWNER],
             freshness_policy=REFERENCE_FRESHNESS if reference else DAILY_FRESHNESS,
+            tags={**spec.tags, **({DAY_COLUMN_TAG: day_column} if day_column else {})},
         )
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return super().get_asset_key(dbt_resource_props)
         return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+
+def rebuilt_by_day(node: Mapping[str, Any]) -> str | None:
+    """The day column of a model whose build rewrites only the days of its window (its
+    ``partition_column`` meta), so readers may copy it day by day; None when a build can change
+    other days too (``meta: {rebuilds: beyond_window}``) or the model has no day column."""
+    meta = node.get("config", {}).get("meta") or {}
+    return None if meta.get("rebuilds") == "beyond_window" else meta.get("partition_column")
