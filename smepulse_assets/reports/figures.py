@@ -180,7 +180,8 @@ class Figures:
 
     def cash_forecast(self) -> pd.DataFrame:
         """The AR stream's forecast made on the day (score_cashflow_fcst) beside the cash that came in
-        (fact_ar_invoices' payments), from HISTORY_DAYS before the day to the forecast's end."""
+        (fact_ar_invoices' payments, as far as the data goes), from HISTORY_DAYS before the day to the
+        forecast's end."""
         return self._df(
             """
             with forecast as (
@@ -196,7 +197,12 @@ class Figures:
                 select unnest(generate_series($first, coalesce((select max(cash_date) from forecast), $day),
                     interval 1 day))::date as cash_date
             )
-            select d.cash_date, a.actual_cash_in, f.predicted_cash_in, f.lower_80, f.upper_80, f.lower_95, f.upper_95
+            select d.cash_date,
+                   -- a day without payments up to the newest data is no cash, not an unknown; a report
+                   -- rebuilt for a past day shows what came in after it against its forecast
+                   case when d.cash_date <= greatest($day, (select max(cash_date) from actual))
+                        then coalesce(a.actual_cash_in, 0) end as actual_cash_in,
+                   f.predicted_cash_in, f.lower_80, f.upper_80, f.lower_95, f.upper_95
             from days as d left join actual as a using (cash_date) left join forecast as f using (cash_date)
             order by d.cash_date
             """,
