@@ -12,12 +12,14 @@ from smepulse_assets.ingestion.spec import load_source_specs
 from smepulse_assets.quality.alert_sensor import build_alert_sensor
 from smepulse_assets.quality.alerts import Alerting, build_alert_log_asset
 from smepulse_assets.quality.freshness import build_freshness_checks, freshness_targets
+from smepulse_assets.reports.assets import build_report_assets
+from smepulse_assets.reports.sensor import build_reports_after_ml_sensor
 from smepulse_assets.serving.assets import build_serving_asset
 from smepulse_assets.transform.assets import build_dbt_assets
 from smepulse_assets.transform.cli_resource import dbt_resource
 from smepulse_assets.transform.seed_sensor import build_seed_sensor
 from smepulse_lib.conventions import REFERENCE_FRESHNESS, daily_partitions
-from smepulse_lib.names import DAILY_JOB, FRESHNESS_JOB, ML_JOB, REFERENCE_JOB
+from smepulse_lib.names import DAILY_JOB, FRESHNESS_JOB, ML_JOB, REFERENCE_JOB, REPORTS_JOB
 from smepulse_lib.resources import PlatformPaths, WarehouseResource
 from smepulse_lib.settings import Settings, apply_instance_env
 
@@ -39,7 +41,8 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         copies=_readers_tables(reference_models, daily_models, ml_serving_models),
         watched=lambda: [*assets, freshness],
     )
-    assets.append(serving)
+    reports = build_report_assets(partitions)
+    assets += [serving, *reports]
     freshness = build_freshness_checks(assets)
 
     # Freshness checks judge the newest data against the clock, not the days a run
@@ -64,6 +67,12 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         selection=dg.AssetSelection.assets(alert_log, reference_models) - dg.AssetSelection.checks(freshness),
         description="Calendar, reference seeds and the alert log; run once, monthly, and when they change.",
     )
+    reports_job = dg.define_asset_job(
+        REPORTS_JOB,
+        selection=dg.AssetSelection.assets(*reports) - dg.AssetSelection.checks(freshness),
+        partitions_def=partitions,
+        description="The day's Excel receivables pack and HTML cash report, from the serving copy.",
+    )
     freshness_job = dg.define_asset_job(
         FRESHNESS_JOB,
         selection=dg.AssetSelection.checks(freshness),
@@ -72,7 +81,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=[freshness],
-        jobs=[daily_job, ml_job, reference_job, freshness_job],
+        jobs=[daily_job, ml_job, reports_job, reference_job, freshness_job],
         schedules=[
             dg.ScheduleDefinition(
                 job=freshness_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
@@ -86,6 +95,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             build_alert_sensor({key: spec for key, (spec, _) in freshness_targets(assets).items()}),
             build_seed_sensor(reference_job),
             build_ml_after_daily_sensor(daily_job, ml_job),
+            build_reports_after_ml_sensor(ml_job, reports_job),
         ],
         # One process per run, its steps in it: the multiprocess executor started a process per step
         # that loaded the whole code location again (tens of seconds between steps of a daemon-launched run),

@@ -4,6 +4,7 @@
 DAILY_JOB = "daily_sources_job"
 ML_JOB = "daily_ml_job"
 REFERENCE_JOB = "reference_data_job"
+REPORTS_JOB = "daily_reports_job"
 FRESHNESS_JOB = "freshness_checks_job"
 # Jobs renamed since runs were recorded under their former names (the UI keeps listing those
 # runs under the name they ran as): an alert a run of the former name opened is the same alert.
@@ -17,6 +18,7 @@ def current_job_name(job_name: str) -> str:
 # Sensors
 DROP_SENSOR = "landing_drop_sensor"
 ML_SENSOR = "ml_after_daily_sensor"
+REPORTS_SENSOR = "reports_after_ml_sensor"
 SEED_SENSOR = "reference_seed_sensor"
 ALERT_SENSOR = "quality_alert_sensor"
 

@@ -129,8 +129,19 @@ def _shown(value) -> str:
     return "" if value is None else str(value)
 
 
-def read_table(data: bytes, sheet_name: str, first_row: int = 1) -> pd.DataFrame:
-    """A table of a written pack back as a frame (what the report check and the tests read)."""
-    sheet = load_workbook(io.BytesIO(data), read_only=True)[sheet_name]
-    rows = list(sheet.iter_rows(min_row=first_row, values_only=True))
+def _rows(data: bytes, sheet_name: str) -> list[tuple]:
+    return list(load_workbook(io.BytesIO(data), read_only=True)[sheet_name].iter_rows(values_only=True))
+
+
+def read_table(data: bytes, sheet_name: str) -> pd.DataFrame:
+    """A table sheet of a written pack back as a frame (what the report check and the tests read)."""
+    rows = _rows(data, sheet_name)
     return pd.DataFrame(rows[1:], columns=rows[0]) if rows else pd.DataFrame()
+
+
+def read_summary(data: bytes) -> tuple[dict, pd.DataFrame]:
+    """The summary sheet back: its labelled figures, and its aging bucket table."""
+    rows = _rows(data, SUMMARY)
+    header = next(i for i, row in enumerate(rows) if row and row[0] == "aging_bucket")
+    values = {row[0]: row[1] for row in rows[:header] if row and row[0] is not None}
+    return values, pd.DataFrame(rows[header + 1 :], columns=rows[header])
