@@ -107,6 +107,22 @@ class Figures:
             [self.day],
         )
 
+    def customer_open_items(self, customer_number: str) -> pd.DataFrame:
+        return self._df(
+            "select doc_id, invoice_date, due_date, currency, amount, open_amount, days_past_due, aging_bucket "
+            "from gold.fact_ar_open_items where as_of_date = ? and customer_number = ? order by due_date, doc_id",
+            [self.day, customer_number],
+        )
+
+    def customer_payments(self, customer_number: str) -> pd.DataFrame:
+        """The customer's invoices paid by the day: when, how late, how much."""
+        return self._df(
+            "select doc_id, invoice_date, due_date, payment_date, amount_reporting as amount, days_to_pay, days_late "
+            "from gold.fact_ar_invoices where customer_number = ? and payment_date <= ? "
+            "order by payment_date desc, doc_id",
+            [customer_number, self.day],
+        )
+
     def worklist(self) -> pd.DataFrame:
         return self._df(
             "select call_order, customer_number, customer_name, doc_id, open_amount, days_past_due, "

@@ -63,9 +63,22 @@ def ar_pack(figures: Figures) -> bytes:
     sales = figures.sales_ledger()
     if len(sales):  # the SME's own ledger, where its sales sources are delivered
         write_table(book.create_sheet(SALES), sales)
+    return _saved(book)
+
+
+def _saved(book: Workbook) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def table_workbook(frame: pd.DataFrame, title: str) -> bytes:
+    """One table as an .xlsx of its own (the dashboard's downloads)."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title[:31]  # Excel's limit on sheet names
+    write_table(sheet, frame)
+    return _saved(book)
 
 
 def _write_summary(sheet: Worksheet, figures: Figures) -> None:

@@ -1,4 +1,4 @@
-"""The `smepulse` command: generate, replay, demo, ui."""
+"""The `smepulse` command: generate, replay, demo, ui, report, dashboard."""
 
 from __future__ import annotations
 
@@ -107,6 +107,38 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     os.execv(command[0], command)
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from smepulse_assets.reports.assets import REPORTS, build_report
+    from smepulse_assets.reports.figures import Figures, published_days, serving_reader
+
+    with serving_reader(settings.serving_path, settings.lake_url) as con:
+        days = published_days(con)
+        day = args.day or (days[0] if days else None)
+        if day not in days:
+            print(f"smepulse report: {day} is not in the serving copy ({settings.serving_path})", file=sys.stderr)
+            return 1
+        failed = False
+        for report in REPORTS:
+            out = f"{args.out.rstrip('/')}/{report.name}-{day}.{report.extension}" if args.out else None
+            built = build_report(report, Figures(con, day), settings.lake_url, out)
+            print(f"{report.name}: {built.url} ({built.size:,} bytes, {built.seconds:.1f} s)")
+            for mismatch in built.mismatches:
+                print(f"  does not match gold: {mismatch}", file=sys.stderr)
+            failed |= bool(built.mismatches)
+    return 1 if failed else 0
+
+
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    app = REPO_ROOT / "smepulse_assets" / "dashboard" / "app.py"
+    command = [
+        program("streamlit", "streamlit"), "run", str(app),
+        "--server.address", args.host, "--server.port", str(args.port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+    print(f"SME Pulse dashboard on http://{args.host}:{args.port} (serving copy {settings.serving_path})", flush=True)
+    os.execv(command[0], command)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smepulse", description="SME Pulse AR and cash-flow platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,9 +160,24 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
 
+    report = sub.add_parser("report", help="build a day's Excel pack and HTML cash report from the serving copy")
+    report.add_argument("--day", type=_day, help="the as-of day (default: the newest published)")
+    report.add_argument("--out", help="folder or URL to write to (default: <lake>/reports/<name>/<day>.<ext>)")
+
+    dashboard = sub.add_parser("dashboard", help="serve the dashboard over the serving copy")
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument("--port", type=int, default=8501)
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    handler = {"generate": cmd_generate, "replay": cmd_replay, "demo": cmd_demo, "ui": cmd_ui}[args.command]
+    handler = {
+        "generate": cmd_generate,
+        "replay": cmd_replay,
+        "demo": cmd_demo,
+        "ui": cmd_ui,
+        "report": cmd_report,
+        "dashboard": cmd_dashboard,
+    }[args.command]
     try:
         return handler(args, settings)
     except ProgramNotFound as missing:

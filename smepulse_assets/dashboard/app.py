@@ -1,0 +1,51 @@
+"""The dashboard's entry script, run by ``streamlit run`` (see ``smepulse dashboard``).
+
+It opens the serving copy read-only for each page view, so it never holds a lock a run could
+wait on, and it shows a new day as soon as a run has published it.
+"""
+
+import streamlit as st
+
+from smepulse_assets.dashboard import pages
+from smepulse_assets.reports.figures import Figures, published_days, serving_reader
+from smepulse_lib.settings import Settings
+
+st.set_page_config(page_title="SME Pulse", layout="wide")
+settings = Settings.from_env()
+
+try:
+    with serving_reader(settings.serving_path, settings.lake_url) as con:
+        days = published_days(con)
+except Exception as error:  # any reason the copy cannot be opened is shown, not a traceback
+    st.title("SME Pulse")
+    st.warning(
+        f"No serving copy to read at {settings.serving_path} ({error}). Run `make demo`, or materialize "
+        "serving/warehouse_copy from the Dagster UI, then reload."
+    )
+    st.stop()
+
+if not days:
+    st.title("SME Pulse")
+    st.info("The serving copy holds no day yet: run a day of data, then reload.")
+    st.stop()
+
+day = st.sidebar.date_input("As of", value=days[0], min_value=days[-1], max_value=days[0])
+st.sidebar.caption(f"Serving copy: {settings.serving_path}")
+
+
+def _page(render):
+    def shown() -> None:
+        with serving_reader(settings.serving_path, settings.lake_url) as con:
+            render(Figures(con, day))
+
+    shown.__name__ = render.__name__  # streamlit keys pages by their function's name
+    return shown
+
+
+navigation = st.navigation(
+    [
+        st.Page(_page(render), title=title, url_path=path, default=i == 0)
+        for i, (title, path, render) in enumerate(pages.PAGES)
+    ]
+)
+navigation.run()
