@@ -48,8 +48,11 @@ class Figures:
     con: duckdb.DuckDBPyConnection
     day: date
 
-    def _df(self, sql: str, params: list | None = None) -> pd.DataFrame:
+    def _df(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
+
+    def _scalar(self, sql: str, params: list | None = None):
+        return self.con.execute(sql, params or []).fetchall()[0][0]
 
     @property
     def trend_start(self) -> date:
@@ -60,15 +63,15 @@ class Figures:
         predicted cash-in over the next 30 (kpi_predicted_cash_in) and open alerts (ops.alerts)."""
         kpi = self._df("select * from gold.kpi_ar_dso_analysis where as_of_date = ?", [self.day])
         row = kpi.iloc[0] if len(kpi) else None
-        cash_7 = self.con.execute(
+        cash_7 = self._scalar(
             "select coalesce(sum(amount_reporting), 0) from gold.fact_ar_invoices where payment_date between ? and ?",
             [self.day - timedelta(days=6), self.day],
-        ).fetchone()[0]
-        forecast_30 = self.con.execute(
+        )
+        forecast_30 = self._scalar(
             "select sum(predicted_cash_in) from gold.kpi_predicted_cash_in where score_date = ? and days_ahead <= 30",
             [self.day],
-        ).fetchone()[0]
-        alerts = self.con.execute("select count(*) from ops.alerts where status = 'open'").fetchone()[0]
+        )
+        alerts = self._scalar("select count(*) from ops.alerts where status = 'open'")
         return {
             "open_invoices": int(row["open_invoices"]) if row is not None else None,
             "open_amount": float(row["open_amount"]) if row is not None else None,

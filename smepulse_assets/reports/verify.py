@@ -62,7 +62,7 @@ def pack_mismatches(data: bytes, figures: Figures) -> list[str]:
     rows, amount = figures.con.execute(
         "select count(*), coalesce(sum(open_amount), 0) from gold.ar_collection_worklist where score_date = ?",
         [figures.day],
-    ).fetchone()
+    ).fetchall()[0]
     found += _compare("worklist rows", len(worklist), rows)
     found += _compare("worklist amount", _sum(worklist, "open_amount"), amount)
     return found
@@ -74,7 +74,7 @@ def report_mismatches(data: bytes, figures: Figures) -> list[str]:
     found = _compare("as of", 0 if shown.get("as_of") == f"{figures.day}" else 1, 0)
     for key, expected in _gold_ar(figures).items():
         found += _compare(key, shown.get(key), expected)
-    (alerts,) = figures.con.execute("select count(*) from ops.alerts where status = 'open'").fetchone()
+    alerts = figures.con.execute("select count(*) from ops.alerts where status = 'open'").fetchall()[0][0]
     return found + _compare("open alerts", shown.get("open_alerts"), alerts)
 
 

@@ -43,11 +43,12 @@ def build_serving_asset(
     """``copies``: the specs of the warehouse models it publishes (those tagged with a day column are
     published by day); ``watched``: gives the asset and check definitions whose status (last
     materialization, latest check result) it publishes beside them."""
+    deps: list[dg.AssetKey] = sorted((s.key for s in copies), key=dg.AssetKey.to_user_string)
     day_columns = {".".join(s.key.path): s.tags[DAY_COLUMN_TAG] for s in copies if DAY_COLUMN_TAG in s.tags}
 
     @dg.asset(
         key=SERVING_KEY,
-        deps=sorted((s.key for s in copies), key=lambda k: k.to_user_string()),
+        deps=deps,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name=GROUP,
@@ -127,7 +128,7 @@ def _count_mismatches(
 
 def _warehouse_counts(con: duckdb.DuckDBPyConnection, table: ServedTable, window: DayWindow) -> dict[date | None, int]:
     if not table.by_day:
-        return {None: con.execute(f"select count(*) from {table.relation}").fetchone()[0]}
+        return {None: con.execute(f"select count(*) from {table.relation}").fetchall()[0][0]}
     counted = dict(
         con.execute(
             f"select {table.day_of_row()} as day, count(*) from {table.relation} "

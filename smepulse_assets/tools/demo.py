@@ -16,11 +16,12 @@ import dagster as dg
 import pyarrow.dataset as ds
 
 from smepulse_assets.ingestion.spec import load_source_specs
+from smepulse_assets.reports.assets import REPORTS
 from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, generate_sample_data
 from smepulse_assets.tools.run_progress import QUIET_RUN_CONFIG, printed_progress, write_run_log
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_lib import storage, warehouse
-from smepulse_lib.names import DAILY_JOB, ML_JOB
+from smepulse_lib.names import DAILY_JOB, ML_JOB, REPORTS_JOB
 from smepulse_lib.programs import beside_interpreter
 from smepulse_lib.settings import Settings
 
@@ -64,9 +65,11 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
             result = runs.days(config.start, config.end, DAILY_JOB)
             # a failing ML step is reported in the summary rather than stopping the demo
             ml = runs.days(config.start, config.end, ML_JOB, raise_on_error=False)
+            # what the reports sensor asks for after an ML run: the packs of its last day
+            reports = runs.days(config.end, config.end, REPORTS_JOB, raise_on_error=False)
         finally:
             runs.write_event_log()
-    checks = [*result.get_asset_check_evaluations(), *ml.get_asset_check_evaluations()]
+    checks = [r for run in (result, ml, reports) for r in run.get_asset_check_evaluations()]
     summary = {
         "seconds": round(time.perf_counter() - started, 1),
         "bronze": {
@@ -83,7 +86,10 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
         },
         "log_file": str(log_file),
         "ml_failures": [
-            f"{e.step_key}: {_first_line(e.step_failure_data.error)}" for e in ml.all_events if e.is_step_failure
+            f"{e.step_key}: {_first_line(e.step_failure_data.error)}"
+            for run in (ml, reports)
+            for e in run.all_events
+            if e.is_step_failure
         ],
     }
     print_summary(settings, config.end, summary)
@@ -168,6 +174,10 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
     print(f"\nSME world on {last_day} (VND):\n{table}")
     print_ml_summary(settings, last_day, summary["ml_failures"])
     print(f"\nWarehouse: {settings.warehouse_path}\nRun log (every Dagster event): {summary['log_file']}")
+    print(f"Serving copy (BI tools, notebooks): {settings.serving_path}\nReports of {last_day}:")
+    for report in REPORTS:
+        print(f"  {report.url(settings.lake_url, last_day)}")
+    print(f"Dashboard: {beside_interpreter('smepulse')} dashboard   (then http://127.0.0.1:8501)")
     print(
         f"Open the UI: {beside_interpreter('smepulse')} ui   (then http://127.0.0.1:3000; "
         f"DAGSTER_HOME={settings.dagster_home})"
