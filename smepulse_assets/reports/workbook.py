@@ -108,7 +108,7 @@ def write_table(sheet: Worksheet, frame: pd.DataFrame, first_row: int = 1, freez
             _put(sheet, first_row + offset, col, str(name), value)
     last = get_column_letter(max(len(frame.columns), 1))
     if freeze:
-        sheet.freeze_panes = sheet.cell(first_row + 1, 1)
+        sheet.freeze_panes = f"A{first_row + 1}"  # a string: sheet.cell() would create an empty row
         sheet.auto_filter.ref = f"A{first_row}:{last}{first_row + max(len(frame), 1)}"
     for col, name in enumerate(frame.columns, start=1):
         longest = max([len(str(name)), *(len(_shown(v)) for v in frame.iloc[:200, col - 1])])
@@ -148,7 +148,7 @@ def _rows(data: bytes, sheet_name: str) -> list[tuple]:
 
 def read_table(data: bytes, sheet_name: str) -> pd.DataFrame:
     """A table sheet of a written pack back as a frame (what the report check and the tests read)."""
-    rows = _rows(data, sheet_name)
+    rows = [row for row in _rows(data, sheet_name) if any(v is not None for v in row)]
     return pd.DataFrame(rows[1:], columns=rows[0]) if rows else pd.DataFrame()
 
 

@@ -1,0 +1,298 @@
+"""What a finance team opens: the serving copy, the report packs and the dashboard.
+
+Real parts: a generated world run through real Dagster jobs (daily, ML, reports) on real dbt and
+DuckDB; a reader in another process holding the serving copy open while a run writes; the
+workbook read back with openpyxl and the HTML parsed; the dashboard served by `smepulse dashboard`
+and driven by Debian's Chromium through Playwright (no browser download).
+"""
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from smepulse_assets.reports.assets import AR_PACK, CASH_REPORT, FIGURES_CHECK
+from smepulse_assets.reports.figures import Figures, serving_reader
+from smepulse_assets.reports.html_report import read_figures
+from smepulse_assets.reports.verify import pack_mismatches, report_mismatches
+from smepulse_assets.reports.workbook import AMOUNT, DAY, SUMMARY, WORKLIST, table_workbook
+from smepulse_assets.serving.assets import ROW_COUNT_CHECK
+from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, generate_sample_data
+from smepulse_assets.tools.runs import run_days, run_reference
+from smepulse_lib import storage
+from smepulse_lib.names import DAILY_JOB, ML_JOB, REPORTS_JOB
+from smepulse_lib.programs import beside_interpreter
+from tests.conftest import Platform, make_settings
+
+START, END = date(2020, 1, 1), date(2020, 3, 10)
+LAST = END  # the day run while a reader holds the serving copy open
+CHROMIUM = "/usr/bin/chromium"
+
+# A reader in its own process, as a BI tool or a notebook: it keeps one connection to the serving
+# copy open for the whole run and also reopens the file each round; it records what it saw and any error.
+READER = """
+import duckdb, json, sys, time
+path, out, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+held = duckdb.connect(path, read_only=True)
+seen, errors, deadline = [], [], time.time() + seconds
+while time.time() < deadline:
+    try:
+        held.execute("select count(*) from gold.kpi_ar_aging").fetchall()
+        with duckdb.connect(path, read_only=True) as fresh:
+            seen.append(str(fresh.execute("select max(as_of_date) from gold.kpi_ar_aging").fetchall()[0][0]))
+    except Exception as error:
+        errors.append(repr(error))
+    time.sleep(0.2)
+json.dump({"seen": seen, "errors": errors}, open(out, "w"))
+"""
+
+
+def checks_of(result, name: str) -> list:
+    return [c for c in result.get_asset_check_evaluations() if c.check_name == name]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A world run through LAST - 1 (daily and ML), then LAST's daily, ML and reports runs while a
+    reader in another process holds the serving copy open."""
+    root = tmp_path_factory.mktemp("reporting")
+    settings = make_settings(root)
+    platform = Platform(settings)
+    invoices = GeneratorConfig(start=START, end=END, customers=60, invoices_per_day=60, seed=7)
+    generate_sample_data(invoices, settings.landing_url, WorldConfig(start=START, end=END, customers=30, seed=8))
+    run_reference(platform.defs, platform.instance)
+    history = run_days(platform.defs, platform.instance, START, LAST - timedelta(days=1))
+    run_days(platform.defs, platform.instance, START, LAST - timedelta(days=1), job_name=ML_JOB)
+
+    observed = root / "reader.json"
+    reader = subprocess.Popen([sys.executable, "-c", READER, settings.serving_path, str(observed), "60"])
+    time.sleep(2)  # the reader holds the copy open before the run starts
+    new_day = [run_days(platform.defs, platform.instance, LAST, LAST, job_name=job) for job in (DAILY_JOB, ML_JOB)]
+    reports = run_days(platform.defs, platform.instance, LAST, LAST, job_name=REPORTS_JOB)
+    reader.wait(timeout=120)
+    return platform, history, new_day, reports, json.loads(observed.read_text())
+
+
+def warehouse(platform: Platform, sql: str, params: list | None = None) -> list:
+    with duckdb.connect(platform.settings.warehouse_path, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+@pytest.mark.slow
+def test_a_reader_of_the_serving_copy_never_blocks_a_run_and_sees_the_new_day(world):
+    _, _, new_day, _, observed = world
+    assert all(run.success for run in new_day)
+    assert observed["errors"] == []
+    assert observed["seen"][0] == f"{LAST - timedelta(days=1)}"
+    assert observed["seen"][-1] == f"{LAST}"
+
+
+@pytest.mark.slow
+def test_the_serving_copy_holds_what_the_warehouse_holds(world):
+    platform, history, new_day, _, _ = world
+    for run in (history, *new_day):
+        assert [c.passed for c in checks_of(run, ROW_COUNT_CHECK)] == [True]
+    relations = warehouse(
+        platform,
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema = 'gold' or table_name in ('alerts', 'ops_quarantine')",
+    )
+    with duckdb.connect(platform.settings.serving_path, read_only=True) as served:
+        for (relation,) in relations:
+            in_warehouse = warehouse(platform, f"select count(*) from {relation}")[0][0]
+            assert served.execute(f"select count(*) from {relation}").fetchall()[0][0] == in_warehouse, relation
+        aging = f"select as_of_date, aging_bucket, open_amount from gold.kpi_ar_aging where as_of_date = '{LAST}'"
+        assert sorted(served.execute(aging).fetchall()) == sorted(warehouse(platform, aging))
+        statuses = dict(served.execute("select asset_key, last_partition from ops.asset_status").fetchall())
+        assert statuses["serving/warehouse_copy"] == f"{LAST}"
+        assert served.execute("select count(*) from ops.check_results").fetchall()[0][0] > 100
+
+
+@pytest.mark.slow
+def test_report_files_are_written_for_the_day_and_match_gold(world):
+    platform, _, _, reports, _ = world
+    assert reports.success
+    results = checks_of(reports, FIGURES_CHECK)
+    assert [c.passed for c in results] == [True, True], [c.description for c in results]
+    lake = platform.settings.lake_url
+    pack = storage.read_bytes(AR_PACK.url(lake, LAST))
+    open_amount, open_invoices, dso = warehouse(
+        platform,
+        "select open_amount, open_invoices, dso_days from gold.kpi_ar_dso_analysis where as_of_date = ?",
+        [LAST],
+    )[0]
+
+    book = load_workbook(io.BytesIO(pack))
+    summary = book[SUMMARY]
+    values = {row[0].value: row[1] for row in summary.iter_rows(max_col=2) if row[0].value}
+    assert values["As of"].value == datetime(LAST.year, LAST.month, LAST.day) and values["As of"].number_format == DAY
+    assert values["Open receivables (USD)"].value == pytest.approx(open_amount)
+    assert values["Open receivables (USD)"].number_format == AMOUNT
+    worklist = book[WORKLIST]
+    assert worklist.freeze_panes == "A2" and worklist.auto_filter.ref.startswith("A1:")
+    assert worklist.column_dimensions["A"].width > 0
+    headers = [c.value for c in worklist[1]]
+    first = dict(zip(headers, worklist[2], strict=True))
+    assert first["call_order"].value == 1 and first["open_amount"].data_type == "n"
+    assert isinstance(first["predicted_payment_date"].value, datetime)
+    assert (
+        worklist.max_row - 1
+        == warehouse(platform, "select count(*) from gold.ar_collection_worklist where score_date = ?", [LAST])[0][0]
+    )
+
+    document = storage.read_bytes(CASH_REPORT.url(lake, LAST)).decode("utf-8")
+    shown = read_figures(document)
+    assert float(shown["open_amount"]) == pytest.approx(open_amount)
+    assert int(shown["open_invoices"]) == open_invoices
+    assert float(shown["dso_days"]) == pytest.approx(dso)
+    assert external_references(document) == []  # opens without a network
+    assert document.count("plotly-graph-div") >= 6
+
+
+def external_references(document: str) -> list[str]:
+    """What a page would fetch: script, stylesheet and image sources."""
+
+    class Sources(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            attributes = dict(attrs)
+            for name in ("src", "href"):
+                if tag in {"script", "link", "img", "iframe"} and attributes.get(name):
+                    self.found.append(attributes[name])
+
+    parser = Sources()
+    parser.feed(document)
+    return parser.found
+
+
+@pytest.mark.slow
+def test_the_report_checks_catch_a_file_that_differs_from_gold(world):
+    platform, *_ = world
+    lake = platform.settings.lake_url
+    pack = load_workbook(io.BytesIO(storage.read_bytes(AR_PACK.url(lake, LAST))))
+    for row in pack[SUMMARY].iter_rows(max_col=2):
+        if row[0].value == "Open receivables (USD)":
+            row[1].value += 100.0
+    tampered = io.BytesIO()
+    pack.save(tampered)
+    document = storage.read_bytes(CASH_REPORT.url(lake, LAST)).decode("utf-8")
+    shown = read_figures(document)["open_invoices"]
+    wrong = document.replace(f'data-value="{shown}"', f'data-value="{int(shown) + 1}"', 1)
+    with serving_reader(platform.settings.serving_path, lake) as con:
+        figures = Figures(con, LAST)
+        assert pack_mismatches(storage.read_bytes(AR_PACK.url(lake, LAST)), figures) == []
+        assert [m.split(":")[0] for m in pack_mismatches(tampered.getvalue(), figures)] == ["open receivables"]
+        assert [m.split(":")[0] for m in report_mismatches(wrong.encode("utf-8"), figures)] == ["open_invoices"]
+
+
+def test_text_from_the_data_never_becomes_a_formula():
+    frame = pd.DataFrame({"customer_name": ['=HYPERLINK("http://x.example","pay here")', "+1-2", "ACME"]})
+    sheet = load_workbook(io.BytesIO(table_workbook(frame, "names")))["names"]
+    cells = [sheet.cell(row, 1) for row in (2, 3, 4)]
+    assert [c.value for c in cells] == list(frame["customer_name"])
+    assert {c.data_type for c in cells} == {"s"}
+
+
+@pytest.mark.slow
+def test_smepulse_report_builds_a_day_from_the_command_line(world, tmp_path):
+    platform, *_ = world
+    env = {**os.environ, "SMEPULSE_DATA_DIR": platform.settings.data_dir}
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [str(beside_interpreter("smepulse")), "report", "--day", f"{LAST}", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == [f"ar_pack_xlsx-{LAST}.xlsx", f"cash_report_html-{LAST}.html"]
+    missing = subprocess.run(
+        [str(beside_interpreter("smepulse")), "report", "--day", "1999-01-01"], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 1 and "not in the serving copy" in missing.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_every_dashboard_page_loads_in_a_browser_with_the_gold_figures(world, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    platform, *_ = world
+    port = free_port()
+    env = {**os.environ, "SMEPULSE_DATA_DIR": platform.settings.data_dir}
+    server = subprocess.Popen(
+        [str(beside_interpreter("smepulse")), "dashboard", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    try:
+        _wait_for(f"127.0.0.1:{port}")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            metrics = {}
+            for path in ("overview", "receivables", "collections", "cash", "working-capital", "reconciliation",
+                         "anomalies", "data-health"):  # fmt: skip
+                page.goto(f"http://127.0.0.1:{port}/{path}")
+                page.wait_for_selector("h1", timeout=60_000)
+                page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+                page.wait_for_timeout(1500)  # charts draw after the script finishes
+                page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
+                assert page.locator('[data-testid="stException"]').count() == 0, path
+                assert page.locator('[data-testid="stAlertContentError"]').count() == 0, path
+                metrics[path] = {
+                    m.locator('[data-testid="stMetricLabel"]').inner_text(): m.locator(
+                        '[data-testid="stMetricValue"]'
+                    ).inner_text()
+                    for m in page.locator('[data-testid="stMetric"]').all()
+                }
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    open_amount, open_invoices, dso = warehouse(
+        platform,
+        "select open_amount, open_invoices, dso_days from gold.kpi_ar_dso_analysis where as_of_date = ?",
+        [LAST],
+    )[0]
+    overview = metrics["overview"]
+    assert overview["Open receivables (USD)"] == f"{open_amount:,.2f}"
+    assert overview["Open invoices"] == f"{open_invoices:,}"
+    assert overview["DSO (days)"] == f"{dso:,.2f}"
+    assert int(metrics["data-health"]["Checks passed"].replace(",", "")) > 100
+    assert {p.name for p in shots.iterdir()} >= {"overview.png", "collections.png", "data-health.png"}
+
+
+def _wait_for(address: str, seconds: float = 60) -> None:
+    host, port = address.split(":")
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex((host, int(port))) == 0:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"nothing listening on {address} after {seconds} s")
+
+
+def test_the_screenshot_in_the_readme_exists():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    shot = readme.split("![", 1)[1].split("](", 1)[1].split(")", 1)[0]
+    assert (Path(__file__).resolve().parents[1] / shot).is_file()
