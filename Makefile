@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system-packages demo test test-fast lint lint-sql fmt fmt-sql ui bench clean
+.PHONY: install system-packages demo test test-fast lint lint-sql fmt fmt-sql ui dashboard bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ fmt-sql: install
 
 ui: install
 	$(BIN)/smepulse ui
+
+# The finance dashboard over the serving copy (after make demo): http://127.0.0.1:8501
+dashboard: install
+	$(BIN)/smepulse dashboard
 
 bench: install
 	$(BIN)/python benchmarks/scale.py

@@ -27,7 +27,7 @@ def test_every_asset_follows_the_conventions(platform):
         node = graph.get(key)
         assert node.description, key
         assert node.owners, key
-        assert node.group_name in {"bronze", "silver", "gold", "ops", "reference", "ml"}, key
+        assert node.group_name in {"bronze", "silver", "gold", "ops", "reference", "ml", "serving", "reports"}, key
         assert node.freshness_policy is not None, key
         if is_reference(key, node.group_name):
             assert node.partitions_def is None, key
@@ -44,6 +44,9 @@ def test_lineage_runs_from_bronze_to_gold(platform):
         ("silver", "stg_ar_invoice_history"),
         ("gold", "fact_ar_invoices"),
         ("gold", "kpi_ar_dso_analysis"),
+        ("serving", "warehouse_copy"),
+        ("reports", "ar_pack_xlsx"),
+        ("reports", "cash_report_html"),
     } <= reached
 
 
