@@ -17,9 +17,10 @@ from smepulse_assets.reports.sensor import build_reports_after_ml_sensor
 from smepulse_assets.serving.assets import build_serving_asset
 from smepulse_assets.transform.assets import build_dbt_assets
 from smepulse_assets.transform.cli_resource import dbt_resource
+from smepulse_assets.transform.data_catalog import build_data_catalog_asset
 from smepulse_assets.transform.seed_sensor import build_seed_sensor
 from smepulse_lib.conventions import REFERENCE_FRESHNESS, daily_partitions
-from smepulse_lib.names import DAILY_JOB, FRESHNESS_JOB, ML_JOB, REFERENCE_JOB, REPORTS_JOB
+from smepulse_lib.names import DAILY_JOB, DOCS_JOB, FRESHNESS_JOB, ML_JOB, REFERENCE_JOB, REPORTS_JOB
 from smepulse_lib.resources import PlatformPaths, WarehouseResource
 from smepulse_lib.settings import Settings, apply_instance_env
 
@@ -42,7 +43,10 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         watched=lambda: [*assets, freshness],
     )
     reports = build_report_assets(partitions)
-    assets += [serving, *reports]
+    data_catalog = build_data_catalog_asset(
+        settings, [k for a in (reference_models, daily_models, ml_serving_models) for k in a.keys]
+    )
+    assets += [serving, *reports, data_catalog]
     freshness = build_freshness_checks(assets)
 
     # Freshness checks judge the newest data against the clock, not the days a run
@@ -73,6 +77,11 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         partitions_def=partitions,
         description="The day's Excel receivables pack and HTML cash report, from the serving copy.",
     )
+    docs_job = dg.define_asset_job(
+        DOCS_JOB,
+        selection=dg.AssetSelection.assets(data_catalog) - dg.AssetSelection.checks(freshness),
+        description="The data catalog: dbt's docs site over the warehouse, and the column types the UI shows.",
+    )
     freshness_job = dg.define_asset_job(
         FRESHNESS_JOB,
         selection=dg.AssetSelection.checks(freshness),
@@ -81,13 +90,17 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=[freshness],
-        jobs=[daily_job, ml_job, reports_job, reference_job, freshness_job],
+        jobs=[daily_job, ml_job, reports_job, reference_job, docs_job, freshness_job],
         schedules=[
             dg.ScheduleDefinition(
                 job=freshness_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
             ),
             dg.ScheduleDefinition(
                 job=reference_job, cron_schedule="0 1 1 * *", default_status=dg.DefaultScheduleStatus.RUNNING
+            ),
+            # after the night's runs; a model added or changed shows in the catalog by the next morning
+            dg.ScheduleDefinition(
+                job=docs_job, cron_schedule="0 6 * * *", default_status=dg.DefaultScheduleStatus.RUNNING
             ),
         ],
         sensors=[

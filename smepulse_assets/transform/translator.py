@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtProject
 
+from smepulse_assets.transform.data_catalog import read_catalog
 from smepulse_assets.transform.project import REFERENCE_MODELS
 from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS
 from smepulse_lib.names import DAY_COLUMN_TAG
@@ -24,11 +25,12 @@ class SmePulseTranslator(DagsterDbtTranslator):
             return spec
         reference = node.get("resource_type") == "seed" or node.get("name") in REFERENCE_MODELS
         day_column = rebuilt_by_day(node)
+        columns = catalog_columns(node, read_catalog().get(unique_id))
         return spec.replace_attributes(
             owners=spec.owners or [OWNER],
             freshness_policy=REFERENCE_FRESHNESS if reference else DAILY_FRESHNESS,
             tags={**spec.tags, **({DAY_COLUMN_TAG: day_column} if day_column else {})},
-        )
+        ).merge_attributes(metadata={"dagster/column_schema": columns} if columns else {})
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -42,3 +44,21 @@ def rebuilt_by_day(node: Mapping[str, Any]) -> str | None:
     other days too (``meta: {rebuilds: beyond_window}``) or the model has no day column."""
     meta = node.get("config", {}).get("meta") or {}
     return None if meta.get("rebuilds") == "beyond_window" else meta.get("partition_column")
+
+
+def catalog_columns(node: Mapping[str, Any], catalogued: Mapping[str, Any] | None) -> dg.TableSchema | None:
+    """Every column of the model's table with its type (the data catalog's) and its description
+    (the YAML's). dagster-dbt lists only the columns the YAML names, without types unless declared;
+    None until a catalog has been generated (then dagster-dbt's list stands)."""
+    if not catalogued:
+        return None
+    described = node.get("columns", {})
+    ordered = sorted(catalogued["columns"].values(), key=lambda c: c["index"])
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c["name"], type=c["type"], description=described.get(c["name"], {}).get("description") or None
+            )
+            for c in ordered
+        ]
+    )
