@@ -13,8 +13,8 @@ from smepulse_lib.conventions import WAREHOUSE_POOL
 
 
 def is_reference(key: dg.AssetKey, group: str) -> bool:
-    """Seeds, the models built only from seeds, the alert log and its view are not partitioned."""
-    return group == "reference" or key.path[-1] in REFERENCE_MODELS or tuple(key.path) == ("ops", "alert_log")
+    """Seeds, the models built only from seeds, the alert log and its view, the data catalog are not partitioned."""
+    return group in {"reference", "docs"} or key.path[-1] in REFERENCE_MODELS or tuple(key.path) == ("ops", "alert_log")
 
 
 def test_every_asset_follows_the_conventions(platform):
@@ -27,7 +27,17 @@ def test_every_asset_follows_the_conventions(platform):
         node = graph.get(key)
         assert node.description, key
         assert node.owners, key
-        assert node.group_name in {"bronze", "silver", "gold", "ops", "reference", "ml", "serving", "reports"}, key
+        assert node.group_name in {
+            "bronze",
+            "silver",
+            "gold",
+            "ops",
+            "reference",
+            "ml",
+            "serving",
+            "reports",
+            "docs",
+        }, key
         assert node.freshness_policy is not None, key
         if is_reference(key, node.group_name):
             assert node.partitions_def is None, key

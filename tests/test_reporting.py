@@ -17,11 +17,13 @@ from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from smepulse_assets.definitions import build_defs
 from smepulse_assets.reports.assets import AR_PACK, CASH_REPORT, FIGURES_CHECK
 from smepulse_assets.reports.figures import Figures, serving_reader
 from smepulse_assets.reports.html_report import read_figures
@@ -30,8 +32,9 @@ from smepulse_assets.reports.workbook import AMOUNT, DAY, SUMMARY, WORKLIST, tab
 from smepulse_assets.serving.assets import ROW_COUNT_CHECK
 from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, generate_sample_data
 from smepulse_assets.tools.runs import run_days, run_reference
+from smepulse_assets.transform.data_catalog import DESCRIBED_CHECK, read_catalog
 from smepulse_lib import storage
-from smepulse_lib.names import DAILY_JOB, ML_JOB, REPORTS_JOB
+from smepulse_lib.names import DAILY_JOB, DOCS_JOB, ML_JOB, REPORTS_JOB
 from smepulse_lib.programs import beside_interpreter
 from tests.conftest import Platform, make_settings
 
@@ -296,3 +299,23 @@ def test_the_screenshot_in_the_readme_exists():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     shot = readme.split("![", 1)[1].split("](", 1)[1].split(")", 1)[0]
     assert (Path(__file__).resolve().parents[1] / shot).is_file()
+
+
+@pytest.mark.slow
+def test_the_data_catalog_describes_every_column_and_types_the_ui_columns(world):
+    platform, *_ = world
+    result = platform.defs.resolve_job_def(DOCS_JOB).execute_in_process(instance=platform.instance)
+    assert [(c.check_name, c.passed) for c in result.get_asset_check_evaluations()] == [(DESCRIBED_CHECK, True)]
+    site = storage.read_bytes(storage.join(platform.settings.lake_url, "docs", "data_catalog.html")).decode("utf-8")
+    assert "kpi_ar_aging" in site and "fact_ar_open_items" in site
+
+    read_catalog.cache_clear()
+    defs = build_defs(platform.settings)  # a reloaded code location reads the new catalog
+    key = dg.AssetKey(["gold", "kpi_ar_aging"])
+    spec = next(s for s in defs.resolve_assets_def(key).specs if s.key == key)
+    columns = {c.name: c for c in spec.metadata["dagster/column_schema"].columns}
+    in_warehouse = warehouse(
+        platform, "select column_name, data_type from information_schema.columns where table_name = 'kpi_ar_aging'"
+    )
+    assert {name: columns[name].type for name, _ in in_warehouse} == dict(in_warehouse)
+    assert all(c.description for c in columns.values())
