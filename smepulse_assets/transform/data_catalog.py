@@ -50,9 +50,11 @@ def undescribed_columns(manifest: Mapping[str, Any], catalog: Mapping[str, Any])
 
 
 def build_data_catalog_asset(settings: Settings, documented: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
+    deps: list[dg.AssetKey] = sorted(documented, key=dg.AssetKey.to_user_string)
+
     @dg.asset(
         key=DOCS_KEY,
-        deps=sorted(documented, key=dg.AssetKey.to_user_string),
+        deps=deps,
         group_name="docs",
         owners=[OWNER],
         freshness_policy=REFERENCE_FRESHNESS,
