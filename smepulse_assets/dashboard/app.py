@@ -4,6 +4,7 @@ It opens the serving copy read-only for each page view, so it never holds a lock
 wait on, and it shows a new day as soon as a run has published it.
 """
 
+import duckdb
 import streamlit as st
 
 from smepulse_assets.dashboard import pages
@@ -36,7 +37,10 @@ st.sidebar.caption(f"Serving copy: {settings.serving_path}")
 def _page(render):
     def shown() -> None:
         with serving_reader(settings.serving_path, settings.lake_url) as con:
-            render(Figures(con, day))
+            try:
+                render(Figures(con, day))
+            except duckdb.CatalogException as missing:  # e.g. the scores, before the first ML run
+                st.info(f"This page needs a table the serving copy does not hold yet: {missing}")
 
     shown.__name__ = render.__name__  # streamlit keys pages by their function's name
     return shown

@@ -108,6 +108,16 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
+    try:
+        return _report(args, settings)
+    except duckdb.Error as error:  # no serving copy yet, or one without the scores (no ML run yet)
+        print(f"smepulse report: cannot read the serving copy {settings.serving_path}: {error}", file=sys.stderr)
+        return 1
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
     from smepulse_assets.reports.assets import REPORTS, build_report
     from smepulse_assets.reports.figures import Figures, published_days, serving_reader
 

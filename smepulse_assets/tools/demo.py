@@ -21,7 +21,7 @@ from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, genera
 from smepulse_assets.tools.run_progress import QUIET_RUN_CONFIG, printed_progress, write_run_log
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_lib import storage, warehouse
-from smepulse_lib.names import DAILY_JOB, ML_JOB, REPORTS_JOB
+from smepulse_lib.names import DAILY_JOB, DOCS_JOB, ML_JOB, REPORTS_JOB
 from smepulse_lib.programs import beside_interpreter
 from smepulse_lib.settings import Settings
 
@@ -67,6 +67,7 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
             ml = runs.days(config.start, config.end, ML_JOB, raise_on_error=False)
             # what the reports sensor asks for after an ML run: the packs of its last day
             reports = runs.days(config.end, config.end, REPORTS_JOB, raise_on_error=False)
+            runs.docs()  # the data catalog, and the column types the UI shows
         finally:
             runs.write_event_log()
     checks = [r for run in (result, ml, reports) for r in run.get_asset_check_evaluations()]
@@ -119,6 +120,12 @@ class DemoRuns:
     def reference(self) -> dg.ExecuteInProcessResult:
         with self._followed("reference") as run_id:
             return run_reference(self.defs, self.instance, run_id=run_id, run_config=QUIET_RUN_CONFIG)
+
+    def docs(self) -> dg.ExecuteInProcessResult:
+        with self._followed("docs") as run_id:
+            return self.defs.resolve_job_def(DOCS_JOB).execute_in_process(
+                instance=self.instance, run_id=run_id, run_config=QUIET_RUN_CONFIG, raise_on_error=False
+            )
 
     def days(self, first: date, last: date, job_name: str, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
         with self._followed(job_name.removesuffix("_job")) as run_id:
@@ -177,6 +184,7 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
     print(f"Serving copy (BI tools, notebooks): {settings.serving_path}\nReports of {last_day}:")
     for report in REPORTS:
         print(f"  {report.url(settings.lake_url, last_day)}")
+    print(f"Data catalog: {storage.join(settings.lake_url, 'docs', 'data_catalog.html')}")
     print(f"Dashboard: {beside_interpreter('smepulse')} dashboard   (then http://127.0.0.1:8501)")
     print(
         f"Open the UI: {beside_interpreter('smepulse')} ui   (then http://127.0.0.1:3000; "
