@@ -56,7 +56,8 @@ from daemon_path import copy_world, measure
 
 from smepulse_lib.names import DAILY_JOB, ML_JOB, REPORTS_JOB
 
-SERVING_STEP = "serving__warehouse_copy"  # the serving copy's step in the daily and ML runs
+# the serving copy's steps: the marts in the daily runs, the scores in the ML runs
+SERVING_STEPS = {DAILY_JOB: "serving__marts", ML_JOB: "serving__scores"}
 
 # The gold queries an analyst runs most, each for one day (the newest).
 GOLD_QUERIES = {
@@ -505,15 +506,15 @@ def daemon_figures(args, daemon_dir: Path, held: dict[date, list], defs: dg.Defi
 def publish_figures(figures: dict, spans: dict, new_runs: list[str], instance: dg.DagsterInstance) -> None:
     """The serving copy's publish in the backfill's two range runs and in a new day's daily and ML runs
     (medians), and the reports' step seconds (each report's own step in the new days' reports runs)."""
-    figures["backfill_publish_daily_s"] = step_seconds(spans[DAILY_JOB]).get(SERVING_STEP, 0.0)
-    figures["backfill_publish_ml_s"] = step_seconds(spans[ML_JOB]).get(SERVING_STEP, 0.0)
+    figures["backfill_publish_daily_s"] = step_seconds(spans[DAILY_JOB]).get(SERVING_STEPS[DAILY_JOB], 0.0)
+    figures["backfill_publish_ml_s"] = step_seconds(spans[ML_JOB]).get(SERVING_STEPS[ML_JOB], 0.0)
     by_job: dict[str, list[dict[str, float]]] = {}
     for run_id in new_runs:
         by_job.setdefault(instance.get_run_by_id(run_id).job_name, []).append(
             step_seconds(step_spans(instance, run_id))
         )
-    figures["new_day_publish_daily_s"] = _medians(by_job[DAILY_JOB]).get(SERVING_STEP, 0.0)
-    figures["new_day_publish_ml_s"] = _medians(by_job[ML_JOB]).get(SERVING_STEP, 0.0)
+    figures["new_day_publish_daily_s"] = _medians(by_job[DAILY_JOB]).get(SERVING_STEPS[DAILY_JOB], 0.0)
+    figures["new_day_publish_ml_s"] = _medians(by_job[ML_JOB]).get(SERVING_STEPS[ML_JOB], 0.0)
     for step, seconds in sorted(_medians(by_job[REPORTS_JOB]).items()):
         figures[f"new_day_{step.removeprefix('reports__')}_s"] = seconds
 

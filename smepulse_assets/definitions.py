@@ -14,7 +14,7 @@ from smepulse_assets.quality.alerts import Alerting, build_alert_log_asset
 from smepulse_assets.quality.freshness import build_freshness_checks, freshness_targets
 from smepulse_assets.reports.assets import build_report_assets
 from smepulse_assets.reports.sensor import build_reports_after_ml_sensor
-from smepulse_assets.serving.assets import build_serving_asset
+from smepulse_assets.serving.assets import ServingPart, build_serving_assets
 from smepulse_assets.transform.assets import build_dbt_assets
 from smepulse_assets.transform.cli_resource import dbt_resource
 from smepulse_assets.transform.data_catalog import build_data_catalog_asset
@@ -37,30 +37,35 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     assets = [*bronze, alert_log, reference_models, daily_models, *ml, ml_serving_models]
     # The serving copy publishes every asset's and check's status, the freshness checks' too, which
     # are built after it (they cover it): it reads the list when it runs.
-    serving = build_serving_asset(
+    marts, scores = build_serving_assets(
         partitions,
-        copies=_readers_tables(reference_models, daily_models, ml_serving_models),
+        [
+            ServingPart(
+                "marts", _readers_tables(reference_models, daily_models), "The gold marts, alerts and quarantine."
+            ),
+            ServingPart("scores", _readers_tables(ml_serving_models), "The gold score tables of the ML run."),
+        ],
         watched=lambda: [*assets, freshness],
     )
-    reports = build_report_assets(partitions)
+    reports = build_report_assets(partitions, [marts.key, scores.key])
     data_catalog = build_data_catalog_asset(
         settings, [k for a in (reference_models, daily_models, ml_serving_models) for k in a.keys]
     )
-    assets += [serving, *reports, data_catalog]
+    assets += [marts, scores, *reports, data_catalog]
     freshness = build_freshness_checks(assets)
 
     # Freshness checks judge the newest data against the clock, not the days a run
     # writes, so they run on their schedule and not inside the daily runs.
     daily_job = dg.define_asset_job(
         DAILY_JOB,
-        selection=dg.AssetSelection.assets(*bronze, daily_models, serving) - dg.AssetSelection.checks(freshness),
+        selection=dg.AssetSelection.assets(*bronze, daily_models, marts) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
         description="One business day (or a range of days, in one run): every source's bronze through gold, "
         "with their checks, then the serving copy.",
     )
     ml_job = dg.define_asset_job(
         ML_JOB,
-        selection=dg.AssetSelection.assets(*ml, ml_serving_models, serving) - dg.AssetSelection.checks(freshness),
+        selection=dg.AssetSelection.assets(*ml, ml_serving_models, scores) - dg.AssetSelection.checks(freshness),
         partitions_def=partitions,
         hooks=end_mlflow_run_hooks(),
         description="After a day's data: train, evaluate and register the models, score the day with the champions, "

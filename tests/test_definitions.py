@@ -54,7 +54,8 @@ def test_lineage_runs_from_bronze_to_gold(platform):
         ("silver", "stg_ar_invoice_history"),
         ("gold", "fact_ar_invoices"),
         ("gold", "kpi_ar_dso_analysis"),
-        ("serving", "warehouse_copy"),
+        ("serving", "marts"),
+        ("serving", "scores"),
         ("reports", "ar_pack_xlsx"),
         ("reports", "cash_report_html"),
     } <= reached

@@ -21,7 +21,7 @@ except Exception as error:  # any reason the copy cannot be opened is shown, not
     st.title("SME Pulse")
     st.warning(
         f"No serving copy to read at {settings.serving_path} ({error}). Run `make demo`, or materialize "
-        "serving/warehouse_copy from the Dagster UI, then reload."
+        "serving/marts and serving/scores from the Dagster UI, then reload."
     )
     st.stop()
 

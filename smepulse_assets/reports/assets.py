@@ -17,7 +17,6 @@ from smepulse_assets.reports import verify
 from smepulse_assets.reports.figures import Figures, serving_reader
 from smepulse_assets.reports.html_report import cash_report
 from smepulse_assets.reports.workbook import HEADLINE_LABELS, ar_pack
-from smepulse_assets.serving.assets import SERVING_KEY
 from smepulse_lib import storage
 from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY
 from smepulse_lib.resources import PlatformPaths
@@ -64,14 +63,19 @@ CASH_REPORT = Report(
 REPORTS = (AR_PACK, CASH_REPORT)
 
 
-def build_report_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    return [_report_asset(report, partitions_def) for report in REPORTS]
+def build_report_assets(
+    partitions_def: dg.PartitionsDefinition, serving: list[dg.AssetKey]
+) -> list[dg.AssetsDefinition]:
+    """``serving``: the serving copy's assets the reports read."""
+    return [_report_asset(report, partitions_def, serving) for report in REPORTS]
 
 
-def _report_asset(report: Report, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def _report_asset(
+    report: Report, partitions_def: dg.PartitionsDefinition, serving: list[dg.AssetKey]
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=report.key,
-        deps=[SERVING_KEY],
+        deps=serving,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name=GROUP,

@@ -3,6 +3,7 @@ and ML run, checked against the warehouse it copies."""
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -26,7 +27,6 @@ from smepulse_lib.resources import PlatformPaths, WarehouseResource
 from smepulse_lib.windows import DayWindow
 
 GROUP = "serving"
-SERVING_KEY = dg.AssetKey(["serving", "warehouse_copy"])
 ROW_COUNT_CHECK = "row_counts_match_warehouse"
 SERVING_FOLDER = "serving"  # under the lake
 
@@ -37,17 +37,39 @@ class ServingConfig(dg.Config):
     rebuilt outside the daily runs (a full refresh), or to fill a serving copy started late."""
 
 
-def build_serving_asset(
-    partitions_def: dg.PartitionsDefinition, copies: list[dg.AssetSpec], watched: Callable[[], list]
+@dataclass(frozen=True)
+class ServingPart:
+    """One serving asset: the warehouse models it publishes (its dependencies) and what it is."""
+
+    name: str
+    copies: list[dg.AssetSpec]
+    description: str
+
+    @property
+    def key(self) -> dg.AssetKey:
+        return dg.AssetKey([GROUP, self.name])
+
+
+def build_serving_assets(
+    partitions_def: dg.PartitionsDefinition, parts: list[ServingPart], watched: Callable[[], list]
+) -> list[dg.AssetsDefinition]:
+    """One asset per part, each run by the job that builds its models: the daily run publishes what it
+    wrote and the ML run the scores, so neither copies what the other wrote. Each writes the views file
+    over every part's tables. ``watched`` gives the asset and check definitions whose status (last
+    materialization, latest check result) they publish beside them."""
+    specs = [s for part in parts for s in part.copies]
+    day_columns = {".".join(s.key.path): s.tags[DAY_COLUMN_TAG] for s in specs if DAY_COLUMN_TAG in s.tags}
+    return [_serving_asset(part, partitions_def, day_columns, watched) for part in parts]
+
+
+def _serving_asset(
+    part: ServingPart, partitions_def: dg.PartitionsDefinition, day_columns: dict[str, str], watched: Callable
 ) -> dg.AssetsDefinition:
-    """``copies``: the specs of the warehouse models it publishes (those tagged with a day column are
-    published by day); ``watched``: gives the asset and check definitions whose status (last
-    materialization, latest check result) it publishes beside them."""
-    deps: list[dg.AssetKey] = sorted((s.key for s in copies), key=dg.AssetKey.to_user_string)
-    day_columns = {".".join(s.key.path): s.tags[DAY_COLUMN_TAG] for s in copies if DAY_COLUMN_TAG in s.tags}
+    deps: list[dg.AssetKey] = sorted((s.key for s in part.copies), key=dg.AssetKey.to_user_string)
+    own = {".".join(key.path) for key in deps}
 
     @dg.asset(
-        key=SERVING_KEY,
+        key=part.key,
         deps=deps,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -59,17 +81,17 @@ def build_serving_asset(
         check_specs=[
             dg.AssetCheckSpec(
                 ROW_COUNT_CHECK,
-                asset=SERVING_KEY,
-                description="Every published table holds as many rows as the warehouse: for each day the run "
+                asset=part.key,
+                description="Every table it published holds as many rows as the warehouse: for each day the run "
                 "published (tables published by day) or in all (tables published whole). Counted from the "
                 "Parquet files' footers after they were written.",
             )
         ],
-        description="A read-only copy of what readers need (gold marts, score tables, alerts, quarantine, check "
-        "results, each asset's last materialization) as Parquet under <lake>/serving and a DuckDB file of views "
-        "(SMEPULSE_SERVING_PATH). Dashboards, BI tools and the report packs read it while runs write the warehouse.",
+        description=f"{part.description} Part of the serving copy: Parquet under <lake>/serving and a DuckDB file "
+        "of views (SMEPULSE_SERVING_PATH) that dashboards, BI tools and the report packs read while runs write "
+        "the warehouse; also the latest result of every check and each asset's last materialization.",
     )
-    def warehouse_copy(
+    def serving_copy(
         context: dg.AssetExecutionContext, config: ServingConfig, warehouse: WarehouseResource, paths: PlatformPaths
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
@@ -77,9 +99,10 @@ def build_serving_asset(
         root = paths.lake(SERVING_FOLDER)
         with warehouse.get_connection() as con:
             _reads_the_lake(con, paths.lake_url)
-            tables = served_tables(con, day_columns)
+            everything = served_tables(con, day_columns)  # the views file's tables
+            tables = [t for t in everything if t.relation in own]
             published = [publish_table(con, t, root, None if config.republish_all_days else window) for t in tables]
-            schemas = {t.relation: _columns(con, t.relation) for t in tables}
+            schemas = {t.relation: _columns(con, t.relation) for t in everything}
             mismatches = _count_mismatches(con, root, tables, window)
         status_of = instance_status.Watched.of(watched())
         for table, frame, columns in (
@@ -90,7 +113,7 @@ def build_serving_asset(
         ):  # fmt: skip
             published.append(publish_frame(root, table, frame))
             schemas[table.relation] = columns
-        all_tables = [*tables, instance_status.CHECK_RESULTS, instance_status.ASSET_STATUS]
+        all_tables = [*everything, instance_status.CHECK_RESULTS, instance_status.ASSET_STATUS]
         stamp = PublishStamp(datetime.now(UTC), window, context.run_id)
         write_views_file(paths.serving_path, root, all_tables, schemas, stamp)
         return dg.MaterializeResult(
@@ -98,7 +121,7 @@ def build_serving_asset(
             check_results=[_row_count_check(mismatches, tables, window)],
         )
 
-    return warehouse_copy
+    return serving_copy
 
 
 def _reads_the_lake(con: duckdb.DuckDBPyConnection, lake_url: str) -> None:
