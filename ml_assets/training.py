@@ -18,7 +18,7 @@ from dagster_duckdb import DuckDBResource
 
 from ml_assets import outputs, tracking
 from ml_assets.estimators import TRUSTED_TYPES
-from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY, WAREHOUSE_POOL
+from smepulse_lib.conventions import WAREHOUSE_POOL, daily_asset_args
 from smepulse_lib.windows import DayWindow
 
 GROUP = "ml"
@@ -35,16 +35,8 @@ SERVING_BASELINE_KEY = "serving_baseline"
 
 def ml_asset_args(partitions_def: dg.PartitionsDefinition, description: str) -> dict:
     """Conventions of every ML asset: daily partitions, one run per range, the warehouse pool."""
-    return {
-        "partitions_def": partitions_def,
-        "backfill_policy": dg.BackfillPolicy.single_run(),
-        "group_name": GROUP,
-        "owners": [OWNER],
-        "freshness_policy": DAILY_FRESHNESS,
-        "pool": WAREHOUSE_POOL,
-        "retry_policy": TRANSIENT_RETRY,  # MLflow's tracking store and registry
-        "description": description,
-    }
+    # the retries also cover MLflow's tracking store and registry
+    return {**daily_asset_args(partitions_def, GROUP, description), "pool": WAREHOUSE_POOL}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,20 @@ DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=2), 
 REFERENCE_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=35))
 
 
+def daily_asset_args(partitions_def: dg.PartitionsDefinition, group: str, description: str) -> dict:
+    """What every daily asset written in Python shares: its partitions, one run per range of days, an
+    owner, the daily freshness policy and retries for the lake (S3 when configured)."""
+    return {
+        "partitions_def": partitions_def,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "group_name": group,
+        "owners": [OWNER],
+        "freshness_policy": DAILY_FRESHNESS,
+        "retry_policy": TRANSIENT_RETRY,
+        "description": description,
+    }
+
+
 def daily_partitions(start: str) -> dg.DailyPartitionsDefinition:
     """One partition per business day; the newest one is yesterday (a complete day)."""
     return dg.DailyPartitionsDefinition(start_date=start, end_offset=0)

@@ -27,6 +27,7 @@ from smepulse_assets.definitions import build_defs
 from smepulse_assets.reports.assets import AR_PACK, CASH_REPORT, FIGURES_CHECK
 from smepulse_assets.reports.figures import Figures, serving_reader
 from smepulse_assets.reports.html_report import read_figures
+from smepulse_assets.reports.sensor import last_day
 from smepulse_assets.reports.verify import pack_mismatches, report_mismatches
 from smepulse_assets.reports.workbook import AMOUNT, DAY, SUMMARY, WORKLIST, table_workbook
 from smepulse_assets.serving.assets import ROW_COUNT_CHECK
@@ -34,7 +35,8 @@ from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, genera
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_assets.transform.data_catalog import DESCRIBED_CHECK, read_catalog
 from smepulse_lib import storage
-from smepulse_lib.names import DAILY_JOB, DOCS_JOB, ML_JOB, REPORTS_JOB
+from smepulse_lib.chaining import request_after
+from smepulse_lib.names import DAILY_JOB, DOCS_JOB, ML_JOB, RANGE_END_TAG, RANGE_START_TAG, REPORTS_JOB, REPORTS_SENSOR
 from smepulse_lib.programs import beside_interpreter
 from tests.conftest import Platform, make_settings
 
@@ -226,6 +228,15 @@ def test_smepulse_report_builds_a_day_from_the_command_line(world, tmp_path):
         [str(beside_interpreter("smepulse")), "report", "--day", "1999-01-01"], env=env, capture_output=True, text=True
     )
     assert missing.returncode == 1 and "not in the serving copy" in missing.stderr
+
+
+def test_the_reports_follow_an_ml_run_for_its_last_day_only():
+    history = dg.DagsterRun(
+        job_name=ML_JOB, run_id="history", tags={RANGE_START_TAG: "2020-01-01", RANGE_END_TAG: "2020-03-10"}
+    )
+    request = request_after(history, REPORTS_SENSOR, last_day)
+    assert request.partition_key == "2020-03-10" and RANGE_START_TAG not in request.tags
+    assert request_after(dg.DagsterRun(job_name=ML_JOB, run_id="unpartitioned"), REPORTS_SENSOR, last_day) is None
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ from smepulse_assets.reports.figures import Figures, serving_reader
 from smepulse_assets.reports.html_report import cash_report
 from smepulse_assets.reports.workbook import HEADLINE_LABELS, ar_pack
 from smepulse_lib import storage
-from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY
+from smepulse_lib.conventions import daily_asset_args
 from smepulse_lib.resources import PlatformPaths
 from smepulse_lib.windows import DayWindow
 
@@ -76,12 +76,7 @@ def _report_asset(
     @dg.asset(
         key=report.key,
         deps=serving,
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name=GROUP,
-        owners=[OWNER],
-        freshness_policy=DAILY_FRESHNESS,
-        retry_policy=TRANSIENT_RETRY,  # the lake may be S3
+        **daily_asset_args(partitions_def, GROUP, report.description),
         check_specs=[
             dg.AssetCheckSpec(
                 FIGURES_CHECK,
@@ -89,7 +84,6 @@ def _report_asset(
                 description="The figures in the written file, read back from it, equal the gold tables of its day.",
             )
         ],
-        description=report.description,
     )
     def report_asset(context: dg.AssetExecutionContext, paths: PlatformPaths) -> dg.MaterializeResult:
         window = DayWindow.of(context.partition_time_window)

@@ -21,7 +21,7 @@ from smepulse_assets.serving.publish import (
 )
 from smepulse_assets.serving.tables import ServedTable, served_tables
 from smepulse_lib import storage
-from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, TRANSIENT_RETRY, WAREHOUSE_POOL
+from smepulse_lib.conventions import WAREHOUSE_POOL, daily_asset_args
 from smepulse_lib.names import DAY_COLUMN_TAG
 from smepulse_lib.resources import PlatformPaths, WarehouseResource
 from smepulse_lib.windows import DayWindow
@@ -68,16 +68,17 @@ def _serving_asset(
     deps: list[dg.AssetKey] = sorted((s.key for s in part.copies), key=dg.AssetKey.to_user_string)
     own = {".".join(key.path) for key in deps}
 
+    description = (
+        f"{part.description} Part of the serving copy: Parquet under <lake>/serving and a DuckDB file of views "
+        "(SMEPULSE_SERVING_PATH) that dashboards, BI tools and the report packs read while runs write the "
+        "warehouse; also the latest result of every check and each asset's last materialization."
+    )
+
     @dg.asset(
         key=part.key,
         deps=deps,
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name=GROUP,
-        owners=[OWNER],
-        freshness_policy=DAILY_FRESHNESS,
+        **daily_asset_args(partitions_def, GROUP, description),
         pool=WAREHOUSE_POOL,  # reads the warehouse: it waits for the run writing it
-        retry_policy=TRANSIENT_RETRY,  # the lake may be S3
         check_specs=[
             dg.AssetCheckSpec(
                 ROW_COUNT_CHECK,
@@ -87,9 +88,6 @@ def _serving_asset(
                 "Parquet files' footers after they were written.",
             )
         ],
-        description=f"{part.description} Part of the serving copy: Parquet under <lake>/serving and a DuckDB file "
-        "of views (SMEPULSE_SERVING_PATH) that dashboards, BI tools and the report packs read while runs write "
-        "the warehouse; also the latest result of every check and each asset's last materialization.",
     )
     def serving_copy(
         context: dg.AssetExecutionContext, config: ServingConfig, warehouse: WarehouseResource, paths: PlatformPaths

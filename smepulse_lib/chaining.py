@@ -1,0 +1,38 @@
+"""Runs that follow runs: a job started for the days another job's successful run covered."""
+
+from collections.abc import Callable
+
+import dagster as dg
+
+from smepulse_lib.windows import DayWindow
+
+
+def after_success_sensor(
+    name: str,
+    monitored_job,
+    request_job,
+    window_of: Callable[[DayWindow], DayWindow],
+    description: str,
+) -> dg.SensorDefinition:
+    """A sensor requesting ``request_job`` for ``window_of`` the days each successful run of
+    ``monitored_job`` covered. The run key (the monitored run's id) makes a repeated tick harmless."""
+
+    @dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[monitored_job],
+        request_job=request_job,
+        name=name,
+        minimum_interval_seconds=5,  # it reads only run status events: the next run follows within seconds
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=description,
+    )
+    def after_success(context: dg.RunStatusSensorContext):
+        request = request_after(context.dagster_run, name, window_of)
+        return request if request is not None else dg.SkipReason("the run covered no partition")
+
+    return after_success
+
+
+def request_after(run: dg.DagsterRun, name: str, window_of: Callable[[DayWindow], DayWindow]) -> dg.RunRequest | None:
+    window = DayWindow.of_run(run)
+    return window_of(window).run_request(f"{name}-{run.run_id}") if window else None
