@@ -245,27 +245,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_every_dashboard_page_loads_in_a_browser_with_the_gold_figures(world, tmp_path):
+PAGES = ("overview", "receivables", "collections", "cash", "working-capital", "reconciliation", "anomalies",
+         "data-health")  # fmt: skip
+
+
+def browse_dashboard(data_dir: str, paths: tuple[str, ...], shots: Path) -> dict[str, dict]:
+    """Start `smepulse dashboard` on a data directory, load each page in Chromium, screenshot it, and
+    return per page its metrics (label -> shown value) and the text of its info and warning notes."""
     from playwright.sync_api import sync_playwright
 
-    platform, *_ = world
     port = free_port()
-    env = {**os.environ, "SMEPULSE_DATA_DIR": platform.settings.data_dir}
     server = subprocess.Popen(
         [str(beside_interpreter("smepulse")), "dashboard", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "SMEPULSE_DATA_DIR": data_dir}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots.mkdir(parents=True, exist_ok=True)
+    seen = {}
     try:
         _wait_for(f"127.0.0.1:{port}")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            metrics = {}
-            for path in ("overview", "receivables", "collections", "cash", "working-capital", "reconciliation",
-                         "anomalies", "data-health"):  # fmt: skip
+            for path in paths:
                 page.goto(f"http://127.0.0.1:{port}/{path}")
                 page.wait_for_selector("h1", timeout=60_000)
                 page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
@@ -273,27 +274,45 @@ def test_every_dashboard_page_loads_in_a_browser_with_the_gold_figures(world, tm
                 page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
                 assert page.locator('[data-testid="stException"]').count() == 0, path
                 assert page.locator('[data-testid="stAlertContentError"]').count() == 0, path
-                metrics[path] = {
-                    m.locator('[data-testid="stMetricLabel"]').inner_text(): m.locator(
-                        '[data-testid="stMetricValue"]'
-                    ).inner_text()
-                    for m in page.locator('[data-testid="stMetric"]').all()
+                seen[path] = {
+                    "metrics": {
+                        m.locator('[data-testid="stMetricLabel"]').inner_text(): m.locator(
+                            '[data-testid="stMetricValue"]'
+                        ).inner_text()
+                        for m in page.locator('[data-testid="stMetric"]').all()
+                    },
+                    "notes": [n.inner_text() for n in page.locator('[data-testid="stAlert"]').all()],
                 }
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
+    return seen
+
+
+@pytest.mark.slow
+def test_every_dashboard_page_loads_in_a_browser_with_the_gold_figures(world, tmp_path):
+    platform, *_ = world
+    shots = tmp_path / "screenshots"
+    seen = browse_dashboard(platform.settings.data_dir, PAGES, shots)
     open_amount, open_invoices, dso = warehouse(
         platform,
         "select open_amount, open_invoices, dso_days from gold.kpi_ar_dso_analysis where as_of_date = ?",
         [LAST],
     )[0]
-    overview = metrics["overview"]
+    overview = seen["overview"]["metrics"]
     assert overview["Open receivables (USD)"] == f"{open_amount:,.2f}"
     assert overview["Open invoices"] == f"{open_invoices:,}"
     assert overview["DSO (days)"] == f"{dso:,.2f}"
-    assert int(metrics["data-health"]["Checks passed"].replace(",", "")) > 100
-    assert {p.name for p in shots.iterdir()} >= {"overview.png", "collections.png", "data-health.png"}
+    assert int(seen["data-health"]["metrics"]["Checks passed"].replace(",", "")) > 100
+    assert all(not seen[path]["notes"] for path in PAGES if path != "anomalies")  # every page has its data
+    assert {p.name for p in shots.iterdir()} == {f"{path}.png" for path in PAGES}
+
+
+@pytest.mark.slow
+def test_the_dashboard_without_a_serving_copy_says_what_to_do(tmp_path):
+    seen = browse_dashboard(str(tmp_path / "empty"), ("overview",), tmp_path / "screenshots")
+    assert any("make demo" in note for note in seen["overview"]["notes"])
 
 
 def _wait_for(address: str, seconds: float = 60) -> None:

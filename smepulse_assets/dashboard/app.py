@@ -4,6 +4,9 @@ It opens the serving copy read-only for each page view, so it never holds a lock
 wait on, and it shows a new day as soon as a run has published it.
 """
 
+from collections.abc import Callable
+from datetime import date
+
 import duckdb
 import streamlit as st
 
@@ -11,30 +14,43 @@ from smepulse_assets.dashboard import pages
 from smepulse_assets.reports.figures import Figures, published_days, serving_reader
 from smepulse_lib.settings import Settings
 
-st.set_page_config(page_title="SME Pulse", layout="wide")
-settings = Settings.from_env()
 
-try:
-    with serving_reader(settings.serving_path, settings.lake_url) as con:
-        days = published_days(con)
-except Exception as error:  # any reason the copy cannot be opened is shown, not a traceback
-    st.title("SME Pulse")
-    st.warning(
-        f"No serving copy to read at {settings.serving_path} ({error}). Run `make demo`, or materialize "
-        "serving/marts and serving/scores from the Dagster UI, then reload."
+def main() -> None:
+    st.set_page_config(page_title="SME Pulse", layout="wide")
+    settings = Settings.from_env()
+    days = _published_days(settings)
+    if not days:
+        return
+    day = st.sidebar.date_input("As of", value=days[0], min_value=days[-1], max_value=days[0])
+    st.sidebar.caption(f"Serving copy: {settings.serving_path}")
+    navigation = st.navigation(
+        [
+            st.Page(_page(render, settings, day), title=title, url_path=path, default=i == 0)
+            for i, (title, path, render) in enumerate(pages.PAGES)
+        ]
     )
-    st.stop()
-
-if not days:
-    st.title("SME Pulse")
-    st.info("The serving copy holds no day yet: run a day of data, then reload.")
-    st.stop()
-
-day = st.sidebar.date_input("As of", value=days[0], min_value=days[-1], max_value=days[0])
-st.sidebar.caption(f"Serving copy: {settings.serving_path}")
+    navigation.run()
 
 
-def _page(render):
+def _published_days(settings: Settings) -> list[date]:
+    """The days the serving copy holds, newest first; none (and a note on the page) when it cannot be read."""
+    try:
+        with serving_reader(settings.serving_path, settings.lake_url) as con:
+            days = published_days(con)
+    except Exception as error:  # any reason the copy cannot be opened is shown, not a traceback
+        st.title("SME Pulse")
+        st.warning(
+            f"No serving copy to read at {settings.serving_path} ({error}). Run `make demo`, or materialize "
+            "serving/marts and serving/scores from the Dagster UI, then reload."
+        )
+        return []
+    if not days:
+        st.title("SME Pulse")
+        st.info("The serving copy holds no day yet: run a day of data, then reload.")
+    return days
+
+
+def _page(render: Callable[[Figures], None], settings: Settings, day: date) -> Callable[[], None]:
     def shown() -> None:
         with serving_reader(settings.serving_path, settings.lake_url) as con:
             try:
@@ -46,10 +62,5 @@ def _page(render):
     return shown
 
 
-navigation = st.navigation(
-    [
-        st.Page(_page(render), title=title, url_path=path, default=i == 0)
-        for i, (title, path, render) in enumerate(pages.PAGES)
-    ]
-)
-navigation.run()
+if __name__ == "__main__":  # streamlit runs the script as __main__; importing it draws nothing
+    main()
