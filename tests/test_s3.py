@@ -8,14 +8,18 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
+import duckdb
 import pytest
 import s3fs
 
+from smepulse_assets.serving.publish import PublishStamp, publish_table, published_counts, write_views_file
+from smepulse_assets.serving.tables import ServedTable
 from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_drops
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_lib import warehouse
+from smepulse_lib.windows import DayWindow
 from tests.conftest import Platform, make_settings
 
 pytestmark = pytest.mark.slow
@@ -74,3 +78,32 @@ def test_pipeline_runs_on_s3_by_changing_urls_only(tmp_path, s3_server):
     distinct = {row[5] for row in snapshot.rows}
     assert counts["silver.stg_ar_invoices"] == len(distinct)
     assert counts["gold.kpi_ar_dso_analysis"] == 10
+
+
+def test_the_serving_copy_publishes_to_s3_and_reads_back(tmp_path, s3_server):
+    """Publishing by day and whole onto S3, the views file over s3:// paths, a day withdrawn."""
+    root = "s3://smepulse/lake/serving"
+    con = duckdb.connect()
+    con.execute("create schema gold")
+    con.execute("create table gold.kpi as select date '2020-01-01' + (i % 3)::int as as_of_date, i from range(30) r(i)")
+    con.execute("create table gold.dim as select i as id from range(5) r(i)")
+    by_day, whole = ServedTable("gold.kpi", "as_of_date"), ServedTable("gold.dim", None)
+    window = DayWindow(date(2020, 1, 1), date(2020, 1, 3))
+    assert publish_table(con, by_day, root, window).rows == 30
+    assert publish_table(con, whole, root, window).rows == 5
+    assert published_counts(root, by_day, window) == dict.fromkeys(window.days, 10)
+    schemas = {t.relation: [(r[0], r[1]) for r in con.execute(f"describe {t.relation}").fetchall()]
+               for t in (by_day, whole)}  # fmt: skip
+    serving = str(tmp_path / "serving.duckdb")
+    write_views_file(serving, root, [by_day, whole], schemas, PublishStamp(datetime.now(UTC), window, "run"))
+    with duckdb.connect(serving, read_only=True) as reader:
+        reader.register_filesystem(s3fs.S3FileSystem())
+        assert reader.execute("select count(*), count(distinct as_of_date) from gold.kpi").fetchall() == [(30, 3)]
+        assert reader.execute("select count(*) from gold.dim").fetchall() == [(5,)]
+
+    con.execute("delete from gold.kpi where as_of_date = '2020-01-02'")  # a corrected day without rows
+    publish_table(con, by_day, root, window)
+    assert published_counts(root, by_day, window)[date(2020, 1, 2)] == 0
+    con.execute("delete from gold.kpi where as_of_date = '2020-01-03'")
+    publish_table(con, by_day, root, None)  # republishing every day drops the withdrawn one too
+    assert published_counts(root, by_day, window) == {date(2020, 1, 1): 10, date(2020, 1, 2): 0, date(2020, 1, 3): 0}

@@ -103,8 +103,9 @@ def _publish_days(
             storage.move_file_into(path, storage.join(target, Path(path).name))
         _remove_other_files(target, {Path(p).name for p in paths})
         files += len(paths)
-    # A day of the window that has no rows now loses the rows an earlier publish gave it.
-    for day in window.days if window is not None else []:
+    # A day of the window (of all days, when republishing everything) that has no rows now loses the
+    # rows an earlier publish gave it.
+    for day in window.days if window is not None else _published_days(root_url, table):
         if day not in written:
             _remove_other_files(day_url(root_url, table, day), set())
     return Published(table.relation, rows, files, by_day=True)
@@ -118,6 +119,13 @@ def _staged_days(folder: str) -> dict[date, list[str]]:
     return found
 
 
+def _published_days(root_url: str, table: ServedTable) -> list[date]:
+    fs, path = storage.filesystem(table_url(root_url, table))
+    folders = fs.ls(path, detail=False) if fs.exists(path) else []
+    prefix = f"{DAY_PARTITION}="
+    return [date.fromisoformat(name.rsplit(prefix, 1)[1]) for name in folders if prefix in name.rsplit("/", 1)[-1]]
+
+
 def _remove_other_files(folder_url: str, keep: set[str]) -> None:
     fs, path = storage.filesystem(folder_url)
     if not fs.exists(path):
@@ -126,7 +134,10 @@ def _remove_other_files(folder_url: str, keep: set[str]) -> None:
         if name.rsplit("/", 1)[-1] not in keep:
             fs.rm(name)
     if not keep:
-        fs.rm(path, recursive=True)
+        try:
+            fs.rm(path, recursive=True)
+        except FileNotFoundError:  # an object store has no folder once its last file is gone
+            pass
 
 
 def publish_frame(root_url: str, table: ServedTable, frame: pd.DataFrame) -> Published:
