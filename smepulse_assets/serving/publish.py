@@ -10,6 +10,7 @@ for writing or holds a lock a reader could collide with.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -134,10 +135,8 @@ def _remove_other_files(folder_url: str, keep: set[str]) -> None:
         if name.rsplit("/", 1)[-1] not in keep:
             fs.rm(name)
     if not keep:
-        try:
+        with contextlib.suppress(FileNotFoundError):  # an object store has no folder once its last file is gone
             fs.rm(path, recursive=True)
-        except FileNotFoundError:  # an object store has no folder once its last file is gone
-            pass
 
 
 def publish_frame(root_url: str, table: ServedTable, frame: pd.DataFrame) -> Published:
