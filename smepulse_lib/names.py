@@ -31,4 +31,6 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 SOURCES_TAG = "smepulse/sources"
 # An asset's tag naming the column that says which day a row belongs to, for tables rebuilt by day.
 DAY_COLUMN_TAG = "smepulse/day_column"
+# An asset's tag: how many of its newest days the serving copy keeps (the model's serving_days meta).
+SERVING_DAYS_TAG = "smepulse/serving_days"
 CHANGED_SEEDS_TAG = "smepulse/changed_seeds"

@@ -31,6 +31,8 @@ from smepulse_assets.reports.sensor import last_day
 from smepulse_assets.reports.verify import pack_mismatches, report_mismatches
 from smepulse_assets.reports.workbook import AMOUNT, DAY, SUMMARY, WORKLIST, table_workbook
 from smepulse_assets.serving.assets import ROW_COUNT_CHECK
+from smepulse_assets.serving.publish import publish_table, published_counts
+from smepulse_assets.serving.tables import ServedTable
 from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, generate_sample_data
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_assets.transform.data_catalog import DESCRIBED_CHECK, read_catalog
@@ -38,6 +40,7 @@ from smepulse_lib import storage
 from smepulse_lib.chaining import request_after
 from smepulse_lib.names import DAILY_JOB, DOCS_JOB, ML_JOB, RANGE_END_TAG, RANGE_START_TAG, REPORTS_JOB, REPORTS_SENSOR
 from smepulse_lib.programs import beside_interpreter
+from smepulse_lib.windows import DayWindow
 from tests.conftest import Platform, make_settings
 
 START, END = date(2020, 1, 1), date(2020, 3, 10)
@@ -350,3 +353,21 @@ def test_the_data_catalog_describes_every_column_and_types_the_ui_columns(world)
     )
     assert {name: columns[name].type for name, _ in in_warehouse} == dict(in_warehouse)
     assert all(c.description for c in columns.values())
+
+
+def test_a_table_with_a_retention_keeps_only_its_newest_days_in_the_serving_copy(tmp_path):
+    con = duckdb.connect()
+    con.execute("create schema gold")
+    con.execute(
+        "create table gold.scores as select date '2020-01-01' + (i % 5)::int as score_date, i from range(50) r(i)"
+    )
+    table = ServedTable("gold.scores", "score_date", retain_days=2)
+    root = str(tmp_path / "serving")
+    history = DayWindow(date(2020, 1, 1), date(2020, 1, 4))
+    assert publish_table(con, table, root, history).rows == 20  # the range's last two days
+    assert published_counts(root, table, history) == {date(2020, 1, 3): 10, date(2020, 1, 4): 10}
+    publish_table(con, table, root, DayWindow(date(2020, 1, 5), date(2020, 1, 5)))  # a new day
+    assert sorted(p.name for p in (tmp_path / "serving" / "gold.scores").iterdir()) == [
+        "serving_day=2020-01-04",
+        "serving_day=2020-01-05",
+    ]

@@ -22,7 +22,7 @@ from smepulse_assets.serving.publish import (
 from smepulse_assets.serving.tables import ServedTable, served_tables
 from smepulse_lib import storage
 from smepulse_lib.conventions import WAREHOUSE_POOL, daily_asset_args
-from smepulse_lib.names import DAY_COLUMN_TAG
+from smepulse_lib.names import DAY_COLUMN_TAG, SERVING_DAYS_TAG
 from smepulse_lib.resources import PlatformPaths, WarehouseResource
 from smepulse_lib.windows import DayWindow
 
@@ -59,11 +59,16 @@ def build_serving_assets(
     materialization, latest check result) they publish beside them."""
     specs = [s for part in parts for s in part.copies]
     day_columns = {".".join(s.key.path): s.tags[DAY_COLUMN_TAG] for s in specs if DAY_COLUMN_TAG in s.tags}
-    return [_serving_asset(part, partitions_def, day_columns, watched) for part in parts]
+    retain = {".".join(s.key.path): int(s.tags[SERVING_DAYS_TAG]) for s in specs if SERVING_DAYS_TAG in s.tags}
+    return [_serving_asset(part, partitions_def, day_columns, retain, watched) for part in parts]
 
 
 def _serving_asset(
-    part: ServingPart, partitions_def: dg.PartitionsDefinition, day_columns: dict[str, str], watched: Callable
+    part: ServingPart,
+    partitions_def: dg.PartitionsDefinition,
+    day_columns: dict[str, str],
+    retain: dict[str, int],
+    watched: Callable,
 ) -> dg.AssetsDefinition:
     deps: list[dg.AssetKey] = sorted((s.key for s in part.copies), key=dg.AssetKey.to_user_string)
     own = {".".join(key.path) for key in deps}
@@ -97,7 +102,7 @@ def _serving_asset(
         root = paths.lake(SERVING_FOLDER)
         with warehouse.get_connection() as con:
             _reads_the_lake(con, paths.lake_url)
-            everything = served_tables(con, day_columns)  # the views file's tables
+            everything = served_tables(con, day_columns, retain)  # the views file's tables
             tables = [t for t in everything if t.relation in own]
             published = [publish_table(con, t, root, None if config.republish_all_days else window) for t in tables]
             schemas = {t.relation: _columns(con, t.relation) for t in everything}
@@ -157,7 +162,7 @@ def _warehouse_counts(con: duckdb.DuckDBPyConnection, table: ServedTable, window
             [window.first, window.last],
         ).fetchall()
     )
-    return {day: counted.get(day, 0) for day in window.days}
+    return {day: counted.get(day, 0) for day in table.kept(window).days}
 
 
 def _row_count_check(mismatches: list[dict], tables: list[ServedTable], window: DayWindow) -> dg.AssetCheckResult:

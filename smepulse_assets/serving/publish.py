@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -90,6 +90,10 @@ def publish_table(
 def _publish_days(
     con: duckdb.DuckDBPyConnection, table: ServedTable, root_url: str, window: DayWindow | None, staging: str
 ) -> Published:
+    if window is None and table.retain_days:  # republishing every day: the newest ones it keeps
+        (newest,) = con.execute(f"select max({table.day_of_row()}) from {table.relation}").fetchall()[0]
+        window = table.kept(DayWindow(newest - timedelta(days=table.retain_days - 1), newest)) if newest else None
+    window = table.kept(window) if window is not None else None
     where = "true" if window is None else f"{table.day_of_row()} between '{window.first}' and '{window.last}'"
     con.execute(
         f"copy (select *, {table.day_of_row()} as {DAY_PARTITION} from {table.relation} where {where}) "
@@ -109,6 +113,10 @@ def _publish_days(
     for day in window.days if window is not None else _published_days(root_url, table):
         if day not in written:
             _remove_other_files(day_url(root_url, table, day), set())
+    if table.retain_days and window is not None:  # days past the table's retention leave the copy
+        for day in _published_days(root_url, table):
+            if day < window.last - timedelta(days=table.retain_days - 1):
+                _remove_other_files(day_url(root_url, table, day), set())
     return Published(table.relation, rows, files, by_day=True)
 
 
@@ -153,7 +161,7 @@ def published_counts(root_url: str, table: ServedTable, window: DayWindow) -> di
     fs, _ = storage.filesystem(root_url)
     if not table.by_day:
         return {None: _rows_in(fs, table_url(root_url, table))}
-    return {day: _rows_in(fs, day_url(root_url, table, day)) for day in window.days}
+    return {day: _rows_in(fs, day_url(root_url, table, day)) for day in table.kept(window).days}
 
 
 def _rows_in(fs, folder_url: str) -> int:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 import duckdb
+
+from smepulse_lib.windows import DayWindow
 
 # Beyond gold: what a data-health page needs from the warehouse.
 OPS_RELATIONS = ("ops.alerts", "ops.ops_quarantine")
@@ -24,6 +27,10 @@ DAY_PARTITION = "serving_day"
 class ServedTable:
     relation: str  # schema.name in the warehouse and in the serving copy
     day_column: str | None  # None: published whole
+    # Days a by-day table keeps in the serving copy, counted back from the newest it published; None: all.
+    # The per-invoice-day score views hold every open invoice on every day (hundreds of millions of rows
+    # at 5M invoices): readers need their recent days, the warehouse keeps the rest.
+    retain_days: int | None = None
 
     @property
     def folder(self) -> str:
@@ -36,8 +43,16 @@ class ServedTable:
     def day_of_row(self) -> str:
         return f"cast({self.day_column} as date)"
 
+    def kept(self, window: DayWindow) -> DayWindow:
+        """The days of ``window`` this table keeps: its last ``retain_days`` at most."""
+        if self.retain_days is None or (window.last - window.first).days < self.retain_days:
+            return window
+        return DayWindow(window.last - timedelta(days=self.retain_days - 1), window.last)
 
-def served_tables(con: duckdb.DuckDBPyConnection, day_columns: Mapping[str, str]) -> list[ServedTable]:
+
+def served_tables(
+    con: duckdb.DuckDBPyConnection, day_columns: Mapping[str, str], retain_days: Mapping[str, int]
+) -> list[ServedTable]:
     """The relations the warehouse holds now: a gold model added later is published without a change here."""
     rows = con.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
@@ -45,4 +60,4 @@ def served_tables(con: duckdb.DuckDBPyConnection, day_columns: Mapping[str, str]
         "in (select unnest(?))) order by 1",
         [list(OPS_RELATIONS)],
     ).fetchall()
-    return [ServedTable(relation, day_columns.get(relation)) for (relation,) in rows]
+    return [ServedTable(relation, day_columns.get(relation), retain_days.get(relation)) for (relation,) in rows]

@@ -11,7 +11,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject
 from smepulse_assets.transform.data_catalog import read_catalog
 from smepulse_assets.transform.project import REFERENCE_MODELS
 from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS
-from smepulse_lib.names import DAY_COLUMN_TAG
+from smepulse_lib.names import DAY_COLUMN_TAG, SERVING_DAYS_TAG
 
 
 class SmePulseTranslator(DagsterDbtTranslator):
@@ -29,13 +29,20 @@ class SmePulseTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(
             owners=spec.owners or [OWNER],
             freshness_policy=REFERENCE_FRESHNESS if reference else DAILY_FRESHNESS,
-            tags={**spec.tags, **({DAY_COLUMN_TAG: day_column} if day_column else {})},
+            tags={**spec.tags, **serving_tags(node, day_column)},
         ).merge_attributes(metadata={"dagster/column_schema": columns} if columns else {})
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return super().get_asset_key(dbt_resource_props)
         return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+
+def serving_tags(node: Mapping[str, Any], day_column: str | None) -> dict[str, str]:
+    """How the serving copy publishes the model: by its day column, keeping its last serving_days days."""
+    meta = node.get("config", {}).get("meta") or {}
+    tags = {DAY_COLUMN_TAG: day_column} if day_column else {}
+    return {**tags, SERVING_DAYS_TAG: str(meta["serving_days"])} if day_column and meta.get("serving_days") else tags
 
 
 def rebuilt_by_day(node: Mapping[str, Any]) -> str | None:
