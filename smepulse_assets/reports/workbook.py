@@ -8,9 +8,9 @@ always stored as text: a customer named ``=HYPERLINK(...)`` stays a name, never 
 from __future__ import annotations
 
 import io
-import math
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
@@ -118,17 +118,17 @@ def write_table(sheet: Worksheet, frame: pd.DataFrame, first_row: int = 1, freez
 
 def _put(sheet: Worksheet, row: int, col: int, name: str, value) -> None:
     cell = sheet.cell(row, col)
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+    if not isinstance(value, str) and pd.isna(value):  # None, NaN, NaT, pd.NA: an empty cell
         return
     if isinstance(value, pd.Timestamp | datetime):
         cell.value, cell.number_format = value.date(), DAY
     elif isinstance(value, date):
         cell.value, cell.number_format = value, DAY
-    elif isinstance(value, bool):
-        cell.value = value
-    elif isinstance(value, int) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"):
+    elif isinstance(value, bool | np.bool_):
+        cell.value = bool(value)
+    elif isinstance(value, int | np.integer):
         cell.value, cell.number_format = int(value), COUNT
-    elif isinstance(value, float):
+    elif isinstance(value, float | np.floating):
         cell.value = float(value)
         cell.number_format = SHARE if any(w in name for w in SHARE_WORDS) else AMOUNT
     else:
