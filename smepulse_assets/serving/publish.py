@@ -100,23 +100,23 @@ def _publish_days(
         f"to '{staging}/out' (format parquet, partition_by ({DAY_PARTITION}), filename_pattern 'data_{{i}}')"
     )
     written = _staged_days(f"{staging}/out")
+    before = _published_files(root_url, table)  # one listing of the table's folder, not one per day
     rows = files = 0
     for day, paths in written.items():
         target = day_url(root_url, table, day)
+        names = {Path(p).name for p in paths}
         for path in paths:
             rows += pq.read_metadata(path).num_rows
             storage.move_file_into(path, storage.join(target, Path(path).name))
-        _remove_other_files(target, {Path(p).name for p in paths})
+        _remove(target, before.get(day, set()) - names)
         files += len(paths)
     # A day of the window (of all days, when republishing everything) that has no rows now loses the
-    # rows an earlier publish gave it.
-    for day in window.days if window is not None else _published_days(root_url, table):
-        if day not in written:
-            _remove_other_files(day_url(root_url, table, day), set())
-    if table.retain_days and window is not None:  # days past the table's retention leave the copy
-        for day in _published_days(root_url, table):
-            if day < window.last - timedelta(days=table.retain_days - 1):
-                _remove_other_files(day_url(root_url, table, day), set())
+    # rows an earlier publish gave it; so does a day past the table's retention.
+    cutoff = window.last - timedelta(days=table.retain_days - 1) if table.retain_days and window else None
+    for day, names in before.items():
+        withdrawn = day not in written and (window is None or window.first <= day <= window.last)
+        if withdrawn or (cutoff is not None and day < cutoff):
+            _remove(day_url(root_url, table, day), names, folder=True)
     return Published(table.relation, rows, files, by_day=True)
 
 
@@ -128,21 +128,24 @@ def _staged_days(folder: str) -> dict[date, list[str]]:
     return found
 
 
-def _published_days(root_url: str, table: ServedTable) -> list[date]:
+def _published_files(root_url: str, table: ServedTable) -> dict[date, set[str]]:
+    """The files a by-day table has in the copy now, by day."""
     fs, path = storage.filesystem(table_url(root_url, table))
-    folders = fs.ls(path, detail=False) if fs.exists(path) else []
-    prefix = f"{DAY_PARTITION}="
-    return [date.fromisoformat(name.rsplit(prefix, 1)[1]) for name in folders if prefix in name.rsplit("/", 1)[-1]]
+    found: dict[date, set[str]] = {}
+    for name in fs.find(path) if fs.exists(path) else []:
+        folder, _, file = name.rpartition("/")
+        prefix = f"{DAY_PARTITION}="
+        if prefix in folder.rpartition("/")[2]:
+            found.setdefault(date.fromisoformat(folder.rpartition(prefix)[2]), set()).add(file)
+    return found
 
 
-def _remove_other_files(folder_url: str, keep: set[str]) -> None:
+def _remove(folder_url: str, names: set[str], folder: bool = False) -> None:
+    """Remove files of a day's folder (and the folder, when it is left without its files)."""
     fs, path = storage.filesystem(folder_url)
-    if not fs.exists(path):
-        return
-    for name in fs.ls(path, detail=False):
-        if name.rsplit("/", 1)[-1] not in keep:
-            fs.rm(name)
-    if not keep:
+    for name in names:
+        fs.rm(f"{path}/{name}")
+    if folder:
         with contextlib.suppress(FileNotFoundError):  # an object store has no folder once its last file is gone
             fs.rm(path, recursive=True)
 
