@@ -6,14 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from smepulse_assets.reports import charts
-from smepulse_assets.reports.figures import Figures
+from smepulse_assets.reports.figures import Figures, shown_figure
 from smepulse_assets.reports.workbook import HEADLINE_LABELS, SHARE_WORDS, table_workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _metric(label: str, value: float | int | None, digits: int = 2) -> None:
-    st.metric(label, "n/a" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:,.{digits}f}")
+def _metric(label: str, value: float | int | None) -> None:
+    st.metric(label, shown_figure(value))
 
 
 def _table(frame: pd.DataFrame, when_empty: str) -> None:

@@ -14,7 +14,7 @@ from datetime import date
 import dagster as dg
 
 from smepulse_assets.reports import verify
-from smepulse_assets.reports.figures import Figures, serving_reader
+from smepulse_assets.reports.figures import Figures, serving_reader, shown_figure
 from smepulse_assets.reports.html_report import cash_report
 from smepulse_assets.reports.workbook import HEADLINE_LABELS, ar_pack
 from smepulse_lib import storage
@@ -120,7 +120,7 @@ class BuiltReport:
     mismatches: list[str]
 
     def metadata(self) -> dict:
-        figures = "\n".join(f"| {HEADLINE_LABELS[k]} | {_shown(v)} |" for k, v in self.headline.items())
+        figures = "\n".join(f"| {HEADLINE_LABELS[k]} | {shown_figure(v)} |" for k, v in self.headline.items())
         return {
             "path": dg.MetadataValue.path(self.url),
             "bytes": self.size,
@@ -129,10 +129,6 @@ class BuiltReport:
                 f"**{self.report.name} {self.day}**\n\n| figure | value |\n|---|---|\n{figures}"
             ),
         }
-
-
-def _shown(value: float | int | None) -> str:
-    return "n/a" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
 def build_report(report: Report, figures: Figures, lake_url: str, out_url: str | None = None) -> BuiltReport:

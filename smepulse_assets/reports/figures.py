@@ -41,6 +41,11 @@ def published_days(con: duckdb.DuckDBPyConnection) -> list[date]:
     return [row[0] for row in rows]
 
 
+def shown_figure(value: float | int | None) -> str:
+    """A headline figure as every output shows it: counts with separators, amounts and days to the cent."""
+    return "n/a" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
 @dataclass(frozen=True)
 class Figures:
     """Queries as of ``day``: every figure a report or a dashboard page shows."""

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from smepulse_assets.reports import charts
-from smepulse_assets.reports.figures import Figures
+from smepulse_assets.reports.figures import Figures, shown_figure
 from smepulse_assets.reports.workbook import HEADLINE_LABELS
 
 STYLE = """
@@ -75,7 +75,7 @@ def _tiles(headline: dict) -> str:
     tiles = []
     for key, label in HEADLINE_LABELS.items():
         value = headline[key]
-        shown = "n/a" if value is None else f"{value:,.0f}" if isinstance(value, int) else f"{value:,.2f}"
+        shown = shown_figure(value)
         raw = "" if value is None else repr(value)
         tiles.append(
             f'<div class="tile"><div class="label">{html.escape(label)}</div>'

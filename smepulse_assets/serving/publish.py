@@ -171,12 +171,12 @@ def _rows_in(fs, folder_url: str) -> int:
     path = storage.filesystem(folder_url)[1]
     if not fs.exists(path):
         return 0
-    return sum(
-        pq.read_metadata(handle).num_rows
-        for name in fs.ls(path, detail=False)
-        if name.endswith(".parquet")
-        for handle in [fs.open(name, "rb")]
-    )
+    rows = 0
+    for name in fs.ls(path, detail=False):
+        if name.endswith(".parquet"):
+            with fs.open(name, "rb") as handle:  # closed after its footer is read
+                rows += pq.read_metadata(handle).num_rows
+    return rows
 
 
 def write_views_file(
