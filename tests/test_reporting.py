@@ -270,13 +270,15 @@ def browse_dashboard(data_dir: str, paths: tuple[str, ...], shots: Path) -> dict
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for path in paths:
-                page.goto(f"http://127.0.0.1:{port}/{path}")
+                # the first page is the app's root: Streamlit serves the default page at "/" only
+                page.goto(f"http://127.0.0.1:{port}/{'' if path == PAGES[0] else path}")
                 page.wait_for_selector("h1", timeout=60_000)
                 page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
                 page.wait_for_timeout(1500)  # charts draw after the script finishes
                 page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
                 assert page.locator('[data-testid="stException"]').count() == 0, path
                 assert page.locator('[data-testid="stAlertContentError"]').count() == 0, path
+                assert page.get_by_text("Page not found").count() == 0, path
                 seen[path] = {
                     "metrics": {
                         m.locator('[data-testid="stMetricLabel"]').inner_text(): m.locator(
