@@ -15,16 +15,18 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable
+import re
 from dataclasses import dataclass, field
-from functools import partial
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from smepulse_assets.ingestion.spec import Column, SourceSpec
+from smepulse_assets.ingestion.spec import Column, NumberFormat, SourceSpec
+from smepulse_assets.quality.reference_data import calendar_label, supported_calendar
 from smepulse_assets.quality.row_rules import first_broken_rule
 
 
@@ -223,18 +225,18 @@ def _apply_reject_rules(typed: pd.DataFrame, problems: pd.Series, spec: SourceSp
         return
     broken = first_broken_rule(typed.loc[clean], spec.typed_schema, rules)
     for index, rule in broken.dropna().items():
-        problems.at[index] = (f"rule:{rule.name}", rule.reason)
+        problems.at[index] = (f"rule:{rule.name}", _filled(rule.reason, typed.loc[index]))
+
+
+def _filled(reason: str, row: pd.Series) -> str:
+    """The rule's reason with its ``{column}`` placeholders replaced by the row's values."""
+    return re.sub(r"\{(\w+)\}", lambda m: f"{row[m[1]]}" if m[1] in row.index else m[0], reason)
 
 
 # --- typing ---------------------------------------------------------------
-
-
-def _empty_reason(column: Column, row: int) -> str:
-    return f"{column.source} is empty"
-
-
-def _unparsable_reason(column: Column, values: pd.Series, row: int) -> str:
-    return f"{column.source} {values.iloc[row]!r} is not {DESCRIPTIONS[column.kind]}"
+# Each parser returns the typed values and, per row, why the text is not a value of the column's
+# kind (NA when it is). Values are parsed exactly or refused: never through a float for a whole
+# number, never a date from a partial one, never an amount guessed under another locale.
 
 
 def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd.Series]:
@@ -242,73 +244,156 @@ def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd
     typed = pd.DataFrame(index=raw.index)
     problems = pd.Series(pd.NA, index=raw.index, dtype="object")
 
-    def flag(mask: pd.Series, rule: str, reason: Callable[[int], str]) -> None:
+    def flag(why: pd.Series, rule: str, values: pd.Series) -> None:
         # Only the first broken rule of a row is kept: one quarantine row per source row. The
         # reason is written only for the rows that get it (usually none).
-        for i in mask.index[(mask & problems.isna()).to_numpy(bool)]:
-            problems.at[i] = (rule, reason(i))
+        for i in why.index[(why.notna() & problems.isna()).to_numpy(bool)]:
+            value = values.at[i]
+            shown = "" if pd.isna(value) or value == "" else f" {value!r}"
+            problems.at[i] = (rule, f"{rule.split(':', 1)[1]}{shown} {why.at[i]}")
 
     for column in spec.columns:
         values = raw[column.source]
-        empty = values.fillna("").eq("").astype(bool)
+        empty = values.fillna("").str.strip().eq("").astype(bool)  # spaces alone are no value
         if column.required:
-            flag(empty, f"required:{column.source}", partial(_empty_reason, column))
-        parsed, unparsable = PARSERS[column.kind](values.where(~empty))
-        flag(unparsable, f"type:{column.source}", partial(_unparsable_reason, column, values))
+            blank = values.fillna("").eq("").astype(bool)
+            why = _where(empty & ~blank, "holds only spaces").where(~blank, "is empty")
+            flag(why, f"required:{column.source}", values)
+        if column.kind == "text":  # kept as delivered, spaces and all (staging cleans); "" is no value
+            typed[column.name] = values.where(values.fillna("").ne(""))
+            continue
+        parsed, why = PARSERS[column.kind](values.where(~empty).str.strip(), column, spec.number_format)
+        flag(why, f"type:{column.source}", values)
+        flag(_outside_range(parsed, column), f"range:{column.source}", values)
         typed[column.name] = parsed
 
     return typed, problems
 
 
-def _timestamp(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    parsed = pd.to_datetime(values, format="%Y-%m-%d %H:%M:%S", errors="coerce")
-    return parsed, values.notna() & parsed.isna()
+def _where(mask: pd.Series, why: str) -> pd.Series:
+    return pd.Series(np.where(mask.to_numpy(bool), why, None), index=mask.index, dtype="object")
 
 
-def _date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-    return parsed.dt.date, values.notna() & parsed.isna()
+def _not_a(values: pd.Series, ok: pd.Series, kind: str) -> pd.Series:
+    return _where(values.notna() & ~ok.fillna(False).astype(bool), f"is not {DESCRIPTIONS[kind]}")
 
 
-def _yyyymmdd(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _outside_range(parsed: pd.Series, column: Column) -> pd.Series:
+    """Values beyond the column's declared range; dates beyond the supported calendar unless the
+    column declares its own range (the date dimension and the FX rates cover no other days)."""
+    low, high = column.minimum, column.maximum
+    below = f"is below the minimum {low} declared for {column.source}"
+    above = f"is above the maximum {high} declared for {column.source}"
+    if column.kind in DATE_KINDS:
+        if low is None and high is None:
+            first, end = supported_calendar()
+            low, high = first, date.fromordinal(end.toordinal() - 1)
+            below = above = f"is outside the supported calendar {calendar_label()}"
+        parsed = pd.to_datetime(parsed).dt.normalize()
+        low, high = (None if d is None else pd.Timestamp(d) for d in (low, high))
+    why = pd.Series(None, index=parsed.index, dtype="object")
+    present = parsed.notna()
+    if low is not None:
+        why[present & (parsed < low).fillna(False).astype(bool)] = below
+    if high is not None:
+        why[present & (parsed > high).fillna(False).astype(bool)] = above
+    return why
+
+
+def _timestamp(values: pd.Series, column: Column, number_format: NumberFormat) -> tuple[pd.Series, pd.Series]:
+    shaped = values.str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+    parsed = pd.to_datetime(values.where(shaped.fillna(False)), format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    return parsed, _not_a(values, parsed.notna(), "datetime")
+
+
+def _date(values: pd.Series, column: Column, number_format: NumberFormat) -> tuple[pd.Series, pd.Series]:
+    # The shape first: strptime reads "2020-01-1" (a date cut short) as January 1st.
+    shaped = values.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+    parsed = pd.to_datetime(values.where(shaped.fillna(False)), format="%Y-%m-%d", errors="coerce")
+    return parsed.dt.date, _not_a(values, parsed.notna(), "date")
+
+
+def _yyyymmdd(values: pd.Series, column: Column, number_format: NumberFormat) -> tuple[pd.Series, pd.Series]:
     # Integers (20200105) in some columns, floats (20200105.0) in others.
     digits = values.str.replace(r"\.0+$", "", regex=True)
     parsed = pd.to_datetime(
         digits.where(digits.str.fullmatch(r"\d{8}").fillna(False)), format="%Y%m%d", errors="coerce"
     )
-    return parsed.dt.date, values.notna() & parsed.isna()
+    return parsed.dt.date, _not_a(values, parsed.notna(), "yyyymmdd")
 
 
-def _integer(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    # Identifiers arrive as floats ("1930438491.0"); anything fractional is wrong.
-    number = pd.to_numeric(values, errors="coerce")
-    whole = number.notna() & np.isfinite(number.astype("float64")) & (number % 1 == 0)
-    return number.where(whole).astype("Int64"), values.notna() & ~whole
+INT64_DIGITS = 18  # every number of up to 18 digits fits in 64 bits; 19-digit ones are checked one by one
 
 
-def _amount(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    number = pd.to_numeric(values, errors="coerce").astype("float64")
-    ok = number.notna() & np.isfinite(number)
-    return number.where(ok), values.notna() & ~ok
+def _integer(values: pd.Series, column: Column, number_format: NumberFormat) -> tuple[pd.Series, pd.Series]:
+    """Whole numbers from their digits, never through a float (above 2**53 two ids would become
+    one). Identifiers arrive written as floats ("1930438491.0"): a zero fraction is accepted."""
+    digits = values.str.replace(r"\.0*$", "", regex=True)
+    shaped = digits.str.fullmatch(r"[+-]?\d+").fillna(False).astype(bool)
+    length = digits.str.lstrip("+-").str.lstrip("0").str.len()
+    short = shaped & (length <= INT64_DIGITS).fillna(False).astype(bool)
+    parsed = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    if short.any():
+        parsed[short] = pc.cast(pa.array(digits[short].to_numpy(object), pa.string()), pa.int64()).to_numpy()
+    for i in values.index[(shaped & ~short).to_numpy(bool)]:  # rare: 19 digits or more
+        number = int(digits.at[i])
+        if -(2**63) <= number < 2**63:
+            parsed.at[i] = number
+    why = _not_a(values, shaped, "integer")
+    why[shaped & parsed.isna()] = "is beyond the 64-bit integer range"
+    return parsed, why
 
 
-def _flag(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+FLOAT_DIGITS = 15  # significant digits a float64 keeps exactly
+
+
+def _amount(values: pd.Series, column: Column, number_format: NumberFormat) -> tuple[pd.Series, pd.Series]:
+    """Amounts as the source's number format writes them. Refused rather than guessed: a value
+    with more decimals than the column has (``572.000`` where amounts are whole dong could be
+    572 or 572,000), more significant digits than a float keeps, or another shape."""
+    text = values
+    for symbol in number_format.symbols:
+        text = text.str.replace(symbol, "", regex=False)
+    text = text.str.strip()
+    decimal, thousands = re.escape(number_format.decimal), number_format.thousands
+    if thousands:
+        grouped = text.str.fullmatch(rf"[+-]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+(?:{decimal}\d+)?")
+        text = text.where(~grouped.fillna(False).astype(bool), text.str.replace(thousands, "", regex=False))
+    text = text.str.replace(number_format.decimal, ".", regex=False)
+    shaped = text.str.fullmatch(r"[+-]?\d+(?:\.\d+)?").fillna(False).astype(bool)
+    number = pd.to_numeric(text.where(shaped), errors="coerce").astype("float64")
+    why = _not_a(values, shaped, "amount")
+    fraction = text.str.extract(r"\.(\d+)$", expand=False)
+    significant = text.str.replace(r"[^0-9]", "", regex=True).str.lstrip("0").str.rstrip("0").str.len()
+    why[shaped & (significant > FLOAT_DIGITS).fillna(False).astype(bool)] = (
+        f"has more than {FLOAT_DIGITS} significant digits (a float keeps no more)"
+    )
+    if column.decimals is not None:
+        places = fraction.str.len().fillna(0)
+        nonzero = fraction.str.rstrip("0").str.len().fillna(0)
+        why[shaped & (nonzero > column.decimals)] = f"has more than {column.decimals} decimals"
+        if not thousands and column.decimals < 3:
+            why[shaped & (places == 3)] = (
+                f"is ambiguous: {number_format.decimal!r} before three digits may be a thousands separator; "
+                f"amounts here are whole to {column.decimals} decimals with no digit grouping"
+            )
+    return number.where(shaped), why
+
+
+def _flag(values: pd.Series, column: Column, number_format: NumberFormat) -> tuple[pd.Series, pd.Series]:
     mapping = {"0": False, "1": True, "0.0": False, "1.0": True}
     parsed = values.map(mapping, na_action="ignore")
-    return parsed.astype("boolean"), values.notna() & parsed.isna()
+    return parsed.astype("boolean"), _not_a(values, parsed.notna(), "flag")
 
 
-def _currency(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _currency(values: pd.Series, column: Column, number_format: NumberFormat) -> tuple[pd.Series, pd.Series]:
     ok = values.str.fullmatch(r"[A-Z]{3}").fillna(False)
-    return values.where(ok), values.notna() & ~ok
+    return values.where(ok), _not_a(values, ok, "currency")
 
 
-def _text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    return values, pd.Series(False, index=values.index)
-
+DATE_KINDS = {"date", "datetime", "yyyymmdd"}
 
 PARSERS = {
-    "text": _text,
     "currency": _currency,
     "integer": _integer,
     "amount": _amount,

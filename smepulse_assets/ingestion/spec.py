@@ -8,6 +8,7 @@ a source is adding a YAML file (and a dbt staging model), not writing an asset.
 """
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -56,7 +57,21 @@ class Column:
     source: str  # header in the file
     name: str  # column in bronze
     kind: str  # one of TYPES
-    required: bool  # empty is a contract violation
+    required: bool  # empty (or only spaces) is a contract violation
+    minimum: int | float | date | None = None  # declared range; dates default to the supported calendar
+    maximum: int | float | date | None = None
+    decimals: int | None = None  # amounts: most digits after the decimal separator (VND: 0)
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a source writes amounts (its locale): the decimal separator, the thousands separator if
+    it groups digits, and currency symbols to strip. A value that reads differently under another
+    convention than the declared one (``572.000`` where amounts are whole) is refused, not guessed."""
+
+    decimal: str = "."
+    thousands: str | None = None
+    symbols: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,7 @@ class SourceSpec:
     columns: tuple[Column, ...]
     rules: SourceRules
     path: Path
+    number_format: NumberFormat = NumberFormat()
 
     @property
     def header(self) -> tuple[str, ...]:
@@ -118,7 +134,9 @@ def load_source_spec(path: Path) -> SourceSpec:
         raise RulesError(f"{where}: landing {landing!r} must start with {{day}}/ (one folder per business day)")
     quality = mapping(body.get("quality") or {"min_pass_rate": 1.0}, f"{where}: quality", "a mapping")
     rules = source_rules(name, dg.AssetKey(["bronze", f"{name}_raw"]), quality, f"{where}: quality")
-    return SourceSpec(name, str(body.get("description", name)).strip(), landing, keys, columns, rules, path)
+    number_format = _number_format(body.get("number_format") or {}, f"{where}: number_format")
+    description = str(body.get("description", name)).strip()
+    return SourceSpec(name, description, landing, keys, columns, rules, path, number_format)
 
 
 def _column(body, where: str) -> Column:
@@ -127,7 +145,40 @@ def _column(body, where: str) -> Column:
     if kind not in TYPES:
         raise RulesError(f"{where}: type {kind!r} is not one of {sorted(TYPES)}")
     source = str(required(body, "source", where))
-    return Column(source, str(body.get("name", source)), kind, bool(body.get("required", False)))
+    decimals = body.get("decimals")
+    if decimals is not None and (kind != "amount" or not isinstance(decimals, int) or decimals < 0):
+        raise RulesError(f"{where}: decimals applies to amounts and is a whole number >= 0")
+    bounds = [_bound(body.get(end), kind, f"{where}: {end}") for end in ("min", "max")]
+    return Column(source, str(body.get("name", source)), kind, bool(body.get("required", False)), *bounds, decimals)
+
+
+BOUNDED_KINDS = {"integer": int, "amount": (int, float), "date": date, "datetime": date, "yyyymmdd": date}
+
+
+def _bound(value, kind: str, where: str):
+    if value is None:
+        return None
+    if kind not in BOUNDED_KINDS:
+        raise RulesError(f"{where}: a {kind} column has no range")
+    if BOUNDED_KINDS[kind] is date and isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise RulesError(f"{where}: {value!r} is not a date YYYY-MM-DD") from None
+    if isinstance(value, bool) or not isinstance(value, BOUNDED_KINDS[kind]):
+        raise RulesError(f"{where}: {value!r} is not a bound for a {kind} column")
+    return value
+
+
+def _number_format(body, where: str) -> NumberFormat:
+    body = mapping(body, where, "a mapping")
+    unknown = sorted(set(body) - {"decimal", "thousands", "symbols"})
+    if unknown:
+        raise RulesError(f"{where}: unknown keys {unknown} (decimal, thousands, symbols)")
+    decimal, thousands = str(body.get("decimal", ".")), body.get("thousands")
+    if decimal not in {".", ","} or thousands not in {None, ".", ",", " ", "'"} or decimal == thousands:
+        raise RulesError(f"{where}: decimal must be '.' or ',', thousands none or another of . , space '")
+    return NumberFormat(decimal, thousands, tuple(str(s) for s in body.get("symbols") or ()))
 
 
 def load_source_specs(extra_dir: str | None = None) -> list[SourceSpec]:

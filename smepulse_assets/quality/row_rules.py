@@ -10,14 +10,18 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from smepulse_assets.quality.reference_data import load_reference_tables
 from smepulse_assets.quality.rules import RowRule, RulesError
 
 
 @cache
 def _engine() -> duckdb.DuckDBPyConnection:
     """One in-memory database per process; each evaluation takes its own cursor (a new
-    database per evaluation, over hundreds of files a run, was most of the rule cost)."""
-    return duckdb.connect()
+    database per evaluation, over hundreds of files a run, was most of the rule cost). It holds
+    the reference tables a rule may read (``fx_rates``)."""
+    con = duckdb.connect()
+    load_reference_tables(con)
+    return con
 
 
 def broken_condition(rule: RowRule) -> str:
