@@ -32,11 +32,13 @@ def broken_condition(rule: RowRule) -> str:
 def first_broken_rule(rows: pd.DataFrame, schema: pa.Schema, rules: tuple[RowRule, ...]) -> pd.Series:
     """Per row (same index), the first rule it breaks, or None."""
     table = pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
+    table = table.append_column("_position", pa.array(range(len(rows)), pa.int64()))
     cases = " ".join(f"when {broken_condition(r)} then {i}" for i, r in enumerate(rules))
     con = _engine().cursor()
     con.register("typed_rows", table)
     try:
-        positions = con.execute(f"select case {cases} end as broken from typed_rows").df()["broken"]
+        # ordered by position: a rule reading a reference table is a join, which keeps no row order
+        positions = con.execute(f"select case {cases} end as broken from typed_rows order by _position").df()["broken"]
     except duckdb.Error as err:
         raise RulesError(f"a row rule does not evaluate: {err}") from err
     finally:
