@@ -100,6 +100,7 @@ def test_the_shipped_source_loads():
     assert [r.name for r in SPEC.rules.reject_row_rules] == [
         "open_invoice_has_no_clear_date",
         "closed_invoice_has_clear_date",
+        "currency_has_fx_rate",
         "amount_non_negative",
     ]
     assert [r.name for r in SPEC.rules.flag_row_rules] == ["cust_number_no_trailing_whitespace"]

@@ -71,6 +71,7 @@ def test_clean_deliveries_pass_every_check(lake):
     assert set(results) == {
         "row_conservation",
         "pass_rate",
+        "files_accounted_for",
         "cust_number_no_trailing_whitespace",
         "key_columns_not_null",
         "invoice_amount_mean_in_band",

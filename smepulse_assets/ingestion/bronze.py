@@ -15,7 +15,7 @@ failing reject rule stops the run before silver.
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from smepulse_assets.ingestion.landing import Entry, loaded_and_skipped, source_entries
 from smepulse_assets.ingestion.parse import DropFileError, check_drop_file, parse_drop_files
 from smepulse_assets.ingestion.spec import QUARANTINE_SCHEMA, SourceSpec
 from smepulse_assets.quality import source_checks
@@ -41,9 +42,12 @@ class DayLoad:
     rows: pa.Table  # bronze schema
     quarantined: pa.Table  # quarantine schema
     rows_read: int
+    skipped: list[Entry] = field(default_factory=list)  # files in the day's folder not loaded, with the rule
 
     def counts(self) -> "DayCounts":
-        return DayCounts(self.day, self.files, self.rows_read, self.rows.num_rows, self.quarantined.num_rows)
+        return DayCounts(
+            self.day, self.files, self.rows_read, self.rows.num_rows, self.quarantined.num_rows, self.skipped
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,15 @@ class DayCounts:
     rows_read: int
     rows_loaded: int
     rows_quarantined: int
+    skipped: list[Entry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DayFiles:
+    """A day's folder: the files the source loads and those it skips."""
+
+    loaded: list[str]
+    skipped: list[Entry]
 
 
 # A window's files are parsed together up to this many bytes of CSV, then written, then the next
@@ -68,16 +81,13 @@ def partition_url(lake_url: str, table: str, day: date) -> str:
     return storage.join(lake_url, "bronze", table, f"partition_date={day:%Y-%m-%d}", "part.parquet")
 
 
-def drop_files(spec: SourceSpec, landing_url: str, day: date) -> list[str]:
-    fs, root = storage.filesystem(storage.join(landing_url, spec.name))
-    if not fs.exists(root):
-        return []
-    return sorted(storage.as_url(fs, p) for p in fs.glob(f"{root}/{spec.landing.format(day=f'{day:%Y-%m-%d}')}"))
+def day_files(spec: SourceSpec, landing_url: str, day: date) -> DayFiles:
+    return DayFiles(*loaded_and_skipped(source_entries(spec, landing_url, day)))
 
 
-def read_days(spec: SourceSpec, days: list[date], files: dict[date, list[str]], ingested_at: datetime) -> list[DayLoad]:
+def read_days(spec: SourceSpec, days: list[date], files: dict[date, DayFiles], ingested_at: datetime) -> list[DayLoad]:
     """Parse the days' files together, then split rows and quarantine back into their days."""
-    day_of = {url: day for day in days for url in files[day]}
+    day_of = {url: day for day in days for url in files[day].loaded}
     parsed = parse_drop_files(spec, [(url, storage.read_bytes(url)) for url in day_of])
     rows = _table(parsed.rows, spec.bronze_schema, ingested_at)
     quarantined = _table(parsed.quarantined.assign(source=spec.name), QUARANTINE_SCHEMA, ingested_at)
@@ -86,10 +96,11 @@ def read_days(spec: SourceSpec, days: list[date], files: dict[date, list[str]], 
     return [
         DayLoad(
             day=day,
-            files=files[day],
+            files=files[day].loaded,
             rows=rows.take(pa.array(row_days.get(day, []), type=pa.int64())),
             quarantined=quarantined.take(pa.array(quarantine_days.get(day, []), type=pa.int64())),
-            rows_read=sum(parsed.rows_read_by_file[url] for url in files[day]),
+            rows_read=sum(parsed.rows_read_by_file[url] for url in files[day].loaded),
+            skipped=files[day].skipped,
         )
         for day in days
     ]
@@ -107,9 +118,11 @@ def _table(frame: pd.DataFrame, schema: pa.Schema, ingested_at: datetime) -> pa.
     return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
+SKIPPED_TYPE = pa.list_(pa.struct([("file", pa.string()), ("rule", pa.string())]))
 LOAD_SCHEMA = pa.schema(
     [
         ("files", pa.list_(pa.string())),
+        ("skipped", SKIPPED_TYPE),  # files under the day's folder not loaded, each with the rule that skipped it
         ("rows_read", pa.int64()),
         ("rows_loaded", pa.int64()),
         ("rows_quarantined", pa.int64()),
@@ -128,6 +141,7 @@ def write_day(spec: SourceSpec, lake_url: str, load: DayLoad, ingested_at: datet
     storage.write_parquet(partition_url(lake_url, spec.quarantine_table, load.day), load.quarantined)
     record = {
         "files": [load.files],
+        "skipped": [[{"file": e.url, "rule": e.skip} for e in load.skipped]],
         "rows_read": [load.rows_read],
         "rows_loaded": [load.rows.num_rows],
         "rows_quarantined": [load.quarantined.num_rows],
@@ -145,7 +159,9 @@ def stored_data_reader(spec: SourceSpec, lake_url: str):
         "load_records": storage.join(lake_url, "bronze", "_loads", spec.name, "*", "*.parquet"),
     }
     for view, glob in views.items():
-        con.execute(f"create view {view} as select * from read_parquet('{glob}', hive_partitioning = true)")
+        # by name: load records written before a column was added lack it (null when read)
+        options = "hive_partitioning = true, union_by_name = true"
+        con.execute(f"create view {view} as select * from read_parquet('{glob}', {options})")
     return con
 
 
@@ -179,6 +195,7 @@ def _add_day_metadata(context: dg.AssetExecutionContext, spec: SourceSpec, load:
             "rows_loaded": load.rows_loaded,
             "rows_quarantined": load.rows_quarantined,
             "dagster/row_count": load.rows_loaded,
+            "skipped_files": dg.MetadataValue.json([{"file": e.relative, "rule": e.skip} for e in load.skipped]),
         },
         asset_key=spec.raw_key,
         partition_key=day,
@@ -236,6 +253,9 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
             context.log.warning(
                 f"No {spec.name} delivery for {len(missing)} day(s), written empty: {', '.join(missing)}"
             )
+        skipped = [entry.describe() for load in loads for entry in load.skipped]
+        if skipped:
+            context.log.warning(f"{len(skipped)} file(s) under {spec.name}'s day folders not loaded: {skipped}")
         with stored_data_reader(spec, paths.lake_url) as con:
             checks = source_checks.evaluate(con, rules, window)
         summary = _summary(loads)
@@ -288,11 +308,11 @@ def load_window(spec: SourceSpec, landing_url: str, days: list[date], ingested_a
     """The window's DayLoads, batch by batch. Every file is known readable before the first
     partition is written: in one batch because it is parsed whole; across batches because each
     file is checked (encoding, CSV, header) before the first batch is parsed."""
-    files = {day: drop_files(spec, landing_url, day) for day in days}
+    files = {day: day_files(spec, landing_url, day) for day in days}
     batches = _batches(days, files)
     try:
         if len(batches) > 1:
-            for url in (url for day in days for url in files[day]):
+            for url in (url for day in days for url in files[day].loaded):
                 check_drop_file(spec, url, storage.read_bytes(url))
         for batch in batches:
             yield read_days(spec, batch, files, ingested_at)
@@ -304,12 +324,12 @@ def load_window(spec: SourceSpec, landing_url: str, days: list[date], ingested_a
         ) from err
 
 
-def _batches(days: list[date], files: dict[date, list[str]]) -> list[list[date]]:
+def _batches(days: list[date], files: dict[date, DayFiles]) -> list[list[date]]:
     """Consecutive days whose files add up to at most BATCH_BYTES (a day is never split)."""
     batches: list[list[date]] = [[]]
     size = 0
     for day in days:
-        day_size = sum(storage.file_size(url) for url in files[day])
+        day_size = sum(storage.file_size(url) for url in files[day].loaded)
         if batches[-1] and size + day_size > BATCH_BYTES:
             batches.append([])
             size = 0

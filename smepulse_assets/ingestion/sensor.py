@@ -10,7 +10,6 @@ landing at once is one run, not thirty. Files in a folder that is not a day of t
 partitions are reported once, not crashed on.
 """
 
-import fnmatch
 import hashlib
 import json
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
+from smepulse_assets.ingestion.landing import source_entries
 from smepulse_assets.ingestion.spec import SourceSpec
 from smepulse_lib import storage
 from smepulse_lib.names import DROP_SENSOR, REFERENCE_JOB, SOURCES_TAG
@@ -38,13 +38,9 @@ class DropPlan:
 
 
 def drop_file_infos(spec: SourceSpec, landing_url: str) -> dict[str, dict]:
-    """Every file under the source's landing folder matching its pattern, relative path -> listing."""
-    fs, root = storage.filesystem(storage.join(landing_url, spec.name))
-    if not fs.exists(root):
-        return {}
-    pattern = spec.landing.format(day="*")
-    found = {path[len(root) :].lstrip("/"): info for path, info in fs.find(root, detail=True).items()}
-    return {relative: info for relative, info in found.items() if fnmatch.fnmatch(relative, pattern)}
+    """Every file under the source's landing folder, relative path -> listing: those the source
+    loads and those it skips (a day's run reports them), names compared without regard to case."""
+    return {entry.relative: entry.info for entry in source_entries(spec, landing_url)}
 
 
 def already_loaded(instance: dg.DagsterInstance, spec: SourceSpec, infos: dict[str, dict]) -> dict[str, str]:

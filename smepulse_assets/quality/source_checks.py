@@ -26,6 +26,7 @@ from smepulse_lib.windows import DayWindow
 
 CONSERVATION = "row_conservation"
 PASS_RATE = "pass_rate"
+FILES_ACCOUNTED = "files_accounted_for"
 
 
 @dataclass
@@ -119,21 +120,25 @@ def pass_rate_check(min_rate: float, min_rows: int) -> SourceCheck:
         judged = judged[(judged["rows_read"] >= min_rows) | (judged["rows_loaded"] == 0)]
         bad = judged[judged["pass_rate"] < min_rate]
         by_rule = con.execute(
-            "select rule, count(*) as n from quarantined where partition_date between ? and ? group by 1 order "
-            "by 2 desc",
+            "select rule, count(*) as n, min(reason) as example from quarantined where partition_date between ? and ? "
+            "group by 1 order by 2 desc, 1",
             [window.first, window.last],
         ).fetchall()
         worst = float(judged["pass_rate"].min()) if len(judged) else None
+        # the refusal explained where it is read: the commonest rule, with an example reason
+        why = f"; {by_rule[0][1]} row(s) quarantined by {by_rule[0][0]}, e.g. {by_rule[0][2]}" if by_rule else ""
         return Verdict(
             passed=bad.empty,
             observed=worst,
             threshold=f">= {min_rate:.0%}",
             description=(
-                f"pass rate {worst:.0%} < {min_rate:.0%}" if not bad.empty else "share of delivered rows loaded per day"
+                f"pass rate {worst:.0%} < {min_rate:.0%}{why}"
+                if not bad.empty
+                else "share of delivered rows loaded per day"
             ),
             failing_days=[f"{d.date()}" for d in pd.to_datetime(bad["partition_date"])],
             metadata={
-                "rejected_by_rule": {rule: int(n) for rule, n in by_rule},
+                "rejected_by_rule": {rule: int(n) for rule, n, _ in by_rule},
                 "days_judged": len(judged),
                 "min_rows_per_day": min_rows,
             },
@@ -175,6 +180,41 @@ def flag_rule_check(rule: RowRule) -> SourceCheck:
         )
 
     return SourceCheck(rule.name, rule.severity, f"Flag rule: {rule.expect} ({rule.reason}).", judge)
+
+
+def files_accounted_check() -> SourceCheck:
+    """Files under a day's folder that the source did not load (a sub-folder, another extension, a
+    hidden file, a link out of the landing zone): each named with the rule that skipped it."""
+
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
+        skipped = con.execute(
+            """
+            select partition_date, s.file, s.rule
+            from (select partition_date, unnest(coalesce(skipped, [])) as s
+                  from load_records where partition_date between ? and ?)
+            order by 1, 2
+            """,
+            [window.first, window.last],
+        ).fetchall()
+        sample = [f"{file} ({rule})" for _, file, rule in skipped[:10]]
+        return Verdict(
+            passed=not skipped,
+            observed=len(skipped),
+            threshold="0 files skipped",
+            description=f"{len(skipped)} file(s) under the day folders not loaded: {', '.join(sample)}"
+            if skipped
+            else "every file under the day folders was loaded",
+            failing_days=sorted({f"{day}" for day, _, _ in skipped}),
+            metadata={"skipped_files": [{"day": f"{d}", "file": f, "rule": r} for d, f, r in skipped]},
+        )
+
+    return SourceCheck(
+        FILES_ACCOUNTED,
+        "flag",
+        "Every file under a day's folder is loaded; one the source's pattern skips (a sub-folder, another "
+        "extension, a hidden file, a link out of the landing zone) fails this check, named with its rule.",
+        judge,
+    )
 
 
 # --- the dataset checks of the rules file ---------------------------------
@@ -372,7 +412,11 @@ DATASET_CHECKS = {
 
 def source_checks(rules: SourceRules) -> list[SourceCheck]:
     """Every check of a source, in the order the UI lists them."""
-    checks = [conservation_check(), pass_rate_check(rules.min_pass_rate, rules.pass_rate_min_rows)]
+    checks = [
+        conservation_check(),
+        pass_rate_check(rules.min_pass_rate, rules.pass_rate_min_rows),
+        files_accounted_check(),
+    ]
     checks += [flag_rule_check(r) for r in rules.flag_row_rules]
     checks += [SourceCheck(c.name, c.severity, _describe(c), DATASET_CHECKS[c.kind](c)) for c in rules.checks]
     return checks
