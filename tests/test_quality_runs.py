@@ -252,6 +252,30 @@ def test_dbt_tests_judge_the_window_not_the_whole_table(world):
     assert fact_rows["n"][0] == 1
 
 
+def test_a_failed_dbt_test_names_its_failing_rows(world):
+    """A rule bronze cannot see (here the warehouse's FX table lost a currency that the seed file,
+    which bronze reads, still has): the run's failure names the test and its failing rows."""
+    platform, _, _ = world
+    day = date(2020, 2, 6)
+    with duckdb.connect(platform.settings.warehouse_path) as con:
+        [(schema,)] = con.execute(
+            "select table_schema from information_schema.tables where table_name = 'fx_rates'"
+        ).fetchall()
+        con.execute(f"delete from {schema}.fx_rates where currency = 'CAD'")
+    try:
+        result = run_days(platform.defs, platform.instance, day, day, raise_on_error=False)
+        assert not result.success
+        [failure] = [e for e in result.get_step_failure_events() if e.step_key == "daily_dbt_models"]
+        message = failure.step_failure_data.user_failure_data.description
+        assert "not_null_stg_ar_invoice_history_amount_reporting: [{" in message
+        assert "'amount_reporting': None" in message and "'_source_file': '" in message and "'doc_id': " in message
+        samples = failure.step_failure_data.user_failure_data.metadata["failing_rows"].value
+        assert 1 <= len(samples["not_null_stg_ar_invoice_history_amount_reporting"]) <= 3
+    finally:
+        run_reference(platform.defs, platform.instance)  # the seed reloaded whole
+    assert run_days(platform.defs, platform.instance, day, day).success
+
+
 JUMP_ROW = (
     "U001,0200000777,JUMPY corp,{clear},2020.0,{doc}.0,2020-03-02,20200302,20200302,20200401.0,USD,RV,1.0,,"
     "1000.0,20200302.0,NAH4,{doc}.0,{open}"

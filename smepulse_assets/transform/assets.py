@@ -40,6 +40,7 @@ from smepulse_assets.transform.project import (
     prepared_manifest,
     window_in_env,
 )
+from smepulse_assets.transform.test_failures import describe_samples, failing_row_samples
 from smepulse_assets.transform.translator import SmePulseTranslator
 from smepulse_lib.conventions import WAREHOUSE_POOL
 from smepulse_lib.settings import Settings
@@ -142,9 +143,11 @@ def build_with_summary(
     if not complete:
         failed = [name for s in layers.values() for name in s.tables_failed + s.failed_checks]
         window = windows[len(chunks) - 1]
+        samples = failing_row_samples(warehouse, manifest, run_results)
+        rows = f"; failing rows: {describe_samples(samples)}" if samples else ""
         raise dg.Failure(
-            description=f"dbt {args[0]}{_span(window)} {how_it_ended(chunks[-1][0])}; failed nodes: {failed}",
-            metadata={"failed_nodes": dg.MetadataValue.json(failed)},
+            description=f"dbt {args[0]}{_span(window)} {how_it_ended(chunks[-1][0])}; failed nodes: {failed}{rows}",
+            metadata={"failed_nodes": dg.MetadataValue.json(failed), "failing_rows": dg.MetadataValue.json(samples)},
         )
 
 

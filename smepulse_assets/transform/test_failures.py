@@ -1,0 +1,60 @@
+"""The rows behind a failed dbt test, for the run's failure message.
+
+A failed test's name says which rule broke, not where: the message of a run stopped by one
+names a few failing rows (key, value, and the bronze file and line they came from, when the
+model carries them), so the cause can be found without opening the warehouse.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+SAMPLE_ROWS = 3
+# columns shown first when a model has them: where the row came from
+LINEAGE_COLUMNS = ("_source_file", "_source_line")
+
+
+def failing_row_samples(
+    warehouse: DuckDBResource, manifest: Mapping[str, Any], run_results: Mapping[str, Any]
+) -> dict[str, list[dict]]:
+    """Per failed test (by name), up to SAMPLE_ROWS of its failing rows."""
+    failed = [r for r in run_results["results"] if r["unique_id"].startswith("test.") and r["status"] == "fail"]
+    if not failed:
+        return {}
+    samples = {}
+    with warehouse.get_connection() as con:
+        for result in failed:
+            node = manifest["nodes"].get(result["unique_id"], {})
+            try:
+                samples[node.get("name", result["unique_id"])] = _sample(con, manifest, node, result)
+            except duckdb.Error as err:  # a sample is a courtesy: the failure stands without it
+                samples[node.get("name", result["unique_id"])] = [{"sample_unavailable": f"{err}".splitlines()[0]}]
+    return samples
+
+
+def _sample(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], node: Mapping, result: Mapping) -> list[dict]:
+    """A not_null test selects only the null column: its rows are read from the model instead, with
+    the model's first columns and lineage. Other tests' own queries name their failing values."""
+    test, column = node.get("test_metadata", {}).get("name"), node.get("column_name")
+    model = manifest["nodes"].get(node.get("attached_node") or "", {})
+    if test == "not_null" and column and model.get("alias"):
+        relation = f'"{model["schema"]}"."{model["alias"]}"'
+        names = [row[0] for row in con.execute(f"select column_name from (describe {relation})").fetchall()]
+        shown = list(dict.fromkeys([*names[:3], column, *(c for c in LINEAGE_COLUMNS if c in names)]))
+        sql = f"select {', '.join(shown)} from {relation} where {column} is null limit {SAMPLE_ROWS}"
+    else:
+        sql = f"select * from ({result['compiled_code']}) as failures limit {SAMPLE_ROWS}"
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+
+
+def _plain(value):
+    return value if value is None or isinstance(value, (int, float, str, bool)) else f"{value}"
+
+
+def describe_samples(samples: dict[str, list[dict]]) -> str:
+    """One line per failed test: its name and its sample rows."""
+    return "; ".join(f"{name}: {rows}" for name, rows in samples.items())
