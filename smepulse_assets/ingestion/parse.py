@@ -186,6 +186,10 @@ def _split_records(source_file: str, text: str, width: int) -> list[tuple[int, l
     except csv.Error as err:
         if not text.endswith(("\n", "\r")):
             raise DropFileError(source_file, f"file is truncated: last record is cut off ({err})") from None
+        if "unexpected end of data" in f"{err}":
+            raise DropFileError(
+                source_file, f"a quoted field opened in the record starting on line {line} is never closed"
+            ) from None
         raise DropFileError(source_file, f"not valid CSV at line {reader.line_num}: {err}") from None
     if not text.endswith(("\n", "\r")) and len(records) > 1 and len(records[-1][1]) < width:
         raise DropFileError(
