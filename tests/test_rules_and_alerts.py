@@ -64,11 +64,23 @@ def test_malformed_quality_rules_fail_naming_the_place(tmp_path, body, message):
         ("name: x\nlanding: 'all/*.csv'\ncolumns:\n  - {source: a, type: text}", "must start with {day}/"),
         ("name: x\nformat: xlsx\ncolumns:\n  - {source: a, type: text}", "format 'xlsx' is not one of"),
         ("sources: [unclosed", "cannot read the source file"),
+        ("name: x\ncolumns:\n  - {source: a, type: text, min: 1}", "a text column has no range"),
+        ("name: x\ncolumns:\n  - {source: a, type: date, min: 2020-13-01}", "month must be in 1..12"),
+        ("name: x\ncolumns:\n  - {source: a, type: date, min: '1 May'}", "is not a date YYYY-MM-DD"),
+        ("name: x\ncolumns:\n  - {source: a, type: integer, max: 1.5}", "is not a bound for a integer"),
+        ("name: x\ncolumns:\n  - {source: a, type: integer, decimals: 2}", "decimals applies to amounts"),
+        ("name: x\nnumber_format: {decimal: ','}\ncolumns:\n  - {source: a, type: amount}", None),
+        ("name: x\nnumber_format: {decimal: ',', thousands: ','}\ncolumns:\n  - {source: a, type: text}",
+         "decimal must be"),
+        ("name: x\nnumber_format: {locale: vi}\ncolumns:\n  - {source: a, type: text}", "unknown keys ['locale']"),
     ],
 )
 def test_malformed_source_files_fail_naming_the_problem(tmp_path, text, message):
     path = tmp_path / "x.yaml"
     path.write_text(text)
+    if message is None:  # a valid declaration, for contrast
+        assert load_source_spec(path).number_format.decimal == ","
+        return
     with pytest.raises(RulesError) as err:
         load_source_spec(path)
     assert message in str(err.value)

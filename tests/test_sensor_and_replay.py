@@ -94,3 +94,16 @@ def test_sources_landing_on_the_same_day_request_one_run(platform):
     )
     assert request.tags[SOURCES_TAG] == "kaggle_invoices,orders,payments"
     assert set(json.loads(result.cursor)) >= {"kaggle_invoices", "orders", "payments", "customers"}
+
+
+def test_files_the_source_skips_still_start_their_day_and_upper_case_names_are_loaded(platform):
+    """A file in a sub-folder of a day, or an upper-case name, is not ignored: the sensor requests
+    the day (whose run loads the upper-case file and reports the other in files_accounted_for)."""
+    reference_loaded(platform)
+    landing = platform.settings.landing_url
+    storage.write_bytes(storage.join(landing, "kaggle_invoices", "2020-01-03", "INVOICES.CSV"), csv_bytes(*ROWS))
+    storage.write_bytes(storage.join(landing, "kaggle_invoices", "2020-01-07", "late", "x.csv"), csv_bytes(*ROWS))
+    result = evaluate_drop_sensor(platform.defs, platform.instance)
+    assert sorted(r.partition_key for r in result.run_requests) == ["2020-01-03", "2020-01-07"]
+    files = json.loads(result.cursor)["kaggle_invoices"]["files"]
+    assert set(files) == {"2020-01-03/INVOICES.CSV", "2020-01-07/late/x.csv"}

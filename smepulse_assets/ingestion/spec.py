@@ -118,7 +118,7 @@ def load_source_spec(path: Path) -> SourceSpec:
     where = f"{path}"
     try:
         body = mapping(yaml.safe_load(path.read_text()), where, "a mapping")
-    except (OSError, yaml.YAMLError) as err:
+    except (OSError, yaml.YAMLError, ValueError) as err:  # ValueError: YAML's own dates (2020-13-01)
         raise RulesError(f"{path}: cannot read the source file: {err}") from err
     name = str(required(body, "name", where))
     if body.get("format", "csv") not in FORMATS:
