@@ -7,9 +7,9 @@ server on loopback through the real alert sensor.
 import json
 import subprocess
 import threading
-from pathlib import Path
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import dagster as dg
 import duckdb

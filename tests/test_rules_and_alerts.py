@@ -70,8 +70,10 @@ def test_malformed_quality_rules_fail_naming_the_place(tmp_path, body, message):
         ("name: x\ncolumns:\n  - {source: a, type: integer, max: 1.5}", "is not a bound for a integer"),
         ("name: x\ncolumns:\n  - {source: a, type: integer, decimals: 2}", "decimals applies to amounts"),
         ("name: x\nnumber_format: {decimal: ','}\ncolumns:\n  - {source: a, type: amount}", None),
-        ("name: x\nnumber_format: {decimal: ',', thousands: ','}\ncolumns:\n  - {source: a, type: text}",
-         "decimal must be"),
+        (
+            "name: x\nnumber_format: {decimal: ',', thousands: ','}\ncolumns:\n  - {source: a, type: text}",
+            "decimal must be",
+        ),
         ("name: x\nnumber_format: {locale: vi}\ncolumns:\n  - {source: a, type: text}", "unknown keys ['locale']"),
     ],
 )
