@@ -275,7 +275,10 @@ def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd
 
 
 def _where(mask: pd.Series, why: str) -> pd.Series:
-    return pd.Series(np.where(mask.to_numpy(bool), why, None), index=mask.index, dtype="object")
+    """``why`` for the rows of ``mask``, NA elsewhere."""
+    reasons = pd.Series(None, index=mask.index, dtype="object")
+    reasons[mask.to_numpy(bool)] = why
+    return reasons
 
 
 def _not_a(values: pd.Series, ok: pd.Series, kind: str) -> pd.Series:

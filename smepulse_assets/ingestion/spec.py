@@ -148,11 +148,24 @@ def _column(body, where: str) -> Column:
     decimals = body.get("decimals")
     if decimals is not None and (kind != "amount" or not isinstance(decimals, int) or decimals < 0):
         raise RulesError(f"{where}: decimals applies to amounts and is a whole number >= 0")
-    bounds = [_bound(body.get(end), kind, f"{where}: {end}") for end in ("min", "max")]
-    return Column(source, str(body.get("name", source)), kind, bool(body.get("required", False)), *bounds, decimals)
+    return Column(
+        source,
+        str(body.get("name", source)),
+        kind,
+        bool(body.get("required", False)),
+        minimum=_bound(body.get("min"), kind, f"{where}: min"),
+        maximum=_bound(body.get("max"), kind, f"{where}: max"),
+        decimals=decimals,
+    )
 
 
-BOUNDED_KINDS = {"integer": int, "amount": (int, float), "date": date, "datetime": date, "yyyymmdd": date}
+BOUNDED_KINDS: dict[str, type | tuple[type, ...]] = {
+    "integer": int,
+    "amount": (int, float),
+    "date": date,
+    "datetime": date,
+    "yyyymmdd": date,
+}
 
 
 def _bound(value, kind: str, where: str):

@@ -144,9 +144,9 @@ def build_with_summary(
         failed = [name for s in layers.values() for name in s.tables_failed + s.failed_checks]
         window = windows[len(chunks) - 1]
         samples = failing_row_samples(warehouse, manifest, run_results)
-        rows = f"; failing rows: {describe_samples(samples)}" if samples else ""
+        examples = f"; failing rows: {describe_samples(samples)}" if samples else ""
         raise dg.Failure(
-            description=f"dbt {args[0]}{_span(window)} {how_it_ended(chunks[-1][0])}; failed nodes: {failed}{rows}",
+            description=f"dbt {args[0]}{_span(window)} {how_it_ended(chunks[-1][0])}; failed nodes: {failed}{examples}",
             metadata={"failed_nodes": dg.MetadataValue.json(failed), "failing_rows": dg.MetadataValue.json(samples)},
         )
 
