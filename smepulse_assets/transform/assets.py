@@ -23,6 +23,7 @@ from dagster_duckdb import DuckDBResource
 
 from smepulse_assets.quality.layer_summary import LayerSummary, dbt_layer_summaries
 from smepulse_assets.transform.chunks import one_event_per_output, serving_chunks, worst_results
+from smepulse_assets.transform.failing_rows import describe_samples, failing_row_samples
 from smepulse_assets.transform.housekeeping import keep_parse_state, prune_invocation_folders
 from smepulse_assets.transform.metadata import (
     PER_DAY_METADATA_DAYS,
@@ -40,7 +41,6 @@ from smepulse_assets.transform.project import (
     prepared_manifest,
     window_in_env,
 )
-from smepulse_assets.transform.test_failures import describe_samples, failing_row_samples
 from smepulse_assets.transform.translator import SmePulseTranslator
 from smepulse_lib.conventions import WAREHOUSE_POOL
 from smepulse_lib.settings import Settings
