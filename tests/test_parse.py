@@ -138,3 +138,12 @@ def test_a_plain_file_does_not_go_through_the_python_reader(monkeypatch):
     assert parsed.rows_read == 6 and len(parsed.rows) == 5 and list(parsed.quarantined["_source_line"]) == [3]
     with pytest.raises(AssertionError, match="Python CSV reader"):  # a ragged file still is
         parse_drop_files(SPEC, [("c.csv", csv_bytes(ROWS[0], BROKEN_ROWS[0]))])
+
+
+def test_a_long_quoted_field_loads_as_it_does_unquoted():
+    """Both readers take a 1 MiB field: quoted (Python's reader) as unquoted (Arrow's)."""
+    long_name = "A" * 2**20
+    unquoted = parse_drop_file(SPEC, "u.csv", csv_bytes(ROWS[0].replace("WAL-MAR corp", long_name)))
+    quoted = parse_drop_file(SPEC, "q.csv", csv_bytes(ROWS[0].replace("WAL-MAR corp", f'"{long_name}"')))
+    assert quoted.quarantined.empty and unquoted.quarantined.empty
+    assert quoted.rows["name_customer"].tolist() == unquoted.rows["name_customer"].tolist() == [long_name]

@@ -29,6 +29,10 @@ from smepulse_assets.ingestion.spec import Column, NumberFormat, SourceSpec
 from smepulse_assets.quality.reference_data import calendar_label, supported_calendar
 from smepulse_assets.quality.row_rules import first_broken_rule
 
+# Python's reader refuses fields over 128 KiB by default, where Arrow's reads them: a long quoted
+# field would refuse a file that loads unquoted. The file is in memory already; no field limit.
+csv.field_size_limit(2**31 - 1)
+
 
 class DropFileError(ValueError):
     """A delivered file that cannot be read at all."""
