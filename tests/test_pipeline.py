@@ -1,5 +1,6 @@
 """End to end with real Dagster runs, real dbt and real DuckDB: drops -> sensor -> bronze -> silver -> gold."""
 
+import io
 import time
 from datetime import date, timedelta
 
@@ -210,6 +211,36 @@ def test_short_windows_build_the_same_tables_as_the_backfill(world):
         run_days(platform.defs, platform.instance, first, last)
     for table in tables:
         pd.testing.assert_frame_equal(backfilled[table], snapshot(table), obj=table)
+
+
+def test_invoices_delivered_already_paid_and_big_days_build_the_backfills_features(tmp_path):
+    """The short window's per-day figures take each invoice's own opening row out (its same-day
+    payment too): invoices first delivered already paid, several of one customer on one day with
+    the same payment date and days late, give the same features rebuilt day by day as backfilled."""
+    platform = Platform(make_settings(tmp_path))
+    # 36 days: the backfill takes the framed window path (over 31 days), the days rebuilt the short one
+    config = GeneratorConfig(start=date(2020, 1, 1), end=date(2020, 2, 5), customers=8, invoices_per_day=40, seed=4)
+    generate_invoice_drops(config, platform.settings.landing_url)
+    for day in (date(2020, 1, 20), date(2020, 1, 27)):
+        url = drop_url(platform.settings.landing_url, day)
+        frame = pd.read_csv(io.BytesIO(storage.read_bytes(url)), dtype=str, keep_default_na=False)
+        opened = frame.index[frame["isOpen"] == "1"][:12]  # delivered paid on the day they are posted
+        frame.loc[opened, "isOpen"] = "0"
+        frame.loc[opened, "clear_date"] = frame.loc[opened, "posting_date"] + " 00:00:00"
+        frame.loc[opened[:4], "cust_number"] = frame.loc[opened[0], "cust_number"]  # one customer, four alike
+        frame.loc[opened[4], "cust_number"] = f"NEW{day:%d}"  # a first invoice: nothing known but itself
+        storage.write_bytes(url, frame.to_csv(index=False).encode())
+    run_reference(platform.defs, platform.instance)
+    assert run_days(platform.defs, platform.instance, config.start, config.end).success
+    query = "select * from silver.ftr_invoice_at_posting order by all"
+    backfilled = warehouse.query(platform.settings.warehouse_path, query)
+    assert backfilled["days_since_last_payment"].eq(0).sum() >= 4  # same-day payments seen by the others
+    first = backfilled[backfilled["customer_number"].str.startswith("NEW")]
+    assert len(first) == 2 and first["days_since_last_payment"].isna().all()  # its own payment not counted
+    assert first["prior_median_days_late"].isna().all() and (first["prior_invoices"] == 0).all()
+    for day in (date(2020, 1, 20), date(2020, 1, 26), date(2020, 1, 27)):
+        assert run_days(platform.defs, platform.instance, day, day).success
+    pd.testing.assert_frame_equal(backfilled, warehouse.query(platform.settings.warehouse_path, query))
 
 
 def test_late_clearing_updates_invoice_and_adds_history_row(tmp_path):

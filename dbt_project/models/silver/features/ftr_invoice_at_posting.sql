@@ -77,12 +77,19 @@ events as (  -- per invoice: the day it became known and the day its payment did
     where paid_known_on > opened_on and paid_known_on <= {{ window_end() }}
 ),
 
--- the window's invoices, on the day each became known (read in the Jinja branches below)
+-- the window's invoices, on the day each became known, with what their own opening row adds to
+-- that day (a payment too, when delivered already paid); read in the Jinja branches below
 openings as (  -- noqa: ST03
     select
         doc_id,
         customer_number,
-        event_on
+        event_on,
+        opened,
+        paid,
+        days_late,
+        opened_amount,
+        paid_amount,
+        payment_date
     from events
     where is_opening and {{ in_partition_window('event_on') }}
 ),
@@ -123,8 +130,8 @@ openings as (  -- noqa: ST03
     days late comes from counts the same way: per customer, how many payments before the window
     were each number of days late, plus the window's own, and the middle value(s) found from the
     running count. Exactly the backfill's figures (the average of the two middle values when
-    the count is even); a backfill keeps the window function, where this would pair the
-    window's invoices with each other. -#}
+    the count is even). The window's part is computed per customer and day, never per pair of
+    invoices, so a day's cost grows with its invoices, not with their square. -#}
 before_window as (
     select
         customer_number,
@@ -142,23 +149,95 @@ before_window as (
     group by customer_number
 ),
 
-in_window as (  -- per invoice of the window: the window's other events known by its day, one row each
+window_days as (  -- per customer and day of the window: what its events add
+    select
+        customer_number,
+        event_on,
+        sum(opened) as opened,
+        sum(paid) as paid,
+        count(days_late) as late_known,
+        sum(days_late) as late_sum,
+        sum(days_late::double * days_late) as late_squares,
+        sum(case when days_late > 30 then 1 else 0 end) as over_30,
+        sum(opened_amount) as opened_amount,
+        sum(paid_amount) as paid_amount
+    from events
+    where {{ in_partition_window('event_on') }}
+    group by customer_number, event_on
+),
+
+known_by_day as (  -- per customer and day of the window: the window's events known by the end of it
+    select
+        customer_number,
+        event_on,
+        sum(opened) over so_far as opened,
+        sum(paid) over so_far as paid,
+        sum(late_known) over so_far as late_known,
+        sum(late_sum) over so_far as late_sum,
+        sum(late_squares) over so_far as late_squares,
+        sum(over_30) over so_far as over_30,
+        sum(opened_amount) over so_far as opened_amount,
+        sum(paid_amount) over so_far as paid_amount
+    from window_days
+    window so_far as (partition by customer_number order by event_on rows between unbounded preceding and current row)
+),
+
+-- Per invoice, the window's other events known by its day are its customer's known_by_day less its
+-- own opening row (its payment, if any, is on that row or a later day). Pairing each invoice with
+-- the other invoices of its day grew with the square of a customer's invoices in one day: a day of
+-- 2M invoices over a few hundred customers did not finish. Sums subtract; the latest payment date
+-- and the median take the invoice's own value out of per-day figures (below).
+payment_dates as (  -- per customer and day of the window: each payment date known by then, and how often
+    select
+        d.customer_number,
+        d.event_on,
+        e.payment_date,
+        count(*) as times
+    from (select distinct
+        customer_number,
+        event_on
+    from openings) as d
+    join events as e
+        on e.customer_number = d.customer_number
+        and e.event_on between {{ window_start() }} and d.event_on
+        and e.payment_date is not null
+    group by d.customer_number, d.event_on, e.payment_date
+),
+
+latest_payments as (  -- the latest payment date with its count, and the one before it
+    select
+        customer_number,
+        event_on,
+        max(case when newest = 1 then payment_date end) as latest,
+        max(case when newest = 1 then times end) as latest_times,
+        max(case when newest = 2 then payment_date end) as before_latest
+    from (
+        select
+            *,
+            row_number() over (partition by customer_number, event_on order by payment_date desc) as newest
+        from payment_dates
+    ) as ranked
+    where newest <= 2
+    group by customer_number, event_on
+),
+
+in_window as (  -- per invoice of the window: the window's other events known by its day
     select
         o.doc_id,
-        e.opened,
-        e.paid,
-        case when e.days_late is not null then 1 else 0 end as late_known,
-        e.days_late as late_sum,
-        e.days_late::double * e.days_late as late_squares,
-        case when e.days_late > 30 then 1 else 0 end as over_30,
-        e.payment_date as last_payment_date,
-        e.opened_amount,
-        e.paid_amount
+        k.opened - o.opened as opened,
+        k.paid - o.paid as paid,
+        k.late_known - (case when o.days_late is not null then 1 else 0 end) as late_known,
+        k.late_sum - coalesce(o.days_late, 0) as late_sum,
+        k.late_squares - coalesce(o.days_late::double * o.days_late, 0) as late_squares,
+        k.over_30 - (case when o.days_late > 30 then 1 else 0 end) as over_30,
+        case
+            when o.payment_date = l.latest and l.latest_times = 1 then l.before_latest else l.latest
+        end as last_payment_date,
+        k.opened_amount - coalesce(o.opened_amount, 0) as opened_amount,
+        k.paid_amount - coalesce(o.paid_amount, 0) as paid_amount
     from openings as o
-    join events as e
-        on e.customer_number = o.customer_number
-        and e.event_on between {{ window_start() }} and o.event_on
-        and e.doc_id <> o.doc_id  -- its own payment, if any, is its opening row or a later day
+    join known_by_day as k on k.customer_number = o.customer_number and k.event_on = o.event_on
+    left join latest_payments as l on l.customer_number = o.customer_number and l.event_on = o.event_on
 ),
 
 sums as (
@@ -190,32 +269,72 @@ paid_before_window as (  -- per customer: how many payments before the window we
     group by customer_number, days_late
 ),
 
-known_days_late as (  -- per invoice of the window: each days-late value known by its day, and how often
-    select o.doc_id, b.days_late, b.times
-    from openings as o
-    join paid_before_window as b on b.customer_number = o.customer_number
+window_days_late as (  -- per customer and day of the window: how many payments were each number of days late
+    select customer_number, event_on, days_late, count(*) as times
+    from events
+    where days_late is not null and {{ in_partition_window('event_on') }}
+    group by customer_number, event_on, days_late
+),
+
+-- The invoices of one customer and day with the same own days late (mostly none) share a median.
+median_groups as (
+    select distinct
+        customer_number,
+        event_on,
+        days_late as own_late
+    from openings
+),
+
+known_days_late as (  -- per group: each days-late value known by its day, and how often, its own taken out
+    select g.customer_number, g.event_on, g.own_late, b.days_late, b.times
+    from median_groups as g
+    join paid_before_window as b on b.customer_number = g.customer_number
     union all
-    select doc_id, late_sum, 1  -- an event's own days late
-    from in_window
-    where late_sum is not null
+    select g.customer_number, g.event_on, g.own_late, w.days_late, w.times
+    from median_groups as g
+    join window_days_late as w on w.customer_number = g.customer_number and w.event_on <= g.event_on
+    union all
+    select customer_number, event_on, own_late, own_late, -1
+    from median_groups
+    where own_late is not null
 ),
 
 running_counts as (
     select
-        doc_id,
+        customer_number,
+        event_on,
+        own_late,
         days_late,
-        sum(times) over (partition by doc_id order by days_late) as known_up_to,
-        sum(times) over (partition by doc_id) as known
-    from (select doc_id, days_late, sum(times) as times from known_days_late group by doc_id, days_late)
+        sum(times) over (partition by customer_number, event_on, own_late order by days_late) as known_up_to,
+        sum(times) over (partition by customer_number, event_on, own_late) as known
+    from (
+        select customer_number, event_on, own_late, days_late, sum(times) as times
+        from known_days_late
+        group by customer_number, event_on, own_late, days_late
+        having sum(times) > 0  -- a value only the invoice itself had is not known to it
+    ) as counted
+),
+
+group_medians as (
+    select
+        customer_number,
+        event_on,
+        own_late,
+        (min(days_late) filter (where known_up_to >= (known + 1) // 2)
+         + min(days_late) filter (where known_up_to >= known // 2 + 1)) / 2 as prior_median_days_late
+    from running_counts
+    group by customer_number, event_on, own_late
 ),
 
 medians as (
     select
-        doc_id,
-        (min(days_late) filter (where known_up_to >= (known + 1) // 2)
-         + min(days_late) filter (where known_up_to >= known // 2 + 1)) / 2 as prior_median_days_late
-    from running_counts
-    group by doc_id
+        o.doc_id,
+        m.prior_median_days_late
+    from openings as o
+    join group_medians as m
+        on m.customer_number = o.customer_number
+        and m.event_on = o.event_on
+        and m.own_late is not distinct from o.days_late
 ),
 
 record as (
