@@ -88,7 +88,7 @@ def day_files(spec: SourceSpec, landing_url: str, day: date) -> DayFiles:
 def read_days(spec: SourceSpec, days: list[date], files: dict[date, DayFiles], ingested_at: datetime) -> list[DayLoad]:
     """Parse the days' files together, then split rows and quarantine back into their days."""
     day_of = {url: day for day in days for url in files[day].loaded}
-    parsed = parse_drop_files(spec, [(url, storage.read_bytes(url)) for url in day_of])
+    parsed = parse_drop_files(spec, ((url, storage.read_bytes(url)) for url in day_of))
     rows = _table(parsed.rows, spec.bronze_schema, ingested_at)
     quarantined = _table(parsed.quarantined.assign(source=spec.name), QUARANTINE_SCHEMA, ingested_at)
     row_days = _indices_by_day(parsed.rows, day_of)
@@ -97,7 +97,7 @@ def read_days(spec: SourceSpec, days: list[date], files: dict[date, DayFiles], i
         DayLoad(
             day=day,
             files=files[day].loaded,
-            rows=rows.take(pa.array(row_days.get(day, []), type=pa.int64())),
+            rows=rows if len(days) == 1 else rows.take(pa.array(row_days.get(day, []), type=pa.int64())),
             quarantined=quarantined.take(pa.array(quarantine_days.get(day, []), type=pa.int64())),
             rows_read=sum(parsed.rows_read_by_file[url] for url in files[day].loaded),
             skipped=files[day].skipped,
@@ -114,8 +114,14 @@ def _indices_by_day(frame: pd.DataFrame, day_of: dict[str, date]) -> dict:
 
 
 def _table(frame: pd.DataFrame, schema: pa.Schema, ingested_at: datetime) -> pa.Table:
-    frame = frame.assign(_ingested_at=ingested_at) if len(frame) else pd.DataFrame(columns=schema.names)
-    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+    """The frame's columns in the schema, with the ingestion time (added to the Arrow table: an
+    added pandas column would copy a frame of millions of rows)."""
+    columns = [name for name in schema.names if name != "_ingested_at"]
+    frame = frame if len(frame) else pd.DataFrame(columns=columns)
+    own = pa.schema([schema.field(name) for name in columns])
+    table = pa.Table.from_pandas(frame[columns], schema=own, preserve_index=False)
+    stamp = schema.field("_ingested_at")
+    return table.append_column(stamp, pa.repeat(pa.scalar(ingested_at, stamp.type), table.num_rows))
 
 
 SKIPPED_TYPE = pa.list_(pa.struct([("file", pa.string()), ("rule", pa.string())]))

@@ -16,6 +16,7 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -75,10 +76,11 @@ def _file_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records:
     """The file's records; DropFileError if it cannot be decoded or split, or its header is not the
     source's. Plain files (nearly every delivery) go through Arrow's CSV reader, the rest through
     Python's, which knows quoting, blank lines and ragged rows."""
-    text = _decode(source_file, data)
-    plain = _plain_records(spec, source_file, text, data)
+    _decode(source_file, data)  # only to check the encoding: the text is let go before Arrow reads the bytes
+    plain = _plain_records(spec, source_file, data)
     if plain is not None:
         return plain
+    text = _decode(source_file, data)
     width = len(spec.header)
     records = _split_records(source_file, text, width)
     _check_header(source_file, records[0][1], spec.header)
@@ -96,14 +98,18 @@ def _file_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records:
     return _Records(table, np.array([line for line, _ in even], dtype="int64"), bad_width, len(body))
 
 
-def _plain_records(spec: SourceSpec, source_file: str, text: str, data: bytes) -> _Records | None:
+def _plain_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records | None:
     """A file with no quotes, carriage returns or blank lines, ending in a line end, read by Arrow
     (several times faster than Python's reader, and straight into string columns). Then record n
     is on line n + 1, as Python's reader counts. None when the file is not plain or a record has
-    the wrong number of fields: the general path reads it and quarantines those."""
-    if '"' in text or "\r" in text or "\n\n" in text or text.startswith("\n") or not text.endswith("\n"):
+    the wrong number of fields: the general path reads it and quarantines those. (The bytes are
+    looked at, not the text: these characters are the same in UTF-8.)"""
+    content = data.removeprefix(codecs.BOM_UTF8)
+    if b'"' in content or b"\r" in content or b"\n\n" in content or content.startswith(b"\n"):
         return None
-    header, _, body = data.removeprefix(codecs.BOM_UTF8).partition(b"\n")
+    if not content.endswith(b"\n"):
+        return None
+    header, _, body = content.partition(b"\n")
     _check_header(source_file, header.decode().split(","), spec.header)
     if not body:
         return None  # a header-only delivery: nothing to gain
@@ -126,17 +132,19 @@ def _plain_records(spec: SourceSpec, source_file: str, text: str, data: bytes) -
     return _Records(table, np.arange(2, table.num_rows + 2, dtype="int64"), [], table.num_rows)
 
 
-def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> ParsedFile:
+def parse_drop_files(spec: SourceSpec, files: Iterable[tuple[str, bytes]]) -> ParsedFile:
     """Parse many delivered files at once: each file is read and checked on its own (an unreadable
     one raises, naming it), then their rows are typed and ruled together, so a window of many
-    small daily files costs one pass over the columns, not one per file."""
+    small daily files costs one pass over the columns, not one per file. ``files`` may be a
+    generator: each file's bytes are let go once it is read."""
     records = {source_file: _file_records(spec, source_file, data) for source_file, data in files}
-    raw = _string_frame(spec.header, [r.columns for r in records.values()])
     lines = np.concatenate([np.zeros(0, dtype="int64"), *(r.lines for r in records.values())])
     sources = np.concatenate(
         [np.zeros(0, dtype=object), *(np.full(r.columns.num_rows, f, dtype=object) for f, r in records.items())]
     )
     bad_width = [row for r in records.values() for row in r.bad_width]
+    rows_read = {source_file: r.rows_read for source_file, r in records.items()}
+    raw = _string_frame(spec.header, [records.pop(f).columns for f in list(records)])  # the readers' tables go
     typed, problems = _type_columns(raw, spec)
     _apply_reject_rules(typed, problems, spec)
 
@@ -146,14 +154,13 @@ def parse_drop_files(spec: SourceSpec, files: list[tuple[str, bytes]]) -> Parsed
         for i, rule_and_reason in problems[failing].items()
     ]
     keep = ~failing.to_numpy()
-    loaded = typed.loc[keep].copy()
+    loaded = typed if keep.all() else typed.loc[keep].copy()  # no copy of a day that all loads
     loaded["_source_line"] = lines[keep]
     loaded["_source_file"] = sources[keep]
     quarantine = pd.DataFrame(
         bad_width + quarantined, columns=["_source_line", "rule", "reason", "raw_record", "_source_file"]
     )
     quarantine = quarantine.sort_values(["_source_file", "_source_line"], ignore_index=True)
-    rows_read = {source_file: r.rows_read for source_file, r in records.items()}
     return ParsedFile(loaded.reset_index(drop=True), quarantine, sum(rows_read.values()), rows_read)
 
 
