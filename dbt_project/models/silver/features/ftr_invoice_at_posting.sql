@@ -132,18 +132,22 @@ openings as (  -- noqa: ST03
     running count. Exactly the backfill's figures (the average of the two middle values when
     the count is even). The window's part is computed per customer and day, never per pair of
     invoices, so a day's cost grows with its invoices, not with their square. -#}
-before_window as (
-    select
-        customer_number,
+{#- what a customer's events add up to, before the window and per day of it -#}
+{% set event_sums %}
         sum(opened) as opened,
         sum(paid) as paid,
         count(days_late) as late_known,
         sum(days_late) as late_sum,
         sum(days_late::double * days_late) as late_squares,
         sum(case when days_late > 30 then 1 else 0 end) as over_30,
-        max(payment_date) as last_payment_date,
         sum(opened_amount) as opened_amount,
         sum(paid_amount) as paid_amount
+{%- endset %}
+before_window as (
+    select
+        customer_number,
+        max(payment_date) as last_payment_date,
+        {{ event_sums }}
     from events
     where event_on < {{ window_start() }}
     group by customer_number
@@ -153,14 +157,7 @@ window_days as (  -- per customer and day of the window: what its events add
     select
         customer_number,
         event_on,
-        sum(opened) as opened,
-        sum(paid) as paid,
-        count(days_late) as late_known,
-        sum(days_late) as late_sum,
-        sum(days_late::double * days_late) as late_squares,
-        sum(case when days_late > 30 then 1 else 0 end) as over_30,
-        sum(opened_amount) as opened_amount,
-        sum(paid_amount) as paid_amount
+        {{ event_sums }}
     from events
     where {{ in_partition_window('event_on') }}
     group by customer_number, event_on
