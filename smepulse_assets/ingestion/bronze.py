@@ -165,8 +165,8 @@ def stored_data_reader(spec: SourceSpec, lake_url: str):
         "load_records": storage.join(lake_url, "bronze", "_loads", spec.name, "*", "*.parquet"),
     }
     for view, glob in views.items():
-        # by name: load records written before a column was added lack it (null when read)
-        options = "hive_partitioning = true, union_by_name = true"
+        # load records by name: those written before a column was added lack it (null when read)
+        options = "hive_partitioning = true" + (", union_by_name = true" if view == "load_records" else "")
         con.execute(f"create view {view} as select * from read_parquet('{glob}', {options})")
     return con
 
@@ -201,7 +201,12 @@ def _add_day_metadata(context: dg.AssetExecutionContext, spec: SourceSpec, load:
             "rows_loaded": load.rows_loaded,
             "rows_quarantined": load.rows_quarantined,
             "dagster/row_count": load.rows_loaded,
-            "skipped_files": dg.MetadataValue.json([{"file": e.relative, "rule": e.skip} for e in load.skipped]),
+            # only when there are some: every day of every source carries this metadata
+            **(
+                {"skipped_files": dg.MetadataValue.json([{"file": e.relative, "rule": e.skip} for e in load.skipped])}
+                if load.skipped
+                else {}
+            ),
         },
         asset_key=spec.raw_key,
         partition_key=day,

@@ -1,7 +1,8 @@
 """Row rules of the rules file, evaluated by DuckDB over typed rows.
 
 A rule is a SQL boolean expression; a row passes when it is true. Null counts
-as broken, so a rule never lets a row through because a value was missing.
+as broken, so a rule never lets a row through because a value was missing. A rule
+may read the reference tables of ``reference_data`` (``fx_rates``).
 """
 
 from functools import cache
