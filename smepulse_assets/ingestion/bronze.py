@@ -156,18 +156,28 @@ def write_day(spec: SourceSpec, lake_url: str, load: DayLoad, ingested_at: datet
     storage.write_parquet(load_record_url(spec, lake_url, load.day), pa.table(record, schema=LOAD_SCHEMA))
 
 
-def stored_data_reader(spec: SourceSpec, lake_url: str):
-    """DuckDB views over the stored bronze data, quarantine and load records, for the checks."""
+def stored_data_reader(spec: SourceSpec, lake_url: str, window: DayWindow | None = None):
+    """DuckDB views over the stored bronze data, quarantine and load records, for the checks; and
+    ``skipped_files``, the files the load records name as skipped (of ``window``'s days if given)."""
     con = storage.duckdb_reader(lake_url)
+    loads = storage.join(lake_url, "bronze", "_loads", spec.name)
     views = {
         "delivered": storage.join(lake_url, "bronze", spec.raw_table, "*", "*.parquet"),
         "quarantined": storage.join(lake_url, "bronze", spec.quarantine_table, "*", "*.parquet"),
-        "load_records": storage.join(lake_url, "bronze", "_loads", spec.name, "*", "*.parquet"),
+        "load_records": storage.join(loads, "*", "*.parquet"),
     }
     for view, glob in views.items():
-        # load records by name: those written before a column was added lack it (null when read)
-        options = "hive_partitioning = true" + (", union_by_name = true" if view == "load_records" else "")
-        con.execute(f"create view {view} as select * from read_parquet('{glob}', {options})")
+        con.execute(f"create view {view} as select * from read_parquet('{glob}', hive_partitioning = true)")
+    # Load records written before `skipped` was added lack it, so these are read by column name,
+    # which reads every file's schema first: only the window's records, not a history's.
+    if window is None:
+        records = f"'{storage.join(loads, '*', '*.parquet')}'"
+    else:
+        records = "[" + ", ".join(f"'{load_record_url(spec, lake_url, day)}'" for day in window.days) + "]"
+    con.execute(
+        "create view skipped_files as select partition_date, s.file, s.rule from (select partition_date, "
+        f"unnest(skipped) as s from read_parquet({records}, hive_partitioning = true, union_by_name = true))"
+    )
     return con
 
 
@@ -267,7 +277,7 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
         skipped = [entry.describe() for load in loads for entry in load.skipped]
         if skipped:
             context.log.warning(f"{len(skipped)} file(s) under {spec.name}'s day folders not loaded: {skipped}")
-        with stored_data_reader(spec, paths.lake_url) as con:
+        with stored_data_reader(spec, paths.lake_url, window) as con:
             checks = source_checks.evaluate(con, rules, window)
         summary = _summary(loads)
         layer = LayerSummary.of_bronze(

@@ -188,12 +188,7 @@ def files_accounted_check() -> SourceCheck:
 
     def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
         skipped = con.execute(
-            """
-            select partition_date, s.file, s.rule
-            from (select partition_date, unnest(coalesce(skipped, [])) as s
-                  from load_records where partition_date between ? and ?)
-            order by 1, 2
-            """,
+            "select partition_date, file, rule from skipped_files where partition_date between ? and ? order by 1, 2",
             [window.first, window.last],
         ).fetchall()
         sample = [f"{file} ({rule})" for _, file, rule in skipped[:10]]
