@@ -1,6 +1,7 @@
 """Replay splits a snapshot into daily drops; the sensor requests the right partitions once."""
 
 import json
+import os
 from datetime import date
 
 import dagster as dg
@@ -107,3 +108,31 @@ def test_files_the_source_skips_still_start_their_day_and_upper_case_names_are_l
     assert sorted(r.partition_key for r in result.run_requests) == ["2020-01-03", "2020-01-07"]
     files = json.loads(result.cursor)["kaggle_invoices"]["files"]
     assert set(files) == {"2020-01-03/INVOICES.CSV", "2020-01-07/late/x.csv"}
+
+
+def test_a_corrected_file_copied_with_its_old_timestamps_is_seen_and_a_chmod_is_not(platform):
+    """`cp -p` / `rsync -t` keep a file's size and modification time: the sensor looks at the
+    content when the inode or change time moved, so the correction starts a run; a chmod, or the
+    same bytes copied again, do not."""
+    reference_loaded(platform)
+    day = date(2020, 1, 3)
+    url = drop_url(platform.settings.landing_url, day)
+    storage.write_bytes(url, csv_bytes(*ROWS))
+    first = evaluate_drop_sensor(platform.defs, platform.instance)
+    assert [r.partition_key for r in first.run_requests] == [f"{day}"]
+    stamp = os.stat(url)
+
+    os.chmod(url, 0o600)
+    chmodded = evaluate_drop_sensor(platform.defs, platform.instance, first.cursor)
+    assert not chmodded.run_requests
+
+    corrected = csv_bytes(*ROWS).replace(b"54273.28", b"54273.29")  # one cent, same size
+    assert len(corrected) == stamp.st_size
+    for content, requested in ((csv_bytes(*ROWS), []), (corrected, [f"{day}"])):  # the same bytes, then a fix
+        copy = url + ".incoming"
+        storage.write_bytes(copy, content)
+        os.utime(copy, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # as cp -p / rsync -t leave it
+        os.replace(copy, url)
+        result = evaluate_drop_sensor(platform.defs, platform.instance, chmodded.cursor)
+        assert [r.partition_key for r in result.run_requests] == requested
+        chmodded = result

@@ -78,11 +78,13 @@ def _local_listing(root: str, top: str):
 
 
 def _local_info(path: str) -> dict:
+    """Size and modification time, and the inode and change time (which no copy keeps: a file
+    copied with its old timestamps still moves them), for the drop sensor's fingerprints."""
     try:
         status = os.stat(path)
     except OSError:  # a dangling link: the link itself
         status = os.lstat(path)
-    return {"size": status.st_size, "mtime": status.st_mtime}
+    return {"size": status.st_size, "mtime": status.st_mtime, "ino": status.st_ino, "ctime_ns": status.st_ctime_ns}
 
 
 def _link_rule(path: str, landing: str) -> str | None:

@@ -1,8 +1,9 @@
 """One sensor over every source's landing folder: new or changed drops request their days.
 
 The cursor remembers, per source, a fingerprint of every drop file seen (size and
-ETag or modification time), so the same file never triggers twice and a rewritten
-file triggers again. Changed days of all sources are merged before runs are
+modification time and a digest of the content, or the ETag on S3: fingerprints.py), so
+the same file never triggers twice and a rewritten file triggers again, even one copied
+in with its old timestamps. Changed days of all sources are merged before runs are
 requested: a day whose eight sources land together is one run of the daily job
 (which builds every source's day), not one per source; days that follow each other
 form one range run (the assets have single-run backfill policies), so a month
@@ -18,7 +19,8 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from smepulse_assets.ingestion.landing import source_entries
+from smepulse_assets.ingestion.fingerprints import Fingerprints, fingerprints
+from smepulse_assets.ingestion.landing import Entry, source_entries
 from smepulse_assets.ingestion.spec import SourceSpec
 from smepulse_lib import storage
 from smepulse_lib.names import DROP_SENSOR, REFERENCE_JOB, SOURCES_TAG
@@ -37,27 +39,36 @@ class DropPlan:
         return sorted({name for day, names in self.sources.items() if first <= day <= last for name in names})
 
 
-def drop_file_infos(spec: SourceSpec, landing_url: str) -> dict[str, dict]:
-    """Every file under the source's landing folder, relative path -> listing: those the source
-    loads and those it skips (a day's run reports them), names compared without regard to case."""
-    return {entry.relative: entry.info for entry in source_entries(spec, landing_url)}
+def drop_file_entries(spec: SourceSpec, landing_url: str) -> list[Entry]:
+    """Every file under the source's landing folder: those the source loads and those it skips
+    (a day's run reports them), names compared without regard to case."""
+    return source_entries(spec, landing_url)
 
 
-def already_loaded(instance: dg.DagsterInstance, spec: SourceSpec, infos: dict[str, dict]) -> dict[str, str]:
+def already_loaded(instance: dg.DagsterInstance, spec: SourceSpec, entries: list[Entry]) -> list[Entry]:
     """The files a sensor starting without a cursor counts as seen: those of days the source's
     bronze asset has materialized, written before its last materialization. Without this, the
     first tick after `smepulse demo` (which loads the landing zone in process) or after a
     backfill would request every day again."""
     latest = instance.get_latest_materialization_event(spec.raw_key)
     if latest is None:
-        return {}
+        return []
     loaded_days = instance.get_materialized_partitions(spec.raw_key)
-    seen = {}
-    for relative, info in infos.items():
-        modified = storage.modified_at(info)
-        if relative.split("/", 1)[0] in loaded_days and modified is not None and modified <= latest.timestamp:
-            seen[relative] = storage.file_fingerprint(info)
+    seen = []
+    for entry in entries:
+        modified = storage.modified_at(entry.info)
+        if entry.folder in loaded_days and modified is not None and modified <= latest.timestamp:
+            seen.append(entry)
     return seen
+
+
+def starting_cursor(instance: dg.DagsterInstance, spec: SourceSpec, entries: list[Entry]) -> dict:
+    """A source's cursor when the sensor starts without one: the files already loaded, as seen."""
+    return {"files": fingerprints(already_loaded(instance, spec, entries), {}, {}).files}
+
+
+def source_fingerprints(entries: list[Entry], source_cursor: dict) -> Fingerprints:
+    return fingerprints(entries, source_cursor.get("files", {}), source_cursor.get("markers", {}))
 
 
 def _partition_day(folder: str, partitions_def: dg.PartitionsDefinition) -> date | None:
@@ -142,13 +153,15 @@ def build_drop_sensor(
         ]
         if missing:
             return dg.SkipReason(f"Waiting for the reference data's first load ({REFERENCE_JOB}): {', '.join(missing)}")
-        infos = {spec.name: drop_file_infos(spec, paths.landing_url) for spec in specs}
+        entries = {spec.name: drop_file_entries(spec, paths.landing_url) for spec in specs}
         if context.cursor:
             cursor = json.loads(context.cursor)
         else:
-            cursor = {spec.name: {"files": already_loaded(context.instance, spec, infos[spec.name])} for spec in specs}
-        listings = [(spec, {r: storage.file_fingerprint(i) for r, i in infos[spec.name].items()}) for spec in specs]
-        plan = plan_drop_runs(listings, cursor, partitions_def)
+            cursor = {spec.name: starting_cursor(context.instance, spec, entries[spec.name]) for spec in specs}
+        prints = {spec.name: source_fingerprints(entries[spec.name], cursor.get(spec.name, {})) for spec in specs}
+        plan = plan_drop_runs([(spec, prints[spec.name].files) for spec in specs], cursor, partitions_def)
+        for spec in specs:
+            plan.cursor[spec.name]["markers"] = prints[spec.name].markers
         for report in plan.reports:
             context.log.warning(report)
         requests = [
