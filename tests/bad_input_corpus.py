@@ -405,6 +405,34 @@ CASES = [
         1,
     ),
     Case("exact duplicate row", "value", P, "load", lambda f: f.append({}, {})),
+    # plausibility (issue: due before posting was aged 44 days overdue on its posting day)
+    Case(
+        "due date before posting date",
+        "value",
+        K,
+        "quarantine",
+        _rows({"posting_date": "2020-01-03", "due_in_date": "20191120.0"}),
+        "rule:due_not_before_posting",
+        1,
+    ),
+    Case(
+        "invoice posted after its delivery day",
+        "value",
+        K,
+        "quarantine",
+        _rows({"posting_date": "2020-01-09", "due_in_date": "20200209.0"}),
+        "rule:posted_by_delivery",
+        1,
+    ),
+    Case(
+        "payment dated after its delivery day",
+        "value",
+        P,
+        "quarantine",
+        _rows({"payment_date": "2020-01-09", "settled_date": "", "status": "pending"}),
+        "rule:paid_by_delivery",
+        1,
+    ),
 ]
 
 

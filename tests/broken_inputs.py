@@ -72,3 +72,18 @@ def old_postings(frame: pd.DataFrame, days: int = 10) -> pd.DataFrame:
     posting = pd.to_datetime(frame["posting_date"]) - pd.Timedelta(days=days)
     frame["posting_date"] = posting.dt.strftime("%Y-%m-%d")
     return frame
+
+
+def one_amount_in_cents(frame: pd.DataFrame) -> pd.DataFrame:
+    """One invoice's amount written in cents: a hundred times the ledger's usual."""
+    frame.loc[frame.index[0], "total_open_amount"] = f"{float(frame['total_open_amount'].iloc[0]) * 100:.2f}"
+    return frame
+
+
+def cleared_before_posting(frame: pd.DataFrame) -> pd.DataFrame:
+    """A clearing dated before the invoice's posting (a prepayment, or a typo)."""
+    cleared = frame.index[frame["isOpen"] == "0"][:1]
+    frame.loc[cleared, "clear_date"] = (
+        pd.to_datetime(frame.loc[cleared, "posting_date"]) - pd.Timedelta(days=3)
+    ).dt.strftime("%Y-%m-%d 00:00:00")
+    return frame

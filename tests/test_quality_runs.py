@@ -6,6 +6,7 @@ server on loopback through the real alert sensor.
 
 import json
 import subprocess
+import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -423,3 +424,33 @@ def bronze_day_metadata(result: dg.ExecuteInProcessResult, day: date) -> dict:
         for e in result.get_asset_materialization_events()
         if e.asset_key == BRONZE and e.partition == f"{day}"
     )
+
+
+def test_a_build_stopped_before_any_node_says_why(world):
+    """Another process holds the warehouse (cron, a second `dagster job execute`): dbt stops before
+    any node runs, and the failure carries dbt's own error, not only "failed nodes: []"."""
+    platform, _, _ = world
+    day = date(2020, 2, 10)  # the newest day, run again (the previous test ran it)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_WAREHOUSE, platform.settings.warehouse_path], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        result = run_days(platform.defs, platform.instance, day, day, raise_on_error=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not result.success
+    [failure] = [e for e in result.get_step_failure_events() if e.step_key == "daily_dbt_models"]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "before any node ran; failed nodes: []; dbt said: " in message
+    assert "Conflicting lock is held" in message and f"PID {holder.pid}" in message
+    assert run_days(platform.defs, platform.instance, day, day).success  # once the holder is gone
+
+
+HOLD_THE_WAREHOUSE = """
+import sys, time, duckdb
+connection = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+time.sleep(600)
+"""

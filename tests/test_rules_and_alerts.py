@@ -115,9 +115,14 @@ def test_the_shipped_source_loads():
         "open_invoice_has_no_clear_date",
         "closed_invoice_has_clear_date",
         "currency_has_fx_rate",
+        "due_not_before_posting",
+        "posted_by_delivery",
         "amount_non_negative",
     ]
-    assert [r.name for r in SPEC.rules.flag_row_rules] == ["cust_number_no_trailing_whitespace"]
+    assert [r.name for r in SPEC.rules.flag_row_rules] == [
+        "cleared_not_before_posting",
+        "cust_number_no_trailing_whitespace",
+    ]
     assert SPEC.keys == ("doc_id",) and SPEC.header[4] == "buisness_year"
 
 

@@ -88,7 +88,7 @@ def day_files(spec: SourceSpec, landing_url: str, day: date) -> DayFiles:
 def read_days(spec: SourceSpec, days: list[date], files: dict[date, DayFiles], ingested_at: datetime) -> list[DayLoad]:
     """Parse the days' files together, then split rows and quarantine back into their days."""
     day_of = {url: day for day in days for url in files[day].loaded}
-    parsed = parse_drop_files(spec, ((url, storage.read_bytes(url)) for url in day_of))
+    parsed = parse_drop_files(spec, ((url, storage.read_bytes(url)) for url in day_of), day_of)
     rows = _table(parsed.rows, spec.bronze_schema, ingested_at)
     quarantined = _table(parsed.quarantined.assign(source=spec.name), QUARANTINE_SCHEMA, ingested_at)
     row_days = _indices_by_day(parsed.rows, day_of)
@@ -162,12 +162,14 @@ def stored_data_reader(spec: SourceSpec, lake_url: str, window: DayWindow | None
     con = storage.duckdb_reader(lake_url)
     loads = storage.join(lake_url, "bronze", "_loads", spec.name)
     views = {
-        "delivered": storage.join(lake_url, "bronze", spec.raw_table, "*", "*.parquet"),
+        "delivered_rows": storage.join(lake_url, "bronze", spec.raw_table, "*", "*.parquet"),
         "quarantined": storage.join(lake_url, "bronze", spec.quarantine_table, "*", "*.parquet"),
         "load_records": storage.join(loads, "*", "*.parquet"),
     }
     for view, glob in views.items():
         con.execute(f"create view {view} as select * from read_parquet('{glob}', hive_partitioning = true)")
+    # flag rules read the delivery day as reject rules do (a day's rows are its folder's)
+    con.execute("create or replace view delivered as select *, partition_date as _delivered_on from delivered_rows")
     # Load records written before `skipped` was added lack it, so these are read by column name,
     # which reads every file's schema first: only the window's records, not a history's.
     if window is None:
@@ -254,7 +256,7 @@ def bronze_specs(spec: SourceSpec) -> list[dg.AssetSpec]:
 
 def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     rules = spec.rules
-    validate_row_rules(rules.row_rules, spec.bronze_schema)  # a broken rule fails at load, not mid-run
+    validate_row_rules(rules.row_rules, spec.rule_schema)  # a broken rule fails at load, not mid-run
 
     @dg.multi_asset(
         name=f"{spec.name}_bronze",

@@ -16,7 +16,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -132,11 +132,14 @@ def _plain_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records 
     return _Records(table, np.arange(2, table.num_rows + 2, dtype="int64"), [], table.num_rows)
 
 
-def parse_drop_files(spec: SourceSpec, files: Iterable[tuple[str, bytes]]) -> ParsedFile:
+def parse_drop_files(
+    spec: SourceSpec, files: Iterable[tuple[str, bytes]], delivered_on: Mapping[str, date] | None = None
+) -> ParsedFile:
     """Parse many delivered files at once: each file is read and checked on its own (an unreadable
     one raises, naming it), then their rows are typed and ruled together, so a window of many
     small daily files costs one pass over the columns, not one per file. ``files`` may be a
-    generator: each file's bytes are let go once it is read."""
+    generator: each file's bytes are let go once it is read. ``delivered_on``: each file's
+    delivery day, which row rules read as ``_delivered_on`` (null when not given)."""
     records = {source_file: _file_records(spec, source_file, data) for source_file, data in files}
     lines = np.concatenate([np.zeros(0, dtype="int64"), *(r.lines for r in records.values())])
     sources = np.concatenate(
@@ -146,7 +149,9 @@ def parse_drop_files(spec: SourceSpec, files: Iterable[tuple[str, bytes]]) -> Pa
     rows_read = {source_file: r.rows_read for source_file, r in records.items()}
     raw = _string_frame(spec.header, [records.pop(f).columns for f in list(records)])  # the readers' tables go
     typed, problems = _type_columns(raw, spec)
-    _apply_reject_rules(typed, problems, spec)
+    days = pd.Series(sources, dtype=object).map(delivered_on or {})
+    days = days.astype(object).where(days.notna(), None).to_numpy()  # None, not NaN, where unknown
+    _apply_reject_rules(typed, problems, spec, days)
 
     failing = problems.notna()
     quarantined = [
@@ -232,15 +237,16 @@ def _quarantine_row(line: int, rule: str, reason: str, fields: list) -> tuple:
     return (line, rule, reason, raw.getvalue())
 
 
-def _apply_reject_rules(typed: pd.DataFrame, problems: pd.Series, spec: SourceSpec) -> None:
+def _apply_reject_rules(typed: pd.DataFrame, problems: pd.Series, spec: SourceSpec, days: np.ndarray) -> None:
     """Rows that pass the contract but break a reject rule get that rule as their problem."""
     clean = problems.isna().to_numpy()
     rules = spec.rules.reject_row_rules
     if not rules or not clean.any():
         return
-    broken = first_broken_rule(typed.loc[clean], spec.typed_schema, rules)
+    rows = typed.loc[clean].assign(_delivered_on=days[clean])
+    broken = first_broken_rule(rows, spec.rule_schema, rules)
     for index, rule in broken.dropna().items():
-        problems.at[index] = (f"rule:{rule.name}", _filled(rule.reason, typed.loc[index]))
+        problems.at[index] = (f"rule:{rule.name}", _filled(rule.reason, rows.loc[index]))
 
 
 def _filled(reason: str, row: pd.Series) -> str:

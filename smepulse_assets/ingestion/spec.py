@@ -32,6 +32,10 @@ TYPES = {
 }
 FORMATS = {"csv"}
 
+# Columns a row rule reads beside the source's own: the day the row's file was delivered (its
+# landing folder's day), for rules such as "posted no later than delivered".
+RULE_COLUMNS = [("_delivered_on", pa.date32())]
+
 # Lineage columns every bronze row carries, after the source's own.
 LINEAGE = [
     ("_source_file", pa.string()),
@@ -92,6 +96,11 @@ class SourceSpec:
     @property
     def typed_schema(self) -> pa.Schema:
         return pa.schema([(c.name, TYPES[c.kind]) for c in self.columns])
+
+    @property
+    def rule_schema(self) -> pa.Schema:
+        """What a row rule reads: the typed columns and the file's delivery day."""
+        return pa.schema(list(self.typed_schema) + [pa.field(n, t) for n, t in RULE_COLUMNS])
 
     @property
     def bronze_schema(self) -> pa.Schema:

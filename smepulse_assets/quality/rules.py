@@ -19,6 +19,7 @@ CHECK_PARAMETERS = {
     "kl_divergence": {"column", "max_divergence", "reference_days"},
     "null_rate": {"column", "max_rate", "trailing_days"},
     "recency": {"column", "max_age_days"},
+    "beyond_usual": {"column", "max_multiple", "reference_days"},
 }
 
 

@@ -333,6 +333,54 @@ def kl_divergence(rule: CheckRule) -> Callable:
     return judge
 
 
+def beyond_usual(rule: CheckRule) -> Callable:
+    """Rows whose ``column`` exceeds ``max_multiple`` times its ``quantile`` (default the 99th
+    percentile) over the ``reference_days`` before the row's day, the ledger's usual: an amount
+    in cents, a misplaced decimal. Invoice amounts are heavy-tailed (the largest is hundreds of
+    times the median), so the usual is a high quantile, not the median."""
+    column, multiple = rule.params["column"], float(rule.params["max_multiple"])
+    reference_days, min_rows = int(rule.params["reference_days"]), int(rule.params.get("min_rows", 1))
+    quantile = float(rule.params.get("quantile", 0.99))
+
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
+        unusual = con.execute(
+            f"""
+            with days as (select unnest(range(?::date, ?::date + 1, interval 1 day))::date as day),
+            usual as (
+                select d.day, quantile_cont(r.{column}, {quantile}) as usual
+                from days as d
+                join delivered as r on r.partition_date between d.day - ? and d.day - 1
+                group by d.day
+                having count(r.{column}) >= ?
+            )
+            select r.partition_date, r._source_file, r._source_line, r.{column} as value, u.usual
+            from delivered as r
+            join usual as u on u.day = r.partition_date
+            where r.partition_date between ? and ? and r.{column} > ? * u.usual and u.usual > 0
+            order by 1, 2, 3
+            """,
+            [window.first, window.last, reference_days, min_rows, window.first, window.last, multiple],
+        ).df()
+        sample = [
+            f"{file}:{line} ({value:,.2f} against a usual {usual:,.2f})"
+            for file, line, value, usual in unusual[["_source_file", "_source_line", "value", "usual"]]
+            .head(5)
+            .itertuples(index=False)
+        ]
+        return Verdict(
+            passed=unusual.empty,
+            observed=len(unusual),
+            threshold=f"{column} <= {multiple:g} x its {quantile:.0%} quantile over the {reference_days} days before",
+            description=f"{len(unusual)} row(s) with {column} beyond {multiple:g} x the usual: {', '.join(sample)}"
+            if len(unusual)
+            else f"{column} within {multiple:g} x the usual",
+            failing_days=sorted({f"{d.date()}" for d in pd.to_datetime(unusual["partition_date"])}),
+            metadata={"sample_rows": sample, "reference_days": reference_days},
+        )
+
+    return judge
+
+
 def _kl(observed: np.ndarray, reference: np.ndarray, epsilon: float = 1e-4) -> float:
     """KL(p || q) in nats; q is smoothed so a category absent from the reference scores high, not infinite."""
     p = observed / observed.sum()
@@ -402,6 +450,7 @@ DATASET_CHECKS = {
     "kl_divergence": kl_divergence,
     "null_rate": null_rate,
     "recency": recency,
+    "beyond_usual": beyond_usual,
 }
 
 

@@ -114,6 +114,14 @@ def build_with_summary(
         chunks.append((invocation, events))
         if not invocation.is_successful():
             break
+    if all(not _run_results(invocation)["results"] for invocation, _ in chunks):
+        # dbt ran no node (another process holds the warehouse, a compilation error): say why, and
+        # do not open the warehouse for the summaries, which would fail on the same lock
+        invocation = chunks[-1][0]
+        raise dg.Failure(
+            description=f"dbt {args[0]}{_span(windows[-1])} {how_it_ended(invocation)} before any node ran; "
+            f"failed nodes: []; dbt said: {dbt_errors(invocation)}",
+        )
     manifest = chunks[0][0].manifest
     run_results = worst_results([_run_results(invocation) for invocation, _ in chunks])
     span = DayWindow(windows[0].first, windows[-1].last) if windows[0] and windows[-1] else None
@@ -145,10 +153,20 @@ def build_with_summary(
         window = windows[len(chunks) - 1]
         samples = failing_row_samples(warehouse, manifest, run_results)
         examples = f"; failing rows: {describe_samples(samples)}" if samples else ""
+        if not failed:  # no node failed, yet dbt did
+            examples = f"; dbt said: {dbt_errors(chunks[-1][0])}"
         raise dg.Failure(
             description=f"dbt {args[0]}{_span(window)} {how_it_ended(chunks[-1][0])}; failed nodes: {failed}{examples}",
             metadata={"failed_nodes": dg.MetadataValue.json(failed), "failing_rows": dg.MetadataValue.json(samples)},
         )
+
+
+def dbt_errors(invocation) -> str:
+    """dbt's own error lines, which say why a build ended with no node failed."""
+    error = invocation.get_error()
+    text = "" if error is None else f"{error}"
+    _, found, lines = text.partition("Errors parsed from dbt logs:")
+    return " ".join((lines if found else text).split())[:2000] or "no error line in dbt's output"
 
 
 def how_it_ended(invocation) -> str:
