@@ -352,9 +352,9 @@ INT64_DIGITS = 18  # every number of up to 18 digits fits in 64 bits; 19-digit o
 def _integer(values: pd.Series, column: Column, number_format: NumberFormat) -> tuple[pd.Series, pd.Series]:
     """Whole numbers from their digits, never through a float (above 2**53 two ids would become
     one). Identifiers arrive written as floats ("1930438491.0"): a zero fraction is accepted."""
-    digits = values.str.replace(r"\.0*$", "", regex=True)
-    shaped = digits.str.fullmatch(r"[+-]?\d+").fillna(False).astype(bool)
-    length = digits.str.lstrip("+-").str.lstrip("0").str.len()
+    digits = values.str.replace(r"\.0*$", "", regex=True).str.replace(r"^\+(\d)", r"\1", regex=True)
+    shaped = digits.str.fullmatch(r"-?\d+").fillna(False).astype(bool)
+    length = digits.str.lstrip("-").str.lstrip("0").str.len()
     short = shaped & (length <= INT64_DIGITS).fillna(False).astype(bool)
     parsed = pd.Series(pd.NA, index=values.index, dtype="Int64")
     if short.any():
@@ -399,7 +399,7 @@ def _amount(values: pd.Series, column: Column, number_format: NumberFormat) -> t
         if not thousands and column.decimals < 3:
             why[shaped & (places == 3)] = (
                 f"is ambiguous: {number_format.decimal!r} before three digits may be a thousands separator; "
-                f"amounts here are whole to {column.decimals} decimals with no digit grouping"
+                f"amounts here have at most {column.decimals} decimals and no digit grouping"
             )
     return number.where(shaped), why
 
