@@ -405,6 +405,41 @@ CASES = [
         1,
     ),
     Case("exact duplicate row", "value", P, "load", lambda f: f.append({}, {})),
+    # the same key twice in one delivery
+    Case(
+        "same invoice twice, different amounts",
+        "value",
+        K,
+        "quarantine",
+        _rows(
+            {"doc_id": "1930999001", "total_open_amount": "130602.61"},
+            {"doc_id": "1930999001", "total_open_amount": "1306026.10"},
+        ),
+        "conflicting_duplicate_key",
+        2,
+    ),
+    Case(
+        "same bank line twice, different amounts",
+        "value",
+        "bank_transactions",
+        "quarantine",
+        _rows(
+            {"bank_txn_id": "FT9999999", "amount_vnd": "1000000"}, {"bank_txn_id": "FT9999999", "amount_vnd": "1000001"}
+        ),
+        "conflicting_duplicate_key",
+        2,
+    ),
+    Case(
+        "invoice posted and cleared in one delivery",
+        "value",
+        K,
+        "load",
+        _rows(
+            {"doc_id": "1930999002", "isOpen": "1", "clear_date": ""},
+            {"doc_id": "1930999002", "isOpen": "0", "clear_date": "2020-01-03 00:00:00"},
+        ),
+        verify=lambda frame: (frame["doc_id"] == 1930999002).sum() == 2,
+    ),
     # plausibility (issue: due before posting was aged 44 days overdue on its posting day)
     Case(
         "due date before posting date",

@@ -7,6 +7,7 @@ import pytest
 
 from smepulse_assets.ingestion import parse
 from smepulse_assets.ingestion.parse import DropFileError, parse_drop_file, parse_drop_files
+from smepulse_assets.ingestion.spec import load_source_spec
 from smepulse_assets.kaggle_invoices.contract import SPEC
 from tests.kaggle_samples import HEADER_LINE, ROWS, csv_bytes
 
@@ -147,3 +148,20 @@ def test_a_long_quoted_field_loads_as_it_does_unquoted():
     quoted = parse_drop_file(SPEC, "q.csv", csv_bytes(ROWS[0].replace("WAL-MAR corp", f'"{long_name}"')))
     assert quoted.quarantined.empty and unquoted.quarantined.empty
     assert quoted.rows["name_customer"].tolist() == unquoted.rows["name_customer"].tolist() == [long_name]
+
+
+def test_a_declared_tie_break_keeps_the_last_line_of_a_conflicting_key(tmp_path):
+    """A source declaring `on_conflict: last_line_wins`: of two different copies of one key in a
+    delivery the later line loads, the earlier goes to quarantine saying which line replaced it."""
+    text = SPEC.path.read_text().replace(
+        "delivery_key: [doc_id, is_open]", "delivery_key: [doc_id, is_open]\non_conflict: last_line_wins"
+    )
+    (tmp_path / "k.yaml").write_text(text)
+    spec = load_source_spec(tmp_path / "k.yaml")
+    later = ROWS[0].replace("54273.28", "54273.29")
+    parsed = parse_drop_file(spec, "drop.csv", csv_bytes(ROWS[0], ROWS[1], later))
+    assert parsed.rows["total_open_amount"].tolist() == [1000.0, 54273.29]  # ROWS[1], then the later copy
+    [(rule, reason, line)] = parsed.quarantined[["rule", "reason", "_source_line"]].itertuples(index=False)
+    assert (rule, line) == ("superseded_duplicate_key", 2) and "replaced by line 4" in reason
+    same = parse_drop_file(SPEC, "drop.csv", csv_bytes(ROWS[0], ROWS[0]))  # identical copies: both load
+    assert len(same.rows) == 2 and same.quarantined.empty

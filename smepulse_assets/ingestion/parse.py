@@ -29,6 +29,7 @@ import pyarrow.csv as pacsv
 from smepulse_assets.ingestion.spec import Column, NumberFormat, SourceSpec
 from smepulse_assets.quality.reference_data import calendar_label, supported_calendar
 from smepulse_assets.quality.row_rules import first_broken_rule
+from smepulse_assets.quality.source_checks import CONFLICTING, SUPERSEDED
 
 # Python's reader refuses fields over 128 KiB by default, where Arrow's reads them: a long quoted
 # field would refuse a file that loads unquoted. The file is in memory already; no field limit.
@@ -152,6 +153,7 @@ def parse_drop_files(
     days = pd.Series(sources, dtype=object).map(delivered_on or {})
     days = days.astype(object).where(days.notna(), None).to_numpy()  # None, not NaN, where unknown
     _apply_reject_rules(typed, problems, spec, days)
+    _settle_duplicate_keys(typed, problems, spec, days, sources, lines)
 
     failing = problems.notna()
     quarantined = [
@@ -247,6 +249,45 @@ def _apply_reject_rules(typed: pd.DataFrame, problems: pd.Series, spec: SourceSp
     broken = first_broken_rule(rows, spec.rule_schema, rules)
     for index, rule in broken.dropna().items():
         problems.at[index] = (f"rule:{rule.name}", _filled(rule.reason, rows.loc[index]))
+
+
+def _settle_duplicate_keys(
+    typed: pd.DataFrame, problems: pd.Series, spec: SourceSpec, days: np.ndarray, sources: np.ndarray, lines: np.ndarray
+) -> None:
+    """Rows of one delivery (a day) sharing the source's delivery key. Identical copies stay (silver
+    keeps one). Copies that differ are a conflict, never settled by accident (which copy a later
+    step keeps): all are quarantined for review, or, where the source declares
+    ``on_conflict: last_line_wins``, all but the delivery's last line."""
+    key = list(spec.delivery_key)
+    clean = problems.isna().to_numpy()
+    if not key or not clean.any():
+        return
+    # a delivery is a day's files; where the day is not known, each file
+    delivery = np.where(pd.isna(days), sources, days)
+    rows = typed.loc[clean, key].assign(_day=delivery[clean])
+    repeated = rows.index[rows.duplicated(keep=False).to_numpy()]
+    if not len(repeated):
+        return
+    positions = typed.index.get_indexer(repeated)
+    copies = rows.loc[repeated].assign(
+        _content=pd.util.hash_pandas_object(typed.loc[repeated], index=False).to_numpy(),
+        _file=sources[positions],
+        _line=lines[positions],
+    )
+    groups = [*key, "_day"]
+    conflicting = copies[copies.groupby(groups, dropna=False)["_content"].transform("nunique") > 1]
+    for values, group in conflicting.sort_values(["_file", "_line"]).groupby(groups, dropna=False, sort=False):
+        label = ", ".join(f"{k}={v}" for k, v in zip(key, values, strict=False))
+        at = ", ".join(f"line {line}" for line in group["_line"])
+        if spec.on_conflict == "last_line_wins":
+            for i in group.index[:-1]:
+                problems.at[i] = (
+                    SUPERSEDED,
+                    f"{label}: replaced by line {group['_line'].iloc[-1]} of the same delivery",
+                )
+        else:
+            for i in group.index:
+                problems.at[i] = (CONFLICTING, f"{label}: {len(group)} copies in one delivery differ ({at})")
 
 
 def _filled(reason: str, row: pd.Series) -> str:

@@ -88,6 +88,10 @@ class SourceSpec:
     rules: SourceRules
     path: Path
     number_format: NumberFormat = NumberFormat()
+    # Rows of one delivery sharing this key are copies of one record: identical ones stay (silver
+    # keeps one), different ones are a conflict (quarantined, or settled by on_conflict)
+    delivery_key: tuple[str, ...] = ()
+    on_conflict: str = "quarantine"  # or "last_line_wins": the delivery's last line of the key loads
 
     @property
     def header(self) -> tuple[str, ...]:
@@ -145,7 +149,16 @@ def load_source_spec(path: Path) -> SourceSpec:
     rules = source_rules(name, dg.AssetKey(["bronze", f"{name}_raw"]), quality, f"{where}: quality")
     number_format = _number_format(body.get("number_format") or {}, f"{where}: number_format")
     description = str(body.get("description", name)).strip()
-    return SourceSpec(name, description, landing, keys, columns, rules, path, number_format)
+    delivery_key = tuple(body.get("delivery_key") or keys)
+    if [k for k in delivery_key if k not in names]:
+        raise RulesError(f"{where}: delivery_key {list(delivery_key)} names columns the source does not have")
+    on_conflict = str(body.get("on_conflict", "quarantine"))
+    if on_conflict not in ON_CONFLICT:
+        raise RulesError(f"{where}: on_conflict {on_conflict!r} is not one of {sorted(ON_CONFLICT)}")
+    return SourceSpec(name, description, landing, keys, columns, rules, path, number_format, delivery_key, on_conflict)
+
+
+ON_CONFLICT = {"quarantine", "last_line_wins"}
 
 
 def _column(body, where: str) -> Column:

@@ -27,6 +27,9 @@ from smepulse_lib.windows import DayWindow
 CONSERVATION = "row_conservation"
 PASS_RATE = "pass_rate"
 FILES_ACCOUNTED = "files_accounted_for"
+DUPLICATE_KEYS = "duplicate_keys"
+# the quarantine rules of parse.py's duplicate-key settlement
+CONFLICTING, SUPERSEDED = "conflicting_duplicate_key", "superseded_duplicate_key"
 
 
 @dataclass
@@ -208,6 +211,46 @@ def files_accounted_check() -> SourceCheck:
         "flag",
         "Every file under a day's folder is loaded; one the source's pattern skips (a sub-folder, another "
         "extension, a hidden file, a link out of the landing zone) fails this check, named with its rule.",
+        judge,
+    )
+
+
+def duplicate_keys_check() -> SourceCheck:
+    """Rows of one delivery that shared the source's delivery key with different content: all
+    quarantined (a conflict), or all but the last line (the source's tie-break)."""
+
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
+        by_rule = dict(
+            con.execute(
+                "select rule, count(*) from quarantined where partition_date between ? and ? and rule in (?, ?) "
+                "group by rule",
+                [window.first, window.last, CONFLICTING, SUPERSEDED],
+            ).fetchall()
+        )
+        days = con.execute(
+            "select distinct partition_date from quarantined where partition_date between ? and ? and rule in (?, ?)",
+            [window.first, window.last, CONFLICTING, SUPERSEDED],
+        ).fetchall()
+        total = sum(by_rule.values())
+        return Verdict(
+            passed=total == 0,
+            observed=total,
+            threshold="0 rows",
+            description=(
+                f"{by_rule.get(CONFLICTING, 0)} row(s) quarantined as conflicting copies of one key, "
+                f"{by_rule.get(SUPERSEDED, 0)} replaced by a later line of their delivery"
+                if total
+                else "no key delivered twice with different content"
+            ),
+            failing_days=sorted(f"{day}" for (day,) in days),
+            metadata={"by_rule": by_rule},
+        )
+
+    return SourceCheck(
+        DUPLICATE_KEYS,
+        "flag",
+        "No key of a delivery comes twice with different content (see quarantine rules "
+        f"{CONFLICTING} and {SUPERSEDED}).",
         judge,
     )
 
@@ -460,6 +503,7 @@ def source_checks(rules: SourceRules) -> list[SourceCheck]:
         conservation_check(),
         pass_rate_check(rules.min_pass_rate, rules.pass_rate_min_rows),
         files_accounted_check(),
+        duplicate_keys_check(),
     ]
     checks += [flag_rule_check(r) for r in rules.flag_row_rules]
     checks += [SourceCheck(c.name, c.severity, _describe(c), DATASET_CHECKS[c.kind](c)) for c in rules.checks]
