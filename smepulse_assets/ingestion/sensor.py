@@ -68,7 +68,9 @@ def starting_cursor(instance: dg.DagsterInstance, spec: SourceSpec, entries: lis
 
 
 def source_fingerprints(entries: list[Entry], source_cursor: dict) -> Fingerprints:
-    return fingerprints(entries, source_cursor.get("files", {}), source_cursor.get("markers", {}))
+    # files outside a day folder are remembered as reported: their content is not read again each tick
+    seen = {**source_cursor.get("reported", {}), **source_cursor.get("files", {})}
+    return fingerprints(entries, seen, source_cursor.get("markers", {}))
 
 
 def _partition_day(folder: str, partitions_def: dg.PartitionsDefinition) -> date | None:
