@@ -77,10 +77,11 @@ def _file_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records:
     """The file's records; DropFileError if it cannot be decoded or split, or its header is not the
     source's. Plain files (nearly every delivery) go through Arrow's CSV reader, the rest through
     Python's, which knows quoting, blank lines and ragged rows."""
-    _decode(source_file, data)  # only to check the encoding: the text is let go before Arrow reads the bytes
-    plain = _plain_records(spec, source_file, data)
-    if plain is not None:
-        return plain
+    if _is_plain(data):
+        _decode(source_file, data)  # only to check the encoding: the text is let go before Arrow reads the bytes
+        plain = _plain_records(spec, source_file, data)
+        if plain is not None:
+            return plain
     text = _decode(source_file, data)
     width = len(spec.header)
     records = _split_records(source_file, text, width)
@@ -99,18 +100,20 @@ def _file_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records:
     return _Records(table, np.array([line for line, _ in even], dtype="int64"), bad_width, len(body))
 
 
-def _plain_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records | None:
-    """A file with no quotes, carriage returns or blank lines, ending in a line end, read by Arrow
-    (several times faster than Python's reader, and straight into string columns). Then record n
-    is on line n + 1, as Python's reader counts. None when the file is not plain or a record has
-    the wrong number of fields: the general path reads it and quarantines those. (The bytes are
-    looked at, not the text: these characters are the same in UTF-8.)"""
+def _is_plain(data: bytes) -> bool:
+    """No quotes, carriage returns or blank lines, ending in a line end. (The bytes are looked at,
+    not the text: these characters are the same in UTF-8.)"""
     content = data.removeprefix(codecs.BOM_UTF8)
     if b'"' in content or b"\r" in content or b"\n\n" in content or content.startswith(b"\n"):
-        return None
-    if not content.endswith(b"\n"):
-        return None
-    header, _, body = content.partition(b"\n")
+        return False
+    return content.endswith(b"\n")
+
+
+def _plain_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records | None:
+    """A plain file (``_is_plain``) read by Arrow (several times faster than Python's reader, and
+    straight into string columns). Then record n is on line n + 1, as Python's reader counts. None
+    when a record has the wrong number of fields: the general path reads it and quarantines those."""
+    header, _, body = data.removeprefix(codecs.BOM_UTF8).partition(b"\n")
     _check_header(source_file, header.decode().split(","), spec.header)
     if not body:
         return None  # a header-only delivery: nothing to gain

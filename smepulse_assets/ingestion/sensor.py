@@ -39,12 +39,6 @@ class DropPlan:
         return sorted({name for day, names in self.sources.items() if first <= day <= last for name in names})
 
 
-def drop_file_entries(spec: SourceSpec, landing_url: str) -> list[Entry]:
-    """Every file under the source's landing folder: those the source loads and those it skips
-    (a day's run reports them), names compared without regard to case."""
-    return source_entries(spec, landing_url)
-
-
 def already_loaded(instance: dg.DagsterInstance, spec: SourceSpec, entries: list[Entry]) -> list[Entry]:
     """The files a sensor starting without a cursor counts as seen: those of days the source's
     bronze asset has materialized, written before its last materialization. Without this, the
@@ -155,7 +149,8 @@ def build_drop_sensor(
         ]
         if missing:
             return dg.SkipReason(f"Waiting for the reference data's first load ({REFERENCE_JOB}): {', '.join(missing)}")
-        entries = {spec.name: drop_file_entries(spec, paths.landing_url) for spec in specs}
+        # every file under each source's folder: those it loads and those it skips (a day's run reports them)
+        entries = {spec.name: source_entries(spec, paths.landing_url) for spec in specs}
         if context.cursor:
             cursor = json.loads(context.cursor)
         else:

@@ -220,17 +220,12 @@ def duplicate_keys_check() -> SourceCheck:
     quarantined (a conflict), or all but the last line (the source's tie-break)."""
 
     def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
-        by_rule = dict(
-            con.execute(
-                "select rule, count(*) from quarantined where partition_date between ? and ? and rule in (?, ?) "
-                "group by rule",
-                [window.first, window.last, CONFLICTING, SUPERSEDED],
-            ).fetchall()
-        )
-        days = con.execute(
-            "select distinct partition_date from quarantined where partition_date between ? and ? and rule in (?, ?)",
+        counted = con.execute(
+            "select partition_date, rule, count(*) from quarantined where partition_date between ? and ? "
+            "and rule in (?, ?) group by all",
             [window.first, window.last, CONFLICTING, SUPERSEDED],
         ).fetchall()
+        by_rule = {rule: sum(n for _, r, n in counted if r == rule) for rule in {r for _, r, _ in counted}}
         total = sum(by_rule.values())
         return Verdict(
             passed=total == 0,
@@ -242,7 +237,7 @@ def duplicate_keys_check() -> SourceCheck:
                 if total
                 else "no key delivered twice with different content"
             ),
-            failing_days=sorted(f"{day}" for (day,) in days),
+            failing_days=sorted({f"{day}" for day, _, _ in counted}),
             metadata={"by_rule": by_rule},
         )
 

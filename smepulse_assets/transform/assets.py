@@ -114,7 +114,8 @@ def build_with_summary(
         chunks.append((invocation, events))
         if not invocation.is_successful():
             break
-    if all(not _run_results(invocation)["results"] for invocation, _ in chunks):
+    results = [_run_results(invocation) for invocation, _ in chunks]
+    if all(not r["results"] for r in results):
         # dbt ran no node (another process holds the warehouse, a compilation error): say why, and
         # do not open the warehouse for the summaries, which would fail on the same lock
         invocation = chunks[-1][0]
@@ -123,7 +124,7 @@ def build_with_summary(
             f"failed nodes: []; dbt said: {dbt_errors(invocation)}",
         )
     manifest = chunks[0][0].manifest
-    run_results = worst_results([_run_results(invocation) for invocation, _ in chunks])
+    run_results = worst_results(results)
     span = DayWindow(windows[0].first, windows[-1].last) if windows[0] and windows[-1] else None
     rows = rows_by_day(warehouse, manifest, run_results, span)
     layers = dbt_layer_summaries(run_results, manifest, window_totals(rows, span))

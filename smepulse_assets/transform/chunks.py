@@ -3,7 +3,7 @@ merged back into one build's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -53,7 +53,7 @@ def split_window(window: DayWindow, rows_by_day: Mapping[str, int], max_rows: in
 _STATUS_RANK = {"error": 3, "fail": 3, "runtime error": 3, "warn": 2, "skipped": 1}
 
 
-def worst_results(chunk_results: list[Mapping[str, Any]]) -> dict[str, Any]:
+def worst_results(chunk_results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The run results of chunked builds as one: each node's worst result over the chunks."""
     worst: dict[str, Mapping[str, Any]] = {}
     for results in chunk_results:
