@@ -81,6 +81,8 @@ class Settings:
     # The serving copy's DuckDB file of views (local: BI tools open it); its Parquet is in the lake
     serving_path: str = ""
     partitions_start_fixed: bool = False  # SMEPULSE_PARTITIONS_START set: landed data does not move it
+    # How long a dbt step waits for a warehouse another process holds (one outside the daemon's queue)
+    warehouse_wait_seconds: float = 600.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -103,6 +105,7 @@ class Settings:
             duckdb_memory_limit=env.get("SMEPULSE_DUCKDB_MEMORY_LIMIT", "2GB"),
             serving_path=_absolute(env.get("SMEPULSE_SERVING_PATH", f"{data_dir}/serving/serving.duckdb")),
             partitions_start_fixed=bool(env.get("SMEPULSE_PARTITIONS_START")),
+            warehouse_wait_seconds=float(env.get("SMEPULSE_WAREHOUSE_WAIT_SECONDS", "600")),
         )
 
     def dbt_env(self) -> dict[str, str]:

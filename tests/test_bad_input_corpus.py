@@ -4,7 +4,7 @@ wrong. Real files in a real landing folder, loaded by bronze into a real lake.""
 
 import pytest
 
-from tests.bad_input_corpus import CASES, clean_world, run_case
+from tests.bad_input_corpus import CASES, Case, clean_world, run_case
 
 
 @pytest.fixture(scope="module")
@@ -22,3 +22,22 @@ def test_the_corpus_covers_every_class_of_trouble():
 def test_bad_input_is_handled_right(case, clean_landing, tmp_path):
     outcome = run_case(case, clean_landing, tmp_path / "case")
     assert outcome.correct, f"{case.name}: {outcome.problems}"
+
+
+def test_a_file_that_cannot_be_read_is_refused_like_a_bad_one(clean_landing, tmp_path, monkeypatch):
+    """Permission denied on one delivered file: the run fails naming it and the error, nothing of the
+    day is written. Mocked: the tests run as root, whom the file system never refuses."""
+    from smepulse_lib import storage
+
+    read_bytes = storage.read_bytes
+
+    def denied(url: str) -> bytes:
+        if "2020-01-03" in url:
+            raise PermissionError(13, "Permission denied", url)
+        return read_bytes(url)
+
+    monkeypatch.setattr(storage, "read_bytes", denied)
+    case = Case("permission denied", "file", "kaggle_invoices", "refuse", lambda folder: None, "Permission denied")
+    outcome = run_case(case, clean_landing, tmp_path / "case")
+    assert outcome.correct, outcome.problems
+    assert "cannot be read: Permission denied" in outcome.message

@@ -1,5 +1,6 @@
 """The bronze contract: every quirk of the real file parses; bad rows are quarantined; bad files fail clearly."""
 
+import dataclasses
 from datetime import date, datetime
 
 import pandas as pd
@@ -9,6 +10,7 @@ from smepulse_assets.ingestion import parse
 from smepulse_assets.ingestion.parse import DropFileError, parse_drop_file, parse_drop_files
 from smepulse_assets.ingestion.spec import load_source_spec
 from smepulse_assets.kaggle_invoices.contract import SPEC
+from smepulse_assets.quality.rules import RulesError
 from tests.kaggle_samples import HEADER_LINE, ROWS, csv_bytes
 
 
@@ -141,13 +143,42 @@ def test_a_plain_file_does_not_go_through_the_python_reader(monkeypatch):
         parse_drop_files(SPEC, [("c.csv", csv_bytes(ROWS[0], BROKEN_ROWS[0]))])
 
 
-def test_a_long_quoted_field_loads_as_it_does_unquoted():
-    """Both readers take a 1 MiB field: quoted (Python's reader) as unquoted (Arrow's)."""
-    long_name = "A" * 2**20
-    unquoted = parse_drop_file(SPEC, "u.csv", csv_bytes(ROWS[0].replace("WAL-MAR corp", long_name)))
-    quoted = parse_drop_file(SPEC, "q.csv", csv_bytes(ROWS[0].replace("WAL-MAR corp", f'"{long_name}"')))
+def test_both_readers_take_the_same_field_sizes_and_refuse_the_same_rows():
+    """A 3 MiB field, longer than Arrow's 1 MiB block: quoted (Python's reader) and unquoted (Arrow's,
+    which hands such a file to Python's) give the same row. Under a source's smaller
+    ``max_field_bytes`` both quarantine that row alone, with the whole record kept for review."""
+    long_name = "A" * (3 * 2**20)
+
+    def both(spec):
+        return [
+            parse_drop_file(spec, name, csv_bytes(ROWS[0].replace("WAL-MAR corp", field), ROWS[1]))
+            for name, field in (("u.csv", long_name), ("q.csv", f'"{long_name}"'))
+        ]
+
+    unquoted, quoted = both(SPEC)
     assert quoted.quarantined.empty and unquoted.quarantined.empty
-    assert quoted.rows["name_customer"].tolist() == unquoted.rows["name_customer"].tolist() == [long_name]
+    assert (
+        quoted.rows["name_customer"].tolist()
+        == unquoted.rows["name_customer"].tolist()
+        == [long_name, "WAL-MAR  corp "]
+    )
+    limited = dataclasses.replace(SPEC, max_field_bytes=2**21)
+    for parsed in both(limited):
+        assert parsed.rows["name_customer"].tolist() == ["WAL-MAR  corp "]
+        [(line, rule, reason, raw)] = parsed.quarantined[["_source_line", "rule", "reason", "raw_record"]].itertuples(
+            index=False
+        )
+        assert (line, rule) == (2, "field_too_long:name_customer")
+        assert "is 3,145,728 bytes long; the source allows 2,097,152 (max_field_bytes)" in reason
+        assert long_name in raw
+
+
+def test_max_field_bytes_must_be_a_positive_whole_number(tmp_path):
+    (tmp_path / "k.yaml").write_text(SPEC.path.read_text() + "\nmax_field_bytes: 1.5\n")
+    with pytest.raises(RulesError, match=r"max_field_bytes 1\.5 is not a positive whole number"):
+        load_source_spec(tmp_path / "k.yaml")
+    (tmp_path / "k.yaml").write_text(SPEC.path.read_text() + "\nmax_field_bytes: 4096\n")
+    assert load_source_spec(tmp_path / "k.yaml").max_field_bytes == 4096
 
 
 def test_a_declared_tie_break_keeps_the_last_line_of_a_conflicting_key(tmp_path):

@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 import threading
+import time
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +22,7 @@ from dagster_duckdb import DuckDBResource
 from smepulse_assets.kaggle_invoices.replay import drop_url
 from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
 from smepulse_assets.tools.runs import evaluate_sensor, run_days, run_freshness_checks, run_reference
+from smepulse_assets.transform import assets as transform_assets
 from smepulse_assets.transform.metadata import rows_written
 from smepulse_assets.transform.project import dbt_executable, dbt_project
 from smepulse_lib import storage, warehouse
@@ -33,6 +36,7 @@ from tests.kaggle_samples import csv_bytes
 pytestmark = pytest.mark.slow
 
 BRONZE = dg.AssetKey(["bronze", "kaggle_invoices_raw"])
+WAIT_SECONDS = 15  # how long this module's runs wait for a warehouse another process holds
 
 
 class Webhook:
@@ -71,7 +75,13 @@ class AlertWatch:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     hook = Webhook()
-    platform = Platform(make_settings(tmp_path_factory.mktemp("quality"), SMEPULSE_ALERT_WEBHOOK_URL=hook.url))
+    platform = Platform(
+        make_settings(
+            tmp_path_factory.mktemp("quality"),
+            SMEPULSE_ALERT_WEBHOOK_URL=hook.url,
+            SMEPULSE_WAREHOUSE_WAIT_SECONDS=f"{WAIT_SECONDS}",
+        )
+    )
     config = GeneratorConfig(start=date(2020, 1, 1), end=date(2020, 2, 10), customers=60, invoices_per_day=60, seed=3)
     # every source delivers, as in production: a source without data would (rightly) warn and alert
     generate_sample_data(config, platform.settings.landing_url, world_config(config, orders_per_day=10))
@@ -426,31 +436,86 @@ def bronze_day_metadata(result: dg.ExecuteInProcessResult, day: date) -> dict:
     )
 
 
-def test_a_build_stopped_before_any_node_says_why(world):
-    """Another process holds the warehouse (cron, a second `dagster job execute`): dbt stops before
-    any node runs, and the failure carries dbt's own error, not only "failed nodes: []"."""
-    platform, _, _ = world
-    day = date(2020, 2, 10)  # the newest day, run again (the previous test ran it)
+@contextmanager
+def warehouse_held(platform: Platform, seconds: float):
+    """Another process (cron, a second `dagster job execute`) holding the warehouse for ``seconds``."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_THE_WAREHOUSE, platform.settings.warehouse_path], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_THE_WAREHOUSE, platform.settings.warehouse_path, f"{seconds}"],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "holding"
-        result = run_days(platform.defs, platform.instance, day, day, raise_on_error=False)
+        yield holder
     finally:
         holder.kill()
         holder.wait()
-    assert not result.success
+
+
+def dbt_step_failure(result: dg.ExecuteInProcessResult) -> str:
     [failure] = [e for e in result.get_step_failure_events() if e.step_key == "daily_dbt_models"]
-    message = failure.step_failure_data.user_failure_data.description
-    assert "before any node ran; failed nodes: []; dbt said: " in message
-    assert "Conflicting lock is held" in message and f"PID {holder.pid}" in message
+    return failure.step_failure_data.user_failure_data.description
+
+
+def test_a_run_outside_the_queue_waits_for_the_warehouse(world):
+    """The warehouse is held when the dbt step starts: the step says it waits; the holder ends once
+    the run's log says so, and the step then builds."""
+    platform, _, _ = world
+    day = date(2020, 2, 10)  # the newest day, run again (an earlier test ran it)
+    with warehouse_held(platform, 600) as holder:
+        threading.Thread(target=end_when_logged, args=(platform.instance, holder, "waiting up to"), daemon=True).start()
+        result = run_days(platform.defs, platform.instance, day, day)
+    assert result.success
+    logs = [e.message for e in platform.instance.all_logs(result.run_id) if e.message]
+    assert any(f"(PID {holder.pid}); waiting up to {WAIT_SECONDS} s for it" in m for m in logs)
+    assert any("The warehouse was freed after" in m for m in logs)
+
+
+def end_when_logged(instance: dg.DagsterInstance, holder: subprocess.Popen, phrase: str) -> None:
+    """Kill ``holder`` once the newest run's log holds ``phrase``."""
+    while holder.poll() is None:
+        runs = instance.get_runs(limit=1)
+        if runs and any(phrase in (e.message or "") for e in instance.all_logs(runs[0].run_id)):
+            holder.kill()
+        time.sleep(0.5)
+
+
+def test_a_run_that_waited_too_long_names_the_holder_and_what_it_left(world):
+    platform, _, _ = world
+    day = date(2020, 2, 10)
+    with warehouse_held(platform, 600) as holder:
+        result = run_days(platform.defs, platform.instance, day, day, raise_on_error=False)
+    assert not result.success
+    message = dbt_step_failure(result)
+    assert f"was held by {sys.executable}" in message or f"(PID {holder.pid})" in message
+    assert f"(PID {holder.pid}) for " in message and f"SMEPULSE_WAREHOUSE_WAIT_SECONDS={WAIT_SECONDS}" in message
+    assert "silver and gold were not built for this run's days" in message
     assert run_days(platform.defs, platform.instance, day, day).success  # once the holder is gone
+
+
+def test_a_build_stopped_before_any_node_says_why(world, monkeypatch):
+    """The holder takes the warehouse in the moment between the wait and dbt opening it (forced
+    here by starting it from the wait itself): dbt stops before any node runs, and the failure
+    carries dbt's own error, not only "failed nodes: []"."""
+    platform, _, _ = world
+    day = date(2020, 2, 10)
+    with ExitStack() as stack:
+        holders = []
+
+        def taken_after_the_wait(*args, **kwargs):
+            holders.append(stack.enter_context(warehouse_held(platform, 600)))
+
+        monkeypatch.setattr(transform_assets, "wait_for_warehouse", taken_after_the_wait)
+        result = run_days(platform.defs, platform.instance, day, day, raise_on_error=False)
+    assert not result.success
+    message = dbt_step_failure(result)
+    assert "before any node ran; failed nodes: []; dbt said: " in message
+    assert "Conflicting lock is held" in message and f"PID {holders[0].pid}" in message
 
 
 HOLD_THE_WAREHOUSE = """
 import sys, time, duckdb
 connection = duckdb.connect(sys.argv[1])
 print("holding", flush=True)
-time.sleep(600)
+time.sleep(float(sys.argv[2]))
 """

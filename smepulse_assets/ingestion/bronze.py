@@ -88,7 +88,7 @@ def day_files(spec: SourceSpec, landing_url: str, day: date) -> DayFiles:
 def read_days(spec: SourceSpec, days: list[date], files: dict[date, DayFiles], ingested_at: datetime) -> list[DayLoad]:
     """Parse the days' files together, then split rows and quarantine back into their days."""
     day_of = {url: day for day in days for url in files[day].loaded}
-    parsed = parse_drop_files(spec, ((url, storage.read_bytes(url)) for url in day_of), day_of)
+    parsed = parse_drop_files(spec, ((url, delivered_bytes(url)) for url in day_of), day_of)
     rows = _table(parsed.rows, spec.bronze_schema, ingested_at)
     quarantined = _table(parsed.quarantined.assign(source=spec.name), QUARANTINE_SCHEMA, ingested_at)
     row_days = _indices_by_day(parsed.rows, day_of)
@@ -104,6 +104,15 @@ def read_days(spec: SourceSpec, days: list[date], files: dict[date, DayFiles], i
         )
         for day in days
     ]
+
+
+def delivered_bytes(url: str) -> bytes:
+    """A delivered file's bytes; one that cannot be read (permission denied, removed while the run
+    read the folder, an I/O error) is a refused delivery like one that cannot be parsed."""
+    try:
+        return storage.read_bytes(url)
+    except OSError as err:
+        raise DropFileError(url, f"cannot be read: {err.strerror or err}") from None
 
 
 def _indices_by_day(frame: pd.DataFrame, day_of: dict[str, date]) -> dict:
@@ -336,7 +345,7 @@ def load_window(spec: SourceSpec, landing_url: str, days: list[date], ingested_a
     try:
         if len(batches) > 1:
             for url in (url for day in days for url in files[day].loaded):
-                check_drop_file(spec, url, storage.read_bytes(url))
+                check_drop_file(spec, url, delivered_bytes(url))
         for batch in batches:
             yield read_days(spec, batch, files, ingested_at)
     except DropFileError as err:

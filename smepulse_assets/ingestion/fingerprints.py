@@ -50,10 +50,15 @@ def _marker(info: dict) -> str | None:
 
 
 def _digest(url: str, result: Fingerprints) -> str:
+    """The content's digest, or ``unreadable``: the file still starts a run, whose bronze refuses
+    it naming the file and the error (the sensor itself must not stop on one file)."""
     fs, path = storage.filesystem(url)
     digest = hashlib.blake2b(digest_size=8)
-    with fs.open(path, "rb") as handle:
-        while chunk := handle.read(READ_CHUNK):
-            digest.update(chunk)
-            result.bytes_read += len(chunk)
+    try:
+        with fs.open(path, "rb") as handle:
+            while chunk := handle.read(READ_CHUNK):
+                digest.update(chunk)
+                result.bytes_read += len(chunk)
+    except OSError:
+        return "unreadable"
     return digest.hexdigest()

@@ -9,6 +9,7 @@ skipped files too, so dropping one starts the run that reports it.
 """
 
 import os
+import stat
 from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
@@ -22,6 +23,7 @@ SKIP_RULES = {
     "name_not_matching": "its name does not match the source's pattern",
     "dangling_symlink": "a symbolic link to nothing",
     "symlink_leaves_landing": "a symbolic link to a file outside the landing zone",
+    "not_a_regular_file": "not a regular file (a named pipe, socket or device, which reading would block on)",
 }
 
 
@@ -74,7 +76,7 @@ def _local_listing(root: str, top: str):
         for name in sorted(names) + linked:  # a linked folder is not walked: it is judged as a link
             path = os.path.join(folder, name)
             relative = os.path.relpath(path, root).replace(os.sep, "/")
-            yield relative, path, _local_info(path), _link_rule(path, landing)
+            yield relative, path, _local_info(path), _link_rule(path, landing) or _kind_rule(path)
 
 
 def _local_info(path: str) -> dict:
@@ -96,6 +98,13 @@ def _link_rule(path: str, landing: str) -> str | None:
     if os.path.commonpath([target, landing]) != landing:
         return "symlink_leaves_landing"
     return "in_subfolder" if os.path.isdir(target) else None
+
+
+def _kind_rule(path: str) -> str | None:
+    try:
+        return None if stat.S_ISREG(os.stat(path).st_mode) else "not_a_regular_file"
+    except OSError:  # vanished since it was listed: reading it will say so
+        return None
 
 
 def _object_listing(fs, root: str, top: str):

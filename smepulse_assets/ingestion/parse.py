@@ -32,7 +32,8 @@ from smepulse_assets.quality.row_rules import first_broken_rule
 from smepulse_assets.quality.source_checks import CONFLICTING, SUPERSEDED
 
 # Python's reader refuses fields over 128 KiB by default, where Arrow's reads them: a long quoted
-# field would refuse a file that loads unquoted. The file is in memory already; no field limit.
+# field would refuse a file that loads unquoted. Neither reader limits a field; the source's
+# max_field_bytes is applied to the columns both give (``_type_columns``), so both agree.
 csv.field_size_limit(2**31 - 1)
 
 
@@ -123,14 +124,19 @@ def _plain_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records 
         ragged.append(row)
         return "skip"
 
-    table = pacsv.read_csv(
-        io.BytesIO(body),
-        read_options=pacsv.ReadOptions(column_names=list(spec.header)),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=note_ragged),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in spec.header}, strings_can_be_null=False
-        ),
-    )
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(column_names=list(spec.header)),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=note_ragged),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in spec.header}, strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as err:
+        if "straddles" in f"{err}":  # a record longer than Arrow's block (1 MiB): Python's reader takes it
+            return None
+        raise
     if ragged:
         return None
     return _Records(table, np.arange(2, table.num_rows + 2, dtype="int64"), [], table.num_rows)
@@ -319,6 +325,9 @@ def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd
 
     for column in spec.columns:
         values = raw[column.source]
+        too_long = _too_long(values, spec.max_field_bytes)
+        if too_long is not None:
+            flag(too_long, "field_too_long:" + column.source, values.str.slice(0, 40))
         empty = values.fillna("").str.strip().eq("").astype(bool)  # spaces alone are no value
         if column.required:
             blank = values.fillna("").eq("").astype(bool)
@@ -333,6 +342,19 @@ def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd
         typed[column.name] = parsed
 
     return typed, problems
+
+
+def _too_long(values: pd.Series, limit: int) -> pd.Series | None:
+    """Fields longer than the source allows, saying by how much (their text is shown cut short);
+    None when there are none, as nearly always, so a normal day does no per-row work here."""
+    lengths = pc.binary_length(pa.array(values, pa.string()))
+    if (pc.max(lengths).as_py() or 0) <= limit:
+        return None
+    reasons = pd.Series(None, index=values.index, dtype="object")
+    length = pd.Series(lengths.to_numpy(zero_copy_only=False), values.index)
+    for i in length.index[(length > limit).to_numpy(bool)]:
+        reasons.at[i] = f"... is {length.at[i]:,} bytes long; the source allows {limit:,} (max_field_bytes)"
+    return reasons
 
 
 def _where(mask: pd.Series, why: str) -> pd.Series:

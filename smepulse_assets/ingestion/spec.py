@@ -92,6 +92,9 @@ class SourceSpec:
     # keeps one), different ones are a conflict (quarantined, or settled by on_conflict)
     delivery_key: tuple[str, ...] = ()
     on_conflict: str = "quarantine"  # or "last_line_wins": the delivery's last line of the key loads
+    # Longest field a row may carry, in bytes of UTF-8: a longer one quarantines its row (rule
+    # field_too_long) whichever CSV reader read the file
+    max_field_bytes: int = 16 * 2**20
 
     @property
     def header(self) -> tuple[str, ...]:
@@ -155,7 +158,22 @@ def load_source_spec(path: Path) -> SourceSpec:
     on_conflict = str(body.get("on_conflict", "quarantine"))
     if on_conflict not in ON_CONFLICT:
         raise RulesError(f"{where}: on_conflict {on_conflict!r} is not one of {sorted(ON_CONFLICT)}")
-    return SourceSpec(name, description, landing, keys, columns, rules, path, number_format, delivery_key, on_conflict)
+    max_field_bytes = body.get("max_field_bytes", SourceSpec.max_field_bytes)
+    if type(max_field_bytes) is not int or max_field_bytes < 1:
+        raise RulesError(f"{where}: max_field_bytes {max_field_bytes!r} is not a positive whole number of bytes")
+    return SourceSpec(
+        name,
+        description,
+        landing,
+        keys,
+        columns,
+        rules,
+        path,
+        number_format,
+        delivery_key,
+        on_conflict,
+        max_field_bytes,
+    )
 
 
 ON_CONFLICT = {"quarantine", "last_line_wins"}

@@ -42,6 +42,7 @@ from smepulse_assets.transform.project import (
     window_in_env,
 )
 from smepulse_assets.transform.translator import SmePulseTranslator
+from smepulse_assets.transform.warehouse_lock import wait_for_warehouse
 from smepulse_lib.conventions import WAREHOUSE_POOL
 from smepulse_lib.settings import Settings
 from smepulse_lib.windows import DayWindow
@@ -68,7 +69,7 @@ def build_dbt_assets(settings: Settings, partitions_def: dg.PartitionsDefinition
     def reference_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
         # cautious: tests that also read daily models (fact -> dim_date) run with those models
         args = [*BUILD, "--indirect-selection", "cautious"]
-        yield from build_with_summary(context, dbt, args, warehouse, settings.dbt_env(), [None])
+        yield from build_with_summary(context, dbt, args, warehouse, settings, [None])
 
     def daily(name: str, select: str, exclude: str | None, chunked: bool = False) -> dg.AssetsDefinition:
         @dbt_assets(
@@ -84,7 +85,7 @@ def build_dbt_assets(settings: Settings, partitions_def: dg.PartitionsDefinition
         def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
             window = DayWindow.of(context.partition_time_window)
             windows = serving_chunks(warehouse, window) if chunked else [window]
-            yield from build_with_summary(context, dbt, BUILD, warehouse, settings.dbt_env(), windows)
+            yield from build_with_summary(context, dbt, BUILD, warehouse, settings, windows)
 
         return models
 
@@ -98,7 +99,7 @@ def build_with_summary(
     dbt: DbtCliResource,
     args: list[str],
     warehouse: DuckDBResource,
-    dbt_env: dict[str, str],
+    settings: Settings,
     windows: Sequence[DayWindow | None],
 ):
     """Run dbt once per window (one, unless a long range is built in chunks), then yield its
@@ -107,7 +108,13 @@ def build_with_summary(
     Events are held until dbt finishes because the summary needs every node's result; a failed
     build still yields what succeeded before it raises, and stops the chunks after it.
     """
-    os.environ.update(dbt_env)  # profiles.yml reads the warehouse path and memory cap from the env
+    os.environ.update(settings.dbt_env())  # profiles.yml reads the warehouse path and memory cap from the env
+    wait_for_warehouse(
+        settings.warehouse_path,
+        settings.warehouse_wait_seconds,
+        context.log,
+        "silver and gold were not built for this run's days (bronze, if the run loads it, is written)",
+    )
     chunks = []
     for window in windows:
         invocation, events = run_dbt(context, dbt, args, window)
