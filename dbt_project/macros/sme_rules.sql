@@ -1,16 +1,16 @@
 {#- Rules shared by the operational (SME) models: one definition each. -#}
 
 {#- One row per key: the newest delivered state. In an incremental run only the keys the
-    window's deliveries touched are rebuilt, from everything ever delivered for them, so a
-    re-run or a late delivery gives the same answer as a full build. -#}
+    window's deliveries touched (or an earlier delivery of a window day did) are rebuilt, from
+    everything ever delivered for them, so a re-run, a late delivery or a corrected one gives
+    the same answer as a full build. The model's pre-hook `delete_undelivered` removes keys
+    no delivery carries any more. -#}
 {% macro latest_delivered(table, key, newest_first, touched_key=none) -%}
     {%- set touched = touched_key or key -%}
     select *
     from {{ source('bronze', table) }}
     {% if is_incremental() %}
-    where {{ touched }} in (
-        select {{ touched }} from {{ source('bronze', table) }} where {{ in_partition_window('partition_date') }}
-    )
+    where {{ redelivered_keys('trim(' ~ touched ~ ')', source('bronze', table), 'partition_date', touched) }}
     {% endif %}
     qualify row_number() over (partition by {{ key }} order by {{ newest_first }}) = 1
 {%- endmacro %}

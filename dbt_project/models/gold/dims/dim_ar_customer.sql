@@ -5,7 +5,12 @@
     (all their versions), so re-runs give the same versions. -#}
 -- depends_on: {{ ref('stg_ar_invoice_deliveries') }}
 -- depends_on: {{ ref('ftr_ar_customer_payment') }}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='customer_number') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='customer_number',
+    pre_hook="{{ delete_withdrawn('customer_number') }}"
+) }}
 
 {#- A short window at the end of the history (a new day, or that day again) continues each
     touched customer's versions from its record before the window instead of recomputing its
@@ -14,15 +19,21 @@
 {% set continue_versions = false %}
 {% if execute and is_incremental() and is_short_window() %}
     {% set newest = run_query("select max(valid_from) from " ~ ref('stg_ar_invoice_history')).columns[0].values()[0] %}
-    {% set continue_versions = newest is none or (newest | string)[:10] <= window_bound('END') %}
+    {% set continue_versions = (newest is none or (newest | string)[:10] <= window_bound('END'))
+        and not window_withdrew_invoices() %}
 {% endif %}
 
 with history as (
-    select * from {{ ref('stg_ar_invoice_history') }}
+    select * from {{ live_invoice_history() }}
     {% if continue_versions %}
     where {{ changed_in_window(ref('stg_ar_invoice_history')) }}
     {% elif is_incremental() %}
+    -- the customers the window delivered to, and those of invoices it withdrew
     where customer_number in (select customer_number from {{ ref('stg_ar_invoice_deliveries') }})
+        or customer_number in (
+            select customer_number from {{ ref('stg_ar_invoice_history') }}
+            where {{ in_partition_window('valid_from') }}
+        )
     {% endif %}
 ),
 
@@ -89,7 +100,7 @@ daily as (
         coalesce(p.days_late, 0)
     from (
         select customer_number, sum(amount_reporting) as invoiced
-        from {{ ref('stg_ar_invoice_history') }}
+        from {{ live_invoice_history() }}
         where state_version = 1 and valid_from < {{ window_start() }}
             and customer_number in (select customer_number from history)
         group by customer_number

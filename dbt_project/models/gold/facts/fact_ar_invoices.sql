@@ -1,12 +1,18 @@
 {#- One row per AR invoice in its latest state, keyed to the calendar and to the customer
     version in force on the posting day. -#}
 -- depends_on: {{ ref('stg_ar_invoice_deliveries') }}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='doc_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='doc_id',
+    pre_hook="{{ delete_withdrawn('doc_id') }}"
+) }}
 
 with invoices as (
     select * from {{ ref('stg_ar_invoices') }}
     {% if is_incremental() %}
     where doc_id in (select doc_id from {{ ref('stg_ar_invoice_deliveries') }})
+        or {{ changed_in_window(ref('stg_ar_invoice_history')) }}
     {% endif %}
 )
 

@@ -1,12 +1,18 @@
 {#- Bank statement lines (deduplicated), signed amounts, the payment or bill reference read
     from the description, and how many times overlapping statements delivered the line. -#}
 -- depends_on: {{ ref('stg_bank_transactions') }}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='bank_txn_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='bank_txn_id',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ delete_undelivered('bank_txn_id', ref('stg_bank_transactions'), 'bank_txn_id', ['last_delivered_on']) }}"
+) }}
 
 with lines as (
     select * from {{ ref('stg_bank_transactions') }}
     {% if is_incremental() %}
-    where {{ in_partition_window('last_delivered_on') }}
+    where {{ redelivered_keys('bank_txn_id', ref('stg_bank_transactions'), 'last_delivered_on', 'bank_txn_id', ['last_delivered_on']) }}
     {% endif %}
 )
 
@@ -23,6 +29,7 @@ select
     l.counterparty,
     l.payment_ref,
     l.bill_ref,
-    l.deliveries
+    l.deliveries,
+    l.last_delivered_on
 from lines as l
 {{ fx_asof_join("'VND'", 'l.txn_date') }}

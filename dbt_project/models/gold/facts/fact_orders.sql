@@ -3,12 +3,18 @@
     Amounts in VND and in the reporting currency (monthly rate in force on the order day).
     Orders the window touched are replaced whole. -#}
 -- depends_on: {{ ref('stg_orders') }}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='order_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='order_id',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ delete_undelivered('order_id', ref('stg_orders'), 'order_id', ['delivered_on']) }}"
+) }}
 
 with lines as (
     select * from {{ ref('stg_orders') }}
     {% if is_incremental() %}
-    where {{ in_partition_window('delivered_on') }}
+    where {{ redelivered_keys('order_id', ref('stg_orders'), 'delivered_on', 'order_id', ['delivered_on']) }}
     {% endif %}
 )
 
@@ -34,7 +40,8 @@ select
     l.gross_margin_vnd,
     fx.rate as fx_rate_to_reporting,
     round(l.revenue_vnd * fx.rate, 2) as revenue_reporting,
-    round(l.cost_vnd * fx.rate, 2) as cost_reporting
+    round(l.cost_vnd * fx.rate, 2) as cost_reporting,
+    l.delivered_on
 from lines as l
 left join {{ ref('dim_customer') }} as c
     on

@@ -1,12 +1,18 @@
 {#- Customer payments at payment grain (latest state) with keys to customer version,
     method and dates; amounts in VND and the reporting currency. -#}
 -- depends_on: {{ ref('stg_payments') }}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='payment_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='payment_id',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ delete_undelivered('payment_id', ref('stg_payments'), 'payment_id', ['delivered_on']) }}"
+) }}
 
 with payments as (
     select * from {{ ref('stg_payments') }}
     {% if is_incremental() %}
-    where {{ in_partition_window('delivered_on') }}
+    where {{ redelivered_keys('payment_id', ref('stg_payments'), 'delivered_on', 'payment_id', ['delivered_on']) }}
     {% endif %}
 )
 
@@ -25,7 +31,8 @@ select
     p.expects_bank_line,
     p.status,
     p.amount_vnd,
-    round(p.amount_vnd * fx.rate, 2) as amount_reporting
+    round(p.amount_vnd * fx.rate, 2) as amount_reporting,
+    p.delivered_on
 from payments as p
 left join {{ ref('dim_customer') }} as c
     on

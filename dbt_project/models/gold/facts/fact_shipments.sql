@@ -1,6 +1,12 @@
 {#- Shipments at parcel grain (latest state) with keys to carrier and dates. -#}
 -- depends_on: {{ ref('stg_shipments') }}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='shipment_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='shipment_id',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ delete_undelivered('shipment_id', ref('stg_shipments'), 'shipment_id', ['delivered_on']) }}"
+) }}
 
 select
     {{ surrogate_key(['shipment_id']) }} as shipment_key,
@@ -15,8 +21,9 @@ select
     status,
     units,
     delivery_days,
-    shipping_fee_vnd
+    shipping_fee_vnd,
+    delivered_on
 from {{ ref('stg_shipments') }}
 {% if is_incremental() %}
-where {{ in_partition_window('delivered_on') }}
+where {{ redelivered_keys('shipment_id', ref('stg_shipments'), 'delivered_on', 'shipment_id', ['delivered_on']) }}
 {% endif %}

@@ -15,14 +15,19 @@
 {#- A short window (a new day) continues each customer's record from its last row before the
     window instead of recomputing its whole history, which grew a new day's cost with history:
     only the window's invoices are read, and the running sums start from that row. -#}
-{% set continue_record = is_incremental() and is_short_window() %}
+{% set continue_record = is_incremental() and is_short_window() and not window_withdrew_invoices() %}
 
 with history as (
-    select * from {{ ref('stg_ar_invoice_history') }}
+    select * from {{ live_invoice_history() }}
     {% if continue_record %}
     where {{ changed_in_window(ref('stg_ar_invoice_history')) }}
     {% elif is_incremental() %}
+    -- the customers the window delivered to, and those of invoices it withdrew
     where customer_number in (select customer_number from {{ ref('stg_ar_invoice_deliveries') }})
+        or customer_number in (
+            select customer_number from {{ ref('stg_ar_invoice_history') }}
+            where {{ in_partition_window('valid_from') }}
+        )
     {% endif %}
 ),
 

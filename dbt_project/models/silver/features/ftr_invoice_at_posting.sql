@@ -11,7 +11,7 @@
 ) }}
 
 with history as (
-    select * from {{ ref('stg_ar_invoice_history') }}
+    select * from {{ live_invoice_history() }}
 ),
 
 invoices as (  -- the window's new invoices, in their first delivered state

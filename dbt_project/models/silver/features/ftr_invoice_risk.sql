@@ -9,7 +9,7 @@
 ) }}
 
 with history as (
-    select * from {{ ref('stg_ar_invoice_history') }}
+    select * from {{ live_invoice_history() }}
 ),
 
 days as (

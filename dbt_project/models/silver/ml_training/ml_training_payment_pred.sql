@@ -14,7 +14,7 @@ with closings as (  -- the first delivered clearing of each invoice
         doc_id,
         payment_date,
         valid_from as label_known_on
-    from {{ ref('stg_ar_invoice_history') }}
+    from {{ live_invoice_history() }}
     where not is_open
     qualify row_number() over (
         partition by doc_id

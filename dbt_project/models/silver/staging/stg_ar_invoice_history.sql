@@ -1,7 +1,23 @@
 {#- SCD2 history of every invoice's state: a new row each time a delivery changes it
     (posted open, cleared, corrected), valid from the delivery day until the next change.
-    Window re-runs replace the window's deliveries and keep what came before and after. -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='doc_id') }}
+    Window re-runs replace the window's deliveries and keep what came before and after.
+    A day's delivery is the full state of that day (sources/*.yaml, `delivery: replace`): a
+    state an earlier delivery of a window day carried and its re-delivery does not is
+    withdrawn. It stays here as a retracted row (in force on no day, with the reason), the
+    versions around it close up as if it never came, and an invoice left with no state
+    leaves every table built from this one. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='doc_id',
+    on_schema_change='append_new_columns'
+) }}
+
+{#- A table built before withdrawals were recorded has no is_retracted column: nothing withdrawn. -#}
+{% set marks_withdrawals = true %}
+{% if execute and is_incremental() %}
+    {% set marks_withdrawals = 'is_retracted' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+{% endif %}
 
 {% set state_columns = [
     'invoice_id', 'business_code', 'customer_number', 'customer_name', 'invoice_date', 'document_date',
@@ -10,25 +26,59 @@
 ] %}
 
 with deliveries as (
-    select doc_id, {{ state_columns | join(', ') }}, delivered_on as valid_from, _source_file, _source_line
+    select
+        doc_id,
+        {{ state_columns | join(', ') }},
+        delivered_on as valid_from,
+        {{ surrogate_key(state_columns) }} as state_hash,
+        _source_file,
+        _source_line
     from {{ ref('stg_ar_invoice_deliveries') }}
 ),
+
+{% if is_incremental() %}
+held as (  -- what this table holds of the invoices the window delivers, or delivered before
+    select
+        *
+        {% if not marks_withdrawals %}, false as is_retracted, cast(null as varchar) as retraction_reason{% endif %}
+    from {{ this }}
+    where doc_id in (
+        select doc_id from deliveries
+        union
+        select doc_id from {{ this }} where {{ in_partition_window('valid_from') }}
+    )
+),
+
+withdrawn as (  -- states of window days their re-delivery no longer carries (kept, marked)
+    select * exclude (is_retracted, retraction_reason)
+    from held as h
+    where {{ in_partition_window('h.valid_from') }}
+        and not exists (
+            select 1 from deliveries as d
+            where d.doc_id = h.doc_id and d.valid_from = h.valid_from and d.state_hash = h.state_hash
+        )
+    -- a state withdrawn before and not delivered again stays withdrawn; one delivered again is live
+    qualify row_number() over (partition by doc_id, valid_from, state_hash order by is_retracted) = 1
+    union all by name
+    select * exclude (is_retracted, retraction_reason)
+    from held
+    where is_retracted and not {{ in_partition_window('valid_from') }}
+),
+{% endif %}
 
 states as (
     select * from deliveries
     {% if is_incremental() %}
     union all
-    select doc_id, {{ state_columns | join(', ') }}, valid_from, _source_file, _source_line
-    from {{ this }}
-    where doc_id in (select doc_id from deliveries)
-      and not {{ in_partition_window('valid_from') }}
+    select doc_id, {{ state_columns | join(', ') }}, valid_from, state_hash, _source_file, _source_line
+    from held
+    where not is_retracted and not {{ in_partition_window('valid_from') }}
     {% endif %}
 ),
 
 ordered as (
     select
         *,
-        {{ surrogate_key(state_columns) }} as state_hash,
         -- within one day an opening comes before its clearing
         case when is_open then 0 else 1 end as state_order
     from states
@@ -89,7 +139,21 @@ select
     v.valid_from,
     v.valid_to,
     v.valid_to is null as is_current,
+    false as is_retracted,
+    cast(null as varchar) as retraction_reason,
     v._source_file,
     v._source_line
 from versions as v
 left join fx_by_day as fx on v.currency = fx.currency and v.invoice_date = fx.invoice_date
+{% if is_incremental() %}
+union all by name
+select
+    {{ surrogate_key(['doc_id', "'withdrawn'", 'valid_from', 'state_hash']) }} as invoice_state_key,
+    * exclude (invoice_state_key, valid_to, is_current),
+    valid_from as valid_to,  -- in force on no day
+    false as is_current,
+    true as is_retracted,
+    'withdrawn: the delivery of ' || strftime(valid_from, '%Y-%m-%d')
+    || ' no longer carries this state (a later delivery replaced that day''s)' as retraction_reason
+from withdrawn
+{% endif %}

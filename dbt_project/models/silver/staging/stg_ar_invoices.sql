@@ -1,6 +1,11 @@
 {#- One row per invoice in its latest known state. -#}
 -- depends_on: {{ ref('stg_ar_invoice_deliveries') }}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='doc_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='doc_id',
+    pre_hook="{{ delete_withdrawn('doc_id') }}"
+) }}
 
 select
     doc_id,
@@ -28,5 +33,7 @@ select
 from {{ ref('stg_ar_invoice_history') }}
 where is_current
 {% if is_incremental() %}
-  and doc_id in (select doc_id from {{ ref('stg_ar_invoice_deliveries') }})
+  -- the invoices the window delivered, and those whose state it withdrew
+  and (doc_id in (select doc_id from {{ ref('stg_ar_invoice_deliveries') }})
+       or {{ changed_in_window(ref('stg_ar_invoice_history')) }})
 {% endif %}

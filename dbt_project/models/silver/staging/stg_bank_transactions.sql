@@ -1,7 +1,12 @@
 {#- Bank statement lines, one per bank_txn_id: overlapping statements deliver some lines
     twice, the first delivery is kept and `deliveries` says how often it came. The payment or
     bill reference is read from the description (TT0000123 / HD0000123). -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='bank_txn_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='bank_txn_id',
+    pre_hook="{{ delete_undelivered('bank_txn_id', source('bronze', 'bank_transactions_raw'), 'trim(bank_txn_id)', ['delivered_on', 'last_delivered_on']) }}"
+) }}
 
 with latest as (
     select
@@ -10,10 +15,10 @@ with latest as (
         max(partition_date) over (partition by bank_txn_id) as last_delivered_on
     from {{ source('bronze', 'bank_transactions_raw') }}
     {% if is_incremental() %}
-    where bank_txn_id in (
-        select bank_txn_id from {{ source('bronze', 'bank_transactions_raw') }}
-        where {{ in_partition_window('partition_date') }}
-    )
+    where {{ redelivered_keys(
+        'trim(bank_txn_id)', source('bronze', 'bank_transactions_raw'), 'partition_date', 'bank_txn_id',
+        ['delivered_on', 'last_delivered_on']
+    ) }}
     {% endif %}
     qualify row_number() over (
         partition by bank_txn_id

@@ -1,8 +1,14 @@
 {#- Customer accounts, one row per version (SCD Type 2 over the delivered changes): a new
     version starts on the updated_on of a delivery that changes an attribute; deliveries that
     repeat the current state add nothing. valid_to is exclusive, null while current. Accounts
-    the window touched are rebuilt from their whole delivered history. -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='customer_code') }}
+    the window touched (or an earlier delivery of a window day did: a re-delivery may withdraw a
+    version) are rebuilt from their whole delivered history. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='customer_code',
+    pre_hook="{{ delete_undelivered('customer_code', source('bronze', 'customers_raw'), 'trim(customer_code)') }}"
+) }}
 
 with delivered as (
     select
@@ -18,10 +24,7 @@ with delivered as (
         _source_line
     from {{ source('bronze', 'customers_raw') }}
     {% if is_incremental() %}
-    where trim(customer_code) in (
-        select trim(customer_code) from {{ source('bronze', 'customers_raw') }}
-        where {{ in_partition_window('partition_date') }}
-    )
+    where {{ redelivered_keys('trim(customer_code)', source('bronze', 'customers_raw'), 'partition_date', 'customer_code') }}
     {% endif %}
 ),
 

@@ -1,7 +1,12 @@
 {#- Sales order lines, typed and deduplicated (a line delivered again replaces the earlier
     copy), with the channel spelling mapped to its code. Orders the window touched are
     rebuilt whole. An order is the customer's invoice, due on due_date. -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='order_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='order_id',
+    pre_hook="{{ delete_undelivered('order_id', source('bronze', 'orders_raw'), 'trim(order_id)') }}"
+) }}
 
 with latest as (
     {{ latest_delivered('orders_raw', 'order_id, line_no', 'partition_date desc, _source_file desc, _source_line desc', 'order_id') }}

@@ -1,7 +1,12 @@
 {#- Customer payments in their latest state (pending, paid, failed), each allocated to one
     order; method spellings mapped, statuses standardized. A state delivered later (by
     updated_on) wins. -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='payment_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='payment_id',
+    pre_hook="{{ delete_undelivered('payment_id', source('bronze', 'payments_raw'), 'trim(payment_id)') }}"
+) }}
 
 with latest as (
     {{ latest_delivered('payments_raw', 'payment_id', 'updated_on desc, partition_date desc, _source_line desc') }}

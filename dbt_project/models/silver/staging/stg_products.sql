@@ -1,5 +1,10 @@
 {#- The product catalogue, latest values per SKU (SCD Type 1: a price change overwrites). -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sku') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='sku',
+    pre_hook="{{ delete_undelivered('sku', source('bronze', 'products_raw'), 'trim(sku)') }}"
+) }}
 
 with latest as (
     {{ latest_delivered('products_raw', 'sku', 'updated_on desc, partition_date desc, _source_line desc') }}

@@ -1,5 +1,10 @@
 {#- Shipments in their latest state (in_transit, delivered, returned), carrier mapped. -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='shipment_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='shipment_id',
+    pre_hook="{{ delete_undelivered('shipment_id', source('bronze', 'shipments_raw'), 'trim(shipment_id)') }}"
+) }}
 
 with latest as (
     {{ latest_delivered('shipments_raw', 'shipment_id', 'updated_on desc, partition_date desc, _source_line desc') }}

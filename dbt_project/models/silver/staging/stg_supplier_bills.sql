@@ -1,5 +1,10 @@
 {#- Supplier bills (accounts payable) in their latest state. -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='bill_id') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='bill_id',
+    pre_hook="{{ delete_undelivered('bill_id', source('bronze', 'supplier_bills_raw'), 'trim(bill_id)') }}"
+) }}
 
 with latest as (
     {{ latest_delivered('supplier_bills_raw', 'bill_id', 'updated_on desc, partition_date desc, _source_line desc') }}
