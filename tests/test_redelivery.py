@@ -1,4 +1,5 @@
-"""A corrected delivery replaces what it corrects, in every table built from it.
+"""A corrected delivery replaces what it corrects, in every table built from it; a rerun, or a run
+killed mid-build and run again, changes nothing.
 
 One world is loaded through gold, then four of its deliveries are replaced by corrected copies:
 an invoice posted by mistake is gone from its day, a later clearing of another invoice is gone
@@ -11,9 +12,14 @@ Dagster runs."""
 
 import csv
 import io
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -75,7 +81,7 @@ def choose_withdrawals(landing: Path) -> list[Withdrawal]:
     updated = next(
         (code, seen[1][0])
         for code, seen in sorted(customers.items())
-        if len(seen) >= 2 and CORRECTED_DAY <= seen[1][0] and seen[1][1] != {**seen[0][1], "updated_on": seen[1][1]["updated_on"]}
+        if len(seen) >= 2 and seen[1][0] >= CORRECTED_DAY and changed_attributes(seen[0][1], seen[1][1])
     )
     payments = lines_by_day(landing, "payments", "payment_id")
     paid_once = next(p for p, seen in sorted(payments.items()) if [d for d, _ in seen] == [CORRECTED_DAY])
@@ -85,6 +91,10 @@ def choose_withdrawals(landing: Path) -> list[Withdrawal]:
         Withdrawal("a customer's update", "customers", updated[1], "customer_code", updated[0]),
         Withdrawal("a payment", "payments", CORRECTED_DAY, "payment_id", paid_once),
     ]
+
+
+def changed_attributes(before: dict, after: dict) -> bool:
+    return {**before, "updated_on": after["updated_on"]} != after
 
 
 def withdraw(landing: Path, withdrawal: Withdrawal) -> None:
@@ -169,3 +179,65 @@ def test_running_the_corrected_days_again_changes_nothing(worlds):
     before = content_hashes(settings.warehouse_path, settings.landing_url)
     assert run_days(corrected.defs, corrected.instance, min(w.day for w in withdrawals), WORLD.end).success
     assert differing(content_hashes(settings.warehouse_path, settings.landing_url), before) == {}
+
+
+RERUN = (CORRECTED_DAY - timedelta(days=2), CORRECTED_DAY + timedelta(days=2))
+
+
+def test_three_reruns_of_a_window_give_the_same_tables(worlds):
+    _, world, _ = worlds
+    settings = world.settings
+    clean = content_hashes(settings.warehouse_path, settings.landing_url)
+    for _ in range(3):
+        assert run_days(world.defs, world.instance, *RERUN).success
+        assert differing(content_hashes(settings.warehouse_path, settings.landing_url), clean) == {}
+
+
+def test_a_run_killed_mid_build_and_run_again_gives_the_same_tables(worlds):
+    """kill -9 of a run's process (and its dbt) while dbt writes silver and gold, as the out-of-memory
+    killer would; the days run again give the tables of the clean run."""
+    _, world, _ = worlds
+    settings = world.settings
+    clean = content_hashes(settings.warehouse_path, settings.landing_url)
+    env = {**os.environ, "SMEPULSE_DATA_DIR": settings.data_dir, "SMEPULSE_PARTITIONS_START": "2019-01-01"}
+    command = [sys.executable, "-c", RUN_DAYS, f"{RERUN[0]}", f"{RERUN[1]}"]
+    run = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        dbt = wait_for_dbt_build(run.pid)
+        time.sleep(3)  # into the build: some models replaced, others not yet
+        os.killpg(run.pid, signal.SIGKILL)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    assert dbt is not None, "the run never started dbt"
+    assert run.returncode == -signal.SIGKILL
+    assert run_days(world.defs, world.instance, *RERUN).success
+    assert differing(content_hashes(settings.warehouse_path, settings.landing_url), clean) == {}
+
+
+RUN_DAYS = """
+import sys
+from datetime import date
+from smepulse_assets.definitions import build_defs
+from smepulse_assets.tools.runs import run_days
+from smepulse_lib.instance.event_log import ephemeral_instance
+from smepulse_lib.settings import Settings
+settings = Settings.from_env()
+run_days(build_defs(settings), ephemeral_instance(), date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2]))
+"""
+
+
+def wait_for_dbt_build(session: int, timeout: float = 300) -> int | None:
+    """The pid of the ``dbt build`` the run in process group ``session`` started, once it runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if os.getpgid(int(pid)) == session and b"build" in command and any(b"dbt" in c for c in command):
+                    return int(pid)
+            except (OSError, ProcessLookupError):
+                continue
+        time.sleep(0.2)
+    return None

@@ -74,8 +74,16 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
 
     storage.write_bytes(drop_url(landing, date(2020, 1, 2)), csv_bytes(*ROWS[:2]))  # a re-delivery
     changed = evaluate_drop_sensor(platform.defs, platform.instance, again.cursor)
-    assert [r.partition_key for r in changed.run_requests] == ["2020-01-02"]
+    # the corrected day and every loaded day after it, whose snapshots count what it delivered
+    [request] = changed.run_requests
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2020-01-02", "2020-01-05")
+    assert request.tags[SOURCES_TAG] == "kaggle_invoices"
     assert len({r.run_key for r in result.run_requests + changed.run_requests}) == 3
+
+    os.remove(drop_url(landing, date(2020, 1, 5)))  # a delivery taken back whole: the day changed too
+    removed = evaluate_drop_sensor(platform.defs, platform.instance, changed.cursor)
+    assert [r.partition_key for r in removed.run_requests] == ["2020-01-05"]
+    assert "2020-01-05/invoices_2020-01-05.csv" not in json.loads(removed.cursor)["kaggle_invoices"]["files"]
 
 
 def test_sources_landing_on_the_same_day_request_one_run(platform):

@@ -50,7 +50,7 @@
 
 {#- The invoice states in force: the history without its withdrawn rows. -#}
 {% macro live_invoice_history() -%}
-    (select * from {{ ref('stg_ar_invoice_history') }} where not is_retracted)
+    (select * from {{ ref('stg_ar_invoice_history') }} where is_retracted is not true)
 {%- endmacro %}
 
 {#- Pre-hook of a model keyed by `column` (doc_id, customer_number) with delete+insert: the keys

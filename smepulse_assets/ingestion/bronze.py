@@ -23,6 +23,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from smepulse_assets.ingestion.delivery import APPEND, content_digest, loaded_before, refuse_rewritten
 from smepulse_assets.ingestion.landing import Entry, loaded_and_skipped, source_entries
 from smepulse_assets.ingestion.parse import DropFileError, check_drop_file, parse_drop_files
 from smepulse_assets.ingestion.spec import QUARANTINE_SCHEMA, SourceSpec
@@ -43,6 +44,7 @@ class DayLoad:
     quarantined: pa.Table  # quarantine schema
     rows_read: int
     skipped: list[Entry] = field(default_factory=list)  # files in the day's folder not loaded, with the rule
+    digests: list[str] = field(default_factory=list)  # of each loaded file's content, in the order of files
 
     def counts(self) -> "DayCounts":
         return DayCounts(
@@ -88,7 +90,8 @@ def day_files(spec: SourceSpec, landing_url: str, day: date) -> DayFiles:
 def read_days(spec: SourceSpec, days: list[date], files: dict[date, DayFiles], ingested_at: datetime) -> list[DayLoad]:
     """Parse the days' files together, then split rows and quarantine back into their days."""
     day_of = {url: day for day in days for url in files[day].loaded}
-    parsed = parse_drop_files(spec, ((url, delivered_bytes(url)) for url in day_of), day_of)
+    digests: dict[str, str] = {}
+    parsed = parse_drop_files(spec, _read_and_digest(day_of, digests), day_of)
     rows = _table(parsed.rows, spec.bronze_schema, ingested_at)
     quarantined = _table(parsed.quarantined.assign(source=spec.name), QUARANTINE_SCHEMA, ingested_at)
     row_days = _indices_by_day(parsed.rows, day_of)
@@ -101,9 +104,18 @@ def read_days(spec: SourceSpec, days: list[date], files: dict[date, DayFiles], i
             quarantined=quarantined.take(pa.array(quarantine_days.get(day, []), type=pa.int64())),
             rows_read=sum(parsed.rows_read_by_file[url] for url in files[day].loaded),
             skipped=files[day].skipped,
+            digests=[digests[url] for url in files[day].loaded],
         )
         for day in days
     ]
+
+
+def _read_and_digest(urls, digests: dict[str, str]):
+    """Each file's bytes, one at a time (each let go once parsed), noting its content's digest."""
+    for url in urls:
+        data = delivered_bytes(url)
+        digests[url] = content_digest(data)
+        yield url, data
 
 
 def delivered_bytes(url: str) -> bytes:
@@ -137,6 +149,7 @@ SKIPPED_TYPE = pa.list_(pa.struct([("file", pa.string()), ("rule", pa.string())]
 LOAD_SCHEMA = pa.schema(
     [
         ("files", pa.list_(pa.string())),
+        ("digests", pa.list_(pa.string())),  # of each file's content (delivery.py), in the order of files
         ("skipped", SKIPPED_TYPE),  # files under the day's folder not loaded, each with the rule that skipped it
         ("rows_read", pa.int64()),
         ("rows_loaded", pa.int64()),
@@ -156,6 +169,7 @@ def write_day(spec: SourceSpec, lake_url: str, load: DayLoad, ingested_at: datet
     storage.write_parquet(partition_url(lake_url, spec.quarantine_table, load.day), load.quarantined)
     record = {
         "files": [load.files],
+        "digests": [load.digests],
         "skipped": [[{"file": e.url, "rule": e.skip} for e in load.skipped]],
         "rows_read": [load.rows_read],
         "rows_loaded": [load.rows.num_rows],
@@ -331,6 +345,9 @@ def write_window(
         write_day(spec, lake_url, load, ingested_at)
         return load.counts()
 
+    if spec.delivery == APPEND:
+        earlier = {day: loaded_before(load_record_url(spec, lake_url, day)) for day in days}
+        refuse_rewritten(spec, earlier, {day: day_files(spec, landing_url, day).loaded for day in days})
     with ThreadPoolExecutor(WRITE_THREADS) as pool:
         for batch in load_window(spec, landing_url, days, ingested_at):
             yield from pool.map(write, batch)

@@ -99,8 +99,37 @@ def plan_drop_runs(
                 changed.setdefault(day, []).append(f"{spec.name}/{relative}={fingerprint}")
                 plan.sources.setdefault(day, set()).add(spec.name)
                 state["files"][relative] = fingerprint
+        for relative in sorted(set(seen) - set(files)):  # removed: the day's delivery changed too
+            day = _partition_day(relative.split("/", 1)[0], partitions_def)
+            if day is not None:
+                changed.setdefault(day, []).append(f"{spec.name}/{relative}=removed")
+                plan.sources.setdefault(day, set()).add(spec.name)
+            del state["files"][relative]
+    _through_newest_loaded(changed, _newest_day(cursor, partitions_def))
     plan.ranges = _contiguous_ranges(changed)
     return plan
+
+
+def _newest_day(cursor: dict, partitions_def: dg.PartitionsDefinition) -> date | None:
+    """The newest day with a file seen before this tick: loaded, or requested already."""
+    days = [
+        _partition_day(relative.split("/", 1)[0], partitions_def)
+        for state in cursor.values()
+        for relative in state.get("files", {})
+    ]
+    return max((d for d in days if d is not None), default=None)
+
+
+def _through_newest_loaded(changed: dict[date, list[str]], newest: date | None) -> None:
+    """A changed day before the newest loaded one (a corrected or late delivery) also changes the
+    days after it: their snapshots (aging, the customer's payment record, features as of each
+    day) count what it delivered. They join its run, so a correction reaches every table."""
+    if newest is None or not changed or min(changed) >= newest:
+        return
+    day = min(changed)
+    while day < newest:
+        day += timedelta(days=1)
+        changed.setdefault(day, []).append("follows an earlier changed day")
 
 
 def _contiguous_ranges(changed: dict[date, list[str]]) -> list[tuple[date, date, str]]:

@@ -95,6 +95,7 @@ class SourceSpec:
     # Longest field a row may carry, in bytes of UTF-8: a longer one quarantines its row (rule
     # field_too_long) whichever CSV reader read the file
     max_field_bytes: int = 16 * 2**20
+    delivery: str = "replace"  # or "append": what a new delivery of a day means (delivery.py)
 
     @property
     def header(self) -> tuple[str, ...]:
@@ -161,6 +162,9 @@ def load_source_spec(path: Path) -> SourceSpec:
     max_field_bytes = body.get("max_field_bytes", SourceSpec.max_field_bytes)
     if type(max_field_bytes) is not int or max_field_bytes < 1:
         raise RulesError(f"{where}: max_field_bytes {max_field_bytes!r} is not a positive whole number of bytes")
+    delivery = str(body.get("delivery", SourceSpec.delivery))
+    if delivery not in DELIVERY_KINDS:
+        raise RulesError(f"{where}: delivery {delivery!r} is not one of {list(DELIVERY_KINDS)}")
     return SourceSpec(
         name,
         description,
@@ -173,10 +177,12 @@ def load_source_spec(path: Path) -> SourceSpec:
         delivery_key,
         on_conflict,
         max_field_bytes,
+        delivery,
     )
 
 
 ON_CONFLICT = {"quarantine", "last_line_wins"}
+DELIVERY_KINDS = ("replace", "append")  # what each means: delivery.py
 
 
 def _column(body, where: str) -> Column:

@@ -63,7 +63,7 @@ daily as (
     select
         customer_number,
         event_day,
-        sum(invoiced) as invoiced,
+        {{ exact_sum('invoiced') }} as invoiced,
         sum(paid) as paid,
         sum(days_late) as days_late
     from (
@@ -99,7 +99,7 @@ daily as (
         coalesce(p.invoices_paid, 0),
         coalesce(p.days_late, 0)
     from (
-        select customer_number, sum(amount_reporting) as invoiced
+        select customer_number, {{ exact_sum('amount_reporting') }} as invoiced
         from {{ live_invoice_history() }}
         where state_version = 1 and valid_from < {{ window_start() }}
             and customer_number in (select customer_number from history)

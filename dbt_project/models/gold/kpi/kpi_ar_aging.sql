@@ -31,7 +31,7 @@ counted as (
         g.aging_bucket,
         g.bucket_order,
         count(s.doc_id) as invoice_count,
-        coalesce(sum(s.amount_reporting), 0) as open_amount
+        coalesce({{ exact_sum('s.amount_reporting') }}, 0) as open_amount
     from grid as g
     left join snapshot as s
         on
@@ -48,5 +48,5 @@ select
     bucket_order,
     invoice_count,
     round(open_amount, 2) as open_amount,
-    coalesce(open_amount / nullif(sum(open_amount) over (partition by as_of_date), 0), 0) as amount_share
+    coalesce(open_amount / nullif({{ exact_sum('open_amount', 'over (partition by as_of_date)') }}, 0), 0) as amount_share
 from counted

@@ -18,13 +18,13 @@ daily as (
     select
         as_of_date,
         sum(case when invoice_date = as_of_date then 1 else 0 end) as invoices_posted,
-        sum(case when invoice_date = as_of_date then amount_reporting else 0 end) as invoiced_amount,
+        {{ exact_sum('case when invoice_date = as_of_date then amount_reporting else 0 end') }} as invoiced_amount,
         sum(case when status = 'paid' then 1 else 0 end) as invoices_paid,
-        sum(case when status = 'paid' then amount_reporting else 0 end) as paid_amount,
+        {{ exact_sum("case when status = 'paid' then amount_reporting else 0 end") }} as paid_amount,
         sum(case when status = 'open' then 1 else 0 end) as open_invoices,
-        sum(case when status = 'open' then amount_reporting else 0 end) as open_amount,
+        {{ exact_sum("case when status = 'open' then amount_reporting else 0 end") }} as open_amount,
         sum(case when status = 'open' and days_overdue > 0 then 1 else 0 end) as overdue_invoices,
-        sum(case when status = 'open' and days_overdue > 0 then amount_reporting else 0 end) as overdue_amount,
+        {{ exact_sum("case when status = 'open' and days_overdue > 0 then amount_reporting else 0 end") }} as overdue_amount,
         sum(case when status = 'open' and is_overdue_30 then 1 else 0 end) as overdue_30_invoices,
         sum(case when status = 'open' and is_overdue_60 then 1 else 0 end) as overdue_60_invoices,
         sum(case when is_high_risk then 1 else 0 end) as high_risk_invoices,
@@ -36,7 +36,7 @@ daily as (
 sales as (  -- credit sales by posting day, reaching back one DSO window before the first day
     select
         invoice_date,
-        sum(amount_reporting) as invoiced
+        {{ exact_sum('amount_reporting') }} as invoiced
     from {{ ref('stg_ar_invoices') }}
     where invoice_date between {{ dbt.dateadd('day', 1 - window_days, window_start()) }} and {{ window_end() }}
     group by invoice_date
@@ -49,7 +49,7 @@ history_start as (
 trailing_sales as (
     select
         d.as_of_date,
-        coalesce(sum(s.invoiced), 0) as trailing_invoiced_amount,
+        coalesce({{ exact_sum('s.invoiced') }}, 0) as trailing_invoiced_amount,
         {{ trailing_window_days('h.first_invoice_date', 'd.as_of_date', window_days) }} as dso_window_days
     from daily as d
     cross join history_start as h

@@ -20,7 +20,7 @@ daily as (  -- reaching a week before the window, for the comparisons
         sum(quantity) as units,
         sum(revenue_vnd) as revenue_vnd,
         sum(cost_vnd) as cost_vnd,
-        sum(revenue_reporting) as revenue_reporting
+        {{ exact_sum('revenue_reporting') }} as revenue_reporting
     from {{ ref('fact_orders') }}
     where order_date between {{ dbt.dateadd('day', -7, window_start()) }} and {{ window_end() }}
     group by order_date

@@ -64,7 +64,7 @@ daily as (
         sum(posted) as posted,
         sum(paid) as paid,
         sum(days_late) as days_late,
-        sum(open_amount_change) as open_amount_change
+        {{ exact_sum('open_amount_change') }} as open_amount_change
     from events
     {% if continue_record %}
     where {{ in_partition_window('as_of_date') }}

@@ -140,8 +140,8 @@ openings as (  -- noqa: ST03
         sum(days_late) as late_sum,
         sum(days_late::double * days_late) as late_squares,
         sum(case when days_late > 30 then 1 else 0 end) as over_30,
-        sum(opened_amount) as opened_amount,
-        sum(paid_amount) as paid_amount
+        {{ exact_sum('opened_amount') }} as opened_amount,
+        {{ exact_sum('paid_amount') }} as paid_amount
 {%- endset %}
 before_window as (
     select
@@ -247,8 +247,8 @@ sums as (
         sum(late_squares) as late_squares,
         sum(over_30) as over_30,
         max(last_payment_date) as last_payment_date,
-        sum(opened_amount) as opened_amount,
-        sum(paid_amount) as paid_amount
+        {{ exact_sum('opened_amount') }} as opened_amount,
+        {{ exact_sum('paid_amount') }} as paid_amount
     from (
         select o.doc_id, b.* exclude (customer_number)
         from openings as o

@@ -11,7 +11,7 @@ with cash as (
     select
         'ar_invoices' as stream,
         payment_date as cash_date,
-        sum(amount_reporting) as cash_in
+        {{ exact_sum('amount_reporting') }} as cash_in
     from {{ ref('stg_ar_invoices') }}
     where not is_open
     group by payment_date
