@@ -5,6 +5,7 @@ it; then one day is broken one way and the source's checks judge that day. The
 broken rule fails with its configured severity and every other rule passes.
 """
 
+import dataclasses
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -237,3 +238,39 @@ def test_load_records_written_before_skipped_files_were_recorded_still_read(lake
     with stored_data_reader(spec, settings.lake_url, window) as con:
         assert failing({r.check_name: r for r in source_checks.evaluate(con, spec.rules, window)}) == {}
     assert failing(judge(settings, spec, all_days())) == {}
+
+
+def test_an_append_only_source_refuses_a_rewritten_or_removed_file_and_takes_a_new_one(lake):
+    """`delivery: append`: a file loaded before is never rewritten or taken back. A rerun that finds
+    one changed or gone fails naming it, before anything is written; a new file beside it loads.
+    (Under the default `delivery: replace` the same changes are a new delivery of the day.)"""
+    settings, spec = lake
+    append = dataclasses.replace(spec, delivery="append")
+    day = JUDGED
+    load(settings, append, [day])
+    [url] = load_record_files(settings, append, day)
+    record = storage.read_parquet(load_record_url(append, settings.lake_url, day))
+    assert len(record.column("digests")[0].as_py()) == 1
+    original = storage.read_bytes(url)
+    written = Path(partition_url(settings.lake_url, append.raw_table, day)).read_bytes()
+
+    storage.write_bytes(url, original + b"\n")  # other bytes (a blank line at the end), the same rows
+    with pytest.raises(dg.Failure, match=r"append-only \(delivery: append\): .* its content has changed since"):
+        load(settings, append, [day])
+    Path(url).unlink()
+    with pytest.raises(dg.Failure, match=r"was loaded before and is gone"):
+        load(settings, append, [day])
+    assert Path(partition_url(settings.lake_url, append.raw_table, day)).read_bytes() == written  # untouched
+
+    storage.write_bytes(url, original)
+    first_line = original.split(b"\n", 2)[:2]
+    storage.write_bytes(
+        storage.join(settings.landing_url, spec.name, f"{day}", "later.csv"), b"\n".join(first_line) + b"\n"
+    )
+    load(settings, append, [day])
+    assert len(load_record_files(settings, append, day)) == 2
+    load(settings, spec, [day])  # replace: the same folder is simply the day's delivery
+
+
+def load_record_files(settings, spec, day) -> list[str]:
+    return storage.read_parquet(load_record_url(spec, settings.lake_url, day)).column("files")[0].as_py()
