@@ -63,15 +63,17 @@ def test_sensor_drives_the_whole_range_as_one_run(world):
 
 def test_a_sensor_started_after_the_load_counts_what_was_loaded_as_seen(world):
     """The drop sensor ships running; started with no cursor after days were loaded in process (as
-    `smepulse demo` does), it requests nothing for them, and a file rewritten later is new."""
-    platform, _config, _, _ = world
+    `smepulse demo` does), it requests nothing for them, and a file rewritten later is a new
+    delivery of its day, run with every loaded day after it."""
+    platform, config, _, _ = world
     first = evaluate_drop_sensor(platform.defs, platform.instance)
     assert first.run_requests == [] and first.skip_reason is not None
     time.sleep(0.01)
     url = drop_url(platform.settings.landing_url, date(2020, 2, 10))
     storage.write_bytes(url, storage.read_bytes(url))  # the same content delivered again, later
     again = evaluate_drop_sensor(platform.defs, platform.instance, first.cursor)
-    assert [r.partition_key for r in again.run_requests] == ["2020-02-10"]
+    [request] = again.run_requests
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2020-02-10", f"{config.end}")
     assert platform.defs.resolve_sensor_def(DROP_SENSOR).default_status == dg.DefaultSensorStatus.RUNNING
 
 

@@ -140,7 +140,7 @@ def worlds(tmp_path_factory):
     return corrected, never_had, withdrawals
 
 
-LIVE = {"silver.stg_ar_invoice_history": "not is_retracted"}
+LIVE = {"silver.stg_ar_invoice_history": "not is_retracted", "silver.stg_customers": "not is_retracted"}
 
 
 def test_every_table_equals_the_world_that_never_had_the_withdrawn_rows(worlds):
@@ -151,9 +151,9 @@ def test_every_table_equals_the_world_that_never_had_the_withdrawn_rows(worlds):
     assert differing(left, right) == {}
 
 
-def test_the_history_keeps_the_withdrawn_states_with_the_reason(worlds):
+def test_the_histories_keep_the_withdrawn_versions_with_the_reason(worlds):
     corrected, _, withdrawals = worlds
-    posted, cleared = withdrawals[0], withdrawals[1]
+    posted, cleared, update = withdrawals[0], withdrawals[1], withdrawals[2]
     with duckdb.connect(corrected.settings.warehouse_path, read_only=True) as con:
         retracted = con.execute(
             "select doc_id, is_open, valid_from, valid_to, is_current, retraction_reason "
@@ -165,12 +165,19 @@ def test_the_history_keeps_the_withdrawn_states_with_the_reason(worlds):
         gone = con.execute(
             "select count(*) from gold.fact_ar_invoices where doc_id = ?", [int(float(posted.key))]
         ).fetchone()[0]
+        customer = con.execute(
+            "select customer_code, valid_to = valid_from, is_current, retraction_reason "
+            "from silver.stg_customers where is_retracted"
+        ).fetchall()
     assert {(r[0], r[1]) for r in retracted} == {(int(float(posted.key)), True), (int(float(cleared.key)), False)}
     for _, _, valid_from, valid_to, is_current, reason in retracted:
         assert valid_to == valid_from and not is_current  # in force on no day
         assert reason.startswith(f"withdrawn: the delivery of {valid_from}")
     assert current == [(True,)]  # open again: its clearing was withdrawn
     assert gone == 0
+    [(code, no_days, is_current, reason)] = customer
+    assert (code, no_days, is_current) == (update.key, True, False)
+    assert reason.startswith(f"withdrawn: the delivery of {update.day} that carried this version")
 
 
 def test_running_the_corrected_days_again_changes_nothing(worlds):

@@ -27,3 +27,4 @@ left join {{ ref('dim_geo') }} as country_level
     on c.country_code = country_level.country_code and country_level.province_code is null
 inner join {{ ref('dim_geo') }} as unknown
     on unknown.country_code = 'ZZ'
+where c.is_retracted is not true  -- withdrawn versions are in force on no day

@@ -10,7 +10,7 @@
 ) }}
 
 with days as (
-    {{ model_days("(select min(valid_from) from " ~ ref('stg_customers') ~ ")", "select max(order_date) from " ~ ref('stg_orders')) }}
+    {{ model_days("(select min(valid_from) from " ~ ref('stg_customers') ~ " where is_retracted is not true)", "select max(order_date) from " ~ ref('stg_orders')) }}
 ),
 
 accounts as (  -- the version of each account in force at the end of each day
@@ -20,6 +20,7 @@ accounts as (  -- the version of each account in force at the end of each day
     from days as d
     inner join {{ ref('stg_customers') }} as c
         on d.as_of_date >= c.valid_from and (c.valid_to is null or d.as_of_date < c.valid_to)
+        and c.is_retracted is not true
 ),
 
 orders as (
@@ -101,6 +102,7 @@ opened as (
         customer_code,
         min(valid_from) as opened_on
     from {{ ref('stg_customers') }}
+    where is_retracted is not true
     group by customer_code
 ),
 
