@@ -6,10 +6,11 @@ also the generator's irreducible error on the same holdout invoices (its true ex
 delay is known, see smepulse_assets/tools/generator/payment_model.py); and the time one
 training and one day's scoring take, measured by running the assets again.
 
-    .venv/bin/python benchmarks/ml.py [--days 90] [--start 2020-01-01]
+    .venv/bin/python benchmarks/ml.py [--days 90] [--start YYYY-MM-DD (default: where the data starts)]
 """
 
 import argparse
+import os
 import time
 from datetime import date, timedelta
 
@@ -85,10 +86,12 @@ def time_assets(defs: dg.Definitions, day: date) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--start", type=date.fromisoformat, default=date(2020, 1, 1))
+    settings = Settings.from_env()
+    # the data directory's own world: `make demo` records where its data starts
+    parser.add_argument("--start", type=date.fromisoformat, default=date.fromisoformat(settings.partitions_start))
     parser.add_argument("--days", type=int, default=90)
     args = parser.parse_args()
-    settings = Settings.from_env()
+    os.environ.setdefault("DAGSTER_HOME", settings.dagster_home)  # the instance the demo materialized into
     client = MlflowClient(settings.mlflow_tracking_uri)
     runs = newest_runs(client)
     for name, run in sorted(runs.items()):

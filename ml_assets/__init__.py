@@ -5,6 +5,10 @@ champion), their evaluations are asset checks, and their scores are assets writt
 the warehouse's ``ml`` schema, which gold's ``score_*`` models read as a dbt source.
 """
 
+from smepulse_lib.native_threads import limit_loaded_libraries, limit_native_threads
+
+limit_native_threads()  # before scikit-learn loads (an entry point may import this package first)
+
 import dagster as dg
 
 from ml_assets import churn, collection_priority
@@ -20,6 +24,7 @@ __all__ = ["build_ml_assets", "end_mlflow_run_hooks", "mlflow_resource"]
 
 
 def build_ml_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    limit_loaded_libraries()  # numpy and scikit-learn are loaded by now, whoever loaded them first
     return [
         *build_payment_date_assets(partitions_def),
         *build_classifier_assets(collection_priority.SPEC, partitions_def),

@@ -2,6 +2,10 @@
 
 import warnings
 
+from smepulse_lib.native_threads import limit_native_threads
+
+limit_native_threads()  # first: before anything this process imports loads numpy or scikit-learn
+
 from dagster import BetaWarning
 
 # Beta APIs the platform relies on by choice, whose warnings a user cannot act on: Dagster warns

@@ -19,8 +19,10 @@ accounts as (  -- the version of each account in force at the end of each day
         c.*
     from days as d
     inner join {{ ref('stg_customers') }} as c
-        on d.as_of_date >= c.valid_from and (c.valid_to is null or d.as_of_date < c.valid_to)
-        and c.is_retracted is not true
+        on
+            d.as_of_date >= c.valid_from
+            and (c.valid_to is null or d.as_of_date < c.valid_to)
+            and c.is_retracted is not true
 ),
 
 orders as (

@@ -80,7 +80,11 @@ live as (
     )
 )
 
-select *, false as is_retracted, cast(null as varchar) as retraction_reason from live
+select
+    *,
+    false as is_retracted,
+    cast(null as varchar) as retraction_reason
+from live
 {% if is_incremental() %}
 union all by name
 select
