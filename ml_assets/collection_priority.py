@@ -7,9 +7,11 @@ than 30 days past due are late by definition (probability 1, no model). Gold ran
 probability x open amount into the worklist (score_ar_priority, ar_collection_worklist).
 Training takes one row per invoice and week of its open life (age divisible by 7),
 so a long-open invoice does not outweigh the rest. Baselines: the customer's
-historical share of invoices paid more than 30 days late, and the overall rate.
+historical share of invoices paid more than 30 days late, shrunk toward the overall rate
+when its record is short, and the overall rate.
 """
 
+import numpy as np
 import pandas as pd
 
 from ml_assets.classifiers import ClassifierSpec, sql_number
@@ -34,20 +36,46 @@ SERVING_BASELINE = "customer_history"  # scores until a model beats it
 # and customer-to-date joins were two thirds of the baseline's scoring (docs/benchmarks.md).
 BASELINE_ROWS_SQL = """
     select r.as_of_date, r.doc_id, f.invoice_id, f.customer_number, r.amount_reporting as open_amount, r.days_past_due,
-           f.prior_share_over_30_late
+           f.prior_share_over_30_late, f.prior_paid_invoices
     from silver.ftr_invoice_risk as r
     join silver.ftr_invoice_at_posting as f on f.doc_id = r.doc_id
     where r.status = 'open' and r.days_past_due <= 30 and r.as_of_date between ? and ?
 """
 
 
+# How many invoices' worth of the overall rate a customer's own record is blended with (a beta
+# prior): with two invoices, both late, the raw share says "certainly late again" (1.00), which
+# ranked a not-yet-due invoice fourth on the worklist. The training picks the strength that
+# predicts its own rows best (Brier score), from these.
+PRIOR_STRENGTHS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+
+
+def shrunk_share(share: np.ndarray, paid: np.ndarray, prior: float, strength: float) -> np.ndarray:
+    """The customer's share of invoices paid > 30 days late, shrunk toward the overall rate:
+    (late + strength x prior) / (paid + strength); the prior alone without paid invoices."""
+    late = np.nan_to_num(share) * paid
+    return np.where(paid > 0, (late + strength * prior) / (paid + strength), prior)
+
+
 def _fit_baselines(labelled: pd.DataFrame) -> dict:
-    return {"prior": float(labelled["paid_over_30_late"].astype(int).mean())}
+    label = labelled["paid_over_30_late"].astype(int).to_numpy(float)
+    prior = float(label.mean()) if len(label) else 0.0
+    share = labelled["prior_share_over_30_late"].to_numpy(float)
+    paid = labelled["prior_paid_invoices"].fillna(0).to_numpy(float)
+
+    def brier(strength: float) -> float:
+        return float(np.mean((shrunk_share(share, paid, prior, strength) - label) ** 2)) if len(label) else 0.0
+
+    return {"prior": prior, "strength": min(PRIOR_STRENGTHS, key=brier)}
 
 
 def _baselines(fitted: dict) -> dict[str, str]:
     prior = sql_number(fitted["prior"])
-    return {"customer_history": f"coalesce(prior_share_over_30_late, {prior})", "overall_rate": prior}
+    strength = sql_number(fitted.get("strength", 0.0))  # 0: a baseline fitted before shrinkage, the raw share
+    shrunk = (
+        f"(prior_share_over_30_late * prior_paid_invoices + {strength} * {prior}) / (prior_paid_invoices + {strength})"
+    )
+    return {"customer_history": f"coalesce({shrunk}, {prior})", "overall_rate": prior}
 
 
 SPEC = ClassifierSpec(

@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -274,10 +275,41 @@ def test_baselines_in_sql_put_rows_where_their_fit_does():
     assert got["recency_rate"][[7, 1]].tolist() == pytest.approx([0.3, 0.3])  # the unseen band, and -1 (outside)
     assert got["overall_rate"].tolist() == pytest.approx([0.3] * len(rows))
 
-    shares = pd.DataFrame({"prior_share_over_30_late": pd.Series([0.25, None, 0.03125], dtype=float)})
-    got = baseline_probabilities(collection_priority.SPEC, {"prior": 0.12}, shares)
-    assert got["customer_history"].tolist() == pytest.approx([0.25, 0.12, 0.03125])
+    shares = pd.DataFrame(
+        {
+            "prior_share_over_30_late": pd.Series([0.25, None, 1.0], dtype=float),
+            "prior_paid_invoices": [4, 0, 2],
+        }
+    )
+    got = baseline_probabilities(collection_priority.SPEC, {"prior": 0.12, "strength": 2.0}, shares)
+    # (late + 2 x 0.12) / (paid + 2): two invoices, both late, is not a certainty
+    assert got["customer_history"].tolist() == pytest.approx([(1 + 0.24) / 6, 0.12, (2 + 0.24) / 4])
     assert got["overall_rate"].tolist() == pytest.approx([0.12] * 3)
+    raw = baseline_probabilities(collection_priority.SPEC, {"prior": 0.12}, shares)  # fitted before shrinkage
+    assert raw["customer_history"].tolist() == pytest.approx([0.25, 0.12, 1.0])
+
+
+def test_the_customer_history_baseline_is_shrunk_as_much_as_its_training_rows_say():
+    """Customers whose record predicts their next invoice get little shrinkage; customers whose
+    record is noise (a few invoices each, all with the same chance) get a strong pull to the prior."""
+    rng = np.random.default_rng(7)
+    customers = 400
+
+    def rows(own_rate: np.ndarray) -> pd.DataFrame:
+        paid = rng.integers(1, 4, customers)
+        late = rng.binomial(paid, own_rate)
+        return pd.DataFrame(
+            {
+                "prior_share_over_30_late": late / paid,
+                "prior_paid_invoices": paid,
+                "paid_over_30_late": rng.random(customers) < own_rate,
+            }
+        )
+
+    habitual = collection_priority.SPEC.fit_baselines(rows(rng.choice([0.02, 0.95], customers)))
+    noise = collection_priority.SPEC.fit_baselines(rows(np.full(customers, 0.3)))
+    assert habitual["strength"] <= 1.0 and noise["strength"] >= 20.0
+    assert noise["prior"] == pytest.approx(0.3, abs=0.06)
 
 
 def test_score_contracts(platform):
@@ -476,10 +508,17 @@ def _score_without_champion(settings, defs, instance, model_name: str, scores: s
 
 def _expected_baseline_probabilities(settings: Settings, day: date, fitted: dict):
     rows = _query(settings, "select * from silver.ml_training_ar_scoring where as_of_date = ?", [day])
-    # the customer-history baseline: the customer's share of invoices paid > 30 days late, else the prior;
+    # the customer-history baseline: the customer's share of invoices paid > 30 days late shrunk toward
+    # the prior (the prior alone without paid invoices);
     # the scores carry the view's id columns (the baseline reads its rows from the view's sources)
     carried = ["invoice_id", "customer_number", "open_amount", "days_past_due"]
-    expected = rows[["doc_id", *carried]].assign(expected=rows["prior_share_over_30_late"].fillna(fitted["prior"]))
+    shrunk = collection_priority.shrunk_share(
+        rows["prior_share_over_30_late"].to_numpy(float),
+        rows["prior_paid_invoices"].to_numpy(float),
+        fitted["prior"],
+        fitted["strength"],
+    )
+    expected = rows[["doc_id", *carried]].assign(expected=shrunk)
     scored = _query(
         settings,
         f"select doc_id, {', '.join(carried)}, probability_over_30_late, model_version "
