@@ -134,6 +134,10 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
             def evaluate(m) -> dict[str, float]:
                 return classification_metrics(m.predict_proba(split.holdout[spec.features])[:, 1], actual)
 
+            def squared_errors(m) -> np.ndarray:  # the Brier score per row
+                return (m.predict_proba(split.holdout[spec.features])[:, 1] - actual) ** 2
+
+            baseline_p = baseline_probabilities(spec, spec.fit_baselines(split.train), split.holdout)
             candidate = Candidate(
                 model_name=spec.model_name,
                 model=model,
@@ -141,11 +145,12 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
                 metrics=evaluate(model),
                 primary="brier",
                 lower_is_better=True,
-                baselines={
-                    name: classification_metrics(p, actual)
-                    for name, p in baseline_probabilities(spec, spec.fit_baselines(split.train), split.holdout).items()
-                },
+                baselines={name: classification_metrics(p, actual) for name, p in baseline_p.items()},
                 champion=evaluate,
+                row_losses=squared_errors,
+                baseline_row_losses={name: (p - actual) ** 2 for name, p in baseline_p.items()},
+                labels=actual,
+                minimum=config.minimum(),
                 params={
                     "max_iter": config.max_iter,
                     "learning_rate": config.learning_rate,

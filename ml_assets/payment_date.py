@@ -284,6 +284,9 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
                 lower_is_better=True,
                 baselines={name: error_metrics(pred, actual) for name, pred in baselines(split.holdout).items()},
                 champion=lambda champion: evaluate(champion, split.holdout),
+                row_losses=lambda m: np.abs(m.predict(split.holdout) - actual),  # the MAE per row
+                baseline_row_losses={name: np.abs(pred - actual) for name, pred in baselines(split.holdout).items()},
+                minimum=config.minimum(),
                 params={
                     "max_iter": config.max_iter,
                     "learning_rate": config.learning_rate,

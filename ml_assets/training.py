@@ -13,11 +13,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from ml_assets import outputs, tracking
 from ml_assets.estimators import TRUSTED_TYPES
+from ml_assets.evidence import Evidence, Minimum, decide, weigh
 from smepulse_lib.conventions import WAREHOUSE_POOL, daily_asset_args
 from smepulse_lib.windows import DayWindow
 
@@ -65,6 +67,12 @@ class TrainingConfig(dg.Config):
     max_holdout_rows: int = 200_000
     # Between trainings a day's run keeps the last one (see kept_training); 1 retrains every day.
     retrain_every_days: int = 7
+    # A holdout smaller than this decides no promotion (evidence.py): the serving model stays
+    min_holdout_rows: int = 100
+    min_holdout_positives: int = 10  # classifiers: of each class
+
+    def minimum(self) -> Minimum:
+        return Minimum(self.min_holdout_rows, self.min_holdout_positives)
 
 
 def trained_metadata(cutoff: date, checks: list[dg.AssetCheckResult]) -> dict[str, Any]:
@@ -227,6 +235,13 @@ class Candidate:
     flavor: str = "sklearn"  # the MLflow flavor that logs and loads the model
     example: tuple[pd.DataFrame, Any] | None = None  # (input, output) for the signature; default: predict
     log_options: dict[str, Any] = field(default_factory=lambda: {"skops_trusted_types": TRUSTED_TYPES})
+    # The gate's evidence (evidence.py): a model's per-row loss on the holdout (of the primary
+    # metric), each baseline's, the holdout's labels (classifiers) and the least holdout that decides.
+    # Without row_losses the gate compares the metrics alone.
+    row_losses: Callable[[Any], np.ndarray] | None = None
+    baseline_row_losses: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: np.ndarray | None = None
+    minimum: Minimum = field(default_factory=Minimum)
 
     def signature(self):
         from mlflow.models import infer_signature
@@ -244,6 +259,7 @@ class GateResult:
     decision: tracking.Promotion
     champion_version: str | None
     champion_metrics: dict[str, float] | None
+    evidence: Evidence | None = None
 
     def metadata(self, candidate: Candidate) -> dict:
         return {
@@ -257,6 +273,7 @@ class GateResult:
                 {"candidate": candidate.metrics, "champion": self.champion_metrics, **candidate.baselines}
             ),
             **{f"holdout_{k}": round(v, 4) for k, v in candidate.metrics.items()},
+            **({"gate_evidence": dg.MetadataValue.json(self.evidence.as_dict())} if self.evidence else {}),
         }
 
 
@@ -265,7 +282,7 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
     import mlflow
 
     previous = tracking.champion_version(candidate.model_name)
-    champion_metrics = None
+    champion_metrics, champion_model = None, None
     if previous is not None:
         champion_model, _ = tracking.load_champion(candidate.model_name, candidate.flavor)
         champion_metrics = candidate.champion(champion_model)
@@ -292,9 +309,21 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
             {name: values[candidate.primary] for name, values in candidate.baselines.items()},
             candidate.lower_is_better,
         )
+        evidence = _evidence(candidate, champion_model)
+        if evidence is not None and (decision.promoted or evidence.shortfall):
+            decision = decide(evidence, first=previous is None)  # a point win must also be a sure one
         mlflow.set_tags({"promoted": str(decision.promoted), "promotion": decision.reason, "model_version": version})
         tracking.record_decision(candidate.model_name, version, decision, candidate.metrics)
-    return GateResult(version, run.info.run_id, decision, previous, champion_metrics)
+    return GateResult(version, run.info.run_id, decision, previous, champion_metrics, evidence)
+
+
+def _evidence(candidate: Candidate, champion_model: Any) -> Evidence | None:
+    if candidate.row_losses is None:
+        return None
+    others = dict(candidate.baseline_row_losses)
+    if champion_model is not None:
+        others["champion"] = candidate.row_losses(champion_model)
+    return weigh(candidate.row_losses(candidate.model), others, candidate.minimum, candidate.labels)
 
 
 def _predict(model, frame: pd.DataFrame):
@@ -335,7 +364,7 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
         check_name=SERVING_CHECK,
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"serving {candidate.model_name}: {observed} on {primary}",
+        description=f"serving {candidate.model_name}: {observed} on {primary}; gate: {result.decision.reason}",
         metadata={
             "observed": observed,
             "threshold": threshold,

@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 
 from ml_assets import anomalies, cashflow, churn, collection_priority
 from ml_assets.classifiers import ClassifierConfig, baseline_probabilities
+from ml_assets.evidence import Minimum, decide, weigh
 from ml_assets.sensor import ml_run_request
 from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion, pip_requirements
 from ml_assets.training import read_training
@@ -260,6 +261,31 @@ def test_decide_promotion_rules():
     assert not decide_promotion(3.0, 2.9, {"due": 5.0}).promoted
     assert not decide_promotion(3.0, None, {"due": 5.0, "median": 2.5}).promoted
     assert decide_promotion(0.9, 0.8, {"rate": 0.5}, lower_is_better=False).promoted
+
+
+def test_the_gate_promotes_only_on_a_holdout_that_can_decide():
+    """Too few rows, or no late payer in the holdout, decides nothing; a small edge within the
+    noise is undecided; a clear one is promoted, with its interval as evidence."""
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 3, 400)
+    baseline = np.abs(noise + 1.0)
+    minimum = Minimum(rows=100, positives=10)
+
+    small = weigh(baseline[:57] * 0.5, {"customer_median": baseline[:57]}, minimum)
+    assert decide(small, first=True).reason.startswith("undecided: 57 labelled holdout rows, fewer than 100")
+    no_late_payer = weigh(baseline, {"overall_rate": baseline}, minimum, labels=np.zeros(400))
+    assert not decide(no_late_payer, first=True).promoted
+    assert "0 positive and 400 negative holdout rows" in no_late_payer.shortfall
+
+    within_noise = weigh(baseline - rng.normal(0.02, 1.0, 400), {"customer_median": baseline}, minimum)
+    assert decide(within_noise, first=True).reason.startswith("undecided: not surely better than customer_median")
+    clear = weigh(baseline * 0.6, {"customer_median": baseline, "due_date": baseline + 2}, minimum)
+    decision = decide(clear, first=True)
+    assert decision.promoted and decision.reason.startswith("first model: surely better than customer_median, due_date")
+    [median, _] = clear.as_dict()["comparisons"]
+    assert median["interval"][1] < 0 and median["mean_difference"] == pytest.approx(-0.4 * baseline.mean(), abs=1e-3)
+    again = weigh(baseline * 0.6, {"customer_median": baseline}, minimum)
+    assert again.comparisons == clear.comparisons[:1]  # a fixed seed: a rerun decides the same
 
 
 def test_baselines_in_sql_put_rows_where_their_fit_does():
