@@ -179,8 +179,12 @@ def test_payment_model_beats_both_baselines(platform):
     assert candidate_mae < holdout["due_date"]["mae"]
     assert candidate_mae < holdout["customer_median_delay"]["mae"]
     assert meta["promoted"] is True and meta["model_version"] == "1"
+    evidence = meta["gate_evidence"]  # the promotion's evidence: rows, and a sure win over each baseline
+    assert evidence["holdout_rows"] >= 100
+    assert {c["against"] for c in evidence["comparisons"]} == {"due_date", "customer_median_delay"}
+    assert all(c["interval"][1] < 0 for c in evidence["comparisons"])
     check = next(c for c in ml.get_asset_check_evaluations() if c.asset_key.to_user_string() == "ml/payment_date_model")
-    assert check.passed
+    assert check.passed and "gate: first model: surely better than" in check.description
 
 
 def test_gate_refuses_a_worse_model(platform):
