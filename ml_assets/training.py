@@ -29,7 +29,9 @@ SERVING_CHECK = "beats_baselines_on_holdout"
 SERVING_CHECK_DESCRIPTION = (
     "The model serving now (the new version when promoted, else the champion) beats every baseline on the "
     "time-based holdout, on the model's primary metric. ERROR when nothing has been promoted yet, when the "
-    "champion loses to a baseline, or when there is too little labelled data to train."
+    "champion loses to a baseline, or when there is too little labelled data to train. A promotion needs a "
+    "holdout that can decide and a sure win (ml_assets/evidence.py); the gate's reason and evidence (holdout "
+    "rows, each loss difference with its 90 % interval) are in the description and metadata."
 )
 # Where a model asset's metadata keeps the serving baseline its training fitted.
 SERVING_BASELINE_KEY = "serving_baseline"
@@ -371,8 +373,20 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
             "serving_version": result.version if result.decision.promoted else (result.champion_version or "none"),
             **({f"serving_{primary}": round(serving[primary], 4)} if serving else {}),
             **{f"baseline_{name}_{primary}": round(v[primary], 4) for name, v in candidate.baselines.items()},
+            **(_evidence_figures(result.evidence) if result.evidence else {}),
         },
     )
+
+
+def _evidence_figures(evidence: Evidence) -> dict[str, Any]:
+    """The gate's evidence as the check shows it: the holdout's size and, against each baseline and
+    the champion, the candidate's mean loss difference with its interval."""
+    figures: dict[str, Any] = {"holdout_rows": evidence.rows}
+    if evidence.positives is not None:
+        figures["holdout_positives"] = evidence.positives
+    for c in evidence.comparisons:
+        figures[f"candidate_vs_{c.against}"] = f"{c.mean_difference:+.4f} [{c.low:+.4f}, {c.high:+.4f}]"
+    return figures
 
 
 def gate_and_report(

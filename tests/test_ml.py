@@ -185,6 +185,8 @@ def test_payment_model_beats_both_baselines(platform):
     assert all(c["interval"][1] < 0 for c in evidence["comparisons"])
     check = next(c for c in ml.get_asset_check_evaluations() if c.asset_key.to_user_string() == "ml/payment_date_model")
     assert check.passed and "gate: first model: surely better than" in check.description
+    assert check.metadata["holdout_rows"].value == evidence["holdout_rows"]
+    assert check.metadata["candidate_vs_customer_median_delay"].value.startswith("-")
 
 
 def test_gate_refuses_a_worse_model(platform):
