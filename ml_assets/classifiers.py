@@ -106,6 +106,23 @@ def classification_metrics(probability: np.ndarray, label: np.ndarray) -> dict[s
     }
 
 
+def reliability_table(probability: np.ndarray, label: np.ndarray, bins: int = 10) -> str:
+    """The calibration of probabilities on a holdout, as markdown: per tenth of the probability
+    scale, how many rows, the mean probability given and the share that turned out positive
+    (calibrated: the two agree)."""
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(probability, edges[1:-1]), 0, bins - 1)
+    lines = ["| probability | rows | mean given | share positive |", "| --- | --- | --- | --- |"]
+    for b in range(bins):
+        rows = which == b
+        if rows.any():
+            lines.append(
+                f"| {edges[b]:.1f}-{edges[b + 1]:.1f} | {int(rows.sum())} | {probability[rows].mean():.3f} "
+                f"| {label[rows].mean():.3f} |"
+            )
+    return "\n".join(lines)
+
+
 def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     model_key = dg.AssetKey(["ml", f"{spec.name}_model"])
     source_key = dg.AssetKey(["silver", spec.source])
@@ -151,6 +168,11 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
                 baseline_row_losses={name: (p - actual) ** 2 for name, p in baseline_p.items()},
                 labels=actual,
                 minimum=config.minimum(),
+                reports={
+                    "holdout_reliability": dg.MetadataValue.md(
+                        reliability_table(model.predict_proba(split.holdout[spec.features])[:, 1], actual)
+                    )
+                },
                 params={
                     "max_iter": config.max_iter,
                     "learning_rate": config.learning_rate,

@@ -244,6 +244,7 @@ class Candidate:
     baseline_row_losses: dict[str, np.ndarray] = field(default_factory=dict)
     labels: np.ndarray | None = None
     minimum: Minimum = field(default_factory=Minimum)
+    reports: dict[str, Any] = field(default_factory=dict)  # more holdout figures for the metadata (calibration)
 
     def signature(self):
         from mlflow.models import infer_signature
@@ -276,6 +277,7 @@ class GateResult:
             ),
             **{f"holdout_{k}": round(v, 4) for k, v in candidate.metrics.items()},
             **({"gate_evidence": dg.MetadataValue.json(self.evidence.as_dict())} if self.evidence else {}),
+            **candidate.reports,
         }
 
 

@@ -18,7 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from ml_assets import anomalies, cashflow, churn, collection_priority
-from ml_assets.classifiers import ClassifierConfig, baseline_probabilities
+from ml_assets.classifiers import ClassifierConfig, baseline_probabilities, reliability_table
 from ml_assets.evidence import Minimum, decide, weigh
 from ml_assets.sensor import ml_run_request
 from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion, pip_requirements
@@ -292,6 +292,17 @@ def test_the_gate_promotes_only_on_a_holdout_that_can_decide():
     assert median["interval"][1] < 0 and median["mean_difference"] == pytest.approx(-0.4 * baseline.mean(), abs=1e-3)
     again = weigh(baseline * 0.6, {"customer_median": baseline}, minimum)
     assert again.comparisons == clear.comparisons[:1]  # a fixed seed: a rerun decides the same
+
+
+def test_the_reliability_table_compares_given_probabilities_with_outcomes():
+    probability = np.array([0.05, 0.05, 0.15, 0.95, 1.0, 0.97])
+    label = np.array([0, 0, 1, 1, 1, 0])
+    lines = reliability_table(probability, label).splitlines()
+    assert lines[2:] == [
+        "| 0.0-0.1 | 2 | 0.050 | 0.000 |",
+        "| 0.1-0.2 | 1 | 0.150 | 1.000 |",
+        "| 0.9-1.0 | 3 | 0.973 | 0.667 |",  # 1.0 belongs to the last tenth
+    ]
 
 
 def test_baselines_in_sql_put_rows_where_their_fit_does():
@@ -583,6 +594,9 @@ def test_without_a_champion_the_worklist_scores_with_the_baseline_its_training_f
     ).records[0]
     fitted = training.asset_materialization.metadata["serving_baseline"].value
     assert fitted == labelled_by[TRAINED_THROUGH] and 0 < fitted["prior"] < 1  # the same fit as from the labels
+    assert fitted["strength"] in collection_priority.PRIOR_STRENGTHS
+    reliability = training.asset_materialization.metadata["holdout_reliability"].value
+    assert reliability.startswith("| probability | rows | mean given | share positive |")
     meta = _score_without_champion(settings, defs, instance, PRIORITY_MODEL, "ar_priority_scores", TRAINED_THROUGH)
     assert meta["model_version"] == "baseline:customer_history"
     assert meta["scored_with"] == f"baseline fitted by the training as of {TRAINED_THROUGH}"
