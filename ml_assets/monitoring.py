@@ -138,11 +138,11 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
             drift = {}
             if champion is not None:
                 columns = ", ".join(DRIFT_FEATURES)  # only what is compared: the rows are ~30 columns wide
+                # a sample chosen by each row's hash, not at random: a rerun reports the same drift
                 reference = outputs.read(
                     con,
-                    f"select {columns} from (select {columns} from silver.ml_training_payment_pred where "
-                    "label_known_on <= ?) "
-                    "using sample 100000 rows",
+                    f"select {columns} from silver.ml_training_payment_pred as t where label_known_on <= ? "
+                    "order by hash(t) limit 100000",
                     [champion[1]],
                 )
                 current = outputs.read(
