@@ -155,11 +155,12 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
                 return (m.predict_proba(split.holdout[spec.features])[:, 1] - actual) ** 2
 
             baseline_p = baseline_probabilities(spec, spec.fit_baselines(split.train), split.holdout)
+            candidate_p = model.predict_proba(split.holdout[spec.features])[:, 1]  # for its metrics and calibration
             candidate = Candidate(
                 model_name=spec.model_name,
                 model=model,
                 features=split.train[spec.features],
-                metrics=evaluate(model),
+                metrics=classification_metrics(candidate_p, actual),
                 primary="brier",
                 lower_is_better=True,
                 baselines={name: classification_metrics(p, actual) for name, p in baseline_p.items()},
@@ -168,11 +169,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
                 baseline_row_losses={name: (p - actual) ** 2 for name, p in baseline_p.items()},
                 labels=actual,
                 minimum=config.minimum(),
-                reports={
-                    "holdout_reliability": dg.MetadataValue.md(
-                        reliability_table(model.predict_proba(split.holdout[spec.features])[:, 1], actual)
-                    )
-                },
+                reports={"holdout_reliability": dg.MetadataValue.md(reliability_table(candidate_p, actual))},
                 params={
                     "max_iter": config.max_iter,
                     "learning_rate": config.learning_rate,
