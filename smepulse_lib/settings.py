@@ -42,6 +42,7 @@ def apply_instance_env() -> None:
 # showed a UI of empty days and a backfill dialog whose default range held nothing.
 PARTITIONS_START_FILE = "partitions_start"
 DEFAULT_PARTITIONS_START = "2018-01-01"
+CALENDAR_YEARS_BEFORE_DATA = 2
 
 
 def _partitions_start(env: Mapping[str, str], data_dir: str) -> str:
@@ -83,6 +84,8 @@ class Settings:
     partitions_start_fixed: bool = False  # SMEPULSE_PARTITIONS_START set: landed data does not move it
     # How long a dbt step waits for a warehouse another process holds (one outside the daemon's queue)
     warehouse_wait_seconds: float = 600.0
+    # A deployment's own FX rates (CSV: rate_date, currency, reporting_currency, rate), over the shipped seed
+    fx_rates_file: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -106,7 +109,16 @@ class Settings:
             serving_path=_absolute(env.get("SMEPULSE_SERVING_PATH", f"{data_dir}/serving/serving.duckdb")),
             partitions_start_fixed=bool(env.get("SMEPULSE_PARTITIONS_START")),
             warehouse_wait_seconds=float(env.get("SMEPULSE_WAREHOUSE_WAIT_SECONDS", "600")),
+            fx_rates_file=_absolute(env["SMEPULSE_FX_RATES_FILE"]) if env.get("SMEPULSE_FX_RATES_FILE") else None,
         )
+
+    @property
+    def calendar_start(self) -> date:
+        """First day of the calendar (date dimension, dates bronze accepts): January 1st,
+        CALENDAR_YEARS_BEFORE_DATA years before the first partition day. It follows the data, so a
+        ledger of 2012 is covered as well as one of 2026; the years before the first day hold
+        invoices posted before the first delivery (a ledger's opening items)."""
+        return date(date.fromisoformat(self.partitions_start).year - CALENDAR_YEARS_BEFORE_DATA, 1, 1)
 
     def dbt_env(self) -> dict[str, str]:
         """The variables profiles.yml and sources.yml read; dbt runs as a subprocess of this env."""
@@ -114,6 +126,8 @@ class Settings:
             "SMEPULSE_WAREHOUSE_PATH": self.warehouse_path,
             "SMEPULSE_LAKE_URL": self.lake_url,
             "SMEPULSE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "SMEPULSE_CALENDAR_START": f"{self.calendar_start}",
+            "SMEPULSE_FX_RATES_FILE": self.fx_rates_file or "",
         }
 
     def record_data_start(self, first_day: date) -> Settings:

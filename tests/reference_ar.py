@@ -30,7 +30,7 @@ def load_invoices(landing_dir: str) -> pd.DataFrame:
     opened = rows[rows["isOpen"] == "1"].groupby("doc_id").first()
     cleared_on = rows[rows["isOpen"] == "0"].groupby("doc_id")["delivered_on"].min()
     invoices = opened[["posted", "due", "amount", "invoice_currency"]].join(cleared_on.rename("cleared_on"))
-    fx = pd.read_csv(DBT_PROJECT_DIR / "seeds" / "fx_rates.csv", parse_dates=["rate_date"])
+    fx = pd.read_csv(DBT_PROJECT_DIR / "seeds" / "fx_rates_shipped.csv", parse_dates=["rate_date"])
     month = invoices["posted"].dt.to_period("M").dt.to_timestamp()
     rate = [
         fx[(fx.currency == cur) & (fx.rate_date <= m)].sort_values("rate_date")["rate"].iloc[-1]

@@ -3,7 +3,7 @@
 smepulse_lib           the shared library: settings, storage, warehouse, names, windows,
                        the Dagster instance plug-ins; imports no domain
 ml_assets              the ML domain; imports the library only
-smepulse_assets.<domain>  ingestion, kaggle_invoices, quality, transform: import the library
+smepulse_assets.<domain>  ingestion, kaggle_invoices, ar_import, quality, transform: import the library
                        and each other without cycles
 smepulse_assets.definitions  merges the domains into the code location
 smepulse_assets.tools  the CLI, the demo, the generator: the only code above the definitions
@@ -18,7 +18,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("smepulse_lib", "smepulse_assets", "ml_assets")
-DOMAINS = {"ml_assets", "smepulse_assets.ingestion", "smepulse_assets.kaggle_invoices", "smepulse_assets.quality",
+DOMAINS = {"ml_assets", "smepulse_assets.ar_import",
+           "smepulse_assets.ingestion", "smepulse_assets.kaggle_invoices", "smepulse_assets.quality",
            "smepulse_assets.transform"}  # fmt: skip
 ABOVE_DOMAINS = {"smepulse_assets.definitions", "smepulse_assets.tools"}
 

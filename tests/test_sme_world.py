@@ -20,7 +20,7 @@ from conftest import Platform, make_settings
 from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, generate_sample_data
 from smepulse_assets.tools.generator.sme_world import drop_bytes, drop_url, read_seed
 from smepulse_assets.tools.runs import run_days, run_reference
-from smepulse_assets.transform.seed_sensor import SEEDS_DIR, build_seed_sensor, seed_key
+from smepulse_assets.transform.seed_sensor import CALENDAR_ENTRY, SEEDS_DIR, build_seed_sensor, seed_key
 from smepulse_lib import warehouse
 from smepulse_lib.names import CHANGED_SEEDS_TAG, REFERENCE_JOB, SEED_SENSOR
 from smepulse_lib.storage import write_bytes
@@ -365,7 +365,7 @@ def test_rerunning_days_leaves_the_sme_tables_identical(sme):
         )
 
 
-def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
+def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform, monkeypatch):
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS_DIR, seeds)
     job = platform.defs.resolve_job_def(REFERENCE_JOB)
@@ -386,10 +386,14 @@ def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
     assert refreshed.run_requests[0].run_key != first.run_requests[0].run_key
 
     # a sensor first started after the seeds were loaded (the demo's reference run) starts from them
-    for seed in seeds.glob("*.csv"):
-        platform.instance.report_runless_asset_event(dg.AssetMaterialization(seed_key(seed.name)))
+    for seed in [*seeds.glob("*.csv"), CALENDAR_ENTRY]:  # the calendar: the date dimension built
+        platform.instance.report_runless_asset_event(dg.AssetMaterialization(seed_key(str(seed))))
     started_late = tick(None)
     assert not started_late.run_requests and started_late.cursor == refreshed.cursor
     time.sleep(0.01)
     macro.write_text(macro.read_text() + "2026-12-01,7.1,3.4,26400\n")  # then a newer file lands
-    assert tick(started_late.cursor).run_requests[0].tags[CHANGED_SEEDS_TAG] == "macro_indicators.csv"
+    newer = tick(started_late.cursor)
+    assert newer.run_requests[0].tags[CHANGED_SEEDS_TAG] == "macro_indicators.csv"
+    # data older than the partitions moves the calendar's start: the date dimension must cover it
+    monkeypatch.setenv("SMEPULSE_CALENDAR_START", "2010-01-01")
+    assert tick(newer.cursor).run_requests[0].tags[CHANGED_SEEDS_TAG] == CALENDAR_ENTRY

@@ -151,7 +151,7 @@ def load_source_spec(path: Path) -> SourceSpec:
         raise RulesError(f"{where}: landing {landing!r} must start with {{day}}/ (one folder per business day)")
     quality = mapping(body.get("quality") or {"min_pass_rate": 1.0}, f"{where}: quality", "a mapping")
     rules = source_rules(name, dg.AssetKey(["bronze", f"{name}_raw"]), quality, f"{where}: quality")
-    number_format = _number_format(body.get("number_format") or {}, f"{where}: number_format")
+    number_format = number_format_from(body.get("number_format") or {}, f"{where}: number_format")
     description = str(body.get("description", name)).strip()
     delivery_key = tuple(body.get("delivery_key") or keys)
     if [k for k in delivery_key if k not in names]:
@@ -229,7 +229,7 @@ def _bound(value, kind: str, where: str):
     return value
 
 
-def _number_format(body, where: str) -> NumberFormat:
+def number_format_from(body, where: str) -> NumberFormat:
     body = mapping(body, where, "a mapping")
     unknown = sorted(set(body) - {"decimal", "thousands", "symbols"})
     if unknown:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from smepulse_assets.ingestion.header_report import ForeignFileError, HeaderReport
 from smepulse_assets.kaggle_invoices.contract import HEADER, SOURCE_NAME
 from smepulse_lib import storage
 
@@ -67,17 +68,18 @@ def to_csv_bytes(rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def drop_url(landing_url: str, day: date) -> str:
-    return storage.join(landing_url, SOURCE_NAME, f"{day:%Y-%m-%d}", f"invoices_{day:%Y-%m-%d}.csv")
+def drop_url(landing_url: str, day: date, stem: str = "invoices") -> str:
+    return storage.join(landing_url, SOURCE_NAME, f"{day:%Y-%m-%d}", f"{stem}_{day:%Y-%m-%d}.csv")
 
 
 def write_drops(
-    drops: dict[date, list[list[str]]], landing_url: str, unroutable: Sequence[list[str]] = ()
+    drops: dict[date, list[list[str]]], landing_url: str, unroutable: Sequence[list[str]] = (), stem: str = "invoices"
 ) -> list[str]:
-    """Write each day's drop; unroutable rows go to a folder the sensor reports."""
+    """Write each day's drop (``<stem>_<day>.csv``: an imported ledger names its own files, so it
+    replaces only its own); unroutable rows go to a folder for review."""
     written = []
     for day in sorted(drops):
-        url = drop_url(landing_url, day)
+        url = drop_url(landing_url, day, stem)
         storage.write_bytes(url, to_csv_bytes(drops[day]))
         written.append(url)
     if unroutable:
@@ -91,9 +93,16 @@ def read_snapshot(url: str) -> list[list[str]]:
     """Read a whole Kaggle file (the real download or a generated one) as strings."""
     text = storage.read_bytes(url).decode("utf-8-sig")
     records = list(csv.reader(io.StringIO(text, newline="")))
-    header, body = records[0], [r for r in records[1:] if r]
-    if tuple(header) != HEADER:
-        raise ValueError(f"{url}: not the Kaggle invoices format; header is {header}")
+    header, body = (records[0] if records else []), [r for r in records[1:] if r]
+    report = HeaderReport(HEADER, tuple(header))
+    if not report.ok:
+        raise ForeignFileError(
+            report.describe(f"{url} is not in the Kaggle invoices format")
+            + "\nA file of another shape is imported with a mapping: smepulse import FILE --mapping MAPPING.yaml"
+        )
+    if tuple(header) != HEADER:  # the right columns in another order
+        position = [header.index(c) for c in HEADER]
+        body = [[r[i] for i in position] if len(r) == len(header) else r for r in body]  # ragged: unroutable
     return body
 
 

@@ -5,23 +5,43 @@ as broken, so a rule never lets a row through because a value was missing. A rul
 may read the reference tables of ``reference_data`` (``fx_rates``).
 """
 
-from functools import cache
+import os
+from functools import lru_cache
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from smepulse_assets.quality.reference_data import load_reference_tables
+from smepulse_assets.quality.reference_data import (
+    FX_RATES_SEED,
+    ReferenceInputs,
+    load_reference_tables,
+    reference_inputs,
+)
 from smepulse_assets.quality.rules import RowRule, RulesError
 
 
-@cache
 def _engine() -> duckdb.DuckDBPyConnection:
-    """One in-memory database per process; each evaluation takes its own cursor (a new
-    database per evaluation, over hundreds of files a run, was most of the rule cost). It holds
-    the reference tables a rule may read (``fx_rates``)."""
+    """One in-memory database per process and reference data; each evaluation takes its own cursor
+    (a new database per evaluation, over hundreds of files a run, was most of the rule cost). It
+    holds the reference tables a rule may read (``fx_rates``), loaded again when their files or
+    the calendar change."""
+    inputs = reference_inputs()
+    files = [str(FX_RATES_SEED), *([inputs.fx_rates_file] if inputs.fx_rates_file else [])]
+    return _engine_for(inputs, tuple(_modified(f) for f in files))
+
+
+def _modified(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:  # a missing file: loading it says so
+        return None
+
+
+@lru_cache(maxsize=2)
+def _engine_for(inputs: ReferenceInputs, modified: tuple) -> duckdb.DuckDBPyConnection:  # modified: the cache key
     con = duckdb.connect()
-    load_reference_tables(con)
+    load_reference_tables(con, inputs)
     return con
 
 

@@ -1,4 +1,4 @@
-"""The `smepulse` command: generate, replay, demo, ui, report, dashboard."""
+"""The `smepulse` command: generate, replay, import, demo, ui, report, dashboard."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 
+from smepulse_assets.ingestion.header_report import ForeignFileError
+from smepulse_assets.quality.rules import RulesError
 from smepulse_lib.programs import ProgramNotFound, program
 from smepulse_lib.settings import REPO_ROOT, Settings, apply_instance_env
 
@@ -77,15 +79,35 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     landing = args.landing or settings.landing_url
     replay = replay_file(args.file, landing)
     print(f"{len(replay.files)} daily drops written under {landing}")
-    if replay.first_day and landing == settings.landing_url:
-        settings = settings.record_data_start(replay.first_day)
-        print(f"Daily partitions start on {settings.partitions_start}")
+    _record_start(settings, landing, replay.first_day)
     if replay.unroutable_rows:
         print(
             f"{replay.unroutable_rows} rows had no readable posting_date; written to "
             "kaggle_invoices/unroutable/ for review"
         )
     return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from smepulse_assets.ar_import.convert import import_file
+    from smepulse_assets.ar_import.mapping import load_mapping
+
+    landing = args.landing or settings.landing_url
+    done = import_file(args.file, load_mapping(args.mapping), landing)
+    print(f"{done.rows} invoices imported: {len(done.files)} daily drops written under {landing}")
+    for column in done.columns:
+        if column.bad:
+            print(column.describe())
+    if done.set_aside:
+        print(f"{done.set_aside} rows set aside, each with its reason: {done.set_aside_url}")
+    _record_start(settings, landing, done.first_day)
+    return 0
+
+
+def _record_start(settings: Settings, landing: str, first_day: date | None) -> None:
+    if first_day and landing == settings.landing_url:
+        settings = settings.record_data_start(first_day)
+        print(f"Daily partitions start on {settings.partitions_start}")
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -163,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("file", help="path or URL of the Kaggle CSV")
     replay.add_argument("--landing", help="landing zone URL (default: SMEPULSE_LANDING_URL)")
 
+    imports = sub.add_parser(
+        "import", help="turn an AR export of another shape into daily drops, through a mapping YAML"
+    )
+    imports.add_argument("file", help="path or URL of the export (CSV, one row per invoice)")
+    imports.add_argument("--mapping", required=True, help="the mapping YAML (README: Bring your own data)")
+    imports.add_argument("--landing", help="landing zone URL (default: SMEPULSE_LANDING_URL)")
+
     demo = sub.add_parser("demo", help="generate sample data and materialize it bronze to gold")
     _generator_args(demo, default_days=90)
 
@@ -183,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {
         "generate": cmd_generate,
         "replay": cmd_replay,
+        "import": cmd_import,
         "demo": cmd_demo,
         "ui": cmd_ui,
         "report": cmd_report,
@@ -193,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProgramNotFound as missing:
         print(f"smepulse {args.command}: {missing}", file=sys.stderr)
         return 2
+    except (ForeignFileError, RulesError) as refused:  # a file or mapping that cannot be used: say why, no traceback
+        print(f"smepulse {args.command}: {refused}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

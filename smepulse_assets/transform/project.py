@@ -22,10 +22,11 @@ from smepulse_lib.programs import beside_interpreter, program
 from smepulse_lib.settings import DBT_PROJECT_DIR, Settings
 from smepulse_lib.windows import DayWindow
 
-# Unpartitioned nodes: the calendar, the seeds, the dimensions built only from seeds, and
+# Unpartitioned nodes: the calendar, the seeds, the FX rates in force, the dimensions built only from seeds, and
 # the alerts view over the alert log.
 REFERENCE_MODELS = (
     "dim_date",
+    "fx_rates",
     "dim_channel",
     "dim_payment_method",
     "dim_carrier",

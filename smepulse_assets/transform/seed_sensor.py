@@ -4,7 +4,9 @@ The macro indicators, FX rates, holidays and maps are dbt seeds. Replacing one o
 files in ``dbt_project/seeds/`` is the whole refresh: this sensor notices the changed
 content (a hash per file in its cursor) and requests the reference job, which reloads
 the seeds and rebuilds what depends only on them. The daily models pick the new values up on
-their next run (or a backfill of the days that should see them).
+their next run (or a backfill of the days that should see them). The deployment's own FX file
+(SMEPULSE_FX_RATES_FILE) is watched the same way, and so is the calendar's first day, which moves
+when data older than the partitions is landed (the date dimension must then cover it).
 """
 
 import hashlib
@@ -13,19 +15,47 @@ from pathlib import Path
 
 import dagster as dg
 
+from smepulse_assets.quality.reference_data import reference_inputs
 from smepulse_lib.names import CHANGED_SEEDS_TAG, SEED_SENSOR
 from smepulse_lib.settings import DBT_PROJECT_DIR
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+# Cursor entries beside the seed files, and the reference asset each one rebuilds
+FX_FILE_ENTRY, CALENDAR_ENTRY = "SMEPULSE_FX_RATES_FILE", "calendar_start"
+ENTRY_ASSETS = {FX_FILE_ENTRY: "fx_rates", CALENDAR_ENTRY: "dim_date"}
 
 
 def seed_fingerprints(seeds_dir: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(seeds_dir.glob("*.csv"))}
+    """A hash per seed file, of the deployment's FX file, and the calendar's start."""
+    prints = {p.name: _digest(p) for p in sorted(seeds_dir.glob("*.csv"))}
+    inputs = reference_inputs()
+    if inputs.fx_rates_file:
+        prints[FX_FILE_ENTRY] = _digest(Path(inputs.fx_rates_file))
+    prints[CALENDAR_ENTRY] = f"{inputs.calendar_start}"
+    return prints
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:  # a configured FX file not there (yet): the reference run will say so
+        return "unreadable"
 
 
 def seed_key(name: str) -> dg.AssetKey:
-    """A seed file's asset (dbt seeds load into the reference schema)."""
-    return dg.AssetKey(["reference", Path(name).stem])
+    """A seed file's asset (dbt seeds load into the reference schema), or the asset an entry rebuilds."""
+    return dg.AssetKey(["reference", ENTRY_ASSETS.get(name, Path(name).stem)])
+
+
+def _written_at(seeds_dir: Path, name: str) -> float:
+    """When a watched input last changed; the calendar's start counts as never (0)."""
+    if name == CALENDAR_ENTRY:
+        return 0.0
+    path = Path(reference_inputs().fx_rates_file or "") if name == FX_FILE_ENTRY else seeds_dir / name
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")  # missing: not loaded since
 
 
 def loaded_seeds(instance: dg.DagsterInstance, seeds_dir: Path, now: dict[str, str]) -> dict[str, str]:
@@ -35,7 +65,7 @@ def loaded_seeds(instance: dg.DagsterInstance, seeds_dir: Path, now: dict[str, s
     seen = {}
     for name, digest in now.items():
         loaded = instance.get_latest_materialization_event(seed_key(name))
-        if loaded is not None and loaded.timestamp >= (seeds_dir / name).stat().st_mtime:
+        if loaded is not None and loaded.timestamp >= _written_at(seeds_dir, name):
             seen[name] = digest
     return seen
 

@@ -1,0 +1,214 @@
+"""Bring your own receivables: an AR export of a shape no shipped file has (German headers, `;`
+separated, `1.234,56` amounts, dd.mm.yyyy dates, text invoice numbers, 2012-2013, EUR and CHF
+with the rates in the business's own FX file), onboarded by one mapping YAML and nothing else,
+through real Dagster runs, dbt and DuckDB. Gold's AR figures are compared with an independent
+pandas computation straight from the export."""
+
+import csv
+import io
+import random
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from smepulse_assets.ar_import.convert import import_file
+from smepulse_assets.ar_import.mapping import load_mapping
+from smepulse_assets.ingestion.header_report import ForeignFileError
+from smepulse_assets.kaggle_invoices.replay import read_snapshot
+from smepulse_assets.quality.rules import RulesError
+from smepulse_assets.tools import cli
+from smepulse_assets.tools.runs import run_days, run_reference
+from smepulse_lib import warehouse
+from tests.conftest import Platform, make_settings
+from tests.kaggle_samples import HEADER_LINE
+from tests.reference_ar import ar_on
+
+pytestmark = pytest.mark.slow
+
+FIRST, LAST = date(2012, 11, 1), date(2013, 2, 28)
+HEADER = ["Beleg-Nr", "Kunde", "Kundenname", "Belegdatum", "Fälligkeit", "Betrag", "Währung", "Bezahlt am",
+          "Strittig", "Region"]  # fmt: skip
+MAPPING = """
+name: acme_erp
+description: ACME's ERP open-items export, one row per invoice
+delimiter: ";"
+encoding: utf-8
+number_format: {decimal: ",", thousands: "."}
+fields:
+  invoice: Beleg-Nr
+  customer: Kunde
+  customer_name: Kundenname
+  company: {constant: ACME}
+  currency: {column: Währung, default: EUR}
+  posting_date: {column: Belegdatum, format: "%d.%m.%Y"}
+  due_date: {column: Fälligkeit, format: "%d.%m.%Y"}
+  amount: Betrag
+  clear_date: {column: Bezahlt am, format: "%d.%m.%Y"}
+"""
+# The business's own rates into USD (none of them is shipped: the seed starts in 2015, has no EUR or CHF)
+RATES = {"EUR": 1.30, "CHF": 1.07}
+BAD_LINES = {  # line in the file -> what is wrong, as the set-aside file must say
+    7: ("Belegdatum", "31.02.2013"),
+    12: ("Betrag", "12,34,5"),
+}
+
+
+def _german(amount: float) -> str:
+    whole, cents = f"{amount:,.2f}".split(".")
+    return f"{whole.replace(',', '.')},{cents}"
+
+
+def _export() -> tuple[bytes, list[dict]]:
+    """The export, and what it says as plain values (the independent reading of it)."""
+    rng = random.Random(5)
+    rows, truth, number = [], [], 0
+    day = FIRST
+    while day <= LAST:
+        for _ in range(rng.randint(2, 9)):
+            number += 1
+            due = day + timedelta(days=rng.choice([14, 30, 45]))
+            paid = due + timedelta(days=rng.randint(-10, 50))
+            paid = paid if rng.random() < 0.8 and paid <= LAST else None
+            amount = round(rng.uniform(40, 30000), 2)
+            currency = rng.choice(["EUR", "EUR", "EUR", "CHF", ""])
+            customer = f"K{rng.randint(1, 25):03d}"
+            rows.append([f"RE-{day.year}-{number:05d}", customer, f"Kunde {customer}", f"{day:%d.%m.%Y}",
+                         f"{due:%d.%m.%Y}", _german(amount), currency, f"{paid:%d.%m.%Y}" if paid else "",
+                         rng.choice(["ja", "nein"]), rng.choice(["Nord", "Süd"])])  # fmt: skip
+            truth.append({"posted": day, "due": due, "amount": amount, "currency": currency or "EUR", "paid": paid})
+        day += timedelta(days=1)
+    for line, (column, value) in BAD_LINES.items():  # line 1 is the header
+        rows[line - 2][HEADER.index(column)] = value
+        truth[line - 2] = None
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8"), [t for t in truth if t is not None]
+
+
+def _fx_file(path) -> str:
+    lines = ["rate_date,currency,reporting_currency,rate"]
+    month = date(2010, 1, 1)
+    while month < date(2014, 1, 1):
+        for currency, rate in RATES.items():
+            lines.append(f"{month},{currency},USD,{rate + (month.month - 6) / 1000:.4f}")
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _independent(truth: list[dict], fx_path: str) -> pd.DataFrame:
+    """The export's invoices with USD amounts by the documented rule (newest rate on or before the
+    posting date, rounded to cents), in the shape tests/reference_ar.py computes AR from."""
+    fx = pd.read_csv(fx_path, parse_dates=["rate_date"]).sort_values("rate_date")
+    invoices = pd.DataFrame(truth)
+    rate = [
+        fx[(fx.currency == c) & (fx.rate_date <= pd.Timestamp(p))]["rate"].iloc[-1]
+        for c, p in zip(invoices.currency, invoices.posted, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "posted": pd.to_datetime(invoices.posted),
+            "due": pd.to_datetime(invoices.due),
+            "amount_usd": (invoices.amount * pd.Series(rate)).round(2),
+            "cleared_on": pd.to_datetime(invoices.paid),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("own_ledger")
+    export, truth = _export()
+    (folder / "acme.csv").write_bytes(export)
+    (folder / "acme_erp.yaml").write_text(MAPPING)
+    fx_path = _fx_file(folder / "my_fx_rates.csv")
+    settings = make_settings(folder, SMEPULSE_PARTITIONS_START=f"{FIRST}", SMEPULSE_FX_RATES_FILE=fx_path)
+    done = import_file(str(folder / "acme.csv"), load_mapping(folder / "acme_erp.yaml"), settings.landing_url)
+    platform = Platform(settings)
+    run_reference(platform.defs, platform.instance)
+    assert run_days(platform.defs, platform.instance, FIRST, LAST).success
+    return platform, done, _independent(truth, fx_path), folder
+
+
+def test_the_import_keeps_every_row_once(ledger):
+    _, done, truth, _ = ledger
+    assert done.rows == len(truth) and done.set_aside == len(BAD_LINES)
+    assert done.first_day == FIRST and len(done.files) == (LAST - FIRST).days + 1
+    aside = pd.read_csv(done.set_aside_url, dtype=str)
+    assert aside["line"].astype(int).tolist() == sorted(BAD_LINES)
+    assert "Belegdatum (posting_date) '31.02.2013' is not a date %d.%m.%Y" in aside["reason"].iloc[0]
+    assert "Betrag (amount) '12,34,5'" in aside["reason"].iloc[1]
+
+
+@pytest.mark.parametrize("day", [FIRST, date(2012, 12, 31), date(2013, 1, 17), LAST])
+def test_gold_ar_figures_equal_an_independent_computation_from_the_export(ledger, day):
+    platform, _, truth, _ = ledger
+    expected = ar_on(truth, day)
+    path = platform.settings.warehouse_path
+    kpi = warehouse.query(path, "select * from gold.kpi_ar_dso_analysis where as_of_date = ?", [day]).iloc[0]
+    for column in ("open_invoices", "invoices_posted", "invoices_paid", "overdue_invoices"):
+        assert kpi[column] == expected[column], column
+    cents = 0.01 * expected["open_invoices"]  # half-even (pandas) vs half-up (DuckDB): a cent per invoice at most
+    assert kpi["open_amount"] == pytest.approx(expected["open_amount"], abs=cents)
+    assert kpi["dso_days"] == pytest.approx(expected["dso_days"], abs=0.01)
+    aging = warehouse.query(path, "select * from gold.kpi_ar_aging where as_of_date = ? order by bucket_order", [day])
+    assert aging["invoice_count"].tolist() == expected["aging_counts"]
+    assert aging["open_amount"].tolist() == pytest.approx(expected["aging_amounts"], abs=cents)
+
+
+def test_every_day_of_the_history_is_in_gold_and_nothing_was_quarantined(ledger):
+    platform, _, truth, _ = ledger
+    path = platform.settings.warehouse_path
+    days = warehouse.query(path, "select count(distinct as_of_date) as n from gold.kpi_ar_dso_analysis")["n"].iloc[0]
+    assert days == (LAST - FIRST).days + 1
+    quarantined = warehouse.query(path, "select count(*) as n from ops.ops_quarantine")["n"].iloc[0]
+    assert quarantined == 0
+    invoices = warehouse.query(path, "select count(*) as n, min(invoice_date) as first from silver.stg_ar_invoices")
+    assert invoices["n"].iloc[0] == len(truth) and pd.Timestamp(invoices["first"].iloc[0]).date() == FIRST
+    calendar = warehouse.query(path, "select min(date_day) as first from gold.dim_date")["first"].iloc[0]
+    assert pd.Timestamp(calendar).date() == date(2010, 1, 1)  # two years before the first partition day
+
+
+def test_a_header_that_does_not_match_says_what_is_missing_extra_and_renamed(tmp_path):
+    export, _ = _export()
+    renamed = export.replace("Fälligkeit".encode(), b"Faelligkeit", 1).replace(b"Betrag", b"betrag ", 1)
+    (tmp_path / "acme.csv").write_bytes(renamed)
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    with pytest.raises(ForeignFileError) as refused:
+        import_file(str(tmp_path / "acme.csv"), load_mapping(tmp_path / "m.yaml"), str(tmp_path / "landing"))
+    message = str(refused.value)
+    assert "missing (2): Fälligkeit, Betrag" in message
+    assert "extra (4, not read): Faelligkeit, betrag, Strittig, Region" in message
+    assert "renamed? Fälligkeit -> Faelligkeit" in message and "renamed? Betrag -> betrag" in message
+    assert not (tmp_path / "landing").exists()  # nothing written
+
+
+def test_a_wrong_date_format_refuses_the_import_with_the_first_bad_values(tmp_path, capsys):
+    export, _ = _export()
+    (tmp_path / "acme.csv").write_bytes(export)
+    (tmp_path / "m.yaml").write_text(MAPPING.replace('format: "%d.%m.%Y"}\n  due', 'format: "%Y-%m-%d"}\n  due'))
+    code = cli.main(["import", str(tmp_path / "acme.csv"), "--mapping", str(tmp_path / "m.yaml"),
+                     "--landing", str(tmp_path / "landing")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "nothing was written" in err
+    assert "Belegdatum (posting_date): " in err and "line 2: '01.11.2012' is not a date %Y-%m-%d" in err
+    assert "Traceback" not in err and not (tmp_path / "landing").exists()
+
+
+def test_a_mapping_that_misses_a_required_field_names_it(tmp_path):
+    (tmp_path / "m.yaml").write_text(MAPPING.replace("  amount: Betrag\n", ""))
+    with pytest.raises(RulesError, match=r"required fields \['amount'\] have no column or constant"):
+        load_mapping(tmp_path / "m.yaml")
+    (tmp_path / "m.yaml").write_text(MAPPING.replace("  amount: Betrag\n", "  amount: Betrag\n  amount_due: X\n"))
+    with pytest.raises(RulesError, match=r"\['amount_due'\] are not fields of the ledger contract"):
+        load_mapping(tmp_path / "m.yaml")
+
+
+def test_replay_of_a_kaggle_variant_names_the_renamed_column(tmp_path):
+    variant = HEADER_LINE.replace("buisness_year", "business_year")
+    (tmp_path / "variant.csv").write_text(variant + "\n")
+    with pytest.raises(ForeignFileError, match="renamed\\? buisness_year -> business_year"):
+        read_snapshot(str(tmp_path / "variant.csv"))
