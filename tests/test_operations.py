@@ -5,6 +5,7 @@ launched through the UI's own API, and the UI's pages rendered in a real headles
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +25,7 @@ from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_dat
 from smepulse_assets.tools.ui_process import UiProcess
 from smepulse_lib.instance.run_launcher import run_worker_pid
 from smepulse_lib.names import DAILY_JOB, ML_JOB, RANGE_END_TAG, RANGE_START_TAG
+from smepulse_lib.programs import beside_interpreter
 from smepulse_lib.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -187,3 +189,32 @@ def wait_for_status(ui: UiProcess, run_id: str, statuses: set[str], timeout: flo
             return run["status"]
         time.sleep(2)
     raise TimeoutError(f"run {run_id} not in {statuses} within {timeout} s")
+
+
+def test_smepulse_backfill_submits_a_range_the_ui_lists_and_prints_its_runs(operated):
+    """`smepulse backfill` as a user types it (no venv on PATH): the range is a backfill of the UI's
+    own kind, run by the daemon, listed among the UI's backfills, followed to its end."""
+    ui, _settings, first, _last, _, root = operated
+    ui.wait_runs(1, 900, pipelineName=DAILY_JOB)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8", "SMEPULSE_DATA_DIR": str(root / "data")}
+    command = [str(beside_interpreter("smepulse")), "backfill", "--start", f"{first}", "--end"]
+    done = subprocess.run(
+        [*command, f"{first + timedelta(days=1)}", "--jobs", "daily", "--url", ui.url],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    backfill_id = re.search(r"^backfill (\w+): \d+ assets of daily_sources_job", done.stdout, re.M).group(1)
+    assert re.search(r"^  run \w{8} success in \d+ s$", done.stdout, re.M), done.stdout
+    assert done.stdout.splitlines()[-1].startswith(f"backfill {backfill_id}: completed")
+    listed = ui.graphql(BACKFILLS)["partitionBackfillsOrError"]["results"]
+    assert backfill_id in [b["id"] for b in listed]
+
+    elsewhere = subprocess.run(  # no UI there: said plainly, no traceback
+        [*command, f"{first}", "--url", f"http://127.0.0.1:{free_port()}"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert elsewhere.returncode == 1 and "no Dagster UI answers at" in elsewhere.stderr
+    assert "smepulse ui" in elsewhere.stderr and "Traceback" not in elsewhere.stderr
+
+
+BACKFILLS = "query { partitionBackfillsOrError { ... on PartitionBackfills { results { id } } } }"

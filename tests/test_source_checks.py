@@ -6,6 +6,7 @@ broken rule fails with its configured severity and every other rule passes.
 """
 
 import dataclasses
+import re
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -145,6 +146,28 @@ def test_flood_reports_the_pass_rate_against_the_threshold(lake):
     result = judge(settings, spec, [JUDGED])["pass_rate"]
     assert result.description.startswith("pass rate 50% < 95%")
     assert result.metadata["observed"].value == pytest.approx(0.5, abs=0.02)
+
+
+def test_a_day_with_every_row_quarantined_names_the_rule_and_judges_nothing_else_as_passed(lake):
+    settings, spec = lake
+
+    def german_dates(frame):  # an export's date format changed overnight: no row of the day reads
+        frame["posting_date"] = frame["posting_date"].str.replace(r"(\d{4})-(\d{2})-(\d{2})", r"\3.\2.\1", regex=True)
+        return frame
+
+    broken.rewrite(settings.landing_url, JUDGED, german_dates)
+    load(settings, spec, all_days())
+    results = judge(settings, spec, [JUDGED])
+    assert results["pass_rate"].severity == ERROR and not results["pass_rate"].passed
+    assert re.search(
+        r"quarantined by type:posting_date, e.g. posting_date '\d\d\.\d\d\.2020' is not a date YYYY-MM-DD",
+        results["pass_rate"].description,
+    )
+    of_rows = {r.name for r in spec.rules.flag_row_rules} | {c.name for c in spec.rules.checks}
+    for name in of_rows:  # none reports "passed" on zero loaded rows
+        assert not results[name].passed and results[name].severity == WARN, name
+        assert results[name].description.startswith("not judged: none of the"), name
+    assert results["row_conservation"].passed  # every delivered row is in bronze or quarantine
 
 
 def test_duplicated_or_lost_stored_rows_break_conservation(lake):

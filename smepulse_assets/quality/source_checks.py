@@ -42,6 +42,7 @@ class Verdict:
     description: str
     failing_days: list[str] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    severity: str | None = None  # a verdict's own severity, over the check's (a check that could not judge warns)
 
 
 @dataclass(frozen=True)
@@ -510,6 +511,27 @@ def _describe(rule: CheckRule) -> str:
     return f"{rule.kind} ({settings}); {rule.severity} on failure."
 
 
+def _not_judged(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict | None:
+    """A check of the loaded rows judges nothing when rows were delivered and none loaded (all
+    quarantined): it reports that as a warning, not as passed on zero rows (pass_rate says why)."""
+    read, loaded = con.execute(
+        "select coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0) from load_records "
+        "where partition_date between ? and ?",
+        [window.first, window.last],
+    ).fetchone()
+    if not read or loaded:
+        return None
+    return Verdict(
+        passed=False,
+        observed=0,
+        threshold="rows loaded > 0",
+        description=f"not judged: none of the {read} delivered row(s) loaded (pass_rate names the rule)",
+        failing_days=_days_of(window),
+        metadata={"rows_read": int(read), "rows_loaded": 0},
+        severity="flag",
+    )
+
+
 def check_specs(rules: SourceRules) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(c.name, asset=rules.asset, description=c.description, blocking=c.severity == "reject")
@@ -522,7 +544,7 @@ def to_result(rules: SourceRules, check: SourceCheck, verdict: Verdict, window: 
         asset_key=rules.asset,
         check_name=check.name,
         passed=verdict.passed,
-        severity=SEVERITIES[check.severity],
+        severity=SEVERITIES[verdict.severity or check.severity],
         description=verdict.description,
         metadata={
             "observed": _metadata_value(verdict.observed),
@@ -543,4 +565,11 @@ def _metadata_value(value):
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, rules: SourceRules, window: DayWindow) -> list[dg.AssetCheckResult]:
-    return [to_result(rules, c, c.judge(con, window), window) for c in source_checks(rules)]
+    """Every check's result; the checks of loaded rows (flag rules, the YAML's dataset checks)
+    say they could not judge when nothing loaded."""
+    unjudged = _not_judged(con, window)
+    of_rows = {r.name for r in rules.flag_row_rules} | {c.name for c in rules.checks}
+    return [
+        to_result(rules, c, unjudged if unjudged and c.name in of_rows else c.judge(con, window), window)
+        for c in source_checks(rules)
+    ]

@@ -1,4 +1,4 @@
-"""The `smepulse` command: generate, replay, import, demo, ui, report, dashboard."""
+"""The `smepulse` command: generate, replay, import, backfill, demo, ui, report, dashboard."""
 
 from __future__ import annotations
 
@@ -110,6 +110,36 @@ def _record_start(settings: Settings, landing: str, first_day: date | None) -> N
         print(f"Daily partitions start on {settings.partitions_start}")
 
 
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from smepulse_assets.tools import backfill
+    from smepulse_assets.tools.ui_client import UiClient, UiUnreachable
+
+    first, last = args.start, args.end
+    jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
+    unknown = [j for j in jobs if j not in backfill.JOBS]
+    partitions_start = date.fromisoformat(settings.partitions_start)
+    if unknown or not jobs:
+        print(f"smepulse backfill: --jobs takes {', '.join(backfill.JOBS)}, not {args.jobs!r}", file=sys.stderr)
+        return 2
+    if not partitions_start <= first <= last:
+        print(
+            f"smepulse backfill: {first}..{last} is not a range of days from the partitions' start "
+            f"{partitions_start} (SMEPULSE_PARTITIONS_START)",
+            file=sys.stderr,
+        )
+        return 2
+    client = UiClient(args.url)
+    try:
+        backfill_id = backfill.launch(client, jobs, first, last, print)
+        if args.no_wait:
+            return 0
+        status = backfill.follow(client, backfill_id, args.timeout, print)
+    except UiUnreachable as err:
+        print(f"smepulse backfill: {err}; start it with .venv/bin/smepulse ui", file=sys.stderr)
+        return 1
+    return 0 if status in {"COMPLETED", "COMPLETED_SUCCESS"} else 1
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from smepulse_assets.tools.demo import run_demo
 
@@ -192,6 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     imports.add_argument("--mapping", required=True, help="the mapping YAML (README: Bring your own data)")
     imports.add_argument("--landing", help="landing zone URL (default: SMEPULSE_LANDING_URL)")
 
+    backfills = sub.add_parser(
+        "backfill", help="submit a range of days to the running `smepulse ui`, as its backfill dialog does"
+    )
+    backfills.add_argument("--start", type=_day, required=True, help="first day (YYYY-MM-DD)")
+    backfills.add_argument("--end", type=_day, required=True, help="last day (YYYY-MM-DD)")
+    backfills.add_argument("--jobs", default="daily,ml", help="daily, ml or both (default daily,ml)")
+    backfills.add_argument("--url", default="http://127.0.0.1:3000", help="the UI (default http://127.0.0.1:3000)")
+    backfills.add_argument("--timeout", type=float, default=6 * 3600, help="seconds to follow it (default 6 h)")
+    backfills.add_argument("--no-wait", action="store_true", help="return once it is submitted")
+
     demo = sub.add_parser("demo", help="generate sample data and materialize it bronze to gold")
     _generator_args(demo, default_days=90)
 
@@ -213,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         "generate": cmd_generate,
         "replay": cmd_replay,
         "import": cmd_import,
+        "backfill": cmd_backfill,
         "demo": cmd_demo,
         "ui": cmd_ui,
         "report": cmd_report,
