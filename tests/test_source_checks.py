@@ -148,6 +148,22 @@ def test_flood_reports_the_pass_rate_against_the_threshold(lake):
     assert result.metadata["observed"].value == pytest.approx(0.5, abs=0.02)
 
 
+def test_a_ledger_of_small_amounts_is_judged_against_its_own_usual(lake):
+    """A business invoicing hundreds, not tens of thousands: its clean days pass the amount band."""
+    settings, spec = lake
+
+    def hundredth(frame):
+        frame["total_open_amount"] = (frame["total_open_amount"].astype(float) / 100).map("{:.2f}".format)
+        return frame
+
+    for day in all_days():
+        broken.rewrite(settings.landing_url, day, hundredth)
+    load(settings, spec, all_days())
+    band = judge(settings, spec, [JUDGED])["invoice_amount_mean_in_band"]
+    assert band.passed and band.metadata["days_judged"].value == 1
+    assert float(band.metadata["observed"].value) < 1000  # the day's mean, in the ledger's own unit
+
+
 def test_a_day_with_every_row_quarantined_names_the_rule_and_judges_nothing_else_as_passed(lake):
     settings, spec = lake
 

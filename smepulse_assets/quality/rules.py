@@ -16,6 +16,7 @@ SEVERITIES = {"reject": dg.AssetCheckSeverity.ERROR, "flag": dg.AssetCheckSeveri
 CHECK_PARAMETERS = {
     "not_null": {"columns"},
     "mean_between": {"column", "min", "max"},
+    "mean_near_usual": {"column", "max_ratio", "reference_days"},
     "kl_divergence": {"column", "max_divergence", "reference_days"},
     "null_rate": {"column", "max_rate", "trailing_days"},
     "recency": {"column", "max_age_days"},

@@ -329,6 +329,53 @@ def mean_between(rule: CheckRule) -> Callable:
     return judge
 
 
+def mean_near_usual(rule: CheckRule) -> Callable:
+    """The day's mean of ``column`` within ``max_ratio`` times (or a ratio-th of) its mean over the
+    ``reference_days`` before: the band follows the ledger's own amounts, so a business invoicing
+    hundreds and one invoicing millions are judged alike. Days whose reference has fewer than
+    ``min_rows`` values (a ledger's first weeks) are not judged."""
+    column, ratio = rule.params["column"], float(rule.params["max_ratio"])
+    reference_days, min_rows = int(rule.params["reference_days"]), int(rule.params.get("min_rows", 1))
+
+    def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
+        per_day = con.execute(
+            f"""
+            with days as (select unnest(range(?::date, ?::date + 1, interval 1 day))::date as day),
+            today as (select partition_date as day, avg({column}) as mean, count({column}) as n
+                      from delivered where partition_date between ? and ? group by 1),
+            usual as (
+                select d.day, avg(r.{column}) as usual
+                from days as d
+                join delivered as r on r.partition_date between d.day - ? and d.day - 1
+                group by d.day
+                having count(r.{column}) >= ?
+            )
+            select t.day, t.mean, u.usual, greatest(t.mean / u.usual, u.usual / t.mean) as ratio
+            from today as t join usual as u using (day)
+            where t.n >= ? and t.mean > 0 and u.usual > 0
+            order by 1
+            """,
+            [window.first, window.last, window.first, window.last, reference_days, min_rows, min_rows],
+        ).df()
+        bad = per_day[per_day["ratio"] > ratio]
+        worst = per_day.loc[per_day["ratio"].idxmax()] if len(per_day) else None
+        return Verdict(
+            passed=bad.empty,
+            observed=None if worst is None else float(worst["mean"]),
+            threshold=f"mean({column}) within {ratio:g} x its mean over the {reference_days} days before",
+            description=(
+                f"daily mean of {column} {worst['mean']:,.2f} against a usual {worst['usual']:,.2f} "
+                f"on {len(bad)} day(s)"
+                if len(bad)
+                else f"daily mean of {column} near its usual"
+            ),
+            failing_days=[f"{d.date()}" for d in pd.to_datetime(bad["day"])],
+            metadata={"days_judged": len(per_day), "reference_days": reference_days},
+        )
+
+    return judge
+
+
 def kl_divergence(rule: CheckRule) -> Callable:
     column, limit = rule.params["column"], float(rule.params["max_divergence"])
     reference_days, min_rows = int(rule.params["reference_days"]), int(rule.params.get("min_rows", 1))
@@ -486,6 +533,7 @@ def recency(rule: CheckRule) -> Callable:
 DATASET_CHECKS = {
     "not_null": not_null,
     "mean_between": mean_between,
+    "mean_near_usual": mean_near_usual,
     "kl_divergence": kl_divergence,
     "null_rate": null_rate,
     "recency": recency,
