@@ -330,10 +330,10 @@ def mean_between(rule: CheckRule) -> Callable:
 
 
 def mean_near_usual(rule: CheckRule) -> Callable:
-    """The day's mean of ``column`` within ``max_ratio`` times (or a ratio-th of) its mean over the
-    ``reference_days`` before: the band follows the ledger's own amounts, so a business invoicing
-    hundreds and one invoicing millions are judged alike. Days whose reference has fewer than
-    ``min_rows`` values (a ledger's first weeks) are not judged."""
+    """The day's mean of ``column`` within ``max_ratio`` times (or a ratio-th of) its usual, the
+    median of the daily means over the ``reference_days`` before: the band follows the ledger's
+    own amounts, so a business invoicing hundreds and one invoicing millions are judged alike.
+    Days whose reference has fewer than ``min_rows`` values (a ledger's first weeks) are not judged."""
     column, ratio = rule.params["column"], float(rule.params["max_ratio"])
     reference_days, min_rows = int(rule.params["reference_days"]), int(rule.params.get("min_rows", 1))
 
@@ -343,12 +343,13 @@ def mean_near_usual(rule: CheckRule) -> Callable:
             with days as (select unnest(range(?::date, ?::date + 1, interval 1 day))::date as day),
             today as (select partition_date as day, avg({column}) as mean, count({column}) as n
                       from delivered where partition_date between ? and ? group by 1),
-            usual as (
-                select d.day, avg(r.{column}) as usual
+            daily as (select partition_date, avg({column}) as mean, count({column}) as n from delivered group by 1),
+            usual as (  -- the median day: one bad day among the reference days does not move it
+                select d.day, median(r.mean) as usual
                 from days as d
-                join delivered as r on r.partition_date between d.day - ? and d.day - 1
+                join daily as r on r.partition_date between d.day - ? and d.day - 1
                 group by d.day
-                having count(r.{column}) >= ?
+                having sum(r.n) >= ?
             )
             select t.day, t.mean, u.usual, greatest(t.mean / u.usual, u.usual / t.mean) as ratio
             from today as t join usual as u using (day)
@@ -362,7 +363,7 @@ def mean_near_usual(rule: CheckRule) -> Callable:
         return Verdict(
             passed=bad.empty,
             observed=None if worst is None else float(worst["mean"]),
-            threshold=f"mean({column}) within {ratio:g} x its mean over the {reference_days} days before",
+            threshold=f"mean({column}) within {ratio:g} x its median daily mean over the {reference_days} days before",
             description=(
                 f"daily mean of {column} {worst['mean']:,.2f} against a usual {worst['usual']:,.2f} "
                 f"on {len(bad)} day(s)"
