@@ -22,7 +22,15 @@ from dagster_duckdb import DuckDBResource
 
 from ml_assets import outputs
 from ml_assets.tracking import MlflowRun, champion_version, load_champion
-from ml_assets.training import Candidate, TimeSplit, log_and_gate, ml_asset_args, trained_metadata, trained_or_kept
+from ml_assets.training import (
+    Candidate,
+    TimeSplit,
+    log_and_gate,
+    ml_asset_args,
+    not_configured,
+    trained_metadata,
+    trained_or_kept,
+)
 from smepulse_lib.windows import DayWindow
 
 STREAMS = ("ar_invoices", "sme_payments")
@@ -210,6 +218,10 @@ def _train_stream(
     for the other models: the forecast goes on with the champion or seasonal naive."""
     part = split_series(series, cutoff, config.holdout_days)
     needed = config.min_history_days + config.holdout_days
+    if not len(part.history):  # a stream whose source this deployment does not have: no alert
+        counts = {"history_days": 0, "needed_days": needed}
+        _, check = not_configured(f"{stream} has no day of cash-in through {cutoff}", _check_name(stream), counts)
+        return {f"{stream}_trained": False, f"{stream}_untrained_reason": check.description}, check
     if len(part.history) < needed:
         reason = (
             f"{stream}: {len(part.history)} days of cash-in through {cutoff}; need {needed} to fit and "

@@ -204,6 +204,8 @@ def too_little_data(split: TimeSplit, minimum: int, what: str) -> list | None:
     if len(split.train) >= minimum and len(split.holdout) >= needed_holdout:
         return None
     counts = {"train_rows": len(split.train), "holdout_rows": len(split.holdout)}
+    if not len(split.train) and not len(split.holdout):
+        return not_configured(f"{what} has no labelled row at all as of {split.cutoff}", SERVING_CHECK, counts)
     reason = (
         f"Too little labelled data to train {what} as of {split.cutoff}: {len(split.train)} training rows "
         f"(need {minimum}) and {len(split.holdout)} holdout rows (need {needed_holdout}). "
@@ -217,6 +219,23 @@ def too_little_data(split: TimeSplit, minimum: int, what: str) -> list | None:
             severity=dg.AssetCheckSeverity.ERROR,
             description=reason,
             metadata=counts,
+        ),
+    ]
+
+
+def not_configured(what: str, check_name: str, counts: dict) -> list:
+    """A model with no data at all: the deployment has none of the sources it learns from (a
+    receivables ledger without the SME world's orders or payments), or they have not delivered
+    yet. Its check says so and passes: an ERROR every day for data the deployment does not have
+    was an alert nobody could act on. It trains once rows arrive."""
+    reason = f"not configured: {what}; this deployment has none of the data it learns from (yet)"
+    return [
+        dg.MaterializeResult(metadata={"trained": False, "untrained_reason": reason, **counts}),
+        dg.AssetCheckResult(
+            check_name=check_name,
+            passed=True,
+            description=reason,
+            metadata={"configured": False, **counts},
         ),
     ]
 

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from ml_assets.training import SERVING_CHECK
 from smepulse_assets.ar_import.convert import import_file
 from smepulse_assets.ar_import.mapping import load_mapping
 from smepulse_assets.ingestion.header_report import ForeignFileError
@@ -20,6 +21,7 @@ from smepulse_assets.quality.rules import RulesError
 from smepulse_assets.tools import cli
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_lib import warehouse
+from smepulse_lib.names import ML_JOB
 from tests.conftest import Platform, make_settings
 from tests.kaggle_samples import HEADER_LINE
 from tests.reference_ar import ar_on
@@ -212,3 +214,15 @@ def test_replay_of_a_kaggle_variant_names_the_renamed_column(tmp_path):
     (tmp_path / "variant.csv").write_text(variant + "\n")
     with pytest.raises(ForeignFileError, match="renamed\\? buisness_year -> business_year"):
         read_snapshot(str(tmp_path / "variant.csv"))
+
+
+def test_models_of_data_the_ledger_does_not_have_say_not_configured(ledger):
+    """A receivables-only deployment: churn (orders) and the SME payments forecast (payments) have
+    nothing to learn from; they say so and pass instead of an ERROR every day."""
+    platform, *_ = ledger
+    result = run_days(platform.defs, platform.instance, LAST, LAST, job_name=ML_JOB)
+    assert result.success
+    checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
+    for key in (("ml/churn_model", SERVING_CHECK), ("ml/cashflow_model", "sme_payments_mape_below_15_percent")):
+        assert checks[key].passed, key
+        assert checks[key].description.startswith("not configured: "), checks[key].description

@@ -148,6 +148,17 @@ def test_flood_reports_the_pass_rate_against_the_threshold(lake):
     assert result.metadata["observed"].value == pytest.approx(0.5, abs=0.02)
 
 
+def test_a_source_that_never_delivered_says_not_configured_and_alerts_nothing(lake):
+    """A deployment without this source (its landing folder empty): the days load empty and the
+    checks of its rows say the source is not configured, where data_recent failed every day."""
+    settings, spec = lake
+    shutil.rmtree(Path(settings.landing_url) / spec.name)
+    load(settings, spec, all_days())
+    results = judge(settings, spec, all_days())
+    assert failing(results) == {}
+    assert results["data_recent"].description.startswith("not configured: this source has never delivered")
+
+
 def test_a_ledger_of_small_amounts_is_judged_against_its_own_usual(lake):
     """A business invoicing hundreds, not tens of thousands: its clean days pass the amount band."""
     settings, spec = lake

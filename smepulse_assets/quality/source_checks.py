@@ -562,7 +562,18 @@ def _describe(rule: CheckRule) -> str:
 
 def _not_judged(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict | None:
     """A check of the loaded rows judges nothing when rows were delivered and none loaded (all
-    quarantined): it reports that as a warning, not as passed on zero rows (pass_rate says why)."""
+    quarantined): it reports that as a warning, not as passed on zero rows (pass_rate says why).
+    A source that has never delivered a row is not configured in this deployment (a ledger
+    without the SME world's orders): its checks say so and pass, rather than alerting every day."""
+    (ever,) = con.execute("select coalesce(sum(rows_read), 0) from load_records").fetchone()
+    if not ever:
+        return Verdict(
+            passed=True,
+            observed=0,
+            threshold="rows delivered > 0",
+            description="not configured: this source has never delivered a row to this deployment",
+            metadata={"configured": False},
+        )
     read, loaded = con.execute(
         "select coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0) from load_records "
         "where partition_date between ? and ?",
