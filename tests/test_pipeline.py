@@ -3,6 +3,7 @@
 import io
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -28,6 +29,8 @@ TABLES = [
     "gold.fact_ar_invoices",
     "gold.kpi_ar_dso_analysis",
     "gold.kpi_ar_aging",
+    "gold.kpi_ar_aging_by_customer",
+    "gold.kpi_ar_customer_statement",
 ]
 
 
@@ -154,6 +157,56 @@ def test_gold_matches_independent_pandas_computation(world, day):
     assert aging["amount_share"].sum() == pytest.approx(1.0)
 
 
+def test_aging_by_customer_and_statements_tie_to_the_ledger(world):
+    """Per customer: the open amount of each bucket equals an independent pandas computation from
+    the drop files; each day's customer buckets add up to kpi_ar_aging; the statements' balances
+    carried add up to the day's open receivables, every balance brought forward is the day
+    before's balance carried, and a ledger without corrections has no adjustment."""
+    platform, *_ = world
+    path, day = platform.settings.warehouse_path, date(2020, 2, 29)
+    expected = _open_by_customer(platform.settings.landing_url, day)
+    by_customer = warehouse.query(path, "select * from gold.kpi_ar_aging_by_customer where as_of_date = ?", [day])
+    got = by_customer.set_index("customer_number")["open_amount"].sort_index()
+    assert got.index.tolist() == expected.index.tolist()
+    assert got.tolist() == pytest.approx(expected.tolist(), abs=0.01 * 50)  # a cent per invoice at most
+    aging = warehouse.query(path, "select * from gold.kpi_ar_aging where as_of_date = ? order by bucket_order", [day])
+    buckets = ["amount_0_30", "amount_31_60", "amount_61_90", "amount_90_plus"]
+    assert by_customer[buckets].sum().tolist() == pytest.approx(aging["open_amount"].tolist(), abs=0.01)
+    assert by_customer["share_of_open_ar"].sum() == pytest.approx(1.0, abs=1e-4)
+
+    statements = warehouse.query(path, "select * from gold.kpi_ar_customer_statement order by all")
+    dso = warehouse.query(path, "select as_of_date, open_amount from gold.kpi_ar_dso_analysis order by 1")
+    carried = statements.groupby("as_of_date")["closing_balance"].sum()
+    assert carried.tolist() == pytest.approx(
+        dso.set_index("as_of_date").loc[carried.index, "open_amount"].tolist(), abs=0.01
+    )
+    assert statements["adjustments"].abs().max() < 0.005
+    previous = statements.assign(as_of_date=pd.to_datetime(statements["as_of_date"]) + pd.Timedelta(days=1))
+    linked = statements.assign(as_of_date=pd.to_datetime(statements["as_of_date"])).merge(
+        previous[["as_of_date", "customer_number", "closing_balance"]], on=["as_of_date", "customer_number"], how="left"
+    )
+    assert linked["opening_balance"].tolist() == pytest.approx(linked["closing_balance_y"].fillna(0).tolist(), abs=1e-6)
+    assert statements["invoices_new"].sum() == len(load_invoices(platform.settings.landing_url))
+
+
+def _open_by_customer(landing_url: str, day: date) -> pd.Series:
+    """Each customer's open amount (USD) at the end of ``day``, straight from the drop files."""
+    frames = []
+    for path in sorted(Path(landing_url).glob("kaggle_invoices/*/*.csv")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame["delivered_on"] = pd.Timestamp(path.parent.name)
+        frames.append(frame)
+    rows = pd.concat(frames, ignore_index=True)
+    numeric = rows["cust_number"].str.strip().str.fullmatch(r"\d{1,9}")
+    rows["customer"] = rows["cust_number"].str.strip().where(~numeric, rows["cust_number"].str.strip().str.zfill(10))
+    invoices = load_invoices(landing_url)  # doc_id -> posted, cleared_on, amount_usd
+    customer = rows.assign(doc_id=rows["doc_id"].astype(float).astype("int64")).groupby("doc_id")["customer"].first()
+    invoices = invoices.join(customer)
+    d = pd.Timestamp(day)
+    open_ = invoices[(invoices.posted <= d) & (invoices.cleared_on.isna() | (invoices.cleared_on > d))]
+    return open_.groupby("customer")["amount_usd"].sum().round(2).sort_index()
+
+
 def test_row_counts_add_up_and_duplicates_are_removed(world):
     platform, *_ = world
     invoices = load_invoices(platform.settings.landing_url)
@@ -188,7 +241,12 @@ def test_short_windows_build_the_same_tables_as_the_backfill(world):
     versions when the window is the newest. A day and a week in the middle and at the end of the
     history, rebuilt on their own, must equal what the backfill built, row for row."""
     platform, *_ = world
-    tables = ["silver.ftr_invoice_at_posting", "silver.ftr_ar_customer_payment", "gold.dim_ar_customer"]
+    tables = [
+        "silver.ftr_invoice_at_posting",
+        "silver.ftr_ar_customer_payment",
+        "gold.dim_ar_customer",
+        "gold.kpi_ar_customer_statement",  # the balance brought forward across a window's first day
+    ]
     windows = [
         (date(2020, 2, 10), date(2020, 2, 10)),
         (date(2020, 2, 20), date(2020, 2, 26)),  # the middle

@@ -6,28 +6,20 @@
 {{ config(materialized='table') }}
 
 {%- set supplied_file = env_var('SMEPULSE_FX_RATES_FILE', '') %}
+{%- set fx_columns = "{'rate_date': 'date', 'currency': 'varchar', 'reporting_currency': 'varchar', 'rate': 'double'}" %}
+{%- if supplied_file %}
+    {%- set supplied_rows = "read_csv('" ~ supplied_file ~ "', header = true, columns = " ~ fx_columns ~ ")" %}
+{%- else %}
+    {%- set supplied_rows = "(select * from " ~ ref('fx_rates_shipped') ~ " where false)" %}
+{%- endif %}
 
 with supplied as (
-    {%- if supplied_file %}
     select
         rate_date,
         currency,
         reporting_currency,
         rate
-    from read_csv(
-        '{{ supplied_file }}',
-        header = true,
-        columns = {'rate_date': 'date', 'currency': 'varchar', 'reporting_currency': 'varchar', 'rate': 'double'}
-    )
-    {%- else %}
-    select
-        rate_date,
-        currency,
-        reporting_currency,
-        rate
-    from {{ ref('fx_rates_shipped') }}
-    where false
-    {%- endif %}
+    from {{ supplied_rows }}
 ),
 
 shipped as (
