@@ -47,9 +47,9 @@ def reference_inputs() -> ReferenceInputs:
     """The calendar's start and the deployment's FX file as a dbt started from this process sees
     them: the definitions put ``Settings.dbt_env()`` into the environment, which dbt inherits;
     without it (a plain `dbt build`, a process that loaded no definitions), dbt_project.yml's default."""
-    start = os.environ.get("SMEPULSE_CALENDAR_START") or DEFAULT_CALENDAR_START.search(
-        str(_dbt_vars()["calendar_start"])
-    ).group(1)
+    default = DEFAULT_CALENDAR_START.search(str(_dbt_vars()["calendar_start"]))
+    assert default is not None, "dbt_project.yml's calendar_start names its default date"
+    start = os.environ.get("SMEPULSE_CALENDAR_START") or default.group(1)
     return ReferenceInputs(date.fromisoformat(start), os.environ.get("SMEPULSE_FX_RATES_FILE") or None)
 
 

@@ -359,10 +359,10 @@ def mean_near_usual(rule: CheckRule) -> Callable:
             [window.first, window.last, window.first, window.last, reference_days, min_rows, min_rows],
         ).df()
         bad = per_day[per_day["ratio"] > ratio]
-        worst = per_day.loc[per_day["ratio"].idxmax()] if len(per_day) else None
+        worst = per_day.loc[per_day["ratio"].idxmax()] if len(per_day) else pd.Series({"mean": None, "usual": None})
         return Verdict(
             passed=bad.empty,
-            observed=None if worst is None else float(worst["mean"]),
+            observed=None if worst["mean"] is None else float(worst["mean"]),
             threshold=f"mean({column}) within {ratio:g} x its median daily mean over the {reference_days} days before",
             description=(
                 f"daily mean of {column} {worst['mean']:,.2f} against a usual {worst['usual']:,.2f} "
@@ -565,7 +565,13 @@ def _not_judged(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict | 
     quarantined): it reports that as a warning, not as passed on zero rows (pass_rate says why).
     A source that has never delivered a row is not configured in this deployment (a ledger
     without the SME world's orders): its checks say so and pass, rather than alerting every day."""
-    (ever,) = con.execute("select coalesce(sum(rows_read), 0) from load_records").fetchone()
+    ever, read, loaded = _row(
+        con,
+        "select coalesce(sum(rows_read), 0), "
+        "coalesce(sum(rows_read) filter (where partition_date between $1 and $2), 0), "
+        "coalesce(sum(rows_loaded) filter (where partition_date between $1 and $2), 0) from load_records",
+        [window.first, window.last],
+    )
     if not ever:
         return Verdict(
             passed=True,
@@ -574,11 +580,6 @@ def _not_judged(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict | 
             description="not configured: this source has never delivered a row to this deployment",
             metadata={"configured": False},
         )
-    read, loaded = con.execute(
-        "select coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0) from load_records "
-        "where partition_date between ? and ?",
-        [window.first, window.last],
-    ).fetchone()
     if not read or loaded:
         return None
     return Verdict(
@@ -590,6 +591,12 @@ def _not_judged(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict | 
         metadata={"rows_read": int(read), "rows_loaded": 0},
         severity="flag",
     )
+
+
+def _row(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple:
+    row = con.execute(sql, params).fetchone()
+    assert row is not None, "an aggregate returns a row"
+    return row
 
 
 def check_specs(rules: SourceRules) -> list[dg.AssetCheckSpec]:

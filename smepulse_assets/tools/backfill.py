@@ -29,7 +29,7 @@ def launch(client: UiClient, jobs: list[str], first: date, last: date, out: Call
 
 def follow(client: UiClient, backfill_id: str, timeout: float, out: Callable[[str], None]) -> str:
     """Print each of the backfill's runs when its status changes, until the backfill is done."""
-    deadline, seen = time.monotonic() + timeout, {}
+    deadline, seen = time.monotonic() + timeout, dict[str, str]()
     while True:
         status = client.backfill_status(backfill_id)
         for run in client.runs(tags=[{"key": "dagster/backfill", "value": backfill_id}]):
