@@ -7,6 +7,7 @@ here from that truth with plain pandas, independently of the SQL, and must agree
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from datetime import date, timedelta
@@ -365,16 +366,16 @@ def test_rerunning_days_leaves_the_sme_tables_identical(sme):
         )
 
 
-def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform, monkeypatch):
+def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS_DIR, seeds)
     job = platform.defs.resolve_job_def(REFERENCE_JOB)
-    sensor = build_seed_sensor(job, seeds)
+    sensor = build_seed_sensor(job, platform.settings, seeds)
     assert platform.defs.resolve_sensor_def(SEED_SENSOR).job_name == REFERENCE_JOB
 
-    def tick(cursor):
+    def tick(cursor, on=sensor):
         with dg.build_sensor_context(instance=platform.instance, cursor=cursor) as context:
-            return sensor(context)
+            return on(context)
 
     first = tick(None)
     assert len(first.run_requests) == 1  # nothing loaded yet: load everything once
@@ -395,5 +396,6 @@ def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform, monkey
     newer = tick(started_late.cursor)
     assert newer.run_requests[0].tags[CHANGED_SEEDS_TAG] == "macro_indicators.csv"
     # data older than the partitions moves the calendar's start: the date dimension must cover it
-    monkeypatch.setenv("SMEPULSE_CALENDAR_START", "2010-01-01")
-    assert tick(newer.cursor).run_requests[0].tags[CHANGED_SEEDS_TAG] == CALENDAR_ENTRY
+    older = dataclasses.replace(platform.settings, partitions_start="2012-03-01")  # a replay of 2012 data
+    moved = tick(newer.cursor, build_seed_sensor(job, older, seeds))
+    assert moved.run_requests[0].tags[CHANGED_SEEDS_TAG] == CALENDAR_ENTRY

@@ -69,27 +69,23 @@ def calendar_label() -> str:
 def load_reference_tables(con: duckdb.DuckDBPyConnection, inputs: ReferenceInputs) -> None:
     """Tables a row rule may read: ``fx_rates`` (rate_date, currency, rate) into the reporting
     currency, by the rule of the dbt model ``fx_rates``; dbt takes the newest on or before a day."""
-    seed = f"read_csv(?, header = true, columns = {FX_COLUMNS})"
-    supplied = f"read_csv(?, header = true, columns = {FX_COLUMNS})" if inputs.fx_rates_file else f"{seed} where false"
-    params = [str(FX_RATES_SEED), inputs.fx_rates_file or str(FX_RATES_SEED), reporting_currency()]
+    seed = f"read_csv($1, header = true, columns = {FX_COLUMNS})"
+    params = [str(FX_RATES_SEED), reporting_currency()]
+    supplied = f"(select * from {seed} where false)"
+    if inputs.fx_rates_file:
+        supplied, params = f"read_csv($3, header = true, columns = {FX_COLUMNS})", [*params, inputs.fx_rates_file]
     try:
         con.execute(
             f"""
             create or replace table fx_rates as
-            with supplied as (select * from {supplied}),
-            shipped as (
-                select * from {seed} as s
-                where not exists (select 1 from supplied as u where u.rate_date = s.rate_date
-                    and u.currency = s.currency and u.reporting_currency = s.reporting_currency)
-            ),
-            given as (select * from supplied union all select * from shipped),
-            identity as (select cast('{inputs.calendar_start}' as date) as rate_date, $3 as currency)
-            select rate_date, currency, rate from given where reporting_currency = $3
-            union all
-            select rate_date, currency, 1.0 from identity
-            where not exists (select 1 from given as g where g.rate_date = identity.rate_date
-                and g.currency = $3 and g.reporting_currency = $3)
-            """.replace("?", "$1", 1).replace("?", "$2", 1),
+            with candidates as (
+                select *, 1 as priority from {supplied}
+                union all select *, 2 from {seed}
+                union all select cast('{inputs.calendar_start}' as date), $2, $2, 1.0, 3
+            )
+            select rate_date, currency, rate from candidates where reporting_currency = $2
+            qualify rank() over (partition by rate_date, currency, reporting_currency order by priority) = 1
+            """,
             params,
         )
     except duckdb.Error as error:

@@ -2,7 +2,8 @@
     currency into itself from the calendar's first day (a ledger older than the seed's rates
     converts in its own currency without a row per month). A row of the deployment's file replaces
     the shipped row of the same day and currencies. smepulse_assets/quality/reference_data.py reads
-    the same files by the same rule for bronze's currency_has_fx_rate. -#}
+    the same files by the same rule for bronze's currency_has_fx_rate. Rows of one day and pair of
+    currencies repeated within one file all stay (rank, not row_number): the uniqueness test names them. -#}
 {{ config(materialized='table') }}
 
 {%- set supplied_file = env_var('SMEPULSE_FX_RATES_FILE', '') %}
@@ -13,52 +14,39 @@
     {%- set supplied_rows = "(select * from " ~ ref('fx_rates_shipped') ~ " where false)" %}
 {%- endif %}
 
-with supplied as (
+with candidates as (
+    -- a rate of the deployment's file first, then the shipped seed's, then the identity
     select
         rate_date,
         currency,
         reporting_currency,
-        rate
+        rate,
+        1 as priority
     from {{ supplied_rows }}
-),
-
-shipped as (
+    union all
     select
-        s.rate_date,
-        s.currency,
-        s.reporting_currency,
-        s.rate
-    from {{ ref('fx_rates_shipped') }} as s
-    where not exists (
-        select 1 from supplied as u
-        where
-            u.rate_date = s.rate_date
-            and u.currency = s.currency
-            and u.reporting_currency = s.reporting_currency
-    )
-),
-
-identity as (
+        rate_date,
+        currency,
+        reporting_currency,
+        rate,
+        2 as priority
+    from {{ ref('fx_rates_shipped') }}
+    union all
     select
         cast('{{ var("calendar_start") }}' as date) as rate_date,
         '{{ var("reporting_currency") }}' as currency,
         '{{ var("reporting_currency") }}' as reporting_currency,
-        1.0 as rate
-),
-
-given as (
-    select * from supplied
-    union all
-    select * from shipped
+        1.0 as rate,
+        3 as priority
 )
 
-select * from given
-union all
-select * from identity
-where not exists (
-    select 1 from given as g
-    where
-        g.currency = identity.currency
-        and g.reporting_currency = identity.reporting_currency
-        and g.rate_date = identity.rate_date
-)
+select
+    rate_date,
+    currency,
+    reporting_currency,
+    rate
+from candidates
+qualify rank() over (
+    partition by rate_date, currency, reporting_currency
+    order by priority
+) = 1
