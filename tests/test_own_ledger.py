@@ -207,6 +207,9 @@ def test_a_mapping_that_misses_a_required_field_names_it(tmp_path):
     (tmp_path / "m.yaml").write_text(MAPPING.replace("  amount: Betrag\n", "  amount: Betrag\n  amount_due: X\n"))
     with pytest.raises(RulesError, match=r"\['amount_due'\] are not fields of the ledger contract"):
         load_mapping(tmp_path / "m.yaml")
+    (tmp_path / "m.yaml").write_text(MAPPING.replace("name: acme_erp", "name: ../acme"))
+    with pytest.raises(RulesError, match="may hold only letters, digits"):
+        load_mapping(tmp_path / "m.yaml")
 
 
 def test_replay_of_a_kaggle_variant_names_the_renamed_column(tmp_path):

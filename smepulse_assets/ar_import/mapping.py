@@ -19,6 +19,7 @@ each field becomes there. A mapping is one YAML file, for example::
       clear_date: {column: Bezahlt, format: "%d.%m.%Y"}
 """
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,11 +101,14 @@ def load_mapping(path: str | Path) -> ArMapping:
     missing = [name for name, spec in FIELDS.items() if spec.required and name not in fields]
     if missing:
         raise RulesError(f"{where}: the required fields {missing} have no column or constant")
+    name = str(required(body, "name", where))
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):  # it names the drop files
+        raise RulesError(f"{where}: name {name!r} may hold only letters, digits, _ and -")
     delimiter = str(body.get("delimiter", ","))
     if len(delimiter) != 1:
         raise RulesError(f"{where}: delimiter {delimiter!r} is not one character")
     return ArMapping(
-        name=str(required(body, "name", where)),
+        name=name,
         path=path,
         fields=fields,
         delimiter=delimiter,
@@ -126,7 +130,7 @@ def _source(body, where: str) -> FieldSource:
     if "%" not in fmt:
         raise RulesError(f"{where}: format {fmt!r} is not a strptime format such as %d.%m.%Y")
     return FieldSource(
-        column=None if "column" in body and body["column"] is None else _text(body.get("column")),
+        column=_text(body.get("column")),
         constant=_text(body.get("constant")),
         default=_text(body.get("default")),
         format=fmt,
