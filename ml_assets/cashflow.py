@@ -220,7 +220,7 @@ def _train_stream(
     needed = config.min_history_days + config.holdout_days
     if not len(part.history):  # a stream whose source this deployment does not have: no alert
         counts = {"history_days": 0, "needed_days": needed}
-        _, check = not_configured(f"{stream} has no day of cash-in through {cutoff}", _check_name(stream), counts)
+        check = not_configured(f"{stream} has no day of cash-in through {cutoff}", _check_name(stream), counts)
         return {f"{stream}_trained": False, f"{stream}_untrained_reason": check.description}, check
     if len(part.history) < needed:
         reason = (

@@ -205,7 +205,11 @@ def too_little_data(split: TimeSplit, minimum: int, what: str) -> list | None:
         return None
     counts = {"train_rows": len(split.train), "holdout_rows": len(split.holdout)}
     if not len(split.train) and not len(split.holdout):
-        return not_configured(f"{what} has no labelled row at all as of {split.cutoff}", SERVING_CHECK, counts)
+        check = not_configured(f"{what} has no labelled row at all as of {split.cutoff}", SERVING_CHECK, counts)
+        return [
+            dg.MaterializeResult(metadata={"trained": False, "untrained_reason": check.description, **counts}),
+            check,
+        ]
     reason = (
         f"Too little labelled data to train {what} as of {split.cutoff}: {len(split.train)} training rows "
         f"(need {minimum}) and {len(split.holdout)} holdout rows (need {needed_holdout}). "
@@ -223,21 +227,17 @@ def too_little_data(split: TimeSplit, minimum: int, what: str) -> list | None:
     ]
 
 
-def not_configured(what: str, check_name: str, counts: dict) -> list:
-    """A model with no data at all: the deployment has none of the sources it learns from (a
-    receivables ledger without the SME world's orders or payments), or they have not delivered
-    yet. Its check says so and passes: an ERROR every day for data the deployment does not have
-    was an alert nobody could act on. It trains once rows arrive."""
-    reason = f"not configured: {what}; this deployment has none of the data it learns from (yet)"
-    return [
-        dg.MaterializeResult(metadata={"trained": False, "untrained_reason": reason, **counts}),
-        dg.AssetCheckResult(
-            check_name=check_name,
-            passed=True,
-            description=reason,
-            metadata={"configured": False, **counts},
-        ),
-    ]
+def not_configured(what: str, check_name: str, counts: dict) -> dg.AssetCheckResult:
+    """The check of a model with no data at all: the deployment has none of the sources it learns
+    from (a receivables ledger without the SME world's orders or payments), or they have not
+    delivered yet. It says so and passes: an ERROR every day for data the deployment does not
+    have was an alert nobody could act on. It trains once rows arrive."""
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=True,
+        description=f"not configured: {what}; this deployment has none of the data it learns from (yet)",
+        metadata={"configured": False, **counts},
+    )
 
 
 @dataclass

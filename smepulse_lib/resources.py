@@ -20,9 +20,8 @@ class PlatformPaths(dg.ConfigurableResource):
     lake_url: str
     warehouse_path: str
     serving_path: str
-    # the reference data bronze checks rows against, as dbt will see it (Settings.dbt_env)
-    calendar_start: str = ""
-    fx_rates_file: str = ""
+    # the reference data bronze checks rows against, as dbt will see it (Settings.reference_env)
+    reference_env: dict[str, str]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlatformPaths:
@@ -31,14 +30,8 @@ class PlatformPaths(dg.ConfigurableResource):
             lake_url=settings.lake_url,
             warehouse_path=settings.warehouse_path,
             serving_path=settings.serving_path,
-            calendar_start=f"{settings.calendar_start}",
-            fx_rates_file=settings.fx_rates_file or "",
+            reference_env=settings.reference_env(),
         )
-
-    def reference_env(self) -> dict[str, str]:
-        """The calendar and FX variables of ``Settings.dbt_env``: a step that checks rows against the
-        reference data puts them in its environment, as the dbt step does, so both judge alike."""
-        return {"SMEPULSE_CALENDAR_START": self.calendar_start, "SMEPULSE_FX_RATES_FILE": self.fx_rates_file}
 
     def landing(self, *parts: str) -> str:
         return storage.join(self.landing_url, *parts)

@@ -126,9 +126,13 @@ class Settings:
             "SMEPULSE_WAREHOUSE_PATH": self.warehouse_path,
             "SMEPULSE_LAKE_URL": self.lake_url,
             "SMEPULSE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
-            "SMEPULSE_CALENDAR_START": f"{self.calendar_start}",
-            "SMEPULSE_FX_RATES_FILE": self.fx_rates_file or "",
+            **self.reference_env(),
         }
+
+    def reference_env(self) -> dict[str, str]:
+        """The calendar and FX file dbt uses; a step that checks rows against the same reference data
+        (bronze) puts them in its environment too, so both judge alike."""
+        return {"SMEPULSE_CALENDAR_START": f"{self.calendar_start}", "SMEPULSE_FX_RATES_FILE": self.fx_rates_file or ""}
 
     def record_data_start(self, first_day: date) -> Settings:
         """Remember that landed data starts on ``first_day`` (the earliest day recorded wins) and

@@ -293,7 +293,7 @@ def build_bronze_assets(spec: SourceSpec, partitions_def: dg.PartitionsDefinitio
         window = DayWindow.of(context.partition_time_window)
         days = window.days
         ingested_at = datetime.now(UTC)
-        os.environ.update(paths.reference_env())  # the calendar and FX rates this deployment's dbt uses
+        os.environ.update(paths.reference_env)  # the calendar and FX rates this deployment's dbt uses
         loads = list(write_window(spec, paths.landing_url, paths.lake_url, days, ingested_at))
         missing = [f"{load.day}" for load in loads if not load.files]
         if missing:  # one warning for the window: a backfill of a source delivered on weekdays has hundreds

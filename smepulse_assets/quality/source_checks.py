@@ -340,23 +340,24 @@ def mean_near_usual(rule: CheckRule) -> Callable:
     def judge(con: duckdb.DuckDBPyConnection, window: DayWindow) -> Verdict:
         per_day = con.execute(
             f"""
-            with days as (select unnest(range(?::date, ?::date + 1, interval 1 day))::date as day),
-            today as (select partition_date as day, avg({column}) as mean, count({column}) as n
-                      from delivered where partition_date between ? and ? group by 1),
-            daily as (select partition_date, avg({column}) as mean, count({column}) as n from delivered group by 1),
+            with days as (select unnest(range($1::date, $2::date + 1, interval 1 day))::date as day),
+            daily as (  -- the window's days and the reference days before them, not all history
+                select partition_date as day, avg({column}) as mean, count({column}) as n
+                from delivered where partition_date between $1::date - $3::integer and $2 group by 1
+            ),
             usual as (  -- the median day: one bad day among the reference days does not move it
                 select d.day, median(r.mean) as usual
                 from days as d
-                join daily as r on r.partition_date between d.day - ? and d.day - 1
+                join daily as r on r.day between d.day - $3::integer and d.day - 1
                 group by d.day
-                having sum(r.n) >= ?
+                having sum(r.n) >= $4
             )
             select t.day, t.mean, u.usual, greatest(t.mean / u.usual, u.usual / t.mean) as ratio
-            from today as t join usual as u using (day)
-            where t.n >= ? and t.mean > 0 and u.usual > 0
+            from daily as t join usual as u using (day)
+            where t.n >= $4 and t.mean > 0 and u.usual > 0
             order by 1
             """,
-            [window.first, window.last, window.first, window.last, reference_days, min_rows, min_rows],
+            [window.first, window.last, reference_days, min_rows],
         ).df()
         bad = per_day[per_day["ratio"] > ratio]
         worst = per_day.loc[per_day["ratio"].idxmax()] if len(per_day) else pd.Series({"mean": None, "usual": None})

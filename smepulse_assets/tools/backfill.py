@@ -5,10 +5,11 @@ backfill policy), and the command prints each run as it starts and ends."""
 
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
 from smepulse_assets.tools.ui_client import BACKFILL_DONE, UiClient
 from smepulse_lib.names import DAILY_JOB, ML_JOB
+from smepulse_lib.windows import DayWindow
 
 JOBS = {"daily": DAILY_JOB, "ml": ML_JOB}
 POLL_SECONDS = 2
@@ -18,7 +19,7 @@ def launch(client: UiClient, jobs: list[str], first: date, last: date, out: Call
     keys: list[list[str]] = []
     for job in jobs:
         keys += [k for k in client.job_asset_keys(JOBS[job]) if k not in keys]
-    days = [f"{first + timedelta(days=n)}" for n in range((last - first).days + 1)]
+    days = [f"{day}" for day in DayWindow(first, last).days]
     backfill_id = client.launch_asset_backfill(keys, days)
     out(
         f"backfill {backfill_id}: {len(keys)} assets of {', '.join(JOBS[j] for j in jobs)}, {first}..{last} "
