@@ -86,7 +86,25 @@ def recorded(instance: dg.DagsterInstance, run_id: str) -> dict:
         }
     history = storage.get_asset_check_execution_history(CHECK, limit=100)
     views["check_executions"] = Counter((r.partition, r.status.value) for r in history)
+    views["check_partitions"] = sorted(
+        (i.partition_key or "", i.latest_execution_status.value, i.latest_planned_run_id == run_id)
+        for i in storage.get_asset_check_partition_info([CHECK])
+    )
+    latest = storage.get_latest_asset_check_execution_by_key([CHECK])[CHECK]
+    views["latest_check"] = (latest.partition, latest.status.value, latest.run_id == run_id)
     return views
+
+
+def planned_rows(instance: dg.DagsterInstance) -> tuple[int, int]:
+    """The planned check rows, and how many of them hold a serialized event."""
+    with instance.event_log_storage.index_connection() as conn:
+        count, bodies = conn.execute(
+            sqlalchemy.text(
+                "select count(*), count(evaluation_event) from asset_check_executions "
+                "where execution_status = 'PLANNED'"
+            )
+        ).one()
+    return count, bodies
 
 
 def one_by_one(instance: dg.DagsterInstance) -> dict:
@@ -130,11 +148,15 @@ def test_the_ui_instance_records_the_same_batched_on_disk(tmp_path):
     with home_instance(tmp_path / "default", "telemetry:\n  enabled: false\n") as instance:
         assert type(instance.event_log_storage) is SqliteEventLogStorage
         expected = one_by_one(instance)
+        assert planned_rows(instance) == (12, 12)  # the range's planned event on every day's row
     with home_instance(tmp_path / "ours", (REPO_ROOT / "dagster.yaml").read_text()) as instance:
         assert isinstance(instance.event_log_storage, event_log.BatchedSqliteEventLogStorage)
         views, batches = batched(instance)
+        planned_ours = planned_rows(instance)
     assert batches == len(KEYS)
     assert views == expected
+    # the planned rows, one per day, leave out the event Dagster's storage repeats on each
+    assert planned_ours == (12, 0)
 
     def files(home):
         return sorted(p.name for p in (tmp_path / home / "history" / "runs").glob("*.db"))
