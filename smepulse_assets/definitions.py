@@ -11,7 +11,7 @@ from smepulse_assets.ingestion.sensor import build_drop_sensor
 from smepulse_assets.ingestion.spec import load_source_specs
 from smepulse_assets.quality.alert_sensor import build_alert_sensor
 from smepulse_assets.quality.alerts import Alerting, build_alert_log_asset
-from smepulse_assets.quality.freshness import build_freshness_checks, freshness_targets
+from smepulse_assets.quality.freshness import build_lag_checks, freshness_targets
 from smepulse_assets.reports.assets import build_report_assets
 from smepulse_assets.reports.sensor import build_reports_after_ml_sensor
 from smepulse_assets.serving.assets import ServingPart, build_serving_assets
@@ -20,7 +20,7 @@ from smepulse_assets.transform.cli_resource import dbt_resource
 from smepulse_assets.transform.data_catalog import build_data_catalog_asset
 from smepulse_assets.transform.seed_sensor import build_seed_sensor
 from smepulse_lib.conventions import REFERENCE_FRESHNESS, daily_partitions
-from smepulse_lib.names import DAILY_JOB, DOCS_JOB, FRESHNESS_JOB, ML_JOB, REFERENCE_JOB, REPORTS_JOB
+from smepulse_lib.names import DAILY_JOB, DOCS_JOB, ML_JOB, REFERENCE_JOB, REPORTS_JOB
 from smepulse_lib.resources import PlatformPaths, WarehouseResource
 from smepulse_lib.settings import Settings, apply_instance_env
 
@@ -35,8 +35,8 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     reference_models, daily_models, ml_serving_models = build_dbt_assets(settings, partitions)
     ml = build_ml_assets(partitions)
     assets = [*bronze, alert_log, reference_models, daily_models, *ml, ml_serving_models]
-    # The serving copy publishes every asset's and check's status, the freshness checks' too, which
-    # are built after it (they cover it): it reads the list when it runs.
+    # The serving copy publishes every asset's and check's status, the lag checks' too, which are
+    # built after it (they cover it): it reads the list when it runs.
     marts, scores = build_serving_assets(
         partitions,
         [
@@ -45,27 +45,27 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             ),
             ServingPart("scores", _readers_tables(ml_serving_models), "The gold score tables of the ML run."),
         ],
-        watched=lambda: [*assets, freshness],
+        watched=lambda: [*assets, lag_checks],
     )
     reports = build_report_assets(partitions, [marts.key, scores.key])
     data_catalog = build_data_catalog_asset(
         settings, [k for a in (reference_models, daily_models, ml_serving_models) for k in a.keys]
     )
     assets += [marts, scores, *reports, data_catalog]
-    freshness = build_freshness_checks(assets)
+    # Freshness is each asset's policy, judged by Dagster's freshness daemon (no check, no job);
+    # how far the data reaches is checked in the assets' own runs (quality/freshness.py).
+    lag_checks = build_lag_checks(assets)
 
-    # Freshness checks judge the newest data against the clock, not the days a run
-    # writes, so they run on their schedule and not inside the daily runs.
     daily_job = dg.define_asset_job(
         DAILY_JOB,
-        selection=dg.AssetSelection.assets(*bronze, daily_models, marts) - dg.AssetSelection.checks(freshness),
+        selection=dg.AssetSelection.assets(*bronze, daily_models, marts),
         partitions_def=partitions,
         description="One business day (or a range of days, in one run): every source's bronze through gold, "
         "with their checks, then the serving copy.",
     )
     ml_job = dg.define_asset_job(
         ML_JOB,
-        selection=dg.AssetSelection.assets(*ml, ml_serving_models, scores) - dg.AssetSelection.checks(freshness),
+        selection=dg.AssetSelection.assets(*ml, ml_serving_models, scores),
         partitions_def=partitions,
         hooks=end_mlflow_run_hooks(),
         description="After a day's data: train, evaluate and register the models, score the day with the champions, "
@@ -73,33 +73,25 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     )
     reference_job = dg.define_asset_job(
         REFERENCE_JOB,
-        selection=dg.AssetSelection.assets(alert_log, reference_models) - dg.AssetSelection.checks(freshness),
+        selection=dg.AssetSelection.assets(alert_log, reference_models),
         description="Calendar, reference seeds and the alert log; run once, monthly, and when they change.",
     )
     reports_job = dg.define_asset_job(
         REPORTS_JOB,
-        selection=dg.AssetSelection.assets(*reports) - dg.AssetSelection.checks(freshness),
+        selection=dg.AssetSelection.assets(*reports),
         partitions_def=partitions,
         description="The day's Excel receivables pack and HTML cash report, from the serving copy.",
     )
     docs_job = dg.define_asset_job(
         DOCS_JOB,
-        selection=dg.AssetSelection.assets(data_catalog) - dg.AssetSelection.checks(freshness),
+        selection=dg.AssetSelection.assets(data_catalog),
         description="The data catalog: dbt's docs site over the warehouse, and the column types the UI shows.",
-    )
-    freshness_job = dg.define_asset_job(
-        FRESHNESS_JOB,
-        selection=dg.AssetSelection.checks(freshness),
-        description="Every asset's newest data against its freshness policy.",
     )
     return dg.Definitions(
         assets=assets,
-        asset_checks=[freshness],
-        jobs=[daily_job, ml_job, reports_job, reference_job, docs_job, freshness_job],
+        asset_checks=[lag_checks],
+        jobs=[daily_job, ml_job, reports_job, reference_job, docs_job],
         schedules=[
-            dg.ScheduleDefinition(
-                job=freshness_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
-            ),
             dg.ScheduleDefinition(
                 job=reference_job, cron_schedule="0 1 1 * *", default_status=dg.DefaultScheduleStatus.RUNNING
             ),

@@ -115,6 +115,19 @@ def test_the_daemon_loads_drops_and_new_days_and_runs_a_ui_backfill(operated):
         open_keys = con.execute("select alert_key from ops.alerts where status = 'open'").fetchall()
     assert days == 7
     assert len(open_keys) == len(set(open_keys))  # one open alert per failing thing
+    # freshness is the policy as the UI's own freshness daemon judges it (no check, no job)
+    assert freshness_state(settings, dg.AssetKey(["gold", "kpi_ar_aging"]), timeout=120) == "PASS"
+
+
+def freshness_state(settings: Settings, key: dg.AssetKey, timeout: float) -> str | None:
+    """The freshness state the daemon recorded for ``key``, waiting up to ``timeout`` for one."""
+    deadline = time.monotonic() + timeout
+    with mock.patch.dict(os.environ, {"DAGSTER_HOME": settings.dagster_home}), dg.DagsterInstance.get() as instance:
+        while True:
+            record = instance.get_freshness_state_records([key]).get(key)
+            if record is not None or time.monotonic() > deadline:
+                return record.freshness_state.value if record else None
+            time.sleep(2)
 
 
 def test_the_ui_shows_the_days_materialized_in_a_real_browser(operated):

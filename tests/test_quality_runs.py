@@ -17,25 +17,28 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from dagster._core.test_utils import freeze_time  # the clock the freshness daemon reads
 from dagster_duckdb import DuckDBResource
 
 from smepulse_assets.kaggle_invoices.replay import drop_url
+from smepulse_assets.quality.freshness import POLICY_CONDITION
 from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
-from smepulse_assets.tools.runs import evaluate_sensor, run_days, run_freshness_checks, run_reference
+from smepulse_assets.tools.runs import evaluate_sensor, run_days, run_reference
 from smepulse_assets.transform import assets as transform_assets
 from smepulse_assets.transform.metadata import rows_written
 from smepulse_assets.transform.project import dbt_executable, dbt_project
 from smepulse_lib import storage, warehouse
-from smepulse_lib.names import ALERT_SENSOR, DAILY_JOB, DOCS_JOB, ML_JOB, REPORTS_JOB
+from smepulse_lib.names import ALERT_SENSOR, DAILY_JOB
 from smepulse_lib.settings import DBT_PROJECT_DIR
 from smepulse_lib.windows import DayWindow
 from tests import broken_inputs as broken
-from tests.conftest import Platform, make_settings
+from tests.conftest import Platform, evaluate_freshness, make_settings
 from tests.kaggle_samples import csv_bytes
 
 pytestmark = pytest.mark.slow
 
 BRONZE = dg.AssetKey(["bronze", "kaggle_invoices_raw"])
+PAYMENT_MODEL = dg.AssetKey(["ml", "payment_date_model"])
 WAIT_SECONDS = 15  # how long this module's runs wait for a warehouse another process holds
 
 
@@ -315,10 +318,11 @@ def test_payment_completion_rate_jump_is_flagged(tmp_path):
     assert features.drop(columns="as_of_date").values.tolist() == [[32, 0, 0.0, 32000.0], [32, 32, 1.0, 0.0]]
 
 
-def test_freshness_is_the_policys_verdict_and_lag_and_recovery_alert_once(tmp_path):
-    """freshness_sla judges what the asset page's policy judges (the last materialization's age);
-    newest_day_lag warns when the data stops days short. An open freshness alert is re-judged on the
-    sensor's next tick: a fresh materialization resolves it and records the passing check."""
+def test_freshness_is_the_policys_state_and_the_lag_is_checked_in_the_run_alerting_once(tmp_path):
+    """Freshness is the asset's policy as Dagster's freshness daemon judges it: no check repeats it
+    (so none enters a UI materialization or backfill), and each change of its state opens or
+    resolves one alert per asset. newest_day_lag runs in the assets' own runs and warns when the
+    data stops days short."""
     hook = Webhook()
     today = datetime.now(UTC).date()
     first = today - timedelta(days=8)
@@ -330,53 +334,43 @@ def test_freshness_is_the_policys_verdict_and_lag_and_recovery_alert_once(tmp_pa
     generate_sample_data(config, platform.settings.landing_url, world_config(config, orders_per_day=10))
     watch = AlertWatch(platform)
     run_reference(platform.defs, platform.instance)
-    run_days(platform.defs, platform.instance, first, today - timedelta(days=5))  # four days behind
+    behind = run_days(platform.defs, platform.instance, first, today - timedelta(days=5))  # four days behind
 
-    evaluations = run_freshness_checks(platform.defs, platform.instance).get_asset_check_evaluations()
-    verdicts = {(e.asset_key.to_user_string(), e.check_name): e for e in evaluations}
-    assert verdicts[("bronze/kaggle_invoices_raw", "freshness_sla")].passed  # materialized minutes ago
-    lag = verdicts[("bronze/kaggle_invoices_raw", "newest_day_lag")]
+    lag = check(behind, "newest_day_lag", BRONZE)  # judged in the run, after its materializations
     assert not lag.passed and lag.severity == dg.AssetCheckSeverity.WARN
     assert f"newest day {today - timedelta(days=5)}" in lag.description
-    assert verdicts[("gold/dim_date", "freshness_sla")].passed and ("gold/dim_date", "newest_day_lag") not in verdicts
-    # what runs after the ML job (its reports) or on its own schedule (the data catalog) never ran either
-    ml = {
-        k.to_user_string()
-        for job in (ML_JOB, REPORTS_JOB, DOCS_JOB)
-        for k in platform.defs.resolve_job_def(job).asset_layer.selected_asset_keys
-    }
-    never = verdicts[("ml/payment_date_model", "freshness_sla")]
-    assert (never.passed, never.severity, never.description) == (
-        False,
-        dg.AssetCheckSeverity.ERROR,
-        "never materialized",
-    )
-    assert {a for (a, c), e in verdicts.items() if c == "freshness_sla" and not e.passed} == ml
+    assert "freshness_sla" not in {k.name for k in platform.defs.resolve_asset_graph().asset_check_keys}
+    evaluate_freshness(platform)  # what the UI's daemon does every 30 s
+    states = platform.instance.get_freshness_state_records([BRONZE, PAYMENT_MODEL])
+    assert states[BRONZE].freshness_state.value == "PASS"  # materialized seconds ago
+    assert states[PAYMENT_MODEL].freshness_state.value == "UNKNOWN"  # never materialized: no verdict
     watch.tick()
     firing = hook.events("firing")
-    assert ("bronze/kaggle_invoices_raw", "newest_day_lag", None) in firing
+    assert ("bronze/kaggle_invoices_raw", "newest_day_lag", None) in firing  # the asset's, not the run's days
+    assert not [e for e in firing if e[1] == POLICY_CONDITION]
     assert len(firing) == len({(s, c) for s, c, _ in firing})  # one alert per asset and check
 
-    run_freshness_checks(platform.defs, platform.instance)  # the next hour: repeats, nothing sent again
+    with freeze_time(datetime.now(UTC) + timedelta(days=3)):  # nothing ran for three days
+        evaluate_freshness(platform)
+    assert platform.instance.get_freshness_state_records([BRONZE])[BRONZE].freshness_state.value == "FAIL"
     watch.tick()
-    assert hook.events("firing") == firing
+    watch.tick()  # the same state on the next tick is no new signal
+    stale = [e for e in hook.events("firing") if e[1] == POLICY_CONDITION]
+    assert ("bronze/kaggle_invoices_raw", POLICY_CONDITION, None) in stale
+    assert len(stale) == len({s for s, _, _ in stale})
 
-    run_days(platform.defs, platform.instance, today - timedelta(days=4), today - timedelta(days=1))
-    watch.tick()  # no freshness run in between: the sensor re-judges the open freshness alerts itself
+    caught_up = run_days(platform.defs, platform.instance, today - timedelta(days=4), today - timedelta(days=1))
+    assert check(caught_up, "newest_day_lag", BRONZE).passed
+    evaluate_freshness(platform)
+    watch.tick()
     resolved = hook.events("resolved")
-    # eight days are too few to train the models, so this test never runs the ML job: its assets
-    # stay stale (and alerting) while everything the daily job builds recovers
-    assert sorted(resolved) == sorted(e for e in firing if e[0] not in ml)
-    check = platform.instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        [dg.AssetCheckKey(dg.AssetKey(["bronze", "kaggle_invoices_raw"]), "newest_day_lag")]
-    )
-    assert next(iter(check.values())).status.value == "SUCCEEDED"  # the UI's check state moved with the alert
+    # eight days are too few to train the models, so this test never runs the ML job: nothing of it
+    # alerts (never materialized is no freshness verdict) and everything the daily job built recovers
+    assert sorted((s, c) for s, c, _ in resolved) == sorted((s, c) for s, c, _ in hook.events("firing"))
     alerts = warehouse.query(platform.settings.warehouse_path, "select * from ops.alerts")
-    open_now = alerts[alerts["status"] == "open"]
-    assert set(open_now["subject"]) == ml and open_now["alert_key"].is_unique
-    assert (alerts.loc[alerts["subject"] == "bronze/kaggle_invoices_raw", "occurrences"] == 2).all()
+    assert (alerts["status"] == "resolved").all() and alerts["alert_key"].is_unique
     logged = platform.instance.get_latest_materialization_event(dg.AssetKey(["ops", "alert_log"]))
-    assert logged.asset_materialization.metadata["open_alerts"].value == len(open_now)
+    assert logged.asset_materialization.metadata["open_alerts"].value == 0
     hook.server.shutdown()
 
 

@@ -9,6 +9,7 @@ from smepulse_assets.definitions import build_defs
 from smepulse_assets.ingestion.parse import parse_drop_file
 from smepulse_assets.ingestion.spec import load_source_spec
 from smepulse_assets.kaggle_invoices.contract import SPEC
+from smepulse_assets.quality.alert_sensor import retired_check_signals
 from smepulse_assets.quality.alerts import Alerting, AlertLog, Signal, alert_log_metadata, covers
 from smepulse_assets.quality.rules import RowRule, RulesError
 from smepulse_lib.names import DROP_SENSOR
@@ -166,15 +167,28 @@ def test_one_alert_per_failing_check_whatever_its_partitions(tmp_path):
 
 def test_an_unpartitioned_pass_resolves_and_the_log_asset_lists_what_is_open(tmp_path):
     alerting = Alerting(lake_url=str(tmp_path / "lake"))
-    alerting.process([signal(True, None, "freshness_sla"), signal(True, "2020-01-15"), signal(True, "2020-01-16")], LOG)
+    alerting.process(
+        [signal(True, None, "newest_day_lag"), signal(True, "2020-01-15"), signal(True, "2020-01-16")], LOG
+    )
     metadata = alert_log_metadata(AlertLog(alerting.lake_url))
     assert metadata["open_alerts"] == 2
     listed = {
         (r.data["check"], r.data["failing"], r.data["occurrences"]) for r in metadata["open_alert_list"].value.records
     }
-    assert listed == {("freshness_sla", "all", 1), ("pass_rate", "2020-01-15, 2020-01-16", 2)}
-    assert [e["event"] for e in alerting.process([signal(False, None, "freshness_sla")], LOG)] == ["resolved"]
+    assert listed == {("newest_day_lag", "all", 1), ("pass_rate", "2020-01-15, 2020-01-16", 2)}
+    assert [e["event"] for e in alerting.process([signal(False, None, "newest_day_lag")], LOG)] == ["resolved"]
     assert alert_log_metadata(AlertLog(alerting.lake_url))["open_alerts"] == 1
+
+
+def test_alerts_of_the_retired_hourly_freshness_check_are_resolved(tmp_path):
+    """An instance upgraded with freshness_sla alerts open: no evaluation of that check comes any
+    more, so the sensor resolves them, naming what judges freshness now."""
+    alerting = Alerting(lake_url=str(tmp_path / "lake"))
+    alerting.process([signal(True, None, "freshness_sla"), signal(True)], LOG)
+    retired = retired_check_signals(list(AlertLog(alerting.lake_url).open_alerts().values()), alerting)
+    assert [(s.subject, s.check_name, s.failing) for s in retired] == [("bronze/x", "freshness_sla", False)]
+    assert [e["event"] for e in alerting.process(retired, LOG)] == ["resolved"]
+    assert [a.opening["check_name"] for a in AlertLog(alerting.lake_url).open_alerts().values()] == ["pass_rate"]
 
 
 def test_a_sink_that_is_down_is_recorded_not_fatal(tmp_path):

@@ -4,9 +4,10 @@ Each tick reads the runs that finished (succeeded or failed) since the cursor,
 turns their check evaluations and their outcome into signals, and hands them
 to ``Alerting``. The cursor (last update time and the run ids seen at it)
 means a run is looked at once, so a failure is not re-sent on every tick.
-Stale assets arrive the same way: the scheduled freshness checks fail. An open
-freshness alert is judged again on every tick, so a fresh materialization
-resolves it (and records the passing check) within a tick, not at the next hour.
+Stale assets arrive as changes of their freshness state: Dagster's freshness
+daemon judges every asset's policy, and each change since the last tick (kept in
+the cursor) opens, repeats or resolves the asset's freshness alert, so a fresh
+materialization resolves it within a tick or two.
 When the log changed, the tick records a materialization of ``ops/alert_log``
 listing the open alerts: the UI shows what ``ops.alerts`` holds.
 """
@@ -18,7 +19,7 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 
 from smepulse_assets.quality.alerts import ALERT_LOG_KEY, Alerting, AlertLog, OpenAlert, Signal, alert_log_metadata
-from smepulse_assets.quality.freshness import CHECK_NAME, LAG_CHECK_NAME, evaluate
+from smepulse_assets.quality.freshness import LAG_CHECK_NAME, POLICY_CONDITION, STATE_SEVERITY, policy_evidence
 from smepulse_lib.names import ALERT_SENSOR, current_job_name
 from smepulse_lib.windows import DayWindow
 
@@ -65,7 +66,11 @@ def _check_signal(evaluation, run_id: str | None, partition: str | None, alertin
         kind="check",
         subject=evaluation.asset_key.to_user_string(),
         check_name=evaluation.check_name,
-        partition=evaluation.partition or metadata.get("partitions") or partition,
+        # how far the asset's data reaches is the whole asset's, not the run's days: its pass
+        # clears the alert whatever days the failing run had
+        partition=None
+        if evaluation.check_name == LAG_CHECK_NAME
+        else evaluation.partition or metadata.get("partitions") or partition,
         failing=not evaluation.passed,
         severity=evaluation.severity.value,
         observed=None if observed is None else str(observed),
@@ -90,43 +95,67 @@ def finished_runs(instance: dg.DagsterInstance, cursor: str | None) -> tuple[lis
     if fresh:
         newest = max(r.update_timestamp.timestamp() for r in fresh)
         at_edge = [r.dagster_run.run_id for r in records if r.update_timestamp.timestamp() == newest]
-        state = {"after": newest, "seen": at_edge}
+        state = {**state, "after": newest, "seen": at_edge}
     return [r.dagster_run for r in fresh], json.dumps(state)
 
 
-FRESHNESS_CHECKS = {CHECK_NAME, LAG_CHECK_NAME}
+# What the hourly freshness checks were called before the daemon's states replaced them.
+RETIRED_FRESHNESS_CHECK = "freshness_sla"
 
 
-def freshness_recoveries(
+def freshness_signals(
     instance: dg.DagsterInstance,
-    open_alerts: list[OpenAlert],
     specs: dict[dg.AssetKey, dg.AssetSpec],
+    seen: dict[str, str],
     alerting: Alerting,
-) -> tuple[list[Signal], list[dg.AssetCheckEvaluation]]:
-    """Open freshness alerts whose asset is fresh now: a passing signal for each, and the passing
-    evaluation to record (the check's state in the UI moves with the alert)."""
+) -> tuple[list[Signal], dict[str, str]]:
+    """Each change of an asset's freshness state since ``seen`` (the states of the last tick) as a
+    signal, and the states now."""
     now = datetime.now(UTC)
-    signals, evaluations = [], []
-    for alert in open_alerts:
-        event = alert.opening
-        key = dg.AssetKey.from_user_string(event["subject"])
-        if event["kind"] != "check" or event["check_name"] not in FRESHNESS_CHECKS or key not in specs:
+    signals, states = [], dict(seen)
+    for key, record in instance.get_freshness_state_records(list(specs)).items():
+        name, state = key.to_user_string(), record.freshness_state.value
+        states[name] = state
+        if state == seen.get(name) or state not in STATE_SEVERITY:
             continue
-        result = evaluate(instance, specs[key], event["check_name"], now)
-        if not result.passed:
-            continue
-        evaluation = dg.AssetCheckEvaluation(
-            asset_key=key,
-            check_name=event["check_name"],
-            passed=True,
-            metadata=result.metadata,
-            severity=result.severity,
-            description=result.description,
+        observed, threshold = policy_evidence(instance, specs[key], now)
+        signals.append(
+            Signal(
+                kind="freshness",
+                subject=name,
+                check_name=POLICY_CONDITION,
+                partition=None,
+                failing=state != "PASS",
+                severity=STATE_SEVERITY[state] or "INFO",
+                observed=observed,
+                threshold=threshold,
+                message=f"freshness policy {state.lower()}: {observed} ({threshold})",
+                ui_url=alerting.asset_url(key),
+                run_id=None,
+            )
         )
-        evaluations.append(evaluation)
-        # judged as a whole (no partition): clears every partition the alert holds
-        signals.append(_check_signal(evaluation, None, None, alerting))
-    return signals, evaluations
+    return signals, states
+
+
+def retired_check_signals(open_alerts: list[OpenAlert], alerting: Alerting) -> list[Signal]:
+    """Resolutions for alerts of the retired hourly freshness check, which no evaluation will clear."""
+    return [
+        Signal(
+            kind=event["kind"],
+            subject=event["subject"],
+            check_name=event["check_name"],
+            partition=None,
+            failing=False,
+            severity=event["severity"],
+            observed=None,
+            threshold=None,
+            message="freshness is judged by the asset's freshness policy now (alerts: freshness_policy)",
+            ui_url=alerting.asset_url(dg.AssetKey.from_user_string(event["subject"])),
+            run_id=None,
+        )
+        for event in (alert.opening for alert in open_alerts)
+        if event["check_name"] == RETIRED_FRESHNESS_CHECK
+    ]
 
 
 def build_alert_sensor(freshness_specs: dict[dg.AssetKey, dg.AssetSpec] | None = None) -> dg.SensorDefinition:
@@ -146,21 +175,22 @@ def build_alert_sensor(freshness_specs: dict[dg.AssetKey, dg.AssetSpec] | None =
     def quality_alert_sensor(context: dg.SensorEvaluationContext, alerting: Alerting):
         runs, cursor = finished_runs(context.instance, context.cursor)
         signals = [s for run in runs for s in signals_of_run(context.instance, run, alerting)]
-        events = alerting.process(signals, context.log)
+        state = json.loads(cursor)
+        freshness, state["freshness"] = freshness_signals(context.instance, specs, state.get("freshness", {}), alerting)
+        signals += freshness
         log = AlertLog(alerting.lake_url)
-        recovered, evaluations = freshness_recoveries(
-            context.instance, list(log.open_alerts().values()), specs, alerting
-        )
-        events += alerting.process(recovered, context.log)
+        signals += retired_check_signals(list(log.open_alerts().values()), alerting)
+        events = alerting.process(signals, context.log)
         opened = sum(e["event"] == "firing" for e in events)
         resolved = sum(e["event"] == "resolved" for e in events)
-        asset_events: list = list(evaluations)
-        if events:
-            asset_events.append(dg.AssetMaterialization(asset_key=ALERT_LOG_KEY, metadata=alert_log_metadata(log)))
+        asset_events = (
+            [dg.AssetMaterialization(asset_key=ALERT_LOG_KEY, metadata=alert_log_metadata(log))] if events else []
+        )
         return dg.SensorResult(
-            cursor=cursor,
+            cursor=json.dumps(state),
             asset_events=asset_events,
-            skip_reason=f"{len(runs)} run(s) read: {opened} alert(s) opened, {resolved} resolved",
+            skip_reason=f"{len(runs)} run(s) read, {len(freshness)} freshness change(s): "
+            f"{opened} alert(s) opened, {resolved} resolved",
         )
 
     return quality_alert_sensor

@@ -1,17 +1,16 @@
-"""Freshness checks that run headless, judging exactly what the asset page shows.
+"""Freshness: one verdict from the asset's policy, and one check of how far its data reaches.
 
-Two questions, two checks, each stated once:
-- ``freshness_sla``: was the asset updated recently? The asset's own ``FreshnessPolicy`` (fail
-  and warn windows) judged as Dagster judges it for the asset page: the age of its last
-  materialization. The policy's verdict in the UI and this check's never disagree; the check is
-  what reaches the alert sensor (Dagster's open-source freshness state raises no event).
-- ``newest_day_lag`` (daily partitioned assets): does the data reach the last complete day? A
-  backfill of old days updates an asset without bringing its data up to date; this WARN check
-  measures how far the newest materialized day is behind, against the same windows. A world
-  replayed from history (the Kaggle years) warns here for as long as it is history, and nothing
-  more.
-A schedule runs both every hour; the alert sensor re-judges an open freshness alert on each tick,
-so a fresh materialization resolves it within a minute, not at the next hour.
+- **Is the asset updated recently?** The asset's own ``FreshnessPolicy`` (fail and warn
+  windows against the age of its last materialization). Dagster's freshness daemon judges it
+  every 30 s; the asset page shows that state, and the alert sensor turns each change of it
+  into an alert or a recovery (``freshness_signals``). No check repeats that verdict: a check
+  would enter every "Materialize all" and backfill from the UI (Dagster includes every check of
+  the selected assets), and an hourly job running one per asset stored ~4,000 evaluations a day.
+- **Does the data reach the last complete day?** ``newest_day_lag`` (WARN, daily partitioned
+  assets): a backfill of old days updates an asset without bringing its data up to date. It
+  judges the newest materialized day against the same windows, and runs with the asset's own
+  runs, after its materializations; when no run comes, the policy's verdict is what alerts. A
+  world replayed from history (the Kaggle years) warns here for as long as it is history.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -19,8 +18,12 @@ from typing import Any
 
 import dagster as dg
 
-CHECK_NAME = "freshness_sla"
 LAG_CHECK_NAME = "newest_day_lag"
+# The condition a freshness alert names: the asset's policy, as Dagster's freshness daemon judges it.
+POLICY_CONDITION = "freshness_policy"
+# The daemon's states that say something, as alert severities: FAIL and WARN open (or repeat) an
+# alert, PASS resolves it. UNKNOWN (never materialized) and NOT_APPLICABLE raise nothing.
+STATE_SEVERITY = {"FAIL": "ERROR", "WARN": "WARN", "PASS": None}
 
 
 def _policy_windows(spec: dg.AssetSpec) -> tuple[timedelta, timedelta | None]:
@@ -40,10 +43,14 @@ def freshness_targets(assets: list[dg.AssetsDefinition]) -> dict[dg.AssetKey, tu
     }
 
 
-def last_updated(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime | None:
-    """When the asset was last materialized (any partition), as the policy's evaluation reads it."""
-    event = instance.get_latest_materialization_event(key)
-    return datetime.fromtimestamp(event.timestamp, tz=UTC) if event else None
+def policy_evidence(instance: dg.DagsterInstance, spec: dg.AssetSpec, now: datetime) -> tuple[str, str]:
+    """What the policy's verdict rests on: the last materialization's age, and the windows."""
+    fail_window, warn_window = _policy_windows(spec)
+    event = instance.get_latest_materialization_event(spec.key)
+    updated = datetime.fromtimestamp(event.timestamp, tz=UTC) if event else None
+    observed = f"last materialized {_hours(now - updated)} ago" if updated else "never materialized"
+    windows = f"warn after {_hours(warn_window)}, " if warn_window else ""
+    return observed, f"{windows}fail after {_hours(fail_window)}"
 
 
 def newest_day_end(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime | None:
@@ -52,17 +59,6 @@ def newest_day_end(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime |
     if not days:
         return None
     return datetime.strptime(max(days), "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
-
-
-def judge(spec: dg.AssetSpec, updated: datetime | None, now: datetime) -> dg.AssetCheckResult:
-    """The policy's verdict: fail past the fail window, warn past the warn window."""
-    fail_window, warn_window = _policy_windows(spec)
-    if updated is None:
-        return _result(spec, CHECK_NAME, False, dg.AssetCheckSeverity.ERROR, "never materialized", None, fail_window)
-    passed, severity, window = _by_age(now - updated, fail_window, warn_window)
-    return _result(
-        spec, CHECK_NAME, passed, severity, f"last materialized {_hours(now - updated)} ago", updated, window
-    )
 
 
 def judge_lag(spec: dg.AssetSpec, newest_end: datetime | None, now: datetime) -> dg.AssetCheckResult:
@@ -106,38 +102,27 @@ def _result(spec, check_name, passed, severity, description, as_of, window) -> d
     )
 
 
-def evaluate(instance: dg.DagsterInstance, spec: dg.AssetSpec, check_name: str, now: datetime) -> dg.AssetCheckResult:
-    if check_name == CHECK_NAME:
-        return judge(spec, last_updated(instance, spec.key), now)
-    return judge_lag(spec, newest_day_end(instance, spec.key), now)
-
-
-def build_freshness_checks(assets: list[dg.AssetsDefinition]) -> dg.AssetChecksDefinition:
+def build_lag_checks(assets: list[dg.AssetsDefinition]) -> dg.AssetChecksDefinition:
+    """``newest_day_lag`` on every daily partitioned asset with a freshness policy; it runs in the
+    asset's own runs, after the run's materializations."""
     targets = freshness_targets(assets)
     specs = [
-        dg.AssetCheckSpec(
-            CHECK_NAME,
-            asset=key,
-            description="Updated within the asset's freshness policy: the age of its last materialization against "
-            "the policy's fail and warn windows, the verdict the asset page shows.",
-        )
-        for key in targets
-    ]
-    specs += [
         dg.AssetCheckSpec(
             LAG_CHECK_NAME,
             asset=key,
             description="The newest materialized day is within the freshness policy's windows of now (WARN): a "
-            "backfill of old days updates an asset without bringing its data up to date.",
+            "backfill of old days updates an asset without bringing its data up to date. Whether the asset "
+            "was updated recently at all is its freshness policy's verdict, on the asset page.",
         )
         for key, (_, partitioned) in targets.items()
         if partitioned
     ]
 
-    @dg.multi_asset_check(name="freshness_checks", specs=specs, can_subset=True)
-    def freshness_checks(context: dg.AssetCheckExecutionContext):
+    @dg.multi_asset_check(name="newest_day_lag_checks", specs=specs, can_subset=True)
+    def newest_day_lag_checks(context: dg.AssetCheckExecutionContext):
         now = datetime.now(UTC)
         for check_key in context.selected_asset_check_keys:
-            yield evaluate(context.instance, targets[check_key.asset_key][0], check_key.name, now)
+            spec = targets[check_key.asset_key][0]
+            yield judge_lag(spec, newest_day_end(context.instance, spec.key), now)
 
-    return freshness_checks
+    return newest_day_lag_checks

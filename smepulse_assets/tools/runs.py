@@ -6,7 +6,7 @@ from datetime import date
 
 import dagster as dg
 
-from smepulse_lib.names import DAILY_JOB, DROP_SENSOR, FRESHNESS_JOB, REFERENCE_JOB
+from smepulse_lib.names import DAILY_JOB, DROP_SENSOR, REFERENCE_JOB
 from smepulse_lib.windows import DayWindow
 
 
@@ -36,11 +36,6 @@ def run_days(
         run_config=run_config,
         run_id=run_id,
     )
-
-
-def run_freshness_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """What the hourly freshness schedule runs: every asset's newest data against its SLA."""
-    return defs.resolve_job_def(FRESHNESS_JOB).execute_in_process(instance=instance)
 
 
 def evaluate_sensor(
