@@ -416,6 +416,7 @@ def run_benchmark(args: argparse.Namespace, pg: dict[str, str]) -> None:
 
     # the sensors' cursors catch up with the history the backfill loaded
     _, cursor = evaluate_sensor(defs, instance, DROP_SENSOR)
+    history_mb = instance_storage(settings.dagster_home, args.days)["instance_mb"] if args.instance == "home" else 0
     new_runs = run_new_days(defs, instance, cursor, held, figures)
     figures["one_new_day_runs"] = len(new_runs) // len(new_days)
     publish_figures(figures, spans, new_runs, instance)
@@ -443,6 +444,8 @@ def run_benchmark(args: argparse.Namespace, pg: dict[str, str]) -> None:
         figures[f"rows_{table}"] = counts.get(table, 0) if not table.startswith("ml.") else _ml_rows(settings, table)
     if args.instance == "home":
         figures.update(instance_storage(settings.dagster_home, args.days + len(new_days)))
+        # what each day of operation adds (its daily and ML runs): years of it are what a user keeps
+        figures["instance_kb_per_new_day"] = round((figures["instance_mb"] - history_mb) * 1024 / len(new_days), 1)
     if args.instance == "postgres":
         from smepulse_assets.tools.postgres_server import database_megabytes
 

@@ -20,7 +20,7 @@ from smepulse_assets.transform.cli_resource import dbt_resource
 from smepulse_assets.transform.data_catalog import build_data_catalog_asset
 from smepulse_assets.transform.seed_sensor import build_seed_sensor
 from smepulse_lib.conventions import REFERENCE_FRESHNESS, daily_partitions
-from smepulse_lib.names import DAILY_JOB, DOCS_JOB, ML_JOB, REFERENCE_JOB, REPORTS_JOB
+from smepulse_lib.names import DAILY_JOB, DOCS_JOB, LAG_JOB, ML_JOB, REFERENCE_JOB, REPORTS_JOB
 from smepulse_lib.resources import PlatformPaths, WarehouseResource
 from smepulse_lib.settings import Settings, apply_instance_env
 
@@ -53,19 +53,20 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     )
     assets += [marts, scores, *reports, data_catalog]
     # Freshness is each asset's policy, judged by Dagster's freshness daemon (no check, no job);
-    # how far the data reaches is checked in the assets' own runs (quality/freshness.py).
+    # how far the data reaches is checked hourly against the clock, not inside the runs that write
+    # the days (quality/freshness.py).
     lag_checks = build_lag_checks(assets)
 
     daily_job = dg.define_asset_job(
         DAILY_JOB,
-        selection=dg.AssetSelection.assets(*bronze, daily_models, marts),
+        selection=dg.AssetSelection.assets(*bronze, daily_models, marts) - dg.AssetSelection.checks(lag_checks),
         partitions_def=partitions,
         description="One business day (or a range of days, in one run): every source's bronze through gold, "
         "with their checks, then the serving copy.",
     )
     ml_job = dg.define_asset_job(
         ML_JOB,
-        selection=dg.AssetSelection.assets(*ml, ml_serving_models, scores),
+        selection=dg.AssetSelection.assets(*ml, ml_serving_models, scores) - dg.AssetSelection.checks(lag_checks),
         partitions_def=partitions,
         hooks=end_mlflow_run_hooks(),
         description="After a day's data: train, evaluate and register the models, score the day with the champions, "
@@ -73,25 +74,34 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     )
     reference_job = dg.define_asset_job(
         REFERENCE_JOB,
-        selection=dg.AssetSelection.assets(alert_log, reference_models),
+        selection=dg.AssetSelection.assets(alert_log, reference_models) - dg.AssetSelection.checks(lag_checks),
         description="Calendar, reference seeds and the alert log; run once, monthly, and when they change.",
     )
     reports_job = dg.define_asset_job(
         REPORTS_JOB,
-        selection=dg.AssetSelection.assets(*reports),
+        selection=dg.AssetSelection.assets(*reports) - dg.AssetSelection.checks(lag_checks),
         partitions_def=partitions,
         description="The day's Excel receivables pack and HTML cash report, from the serving copy.",
     )
     docs_job = dg.define_asset_job(
         DOCS_JOB,
-        selection=dg.AssetSelection.assets(data_catalog),
+        selection=dg.AssetSelection.assets(data_catalog) - dg.AssetSelection.checks(lag_checks),
         description="The data catalog: dbt's docs site over the warehouse, and the column types the UI shows.",
+    )
+    lag_job = dg.define_asset_job(
+        LAG_JOB,
+        selection=dg.AssetSelection.checks(lag_checks),
+        description="How far each daily asset's data reaches: its newest materialized day against its freshness "
+        "policy's windows.",
     )
     return dg.Definitions(
         assets=assets,
         asset_checks=[lag_checks],
-        jobs=[daily_job, ml_job, reports_job, reference_job, docs_job],
+        jobs=[daily_job, ml_job, reports_job, reference_job, docs_job, lag_job],
         schedules=[
+            dg.ScheduleDefinition(
+                job=lag_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+            ),
             dg.ScheduleDefinition(
                 job=reference_job, cron_schedule="0 1 1 * *", default_status=dg.DefaultScheduleStatus.RUNNING
             ),

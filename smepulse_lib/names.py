@@ -6,6 +6,7 @@ ML_JOB = "daily_ml_job"
 REFERENCE_JOB = "reference_data_job"
 REPORTS_JOB = "daily_reports_job"
 DOCS_JOB = "data_docs_job"
+LAG_JOB = "newest_day_lag_job"
 # Jobs renamed since runs were recorded under their former names (the UI keeps listing those
 # runs under the name they ran as): an alert a run of the former name opened is the same alert.
 FORMER_JOB_NAMES = {"daily_ar_job": DAILY_JOB}

@@ -6,7 +6,7 @@ from datetime import date
 
 import dagster as dg
 
-from smepulse_lib.names import DAILY_JOB, DROP_SENSOR, REFERENCE_JOB
+from smepulse_lib.names import DAILY_JOB, DROP_SENSOR, LAG_JOB, REFERENCE_JOB
 from smepulse_lib.windows import DayWindow
 
 
@@ -36,6 +36,11 @@ def run_days(
         run_config=run_config,
         run_id=run_id,
     )
+
+
+def run_lag_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """What the hourly schedule runs: how far each daily asset's data reaches."""
+    return defs.resolve_job_def(LAG_JOB).execute_in_process(instance=instance)
 
 
 def evaluate_sensor(
