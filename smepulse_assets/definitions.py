@@ -53,7 +53,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     )
     assets += [marts, scores, *reports, data_catalog]
     # Freshness is each asset's policy, judged by Dagster's freshness daemon (no check, no job);
-    # how far the data reaches is checked hourly against the clock, not inside the runs that write
+    # how far the data reaches is checked daily against the clock, not inside the runs that write
     # the days (quality/freshness.py).
     lag_checks = build_lag_checks(assets)
 
@@ -100,7 +100,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         jobs=[daily_job, ml_job, reports_job, reference_job, docs_job, lag_job],
         schedules=[
             dg.ScheduleDefinition(
-                job=lag_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+                job=lag_job, cron_schedule="0 6 * * *", default_status=dg.DefaultScheduleStatus.RUNNING
             ),
             dg.ScheduleDefinition(
                 job=reference_job, cron_schedule="0 1 1 * *", default_status=dg.DefaultScheduleStatus.RUNNING

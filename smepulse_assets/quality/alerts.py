@@ -5,7 +5,7 @@ problem of one thing: a check of an asset, a job's runs, whatever partitions it 
 Signals open, repeat, clear or resolve alerts:
 - a failing signal with no open alert for its subject and check opens one and delivers it to
   every sink (the log, and a webhook when ``SMEPULSE_ALERT_WEBHOOK_URL`` is set);
-- the same failure seen again (another day, another range, the next hourly check) while its
+- the same failure seen again (another day, another range, the next day's check) while its
   alert is open is a repeat: counted, its partition added to the alert's failing ones, not sent
   again;
 - a passing signal clears the failing partitions it covers; once none is left failing the alert

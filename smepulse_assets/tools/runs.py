@@ -39,7 +39,7 @@ def run_days(
 
 
 def run_lag_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """What the hourly schedule runs: how far each daily asset's data reaches."""
+    """What the daily 06:00 schedule runs: how far each daily asset's data reaches."""
     return defs.resolve_job_def(LAG_JOB).execute_in_process(instance=instance)
 
 
