@@ -104,6 +104,14 @@ def _bands(prediction) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def serving_example(train: pd.DataFrame, holdout: pd.DataFrame) -> pd.DataFrame:
+    """What the logged model is shown as its input: three weeks observed, one week to forecast."""
+    columns = ["cash_in", *EXOG]
+    observed = train[columns].tail(21).astype(float)
+    ahead = holdout[columns].head(7).astype(float).assign(cash_in=np.nan)
+    return pd.concat([observed, ahead], ignore_index=True)
+
+
 class SeriesForecaster:
     """Each day's forecast from the history through that day, for many days of one stream.
 
@@ -201,8 +209,10 @@ def split_series(series: pd.DataFrame, cutoff: date, holdout_days: int) -> Strea
     return StreamSplit(history, history.iloc[:-holdout_days], history.iloc[-holdout_days:])
 
 
-def _evaluate(results, part: StreamSplit) -> dict[str, float]:
-    predicted = forecast(results, part.train, part.holdout)["predicted_cash_in"].to_numpy()
+def _evaluate(champion, part: StreamSplit) -> dict[str, float]:
+    from ml_assets.cash_forecaster_model import fitted_parameters  # imports MLflow: not at definitions load
+
+    predicted = forecast(fitted_parameters(champion), part.train, part.holdout)["predicted_cash_in"].to_numpy()
     return forecast_metrics(predicted, part.holdout["cash_in"].to_numpy(float))
 
 
@@ -238,12 +248,14 @@ def _train_stream(
                 metadata={"history_days": len(part.history), "needed_days": needed},
             ),
         )
+    from ml_assets.cash_forecaster_model import LoggedForecaster  # imports MLflow: not at definitions load
+
     results = fit(part.train)
     actual = part.holdout["cash_in"].to_numpy(float)
     future = forecast(results, part.train, part.holdout)
     candidate = Candidate(
         model_name=model_name(stream),
-        model=results,
+        model=LoggedForecaster(results),
         features=_exog(part.holdout),
         metrics=forecast_metrics(future["predicted_cash_in"].to_numpy(), actual),
         primary="mape",
@@ -257,9 +269,9 @@ def _train_stream(
             "transform": "log1p",
             "stream": stream,
         },
-        flavor="statsmodels",
+        flavor="pyfunc",
         log_options={},
-        example=(_exog(part.holdout).head(7), future["predicted_cash_in"].head(7).to_numpy()),
+        example=(serving_example(part.train, part.holdout), future.head(7)),
     )
     split = TimeSplit(cutoff, cutoff - timedelta(days=config.holdout_days), part.train, part.holdout)
     result = log_and_gate(candidate, split)
@@ -307,7 +319,10 @@ def _champion_or_baseline(context, stream: str):
     if champion_version(model_name(stream)) is None:
         context.log.warning(f"{model_name(stream)}: no champion yet; publishing the seasonal-naive baseline")
         return None, NAIVE_VERSION
-    return load_champion(model_name(stream), "statsmodels")
+    from ml_assets.cash_forecaster_model import fitted_parameters  # imports MLflow: not at definitions load
+
+    champion, version = load_champion(model_name(stream), "pyfunc")
+    return fitted_parameters(champion), version
 
 
 def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

@@ -122,13 +122,25 @@ def champion_version(model_name: str) -> str | None:
 
 
 def flavor(name: str):
-    """The MLflow flavor module (mlflow.sklearn, mlflow.statsmodels) that logs and loads a model."""
+    """The MLflow flavor module (mlflow.sklearn, mlflow.pyfunc) that logs and loads a model."""
     return importlib.import_module(f"mlflow.{name}")
+
+
+def log_model(flavor_name: str, model, **options):
+    """Log ``model`` under its flavor; a model that knows how it is logged (the cash forecaster,
+    an MLflow model from code with its parameters as an artifact) logs itself."""
+    if hasattr(model, "log"):
+        return model.log(**options)
+    return flavor(flavor_name).log_model(model, **options)
 
 
 # What loading and serving a model of each flavor needs, besides MLflow and the data stack; the
 # sklearn models include this project's own estimators (ml_assets), hence smepulse itself.
-SERVING_PACKAGES = {"sklearn": ("scikit-learn", "skops", "smepulse"), "statsmodels": ("statsmodels",)}
+SERVING_PACKAGES = {
+    "sklearn": ("scikit-learn", "skops", "smepulse"),
+    "statsmodels": ("statsmodels",),
+    "pyfunc": ("statsmodels", "smepulse"),  # the cash forecaster: statsmodels inside this project's wrapper
+}
 DATA_STACK = ("mlflow", "numpy", "pandas", "scipy")
 
 

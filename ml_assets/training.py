@@ -317,7 +317,8 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
         if champion_metrics:
             mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
         signature, example = candidate.signature()
-        tracking.flavor(candidate.flavor).log_model(
+        tracking.log_model(
+            candidate.flavor,
             candidate.model,
             name="model",
             signature=signature,

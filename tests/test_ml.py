@@ -222,13 +222,37 @@ def test_each_logged_model_names_its_pinned_requirements(platform):
         folder = Path(
             mlflow.artifacts.download_artifacts(artifact_uri=source, tracking_uri=settings.mlflow_tracking_uri)
         )
-        flavor = "statsmodels" if "mlflow.statsmodels" in (folder / "MLmodel").read_text() else "sklearn"
+        mlmodel = (folder / "MLmodel").read_text()
+        flavor = "pyfunc" if "loader_module: mlflow.pyfunc.loaders.code_model" in mlmodel else "sklearn"
         assert (folder / "requirements.txt").read_text().split() == pip_requirements(flavor), model.name
     import sklearn
     import statsmodels
 
     assert f"scikit-learn=={sklearn.__version__}" in pip_requirements("sklearn")
     assert f"statsmodels=={statsmodels.__version__}" in pip_requirements("statsmodels")
+
+
+@pytest.mark.parametrize("stream", cashflow.STREAMS)
+def test_the_cash_forecaster_loads_and_forecasts_through_mlflows_generic_interface(platform, stream):
+    """The logged cash forecaster is a pyfunc model: loaded with mlflow.pyfunc, given the stream's
+    observed days and the days to come (their calendar), it forecasts what the platform's scoring
+    forecasts from the same days, bands in order. Its input example validated at logging (the
+    statsmodels flavor could not take the regressors, and MLflow warned on every log)."""
+    from ml_assets.cash_forecaster_model import fitted_parameters
+
+    settings = platform[0]
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{cashflow.model_name(stream)}/1")
+    assert {i.name for i in model.metadata.get_input_schema().inputs} == {"cash_in", *cashflow.EXOG}
+    series = _query(settings, cashflow.SERIES_SQL, [stream])
+    observed = series[~series["is_future"]].tail(56)[["cash_in", *cashflow.EXOG]].astype(float)
+    ahead = series[series["is_future"]].head(14)[["cash_in", *cashflow.EXOG]].astype(float).assign(cash_in=np.nan)
+    predicted = model.predict(pd.concat([observed, ahead], ignore_index=True))
+    expected = cashflow.forecast(fitted_parameters(model), observed, ahead)
+    assert len(predicted) == 14
+    pd.testing.assert_frame_equal(predicted.reset_index(drop=True), expected.reset_index(drop=True))
+    assert (predicted["lower_95"] <= predicted["predicted_cash_in"]).all()
+    assert (predicted["predicted_cash_in"] <= predicted["upper_95"]).all()
 
 
 def test_anomaly_forests_score_the_same_in_worker_processes_in_process_and_for_one_day(platform, monkeypatch):
