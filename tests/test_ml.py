@@ -255,6 +255,24 @@ def test_the_cash_forecaster_loads_and_forecasts_through_mlflows_generic_interfa
     assert (predicted["predicted_cash_in"] <= predicted["upper_95"]).all()
 
 
+def test_a_champion_logged_before_the_wrapper_still_serves(tmp_path):
+    """Versions logged with statsmodels' own flavor (before the pyfunc wrapper) load the same way."""
+    from ml_assets.cash_forecaster_model import fitted_parameters
+
+    rng = np.random.default_rng(1)
+    days = pd.DataFrame({"cash_in": rng.uniform(0, 5000, 90), **dict.fromkeys(cashflow.EXOG, 0.0)})
+    results = cashflow.fit(days)
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        with mlflow.start_run() as run:
+            mlflow.statsmodels.log_model(results, name="model")
+        loaded = fitted_parameters(mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model"))
+    finally:
+        mlflow.set_tracking_uri(before)
+    np.testing.assert_allclose(loaded.params, results.params)
+
+
 def test_anomaly_forests_score_the_same_in_worker_processes_in_process_and_for_one_day(platform, monkeypatch):
     """A backfill fits its weekly forests in worker processes; a new day fits in process. Both, and
     the backfill's stored rows, must give the same scores, and no worker outlives the scoring."""
