@@ -21,7 +21,7 @@ from dagster_duckdb import DuckDBResource
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from ml_assets import outputs
-from ml_assets.estimators import boosted_classifier
+from ml_assets.estimators import calibrated_classifier, calibration_of
 from ml_assets.tracking import MlflowRun, champion_version, load_champion
 from ml_assets.training import (
     SERVING_CHECK,
@@ -103,7 +103,20 @@ def classification_metrics(probability: np.ndarray, label: np.ndarray) -> dict[s
         "brier": float(brier_score_loss(label, probability)),
         "roc_auc": float(roc_auc_score(label, probability)) if both_classes else float("nan"),
         "positive_share": float(np.mean(label)),
+        "ece": expected_calibration_error(probability, label),
     }
+
+
+def expected_calibration_error(probability: np.ndarray, label: np.ndarray, bins: int = 10) -> float:
+    """How far the probabilities are from the shares that turn out positive: per tenth of the
+    scale, |mean probability - share positive|, weighted by the tenth's rows (0: calibrated)."""
+    which = np.clip(np.digitize(probability, np.linspace(0, 1, bins + 1)[1:-1]), 0, bins - 1)
+    gaps = [
+        abs(probability[which == b].mean() - label[which == b].mean()) * (which == b).sum()
+        for b in range(bins)
+        if (which == b).any()
+    ]
+    return float(sum(gaps) / len(probability)) if len(probability) else float("nan")
 
 
 def reliability_table(probability: np.ndarray, label: np.ndarray, bins: int = 10) -> str:
@@ -143,9 +156,9 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
     ):
         def fit(cutoff: date, split: TimeSplit):
             label = split.train[spec.label].astype(int)
-            model = boosted_classifier(spec.categorical, config.max_iter, config.learning_rate).fit(
-                split.train[spec.features], label
-            )
+            model = calibrated_classifier(
+                spec.categorical, config.max_iter, config.learning_rate, label.to_numpy()
+            ).fit(split.train[spec.features], label)
             actual = split.holdout[spec.label].astype(int).to_numpy()
 
             def evaluate(m) -> dict[str, float]:
@@ -173,6 +186,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
                 params={
                     "max_iter": config.max_iter,
                     "learning_rate": config.learning_rate,
+                    "calibration": calibration_of(model),
                     "holdout_days": config.holdout_days,
                     "features": ",".join(spec.features),
                 },
