@@ -39,6 +39,7 @@ import json
 import os
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -473,6 +474,9 @@ def instance_storage(dagster_home: str, days: int) -> dict[str, float]:
     """What the instance keeps on disk for the history: all of DAGSTER_HOME, its cross-run index,
     the runs' own event files, the captured logs; and per day of history."""
     home = Path(dagster_home)
+    for db in (home / "history" / "runs").glob("*.db"):  # the write-ahead logs folded in: what the files hold
+        with contextlib.closing(sqlite3.connect(db)) as con:
+            con.execute("pragma wal_checkpoint(truncate)")
 
     def size(paths):
         return sum(p.stat().st_size for p in paths if p.is_file()) / 2**20
