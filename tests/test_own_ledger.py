@@ -200,6 +200,36 @@ def test_a_wrong_date_format_refuses_the_import_with_the_first_bad_values(tmp_pa
     assert "Traceback" not in err and not (tmp_path / "landing").exists()
 
 
+def test_a_second_ledger_whose_invoice_ids_collide_is_refused_until_its_ids_are_per_ledger(tmp_path):
+    """The same invoice id from two ledgers would be one invoice in every table: the import refuses
+    before writing, names the ids and files, and `invoice_ids: per_ledger` keeps the ledgers apart.
+    A newer export of the same ledger replaces its own files."""
+    export, _ = _export()
+    (tmp_path / "acme.csv").write_bytes(export)
+    landing = tmp_path / "landing"
+
+    def imported(name: str, extra: str = ""):
+        (tmp_path / f"{name}.yaml").write_text(MAPPING.replace("name: acme_erp", f"name: {name}{extra}"))
+        return import_file(str(tmp_path / "acme.csv"), load_mapping(tmp_path / f"{name}.yaml"), str(landing))
+
+    first = imported("acme_erp")
+    assert imported("acme_erp").files == first.files  # the same ledger again: its own files replaced
+    files = sorted(landing.rglob("*.csv"))
+    with pytest.raises(ForeignFileError) as refused:
+        imported("acme_copy")
+    assert f"{first.rows} invoice id(s) are delivered already" in str(refused.value)
+    assert "acme_erp_2012-11-01.csv" in str(refused.value) and "invoice_ids: per_ledger" in str(refused.value)
+    assert sorted(landing.rglob("*.csv")) == files  # nothing written
+
+    other = imported("acme_copy", "\ninvoice_ids: per_ledger")
+    assert other.rows == first.rows
+
+    def ids(stem: str) -> set[str]:
+        return {r["doc_id"] for f in landing.rglob(f"{stem}_*.csv") for r in csv.DictReader(f.open())}
+
+    assert len(ids("acme_copy")) == first.rows and not ids("acme_copy") & ids("acme_erp")
+
+
 def test_a_mapping_that_misses_a_required_field_names_it(tmp_path):
     (tmp_path / "m.yaml").write_text(MAPPING.replace("  amount: Betrag\n", ""))
     with pytest.raises(RulesError, match=r"required fields \['amount'\] have no column or constant"):

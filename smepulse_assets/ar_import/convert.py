@@ -11,6 +11,7 @@ its clear day.
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePosixPath
@@ -61,13 +62,43 @@ def import_file(url: str, ar_mapping: ArMapping, landing_url: str) -> Import:
             f"{ar_mapping.path} says; nothing was written\n" + "\n".join(c.describe() for c in unreadable)
         )
     good = values[problems.isna()]
-    drops, unroutable = split_into_drops(_contract_rows(good))
     stem = ar_mapping.name
+    clash = delivered_elsewhere(landing_url, stem, set(good["invoice"]))
+    if clash:
+        shown = ", ".join(f"{doc} ({PurePosixPath(where).name})" for doc, where in list(clash.items())[:3])
+        raise ForeignFileError(
+            f"{url}: {len(clash)} invoice id(s) are delivered already by files that are not this mapping's "
+            f"({ar_mapping.name}_<day>.csv), for example {shown}; nothing was written. Two ledgers whose "
+            "invoice numbers overlap would merge those invoices: give the mapping `invoice_ids: per_ledger` "
+            "(ids from its name and the invoice number), or remove the other files if they are an older "
+            "import of this same ledger."
+        )
+    drops, unroutable = split_into_drops(_contract_rows(good))
     written = write_drops(drops, landing_url, unroutable, stem=stem)
     aside = _set_aside(url, landing_url, stem, records, lines, header, {**ragged, **problems.dropna().to_dict()})
     return Import(
         written, len(good), len(ragged) + int(problems.notna().sum()), aside, min(drops, default=None), columns
     )
+
+
+def delivered_elsewhere(landing_url: str, stem: str, ids: set[str]) -> dict[str, str]:
+    """Which of ``ids`` the receivables source's deliveries already hold, other than this mapping's
+    own files (a new import of it replaces those): each with one file that holds it."""
+    fs, root = storage.filesystem(storage.join(landing_url, SOURCE_NAME))
+    own = re.compile(rf"{re.escape(stem)}_\d{{4}}-\d{{2}}-\d{{2}}\.csv")
+    found: dict[str, str] = {}
+    for path in sorted(fs.glob(f"{root}/*/*.csv")):
+        if own.fullmatch(PurePosixPath(path).name) or PurePosixPath(path).parent.name == UNROUTABLE_FOLDER:
+            continue  # this mapping's own deliveries, and rows set aside (never delivered)
+        records = csv.reader(io.StringIO(fs.cat_file(path).decode("utf-8-sig", errors="replace"), newline=""))
+        header = next(records, [])
+        if "doc_id" not in header:
+            continue  # not a delivery bronze would load either: it refuses such a file
+        column = header.index("doc_id")
+        for record in records:
+            if len(record) > column and record[column] in ids:
+                found.setdefault(record[column], storage.as_url(fs, path))
+    return found
 
 
 def _read(url: str, ar_mapping: ArMapping) -> tuple[list[str], list[int], list[list[str]]]:
@@ -115,13 +146,19 @@ def _read_fields(frame: pd.DataFrame, ar_mapping: ArMapping) -> tuple[pd.DataFra
 
 
 def _ids(raw: pd.Series, source, ar_mapping) -> tuple[pd.Series, pd.Series]:
-    """Whole invoice numbers stay; any other number (INV-2012/0042) becomes a stable id from its hash."""
+    """Whole invoice numbers stay; any other number (INV-2012/0042) becomes a stable id from its hash.
+    ``invoice_ids: per_ledger``: every id from the hash of the mapping's name and the number."""
+    per_ledger = ar_mapping.invoice_ids == "per_ledger"
+    hashed = raw.map(lambda v: _hashed_id(f"{ar_mapping.name}/{v}" if per_ledger else v))
+    if per_ledger:
+        return hashed, pd.Series(None, index=raw.index, dtype="object")
     whole = raw.str.fullmatch(rf"0*[1-9]\d{{0,{LONGEST_WHOLE_ID - 1}}}(\.0+)?").fillna(False).astype(bool)
     kept = raw.str.replace(r"\.0+$", "", regex=True).str.lstrip("0")
-    hashed = raw.map(
-        lambda v: str(HASHED_IDS_FROM + int.from_bytes(hashlib.blake2b(v.encode(), digest_size=7).digest()))
-    )
     return kept.where(whole, hashed), pd.Series(None, index=raw.index, dtype="object")
+
+
+def _hashed_id(text: str) -> str:
+    return str(HASHED_IDS_FROM + int.from_bytes(hashlib.blake2b(text.encode(), digest_size=7).digest()))
 
 
 def _text(raw: pd.Series, source, ar_mapping) -> tuple[pd.Series, pd.Series]:

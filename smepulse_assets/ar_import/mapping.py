@@ -55,7 +55,8 @@ FIELDS = {
     "document_type": Field("text", False, "document type (default RV, an invoice)"),
     "area": Field("text", False, "business area"),
 }
-DEFAULTS = {"document_type": "RV"}  # what a field not mapped is written as
+DEFAULTS = {"document_type": "RV"}
+INVOICE_IDS = ("kept", "per_ledger")  # what a field not mapped is written as
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class ArMapping:
     delimiter: str = ","
     encoding: str = "utf-8-sig"
     number_format: NumberFormat = field(default_factory=NumberFormat)
+    # "kept": whole invoice numbers stay the ids; "per_ledger": every id comes from the mapping's
+    # name and the invoice number, for ledgers whose numbers collide with another's
+    invoice_ids: str = "kept"
 
     @property
     def columns(self) -> dict[str, str]:
@@ -88,11 +92,10 @@ def load_mapping(path: str | Path) -> ArMapping:
         body = mapping(yaml.safe_load(path.read_text(encoding="utf-8")), where, "a mapping")
     except (OSError, yaml.YAMLError) as err:
         raise RulesError(f"{path}: cannot read the mapping: {err}") from err
-    unknown = sorted(set(body) - {"name", "description", "delimiter", "encoding", "number_format", "fields"})
+    keys = {"name", "description", "delimiter", "encoding", "number_format", "invoice_ids", "fields"}
+    unknown = sorted(set(body) - keys)
     if unknown:
-        raise RulesError(
-            f"{where}: unknown keys {unknown} (name, description, delimiter, encoding, number_format, fields)"
-        )
+        raise RulesError(f"{where}: unknown keys {unknown} ({', '.join(sorted(keys))})")
     fields_body = mapping(required(body, "fields", where), f"{where}: fields", "a mapping of field: source")
     not_fields = sorted(set(fields_body) - set(FIELDS))
     if not_fields:
@@ -107,6 +110,9 @@ def load_mapping(path: str | Path) -> ArMapping:
     delimiter = str(body.get("delimiter", ","))
     if len(delimiter) != 1:
         raise RulesError(f"{where}: delimiter {delimiter!r} is not one character")
+    invoice_ids = str(body.get("invoice_ids", "kept"))
+    if invoice_ids not in INVOICE_IDS:
+        raise RulesError(f"{where}: invoice_ids {invoice_ids!r} is not one of {INVOICE_IDS}")
     return ArMapping(
         name=name,
         path=path,
@@ -114,6 +120,7 @@ def load_mapping(path: str | Path) -> ArMapping:
         delimiter=delimiter,
         encoding=str(body.get("encoding", "utf-8-sig")),
         number_format=number_format_from(body.get("number_format") or {}, f"{where}: number_format"),
+        invoice_ids=invoice_ids,
     )
 
 
