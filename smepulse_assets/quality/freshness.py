@@ -6,8 +6,8 @@
   into an alert or a recovery (``freshness_signals``). No check repeats that verdict: a check
   would enter every "Materialize all" and backfill from the UI (Dagster includes every check of
   the selected assets), and the hourly job that ran one per asset (with the lag checks, ~176 per
-  run) stored ~3 MB a run on the UI's SQLite instance: ~70 MB a day, 35 times what a day's own
-  runs store (docs/benchmarks.md).
+  run) stored ~3 MB a run on the UI's SQLite instance: ~70 MB a day, eight times what a day's
+  own runs store (docs/benchmarks.md).
 - **Does the data reach the last complete day?** ``newest_day_lag`` (WARN, daily partitioned
   assets): a backfill of old days updates an asset without bringing its data up to date. It
   judges the newest materialized day against the same windows once a day, at 06:00 UTC after the
