@@ -22,9 +22,10 @@ import pandas as pd
 from smepulse_assets.ar_import.diagnosis import ColumnReport
 from smepulse_assets.ar_import.mapping import DEFAULTS, FIELDS, ArMapping
 from smepulse_assets.ingestion.header_report import ForeignFileError, HeaderReport
+from smepulse_assets.ingestion.landing import loaded_and_skipped, source_entries
 from smepulse_assets.ingestion.parse import PARSERS
 from smepulse_assets.ingestion.spec import Column
-from smepulse_assets.kaggle_invoices.contract import HEADER, SOURCE_NAME
+from smepulse_assets.kaggle_invoices.contract import HEADER, SOURCE_NAME, SPEC
 from smepulse_assets.kaggle_invoices.replay import UNROUTABLE_FOLDER, split_into_drops, write_drops
 from smepulse_lib import storage
 
@@ -83,21 +84,23 @@ def import_file(url: str, ar_mapping: ArMapping, landing_url: str) -> Import:
 
 def delivered_elsewhere(landing_url: str, stem: str, ids: set[str]) -> dict[str, str]:
     """Which of ``ids`` the receivables source's deliveries already hold, other than this mapping's
-    own files (a new import of it replaces those): each with one file that holds it."""
-    fs, root = storage.filesystem(storage.join(landing_url, SOURCE_NAME))
+    own files (a new import of it replaces those): each with one file that holds it. The files are
+    those bronze loads (``ingestion.landing``: ``INVOICES.CSV`` too), not rows set aside."""
     own = re.compile(rf"{re.escape(stem)}_\d{{4}}-\d{{2}}-\d{{2}}\.csv")
+    loaded, _ = loaded_and_skipped(source_entries(SPEC, landing_url))
     found: dict[str, str] = {}
-    for path in sorted(fs.glob(f"{root}/*/*.csv")):
-        if own.fullmatch(PurePosixPath(path).name) or PurePosixPath(path).parent.name == UNROUTABLE_FOLDER:
-            continue  # this mapping's own deliveries, and rows set aside (never delivered)
-        records = csv.reader(io.StringIO(fs.cat_file(path).decode("utf-8-sig", errors="replace"), newline=""))
+    for url in loaded:
+        path = PurePosixPath(url)
+        if own.fullmatch(path.name) or path.parent.name == UNROUTABLE_FOLDER:
+            continue
+        records = csv.reader(io.StringIO(storage.read_bytes(url).decode("utf-8-sig", errors="replace"), newline=""))
         header = next(records, [])
         if "doc_id" not in header:
             continue  # not a delivery bronze would load either: it refuses such a file
         column = header.index("doc_id")
         for record in records:
             if len(record) > column and record[column] in ids:
-                found.setdefault(record[column], storage.as_url(fs, path))
+                found.setdefault(record[column], url)
     return found
 
 
