@@ -138,7 +138,8 @@ def freshness_signals(
 
 
 def retired_check_signals(open_alerts: list[OpenAlert], alerting: Alerting) -> list[Signal]:
-    """Resolutions for alerts of the retired hourly freshness check, which no evaluation will clear."""
+    """Resolutions for alerts of the retired hourly freshness check, which no evaluation will clear
+    (read once, on the sensor's first tick with freshness states: not the whole log every tick)."""
     return [
         Signal(
             kind=event["kind"],
@@ -176,10 +177,11 @@ def build_alert_sensor(freshness_specs: dict[dg.AssetKey, dg.AssetSpec] | None =
         runs, cursor = finished_runs(context.instance, context.cursor)
         signals = [s for run in runs for s in signals_of_run(context.instance, run, alerting)]
         state = json.loads(cursor)
+        log = AlertLog(alerting.lake_url)
+        if "freshness" not in state:  # the first tick since freshness states replaced freshness_sla
+            signals += retired_check_signals(list(log.open_alerts().values()), alerting)
         freshness, state["freshness"] = freshness_signals(context.instance, specs, state.get("freshness", {}), alerting)
         signals += freshness
-        log = AlertLog(alerting.lake_url)
-        signals += retired_check_signals(list(log.open_alerts().values()), alerting)
         events = alerting.process(signals, context.log)
         opened = sum(e["event"] == "firing" for e in events)
         resolved = sum(e["event"] == "resolved" for e in events)
