@@ -107,32 +107,34 @@ def classification_metrics(probability: np.ndarray, label: np.ndarray) -> dict[s
     }
 
 
-def expected_calibration_error(probability: np.ndarray, label: np.ndarray, bins: int = 10) -> float:
-    """How far the probabilities are from the shares that turn out positive: per tenth of the
-    scale, |mean probability - share positive|, weighted by the tenth's rows (0: calibrated)."""
-    which = np.clip(np.digitize(probability, np.linspace(0, 1, bins + 1)[1:-1]), 0, bins - 1)
-    gaps = [
-        abs(probability[which == b].mean() - label[which == b].mean()) * (which == b).sum()
+def calibration_bins(probability: np.ndarray, label: np.ndarray, bins: int = 10) -> list[tuple]:
+    """Per non-empty tenth of the probability scale (1.0 in the last): its lower and upper edge,
+    rows, the mean probability given and the share that turned out positive."""
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(probability, edges[1:-1]), 0, bins - 1)
+    return [
+        (edges[b], edges[b + 1], int((which == b).sum()), probability[which == b].mean(), label[which == b].mean())
         for b in range(bins)
         if (which == b).any()
     ]
-    return float(sum(gaps) / len(probability)) if len(probability) else float("nan")
 
 
-def reliability_table(probability: np.ndarray, label: np.ndarray, bins: int = 10) -> str:
+def expected_calibration_error(probability: np.ndarray, label: np.ndarray) -> float:
+    """How far the probabilities are from the shares that turn out positive: per tenth of the
+    scale, |mean probability - share positive|, weighted by the tenth's rows (0: calibrated)."""
+    if not len(probability):
+        return float("nan")
+    bins = calibration_bins(probability, label)
+    return float(sum(rows * abs(given - positive) for _, _, rows, given, positive in bins) / len(probability))
+
+
+def reliability_table(probability: np.ndarray, label: np.ndarray) -> str:
     """The calibration of probabilities on a holdout, as markdown: per tenth of the probability
     scale, how many rows, the mean probability given and the share that turned out positive
     (calibrated: the two agree)."""
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(probability, edges[1:-1]), 0, bins - 1)
     lines = ["| probability | rows | mean given | share positive |", "| --- | --- | --- | --- |"]
-    for b in range(bins):
-        rows = which == b
-        if rows.any():
-            lines.append(
-                f"| {edges[b]:.1f}-{edges[b + 1]:.1f} | {int(rows.sum())} | {probability[rows].mean():.3f} "
-                f"| {label[rows].mean():.3f} |"
-            )
+    for low, high, rows, given, positive in calibration_bins(probability, label):
+        lines.append(f"| {low:.1f}-{high:.1f} | {rows} | {given:.3f} | {positive:.3f} |")
     return "\n".join(lines)
 
 
