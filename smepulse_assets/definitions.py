@@ -57,16 +57,20 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     # the days (quality/freshness.py).
     lag_checks = build_lag_checks(assets)
 
+    def without_lag(*selected) -> dg.AssetSelection:
+        """The assets and their checks, the lag checks left to their own daily job."""
+        return dg.AssetSelection.assets(*selected) - dg.AssetSelection.checks(lag_checks)
+
     daily_job = dg.define_asset_job(
         DAILY_JOB,
-        selection=dg.AssetSelection.assets(*bronze, daily_models, marts) - dg.AssetSelection.checks(lag_checks),
+        selection=without_lag(*bronze, daily_models, marts),
         partitions_def=partitions,
         description="One business day (or a range of days, in one run): every source's bronze through gold, "
         "with their checks, then the serving copy.",
     )
     ml_job = dg.define_asset_job(
         ML_JOB,
-        selection=dg.AssetSelection.assets(*ml, ml_serving_models, scores) - dg.AssetSelection.checks(lag_checks),
+        selection=without_lag(*ml, ml_serving_models, scores),
         partitions_def=partitions,
         hooks=end_mlflow_run_hooks(),
         description="After a day's data: train, evaluate and register the models, score the day with the champions, "
@@ -74,18 +78,18 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     )
     reference_job = dg.define_asset_job(
         REFERENCE_JOB,
-        selection=dg.AssetSelection.assets(alert_log, reference_models) - dg.AssetSelection.checks(lag_checks),
+        selection=without_lag(alert_log, reference_models),
         description="Calendar, reference seeds and the alert log; run once, monthly, and when they change.",
     )
     reports_job = dg.define_asset_job(
         REPORTS_JOB,
-        selection=dg.AssetSelection.assets(*reports) - dg.AssetSelection.checks(lag_checks),
+        selection=without_lag(*reports),
         partitions_def=partitions,
         description="The day's Excel receivables pack and HTML cash report, from the serving copy.",
     )
     docs_job = dg.define_asset_job(
         DOCS_JOB,
-        selection=dg.AssetSelection.assets(data_catalog) - dg.AssetSelection.checks(lag_checks),
+        selection=without_lag(data_catalog),
         description="The data catalog: dbt's docs site over the warehouse, and the column types the UI shows.",
     )
     lag_job = dg.define_asset_job(
