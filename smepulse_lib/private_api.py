@@ -1,8 +1,10 @@
 """The one gate in front of every use of a library's private API.
 
-Three places reach past a library's public surface for speed: the batched event log
+Four places reach past a library's public surface: the batched event log
 (smepulse_lib/instance/event_log.py), the dbt CLI resource (smepulse_assets/transform/cli_resource.py)
-and the hook that ends a run's MLflow run (ml_assets/run_hooks.py). Each asks here whether the
+and the hook that ends a run's MLflow run (ml_assets/run_hooks.py), for speed, and the drop
+sensor's fingerprints in the instance's key-value store (smepulse_assets/ingestion/sensor_state.py),
+for the size of every stored tick. Each asks here whether the
 installed library is a version it was tested with; on any other it takes the library's public
 path instead and logs why, so an upgrade is slower at worst, never broken.
 tests/test_private_api.py fails when a pinned version changes, so whoever upgrades re-runs the

@@ -358,12 +358,16 @@ def test_freshness_is_the_policys_state_and_lag_and_staleness_alert_once(tmp_pat
     stale = [e for e in hook.events("firing") if e[1] == POLICY_CONDITION]
     assert ("bronze/kaggle_invoices_raw", POLICY_CONDITION, None) in stale
     assert len(stale) == len({s for s, _, _ in stale})
+    # the cursor (stored with every tick) keeps only the failing states
+    kept = json.loads(watch.cursor)["freshness"]
+    assert kept["bronze/kaggle_invoices_raw"] == "FAIL" and set(kept.values()) <= {"FAIL", "WARN"}
 
     run_days(platform.defs, platform.instance, today - timedelta(days=4), today - timedelta(days=1))
     assert check(run_lag_checks(platform.defs, platform.instance), "newest_day_lag", BRONZE).passed
     evaluate_freshness(platform)
     watch.tick()
     resolved = hook.events("resolved")
+    assert "bronze/kaggle_invoices_raw" not in json.loads(watch.cursor)["freshness"]
     # eight days are too few to train the models, so this test never runs the ML job: its assets
     # have no freshness verdict (never materialized) and their lag check keeps warning, while
     # everything the daily job built recovers

@@ -6,9 +6,10 @@ from datetime import date
 
 import dagster as dg
 
+from smepulse_assets.ingestion.sensor_state import load_state
 from smepulse_assets.kaggle_invoices.replay import drop_url, replay_file, split_into_drops
 from smepulse_assets.tools.runs import evaluate_drop_sensor
-from smepulse_lib import storage
+from smepulse_lib import private_api, storage
 from smepulse_lib.names import RANGE_END_TAG, RANGE_START_TAG, REFERENCE_JOB, SOURCES_TAG
 from tests.kaggle_samples import ROWS, csv_bytes
 
@@ -66,11 +67,11 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
     )
     # two contiguous days form one range run; the lone day gets its own partition run
     assert requested == [("2020-01-01", "2020-01-02"), ("2020-01-05", None)]
-    assert "not-a-day" in json.dumps(json.loads(result.cursor)["kaggle_invoices"]["reported"])
+    assert "not-a-day" in json.dumps(load_state(platform.instance, result.cursor)["kaggle_invoices"]["reported"])
 
     again = evaluate_drop_sensor(platform.defs, platform.instance, result.cursor)
     assert not again.run_requests  # same files: nothing new, and the bad folder is not re-reported
-    assert json.loads(again.cursor) == json.loads(result.cursor)
+    assert again.cursor == result.cursor  # the same fingerprints
 
     storage.write_bytes(drop_url(landing, date(2020, 1, 2)), csv_bytes(*ROWS[:2]))  # a re-delivery
     changed = evaluate_drop_sensor(platform.defs, platform.instance, again.cursor)
@@ -83,7 +84,8 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
     os.remove(drop_url(landing, date(2020, 1, 5)))  # a delivery taken back whole: the day changed too
     removed = evaluate_drop_sensor(platform.defs, platform.instance, changed.cursor)
     assert [r.partition_key for r in removed.run_requests] == ["2020-01-05"]
-    assert "2020-01-05/invoices_2020-01-05.csv" not in json.loads(removed.cursor)["kaggle_invoices"]["files"]
+    files = load_state(platform.instance, removed.cursor)["kaggle_invoices"]["files"]
+    assert "2020-01-05/invoices_2020-01-05.csv" not in files
 
 
 def test_sources_landing_on_the_same_day_request_one_run(platform):
@@ -102,7 +104,35 @@ def test_sources_landing_on_the_same_day_request_one_run(platform):
         "2020-01-04",
     )
     assert request.tags[SOURCES_TAG] == "kaggle_invoices,orders,payments"
-    assert set(json.loads(result.cursor)) >= {"kaggle_invoices", "orders", "payments", "customers"}
+    assert set(load_state(platform.instance, result.cursor)) >= {"kaggle_invoices", "orders", "payments", "customers"}
+
+
+def test_the_cursor_is_a_digest_and_the_fingerprints_live_in_the_instance(platform, monkeypatch):
+    """Dagster stores a sensor's cursor with every tick, skipped ones too: the drop sensor's is the
+    digest of its fingerprints (kept once in the instance), not a fingerprint per file."""
+    reference_loaded(platform)
+    for day in range(1, 31):
+        storage.write_bytes(drop_url(platform.settings.landing_url, date(2020, 1, day)), csv_bytes(*ROWS))
+    result = evaluate_drop_sensor(platform.defs, platform.instance)
+    assert result.cursor.startswith("fingerprints:") and len(result.cursor) < 40
+    assert len(load_state(platform.instance, result.cursor)["kaggle_invoices"]["files"]) == 30
+    requested = [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in result.run_requests]
+    assert requested == [("2020-01-01", "2020-01-30")]
+
+    # a cursor that is not the stored fingerprints' (set in the UI, a tick never committed) counts as
+    # none: the sensor starts again from what bronze materialized (nothing here), so nothing is lost
+    assert load_state(platform.instance, "fingerprints:0000") is None
+    reset = evaluate_drop_sensor(platform.defs, platform.instance, "fingerprints:0000")
+    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in reset.run_requests] == requested
+    assert reset.cursor == result.cursor
+
+    # on a Dagster version the key-value store was not tested with, the fingerprints are the cursor
+    # (a digest cursor then reads as none: the same days with the same run key, which Dagster does
+    # not launch twice)
+    monkeypatch.setitem(private_api.TESTED_VERSIONS, "dagster", ("0.0.0",))
+    fallback = evaluate_drop_sensor(platform.defs, platform.instance, result.cursor)
+    assert [r.run_key for r in fallback.run_requests] == [r.run_key for r in result.run_requests]
+    assert len(json.loads(fallback.cursor)["kaggle_invoices"]["files"]) == 30
 
 
 def test_files_the_source_skips_still_start_their_day_and_upper_case_names_are_loaded(platform):
@@ -114,7 +144,7 @@ def test_files_the_source_skips_still_start_their_day_and_upper_case_names_are_l
     storage.write_bytes(storage.join(landing, "kaggle_invoices", "2020-01-07", "late", "x.csv"), csv_bytes(*ROWS))
     result = evaluate_drop_sensor(platform.defs, platform.instance)
     assert sorted(r.partition_key for r in result.run_requests) == ["2020-01-03", "2020-01-07"]
-    files = json.loads(result.cursor)["kaggle_invoices"]["files"]
+    files = load_state(platform.instance, result.cursor)["kaggle_invoices"]["files"]
     assert set(files) == {"2020-01-03/INVOICES.CSV", "2020-01-07/late/x.csv"}
 
 

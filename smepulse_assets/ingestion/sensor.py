@@ -1,7 +1,8 @@
 """One sensor over every source's landing folder: new or changed drops request their days.
 
-The cursor remembers, per source, a fingerprint of every drop file seen (size and
-modification time and a digest of the content, or the ETag on S3: fingerprints.py), so
+The sensor remembers, per source, a fingerprint of every drop file seen (size and
+modification time and a digest of the content, or the ETag on S3: fingerprints.py; kept in the
+instance, the cursor being their digest: sensor_state.py), so
 the same file never triggers twice and a rewritten file triggers again, even one copied
 in with its old timestamps. Changed days of all sources are merged before runs are
 requested: a day whose eight sources land together is one run of the daily job
@@ -12,7 +13,6 @@ partitions are reported once, not crashed on.
 """
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -21,6 +21,7 @@ import dagster as dg
 
 from smepulse_assets.ingestion.fingerprints import Fingerprints, fingerprints
 from smepulse_assets.ingestion.landing import Entry, source_entries
+from smepulse_assets.ingestion.sensor_state import load_state, save_state
 from smepulse_assets.ingestion.spec import SourceSpec
 from smepulse_lib import storage
 from smepulse_lib.names import DROP_SENSOR, REFERENCE_JOB, SOURCES_TAG
@@ -180,9 +181,8 @@ def build_drop_sensor(
             return dg.SkipReason(f"Waiting for the reference data's first load ({REFERENCE_JOB}): {', '.join(missing)}")
         # every file under each source's folder: those it loads and those it skips (a day's run reports them)
         entries = {spec.name: source_entries(spec, paths.landing_url) for spec in specs}
-        if context.cursor:
-            cursor = json.loads(context.cursor)
-        else:
+        cursor = load_state(context.instance, context.cursor)
+        if cursor is None:
             cursor = {spec.name: starting_cursor(context.instance, spec, entries[spec.name]) for spec in specs}
         prints = {spec.name: source_fingerprints(entries[spec.name], cursor.get(spec.name, {})) for spec in specs}
         plan = plan_drop_runs([(spec, prints[spec.name].files) for spec in specs], cursor, partitions_def)
@@ -194,6 +194,7 @@ def build_drop_sensor(
             run_request_for(first, last, key, plan.sources_between(first, last)) for first, last, key in plan.ranges
         ]
         skip = None if requests else dg.SkipReason("No new or changed drops.")
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(plan.cursor), skip_reason=skip)
+        new_cursor = save_state(context.instance, plan.cursor, context.cursor)
+        return dg.SensorResult(run_requests=requests, cursor=new_cursor, skip_reason=skip)
 
     return drop_sensor

@@ -5,8 +5,8 @@ turns their check evaluations and their outcome into signals, and hands them
 to ``Alerting``. The cursor (last update time and the run ids seen at it)
 means a run is looked at once, so a failure is not re-sent on every tick.
 Stale assets arrive as changes of their freshness state: Dagster's freshness
-daemon judges every asset's policy, and each change since the last tick (kept in
-the cursor) opens, repeats or resolves the asset's freshness alert, so a fresh
+daemon judges every asset's policy, and each change since the last tick (the failing
+states are kept in the cursor) opens, repeats or resolves the asset's freshness alert, so a fresh
 materialization resolves it within a tick or two.
 When the log changed, the tick records a materialization of ``ops/alert_log``
 listing the open alerts: the UI shows what ``ops.alerts`` holds.
@@ -106,18 +106,26 @@ RETIRED_FRESHNESS_CHECK = "freshness_sla"
 def freshness_signals(
     instance: dg.DagsterInstance,
     specs: dict[dg.AssetKey, dg.AssetSpec],
-    seen: dict[str, str],
+    failing: dict[str, str] | None,
     alerting: Alerting,
 ) -> tuple[list[Signal], dict[str, str]]:
-    """Each change of an asset's freshness state since ``seen`` (the states of the last tick) as a
-    signal, and the states now."""
+    """Each change of an asset's freshness state since the last tick as a signal, and the failing
+    states now. ``failing``: the assets whose policy failed or warned at the last tick (the others
+    passed, or were never materialized); None on the first tick, when every state is news.
+
+    Only failing states are kept: Dagster stores the cursor with every tick (one every 30 s, kept
+    for days), and a state per asset would be ~100 of them in each."""
     now = datetime.now(UTC)
-    signals, states = [], dict(seen)
+    signals, states = [], dict(failing or {})
     for key, record in instance.get_freshness_state_records(list(specs)).items():
         name, state = key.to_user_string(), record.freshness_state.value
-        states[name] = state
-        if state == seen.get(name) or state not in STATE_SEVERITY:
+        before = None if failing is None else failing.get(name, "PASS")
+        if state == before or state not in STATE_SEVERITY:  # UNKNOWN (never materialized) changes nothing
             continue
+        if state == "PASS":
+            states.pop(name, None)
+        else:
+            states[name] = state
         observed, threshold = policy_evidence(instance, specs[key], now)
         signals.append(
             Signal(
@@ -180,7 +188,7 @@ def build_alert_sensor(freshness_specs: dict[dg.AssetKey, dg.AssetSpec] | None =
         log = AlertLog(alerting.lake_url)
         if "freshness" not in state:  # the first tick since freshness states replaced freshness_sla
             signals += retired_check_signals(list(log.open_alerts().values()), alerting)
-        freshness, state["freshness"] = freshness_signals(context.instance, specs, state.get("freshness", {}), alerting)
+        freshness, state["freshness"] = freshness_signals(context.instance, specs, state.get("freshness"), alerting)
         signals += freshness
         events = alerting.process(signals, context.log)
         opened = sum(e["event"] == "firing" for e in events)

@@ -1,0 +1,58 @@
+"""Where the drop sensor keeps what it has seen: a fingerprint of every delivered file.
+
+Dagster stores a sensor's cursor with every tick, skipped ones too (a tick every few seconds,
+kept for days). A cursor holding a fingerprint per file (~180 bytes each: 4,000 files for 520
+days of eight sources) stored ~0.7 MB per tick, gigabytes a day. The fingerprints are kept
+instead in the instance's key-value store, one row rewritten only when a delivery changes, and
+the cursor is their digest. A cursor that is not the stored fingerprints' digest (set or reset
+in the UI, or a tick whose result was never committed) counts as no cursor: the sensor starts
+again from what bronze has materialized (sensor.starting_cursor), so nothing is skipped.
+
+The key-value store is Dagster's storage API for its own daemons' cursors, not a public one
+(smepulse_lib.private_api): on a Dagster version it was not tested with, the fingerprints go in
+the cursor itself, as they did before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import dagster as dg
+
+from smepulse_lib.names import DROP_SENSOR
+from smepulse_lib.private_api import is_tested
+
+KEY = f"smepulse/{DROP_SENSOR}/fingerprints"
+PREFIX = "fingerprints:"
+
+
+def _in_key_value_store() -> bool:
+    return is_tested("dagster", "the drop sensor's fingerprints in the instance's key-value store")
+
+
+def _stored(instance: dg.DagsterInstance) -> dict | None:
+    value = instance.run_storage.get_cursor_values({KEY}).get(KEY)
+    return json.loads(value) if value else None
+
+
+def load_state(instance: dg.DagsterInstance, cursor: str | None) -> dict | None:
+    """The fingerprints ``cursor`` stands for (source name -> files, reported, markers), None when
+    there are none to trust."""
+    if not cursor:
+        return None
+    if cursor.startswith("{"):  # the fingerprints themselves (an older cursor, or the fallback)
+        return json.loads(cursor)
+    stored = _stored(instance) if _in_key_value_store() else None
+    return stored["state"] if stored and stored["digest"] == cursor else None
+
+
+def save_state(instance: dg.DagsterInstance, state: dict, cursor: str | None) -> str:
+    """Keeps ``state`` and returns the cursor that stands for it; writes only when it changed."""
+    text = json.dumps(state, sort_keys=True)
+    if not _in_key_value_store():
+        return text
+    digest = PREFIX + hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+    if digest != cursor:
+        instance.run_storage.set_cursor_values({KEY: json.dumps({"digest": digest, "state": state})})
+    return digest
