@@ -22,7 +22,7 @@ def ml_run_request(run: dg.DagsterRun) -> dg.RunRequest | None:
 def build_ml_after_daily_sensor(daily_job, ml_job) -> dg.SensorDefinition:
     return after_success_sensor(
         ML_SENSOR,
-        daily_job,
+        [daily_job],
         ml_job,
         _same_days,
         "Trains and scores the models for the days a successful daily run loaded.",

@@ -9,17 +9,17 @@ from smepulse_lib.windows import DayWindow
 
 def after_success_sensor(
     name: str,
-    monitored_job,
+    monitored_jobs: list,
     request_job,
     window_of: Callable[[DayWindow], DayWindow],
     description: str,
 ) -> dg.SensorDefinition:
-    """A sensor requesting ``request_job`` for ``window_of`` the days each successful run of
-    ``monitored_job`` covered. The run key (the monitored run's id) makes a repeated tick harmless."""
+    """A sensor requesting ``request_job`` for ``window_of`` the days each successful run of one of
+    ``monitored_jobs`` covered. The run key (the monitored run's id) makes a repeated tick harmless."""
 
     @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=[monitored_job],
+        monitored_jobs=monitored_jobs,
         request_job=request_job,
         name=name,
         minimum_interval_seconds=5,  # it reads only run status events: the next run follows within seconds

@@ -1,8 +1,10 @@
 """Names other code refers to (jobs, sensors, run tags): spelled here once and imported."""
 
-# Jobs. The daily job builds every source's bronze through gold.
+# Jobs. The daily job builds every source's bronze through gold; the landed-days job is what the
+# drop sensor runs: the daily job's assets and the ML job's in one run.
 DAILY_JOB = "daily_sources_job"
 ML_JOB = "daily_ml_job"
+LANDED_JOB = "landed_days_job"
 REFERENCE_JOB = "reference_data_job"
 REPORTS_JOB = "daily_reports_job"
 DOCS_JOB = "data_docs_job"

@@ -24,7 +24,7 @@ from smepulse_assets.quality.alerts import AlertLog
 from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
 from smepulse_assets.tools.ui_process import UiProcess
 from smepulse_lib.instance.run_launcher import run_worker_pid
-from smepulse_lib.names import DAILY_JOB, ML_JOB, RANGE_END_TAG, RANGE_START_TAG
+from smepulse_lib.names import DAILY_JOB, LANDED_JOB, ML_JOB, RANGE_END_TAG, RANGE_START_TAG, REPORTS_JOB
 from smepulse_lib.programs import beside_interpreter
 from smepulse_lib.settings import Settings
 
@@ -84,24 +84,30 @@ def operated(tmp_path_factory):
 
 def test_the_daemon_loads_drops_and_new_days_and_runs_a_ui_backfill(operated):
     ui, settings, first, last, held, _ = operated
-    # the drop sensor ships running: the days already landed are one range run, launched by the daemon
-    (history,) = ui.wait_runs(1, 900, pipelineName=DAILY_JOB)
+    # the drop sensor ships running: the days already landed are one range run, launched by the
+    # daemon, that loads and scores them (one launch); the reports follow it
+    (history,) = ui.wait_runs(1, 900, pipelineName=LANDED_JOB)
     assert history["status"] == "SUCCESS"
     tags = {t["key"]: t["value"] for t in history["tags"]}
     assert (tags[RANGE_START_TAG], tags[RANGE_END_TAG]) == (
         f"{first}",
         f"{last - timedelta(days=1)}",
     )
-    ui.wait_runs(1, 900, pipelineName=ML_JOB)  # requested by the ML sensor after it
+    ui.wait_runs(1, 900, pipelineName=REPORTS_JOB)
 
     for source in held.iterdir():  # the newest day lands
         for day in source.iterdir():
             shutil.move(str(day), str(Path(settings.landing_url) / source.name / day.name))
-    runs = ui.wait_runs(2, 600, pipelineName=DAILY_JOB)
+    runs = ui.wait_runs(2, 600, pipelineName=LANDED_JOB)
     newest = next(r for r in runs if r["runId"] != history["runId"])
     assert newest["status"] == "SUCCESS"
     assert {"key": "dagster/partition", "value": f"{last}"} in newest["tags"]
-    ui.wait_runs(2, 900, pipelineName=ML_JOB)
+    reports = ui.wait_runs(2, 900, pipelineName=REPORTS_JOB)
+    assert all(r["status"] == "SUCCESS" for r in reports)
+    assert not ui.runs(pipelineName=ML_JOB) and not ui.runs(pipelineName=DAILY_JOB)  # nothing launched twice
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        scored = con.execute("select max(score_date) from gold.score_payment_pred").fetchone()[0]
+    assert scored == last
 
     # a backfill of two days, as the UI's materialize dialog launches it
     defs_keys = [["bronze", "kaggle_invoices_raw"], ["bronze", "kaggle_invoices_quarantine"]]
@@ -132,7 +138,7 @@ def freshness_state(settings: Settings, key: dg.AssetKey, timeout: float) -> str
 
 def test_the_ui_shows_the_days_materialized_in_a_real_browser(operated):
     ui, _settings, first, _last, _, root = operated
-    ui.wait_runs(1, 900, pipelineName=DAILY_JOB)
+    ui.wait_runs(1, 900, pipelineName=LANDED_JOB)
     page = f"{ui.url}/assets/gold/kpi_ar_aging?view=partitions"
     dom = browse(page, root / "chromium", SCREENSHOTS / "kpi_ar_aging_partitions.png")
     assert "kpi_ar_aging" in dom and f"{first}" in dom
@@ -150,7 +156,7 @@ def test_a_killed_run_is_failed_by_the_daemon_and_never_blocks_the_next(operated
     """kill -9 of a run's process: run monitoring marks it failed, its warehouse pool slot is freed,
     an alert opens, and the same days backfilled again succeed."""
     ui, settings, first, last, _, _root = operated
-    ui.wait_runs(1, 900, pipelineName=DAILY_JOB)  # the history run is done (a later run queues behind)
+    ui.wait_runs(1, 900, pipelineName=LANDED_JOB)  # the history run is done (a later run queues behind)
     keys = [list(k.path) for k in build_defs(settings).resolve_job_def(DAILY_JOB).asset_layer.selected_asset_keys]
     days = [f"{first + timedelta(days=n)}" for n in range((last - first).days + 1)]
     doomed = ui.launch_asset_backfill(keys, days)
@@ -208,7 +214,7 @@ def test_smepulse_backfill_submits_a_range_the_ui_lists_and_prints_its_runs(oper
     """`smepulse backfill` as a user types it (no venv on PATH): the range is a backfill of the UI's
     own kind, run by the daemon, listed among the UI's backfills, followed to its end."""
     ui, _settings, first, _last, _, root = operated
-    ui.wait_runs(1, 900, pipelineName=DAILY_JOB)
+    ui.wait_runs(1, 900, pipelineName=LANDED_JOB)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8", "SMEPULSE_DATA_DIR": str(root / "data")}
     command = [str(beside_interpreter("smepulse")), "backfill", "--start", f"{first}", "--end"]
     done = subprocess.run(

@@ -5,8 +5,8 @@ modification time and a digest of the content, or the ETag on S3: fingerprints.p
 instance, the cursor being their digest: sensor_state.py), so
 the same file never triggers twice and a rewritten file triggers again, even one copied
 in with its old timestamps. Changed days of all sources are merged before runs are
-requested: a day whose eight sources land together is one run of the daily job
-(which builds every source's day), not one per source; days that follow each other
+requested: a day whose eight sources land together is one run (of the landed-days job,
+which builds every source's day and scores it), not one per source; days that follow each other
 form one range run (the assets have single-run backfill policies), so a month
 landing at once is one run, not thirty. Files in a folder that is not a day of the
 partitions are reported once, not crashed on.
@@ -167,11 +167,12 @@ def build_drop_sensor(
     @dg.sensor(
         name=DROP_SENSOR,
         job=job,
-        # a listing per source every 15 s (a few LIST calls on S3): a drop waits at most that long
-        minimum_interval_seconds=15,
+        # Dagster's sensor daemon looks every 5 s; under that, every look ticks: a drop waits ~5 s at
+        # most, for a listing per source each time (a few LIST calls on S3, files already seen not read)
+        minimum_interval_seconds=4,
         # on from the start: its first tick counts what was already loaded as seen (already_loaded)
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Requests one run of the daily job for the days with new or changed drops in any of {folders}.",
+        description=f"Requests one run of {job.name} for the days with new or changed drops in any of {folders}.",
     )
     def drop_sensor(context: dg.SensorEvaluationContext, paths: PlatformPaths):
         missing = [

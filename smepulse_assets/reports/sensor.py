@@ -1,4 +1,5 @@
-"""Build the day's report packs once its ML run has scored it.
+"""Build the day's report packs once its ML run (or the drop sensor's run, which scores too) has
+scored it.
 
 Reports need the day's worklist and forecast, so they follow the ML run, not the daily one. A
 range run (a backfill of history) asks for the reports of its last day only: a pack per past day
@@ -16,11 +17,11 @@ def last_day(window: DayWindow) -> DayWindow:
     return DayWindow(window.last, window.last)
 
 
-def build_reports_after_ml_sensor(ml_job, reports_job) -> dg.SensorDefinition:
+def build_reports_after_ml_sensor(scoring_jobs: list, reports_job) -> dg.SensorDefinition:
     return after_success_sensor(
         REPORTS_SENSOR,
-        ml_job,
+        scoring_jobs,
         reports_job,
         last_day,
-        "Builds the Excel pack and the HTML cash report of the last day a successful ML run scored.",
+        "Builds the Excel pack and the HTML cash report of the last day a successful ML or landed-days run scored.",
     )

@@ -71,9 +71,10 @@ def evaluate_drop_sensor(
 def run_sensor_requests(
     defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
 ) -> tuple[list[dg.RunRequest], str | None, list[dg.ExecuteInProcessResult]]:
-    """Evaluate the drop sensor once and execute what it requests, as the daemon would."""
+    """Evaluate the drop sensor once and execute what it requests (its job: loading and scoring the
+    days), as the daemon would."""
     result, new_cursor = evaluate_sensor(defs, instance, DROP_SENSOR, cursor)
     requests = list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
-    job = defs.resolve_job_def(DAILY_JOB)
+    job = defs.resolve_job_def(defs.resolve_sensor_def(DROP_SENSOR).job_name)
     runs = [job.execute_in_process(instance=instance, partition_key=r.partition_key, tags=r.tags) for r in requests]
     return requests, new_cursor, runs
