@@ -3,27 +3,30 @@ daemon) on a copy of the benchmark's world, its sensors requesting the runs, its
 starting them, then a backfill of the whole history launched through the UI's API.
 
 Figures (wall clock, from the runs' own creation / start / end times):
-- daemon_catch_up_s: from the UI's start to the end of the ML run that follows the history run (a
-  fresh install's first hour: the seed sensor's reference run, the drop sensor's range run of every
-  landed day, the ML sensor's run);
-- daemon_history_daily_run_s / daemon_history_ml_run_s: those runs from start to end;
-- daemon_one_new_day_s: a held-back day's files land -> its ML run ends (sensor intervals
-  included); daemon_new_day_daily_run_s / _ml_run_s: the two runs from start to end;
-  daemon_new_day_launch_wait_s: run created -> started (queue and launcher);
-- daemon_api_backfill_s: the history backfilled again through the API (the daily job's assets).
+- daemon_catch_up_s: from the UI's start to the end of the drop sensor's run of the history (a
+  fresh install's first hour: the seed sensor's reference run, then one landed-days run of every
+  landed day, loading and scoring them);
+- daemon_history_run_s: that run from start to end;
+- daemon_one_new_day_s: a held-back day's files land -> its landed-days run ends (the sensor's
+  interval and the launch included); daemon_new_day_run_s: the run from start to end;
+  daemon_new_day_launch_wait_s: run created -> started (queue, process, loading the code location);
+- daemon_api_backfill_s: the history backfilled again through the API (the daily job's assets);
+- daemon_tick_mb_per_day: what the sensors' ticks store a day (Dagster keeps every tick with its
+  sensor's cursor, skipped ones too), from the ticks stored while the UI ran.
 """
 
 from __future__ import annotations
 
 import shutil
 import socket
+import sqlite3
 import statistics
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 from smepulse_assets.tools.ui_process import UiProcess
-from smepulse_lib.names import DAILY_JOB, ML_JOB, REFERENCE_JOB
+from smepulse_lib.names import LANDED_JOB, REFERENCE_JOB
 
 TIMEOUT = 4 * 3600
 
@@ -50,31 +53,27 @@ def measure(
     with UiProcess(env, _port(), data_dir / "ui.log") as ui:
         started = time.time()
         ui.wait_runs(1, TIMEOUT, pipelineName=REFERENCE_JOB)
-        history = _newest(ui, DAILY_JOB, 1)
-        ml = _newest(ui, ML_JOB, 1)
-        figures["daemon_catch_up_s"] = round(ml["endTime"] - started, 2)
-        figures["daemon_history_daily_run_s"] = _span(history)
-        figures["daemon_history_ml_run_s"] = _span(ml)
-        figures["daemon_history_runs_ok"] = int(history["status"] == ml["status"] == "SUCCESS")
+        history = _newest(ui, LANDED_JOB, 1)
+        figures["daemon_catch_up_s"] = round(history["endTime"] - started, 2)
+        figures["daemon_history_run_s"] = _span(history)
+        figures["daemon_history_run_ok"] = int(history["status"] == "SUCCESS")
 
         days = []
         for n, day in enumerate(sorted(held), start=2):
             landed = time.time()
             for folder, target in held[day]:
                 shutil.move(str(target / folder.name), str(folder))
-            daily, scored = _newest(ui, DAILY_JOB, n), _newest(ui, ML_JOB, n)
+            run = _newest(ui, LANDED_JOB, n)
             days.append(
                 {
-                    "total": scored["endTime"] - landed,
-                    "daily": _span(daily),
-                    "ml": _span(scored),
-                    "wait": (daily["startTime"] - daily["creationTime"] + scored["startTime"] - scored["creationTime"]),
+                    "total": run["endTime"] - landed,
+                    "run": _span(run),
+                    "wait": run["startTime"] - run["creationTime"],
                 }
             )
         for name, key in (
             ("daemon_one_new_day_s", "total"),
-            ("daemon_new_day_daily_run_s", "daily"),
-            ("daemon_new_day_ml_run_s", "ml"),
+            ("daemon_new_day_run_s", "run"),
             ("daemon_new_day_launch_wait_s", "wait"),
         ):
             figures[name] = round(statistics.median(d[key] for d in days), 2)
@@ -87,7 +86,23 @@ def measure(
         figures["daemon_api_backfill_s"] = round(time.time() - launched, 2)
         figures["daemon_api_backfill_status"] = status
         figures["daemon_api_backfill_runs"] = len(ui.runs(tags=[{"key": "dagster/backfill", "value": backfill}]))
+    figures.update(tick_storage(Path(env["DAGSTER_HOME"])))
     return figures
+
+
+def tick_storage(dagster_home: Path) -> dict[str, float | str]:
+    """MB a day the sensors' ticks store, each sensor's from its ticks' sizes and pace while the UI ran."""
+    with sqlite3.connect(dagster_home / "schedules" / "schedules.db") as con:
+        rows = con.execute(
+            "select json_extract(tick_body, '$.instigator_name'), count(*), sum(length(tick_body)),"
+            " max(json_extract(tick_body, '$.timestamp')) - min(json_extract(tick_body, '$.timestamp'))"
+            " from job_ticks group by 1"
+        ).fetchall()
+    per_day = {name: size / span * 86400 / 2**20 for name, count, size, span in rows if count > 1 and span}
+    return {
+        "daemon_tick_mb_per_day": round(sum(per_day.values()), 2),
+        "daemon_tick_mb_per_day_by_sensor": ", ".join(f"{n} {mb:.2f}" for n, mb in sorted(per_day.items())),
+    }
 
 
 def copy_world(data_dir: Path, target: Path) -> None:

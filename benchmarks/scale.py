@@ -55,7 +55,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from daemon_path import copy_world, measure
 
-from smepulse_lib.names import DAILY_JOB, ML_JOB, REPORTS_JOB
+from smepulse_lib.names import DAILY_JOB, LANDED_JOB, ML_JOB, REPORTS_JOB
 
 # the serving copy's steps: the marts in the daily runs, the scores in the ML runs
 SERVING_STEPS = {DAILY_JOB: "serving__marts", ML_JOB: "serving__scores"}
@@ -282,9 +282,8 @@ def _rss_kb(pid: int) -> int:
 def run_new_day(
     defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None, figures: dict
 ) -> tuple[list[str], str | None]:
-    """Tick the drop sensor, run what it asks, then tick the ML sensor and run that: as the daemon would.
-    Returns the runs and the sensor's cursor after the tick."""
-    from ml_assets.sensor import ml_run_request
+    """Tick the drop sensor and run what it asks (the landed-days job: load and score the day), then
+    the reports: as the daemon would. Returns the runs and the sensor's cursor after the tick."""
     from smepulse_assets.tools.runs import DROP_SENSOR, evaluate_sensor
 
     with Timer(figures, "new_day_sensor_tick_s"):
@@ -292,20 +291,15 @@ def run_new_day(
     requests = list(getattr(result, "run_requests", None) or [])
     if not requests:
         raise SystemExit(f"the drop sensor requested nothing for the new day: {result}")
-    daily, ml, reports = (defs.resolve_job_def(name) for name in (DAILY_JOB, ML_JOB, REPORTS_JOB))
+    landed, reports = (defs.resolve_job_def(name) for name in (LANDED_JOB, REPORTS_JOB))
     run_ids = []
     for request in requests:
-        with Timer(figures, "new_day_daily_run_s"):
-            run = daily.execute_in_process(instance=instance, partition_key=request.partition_key, tags=request.tags)
-        with Timer(figures, "new_day_ml_run_s"):
-            ml_request = ml_run_request(instance.get_run_by_id(run.run_id))
-            scored = ml.execute_in_process(
-                instance=instance, partition_key=ml_request.partition_key, tags=ml_request.tags
-            )
-        run_ids += [run.run_id, scored.run_id]
+        with Timer(figures, "new_day_run_s"):
+            run = landed.execute_in_process(instance=instance, partition_key=request.partition_key, tags=request.tags)
+        run_ids.append(run.run_id)
         # what the reports sensor then asks for: timed apart, the new day's figure is sensor to scores
         with Timer(figures, "new_day_reports_run_s"):
-            packs = reports.execute_in_process(instance=instance, partition_key=ml_request.partition_key)
+            packs = reports.execute_in_process(instance=instance, partition_key=request.partition_key)
         run_ids.append(packs.run_id)
     return run_ids, cursor
 
@@ -322,9 +316,7 @@ def run_new_days(
             shutil.move(str(target / folder.name), str(folder))
         timings: dict = {}
         runs, cursor = run_new_day(defs, instance, cursor, timings)
-        timings["one_new_day_s"] = round(
-            timings["new_day_sensor_tick_s"] + timings["new_day_daily_run_s"] + timings["new_day_ml_run_s"], 2
-        )
+        timings["one_new_day_s"] = round(timings["new_day_sensor_tick_s"] + timings["new_day_run_s"], 2)
         per_day.append(timings)
         run_ids += runs
     figures.update(_medians(per_day))
@@ -454,6 +446,7 @@ def run_benchmark(args: argparse.Namespace, pg: dict[str, str]) -> None:
         figures["instance_kb_per_day"] = round(figures["instance_mb"] * 1024 / (args.days + len(new_days)), 1)
     if args.via_daemon:
         figures.update(daemon_figures(args, daemon_dir, held, defs, last))
+        figures["daemon_new_day_vs_in_process"] = round(figures["daemon_one_new_day_s"] / figures["one_new_day_s"], 2)
     figures["slowest_steps"] = _slowest(steps)
     figures["new_day_slowest_steps"] = _slowest(
         _medians([step_seconds(run_spans) for run_spans in new_day_spans.values()])
@@ -511,8 +504,9 @@ def daemon_figures(args, daemon_dir: Path, held: dict[date, list], defs: dg.Defi
 
 
 def publish_figures(figures: dict, spans: dict, new_runs: list[str], instance: dg.DagsterInstance) -> None:
-    """The serving copy's publish in the backfill's two range runs and in a new day's daily and ML runs
-    (medians), and the reports' step seconds (each report's own step in the new days' reports runs)."""
+    """The serving copy's publish in the backfill's two range runs and in a new day's landed-days run
+    (its two publishes, medians), and the reports' step seconds (each report's own step in the new
+    days' reports runs)."""
     figures["backfill_publish_daily_s"] = step_seconds(spans[DAILY_JOB]).get(SERVING_STEPS[DAILY_JOB], 0.0)
     figures["backfill_publish_ml_s"] = step_seconds(spans[ML_JOB]).get(SERVING_STEPS[ML_JOB], 0.0)
     by_job: dict[str, list[dict[str, float]]] = {}
@@ -520,8 +514,9 @@ def publish_figures(figures: dict, spans: dict, new_runs: list[str], instance: d
         by_job.setdefault(instance.get_run_by_id(run_id).job_name, []).append(
             step_seconds(step_spans(instance, run_id))
         )
-    figures["new_day_publish_daily_s"] = _medians(by_job[DAILY_JOB]).get(SERVING_STEPS[DAILY_JOB], 0.0)
-    figures["new_day_publish_ml_s"] = _medians(by_job[ML_JOB]).get(SERVING_STEPS[ML_JOB], 0.0)
+    landed = _medians(by_job[LANDED_JOB])
+    figures["new_day_publish_daily_s"] = landed.get(SERVING_STEPS[DAILY_JOB], 0.0)
+    figures["new_day_publish_ml_s"] = landed.get(SERVING_STEPS[ML_JOB], 0.0)
     for step, seconds in sorted(_medians(by_job[REPORTS_JOB]).items()):
         figures[f"new_day_{step.removeprefix('reports__')}_s"] = seconds
 

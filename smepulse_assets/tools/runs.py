@@ -6,7 +6,7 @@ from datetime import date
 
 import dagster as dg
 
-from smepulse_lib.names import DAILY_JOB, DROP_SENSOR, LAG_JOB, REFERENCE_JOB
+from smepulse_lib.names import DAILY_JOB, DROP_SENSOR, LAG_JOB, LANDED_JOB, REFERENCE_JOB
 from smepulse_lib.windows import DayWindow
 
 
@@ -75,6 +75,6 @@ def run_sensor_requests(
     days), as the daemon would."""
     result, new_cursor = evaluate_sensor(defs, instance, DROP_SENSOR, cursor)
     requests = list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
-    job = defs.resolve_job_def(defs.resolve_sensor_def(DROP_SENSOR).job_name)
+    job = defs.resolve_job_def(LANDED_JOB)  # the drop sensor's job
     runs = [job.execute_in_process(instance=instance, partition_key=r.partition_key, tags=r.tags) for r in requests]
     return requests, new_cursor, runs
