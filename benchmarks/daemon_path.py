@@ -91,10 +91,11 @@ def measure(
 
 
 def tick_storage(dagster_home: Path) -> dict[str, float | str]:
-    """MB a day the sensors' ticks store, each sensor's from its ticks' sizes and pace while the UI ran."""
+    """MB a day the sensors' ticks store, each sensor's from its ticks' sizes and pace while the UI ran
+    (a tick's sensor is stored under Dagster's older field name, job_name)."""
     with sqlite3.connect(dagster_home / "schedules" / "schedules.db") as con:
         rows = con.execute(
-            "select json_extract(tick_body, '$.instigator_name'), count(*), sum(length(tick_body)),"
+            "select json_extract(tick_body, '$.job_name'), count(*), sum(length(tick_body)),"
             " max(json_extract(tick_body, '$.timestamp')) - min(json_extract(tick_body, '$.timestamp'))"
             " from job_ticks group by 1"
         ).fetchall()

@@ -24,7 +24,7 @@ from smepulse_assets.quality.alerts import AlertLog
 from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
 from smepulse_assets.tools.ui_process import UiProcess
 from smepulse_lib.instance.run_launcher import run_worker_pid
-from smepulse_lib.names import DAILY_JOB, LANDED_JOB, ML_JOB, RANGE_END_TAG, RANGE_START_TAG, REPORTS_JOB
+from smepulse_lib.names import DAILY_JOB, LAG_JOB, LANDED_JOB, ML_JOB, RANGE_END_TAG, RANGE_START_TAG, REPORTS_JOB
 from smepulse_lib.programs import beside_interpreter
 from smepulse_lib.settings import Settings
 
@@ -150,6 +150,22 @@ def test_the_ui_shows_the_days_materialized_in_a_real_browser(operated):
     assert "amount_share" in columns and "Passing" in columns  # typed columns; the freshness verdict
     assert "Join the Dagster community" not in columns
     browse(f"{ui.url}/assets/ops/alert_log", root / "chromium", SCREENSHOTS / "alert_log.png")
+    # the UI's Materialize of a job sends the checks whose jobs hold it: the lag check is its own
+    # daily job's, so no Materialize all of a job carries it
+    node = ui.graphql(CHECKS, {"key": {"path": ["gold", "kpi_ar_aging"]}})["assetNodeOrError"]
+    jobs_of = {c["name"]: set(c["jobNames"]) for c in node["assetChecksOrError"]["checks"]}
+    assert LAG_JOB in jobs_of["newest_day_lag"]
+    assert not jobs_of["newest_day_lag"] & {DAILY_JOB, LANDED_JOB, ML_JOB}
+    assert all(DAILY_JOB in jobs and LANDED_JOB in jobs for name, jobs in jobs_of.items() if name != "newest_day_lag")
+
+
+CHECKS = """
+query Checks($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) {
+    ... on AssetNode { assetChecksOrError { ... on AssetChecks { checks { name jobNames } } } }
+  }
+}
+"""
 
 
 def test_a_killed_run_is_failed_by_the_daemon_and_never_blocks_the_next(operated):

@@ -68,12 +68,12 @@ def source_fingerprints(entries: list[Entry], source_cursor: dict) -> Fingerprin
     return fingerprints(entries, seen, source_cursor.get("markers", {}))
 
 
-def _partition_day(folder: str, partitions_def: dg.PartitionsDefinition) -> date | None:
+def _partition_day(folder: str, partition_keys: frozenset[str]) -> date | None:
     try:
         day = datetime.strptime(folder, "%Y-%m-%d").date()
     except ValueError:
         return None
-    return day if partitions_def.has_partition_key(f"{day}") else None
+    return day if f"{day}" in partition_keys else None
 
 
 def plan_drop_runs(
@@ -82,13 +82,15 @@ def plan_drop_runs(
     """Runs for the days with new or changed files in any source (``listings``: each source and its files)."""
     plan = DropPlan()
     changed: dict[date, list[str]] = {}
+    # listed once per tick: asking the definition about each of thousands of files was most of a tick
+    partition_keys = frozenset(partitions_def.get_partition_keys())
     for spec, files in listings:
         seen: dict[str, str] = cursor.get(spec.name, {}).get("files", {})
         reported: dict[str, str] = cursor.get(spec.name, {}).get("reported", {})
         state = plan.cursor[spec.name] = {"files": dict(seen), "reported": dict(reported)}
         for relative, fingerprint in sorted(files.items()):
             folder = relative.split("/", 1)[0]
-            day = _partition_day(folder, partitions_def) if "/" in relative else None
+            day = _partition_day(folder, partition_keys) if "/" in relative else None
             if day is None:
                 if reported.get(relative) != fingerprint:
                     plan.reports.append(
@@ -101,20 +103,20 @@ def plan_drop_runs(
                 plan.sources.setdefault(day, set()).add(spec.name)
                 state["files"][relative] = fingerprint
         for relative in sorted(set(seen) - set(files)):  # removed: the day's delivery changed too
-            day = _partition_day(relative.split("/", 1)[0], partitions_def)
+            day = _partition_day(relative.split("/", 1)[0], partition_keys)
             if day is not None:
                 changed.setdefault(day, []).append(f"{spec.name}/{relative}=removed")
                 plan.sources.setdefault(day, set()).add(spec.name)
             del state["files"][relative]
-    _through_newest_loaded(changed, _newest_day(cursor, partitions_def))
+    _through_newest_loaded(changed, _newest_day(cursor, partition_keys))
     plan.ranges = _contiguous_ranges(changed)
     return plan
 
 
-def _newest_day(cursor: dict, partitions_def: dg.PartitionsDefinition) -> date | None:
+def _newest_day(cursor: dict, partition_keys: frozenset[str]) -> date | None:
     """The newest day with a file seen before this tick: loaded, or requested already."""
     days = [
-        _partition_day(relative.split("/", 1)[0], partitions_def)
+        _partition_day(relative.split("/", 1)[0], partition_keys)
         for state in cursor.values()
         for relative in state.get("files", {})
     ]
