@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from smepulse_assets.tools.ui_process import UiProcess
-from smepulse_lib.names import LANDED_JOB, REFERENCE_JOB
+from smepulse_lib.names import LANDED_JOB, REFERENCE_JOB, REPORTS_JOB
 
 TIMEOUT = 4 * 3600
 
@@ -64,6 +64,8 @@ def measure(
             for folder, target in held[day]:
                 shutil.move(str(target / folder.name), str(folder))
             run = _newest(ui, LANDED_JOB, n)
+            # the day's reports follow its run; the next day lands a day later, not while they run
+            ui.wait_runs(n, TIMEOUT, pipelineName=REPORTS_JOB)
             days.append(
                 {
                     "total": run["endTime"] - landed,
