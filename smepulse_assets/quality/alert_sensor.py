@@ -101,6 +101,8 @@ def finished_runs(instance: dg.DagsterInstance, cursor: str | None) -> tuple[lis
 
 # What the hourly freshness checks were called before the daemon's states replaced them.
 RETIRED_FRESHNESS_CHECK = "freshness_sla"
+# The freshness states the alert sensor remembers between ticks.
+FAILING_STATES = ("FAIL", "WARN")
 
 
 def freshness_signals(
@@ -116,7 +118,9 @@ def freshness_signals(
     Only failing states are kept: Dagster stores the cursor with every tick (one every 30 s, kept
     for days), and a state per asset would be ~100 of them in each."""
     now = datetime.now(UTC)
-    signals, states = [], dict(failing or {})
+    # (a cursor from before kept every state: the passing and unknown ones are dropped from it)
+    signals: list[Signal] = []
+    states = {name: state for name, state in (failing or {}).items() if state in FAILING_STATES}
     for key, record in instance.get_freshness_state_records(list(specs)).items():
         name, state = key.to_user_string(), record.freshness_state.value
         before = None if failing is None else failing.get(name, "PASS")
