@@ -22,7 +22,10 @@ from smepulse_lib.settings import DBT_PROJECT_DIR, Settings
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 # Cursor entries beside the seed files, and the reference asset each one rebuilds
 FX_FILE_ENTRY, CALENDAR_ENTRY = "SMEPULSE_FX_RATES_FILE", "calendar_start"
-ENTRY_ASSETS = {FX_FILE_ENTRY: "fx_rates", CALENDAR_ENTRY: "dim_date"}
+ENTRY_ASSETS = {
+    FX_FILE_ENTRY: dg.AssetKey(["reference", "fx_rates"]),
+    CALENDAR_ENTRY: dg.AssetKey(["gold", "dim_date"]),
+}
 
 
 def seed_fingerprints(seeds_dir: Path, inputs: ReferenceInputs) -> dict[str, str]:
@@ -43,7 +46,7 @@ def _digest(path: Path) -> str:
 
 def seed_key(name: str) -> dg.AssetKey:
     """A seed file's asset (dbt seeds load into the reference schema), or the asset an entry rebuilds."""
-    return dg.AssetKey(["reference", ENTRY_ASSETS.get(name, Path(name).stem)])
+    return ENTRY_ASSETS.get(name) or dg.AssetKey(["reference", Path(name).stem])
 
 
 def _written_at(seeds_dir: Path, inputs: ReferenceInputs, name: str) -> float:
