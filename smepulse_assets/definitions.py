@@ -61,16 +61,18 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         """The assets and their checks, the lag checks left to their own daily job."""
         return dg.AssetSelection.assets(*selected) - dg.AssetSelection.checks(lag_checks)
 
+    # the daily half (bronze through gold, the serving copy) and the ML half (train, score, the score tables)
+    daily_half, ml_half = (*bronze, daily_models, marts), (*ml, ml_serving_models, scores)
     daily_job = dg.define_asset_job(
         DAILY_JOB,
-        selection=without_lag(*bronze, daily_models, marts),
+        selection=without_lag(*daily_half),
         partitions_def=partitions,
         description="One business day (or a range of days, in one run): every source's bronze through gold, "
         "with their checks, then the serving copy.",
     )
     ml_job = dg.define_asset_job(
         ML_JOB,
-        selection=without_lag(*ml, ml_serving_models, scores),
+        selection=without_lag(*ml_half),
         partitions_def=partitions,
         hooks=end_mlflow_run_hooks(),
         description="After a day's data: train, evaluate and register the models, score the day with the champions, "
@@ -81,7 +83,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     # --via-daemon). The two jobs stay for what the UI and `smepulse backfill` run apart.
     landed_job = dg.define_asset_job(
         LANDED_JOB,
-        selection=without_lag(*bronze, daily_models, marts, *ml, ml_serving_models, scores),
+        selection=without_lag(*daily_half, *ml_half),
         partitions_def=partitions,
         hooks=end_mlflow_run_hooks(),
         description="What the drop sensor runs for the days with new or changed drops: the daily job's assets "
