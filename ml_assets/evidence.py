@@ -60,6 +60,14 @@ class Evidence:
             **({"undecided_because": self.shortfall} if self.shortfall else {}),
         }
 
+    def metrics(self) -> dict[str, float]:
+        """The figures as MLflow metrics: each loss difference with its interval."""
+        figures = {"evidence_holdout_rows": float(self.rows)}
+        for c in self.comparisons:
+            name = f"evidence_vs_{c.against}"
+            figures |= {f"{name}_mean_difference": c.mean_difference, f"{name}_low": c.low, f"{name}_high": c.high}
+        return figures
+
 
 def paired_interval(candidate: np.ndarray, other: np.ndarray) -> tuple[float, float, float]:
     """Mean of candidate - other and its bootstrap interval at LEVEL."""

@@ -316,6 +316,8 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
             mlflow.log_metrics({f"baseline_{name}_{k}": v for k, v in values.items()})
         if champion_metrics:
             mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
+        # the reports' figures (interval calibration); tables stay in the asset's metadata
+        mlflow.log_metrics({k: v for k, v in candidate.reports.items() if isinstance(v, int | float)})
         signature, example = candidate.signature()
         tracking.log_model(
             candidate.flavor,
@@ -334,8 +336,10 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
             candidate.lower_is_better,
         )
         evidence = _evidence(candidate, champion_model)
-        if evidence is not None and (decision.promoted or evidence.shortfall):
-            decision = decide(evidence, first=previous is None)  # a point win must also be a sure one
+        if evidence is not None:
+            mlflow.log_metrics(evidence.metrics())
+            if decision.promoted or evidence.shortfall:
+                decision = decide(evidence, first=previous is None)  # a point win must also be a sure one
         mlflow.set_tags({"promoted": str(decision.promoted), "promotion": decision.reason, "model_version": version})
         tracking.record_decision(candidate.model_name, version, decision, candidate.metrics)
     return GateResult(version, run.info.run_id, decision, previous, champion_metrics, evidence)
@@ -427,6 +431,7 @@ def gate_and_report(
             SERVING_BASELINE_KEY: dg.MetadataValue.json(serving_baseline),
             "train_rows": len(split.train),
             "holdout_rows": len(split.holdout),
+            **split.window(),  # which labels trained and which judged
         }
     )
     yield check
