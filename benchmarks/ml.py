@@ -51,7 +51,7 @@ def irreducible_error(settings: Settings, config: GeneratorConfig, split_day: st
     errors = []
     for doc_id, paid in holdout.itertuples(index=False):
         customer, amount, posting, due = snapshot.truth[int(doc_id)]
-        expected = due + timedelta(days=round(expected_delay_days(habits[customer], amount)))
+        expected = due + timedelta(days=round(expected_delay_days(habits[customer], amount, due)))
         paid_day = paid.date() if hasattr(paid, "date") else paid
         errors.append((roll_off_weekend(max(expected, posting)) - paid_day).days)
     error = np.array(errors, dtype=float)

@@ -9,13 +9,13 @@ Everything is deterministic from the seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
 
 from smepulse_assets.kaggle_invoices.contract import HEADER
-from smepulse_assets.tools.generator.payment_model import PaymentHabit, clearing_date, draw_habit
+from smepulse_assets.tools.generator.payment_model import PaymentHabit, clearing_date, draw_distress, draw_habit
 
 # Business codes of the real file, with roughly its mix; CA02 bills in CAD.
 BUSINESS_CODES = {"U001": 0.75, "CA02": 0.08, "U013": 0.08, "U002": 0.05, "U005": 0.02, "U007": 0.02}
@@ -69,6 +69,7 @@ class GeneratorConfig:
     duplicate_share: float = 0.003  # exact duplicate rows, as in the real file
     lost_zero_share: float = 0.02  # numeric customer numbers written without the leading zero
     missing_invoice_id_share: float = 0.002
+    distressed_share: float = 0.15  # customers going through one stretch of late paying (payment_model.py)
 
 
 @dataclass
@@ -100,6 +101,18 @@ def draw_customers(config: GeneratorConfig, rng: np.random.Generator) -> list[Cu
     return customers
 
 
+def with_distress(customers: list[Customer], config: GeneratorConfig) -> list[Customer]:
+    """A ``distressed_share`` of the customers, each with one stretch of trouble in the range. Drawn
+    from a stream of its own, so every other draw of the world (its invoices, amounts, noise)
+    stays what the seed made it."""
+    rng = np.random.default_rng([config.seed, 1])
+    picked = rng.random(len(customers)) < config.distressed_share
+    return [
+        replace(c, habit=replace(c.habit, distress=draw_distress(rng, config.start, config.end))) if pick else c
+        for c, pick in zip(customers, picked, strict=True)
+    ]
+
+
 def _customer_number(code: str, rng: np.random.Generator, used: set[str]) -> str:
     while True:
         if rng.random() < 0.1:  # letter-style accounts such as CCU001
@@ -124,7 +137,7 @@ def _customer_name(rng: np.random.Generator) -> str:
 
 def generate_invoice_snapshot(config: GeneratorConfig) -> InvoiceSnapshot:
     rng = np.random.default_rng(config.seed)
-    customers = draw_customers(config, rng)
+    customers = with_distress(draw_customers(config, rng), config)
     weights = np.array([c.weight for c in customers])
     weights /= weights.sum()
     snapshot = InvoiceSnapshot(rows=[], customers=customers)

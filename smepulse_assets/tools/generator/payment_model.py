@@ -6,11 +6,17 @@ irreducible error around it.
 
 A customer's delay (days between due date and clearing) for one invoice is
 
-    delay = habit.mean_delay_days + SIZE_EFFECT_PER_DECADE * log10(amount_usd / 10_000) + noise,
+    delay = habit.mean_delay_days + SIZE_EFFECT_PER_DECADE * log10(amount_usd / 10_000)
+            + distress(due date) + noise,
     noise ~ Normal(0, habit.noise_sd)
 
 rounded to whole days, never before the posting day, and a clearing that would
-fall on a Saturday or Sunday is booked on the following Monday.
+fall on a Saturday or Sunday is booked on the following Monday. ``distress`` is zero
+except while the customer goes through a stretch of financial trouble: a share of
+customers has one, when every invoice falling due in it is paid ``extra_days`` later,
+after which the customer recovers its habit. Real ledgers drift like that; a customer's
+long-run median delay does not follow, what is known about its recent and open
+invoices does.
 """
 
 from __future__ import annotations
@@ -26,11 +32,22 @@ SIZE_EFFECT_PER_DECADE = 1.5
 
 
 @dataclass(frozen=True)
+class Distress:
+    """A stretch of financial trouble: invoices falling due from ``start`` to ``end`` are paid
+    ``extra_days`` later than the customer's habit."""
+
+    start: date
+    end: date
+    extra_days: float
+
+
+@dataclass(frozen=True)
 class PaymentHabit:
     """A customer's paying behaviour."""
 
     mean_delay_days: float  # average days after the due date (negative: pays early)
     noise_sd: float  # spread of one invoice's delay around the expectation
+    distress: Distress | None = None
 
     @property
     def kind(self) -> str:
@@ -50,14 +67,23 @@ def draw_habit(rng: np.random.Generator) -> PaymentHabit:
     return PaymentHabit(mean_delay_days=round(float(mean), 2), noise_sd=round(float(rng.uniform(1, 6)), 2))
 
 
-def expected_delay_days(habit: PaymentHabit, amount_usd: float) -> float:
+def draw_distress(rng: np.random.Generator, first: date, last: date) -> Distress:
+    """One stretch of trouble starting somewhere from ``first`` to ``last``: 30 to 90 days long,
+    paying 10 to 30 days later than usual."""
+    start = first + timedelta(days=int(rng.integers(0, max((last - first).days, 0) + 1)))
+    length = int(rng.integers(30, 91))
+    return Distress(start, start + timedelta(days=length - 1), round(float(rng.uniform(10, 30)), 1))
+
+
+def expected_delay_days(habit: PaymentHabit, amount_usd: float, due: date) -> float:
     """The true expected delay (before rounding and weekend shifts)."""
-    return habit.mean_delay_days + SIZE_EFFECT_PER_DECADE * math.log10(max(amount_usd, 1.0) / 10_000)
+    extra = habit.distress.extra_days if habit.distress and habit.distress.start <= due <= habit.distress.end else 0.0
+    return habit.mean_delay_days + SIZE_EFFECT_PER_DECADE * math.log10(max(amount_usd, 1.0) / 10_000) + extra
 
 
 def clearing_date(habit: PaymentHabit, amount_usd: float, posting: date, due: date, rng: np.random.Generator) -> date:
     """Draw the day an invoice is cleared."""
-    delay = expected_delay_days(habit, amount_usd) + rng.normal(0, habit.noise_sd)
+    delay = expected_delay_days(habit, amount_usd, due) + rng.normal(0, habit.noise_sd)
     cleared = max(due + timedelta(days=round(delay)), posting)
     return roll_off_weekend(cleared)
 

@@ -1,0 +1,50 @@
+"""The invoice generator's world: customers whose paying habit drifts, recorded in its truth."""
+
+from dataclasses import replace
+from datetime import date, datetime
+
+import numpy as np
+import pytest
+
+from smepulse_assets.kaggle_invoices.contract import HEADER
+from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_snapshot
+from smepulse_assets.tools.generator.payment_model import expected_delay_days
+
+CONFIG = GeneratorConfig(start=date(2020, 1, 1), end=date(2020, 9, 30), customers=40, invoices_per_day=30, seed=5)
+
+
+def _cleared(row: list[str]) -> date | None:
+    value = row[HEADER.index("clear_date")]
+    return datetime.strptime(value[:10], "%Y-%m-%d").date() if value else None
+
+
+def test_distressed_customers_pay_later_while_in_trouble_and_nothing_else_moves():
+    """A share of customers goes through one stretch of late paying: invoices falling due in it
+    are paid about its extra days later, every other draw of the world is the seed's, and the
+    truth's expected delay says so (the noise floor of the models stays computable)."""
+    drifted = generate_invoice_snapshot(CONFIG)
+    calm = generate_invoice_snapshot(replace(CONFIG, distressed_share=0.0))
+    stretches = {c.cust_number: c.habit.distress for c in drifted.customers if c.habit.distress}
+    assert 2 <= len(stretches) <= 15 and all(30 <= (s.end - s.start).days + 1 <= 90 for s in stretches.values())
+    assert [c.cust_number for c in drifted.customers] == [c.cust_number for c in calm.customers]
+    unchanged = [i for i, column in enumerate(HEADER) if column not in ("clear_date", "isOpen")]
+    assert [[r[i] for i in unchanged] for r in drifted.rows] == [[r[i] for i in unchanged] for r in calm.rows]
+
+    shifts, extras = [], []
+    habits = {c.cust_number: c.habit for c in drifted.customers}
+    for moved, still in zip(drifted.rows, calm.rows, strict=True):
+        customer, amount, _, due = drifted.truth[int(float(moved[HEADER.index("doc_id")]))]
+        stretch = stretches.get(customer)
+        in_trouble = stretch is not None and stretch.start <= due <= stretch.end
+        if not in_trouble:
+            assert (_cleared(moved), moved[-1]) == (_cleared(still), still[-1])
+            continue
+        truth_extra = expected_delay_days(habits[customer], amount, due) - expected_delay_days(
+            replace(habits[customer], distress=None), amount, due
+        )
+        assert truth_extra == pytest.approx(stretch.extra_days)
+        if _cleared(moved) and _cleared(still):
+            shifts.append((_cleared(moved) - _cleared(still)).days)
+            extras.append(stretch.extra_days)
+    assert len(shifts) > 50
+    assert abs(np.mean(shifts) - np.mean(extras)) < 2.0  # rounding and weekends move a day or two
