@@ -21,7 +21,7 @@ from dagster_duckdb import DuckDBResource
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from ml_assets import outputs
-from ml_assets.estimators import calibrated_classifier, calibration_of
+from ml_assets.estimators import calibrated_classifier, calibration_of, input_columns
 from ml_assets.tracking import MlflowRun, champion_version, load_champion
 from ml_assets.training import (
     SERVING_CHECK,
@@ -97,6 +97,11 @@ def baseline_probabilities(spec: ClassifierSpec, fitted: dict, rows: pd.DataFram
         }
 
 
+def probabilities(model, rows: pd.DataFrame, spec: ClassifierSpec) -> np.ndarray:
+    """A fitted classifier's probability of the label for each row, from the columns it was trained on."""
+    return model.predict_proba(rows[input_columns(model, spec.features)])[:, 1]
+
+
 def classification_metrics(probability: np.ndarray, label: np.ndarray) -> dict[str, float]:
     both_classes = len(np.unique(label)) == 2
     return {
@@ -164,10 +169,10 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
             actual = split.holdout[spec.label].astype(int).to_numpy()
 
             def evaluate(m) -> dict[str, float]:
-                return classification_metrics(m.predict_proba(split.holdout[spec.features])[:, 1], actual)
+                return classification_metrics(probabilities(m, split.holdout, spec), actual)
 
             def squared_errors(m) -> np.ndarray:  # the Brier score per row
-                return (m.predict_proba(split.holdout[spec.features])[:, 1] - actual) ** 2
+                return (probabilities(m, split.holdout, spec) - actual) ** 2
 
             baseline_p = baseline_probabilities(spec, spec.fit_baselines(split.train), split.holdout)
             candidate_p = model.predict_proba(split.holdout[spec.features])[:, 1]  # for its metrics and calibration
@@ -274,7 +279,7 @@ class Scorer:
 
     def _score_chunk(self, spec: ClassifierSpec) -> Callable[[pd.DataFrame], pd.DataFrame]:
         def score(rows: pd.DataFrame) -> pd.DataFrame:
-            probability = self.model.predict_proba(rows[spec.features])[:, 1]
+            probability = probabilities(self.model, rows, spec)
             return rows[spec.id_columns].assign(
                 **{spec.probability_column: np.round(probability, 4)}, model_version=self.version
             )

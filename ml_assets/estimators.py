@@ -44,6 +44,13 @@ def _encoded(categorical: list[str], booster) -> Pipeline:
     return make_pipeline(encode, booster)
 
 
+def input_columns(model, default: list[str]) -> list[str]:
+    """The columns a fitted model was trained on, else ``default``: a champion trained before a
+    feature was added goes on reading the columns it knows."""
+    names = getattr(model, "feature_names_in_", None)
+    return list(names) if names is not None else default
+
+
 def boosted_classifier(categorical: list[str], max_iter: int, learning_rate: float) -> Pipeline:
     return _encoded(categorical, HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate))
 

@@ -21,7 +21,7 @@ from dagster_duckdb import DuckDBResource
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from ml_assets import outputs
-from ml_assets.estimators import boosted_quantile_regressor
+from ml_assets.estimators import boosted_quantile_regressor, input_columns
 from ml_assets.tracking import MlflowRun, champion_version, load_champion
 from ml_assets.training import (
     SERVING_CHECK,
@@ -54,6 +54,11 @@ NUMERIC = [
     "days_since_last_payment",
     "open_invoices_at_posting",
     "open_amount_at_posting",
+    "prior_recent_days_late",
+    "amount_vs_usual",
+    "overdue_invoices_at_posting",
+    "overdue_amount_at_posting",
+    "overdue_mean_days_past_due",
 ]
 FEATURES = CATEGORICAL + NUMERIC
 INTERVAL = (0.1, 0.9)  # an 80 % interval
@@ -82,7 +87,8 @@ class PaymentDateModel(BaseEstimator, RegressorMixin):
         return self
 
     def _days(self, X: pd.DataFrame, quantile: float) -> np.ndarray:
-        return X["terms_days"].to_numpy(float) + self.models_[quantile].predict(X[FEATURES])
+        booster = self.models_[quantile]
+        return X["terms_days"].to_numpy(float) + booster.predict(X[input_columns(booster, FEATURES)])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self._days(X, 0.5)

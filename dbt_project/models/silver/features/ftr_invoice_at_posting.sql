@@ -3,12 +3,18 @@
     that day. Point-in-time by construction: a prior invoice counts as paid only if its
     clearing had been delivered by then, so a later payment never reaches an earlier row.
     One row per invoice, written once for its day; the payment-date and collection models
-    train and score on these columns, so training and serving see the same features. -#}
+    train and score on these columns, so training and serving see the same features.
+    Beside the customer's whole record: its days late weighted toward the recent ones (a
+    habit that drifts), and its other invoices open past their due date that day (a slow
+    payer's only signal while its invoices are still unpaid). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    on_schema_change='append_new_columns',
     pre_hook="{{ delete_partition_window('known_on') }}"
 ) }}
+{#- Day numbers count from here: the recency weights are powers of two of them (see events). -#}
+{%- set day_zero = "cast('2000-01-01' as date)" %}
 
 with history as (
     select * from {{ live_invoice_history() }}
@@ -25,7 +31,9 @@ invoices as (  -- the window's new invoices, in their first delivered state
         due_date,
         payment_terms,
         amount_reporting,
-        valid_from as known_on
+        valid_from as known_on,
+        -- open past its due date on its own first day: its own overdue row (below) is taken out
+        case when is_open and due_date < valid_from then 1 else 0 end as own_overdue
     from history
     where state_version = 1 and {{ in_partition_window('valid_from') }}
 ),
@@ -36,6 +44,7 @@ docs as (  -- every invoice of the same customers: when it became known, when it
         customer_number,
         min(valid_from) as opened_on,
         min(case when state_version = 1 then amount_reporting end) as opening_amount,
+        min(case when state_version = 1 then due_date end) as due_date,
         min(case when not is_open then valid_from end) as paid_known_on,
         arg_min(
             case when not is_open then {{ dbt.datediff('due_date', 'payment_date', 'day') }} end,
@@ -47,7 +56,9 @@ docs as (  -- every invoice of the same customers: when it became known, when it
     group by doc_id, customer_number
 ),
 
-events as (  -- per invoice: the day it became known and the day its payment did (one row if the same day)
+doc_events as (
+    -- per invoice: the day it became known and the day its payment did (one row if the same day),
+    -- and the days it began and stopped counting as open past its due date
     select
         doc_id,
         customer_number,
@@ -58,7 +69,10 @@ events as (  -- per invoice: the day it became known and the day its payment did
         case when paid_known_on = opened_on then 1 else 0 end as paid,
         case when paid_known_on = opened_on then opening_amount end as paid_amount,
         case when paid_known_on = opened_on then days_late end as days_late,
-        case when paid_known_on = opened_on then payment_date end as payment_date
+        case when paid_known_on = opened_on then payment_date end as payment_date,
+        0 as overdue,
+        0.0 as overdue_amount,
+        0 as overdue_due_day
     from docs
     where opened_on <= {{ window_end() }}
     union all
@@ -72,9 +86,64 @@ events as (  -- per invoice: the day it became known and the day its payment did
         1,
         opening_amount,
         days_late,
-        payment_date
+        payment_date,
+        0,
+        0.0,
+        0
     from docs
     where paid_known_on > opened_on and paid_known_on <= {{ window_end() }}
+    -- Open past due from the day after its due date (or its first day, if later) until its
+    -- payment is known: a count over event days like the others, so both paths below sum it.
+    -- An invoice paid by the day after its due date never counts and gets no rows.
+    union all
+    select
+        doc_id,
+        customer_number,
+        greatest(opened_on, due_date + 1),
+        false,
+        0,
+        null,
+        0,
+        null,
+        null,
+        null,
+        1,
+        opening_amount,
+        {{ dbt.datediff(day_zero, 'due_date', 'day') }}
+    from docs
+    where
+        coalesce(paid_known_on > due_date + 1, true)
+        and greatest(opened_on, due_date + 1) <= {{ window_end() }}
+    union all
+    select
+        doc_id,
+        customer_number,
+        paid_known_on,
+        false,
+        0,
+        null,
+        0,
+        null,
+        null,
+        null,
+        -1,
+        -opening_amount,
+        -{{ dbt.datediff(day_zero, 'due_date', 'day') }}
+    from docs
+    where paid_known_on > due_date + 1 and paid_known_on <= {{ window_end() }}
+),
+
+events as (
+    -- A payment's weight in the recent days-late average doubles every half-life: a ratio of
+    -- sums, so the day it counts from cancels out and both paths below sum it like the others
+    -- (2^(days / 90) stays finite for events between the years 1750 and 2250).
+    select
+        *,
+        case
+            when days_late is not null
+                then pow(2.0, {{ dbt.datediff(day_zero, 'event_on', 'day') }} / {{ var('recent_days_late_half_life_days') }})
+        end as late_weight
+    from doc_events
 ),
 
 -- the window's invoices, on the day each became known, with what their own opening row adds to
@@ -89,7 +158,8 @@ openings as (  -- noqa: ST03
         days_late,
         opened_amount,
         paid_amount,
-        payment_date
+        payment_date,
+        late_weight
     from events
     where is_opening and {{ in_partition_window('event_on') }}
 ),
@@ -111,7 +181,11 @@ openings as (  -- noqa: ST03
             cast(sum(case when days_late > 30 then 1 else 0 end) over so_far as bigint) as prior_paid_over_30_late,
             max(payment_date) over so_far as prior_last_payment_date,
             sum(opened_amount) over so_far as prior_opened_amount,
-            sum(paid_amount) over so_far as prior_paid_amount
+            sum(paid_amount) over so_far as prior_paid_amount,
+            sum(late_weight * days_late) over so_far / sum(late_weight) over so_far as prior_recent_days_late,
+            cast(sum(overdue) over so_far as bigint) as overdue_open,
+            sum(overdue_amount) over so_far as overdue_amount,
+            sum(overdue_due_day) over so_far as overdue_due_days
         from events
         window
             so_far as (
@@ -141,7 +215,12 @@ openings as (  -- noqa: ST03
         sum(days_late::double * days_late) as late_squares,
         sum(case when days_late > 30 then 1 else 0 end) as over_30,
         {{ exact_sum('opened_amount') }} as opened_amount,
-        {{ exact_sum('paid_amount') }} as paid_amount
+        {{ exact_sum('paid_amount') }} as paid_amount,
+        sum(late_weight * days_late) as late_weighted,
+        sum(late_weight) as late_weights,
+        sum(overdue) as overdue,
+        {{ exact_sum('overdue_amount') }} as overdue_amount,
+        sum(overdue_due_day) as overdue_due_days
 {%- endset %}
 before_window as (
     select
@@ -174,7 +253,12 @@ known_by_day as (  -- per customer and day of the window: the window's events kn
         sum(late_squares) over so_far as late_squares,
         sum(over_30) over so_far as over_30,
         sum(opened_amount) over so_far as opened_amount,
-        sum(paid_amount) over so_far as paid_amount
+        sum(paid_amount) over so_far as paid_amount,
+        sum(late_weighted) over so_far as late_weighted,
+        sum(late_weights) over so_far as late_weights,
+        sum(overdue) over so_far as overdue,
+        sum(overdue_amount) over so_far as overdue_amount,
+        sum(overdue_due_days) over so_far as overdue_due_days
     from window_days
     window so_far as (partition by customer_number order by event_on rows between unbounded preceding and current row)
 ),
@@ -231,7 +315,12 @@ in_window as (  -- per invoice of the window: the window's other events known by
             when o.payment_date = l.latest and l.latest_times = 1 then l.before_latest else l.latest
         end as last_payment_date,
         k.opened_amount - coalesce(o.opened_amount, 0) as opened_amount,
-        k.paid_amount - coalesce(o.paid_amount, 0) as paid_amount
+        k.paid_amount - coalesce(o.paid_amount, 0) as paid_amount,
+        k.late_weighted - coalesce(o.late_weight * o.days_late, 0) as late_weighted,
+        k.late_weights - coalesce(o.late_weight, 0) as late_weights,
+        k.overdue,  -- an opening row counts no overdue: the invoice's own overdue row is taken out below
+        k.overdue_amount,
+        k.overdue_due_days
     from openings as o
     join known_by_day as k on k.customer_number = o.customer_number and k.event_on = o.event_on
     left join latest_payments as l on l.customer_number = o.customer_number and l.event_on = o.event_on
@@ -248,7 +337,12 @@ sums as (
         sum(over_30) as over_30,
         max(last_payment_date) as last_payment_date,
         {{ exact_sum('opened_amount') }} as opened_amount,
-        {{ exact_sum('paid_amount') }} as paid_amount
+        {{ exact_sum('paid_amount') }} as paid_amount,
+        sum(late_weighted) as late_weighted,
+        sum(late_weights) as late_weights,
+        sum(overdue) as overdue,
+        {{ exact_sum('overdue_amount') }} as overdue_amount,
+        sum(overdue_due_days) as overdue_due_days
     from (
         select o.doc_id, b.* exclude (customer_number)
         from openings as o
@@ -348,11 +442,27 @@ record as (
         cast(s.over_30 as bigint) as prior_paid_over_30_late,
         s.last_payment_date as prior_last_payment_date,
         s.opened_amount as prior_opened_amount,
-        s.paid_amount as prior_paid_amount
+        s.paid_amount as prior_paid_amount,
+        s.late_weighted / nullif(s.late_weights, 0) as prior_recent_days_late,
+        cast(s.overdue as bigint) as overdue_open,
+        s.overdue_amount,
+        s.overdue_due_days
     from sums as s
     left join medians as m on m.doc_id = s.doc_id
 )
-{%- endif %}
+{%- endif %},
+
+overdue_at_posting as (  -- the customer's other invoices open past their due date at the end of the invoice's day
+    select
+        i.doc_id,
+        coalesce(r.overdue_open, 0) - i.own_overdue as invoices,
+        coalesce(r.overdue_amount, 0) - i.own_overdue * i.amount_reporting as amount,
+        coalesce(r.overdue_due_days, 0)
+        - i.own_overdue * {{ dbt.datediff(day_zero, 'i.due_date', 'day') }} as due_days,
+        {{ dbt.datediff(day_zero, 'i.known_on', 'day') }} as day_number
+    from invoices as i
+    left join record as r on i.doc_id = r.doc_id
+)
 
 select
     i.doc_id,
@@ -379,6 +489,17 @@ select
     r.prior_paid_over_30_late / nullif(r.prior_paid_invoices, 0) as prior_share_over_30_late,
     {{ dbt.datediff('r.prior_last_payment_date', 'i.known_on', 'day') }} as days_since_last_payment,
     coalesce(r.prior_invoices, 0) - coalesce(r.prior_paid_invoices, 0) as open_invoices_at_posting,
-    round(coalesce(r.prior_opened_amount, 0) - coalesce(r.prior_paid_amount, 0), 2) as open_amount_at_posting
+    round(coalesce(r.prior_opened_amount, 0) - coalesce(r.prior_paid_amount, 0), 2) as open_amount_at_posting,
+    r.prior_recent_days_late,
+    -- the invoice's amount against the customer's average invoice so far (log ratio; greatest
+    -- would pass a first invoice's missing average over)
+    case
+        when r.prior_invoices > 0
+            then ln(greatest(i.amount_reporting, 1) / greatest(r.prior_opened_amount / r.prior_invoices, 1))
+    end as amount_vs_usual,
+    o.invoices as overdue_invoices_at_posting,
+    round(o.amount, 2) as overdue_amount_at_posting,
+    (o.invoices * o.day_number - o.due_days) * 1.0 / nullif(o.invoices, 0) as overdue_mean_days_past_due
 from invoices as i
 left join record as r on i.doc_id = r.doc_id
+left join overdue_at_posting as o on i.doc_id = o.doc_id

@@ -43,7 +43,8 @@ labelled as (
         f.invoice_id, f.customer_number, f.business_code, f.currency, f.payment_terms, f.due_date, f.terms_days,
         f.log_amount, f.due_day_of_week, f.prior_invoices, f.prior_paid_invoices,
         f.prior_median_days_late, f.prior_mean_days_late, f.prior_sd_days_late, f.prior_share_over_30_late,
-        f.open_invoices_at_posting, f.open_amount_at_posting
+        f.open_invoices_at_posting, f.open_amount_at_posting, f.prior_recent_days_late, f.amount_vs_usual,
+        f.overdue_invoices_at_posting, f.overdue_amount_at_posting, f.overdue_mean_days_past_due
     from open_days as o
     inner join {{ ref('ftr_invoice_at_posting') }} as f on o.doc_id = f.doc_id
     inner join outcomes as x on o.doc_id = x.doc_id
