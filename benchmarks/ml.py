@@ -1,9 +1,11 @@
 """ML figures on a materialized data directory (run `make demo` or `smepulse demo --days N` first).
 
 Prints, for the newest training of each model in the MLflow store: holdout metrics of the
-model, its baselines and the champion it was compared with; for the payment-date model
-also the generator's irreducible error on the same holdout invoices (its true expected
-delay is known, see smepulse_assets/tools/generator/payment_model.py); and the time one
+model, its baselines and the champion it was compared with (with the gate's intervals and the
+payment interval's calibration); for the payment-date model the generator's irreducible error
+on the same holdout invoices (its true expected delay is known, see
+smepulse_assets/tools/generator/payment_model.py) beside the model's and the customer median's,
+over all invoices and for those due while their customer's habit had drifted; and the time one
 training and one day's scoring take, measured by running the assets again.
 
     .venv/bin/python benchmarks/ml.py [--days 90] [--start YYYY-MM-DD (default: where the data starts)]
@@ -15,9 +17,13 @@ import time
 from datetime import date, timedelta
 
 import dagster as dg
+import mlflow
+import mlflow.sklearn
 import numpy as np
+import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from ml_assets.payment_date import baselines
 from ml_assets.tracking import EXPERIMENT
 from smepulse_assets.definitions import build_defs
 from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_snapshot
@@ -34,32 +40,55 @@ def newest_runs(client: MlflowClient) -> dict[str, dict]:
     for run in runs:
         name = run.data.tags.get("model_name")
         if name and name not in newest:
-            newest[name] = {"metrics": run.data.metrics, "tags": run.data.tags, "params": run.data.params}
+            newest[name] = {
+                "run_id": run.info.run_id,
+                "metrics": run.data.metrics,
+                "tags": run.data.tags,
+                "params": run.data.params,
+            }
     return newest
 
 
-def irreducible_error(settings: Settings, config: GeneratorConfig, split_day: str, cutoff: str) -> dict[str, float]:
-    """MAE / RMSE / within ±3 days of the generator's own expected payment day on the holdout invoices."""
+def _errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    error = np.asarray(predicted, float) - np.asarray(actual, float)
+    return {
+        "mae": round(float(np.mean(np.abs(error))), 3),
+        "within_3_days": round(float(np.mean(np.abs(error) <= 3)), 3),
+    }
+
+
+def payment_breakdown(settings: Settings, config: GeneratorConfig, run: dict) -> dict[str, dict]:
+    """On the newest payment-date training's holdout invoices: the generator's irreducible error
+    (its own expected payment day; the noise floor), the model's and the customer-median
+    baseline's, over all invoices and apart for those that fell due while their customer went
+    through its stretch of late paying (payment_model.py), where a long-run median lags."""
     snapshot = generate_invoice_snapshot(config)
     habits = {c.cust_number: c.habit for c in snapshot.customers}
     holdout = warehouse.query(
         settings.warehouse_path,
-        "select doc_id, payment_date from silver.ml_training_payment_pred where label_known_on > ? and "
-        "label_known_on <= ?",
-        [split_day, cutoff],
+        "select * from silver.ml_training_payment_pred where label_known_on > ? and label_known_on <= ?",
+        [run["tags"]["window.train_labels_through"], run["tags"]["window.holdout_labels_through"]],
     )
-    errors = []
-    for doc_id, paid in holdout.itertuples(index=False):
+    floor, drifted = [], []
+    for doc_id, paid, days_to_pay in holdout[["doc_id", "payment_date", "days_to_pay"]].itertuples(index=False):
         customer, amount, posting, due = snapshot.truth[int(doc_id)]
-        expected = due + timedelta(days=round(expected_delay_days(habits[customer], amount, due)))
-        paid_day = paid.date() if hasattr(paid, "date") else paid
-        errors.append((roll_off_weekend(max(expected, posting)) - paid_day).days)
-    error = np.array(errors, dtype=float)
+        habit = habits[customer]
+        expected = roll_off_weekend(max(due + timedelta(days=round(expected_delay_days(habit, amount, due))), posting))
+        floor.append(days_to_pay + (expected - pd.Timestamp(paid).date()).days)  # as days to pay, as predicted
+        drifted.append(habit.distress is not None and habit.distress.start <= due <= habit.distress.end)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    model = mlflow.sklearn.load_model(f"runs:/{run['run_id']}/model")
+    predicted = {
+        "noise_floor": np.array(floor, dtype=float),
+        "model": model.predict(holdout),
+        "customer_median": baselines(holdout)["customer_median_delay"],
+    }
+    actual = holdout["days_to_pay"].to_numpy(float)
+    drifted_mask = np.array(drifted, dtype=bool)
     return {
-        "mae": float(np.mean(np.abs(error))),
-        "rmse": float(np.sqrt(np.mean(error**2))),
-        "within_3_days": float(np.mean(np.abs(error) <= 3)),
-        "invoices": len(error),
+        f"{group} ({int(mask.sum())} invoices)": {name: _errors(p[mask], actual[mask]) for name, p in predicted.items()}
+        for group, mask in (("all", np.ones(len(actual), bool)), ("drifted", drifted_mask), ("others", ~drifted_mask))
+        if mask.any()
     }
 
 
@@ -106,13 +135,9 @@ def main() -> None:
     payment = runs.get("smepulse_payment_date")
     if payment:
         config = GeneratorConfig(start=args.start, end=args.start + timedelta(days=args.days - 1))
-        truth = irreducible_error(
-            settings,
-            config,
-            payment["tags"]["window.train_labels_through"],
-            payment["tags"]["window.holdout_labels_through"],
-        )
-        print(f"\ngenerator's irreducible error on the same holdout: {truth}")
+        print("\npayment dates on the newest training's holdout: noise floor, model, customer median")
+        for group, figures in payment_breakdown(settings, config, payment).items():
+            print(f"  {group:<26} {figures}")
     print(
         "\ntimings (s), one day, each asset alone:",
         time_assets(build_defs(settings), args.start + timedelta(days=args.days - 1)),
