@@ -119,6 +119,7 @@ def main() -> None:
     # the data directory's own world: `make demo` records where its data starts
     parser.add_argument("--start", type=date.fromisoformat, default=date.fromisoformat(settings.partitions_start))
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--skip-timings", action="store_true", help="only the figures of the trainings in the store")
     args = parser.parse_args()
     os.environ.setdefault("DAGSTER_HOME", settings.dagster_home)  # the instance the demo materialized into
     client = MlflowClient(settings.mlflow_tracking_uri)
@@ -138,10 +139,11 @@ def main() -> None:
         print("\npayment dates on the newest training's holdout: noise floor, model, customer median")
         for group, figures in payment_breakdown(settings, config, payment).items():
             print(f"  {group:<26} {figures}")
-    print(
-        "\ntimings (s), one day, each asset alone:",
-        time_assets(build_defs(settings), args.start + timedelta(days=args.days - 1)),
-    )
+    if not args.skip_timings:
+        print(
+            "\ntimings (s), one day, each asset alone:",
+            time_assets(build_defs(settings), args.start + timedelta(days=args.days - 1)),
+        )
 
 
 if __name__ == "__main__":
