@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from ml_assets.outputs import as_model_frame
 from ml_assets.payment_date import baselines
 from ml_assets.tracking import EXPERIMENT
 from smepulse_assets.definitions import build_defs
@@ -64,10 +65,12 @@ def payment_breakdown(settings: Settings, config: GeneratorConfig, run: dict) ->
     through its stretch of late paying (payment_model.py), where a long-run median lags."""
     snapshot = generate_invoice_snapshot(config)
     habits = {c.cust_number: c.habit for c in snapshot.customers}
-    holdout = warehouse.query(
-        settings.warehouse_path,
-        "select * from silver.ml_training_payment_pred where label_known_on > ? and label_known_on <= ?",
-        [run["tags"]["window.train_labels_through"], run["tags"]["window.holdout_labels_through"]],
+    holdout = as_model_frame(  # as a training reads them: nullable integers as floats
+        warehouse.query(
+            settings.warehouse_path,
+            "select * from silver.ml_training_payment_pred where label_known_on > ? and label_known_on <= ?",
+            [run["tags"]["window.train_labels_through"], run["tags"]["window.holdout_labels_through"]],
+        )
     )
     floor, drifted = [], []
     for doc_id, paid, days_to_pay in holdout[["doc_id", "payment_date", "days_to_pay"]].itertuples(index=False):
