@@ -433,9 +433,10 @@ def test_the_customer_history_baseline_is_shrunk_as_much_as_its_training_rows_sa
 
 
 def test_the_payment_interval_is_calibrated_on_the_newest_training_rows_and_covers_fresh_invoices():
-    """Split conformal: the quantile models learn from the older training rows, the interval is
-    widened on the newest ones, and on invoices neither step saw it covers close to its 80 %.
-    Boosted quantiles alone under-cover on heavy-tailed delays, so the widening has work to do."""
+    """Split conformal: a probe learns from the older training rows and the interval's widening is
+    measured on the newest ones; the model served, fitted on every row, takes that widening and on
+    invoices neither saw covers close to its 80 %. Boosted quantiles alone under-cover on
+    heavy-tailed delays, so the widening has work to do."""
     rng = np.random.default_rng(3)
 
     def invoices(n: int, first_known: date) -> pd.DataFrame:
@@ -451,7 +452,7 @@ def test_the_payment_interval_is_calibrated_on_the_newest_training_rows_and_cove
     config = payment_date.PaymentModelConfig(max_iter=60)
     model, figures = payment_date.fit_calibrated(train, config)
     newest = train["label_known_on"].sort_values().iloc[-400:]
-    assert (figures["quantile_fit_rows"], figures["calibration_rows"]) == (1_600, 400)
+    assert (figures["probe_fit_rows"], figures["calibration_rows"]) == (1_600, 400)
     assert figures["calibration_labels_from"] == str(newest.iloc[0].date())
     assert figures["interval_margin_days"] > 0
     fresh = invoices(4_000, date(2019, 8, 1))
