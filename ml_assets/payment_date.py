@@ -195,8 +195,9 @@ def fit_serving_baseline(split: TimeSplit) -> CustomerMedianBaseline | None:
 
 
 def calibration_split(train: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The training rows split in time once more: the older ones to fit on, the newest ``share``
-    to calibrate on. Calibrating on the holdout instead would make its coverage a tautology."""
+    """The training rows split in time once more: the older ones to fit a probe on, the newest
+    ``share`` to calibrate it on. Calibrating on the holdout instead would make its coverage a
+    tautology."""
     ordered = train.sort_values("label_known_on", kind="stable")
     fit_rows = len(ordered) - round(len(ordered) * share)
     return ordered.iloc[:fit_rows], ordered.iloc[fit_rows:]

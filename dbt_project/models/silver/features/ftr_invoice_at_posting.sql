@@ -93,13 +93,14 @@ doc_events as (
     from docs
     where paid_known_on > opened_on and paid_known_on <= {{ window_end() }}
     -- Open past due from the day after its due date (or its first day, if later) until its
-    -- payment is known: a count over event days like the others, so both paths below sum it.
-    -- An invoice paid by the day after its due date never counts and gets no rows.
+    -- payment is known: +1 on the first of those days, -1 on the day the payment is known, so
+    -- both paths below sum it over event days like the others. An invoice paid by the day after
+    -- its due date never counts and gets no rows.
     union all
     select
         doc_id,
         customer_number,
-        greatest(opened_on, due_date + 1),
+        overdue_on,
         false,
         0,
         null,
@@ -107,30 +108,22 @@ doc_events as (
         null,
         null,
         null,
-        1,
-        opening_amount,
-        {{ dbt.datediff(day_zero, 'due_date', 'day') }}
-    from docs
-    where
-        coalesce(paid_known_on > due_date + 1, true)
-        and greatest(opened_on, due_date + 1) <= {{ window_end() }}
-    union all
-    select
-        doc_id,
-        customer_number,
-        paid_known_on,
-        false,
-        0,
-        null,
-        0,
-        null,
-        null,
-        null,
-        -1,
-        -opening_amount,
-        -{{ dbt.datediff(day_zero, 'due_date', 'day') }}
-    from docs
-    where paid_known_on > due_date + 1 and paid_known_on <= {{ window_end() }}
+        step,
+        step * opening_amount,
+        step * due_day
+    from (
+        select
+            d.doc_id,
+            d.customer_number,
+            d.opening_amount,
+            s.step,
+            case when s.step = 1 then greatest(d.opened_on, d.due_date + 1) else d.paid_known_on end as overdue_on,
+            {{ dbt.datediff(day_zero, 'd.due_date', 'day') }} as due_day
+        from docs as d
+        cross join (values (1), (-1)) as s (step)
+        where coalesce(d.paid_known_on > d.due_date + 1, true)
+    ) as steps
+    where overdue_on <= {{ window_end() }}
 ),
 
 events as (
