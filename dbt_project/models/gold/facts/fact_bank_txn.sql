@@ -5,7 +5,6 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='bank_txn_id',
-    on_schema_change='append_new_columns',
     pre_hook="{{ delete_undelivered('bank_txn_id', ref('stg_bank_transactions'), 'bank_txn_id', ['last_delivered_on']) }}"
 ) }}
 

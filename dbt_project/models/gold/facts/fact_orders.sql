@@ -7,7 +7,6 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='order_id',
-    on_schema_change='append_new_columns',
     pre_hook="{{ delete_undelivered('order_id', ref('stg_orders'), 'order_id', ['delivered_on']) }}"
 ) }}
 

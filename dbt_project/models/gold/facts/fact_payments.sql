@@ -5,7 +5,6 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='payment_id',
-    on_schema_change='append_new_columns',
     pre_hook="{{ delete_undelivered('payment_id', ref('stg_payments'), 'payment_id', ['delivered_on']) }}"
 ) }}
 

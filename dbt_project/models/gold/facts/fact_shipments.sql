@@ -4,7 +4,6 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='shipment_id',
-    on_schema_change='append_new_columns',
     pre_hook="{{ delete_undelivered('shipment_id', ref('stg_shipments'), 'shipment_id', ['delivered_on']) }}"
 ) }}
 

@@ -10,7 +10,6 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    on_schema_change='append_new_columns',
     pre_hook="{{ delete_partition_window('known_on') }}"
 ) }}
 {#- Day numbers count from here: the recency weights are powers of two of them (see events). -#}

@@ -6,7 +6,6 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    on_schema_change='append_new_columns',
     pre_hook="{{ delete_partition_window('label_known_on') }}"
 ) }}
 

@@ -9,8 +9,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key='doc_id',
-    on_schema_change='append_new_columns'
+    unique_key='doc_id'
 ) }}
 
 {#- A table built before withdrawals were recorded has no is_retracted column: nothing withdrawn. -#}

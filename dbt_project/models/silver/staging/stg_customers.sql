@@ -8,8 +8,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key='customer_code',
-    on_schema_change='append_new_columns'
+    unique_key='customer_code'
 ) }}
 
 {% set attributes = ['customer_name', 'province_code', 'country_code', 'segment', 'credit_limit_vnd', 'payment_terms_days'] %}
