@@ -8,7 +8,8 @@ temporary data directory, holds the last days back, and measures (wall clock):
 - definitions load: a fresh interpreter loading the code location (median of 3);
 - full backfill of the history through every layer: reference data, the daily job
   (bronze -> silver -> gold) over all days as one range run, then the ML job
-  (train as of the last day, score every day, gold score tables);
+  (train at the retrain cadence through the range, score each day with the model
+  serving it, gold score tables);
 - the same dbt models run by plain `dbt build` over the same window into a fresh
   warehouse, plus the Python steps' own time (bronze parsing, ML) taken from the
   platform run's step timings: the ratio of the platform's time to that sum is

@@ -21,7 +21,8 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from ml_assets import outputs
-from ml_assets.tracking import MlflowRun, champion_version, load_champion
+from ml_assets.serving import Serving, WrittenDays, record_days, serving_plan
+from ml_assets.tracking import MlflowRun, load_version
 from ml_assets.training import (
     Candidate,
     TimeSplit,
@@ -41,6 +42,7 @@ MAPE_GATE = 0.15
 NAIVE_VERSION = "baseline:seasonal_naive"
 SERIES_SQL = "select * from silver.ml_training_cashflow_fcst where stream = ? order by cash_date"
 # ml.cashflow_forecast as the forecast rows are written, for a window with nothing to forecast
+FORECAST_WRITTEN = WrittenDays("cashflow_forecast", "forecast_date")
 FORECAST_COLUMNS = """stream varchar, currency varchar, target_date timestamp, predicted_cash_in double,
     lower_80 double, upper_80 double, lower_95 double, upper_95 double, forecast_date timestamp_ns, horizon_days bigint,
     model_name varchar, model_version varchar, predicted_at timestamp"""
@@ -314,15 +316,18 @@ def _forecast_rows(stream: str, forecaster: SeriesForecaster, version: str, day:
     )
 
 
-def _champion_or_baseline(context, stream: str):
-    """The champion; until a model has beaten seasonal-naive, the baseline itself, labelled as such."""
-    if champion_version(model_name(stream)) is None:
-        context.log.warning(f"{model_name(stream)}: no champion yet; publishing the seasonal-naive baseline")
+def _champion_or_baseline(context, stream: str, serving: Serving):
+    """The champion that served the days (serving.py); until a model had beaten seasonal-naive,
+    the baseline itself, labelled as such."""
+    version = serving.version(model_name(stream))
+    if version is None:
+        context.log.warning(
+            f"{model_name(stream)}: no champion on {serving.window.label()}; publishing the seasonal-naive baseline"
+        )
         return None, NAIVE_VERSION
     from ml_assets.cash_forecaster_model import fitted_parameters  # imports MLflow: not at definitions load
 
-    champion, version = load_champion(model_name(stream), "pyfunc")
-    return fitted_parameters(champion), version
+    return fitted_parameters(load_version(model_name(stream), version, "pyfunc")), version
 
 
 def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -358,7 +363,7 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
             )
             yield from checks
 
-        yield from trained_or_kept(context, config, fit)
+        yield from trained_or_kept(context, config, fit, [model_name(s) for s in STREAMS])
 
     @dg.asset(
         key=["ml", "cashflow_forecast"],
@@ -367,28 +372,37 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         **ml_asset_args(
             partitions_def,
             "Each day's 90-day cash-in forecast per stream with 80 % and 95 % intervals, "
-            "from the registry's champion applied to the history through that day; table ml.cashflow_forecast.",
+            "from the champion serving that day (a range trains at the retrain cadence through its days) applied "
+            "to the history through that day; table ml.cashflow_forecast.",
         ),
     )
     def cashflow_forecast(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: MlflowRun):
         window = DayWindow.of(context.partition_time_window)
         first, last = window.first, window.last
-        frames, versions = [], {}
+        frames: list[pd.DataFrame] = []
         with warehouse.get_connection() as con:
-            for stream in STREAMS:
-                results, versions[stream] = _champion_or_baseline(context, stream)
-                forecaster = SeriesForecaster(results, outputs.read(con, SERIES_SQL, [stream]))
-                for offset in range((last - first).days + 1):
-                    frames.append(_forecast_rows(stream, forecaster, versions[stream], first + timedelta(days=offset)))
+            series = {stream: outputs.read(con, SERIES_SQL, [stream]) for stream in STREAMS}
+            served = []
+            for serving in serving_plan(context, model_key):
+                versions: dict[str, str] = {}
+                for stream in STREAMS:
+                    results, versions[stream] = _champion_or_baseline(context, stream, serving)
+                    forecaster = SeriesForecaster(results, series[stream])
+                    frames.extend(
+                        _forecast_rows(stream, forecaster, versions[stream], day) for day in serving.window.days
+                    )
+                served.append((serving, {"model_versions": dg.MetadataValue.json(versions)}))
             frames = [f for f in frames if len(f)]
-            if not frames:
+            if frames:
+                rows = pd.concat(frames, ignore_index=True).assign(
+                    predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None)
+                )
+                rows["forecast_date"] = pd.to_datetime(rows["forecast_date"])
+                outputs.replace_days(con, "cashflow_forecast", rows, "forecast_date", first, last)
+            else:
                 outputs.clear_days(con, "cashflow_forecast", FORECAST_COLUMNS, "forecast_date", first, last)
-                return dg.MaterializeResult(metadata={"rows": 0, "model_versions": dg.MetadataValue.json(versions)})
-            rows = pd.concat(frames, ignore_index=True).assign(
-                predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None)
-            )
-            rows["forecast_date"] = pd.to_datetime(rows["forecast_date"])
-            written = outputs.replace_days(con, "cashflow_forecast", rows, "forecast_date", first, last)
-        return dg.MaterializeResult(metadata={"rows": written, "model_versions": dg.MetadataValue.json(versions)})
+            for serving, metadata in served:
+                record_days(context, con, FORECAST_WRITTEN, serving, metadata)
+        return dg.MaterializeResult()
 
     return [cashflow_model, cashflow_forecast]

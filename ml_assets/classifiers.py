@@ -22,7 +22,8 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from ml_assets import outputs
 from ml_assets.estimators import calibrated_classifier, calibration_of, input_columns
-from ml_assets.tracking import MlflowRun, champion_version, load_champion
+from ml_assets.serving import Serving, WrittenDays, record_days, serving_plan
+from ml_assets.tracking import MlflowRun
 from ml_assets.training import (
     SERVING_CHECK,
     SERVING_CHECK_DESCRIPTION,
@@ -33,7 +34,6 @@ from ml_assets.training import (
     ml_asset_args,
     read_training,
     trained_or_kept,
-    trained_serving_baseline,
 )
 from smepulse_lib.windows import DayWindow
 
@@ -203,7 +203,7 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
             serving = spec.fit_baselines(pd.concat([split.train, split.holdout]))
             yield from gate_and_report(context, candidate, split, cutoff, serving)
 
-        yield from trained_or_kept(context, config, fit, warehouse, spec.training_sql, spec.model_name)
+        yield from trained_or_kept(context, config, fit, [spec.model_name], warehouse, spec.training_sql)
 
     @dg.asset(
         key=["ml", f"{spec.name}_scores"],
@@ -211,47 +211,27 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         kinds={"scikit-learn", "duckdb"},
         **ml_asset_args(
             partitions_def,
-            f"{spec.description} Scores of each day from the registry's champion; table ml.{spec.name}_scores.",
+            f"{spec.description} Scores of each day from the champion serving that day; table ml.{spec.name}_scores.",
         ),
     )
     def scores_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: MlflowRun):
-        window = DayWindow.of(context.partition_time_window)
-        first, last = window.first, window.last
         predicted_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        written, table = 0, WrittenDays(f"{spec.name}_scores", "score_date")
         with warehouse.get_connection() as con:
-            scorer = _scorer(context, spec, model_key, con, last)
-            staged = scorer.stage(con, spec, first, last)
-            # the rule's rows, or none with the scores' columns, so the table exists for gold even
-            # when a window has nothing to score
-            other = spec.rule_sql or (
-                f"select {', '.join(spec.id_columns)}, null::double as {spec.probability_column}, "
-                f"null::varchar as model_version from ({spec.scoring_sql}) limit 0"
-            )
-            union = " union all by name ".join(
-                f"({part})" for part in (["select * from model_scores"] if staged else []) + [other]
-            )
-            select = (
-                f"select * rename ({spec.id_columns[0]} as score_date), '{spec.model_name}' as model_name, "
-                f"?::timestamp as predicted_at from ({union})"
-            )
-            written = outputs.replace_days_with(
-                con, f"{spec.name}_scores", select, [predicted_at, first, last], "score_date", first, last
-            )
-        return dg.MaterializeResult(
-            metadata={
-                "rows": written,
-                "model_version": scorer.version,
-                "scored_with": scorer.scored_with,
-                "decided_by_rule": written - staged,
-            }
-        )
+            for serving in serving_plan(context, model_key):
+                scorer = _scorer(context, spec, serving, con)
+                written += _write_scores(con, spec, scorer, serving.window, predicted_at)
+                metadata = {"model_version": scorer.version, "scored_with": scorer.scored_with}
+                record_days(context, con, table, serving, metadata, {"decided_by_rule": RULE_ROWS})
+        context.log.info(f"{written} rows of ml.{table.table} written for {context.partition_key_range}.")
+        return dg.MaterializeResult()
 
     return [model_asset, scores_asset]
 
 
 @dataclass(frozen=True)
 class Scorer:
-    """What scores a window, and how: the registry's champion model, applied in pandas one chunk
+    """What scores a window, and how: the champion model that served it, applied in pandas one chunk
     at a time, or a serving baseline's SQL expression, applied in DuckDB (the rows never leave it);
     neither before any label is known."""
 
@@ -287,37 +267,58 @@ class Scorer:
         return score
 
 
-def _scorer(context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last) -> Scorer:
-    """Score with the registry's champion; while no model has beaten the baselines, with the
-    serving baseline (labelled ``baseline:<name>``), so the worklist never goes dark once a
-    label is known. Also says what scored: the champion, or where the baseline's fit came from.
-    Nothing scores before any label is known (the first weeks of a history): no probability is
-    made up, and only the rule's rows (if any) are written."""
-    if champion_version(spec.model_name) is not None:
-        model, version = load_champion(spec.model_name)
-        return Scorer(version, "the registry's champion", model=model)
+# the rows of a day a rule decided, not a model (an invoice over 30 days past due is late)
+RULE_ROWS = "count(*) filter (where model_version like 'rule:%')"
+
+
+def _write_scores(con, spec: ClassifierSpec, scorer: "Scorer", window: DayWindow, predicted_at) -> int:
+    """Score the window's days with ``scorer`` and write them with the rule's rows; the rows written."""
+    first, last = window.first, window.last
+    staged = scorer.stage(con, spec, first, last)
+    # the rule's rows, or none with the scores' columns, so the table exists for gold even
+    # when a window has nothing to score
+    other = spec.rule_sql or (
+        f"select {', '.join(spec.id_columns)}, null::double as {spec.probability_column}, "
+        f"null::varchar as model_version from ({spec.scoring_sql}) limit 0"
+    )
+    union = " union all by name ".join(
+        f"({part})" for part in (["select * from model_scores"] if staged else []) + [other]
+    )
+    select = (
+        f"select * rename ({spec.id_columns[0]} as score_date), '{spec.model_name}' as model_name, "
+        f"?::timestamp as predicted_at from ({union})"
+    )
+    return outputs.replace_days_with(
+        con, f"{spec.name}_scores", select, [predicted_at, first, last], "score_date", first, last
+    )
+
+
+def _scorer(context, spec: ClassifierSpec, serving: Serving, con) -> Scorer:
+    """Score with the champion that served the days (serving.py); while no model had beaten the
+    baselines, with the serving baseline (labelled ``baseline:<name>``), so the worklist never
+    goes dark once a label is known. Also says what scored: the champion, or where the
+    baseline's fit came from. Nothing scores before any label is known (the first weeks of a
+    history): no probability is made up, and only the rule's rows (if any) are written."""
+    loaded = serving.load(spec.model_name)
+    if loaded is not None:
+        model, version = loaded
+        return Scorer(version, serving.scored_with(), model=model)
     version = f"baseline:{spec.serving_baseline}"
-    fitted, scored_with = _fitted_serving_baseline(context, spec, model_key, con, last)
+    fitted, scored_with = _fitted_serving_baseline(spec, serving, con)
     if fitted is None:
         context.log.warning(f"No champion for {spec.model_name} and {scored_with}.")
         return Scorer("none", scored_with)
-    context.log.warning(f"No champion for {spec.model_name} yet: scoring with {version}.")
+    context.log.warning(f"No champion for {spec.model_name} on {serving.window.label()}: scoring with {version}.")
     return Scorer(version, scored_with, expression=spec.baselines(fitted)[spec.serving_baseline])
 
 
-def _fitted_serving_baseline(
-    context, spec: ClassifierSpec, model_key: dg.AssetKey, con, last
-) -> tuple[dict | None, str]:
-    """The serving baseline fitted by the model's training for the day scored (reading the
-    training rows again instead was most of a new day at large sizes). Without one (the model was not
-    trained: too little data), fitted here on the labels known by ``last``; None if there are none."""
-    trained = trained_serving_baseline(context, model_key)
-    if trained is not None:
-        return trained
-    day = context.partition_key_range.end
-    context.log.info(
-        f"{model_key.to_user_string()} has no fitted baseline for {day}: fitting it on the labels known by {last}."
-    )
+def _fitted_serving_baseline(spec: ClassifierSpec, serving: Serving, con) -> tuple[dict | None, str]:
+    """The serving baseline fitted by the training in force on the days (reading the training
+    rows again instead was most of a new day at large sizes). Without one (the model was not
+    trained: too little data), fitted here on the labels known by the last day; None if there are none."""
+    if serving.baseline is not None:
+        return serving.baseline, serving.baseline_source()
+    last = serving.window.last
     labelled = read_training(con, spec.training_sql, last, ClassifierConfig())
     if labelled.empty:
         return None, f"no labelled rows known by {last}: nothing to fit a baseline on, nothing scored"

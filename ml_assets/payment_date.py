@@ -27,7 +27,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from ml_assets import outputs
 from ml_assets.estimators import boosted_quantile_regressor, input_columns
-from ml_assets.tracking import MlflowRun, champion_version, load_champion
+from ml_assets.serving import Serving, WrittenDays, record_days, serving_plan
+from ml_assets.tracking import MlflowRun
 from ml_assets.training import (
     SERVING_CHECK,
     SERVING_CHECK_DESCRIPTION,
@@ -37,10 +38,8 @@ from ml_assets.training import (
     gate_and_report,
     ml_asset_args,
     trained_or_kept,
-    trained_serving_baseline,
     training_split,
 )
-from smepulse_lib.windows import DayWindow
 
 MODEL_NAME = "smepulse_payment_date"
 CATEGORICAL = ["business_code", "currency", "payment_terms"]
@@ -298,6 +297,7 @@ SCORES_BY_DAY_SQL = """
     where r.status = 'open' and r.as_of_date between ? and ?
 """
 
+SCORES_WRITTEN = WrittenDays("payment_date_scores", "score_date")
 # ml.payment_date_scores as SCORES_BY_DAY_SQL writes it, for a window with nothing to score
 SCORES_COLUMNS = """score_date date, doc_id bigint, invoice_id double, customer_number varchar, invoice_date timestamp,
     due_date timestamp, open_amount double, predicted_days_to_pay double, predicted_payment_date date,
@@ -360,7 +360,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
             assert baseline is not None, "a training has labelled rows (too_little_data returned earlier)"
             yield from gate_and_report(context, candidate, split, cutoff, baseline.params())
 
-        yield from trained_or_kept(context, config, fit, warehouse, TRAINING_SQL, MODEL_NAME)
+        yield from trained_or_kept(context, config, fit, [MODEL_NAME], warehouse, TRAINING_SQL)
 
     @dg.asset(
         key=["ml", "payment_date_scores"],
@@ -373,64 +373,66 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         **ml_asset_args(
             partitions_def,
             "Predicted payment date, 80 % interval and confidence of every invoice open at "
-            "the end of each day, from the registry's champion; table ml.payment_date_scores.",
+            "the end of each day, from the champion serving that day; table ml.payment_date_scores.",
         ),
     )
     def payment_date_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource, mlflow: MlflowRun):
-        window = DayWindow.of(context.partition_time_window)
-        first, last = window.first, window.last
+        written = 0
         with warehouse.get_connection() as con:
-            serving = _serving_model(context, model_key, con, last)
-            if serving is None:  # no paid invoice known yet: nothing to predict from, so no guess is written
-                written = outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
-                reason = f"No paid invoice known by {last}: no payment date is predicted until one is."
-                context.log.warning(reason)
-                return dg.MaterializeResult(
-                    metadata={
-                        "rows": written,
-                        "model_version": "none",
-                        "unscored_reason": reason,
-                        "days": f"{first}..{last}",
-                    }
-                )
-            model, version, scored_with = serving
-            stamp = {
-                "model_name": MODEL_NAME,
-                "model_version": version,
-                "predicted_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-            }
-
-            def predict(features: pd.DataFrame) -> pd.DataFrame:
-                ids = features[["doc_id", "invoice_id", "customer_number", "invoice_date", "due_date"]]
-                return pd.concat([ids, predictions_frame(model, features)], axis=1).assign(**stamp)
-
-            if outputs.stage_in_chunks(con, OPEN_INVOICES_SQL, [first, last], predict, "predicted_invoices"):
-                written = outputs.replace_days_with(
-                    con, "payment_date_scores", SCORES_BY_DAY_SQL, [first, last], "score_date", first, last
-                )
-            else:
-                written = outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
-        return dg.MaterializeResult(
-            metadata={"rows": written, "model_version": version, "scored_with": scored_with, "days": f"{first}..{last}"}
-        )
+            for serving in serving_plan(context, model_key):
+                rows, metadata = _score_days(context, con, serving)
+                written += rows
+                record_days(context, con, SCORES_WRITTEN, serving, metadata)
+        context.log.info(f"{written} rows of ml.payment_date_scores written for {context.partition_key_range}.")
+        return dg.MaterializeResult()
 
     return [payment_date_model, payment_date_scores]
 
 
-def _serving_model(context, model_key: dg.AssetKey, con, last) -> tuple[PaymentDateModel, str, str] | None:
-    """The registry's champion; while no model has beaten the baselines, the customer-median
-    baseline (``baseline:customer_median_delay``) its training fitted for the day scored, else
-    fitted here on the labels known by ``last``; so open invoices have a predicted payment date
-    from the first paid invoice on. None before that. Also says what scored."""
-    if champion_version(MODEL_NAME) is not None:
-        model, version = load_champion(MODEL_NAME)
-        return model, version, "the registry's champion"
+def _score_days(context, con, serving: Serving) -> tuple[int, dict]:
+    """Score the open invoices of the days ``serving`` covers with the model that served them;
+    the rows written and what scored them."""
+    first, last = serving.window.first, serving.window.last
+    served = _serving_model(context, serving, con)
+    if served is None:  # no paid invoice known yet: nothing to predict from, so no guess is written
+        outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
+        reason = f"No paid invoice known by {last}: no payment date is predicted until one is."
+        context.log.warning(reason)
+        return 0, {"model_version": "none", "unscored_reason": reason}
+    model, version, scored_with = served
+    stamp = {
+        "model_name": MODEL_NAME,
+        "model_version": version,
+        "predicted_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+    }
+
+    def predict(features: pd.DataFrame) -> pd.DataFrame:
+        ids = features[["doc_id", "invoice_id", "customer_number", "invoice_date", "due_date"]]
+        return pd.concat([ids, predictions_frame(model, features)], axis=1).assign(**stamp)
+
+    if outputs.stage_in_chunks(con, OPEN_INVOICES_SQL, [first, last], predict, "predicted_invoices"):
+        written = outputs.replace_days_with(
+            con, "payment_date_scores", SCORES_BY_DAY_SQL, [first, last], "score_date", first, last
+        )
+    else:
+        written = outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
+    return written, {"model_version": version, "scored_with": scored_with}
+
+
+def _serving_model(context, serving: Serving, con) -> tuple[PaymentDateModel, str, str] | None:
+    """The champion that served the days (serving.py); while no model had beaten the baselines,
+    the customer-median baseline (``baseline:customer_median_delay``) the training in force
+    fitted, else fitted here on the labels known by the last day; so open invoices have a
+    predicted payment date from the first paid invoice on. None before that. Also says what scored."""
+    loaded = serving.load(MODEL_NAME)
+    if loaded is not None:
+        model, version = loaded
+        return model, version, serving.scored_with()
     version = "baseline:customer_median_delay"
-    context.log.warning(f"No champion for {MODEL_NAME} yet: scoring with {version}.")
-    trained = trained_serving_baseline(context, model_key)
-    if trained is not None:
-        params, scored_with = trained
-        return CustomerMedianBaseline.from_params(params), version, scored_with
+    context.log.warning(f"No champion for {MODEL_NAME} on {serving.window.label()}: scoring with {version}.")
+    if serving.baseline is not None:
+        return CustomerMedianBaseline.from_params(serving.baseline), version, serving.baseline_source()
+    last = serving.window.last
     split = training_split(con, TRAINING_SQL, last, PaymentModelConfig(), CustomerMedianBaseline.COLUMNS)
     baseline = fit_serving_baseline(split)
     return (baseline, version, f"baseline fitted on the labels known by {last}") if baseline else None

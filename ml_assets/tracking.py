@@ -5,7 +5,8 @@ with the Dagster run id); each model trained in it is a nested run with its
 parameters, metrics, training window, row counts and the model artifact with its
 signature, registered under the model's name. A new version becomes the
 ``champion`` alias only when it beats the current champion *and* every baseline on
-the same time-based holdout; scoring always loads ``models:/<name>@champion``.
+the same time-based holdout. Scores load the version that was the champion on the days
+they score (``serving.py``): ``models:/<name>/<version>``, the champion of the model's step.
 
 MLflow is imported where it is used, never at module level: importing it is slow, and
 the code location (the UI, the daemon, every run's process) loads these modules to build the
@@ -162,6 +163,11 @@ def load_champion(model_name: str, flavor_name: str = "sklearn"):
             allow_retries=False,
         )
     return flavor(flavor_name).load_model(f"models:/{model_name}@{CHAMPION}"), version
+
+
+def load_version(model_name: str, version: str, flavor_name: str = "sklearn"):
+    """One registered version of ``model_name``: the one that served a given day."""
+    return flavor(flavor_name).load_model(f"models:/{model_name}/{version}")
 
 
 def register(model_name: str, run_id: str, artifact_path: str = "model") -> str:

@@ -20,6 +20,7 @@ from dagster_duckdb import DuckDBResource
 from ml_assets import outputs, tracking
 from ml_assets.estimators import TRUSTED_TYPES
 from ml_assets.evidence import Evidence, Minimum, decide, weigh
+from ml_assets.serving import SERVING_BASELINE_KEY, SERVING_VERSIONS_KEY, serving_versions
 from smepulse_lib.conventions import WAREHOUSE_POOL, daily_asset_args
 from smepulse_lib.windows import DayWindow
 
@@ -33,8 +34,6 @@ SERVING_CHECK_DESCRIPTION = (
     "holdout that can decide and a sure win (ml_assets/evidence.py); the gate's reason and evidence (holdout "
     "rows, each loss difference with its 90 % interval) are in the description and metadata."
 )
-# Where a model asset's metadata keeps the serving baseline its training fitted.
-SERVING_BASELINE_KEY = "serving_baseline"
 
 
 def ml_asset_args(partitions_def: dg.PartitionsDefinition, description: str) -> dict:
@@ -93,42 +92,24 @@ def trained_metadata(cutoff: date, checks: list[dg.AssetCheckResult]) -> dict[st
     return {"trained_as_of": f"{cutoff}", "retrained": True, "check_results": dg.MetadataValue.json(results)}
 
 
-def trained_serving_baseline(context: dg.AssetExecutionContext, model_key: dg.AssetKey) -> tuple[Any, str] | None:
-    """The serving baseline the model's training stored for the day scored (its partition's
-    materialization; a kept training re-reports it), and where its fit came from. A day's scores
-    then read a few numbers instead of a year of training rows. None if that day's model
-    materialization has none (it was not trained: too little data)."""
-    day = context.partition_key_range.end
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=model_key, asset_partitions=[day]), limit=1, ascending=False
-    ).records
-    metadata = records[0].asset_materialization.metadata if records and records[0].asset_materialization else {}
-    if SERVING_BASELINE_KEY not in metadata:
-        return None
-    return metadata[
-        SERVING_BASELINE_KEY
-    ].value, f"baseline fitted by the training as of {metadata['trained_as_of'].value}"
+def kept_training(in_force: dict[str, Any], cutoff: date, retrain_every_days: int) -> list | None:
+    """The events that report the training in force again, when it is recent enough to keep.
 
-
-def kept_training(context: dg.AssetExecutionContext, cutoff: date, retrain_every_days: int) -> list | None:
-    """The events that report the model's last training again, when it is recent enough to keep.
-
-    A training reads up to a year of labels and fits its models (most of a new day's ML run); one done
-    a few days ago has seen nearly the same labels. So between trainings a day's run keeps the
-    last one (its registered champion goes on serving) and re-reports its metadata and check
-    results: the day's partition is materialized and the checks stay current in the UI.
-    Training as of the same day again (re-materializing) or as of an earlier day (backfilling
-    the past) always trains. None means: train now."""
-    latest = context.instance.get_latest_materialization_event(context.asset_key)
-    metadata = dict(latest.asset_materialization.metadata) if latest and latest.asset_materialization else {}
+    ``in_force`` is the metadata of the model asset's latest materialization. A training reads
+    up to a year of labels and fits its models (most of a new day's ML run); one done a few days
+    ago has seen nearly the same labels. So between trainings a day keeps the last one (its
+    registered champion goes on serving) and re-reports its metadata and check results: the
+    day's partition is materialized and the checks stay current in the UI. Training as of the
+    same day again (re-materializing) or as of an earlier day (backfilling the past) always
+    trains. None means: train now."""
+    metadata = {k: _plain(v) for k, v in in_force.items()}
     if "trained_as_of" not in metadata or "check_results" not in metadata:
         return None
-    trained_as_of = metadata["trained_as_of"].value
+    trained_as_of = metadata["trained_as_of"]
     age = (cutoff - date.fromisoformat(trained_as_of)).days
     if not 0 < age < retrain_every_days:
         return None
     reason = f"trained as of {trained_as_of}, {age} day(s) before; retrain every {retrain_every_days} days"
-    context.log.info(f"Keeping the last training: {reason}.")
     checks = [
         dg.AssetCheckResult(
             check_name=c["check_name"],
@@ -137,9 +118,19 @@ def kept_training(context: dg.AssetExecutionContext, cutoff: date, retrain_every
             description=c["description"],
             metadata={**c["metadata"], "trained_as_of": trained_as_of},
         )
-        for c in metadata["check_results"].value
+        for c in metadata["check_results"]
     ]
-    return [dg.MaterializeResult(metadata={**metadata, "retrained": False, "kept_reason": reason}), *checks]
+    return [dg.MaterializeResult(metadata={**in_force, "retrained": False, "kept_reason": reason}), *checks]
+
+
+def _plain(value: Any) -> Any:
+    """A metadata value as written (a stored event's values are MetadataValue objects)."""
+    return getattr(value, "value", value)
+
+
+def _latest_metadata(context: dg.AssetExecutionContext) -> dict[str, Any]:
+    latest = context.instance.get_latest_materialization_event(context.asset_key)
+    return dict(latest.asset_materialization.metadata) if latest and latest.asset_materialization else {}
 
 
 def read_training(con, sql: str, cutoff: date, config: TrainingConfig, columns: str = "*") -> pd.DataFrame:
@@ -164,25 +155,46 @@ def trained_or_kept(
     context: dg.AssetExecutionContext,
     config: Any,  # a TrainingConfig, or any model config with retrain_every_days
     fit: Callable[[date, Any], Iterator],  # (cutoff, the TimeSplit, or None without sql)
+    model_names: list[str],
     warehouse: DuckDBResource | None = None,
     sql: str | None = None,
-    model_name: str | None = None,
 ) -> Iterator:
-    """A model asset's events for its day: the last training again while it is recent enough
-    (``kept_training``); else, for a model trained on labelled rows (``sql``), the events of
-    ``too_little_data`` when there are too few; else what ``fit`` yields, trained as of the day
-    (its cutoff) on the time split (None for a model that reads its own series)."""
-    cutoff = DayWindow.of(context.partition_time_window).last
-    kept = kept_training(context, cutoff, config.retrain_every_days)
+    """A model asset's events, each day of its window as running the days one by one gives:
+    the last training again while it is recent enough (``kept_training``); else, for a model
+    trained on labelled rows (``sql``), the events of ``too_little_data`` when there are too
+    few; else what ``fit`` yields, trained as of the day (its cutoff) on the time split (None
+    for a model that reads its own series). A range run thus trains at the retrain cadence
+    through its days. Each day's materialization carries that day's metadata and the champion
+    versions serving after it (serving.py), which its scores read; the checks are the last day's."""
+    days = DayWindow.of(context.partition_time_window).days
+    in_force = _latest_metadata(context)
+    versions = serving_versions(model_names)
+    for day in days:
+        events = _day_events(context, config, fit, model_names[0], warehouse, sql, day, in_force)
+        result = events[0]
+        assert isinstance(result, dg.MaterializeResult), "a model's events start with its materialization"
+        metadata = dict(result.metadata or {})
+        if _plain(metadata.get("retrained", True)):  # a training (or an attempt) may move the champion
+            versions = serving_versions(model_names)
+        in_force = {**metadata, SERVING_VERSIONS_KEY: dg.MetadataValue.json(versions)}
+        context.add_asset_metadata(in_force, partition_key=f"{day}")
+    # Nothing for the whole range: a day's event would carry any key its own metadata lacks (a day
+    # with too little data would show the last day's training).
+    yield dg.MaterializeResult()
+    yield from events[1:]
+
+
+def _day_events(context, config, fit, model_name: str, warehouse, sql, day: date, in_force: dict) -> list:
+    kept = kept_training(in_force, day, config.retrain_every_days)
     if kept:
-        yield from kept
-        return
-    if sql is None or warehouse is None or model_name is None:
-        yield from fit(cutoff, None)
-        return
+        context.log.debug(f"{day}: keeping the last training ({_plain(kept[0].metadata['kept_reason'])}).")
+        return kept
+    context.log.info(f"{day}: training {model_name} as of {day}.")
+    if sql is None or warehouse is None:
+        return list(fit(day, None))
     with warehouse.get_connection() as con:
-        split = training_split(con, sql, cutoff, config)
-    yield from too_little_data(split, config.min_training_rows, model_name) or fit(cutoff, split)
+        split = training_split(con, sql, day, config)
+    return too_little_data(split, config.min_training_rows, model_name) or list(fit(day, split))
 
 
 def training_split(con, sql: str, cutoff: date, config: TrainingConfig, columns: str = "*") -> TimeSplit:

@@ -177,14 +177,26 @@ def test_a_new_day_computes_the_probes_features_as_the_backfill_did(platform):
     pd.testing.assert_frame_equal(backfilled, _query(settings, sql, [PROBE_CUSTOMER, SAME_DAY_CUSTOMER]))
 
 
+def _each_day(result: dg.ExecuteInProcessResult, key: str) -> dict[date, dict]:
+    """Each day's materialization metadata of ``key`` in a range run."""
+    days = {
+        e.materialization.partition
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == key
+    }
+    return {date.fromisoformat(day): _materialization(result, key, day) for day in sorted(days)}
+
+
 def test_payment_model_beats_both_baselines(platform):
-    ml = platform[4]
-    meta = _materialization(ml, "ml/payment_date_model", f"{TRAINED_THROUGH}")
+    days = _each_day(platform[4], "ml/payment_date_model")
+    trainings = {day: meta for day, meta in days.items() if meta.get("retrained") is True}
+    # the range trained at the retrain cadence through its days, each training as of its own day
+    assert len(trainings) >= 2 and all(meta["trained_as_of"] == f"{day}" for day, meta in trainings.items())
+    first_day, meta = next((day, meta) for day, meta in trainings.items() if meta["promoted"])
     holdout = meta["holdout"]
     candidate_mae = holdout["candidate"]["mae"]
     assert candidate_mae < holdout["due_date"]["mae"]
     assert candidate_mae < holdout["customer_median_delay"]["mae"]
-    assert meta["promoted"] is True and meta["model_version"] == "1"
     # the interval was calibrated on training rows, so the holdout's coverage is out of sample
     assert meta["calibration_rows"] > 0 and meta["calibration_labels_from"] <= meta["train_labels_through"]
     assert 0.5 <= holdout["candidate"]["interval_coverage"] <= 1.0
@@ -192,17 +204,24 @@ def test_payment_model_beats_both_baselines(platform):
     assert evidence["holdout_rows"] >= 100
     assert {c["against"] for c in evidence["comparisons"]} == {"due_date", "customer_median_delay"}
     assert all(c["interval"][1] < 0 for c in evidence["comparisons"])
-    check = next(c for c in ml.get_asset_check_evaluations() if c.asset_key.to_user_string() == "ml/payment_date_model")
-    assert check.passed and "gate: first model: surely better than" in check.description
-    assert check.metadata["holdout_rows"].value == evidence["holdout_rows"]
-    assert check.metadata["candidate_vs_customer_median_delay"].value.startswith("-")
+    (check,) = meta["check_results"]  # that training's serving check, kept in its day's metadata
+    assert check["passed"] and "gate: first model: surely better than" in check["description"]
+    assert check["metadata"]["holdout_rows"] == evidence["holdout_rows"]
+    assert check["metadata"]["candidate_vs_customer_median_delay"].startswith("-")
+    # the days before it were served by no model, the days from it on by a promoted one
+    served = {day: meta["serving_versions"][PAYMENT_MODEL] for day, meta in days.items()}
+    assert served[first_day] == meta["model_version"]
+    assert all((version is None) == (day < first_day) for day, version in served.items())
 
 
 def test_gate_refuses_a_worse_model(platform):
     settings, defs, instance = platform[:3]
     client = MlflowClient(settings.mlflow_tracking_uri)
     before = client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
-    weak = {"ops": {"ml__payment_date_model": {"config": {"max_iter": 1, "learning_rate": 0.01}}}}
+    # trained as of the day even if a training in force is recent (retrain_every_days 1)
+    weak = {
+        "ops": {"ml__payment_date_model": {"config": {"max_iter": 1, "learning_rate": 0.01, "retrain_every_days": 1}}}
+    }
     job = defs.resolve_job_def(ML_JOB)
     result = job.execute_in_process(
         instance=instance,
@@ -478,7 +497,9 @@ def test_score_contracts(platform):
     assert scores["prediction_confidence"].between(0, 1).all()
     assert (scores["interval_lower_date"] <= scores["predicted_payment_date"]).all()
     assert (scores["predicted_payment_date"] <= scores["interval_upper_date"]).all()
-    assert set(scores["model_version"]) == {"1"} and scores["prediction_timestamp"].notna().all()
+    # scored by the version serving that day, as the model asset's materialization of the day records it
+    served = _materialization(ml, "ml/payment_date_model", f"{TRAINED_THROUGH}")["serving_versions"][PAYMENT_MODEL]
+    assert set(scores["model_version"]) == {served} and scores["prediction_timestamp"].notna().all()
     priority = _query(settings, "select * from gold.score_ar_priority where score_date = ?", [TRAINED_THROUGH])
     assert len(priority) == open_rows and sorted(priority["priority_rank"]) == list(range(1, open_rows + 1))
     assert priority["probability_over_30_late"].between(0, 1).all()
@@ -563,16 +584,14 @@ def test_a_day_between_trainings_keeps_the_last_training(platform, new_day):
     versions = len(client.search_model_versions(f"name='{PAYMENT_MODEL}'"))
     job = defs.resolve_job_def(ML_JOB)
     model = [dg.AssetKey(["ml", "payment_date_model"])]
-    checks_before = {
-        c.check_name: c.passed
-        for c in platform[4].get_asset_check_evaluations()
-        if c.asset_key.to_user_string() == "ml/payment_date_model"
-    }
     last_training = instance.get_latest_materialization_event(model[0]).asset_materialization.metadata
+    trained_as_of = date.fromisoformat(last_training["trained_as_of"].value)
+    checks_before = {c["check_name"]: c["passed"] for c in last_training["check_results"].value}
+    day = trained_as_of + timedelta(days=1)  # the day after the training in force (at most END)
 
-    kept = job.execute_in_process(instance=instance, partition_key=f"{END}", asset_selection=model)
-    meta = _materialization(kept, "ml/payment_date_model", f"{END}")
-    assert meta["retrained"] is False and meta["trained_as_of"] == f"{TRAINED_THROUGH}"
+    kept = job.execute_in_process(instance=instance, partition_key=f"{day}", asset_selection=model)
+    meta = _materialization(kept, "ml/payment_date_model", f"{day}")
+    assert meta["retrained"] is False and meta["trained_as_of"] == f"{trained_as_of}"
     # the version the last training registered (which one depends on the tests run before this one)
     assert (
         "retrain every 7 days" in meta["kept_reason"] and meta["model_version"] == last_training["model_version"].value
@@ -584,10 +603,10 @@ def test_a_day_between_trainings_keeps_the_last_training(platform, new_day):
     # retraining every day is one setting away; a training as of the same day again always trains
     daily = {"ops": {"ml__payment_date_model": {"config": {"retrain_every_days": 1}}}}
     retrained = job.execute_in_process(
-        instance=instance, partition_key=f"{END}", asset_selection=model, run_config=daily
+        instance=instance, partition_key=f"{day}", asset_selection=model, run_config=daily
     )
-    meta = _materialization(retrained, "ml/payment_date_model", f"{END}")
-    assert meta["retrained"] is True and meta["trained_as_of"] == f"{END}"
+    meta = _materialization(retrained, "ml/payment_date_model", f"{day}")
+    assert meta["retrained"] is True and meta["trained_as_of"] == f"{day}"
     assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions + 1
 
 
@@ -602,23 +621,20 @@ def test_without_a_champion_the_customer_median_baseline_its_training_fitted_sco
     from ml_assets.training import training_split
 
     settings, defs, instance = platform[:3]
+    # the training in force on the day (the range's last training, or a later test's)
+    training = _day_record(instance, "payment_date_model", TRAINED_THROUGH)
+    trained_as_of = date.fromisoformat(training["trained_as_of"].value)
     meta = _score_without_champion(settings, defs, instance, PAYMENT_MODEL, "payment_date_scores", TRAINED_THROUGH)
-    assert meta["scored_with"] == f"baseline fitted by the training as of {TRAINED_THROUGH}"
+    assert meta["scored_with"] == f"baseline fitted by the training as of {trained_as_of}"
 
     # the training stored the fit its labels give, and the scores are that baseline's predictions
-    training = instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey(["ml", "payment_date_model"]), asset_partitions=[f"{TRAINED_THROUGH}"]
-        ),
-        limit=1,
-    ).records[0]
-    stored = training.asset_materialization.metadata["serving_baseline"].value
+    stored = training["serving_baseline"].value
     with duckdb.connect(settings.warehouse_path, read_only=True) as con:
         config = PaymentModelConfig()
-        whole = fit_serving_baseline(training_split(con, TRAINING_SQL, TRAINED_THROUGH, config)).params()
+        whole = fit_serving_baseline(training_split(con, TRAINING_SQL, trained_as_of, config)).params()
         # a baseline fitted outside a training reads four columns of the same rows: the same fit
         narrow = fit_serving_baseline(
-            training_split(con, TRAINING_SQL, TRAINED_THROUGH, config, CustomerMedianBaseline.COLUMNS)
+            training_split(con, TRAINING_SQL, trained_as_of, config, CustomerMedianBaseline.COLUMNS)
         ).params()
         features = con.execute(
             "select * from silver.ftr_invoice_at_posting where doc_id in "
@@ -638,13 +654,33 @@ def test_without_a_champion_the_customer_median_baseline_its_training_fitted_sco
     assert scores["confidence"].between(0, 1).all()
 
 
+def _day_record(instance: dg.DagsterInstance, model: str, day: date) -> dict:
+    """The metadata of the latest materialization of ml/<model> for ``day``."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(["ml", model]), asset_partitions=[f"{day}"]), limit=1
+    ).records
+    return dict(records[0].asset_materialization.metadata)
+
+
 def _score_without_champion(settings, defs, instance, model_name: str, scores: str, day: date) -> dict:
-    """Score one day with the scores asset ml/<scores> as before any model beat the baselines
-    (the champion alias is set back after); returns its materialization's metadata."""
+    """Score one day with the scores asset ml/<scores> as before any model beat the baselines: the
+    model asset's materialization of the day records no champion serving (and the registry has
+    none); both are set back after. Returns the scores' materialization's metadata."""
     client = MlflowClient(settings.mlflow_tracking_uri)
     version = client.get_registered_model(model_name).aliases.get(CHAMPION)  # None if no model won yet
+    model_key = dg.AssetKey(["ml", scores.removesuffix("_scores") + "_model"])
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=model_key, asset_partitions=[f"{day}"]), limit=1
+    ).records
+    recorded = dict(records[0].asset_materialization.metadata) if records else None
+
+    def record(metadata: dict) -> None:
+        instance.report_runless_asset_event(dg.AssetMaterialization(model_key, partition=f"{day}", metadata=metadata))
+
     if version:
         client.delete_registered_model_alias(model_name, CHAMPION)
+    if recorded is not None:
+        record({**recorded, "serving_versions": dg.MetadataValue.json({model_name: None})})
     try:
         result = defs.resolve_job_def(ML_JOB).execute_in_process(
             instance=instance, partition_key=f"{day}", asset_selection=[dg.AssetKey(["ml", scores])]
@@ -652,6 +688,8 @@ def _score_without_champion(settings, defs, instance, model_name: str, scores: s
     finally:
         if version:
             client.set_registered_model_alias(model_name, CHAMPION, version)
+        if recorded is not None:
+            record(recorded)
     assert result.success
     return _materialization(result, f"ml/{scores}", f"{day}")
 
@@ -684,29 +722,24 @@ def _expected_baseline_probabilities(settings: Settings, day: date, fitted: dict
 
 def test_without_a_champion_the_worklist_scores_with_the_baseline_its_training_fitted(platform, new_day):
     settings, defs, instance = platform[:3]
+    # a day the range scored: the baseline comes from the metadata of the training in force, no training rows read
+    training = _day_record(instance, "ar_priority_model", TRAINED_THROUGH)
+    trained_as_of = date.fromisoformat(training["trained_as_of"].value)
     with duckdb.connect(settings.warehouse_path, read_only=True) as con:
         labelled_by = {
             day: collection_priority.SPEC.fit_baselines(
                 read_training(con, collection_priority.SPEC.training_sql, day, ClassifierConfig())
             )
-            for day in (TRAINED_THROUGH, END)
+            for day in (trained_as_of, END)
         }
-
-    # the day the model trained for: the baseline comes from the training's metadata, no training rows read
-    training = instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey(["ml", "ar_priority_model"]), asset_partitions=[f"{TRAINED_THROUGH}"]
-        ),
-        limit=1,
-    ).records[0]
-    fitted = training.asset_materialization.metadata["serving_baseline"].value
-    assert fitted == labelled_by[TRAINED_THROUGH] and 0 < fitted["prior"] < 1  # the same fit as from the labels
+    fitted = training["serving_baseline"].value
+    assert fitted == labelled_by[trained_as_of] and 0 < fitted["prior"] < 1  # the same fit as from the labels
     assert fitted["strength"] in collection_priority.PRIOR_STRENGTHS
-    reliability = training.asset_materialization.metadata["holdout_reliability"].value
+    reliability = training["holdout_reliability"].value
     assert reliability.startswith("| probability | rows | mean given | share positive |")
     meta = _score_without_champion(settings, defs, instance, PRIORITY_MODEL, "ar_priority_scores", TRAINED_THROUGH)
     assert meta["model_version"] == "baseline:customer_history"
-    assert meta["scored_with"] == f"baseline fitted by the training as of {TRAINED_THROUGH}"
+    assert meta["scored_with"] == f"baseline fitted by the training as of {trained_as_of}"
     compared = _expected_baseline_probabilities(settings, TRAINED_THROUGH, fitted)
     assert len(compared) > 0 and (compared["_merge"] == "both").all()
     assert compared["probability_over_30_late"].tolist() == pytest.approx(

@@ -24,9 +24,11 @@ def run_days(
     job_name: str = DAILY_JOB,
     run_config: dict | None = None,
     run_id: str | None = None,
+    asset_selection: list[dg.AssetKey] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize a range of business days as one run (single-run backfill): by default bronze
-    through gold; ``job_name=ML_JOB`` trains as of the last day and scores the range."""
+    through gold; ``job_name=ML_JOB`` trains at the retrain cadence through the range and scores
+    each day with the model serving that day. ``asset_selection``: only these of the job's assets."""
     window = DayWindow(first, last)
     return defs.resolve_job_def(job_name).execute_in_process(
         instance=instance,
@@ -35,6 +37,7 @@ def run_days(
         raise_on_error=raise_on_error,
         run_config=run_config,
         run_id=run_id,
+        asset_selection=asset_selection,
     )
 
 
