@@ -20,10 +20,11 @@ MODEL_NAME = "smepulse_ar_priority"
 KNOWN_LATE_VERSION = "rule:past_due_over_30"
 ID_COLUMNS = ["as_of_date", "doc_id", "invoice_id", "customer_number", "open_amount", "days_past_due"]
 
-# Open invoices beyond 30 days past due: already late, no model needed.
+# Open invoices beyond 30 days past due: already late, no model needed. A double, not a bare 1.0
+# (a DECIMAL(2,1)): the day that first writes the scores table may hold only these rows.
 KNOWN_LATE_SQL = f"""
     select r.as_of_date, r.doc_id, r.invoice_id, r.customer_number, r.amount_reporting as open_amount, r.days_past_due,
-           1.0 as probability_over_30_late, '{KNOWN_LATE_VERSION}' as model_version
+           1.0::double as probability_over_30_late, '{KNOWN_LATE_VERSION}' as model_version
     from silver.ftr_invoice_risk as r
     where r.status = 'open' and r.days_past_due > 30 and r.as_of_date between ? and ?
 """

@@ -107,6 +107,8 @@ def test_a_backfill_scores_every_day_as_running_the_days_one_by_one(backfilled_a
         _scores(backfilled_and_day_by_day[way][0], table, SCORES[table]) for way in backfilled_and_day_by_day
     )
     assert len(backfill) > 0 and backfill["score_date"].nunique() > 30
+    # a probability keeps its four places whatever the first day written held (rule rows alone)
+    assert all(backfill[c].dtype == "float64" for c in backfill.columns if "probability" in c or "predicted_days" in c)
     pd.testing.assert_frame_equal(backfill, day_by_day)
 
 
