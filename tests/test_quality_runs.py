@@ -377,11 +377,17 @@ def test_freshness_is_the_policys_state_and_lag_and_staleness_alert_once(tmp_pat
         for k in platform.defs.resolve_job_def(job).asset_layer.selected_asset_keys
     }
     fired = [(s, c) for s, c, _ in hook.events("firing")]
-    assert sorted((s, c) for s, c, _ in resolved) == sorted((s, c) for s, c in fired if s not in ml)
+    # The shipped macroeconomic seed ends with October 2026. A world that ends yesterday is, from
+    # December 2026 on, more than 62 days past it, and the seed's age check (WARN) rightly stays
+    # open: that seed is refreshed by replacing its file, not by any run.
+    seed_age = {(s, c) for s, c in fired if "indicator_age_days" in c}
+    recovering = [(s, c) for s, c in fired if s not in ml and (s, c) not in seed_age]
+    assert sorted((s, c) for s, c, _ in resolved) == sorted(recovering)
     alerts = warehouse.query(platform.settings.warehouse_path, "select * from ops.alerts")
     open_now = alerts[alerts["status"] == "open"]
-    assert set(open_now["subject"]) == {s for s, _ in fired if s in ml} and alerts["alert_key"].is_unique
-    assert set(open_now["check_name"]) == {"newest_day_lag"}
+    assert set(open_now["subject"]) == {s for s, c in fired if s in ml or (s, c) in seed_age}
+    assert alerts["alert_key"].is_unique
+    assert set(open_now["check_name"]) == {"newest_day_lag", *(c for _, c in seed_age)}
     logged = platform.instance.get_latest_materialization_event(dg.AssetKey(["ops", "alert_log"]))
     assert logged.asset_materialization.metadata["open_alerts"].value == len(open_now)
     hook.server.shutdown()
