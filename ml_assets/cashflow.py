@@ -22,7 +22,7 @@ from dagster_duckdb import DuckDBResource
 
 from ml_assets import outputs
 from ml_assets.serving import Serving, WrittenDays, record_days, serving_plan
-from ml_assets.tracking import MlflowRun, load_version
+from ml_assets.tracking import MlflowRun
 from ml_assets.training import (
     Candidate,
     TimeSplit,
@@ -41,8 +41,8 @@ HORIZON_DAYS = 90
 MAPE_GATE = 0.15
 NAIVE_VERSION = "baseline:seasonal_naive"
 SERIES_SQL = "select * from silver.ml_training_cashflow_fcst where stream = ? order by cash_date"
-# ml.cashflow_forecast as the forecast rows are written, for a window with nothing to forecast
 FORECAST_WRITTEN = WrittenDays("cashflow_forecast", "forecast_date")
+# ml.cashflow_forecast as the forecast rows are written, for a window with nothing to forecast
 FORECAST_COLUMNS = """stream varchar, currency varchar, target_date timestamp, predicted_cash_in double,
     lower_80 double, upper_80 double, lower_95 double, upper_95 double, forecast_date timestamp_ns, horizon_days bigint,
     model_name varchar, model_version varchar, predicted_at timestamp"""
@@ -319,15 +319,16 @@ def _forecast_rows(stream: str, forecaster: SeriesForecaster, version: str, day:
 def _champion_or_baseline(context, stream: str, serving: Serving):
     """The champion that served the days (serving.py); until a model had beaten seasonal-naive,
     the baseline itself, labelled as such."""
-    version = serving.version(model_name(stream))
-    if version is None:
+    loaded = serving.load(model_name(stream), "pyfunc")
+    if loaded is None:
         context.log.warning(
             f"{model_name(stream)}: no champion on {serving.window.label()}; publishing the seasonal-naive baseline"
         )
         return None, NAIVE_VERSION
     from ml_assets.cash_forecaster_model import fitted_parameters  # imports MLflow: not at definitions load
 
-    return fitted_parameters(load_version(model_name(stream), version, "pyfunc")), version
+    champion, version = loaded
+    return fitted_parameters(champion), version
 
 
 def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
