@@ -13,6 +13,7 @@ import dagster as dg
 
 from ml_assets import churn, collection_priority
 from ml_assets.anomalies import build_anomaly_assets
+from ml_assets.cash_position import CashPolicy, build_cash_position_assets
 from ml_assets.cashflow import build_cashflow_assets
 from ml_assets.classifiers import build_classifier_assets
 from ml_assets.monitoring import build_monitoring_assets
@@ -20,7 +21,7 @@ from ml_assets.payment_date import build_payment_date_assets
 from ml_assets.run_hooks import end_mlflow_run_hooks
 from ml_assets.tracking import mlflow_resource
 
-__all__ = ["build_ml_assets", "end_mlflow_run_hooks", "mlflow_resource"]
+__all__ = ["CashPolicy", "build_ml_assets", "end_mlflow_run_hooks", "mlflow_resource"]
 
 
 def build_ml_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -30,6 +31,7 @@ def build_ml_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDe
         *build_classifier_assets(collection_priority.SPEC, partitions_def),
         *build_classifier_assets(churn.SPEC, partitions_def),
         *build_cashflow_assets(partitions_def),
+        *build_cash_position_assets(partitions_def),
         *build_anomaly_assets(partitions_def),
         *build_monitoring_assets(partitions_def),
     ]

@@ -1,4 +1,4 @@
-"""Cash-flow forecast: daily cash-in per stream, 90 days ahead, with intervals.
+"""Cash-flow forecast: daily cash-in per stream, 26 weeks ahead, with intervals.
 
 A SARIMAX model per stream (statsmodels) on log(1 + cash-in): weekly seasonality,
 AR(1)/MA(1) terms, and the calendar as regressors (holidays, the Tết break, month
@@ -37,7 +37,7 @@ from smepulse_lib.windows import DayWindow
 STREAMS = ("ar_invoices", "sme_payments")
 EXOG = ["is_holiday", "is_tet_holiday", "is_month_end"]
 ORDER, SEASONAL_ORDER = (1, 0, 1), (1, 0, 1, 7)
-HORIZON_DAYS = 90
+HORIZON_DAYS = 182  # 26 weeks: the cash position (cash_position.py) looks six months out
 MAPE_GATE = 0.15
 NAIVE_VERSION = "baseline:seasonal_naive"
 SERIES_SQL = "select * from silver.ml_training_cashflow_fcst where stream = ? order by cash_date"
@@ -372,7 +372,7 @@ def build_cashflow_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         kinds={"statsmodels", "duckdb"},
         **ml_asset_args(
             partitions_def,
-            "Each day's 90-day cash-in forecast per stream with 80 % and 95 % intervals, "
+            "Each day's 26-week cash-in forecast per stream with 80 % and 95 % intervals, "
             "from the champion serving that day (a range trains at the retrain cadence through its days) applied "
             "to the history through that day; table ml.cashflow_forecast.",
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ml_assets import build_ml_assets, end_mlflow_run_hooks, mlflow_resource
+from ml_assets import CashPolicy, build_ml_assets, end_mlflow_run_hooks, mlflow_resource
 from ml_assets.sensor import build_ml_after_daily_sensor
 from smepulse_assets.ingestion.bronze import build_bronze_assets
 from smepulse_assets.ingestion.sensor import build_drop_sensor
@@ -147,6 +147,9 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
                 database=settings.warehouse_path, connection_config={"memory_limit": settings.duckdb_memory_limit}
             ),
             "mlflow": mlflow_resource(settings.mlflow_tracking_uri),
+            "cash_policy": CashPolicy(
+                opening_balance_vnd=settings.cash_opening_balance_vnd, floor_vnd=settings.cash_floor_vnd
+            ),
             "alerting": Alerting(
                 lake_url=settings.lake_url, webhook_url=settings.alert_webhook_url, ui_url=settings.ui_url
             ),

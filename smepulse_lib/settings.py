@@ -86,6 +86,10 @@ class Settings:
     warehouse_wait_seconds: float = 600.0
     # A deployment's own FX rates (CSV: rate_date, currency, reporting_currency, rate), over the shipped seed
     fx_rates_file: str | None = None
+    # The cash position (ml/cash_position): the bank balance before the statement's first line, and
+    # the balance below which a forecast week is a business alert (both VND)
+    cash_opening_balance_vnd: float = 0.0
+    cash_floor_vnd: float = 0.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -110,6 +114,8 @@ class Settings:
             partitions_start_fixed=bool(env.get("SMEPULSE_PARTITIONS_START")),
             warehouse_wait_seconds=float(env.get("SMEPULSE_WAREHOUSE_WAIT_SECONDS", "600")),
             fx_rates_file=_absolute(env["SMEPULSE_FX_RATES_FILE"]) if env.get("SMEPULSE_FX_RATES_FILE") else None,
+            cash_opening_balance_vnd=float(env.get("SMEPULSE_CASH_OPENING_BALANCE_VND", "0")),
+            cash_floor_vnd=float(env.get("SMEPULSE_CASH_FLOOR_VND", "0")),
         )
 
     @property

@@ -49,6 +49,8 @@ pytestmark = pytest.mark.slow
 
 START, END = date(2019, 9, 1), date(2019, 12, 31)  # 122 days
 TRAINED_THROUGH = END - timedelta(days=1)
+INVOICES = GeneratorConfig(start=START, end=END, invoices_per_day=60, customers=50)
+SME_WORLD = world_config(INVOICES, orders_per_day=20)
 PAYMENT_MODEL = "smepulse_payment_date"
 PRIORITY_MODEL = collection_priority.MODEL_NAME
 # A customer whose first invoice is paid late, after its second invoice was posted.
@@ -104,11 +106,10 @@ def platform(tmp_path_factory):
     root = tmp_path_factory.mktemp("ml")
     settings = Settings.from_env({"SMEPULSE_DATA_DIR": str(root), "SMEPULSE_PARTITIONS_START": "2019-01-01"})
     settings.ensure_local_dirs()
-    config = GeneratorConfig(start=START, end=END, invoices_per_day=60, customers=50)
-    snapshot = generate_invoice_snapshot(config)
+    snapshot = generate_invoice_snapshot(INVOICES)
     drops, _ = split_into_drops(snapshot.rows + PROBES)
     write_drops(drops, settings.landing_url)
-    write_world(generate_world(world_config(config, orders_per_day=20)), settings.landing_url)
+    write_world(generate_world(SME_WORLD), settings.landing_url)
     defs = build_defs(settings)
     instance = ephemeral_instance()
     run_reference(defs, instance)
@@ -504,7 +505,7 @@ def test_score_contracts(platform):
     assert len(priority) == open_rows and sorted(priority["priority_rank"]) == list(range(1, open_rows + 1))
     assert priority["probability_over_30_late"].between(0, 1).all()
     forecast = _query(settings, "select * from gold.score_cashflow_fcst where forecast_date = ?", [TRAINED_THROUGH])
-    assert sorted(forecast.groupby("stream")["horizon_days"].max().tolist()) == [90, 90]
+    assert sorted(forecast.groupby("stream")["horizon_days"].max().tolist()) == [182, 182]
     assert (forecast["lower_95"] <= forecast["predicted_cash_in"]).all() and (
         forecast["predicted_cash_in"] <= forecast["upper_95"]
     ).all()
@@ -1077,3 +1078,92 @@ def test_a_training_reads_a_bounded_sample_of_its_holdout_and_the_newest_rows_be
     assert len(holdout) == 500 and holdout["label_known_on"].nunique() == 30  # a sample across the whole holdout
     assert len(train) == 1000 and min(known[known <= date(2020, 5, 31)]) >= date(2020, 5, 31) - timedelta(days=17)
     assert sorted(frame["i"]) == sorted(again["i"])  # the same sample every time
+
+
+def _position(settings: Settings, day: date) -> pd.DataFrame:
+    return _query(settings, "select * from ml.cash_position where as_of_date = ? order by week", [day])
+
+
+def test_the_cash_position_starts_from_the_statement_and_schedules_what_is_known(platform):
+    """Checked against the generated world's own truth: the balance the statement makes, the
+    supplier bills open that day, and the rent and payroll it debits every month."""
+    settings = platform[0]
+    day = TRAINED_THROUGH
+    weeks = _position(settings, day)
+    world = generate_world(SME_WORLD)
+    assert weeks["week"].tolist() == list(range(1, 27))
+    lines = world.bank_lines[pd.to_datetime(world.bank_lines["txn_date"]) <= pd.Timestamp(day)]
+    balance = lines["amount_vnd"].where(lines["direction"] == "credit", -lines["amount_vnd"]).sum()
+    assert weeks["opening_balance"].iloc[0] == pytest.approx(balance)  # no opening balance configured
+    bills = world.bills
+    open_bills = bills[
+        (pd.to_datetime(bills["bill_date"]) <= pd.Timestamp(day))
+        & ~(pd.to_datetime(bills["paid_date"]) <= pd.Timestamp(day))  # NaT (never paid) is open
+    ]
+    assert len(open_bills) > 10
+    assert weeks["supplier_bills_open"].sum() == pytest.approx(open_bills["amount_vnd"].sum())
+    # rent on the 5th, payroll on the 25th: 2020-01-05 is in week 1, 2020-01-25 in week 4, monthly through June
+    december_payroll = (
+        lines[lines["description"].str.startswith("LUONG")].sort_values("txn_date")["amount_vnd"].iloc[-1]
+    )
+    assert weeks.loc[0, "recurring_debits"] == pytest.approx(SME_WORLD.rent_vnd)
+    assert weeks.loc[3, "recurring_debits"] == pytest.approx(december_payroll)
+    assert weeks["recurring_debits"].sum() == pytest.approx(6 * SME_WORLD.rent_vnd + 6 * december_payroll)
+    # every customer payment forecast of the day, each week's flows adding up to the balance path
+    forecast = _query(
+        settings,
+        "select sum(predicted_cash_in) as total, any_value(model_version) as version from ml.cashflow_forecast "
+        "where stream = 'sme_payments' and forecast_date = ?",
+        [day],
+    )
+    assert 0.5 * forecast["total"].iloc[0] < weeks["customer_cash_in"].sum() <= forecast["total"].iloc[0] + 1
+    assert (weeks["cash_in_model_version"] == forecast["version"].iloc[0]).all()
+    flows = weeks["customer_cash_in"] + weeks["other_cash_in"] - weeks["supplier_bills_open"]
+    flows -= weeks["supplier_bills_not_received"] + weeks["recurring_debits"]
+    np.testing.assert_allclose(weeks["balance"], balance + flows.cumsum(), rtol=1e-9)
+    assert (weeks["balance_low_80"] <= weeks["balance"]).all() and (weeks["balance"] <= weeks["balance_high_80"]).all()
+    assert weeks["supplier_bills_not_received"].iloc[0] == 0  # the suppliers' terms are 30 days or more
+    assert weeks["supplier_bills_not_received"].iloc[-1] > 0
+
+
+def test_the_cash_position_of_the_first_weeks_of_a_statement_says_why_it_is_missing(platform):
+    settings, _defs, _instance, _daily, ml = platform
+    first_days = _each_day(ml, "ml/cash_position")
+    early = first_days[START + timedelta(days=5)]
+    assert early["rows"] == 0 and "days of bank statement" in early["not_computed"]
+    assert first_days[TRAINED_THROUGH]["rows"] == 26
+    assert _query(settings, "select count(*) as n from ml.cash_position where as_of_date = ?", [START])["n"][0] == 0
+
+
+@pytest.mark.parametrize(
+    ("floor", "passed"), [(1e13, False), (-1e13, True)], ids=["floor above every balance", "floor below"]
+)
+def test_the_floor_check_names_the_first_week_the_balance_may_fall_below_it(platform, floor, passed):
+    settings, _defs, instance, _daily, _ml = platform
+    with_floor = Settings.from_env(
+        {
+            "SMEPULSE_DATA_DIR": settings.data_dir,
+            "SMEPULSE_PARTITIONS_START": "2019-01-01",
+            "SMEPULSE_CASH_FLOOR_VND": f"{floor:.0f}",
+        }
+    )
+    day = TRAINED_THROUGH
+    result = run_days(
+        build_defs(with_floor),
+        instance,
+        day,
+        day,
+        job_name=ML_JOB,
+        asset_selection=[dg.AssetKey(["ml", "cash_position"])],
+    )
+    (check,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "balance_stays_above_floor"]
+    assert check.passed is passed
+    weeks = _position(settings, day)
+    assert (weeks["floor"] == floor).all()
+    if passed:
+        assert not weeks["below_floor"].any() and "stays above the floor" in check.description
+    else:
+        assert check.severity == dg.AssetCheckSeverity.WARN
+        assert weeks["below_floor"].all()
+        assert check.metadata["first_week_below_floor"].value == 1
+        assert f"in week 1 (from {day + timedelta(days=1)})" in check.description

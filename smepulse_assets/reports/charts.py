@@ -93,6 +93,34 @@ def cash_forecast(frame: pd.DataFrame) -> go.Figure:
     return figure
 
 
+def cash_position(frame: pd.DataFrame) -> go.Figure:
+    """The bank balance at each week's end with its 80 % band, the floor, and the weeks that may go below it."""
+    figure = _figure("Bank balance: the next 26 weeks with its 80 % band and the floor")
+    figure.add_scatter(
+        x=frame["week_end"], y=frame["balance_high_80"], line_width=0, showlegend=False, hoverinfo="skip"
+    )
+    figure.add_scatter(
+        x=frame["week_end"],
+        y=frame["balance_low_80"],
+        line_width=0,
+        fill="tonexty",
+        fillcolor="rgba(31, 78, 121, 0.25)",
+        name="80 % band",
+    )
+    figure.add_scatter(x=frame["week_end"], y=frame["balance"], name="expected balance", line_color="#1f4e79")
+    figure.add_scatter(x=frame["week_end"], y=frame["floor"], name="floor", line={"color": "#c0392b", "dash": "dash"})
+    below = frame[frame["below_floor"].astype(bool)]
+    figure.add_scatter(
+        x=below["week_end"],
+        y=below["balance_low_80"],
+        name="may go below the floor",
+        mode="markers",
+        marker={"color": "#c0392b", "size": 9},
+    )
+    figure.update_yaxes(title="VND")
+    return figure
+
+
 def cash_by_week(frame: pd.DataFrame) -> go.Figure:
     figure = _figure("Predicted cash-in by week (open invoices)")
     figure.add_bar(x=frame["week"], y=frame["predicted_cash_in"], name="predicted", marker_color="#1f4e79")

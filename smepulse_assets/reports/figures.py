@@ -233,6 +233,14 @@ class Figures:
             {"day": self.day, "first": self.day - timedelta(days=HISTORY_DAYS)},
         )
 
+    def cash_position(self) -> pd.DataFrame:
+        """The SME's bank balance path made on the day, week by week (kpi_cash_position)."""
+        return self._df(
+            "select week, week_end, balance, balance_low_80, balance_high_80, floor, below_floor "
+            "from gold.kpi_cash_position where as_of_date = ? and ledger = 'sme' order by week",
+            [self.day],
+        )
+
     def predicted_cash_in_by_week(self) -> pd.DataFrame:
         return self._df(
             "select date_trunc('week', cash_date)::date as week, sum(predicted_cash_in) as predicted_cash_in, "

@@ -37,6 +37,7 @@ def cash_report(figures: Figures) -> str:
     health = figures.data_health()
     chart_list = [
         charts.cash_forecast(figures.cash_forecast()),
+        charts.cash_position(figures.cash_position()),
         charts.aging_over_time(figures.aging_over_time()),
         charts.dso_trend(figures.dso_trend()),
         charts.working_capital(figures.working_capital()),

@@ -98,6 +98,8 @@ class WorldConfig:
     mean_lifetime_days: float = 150.0  # a churner's days from opening to its last order (exponential)
     cooling_days: int = 30  # before it stops, a churner orders less (weight x cooling_factor)
     cooling_factor: float = 0.35
+    rent_vnd: float = 300_000_000  # debited on the 5th of every month
+    payroll_vnd: float = 1_200_000_000  # debited on the 25th, a little more or less each month
 
 
 @dataclass
@@ -277,6 +279,7 @@ class _Simulation:
             self.take_orders(day)
             self.unknown_credits(day)
             day += timedelta(days=1)
+        self.recurring_debits()
         return World(
             config=self.config,
             customers=pd.DataFrame(self.customer_versions),
@@ -497,8 +500,8 @@ class _Simulation:
                 day, "credit", amount, str(self.rng.choice(["NOP TIEN MAT", "HOAN TIEN", "CHUYEN TIEN"])), ""
             )
 
-    def bank_line(self, day: date, direction: str, amount: float, description: str, counterparty: str, **truth) -> None:
-        row = {
+    def bank_row(self, day: date, direction: str, amount: float, description: str, counterparty: str) -> dict:
+        return {
             "bank_txn_id": self.next_id("bank", "FT"),
             "txn_date": day,
             "direction": direction,
@@ -506,6 +509,9 @@ class _Simulation:
             "description": description,
             "counterparty": counterparty,
         }
+
+    def bank_line(self, day: date, direction: str, amount: float, description: str, counterparty: str, **truth) -> None:
+        row = self.bank_row(day, direction, amount, description, counterparty)
         repeated = self.rng.random() < self.config.repeated_bank_line_share and day < self.config.end
         self.drops.add("bank_transactions", day, row)
         if repeated:  # the next statement starts with this line again
@@ -513,6 +519,26 @@ class _Simulation:
         self.bank.append(
             {**row, "payment_id": truth.get("payment_id"), "bill_id": truth.get("bill_id"), "repeated": repeated}
         )
+
+    def recurring_debits(self) -> None:
+        """Rent and payroll, the monthly debits a cash position must foresee. Drawn after the days
+        with their own generator, so adding them left every other line of a seeded world as it was."""
+        rng, cfg = np.random.default_rng(self.config.seed + 101), self.config
+        day = cfg.start
+        while day <= cfg.end:
+            if day.day == 5:
+                self.recurring_line(
+                    day, cfg.rent_vnd, f"TIEN THUE MAT BANG T{day:%m/%Y}", "Công ty Bất động sản An Phú"
+                )
+            if day.day == 25:
+                payroll = round(cfg.payroll_vnd * float(rng.uniform(0.95, 1.05)), -3)
+                self.recurring_line(day, payroll, f"LUONG NHAN VIEN T{day:%m/%Y}", "Bảng lương nhân viên")
+            day += timedelta(days=1)
+
+    def recurring_line(self, day: date, amount: float, description: str, counterparty: str) -> None:
+        row = self.bank_row(day, "debit", amount, description, counterparty)
+        self.drops.add("bank_transactions", day, row)
+        self.bank.append({**row, "payment_id": None, "bill_id": None, "repeated": False})
 
     def bill_supplier(self, day: date, cost: float) -> None:
         """Restocking: about every fifth order is followed by a supplier bill for the goods sold."""

@@ -1,4 +1,4 @@
-{#- Predicted cash-in per stream: each forecast day's 90 days ahead, horizon 1..90 (the
+{#- Predicted cash-in per stream: each forecast day's 26 weeks ahead, horizon 1..182 (the
     30-day view is horizon_days <= 30), with 80 % and 95 % intervals. -#}
 {{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_partition_window('forecast_date') }}") }}
 
