@@ -74,7 +74,27 @@ def _applied(results, history: pd.DataFrame):
     return results.apply(_target(history), exog=_exog(history))
 
 
+MIN_EVENT_DAYS = 3  # a calendar regressor's effect is estimated once the history has it on this many days
+MAX_EVENT_EFFECT = np.log(10)  # no calendar day multiplies a day's cash-in by more than 10
+
+
 def fit(history: pd.DataFrame):
+    """SARIMAX on the history. A calendar effect the history cannot tell (a holiday it has seen on
+    fewer than MIN_EVENT_DAYS days: the first Tết of a short history) is fixed at none; so is one
+    estimated to multiply a day's cash-in by more than 10, the noise of a few days (one holiday on a
+    history's second day once made every later holiday forecast 1e15 VND). Holidays lowering cash
+    to nothing are kept: the bank is closed."""
+    flags = _exog(history)
+    fixed = {c: 0.0 for c in EXOG if flags[c].sum() < MIN_EVENT_DAYS}
+    results = _fit(history, fixed)
+    implausible = {c: 0.0 for c in EXOG if c not in fixed and results.params[c] > MAX_EVENT_EFFECT}
+    if implausible:
+        results = _fit(history, {**fixed, **implausible})
+    results.remove_data()  # the fitted parameters are the model; the history is applied when forecasting
+    return results
+
+
+def _fit(history: pd.DataFrame, fixed: dict[str, float]):
     from statsmodels.tsa.statespace.sarimax import SARIMAX  # imported when fitting: not needed to load the definitions
 
     model = SARIMAX(
@@ -86,9 +106,9 @@ def fit(history: pd.DataFrame):
         enforce_stationarity=False,
         enforce_invertibility=False,
     )
-    results = model.fit(disp=False, maxiter=200)
-    results.remove_data()  # the fitted parameters are the model; the history is applied when forecasting
-    return results
+    if fixed:
+        return model.fit_constrained(fixed, disp=False, maxiter=200)
+    return model.fit(disp=False, maxiter=200)
 
 
 def forecast(results, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:

@@ -857,6 +857,26 @@ def test_cash_forecast_is_never_negative_and_its_bands_stay_ordered():
     assert (out["predicted_cash_in"] <= out["upper_80"]).all() and (out["upper_80"] <= out["upper_95"]).all()
 
 
+@pytest.mark.parametrize(
+    ("holiday_days", "holiday_cash"), [((1,), 5e8), ((20, 40, 60), 1e10)], ids=["seen once", "seen thrice, 100x"]
+)
+def test_a_holiday_the_history_cannot_tell_is_forecast_as_an_ordinary_day(holiday_days, holiday_cash):
+    """One holiday on a short history's second day, or three with a hundredfold cash-in, once
+    made every later holiday's forecast millions of times the usual day: their effect is fixed at none."""
+    rng = np.random.default_rng(3)
+    days = 90
+    cash_in = rng.uniform(8e7, 1.2e8, days)
+    holiday = np.zeros(days)
+    holiday[list(holiday_days)] = 1
+    cash_in[list(holiday_days)] = holiday_cash
+    history = pd.DataFrame({"cash_in": cash_in, "is_holiday": holiday, "is_tet_holiday": 0, "is_month_end": 0})
+    results = cashflow.fit(history)
+    assert results.params["is_holiday"] == 0 and results.params["is_tet_holiday"] == 0
+    future = history.iloc[:14].assign(cash_in=0.0, is_holiday=[1, 0] * 7)
+    predicted = cashflow.forecast(results, history, future)["predicted_cash_in"]
+    assert predicted.max() < 2 * np.median(cash_in)
+
+
 @pytest.mark.parametrize("stream", cashflow.STREAMS)
 def test_each_days_forecast_from_one_pass_equals_forecasting_from_that_days_history(platform, stream):
     """The serving path filters a stream once and predicts each day from its filtered state; it must
