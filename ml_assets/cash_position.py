@@ -254,7 +254,7 @@ def floor_check(position: Position, statement_lines: int, floor: float) -> dg.As
         )
     week = position.first_below_floor()
     lowest = position.weeks.loc[position.weeks["balance_low_80"].idxmin()]
-    metadata = {
+    metadata: dict[str, str | float | int] = {
         "as_of_date": f"{position.day}",
         "floor_vnd": floor,
         "opening_balance_vnd": round(float(position.weeks["opening_balance"].iloc[0])),

@@ -211,7 +211,8 @@ class Figures:
             with forecast as (
                 select cast(target_date as date) as cash_date, predicted_cash_in, lower_80, upper_80, lower_95, upper_95
                 from gold.score_cashflow_fcst
-                where cast(forecast_date as date) = $day and stream = 'ar_invoices'
+                -- 90 days: the daily view; the 26 weeks are the cash position's
+                where cast(forecast_date as date) = $day and stream = 'ar_invoices' and horizon_days <= 90
             ),
             actual as (
                 select payment_date as cash_date, sum(amount_reporting) as actual_cash_in

@@ -24,7 +24,10 @@ h1 { margin-bottom: 0; } .asof { color: #5b6773; margin-top: 4px; }
 .tiles { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
 .tile { border: 1px solid #d9dee3; border-radius: 8px; padding: 12px 16px; min-width: 180px; }
 .tile .label { color: #5b6773; font-size: 13px; } .tile .value { font-size: 22px; font-weight: 600; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
+/* two fixed columns: each chart draws as its script runs, when an auto-fit grid would still give the
+   first one the whole width, and it then ran under the second */
+.charts { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 16px; }
+@media (max-width: 1100px) { .charts { grid-template-columns: minmax(0, 1fr); } }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
 th, td { border-bottom: 1px solid #e5e8eb; padding: 4px 10px; text-align: left; }
 th { background: #1f4e79; color: white; } .empty { color: #5b6773; }
@@ -86,7 +89,8 @@ def _tiles(headline: dict) -> str:
 
 
 def _chart(figure: go.Figure) -> str:
-    return f"<div>{figure.to_html(full_html=False, include_plotlyjs=False, config={'displaylogo': False})}</div>"
+    config = {"displaylogo": False, "responsive": True}  # responsive: redrawn to the window's width
+    return f"<div>{figure.to_html(full_html=False, include_plotlyjs=False, config=config)}</div>"
 
 
 def _table(frame: pd.DataFrame, when_empty: str) -> str:
