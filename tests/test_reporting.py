@@ -310,7 +310,22 @@ def test_every_dashboard_page_loads_in_a_browser_with_the_gold_figures(world, tm
     assert overview["Open invoices"] == f"{open_invoices:,}"
     assert overview["DSO (days)"] == f"{dso:,.2f}"
     assert int(seen["data-health"]["metrics"]["Checks passed"].replace(",", "")) > 100
-    assert all(not seen[path]["notes"] for path in PAGES if path != "anomalies")  # every page has its data
+    assert all(
+        not seen[path]["notes"] for path in PAGES if path not in ("anomalies", "cash")
+    )  # every page has its data
+    # the cash page warns of the first week the bank balance may go below the floor, as gold has it
+    below = warehouse(
+        platform,
+        "select week, week_end, floor from gold.kpi_cash_position where as_of_date = ? and below_floor order by week",
+        [LAST],
+    )
+    assert warehouse(platform, "select count(*) from gold.kpi_cash_position where as_of_date = ?", [LAST])[0][0] == 26
+    if below:
+        week, week_end, floor = below[0]
+        expected = f"The balance may go below the floor ({floor:,.0f} VND) in week {week}, ending {week_end:%Y-%m-%d}"
+        assert [note[: len(expected)] for note in seen["cash"]["notes"]] == [expected]
+    else:
+        assert not seen["cash"]["notes"]
     assert {p.name for p in shots.iterdir()} == {f"{path}.png" for path in PAGES}
 
 

@@ -95,19 +95,19 @@ def collections(figures: Figures) -> None:
 
 def cash(figures: Figures) -> None:
     st.title(f"Cash, {figures.day}")
-    st.plotly_chart(charts.cash_forecast(figures.cash_forecast()), use_container_width=True)
-    st.plotly_chart(charts.cash_by_week(figures.predicted_cash_in_by_week()), use_container_width=True)
     position = figures.cash_position()
-    st.subheader("Cash position: the bank balance 26 weeks ahead (VND)")
     below = position[position["below_floor"].astype(bool)]
-    if position.empty:
-        st.caption("No cash position this day: it needs four weeks of bank statement and a cash-in forecast.")
-    elif len(below):
+    if len(below):  # the business alert first: it is what the page is opened for
         first = below.iloc[0]
         st.warning(
             f"The balance may go below the floor ({first['floor']:,.0f} VND) in week {int(first['week'])}, "
             f"ending {first['week_end']:%Y-%m-%d}: 80 % low end {first['balance_low_80']:,.0f} VND."
         )
+    st.plotly_chart(charts.cash_forecast(figures.cash_forecast()), use_container_width=True)
+    st.plotly_chart(charts.cash_by_week(figures.predicted_cash_in_by_week()), use_container_width=True)
+    st.subheader("Cash position: the bank balance 26 weeks ahead (VND)")
+    if position.empty:
+        st.caption("No cash position this day: it needs four weeks of bank statement and a cash-in forecast.")
     st.plotly_chart(charts.cash_position(position), use_container_width=True)
 
 
