@@ -14,10 +14,14 @@ As of each day D (its partition), for each week 1..26 after D:
   two of the last three months: rent, payroll), repeated monthly on the same day with the latest
   amount;
 - the balance: the opening balance (``SMEPULSE_CASH_OPENING_BALANCE_VND``, the balance before the
-  statement's first line) plus every statement line through D, then each week's net flow. The
-  80 % band widens with the square root of the weeks by the spread of weekly bank credits
-  (week-on-week changes over the last 13 weeks; weeks taken as independent), and its low end has
-  the bills paid early, its high end late.
+  statement's first line) plus every statement line through D, then each week's net flow.
+- the 80 % band of week w: once at least 20 positions of the last 26 weeks have had their week w
+  covered by the statement, the 10th and 90th percentiles of what they got wrong (the statement's
+  change from their as-of day to that week's end, less the change they predicted): calibrated out
+  of sample, whatever the source of the error. Before that, a band from the spread of weekly bank
+  credits (week-on-week changes over the last 13 weeks, widening with the square root of the
+  weeks, weeks taken as independent), its low end with the bills paid early, its high end late.
+  ``band_errors`` says which: how many past errors the week's band was taken from, 0 for the spread.
 
 A week whose low end is below ``SMEPULSE_CASH_FLOOR_VND`` is flagged; the asset's check warns of
 the first such week as of the window's last day, a business alert. Table ``ml.cash_position``.
@@ -41,6 +45,8 @@ HABIT_DAYS = 180  # the payables habit and the suppliers' terms
 RECURRING_DAYS = 92  # a recurring debit shows in two of the last three months
 SPREAD_WEEKS = 13
 MIN_STATEMENT_DAYS = 28  # four weeks of statement: the spread needs week-on-week changes
+CALIBRATION_DAYS = 182  # a band learns from the errors of the positions of the last 26 weeks
+MIN_ERRORS = 20  # a week's band is its past errors' once this many have been seen
 Z_80 = 1.2816  # the two-sided 80 % band of a normal
 TABLE, DAY_COLUMN = "cash_position", "as_of_date"
 FLOOR_CHECK = "balance_stays_above_floor"
@@ -94,11 +100,16 @@ CREDITS_SQL = f"""
     where direction = 'credit' and txn_date > ?::date - {SPREAD_WEEKS * 7} and txn_date <= ?
     group by all
 """
+PAST_SQL = f"""
+    select as_of_date, week, week_end, balance - opening_balance as predicted_change
+    from {outputs.SCHEMA}.{TABLE} where as_of_date >= ?::date - {CALIBRATION_DAYS + WEEKS * 7} and as_of_date < ?
+"""
+DAILY_NET_SQL = f"select txn_date, sum(signed_amount_vnd) as net from {BANK} where txn_date <= ? group by all"
 # ml.cash_position as written, for a window with nothing to write
 COLUMNS = """as_of_date date, ledger varchar, currency varchar, week integer, week_start date, week_end date,
     customer_cash_in double, other_cash_in double, supplier_bills_open double, supplier_bills_not_received double,
     recurring_debits double, net_flow double, opening_balance double, balance double, balance_low_80 double,
-    balance_high_80 double, floor double, below_floor boolean, cash_in_model_version varchar,
+    balance_high_80 double, band_errors integer, floor double, below_floor boolean, cash_in_model_version varchar,
     predicted_at timestamp"""
 
 
@@ -235,10 +246,75 @@ def _balances(
         week_start=[day + timedelta(days=7 * (w - 1) + 1) for w in weeks["week"]],
         week_end=[day + timedelta(days=7 * w) for w in weeks["week"]],
         opening_balance=opening,
+        band_errors=0,
         floor=floor,
         below_floor=weeks["balance_low_80"] < floor,
         cash_in_model_version=forecast["model_version"].iloc[0],
     )
+
+
+@dataclass
+class PastErrors:
+    """What earlier positions got wrong, the band's evidence: their predicted balance changes, and
+    the statement's running sum at the end of each day through the window's last (its changes are
+    the actual ones; the opening balance cancels out)."""
+
+    predictions: pd.DataFrame  # as_of_date, week, week_end (Timestamps), predicted_change
+    statement: pd.Series
+
+    @classmethod
+    def load(cls, con, window: DayWindow) -> "PastErrors":
+        predictions = con.execute(PAST_SQL, [window.first, window.first]).df()
+        daily = con.execute(DAILY_NET_SQL, [window.last]).df()
+        statement = pd.Series(dtype=float)
+        if len(daily):
+            net = daily.set_index(pd.to_datetime(daily["txn_date"]))["net"]
+            statement = net.reindex(pd.date_range(net.index.min(), pd.Timestamp(window.last)), fill_value=0.0).cumsum()
+        return cls(_as_timestamps(predictions), statement)
+
+    def add(self, position: Position) -> None:
+        """A position of the window, for the days after it (written only at the step's end)."""
+        if len(position.weeks):
+            rows = position.weeks.assign(predicted_change=position.weeks["balance"] - position.weeks["opening_balance"])
+            rows = _as_timestamps(rows[["as_of_date", "week", "week_end", "predicted_change"]])
+            self.predictions = pd.concat([self.predictions, rows], ignore_index=True)
+
+    def by_week(self, day: date) -> dict[int, np.ndarray]:
+        """Actual minus predicted change, by week ahead, of the positions of the last CALIBRATION_DAYS
+        whose week had ended by ``day``: known that day, so a backfill calibrates as the days did."""
+        p, today = self.predictions, pd.Timestamp(day)
+        judged = p[(p["week_end"] <= today) & (p["as_of_date"] > today - pd.Timedelta(days=CALIBRATION_DAYS))]
+        if not len(judged) or self.statement.empty:
+            return {}
+        actual = (
+            self.statement.reindex(judged["week_end"]).to_numpy()
+            - self.statement.reindex(judged["as_of_date"]).to_numpy()
+        )
+        errors = pd.DataFrame(
+            {"week": judged["week"].to_numpy(), "error": actual - judged["predicted_change"].to_numpy()}
+        )
+        return {int(week): group.to_numpy() for week, group in errors.dropna().groupby("week")["error"]}
+
+
+def _as_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(as_of_date=pd.to_datetime(frame["as_of_date"]), week_end=pd.to_datetime(frame["week_end"]))
+
+
+def calibrated(position: Position, errors: dict[int, np.ndarray]) -> Position:
+    """The band of each week with MIN_ERRORS past errors: the balance plus their 10th and 90th
+    percentiles (never excluding the balance itself, so a past bias widens the band on its side)."""
+    if not len(position.weeks):
+        return position
+    weeks = position.weeks.copy()
+    for week, found in errors.items():
+        if len(found) >= MIN_ERRORS and week <= WEEKS:
+            low, high = np.quantile(found, [0.1, 0.9])
+            row = weeks["week"] == week
+            weeks.loc[row, "balance_low_80"] = weeks.loc[row, "balance"] + min(low, 0.0)
+            weeks.loc[row, "balance_high_80"] = weeks.loc[row, "balance"] + max(high, 0.0)
+            weeks.loc[row, "band_errors"] = len(found)
+    weeks["below_floor"] = weeks["balance_low_80"] < weeks["floor"]
+    return Position(position.day, weeks, position.reason)
 
 
 def floor_check(position: Position, statement_lines: int, floor: float) -> dg.AssetCheckResult:
@@ -290,6 +366,7 @@ def _day_metadata(position: Position) -> dict:
         "opening_balance_vnd": round(float(position.weeks["opening_balance"].iloc[0])),
         "balance_in_26_weeks_vnd": round(float(position.weeks["balance"].iloc[-1])),
         "first_week_below_floor": int(week["week"]) if week is not None else 0,
+        "weeks_with_calibrated_band": int((position.weeks["band_errors"] > 0).sum()),
     }
 
 
@@ -312,18 +389,9 @@ def build_cash_position_assets(partitions_def: dg.PartitionsDefinition) -> list[
     def cash_position(context: dg.AssetExecutionContext, warehouse: DuckDBResource, cash_policy: CashPolicy):
         window = DayWindow.of(context.partition_time_window)
         with warehouse.get_connection() as con:
-            con.execute(f"create schema if not exists {outputs.SCHEMA}")
-            con.execute(f"create table if not exists {outputs.SCHEMA}.{TABLE} ({COLUMNS})")  # the types, not pandas'
-            positions = [position_as_of(con, day, cash_policy) for day in window.days]
+            positions = positions_for(con, window, cash_policy)
+            written = write_positions(con, window, positions)
             statement_lines = _scalar(con, f"select count(*) from {BANK} where txn_date <= ?", [window.last])
-            frames = [p.weeks for p in positions if len(p.weeks)]
-            if frames:
-                rows = pd.concat(frames, ignore_index=True).assign(
-                    predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None)
-                )
-                written = outputs.replace_days(con, TABLE, rows[_column_names()], DAY_COLUMN, window.first, window.last)
-            else:
-                written = outputs.clear_days(con, TABLE, COLUMNS, DAY_COLUMN, window.first, window.last)
         for position in positions:
             context.add_asset_metadata(_day_metadata(position), partition_key=f"{position.day}")
         context.log.info(f"ml.{TABLE}: {written} rows for {window.label()}")
@@ -331,6 +399,27 @@ def build_cash_position_assets(partitions_def: dg.PartitionsDefinition) -> list[
         yield floor_check(positions[-1], statement_lines, cash_policy.floor_vnd)
 
     return [cash_position]
+
+
+def positions_for(con, window: DayWindow, policy: CashPolicy) -> list[Position]:
+    """Each day's position, in order: a day's band learns from the positions of the days before it,
+    those of the window included (a range gives the bands its days one by one would)."""
+    con.execute(f"create schema if not exists {outputs.SCHEMA}")
+    con.execute(f"create table if not exists {outputs.SCHEMA}.{TABLE} ({COLUMNS})")  # the types, not pandas'
+    past = PastErrors.load(con, window)
+    positions = []
+    for day in window.days:
+        positions.append(calibrated(position_as_of(con, day, policy), past.by_week(day)))
+        past.add(positions[-1])
+    return positions
+
+
+def write_positions(con, window: DayWindow, positions: list[Position]) -> int:
+    frames = [p.weeks for p in positions if len(p.weeks)]
+    if not frames:
+        return outputs.clear_days(con, TABLE, COLUMNS, DAY_COLUMN, window.first, window.last)
+    rows = pd.concat(frames, ignore_index=True).assign(predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
+    return outputs.replace_days(con, TABLE, rows[_column_names()], DAY_COLUMN, window.first, window.last)
 
 
 def _column_names() -> list[str]:

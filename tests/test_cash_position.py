@@ -12,11 +12,22 @@ import duckdb
 import numpy as np
 import pytest
 
-from ml_assets.cash_position import WEEKS, CashPolicy, position_as_of
+from ml_assets.cash_position import (
+    COLUMNS,
+    MIN_ERRORS,
+    WEEKS,
+    CashPolicy,
+    PastErrors,
+    calibrated,
+    position_as_of,
+    positions_for,
+    write_positions,
+)
+from smepulse_lib.windows import DayWindow
 
 DAY = date(2024, 6, 30)  # the as-of day; the statement starts 90 days before it
 FIRST = DAY - timedelta(days=89)
-TABLES = """
+TABLES = f"""
     create schema silver; create schema ml;
     create table silver.stg_bank_transactions (txn_date date, direction varchar, amount_vnd double,
         signed_amount_vnd double, payment_ref varchar, bill_ref varchar, counterparty varchar);
@@ -24,6 +35,7 @@ TABLES = """
     create table silver.stg_payments (status varchar, settled_date date, amount_vnd double);
     create table ml.cashflow_forecast (stream varchar, forecast_date timestamp, horizon_days bigint,
         predicted_cash_in double, model_version varchar);
+    create table ml.cash_position ({COLUMNS});
 """
 
 
@@ -43,16 +55,18 @@ def _line(con, day: date, direction: str, amount: float, counterparty: str = "",
     )
 
 
-def _steady_customers(con, per_day: float = 1e6, bank_share: float = 1.0) -> None:
-    """A customer payment every day (settled; ``bank_share`` of it on the statement) and a flat forecast."""
+def _steady_customers(con, per_day: float = 1e6, bank_share: float = 1.0, forecast_days=(DAY,)) -> None:
+    """A customer payment every day (settled; ``bank_share`` of it on the statement) and a flat forecast
+    made on each of ``forecast_days``."""
     for n in range(90):
         day = FIRST + timedelta(days=n)
         con.execute("insert into silver.stg_payments values ('paid', ?, ?)", [day, per_day])
         _line(con, day, "credit", per_day * bank_share, "customer", payment_ref=f"TT{n:07d}")
-    con.execute(
-        "insert into ml.cashflow_forecast select 'sme_payments', ?, h, ?, '3' from range(1, 183) as t(h)",
-        [DAY, per_day],
-    )
+    for day in forecast_days:
+        con.execute(
+            "insert into ml.cashflow_forecast select 'sme_payments', ?, h, ?, '3' from range(1, 183) as t(h)",
+            [day, per_day],
+        )
 
 
 def _position(con, opening: float = 0.0, floor: float = 0.0):
@@ -139,3 +153,60 @@ def test_a_day_without_a_position_says_why(ledger, statement_days, with_forecast
         ledger.execute("insert into ml.cashflow_forecast values ('sme_payments', ?, 1, 1e6, '1')", [DAY])
     position = _position(ledger)
     assert position.weeks.empty and reason in position.reason
+
+
+def _past_position(con, as_of: date, week: int, predicted_change: float) -> None:
+    """An earlier day's prediction of week ``week``: its balance change from the as-of day."""
+    con.execute(
+        "insert into ml.cash_position (as_of_date, week, week_start, week_end, opening_balance, balance) "
+        "values (?, ?, ?, ?, 0, ?)",
+        [as_of, week, as_of + timedelta(days=7 * week - 6), as_of + timedelta(days=7 * week), predicted_change],
+    )
+
+
+def test_the_band_is_the_past_positions_errors_once_there_are_enough(ledger):
+    """40 earlier positions missed week 1 by 0, -0.1, ..., -3.9 million (the statement rose 7 million
+    a week each time); 10 predicted week 2. Week 1's band is their errors' 10th-90th percentiles;
+    week 2's, with too few, stays the spread's. A position whose week had not ended is not evidence."""
+    _steady_customers(ledger)  # 1 million a day reaches the bank
+    errors = -np.arange(40) * 1e5
+    for k, error in enumerate(errors):
+        _past_position(ledger, DAY - timedelta(days=50 - k), 1, 7e6 - error)
+    for k in range(10):
+        _past_position(ledger, DAY - timedelta(days=40 - k), 2, 14e6)
+    _past_position(ledger, DAY - timedelta(days=3), 1, 1e12)  # its week 1 ends after DAY
+    window = DayWindow(DAY, DAY)
+    found = PastErrors.load(ledger, window).by_week(DAY)
+    assert sorted(found) == [1, 2] and len(found[2]) == 10 < MIN_ERRORS
+    np.testing.assert_allclose(np.sort(found[1]), np.sort(errors))
+    spread_band = _position(ledger).weeks
+    weeks = calibrated(_position(ledger, floor=0.0), found).weeks
+    low, high = np.quantile(errors, [0.1, 0.9])
+    assert weeks.loc[0, "band_errors"] == 40
+    assert weeks.loc[0, "balance_low_80"] == pytest.approx(weeks.loc[0, "balance"] + low)
+    assert weeks.loc[0, "balance_high_80"] == pytest.approx(weeks.loc[0, "balance"] + max(high, 0.0))
+    assert weeks.loc[1:, "band_errors"].eq(0).all()
+    np.testing.assert_allclose(weeks.loc[1:, "balance_low_80"], spread_band.loc[1:, "balance_low_80"])
+    # the floor is judged on the calibrated low end: just under week 1's expected balance
+    floor = weeks.loc[0, "balance"] - 1e6
+    weeks = calibrated(_position(ledger, floor=floor), found).weeks
+    assert weeks.loc[0, "below_floor"] and weeks.loc[0, "balance_low_80"] < floor < weeks.loc[0, "balance"]
+
+
+def test_a_range_calibrates_its_bands_as_its_days_one_by_one_would(ledger):
+    """Days whose bands learn from positions of the same range: computed as one range, and day by
+    day with each day written before the next, the positions are the same."""
+    days = [DAY - timedelta(days=n) for n in range(40, -1, -1)]
+    _steady_customers(ledger, forecast_days=days)
+    for n in range(0, 90, 3):  # lumpy weeks, so errors differ from day to day
+        _line(ledger, FIRST + timedelta(days=n), "credit", (n % 7) * 1e6, "deposit")
+    policy = CashPolicy()
+    whole = positions_for(ledger, DayWindow(days[0], DAY), policy)
+    one_by_one = []
+    for day in days:
+        one_by_one += positions_for(ledger, DayWindow(day, day), policy)
+        write_positions(ledger, DayWindow(day, day), one_by_one[-1:])
+    columns = ["balance", "balance_low_80", "balance_high_80", "band_errors"]
+    for a, b in zip(whole, one_by_one, strict=True):
+        np.testing.assert_allclose(a.weeks[columns].to_numpy(float), b.weeks[columns].to_numpy(float))
+    assert whole[-1].weeks.loc[0, "band_errors"] >= MIN_ERRORS  # the last days' week 1 was calibrated

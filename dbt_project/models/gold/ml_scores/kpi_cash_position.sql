@@ -22,6 +22,7 @@ select
     p.balance,
     p.balance_low_80,
     p.balance_high_80,
+    p.band_errors,
     p.floor,
     p.below_floor,
     p.cash_in_model_version,
