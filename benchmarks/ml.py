@@ -11,7 +11,7 @@ balance error and 80 % band coverage by week ahead, on every day whose weeks the
 since covered; and the time one training and one day's scoring take, measured by running the
 assets again.
 
-    .venv/bin/python benchmarks/ml.py [--days 90] [--start YYYY-MM-DD (default: where the data starts)]
+    .venv/bin/python benchmarks/ml.py [--start YYYY-MM-DD] [--days N] (default: the data directory's world)
 """
 
 import argparse
@@ -150,6 +150,11 @@ def cash_figures(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     return warehouse.query(settings.warehouse_path, CASH_IN_SQL), warehouse.query(settings.warehouse_path, POSITION_SQL)
 
 
+def last_delivered_day(settings: Settings) -> date:
+    frame = warehouse.query(settings.warehouse_path, "select max(valid_from) as day from silver.stg_ar_invoice_history")
+    return pd.Timestamp(frame["day"].iloc[0]).date()
+
+
 def time_assets(defs: dg.Definitions, day: date) -> dict[str, float]:
     job = defs.resolve_job_def(ML_JOB)
     timings = {}
@@ -177,7 +182,7 @@ def main() -> None:
     settings = Settings.from_env()
     # the data directory's own world: `make demo` records where its data starts
     parser.add_argument("--start", type=date.fromisoformat, default=date.fromisoformat(settings.partitions_start))
-    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--days", type=int, help="the world's length (default: through its last delivered day)")
     parser.add_argument("--skip-timings", action="store_true", help="only the figures of the trainings in the store")
     args = parser.parse_args()
     os.environ.setdefault("DAGSTER_HOME", settings.dagster_home)  # the instance the demo materialized into
@@ -193,8 +198,10 @@ def main() -> None:
         for key, value in figures.items():
             print(f"  {key:<45} {value}")
     payment = runs.get("smepulse_payment_date")
+    last = args.start + timedelta(days=args.days - 1) if args.days else last_delivered_day(settings)
     if payment:
-        config = GeneratorConfig(start=args.start, end=args.start + timedelta(days=args.days - 1))
+        # the noise floor needs the very world the data directory holds: same seed, start and end
+        config = GeneratorConfig(start=args.start, end=last)
         print("\npayment dates on the newest training's holdout: noise floor, model, customer median")
         for group, figures in payment_breakdown(settings, config, payment).items():
             print(f"  {group:<26} {figures}")
@@ -206,7 +213,7 @@ def main() -> None:
     if not args.skip_timings:
         print(
             "\ntimings (s), one day, each asset alone:",
-            time_assets(build_defs(settings), args.start + timedelta(days=args.days - 1)),
+            time_assets(build_defs(settings), last),
         )
 
 

@@ -18,6 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from ml_assets import anomalies, cashflow, churn, collection_priority, payment_date
+from ml_assets.cash_position import MIN_ERRORS
 from ml_assets.classifiers import (
     ClassifierConfig,
     baseline_probabilities,
@@ -1142,6 +1143,8 @@ def test_the_cash_position_starts_from_the_statement_and_schedules_what_is_known
     flows -= weeks["supplier_bills_not_received"] + weeks["recurring_debits"]
     np.testing.assert_allclose(weeks["balance"], balance + flows.cumsum(), rtol=1e-9)
     assert (weeks["balance_low_80"] <= weeks["balance"]).all() and (weeks["balance"] <= weeks["balance_high_80"]).all()
+    # three months in, the first weeks' bands come from the errors of earlier positions, week 26's not yet
+    assert weeks.loc[0, "band_errors"] >= MIN_ERRORS and weeks["band_errors"].iloc[-1] == 0
     assert weeks["supplier_bills_not_received"].iloc[0] == 0  # the suppliers' terms are 30 days or more
     assert weeks["supplier_bills_not_received"].iloc[-1] > 0
 
