@@ -18,9 +18,9 @@ As of each day D (its partition), for each week 1..26 after D:
 - the 80 % band of week w: once at least 20 positions of the last 26 weeks have had their week w
   covered by the statement, the 10th and 90th percentiles of what they got wrong (the statement's
   change from their as-of day to that week's end, less the change they predicted): calibrated out
-  of sample, whatever the source of the error. Before that, a band from the spread of weekly bank
-  credits (week-on-week changes over the last 13 weeks, widening with the square root of the
-  weeks, weeks taken as independent), its low end with the bills paid early, its high end late.
+  of sample, whatever the source of the error. Before that, a band from the weekly bank credits of
+  the last 13 weeks (their level taken as wandering, with noise around it: ``spread_by_week``),
+  its low end with the bills paid early, its high end late.
   ``band_errors`` says which: how many past errors the week's band was taken from, 0 for the spread.
 
 A week whose low end is below ``SMEPULSE_CASH_FLOOR_VND`` is flagged; the asset's check warns of
@@ -190,13 +190,28 @@ def _recurring(con, day: date) -> np.ndarray:
     return _by_week(day, when[ahead], pd.Series(amounts)[ahead.to_numpy()])
 
 
-def _weekly_spread(con, day: date, first_day: date) -> float:
-    """The spread of a week's bank credits: of its week-on-week changes, over the whole weeks the
-    statement covers (up to 13), so the weeks before the first line do not count as weeks of none."""
+def _cumulative_spread(con, day: date, first_day: date) -> np.ndarray:
+    """The spread of the cash-in error summed over 1..26 weeks, from the weekly bank credits of the
+    whole weeks the statement covers (up to 13; the weeks before its first line are not weeks of none)."""
     whole_weeks = min(SPREAD_WEEKS, ((day - first_day).days + 1) // 7)
     credits = con.execute(CREDITS_SQL, [day, day, day]).df().set_index("weeks_back")["credits"]
-    weekly = credits.reindex(range(whole_weeks), fill_value=0.0).to_numpy(float)
-    return float(np.std(np.diff(weekly), ddof=1) / np.sqrt(2))
+    return spread_by_week(credits.reindex(range(whole_weeks), fill_value=0.0).to_numpy(float))
+
+
+def spread_by_week(weekly: np.ndarray) -> np.ndarray:
+    """Weekly credits taken as a level that wanders (a random walk, variance ``level`` a week) plus
+    noise around it (``noise``). Their week-on-week changes have variance level + 2 noise and lag-1
+    autocovariance -noise (method of moments). Summed over w weeks the error's variance is
+    level * w(w+1)(2w+1)/6 + noise * w: a wandering level's error piles up, noise only adds. Pure
+    noise gives the square-root widening of independent weeks."""
+    changes = np.diff(weekly)
+    centred = changes - changes.mean()
+    variance = float(np.sum(centred**2) / (len(changes) - 1))
+    noise = max(-float(np.sum(centred[:-1] * centred[1:]) / (len(changes) - 1)), 0.0)
+    level = max(variance - 2 * noise, 0.0)
+    noise = (variance - level) / 2  # what the level does not explain is noise
+    w = np.arange(1, WEEKS + 1, dtype=float)
+    return np.sqrt(level * w * (w + 1) * (2 * w + 1) / 6 + noise * w)
 
 
 def position_as_of(con, day: date, policy: CashPolicy) -> Position:
@@ -225,16 +240,16 @@ def position_as_of(con, day: date, policy: CashPolicy) -> Position:
     )
     opening = policy.opening_balance_vnd + float(net)
     return Position(
-        day, _balances(day, weeks, bills, opening, _weekly_spread(con, day, first_day), policy.floor_vnd, forecast)
+        day, _balances(day, weeks, bills, opening, _cumulative_spread(con, day, first_day), policy.floor_vnd, forecast)
     )
 
 
 def _balances(
-    day: date, weeks: pd.DataFrame, bills: dict, opening: float, spread: float, floor: float, forecast
+    day: date, weeks: pd.DataFrame, bills: dict, opening: float, spread: np.ndarray, floor: float, forecast
 ) -> pd.DataFrame:
     cash_in = weeks["customer_cash_in"] + weeks["other_cash_in"]
     other_out = weeks["supplier_bills_not_received"] + weeks["recurring_debits"]
-    band = Z_80 * spread * np.sqrt(weeks["week"].to_numpy(float))
+    band = Z_80 * spread
     weeks["net_flow"] = cash_in - weeks["supplier_bills_open"] - other_out
     weeks["balance"] = opening + weeks["net_flow"].cumsum()
     weeks["balance_low_80"] = opening + (cash_in - bills["early"] - other_out).cumsum() - band

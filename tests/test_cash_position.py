@@ -21,6 +21,7 @@ from ml_assets.cash_position import (
     calibrated,
     position_as_of,
     positions_for,
+    spread_by_week,
     write_positions,
 )
 from smepulse_lib.windows import DayWindow
@@ -131,11 +132,24 @@ def test_customer_cash_counts_what_reaches_the_bank_and_the_balance_adds_up(ledg
 
 def test_the_band_widens_with_the_spread_of_weekly_credits(ledger):
     _steady_customers(ledger)
-    _line(ledger, DAY - timedelta(days=10), "credit", 30e6, "lumpy")  # one lumpy week
+    _line(ledger, DAY - timedelta(days=10), "credit", 30e6, "lumpy")  # one lumpy week: noise, not a new level
     weeks = _position(ledger).weeks
     width = (weeks["balance_high_80"] - weeks["balance_low_80"]).to_numpy()
     assert width[0] > 0
     np.testing.assert_allclose(width, width[0] * np.sqrt(np.arange(1, WEEKS + 1)))
+
+
+def test_a_wandering_level_of_credits_widens_the_band_faster_than_noise():
+    """Credits whose level moves and stays (a random walk) pile up error week after week; credits
+    that jump and come back (noise) only add their own. The same size of weekly change."""
+    steps = np.array([1, -1, 1, 1, -1, 1, 1, 1, -1, -1, 1, -1]) * 5e6
+    wandering = spread_by_week(100e6 + np.concatenate([[0], np.cumsum(steps)]))
+    jumping = spread_by_week(100e6 + np.array([0, 5e6] * 6 + [0]))
+    weeks = np.arange(1, WEEKS + 1)
+    np.testing.assert_allclose(jumping, jumping[0] * np.sqrt(weeks))
+    assert wandering[0] == pytest.approx(jumping[0], rel=0.5)
+    assert wandering[-1] > 5 * jumping[-1]
+    assert wandering[-1] / wandering[0] > 2 * np.sqrt(WEEKS)  # far faster than independent weeks
 
 
 @pytest.mark.parametrize(
