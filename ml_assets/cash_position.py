@@ -317,7 +317,8 @@ def _as_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
 
 def calibrated(position: Position, errors: dict[int, np.ndarray]) -> Position:
     """The band of each week with MIN_ERRORS past errors: the balance plus their 10th and 90th
-    percentiles (never excluding the balance itself, so a past bias widens the band on its side)."""
+    percentiles (never excluding the balance itself, so a past bias widens the band on its side);
+    then each side at least as wide as the week before's."""
     if not len(position.weeks):
         return position
     weeks = position.weeks.copy()
@@ -328,6 +329,11 @@ def calibrated(position: Position, errors: dict[int, np.ndarray]) -> Position:
             weeks.loc[row, "balance_low_80"] = weeks.loc[row, "balance"] + min(low, 0.0)
             weeks.loc[row, "balance_high_80"] = weeks.loc[row, "balance"] + max(high, 0.0)
             weeks.loc[row, "band_errors"] = len(found)
+    # what is uncertain by week w stays uncertain after it: no side of a week's band is narrower than
+    # the week's before (a calibrated week next to a spread one, or bills whose timing is settled)
+    below = (weeks["balance"] - weeks["balance_low_80"]).cummax()
+    weeks["balance_low_80"] = weeks["balance"] - below
+    weeks["balance_high_80"] = weeks["balance"] + (weeks["balance_high_80"] - weeks["balance"]).cummax()
     weeks["below_floor"] = weeks["balance_low_80"] < weeks["floor"]
     return Position(position.day, weeks, position.reason)
 

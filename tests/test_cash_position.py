@@ -181,7 +181,8 @@ def _past_position(con, as_of: date, week: int, predicted_change: float) -> None
 def test_the_band_is_the_past_positions_errors_once_there_are_enough(ledger):
     """40 earlier positions missed week 1 by 0, -0.1, ..., -3.9 million (the statement rose 7 million
     a week each time); 10 predicted week 2. Week 1's band is their errors' 10th-90th percentiles;
-    week 2's, with too few, stays the spread's. A position whose week had not ended is not evidence."""
+    week 2's, with too few, stays the spread's (nil: the credits never vary) widened to week 1's. A
+    position whose week had not ended is not evidence."""
     _steady_customers(ledger)  # 1 million a day reaches the bank
     errors = -np.arange(40) * 1e5
     for k, error in enumerate(errors):
@@ -193,14 +194,15 @@ def test_the_band_is_the_past_positions_errors_once_there_are_enough(ledger):
     found = PastErrors.load(ledger, window).by_week(DAY)
     assert sorted(found) == [1, 2] and len(found[2]) == 10 < MIN_ERRORS
     np.testing.assert_allclose(np.sort(found[1]), np.sort(errors))
-    spread_band = _position(ledger).weeks
+    assert (_position(ledger).weeks["balance_high_80"] == _position(ledger).weeks["balance"]).all()  # steady: no spread
     weeks = calibrated(_position(ledger, floor=0.0), found).weeks
     low, high = np.quantile(errors, [0.1, 0.9])
     assert weeks.loc[0, "band_errors"] == 40
     assert weeks.loc[0, "balance_low_80"] == pytest.approx(weeks.loc[0, "balance"] + low)
     assert weeks.loc[0, "balance_high_80"] == pytest.approx(weeks.loc[0, "balance"] + max(high, 0.0))
     assert weeks.loc[1:, "band_errors"].eq(0).all()
-    np.testing.assert_allclose(weeks.loc[1:, "balance_low_80"], spread_band.loc[1:, "balance_low_80"])
+    # the later weeks' spread band is nil, but none is narrower than week 1's
+    np.testing.assert_allclose(weeks.loc[1:, "balance_low_80"], weeks.loc[1:, "balance"] + low)
     # the floor is judged on the calibrated low end: just under week 1's expected balance
     floor = weeks.loc[0, "balance"] - 1e6
     weeks = calibrated(_position(ledger, floor=floor), found).weeks
