@@ -102,7 +102,7 @@ CREDITS_SQL = f"""
 """
 PAST_SQL = f"""
     select as_of_date, week, week_end, balance - opening_balance as predicted_change
-    from {outputs.SCHEMA}.{TABLE} where as_of_date >= ?::date - {CALIBRATION_DAYS + WEEKS * 7} and as_of_date < ?
+    from {outputs.SCHEMA}.{TABLE} where as_of_date > ?::date - {CALIBRATION_DAYS} and as_of_date < ?
 """
 DAILY_NET_SQL = f"select txn_date, sum(signed_amount_vnd) as net from {BANK} where txn_date <= ? group by all"
 # ml.cash_position as written, for a window with nothing to write
