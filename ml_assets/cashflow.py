@@ -119,17 +119,39 @@ def _fit(history: pd.DataFrame, fixed: dict[str, float]):
 
 def forecast(results, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
     """Apply fitted parameters to ``history`` and forecast ``future``'s days (mean, 80 % and 95 % bands)."""
-    return _bands(_applied(results, history).get_forecast(len(future), exog=_exog(future)))
+    return _bands(_applied(results, history).get_forecast(len(future), exog=_exog(future)), history)
 
 
-def _bands(prediction) -> pd.DataFrame:
-    # positional, whatever index statsmodels gives; a mean below 0 in log1p space would be a
-    # negative cash-in (and fall below its clipped lower bands), so every figure is clipped at 0
+STRAY_DAYS = 91  # the last 13 weeks: how far a day's cash-in strays from its weekday's mean
+
+
+def _bands(prediction, history: pd.DataFrame) -> pd.DataFrame:
+    """The forecast days after ``history``, clipped at 0 (a mean below 0 in log1p space would be
+    a negative cash-in). The model's log-scale
+    variance of a seasonal random walk grows without bound: on a stream with days of no cash its
+    95 % band reached 1e16 a day by week 26. So no band is wider than how far the days of the
+    last 13 weeks strayed from their weekday's mean (as a ratio), around the forecast."""
     out = {"predicted_cash_in": np.maximum(np.expm1(np.asarray(prediction.predicted_mean)), 0)}
+    ratios = _stray_ratios(history["cash_in"].to_numpy(float))
     for level in (80, 95):
         bounds = np.expm1(np.asarray(prediction.conf_int(alpha=1 - level / 100)))
         out[f"lower_{level}"], out[f"upper_{level}"] = np.maximum(bounds[:, 0], 0), bounds[:, 1]
+        if len(ratios):
+            low, high = np.quantile(ratios, [(1 - level / 100) / 2, 1 - (1 - level / 100) / 2])
+            mean = out["predicted_cash_in"]
+            out[f"lower_{level}"] = np.maximum(out[f"lower_{level}"], mean * min(low, 1.0))
+            out[f"upper_{level}"] = np.minimum(out[f"upper_{level}"], mean * max(high, 1.0))
     return pd.DataFrame(out)
+
+
+def _stray_ratios(cash_in: np.ndarray) -> np.ndarray:
+    """Each day of the last STRAY_DAYS against the mean of its weekday over them (weekdays by
+    position: the series is daily, without gaps); weekdays that had no cash are left out."""
+    recent = cash_in[-STRAY_DAYS:]
+    weekday = (np.arange(len(cash_in)) % 7)[-STRAY_DAYS:]
+    means = pd.Series(recent).groupby(weekday).transform("mean").to_numpy()
+    known = means > 0
+    return recent[known] / means[known] if known.sum() >= 28 else np.array([])
 
 
 def serving_example(train: pd.DataFrame, holdout: pd.DataFrame) -> pd.DataFrame:
@@ -188,7 +210,7 @@ class SeriesForecaster:
             )
         except (ValueError, np.linalg.LinAlgError):
             return None
-        return _bands(prediction).iloc[first - through :].reset_index(drop=True)
+        return _bands(prediction, self.observed.iloc[:through]).iloc[first - through :].reset_index(drop=True)
 
 
 def seasonal_naive(history: pd.DataFrame, days: int) -> np.ndarray:

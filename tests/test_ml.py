@@ -858,6 +858,21 @@ def test_cash_forecast_is_never_negative_and_its_bands_stay_ordered():
     assert (out["predicted_cash_in"] <= out["upper_80"]).all() and (out["upper_80"] <= out["upper_95"]).all()
 
 
+def test_a_long_horizons_bands_stay_within_how_far_recent_days_strayed():
+    """A stream with days of no cash (weekends, quiet days): the model's log-scale variance grows
+    with every week ahead, and its 95 % band once reached 1e16 a day by week 26. The band is held to
+    how far the last 13 weeks' days strayed from their weekday's mean, around the forecast."""
+    rng = np.random.default_rng(5)
+    days = 120
+    cash_in = np.where(rng.random(days) < 0.3, 0.0, rng.lognormal(np.log(1e6), 0.8, days))
+    history = pd.DataFrame({"cash_in": cash_in, "is_holiday": 0, "is_tet_holiday": 0, "is_month_end": 0})
+    future = pd.concat([history] * 2, ignore_index=True).iloc[: cashflow.HORIZON_DAYS].assign(cash_in=0.0)
+    out = cashflow.forecast(cashflow.fit(history), history, future)
+    assert out["upper_95"].max() < 20 * cash_in[-91:].max()
+    assert (out["lower_95"] <= out["lower_80"]).all() and (out["lower_80"] <= out["predicted_cash_in"]).all()
+    assert (out["predicted_cash_in"] <= out["upper_80"]).all() and (out["upper_80"] <= out["upper_95"]).all()
+
+
 @pytest.mark.parametrize(
     ("holiday_days", "holiday_cash"), [((1,), 5e8), ((20, 40, 60), 1e10)], ids=["seen once", "seen thrice, 100x"]
 )
