@@ -110,7 +110,8 @@ def _fit(history: pd.DataFrame, fixed: dict[str, float]):
         seasonal_order=SEASONAL_ORDER,
         trend="n",  # a constant on week-on-week differences would be a drift over 26 weeks
         enforce_stationarity=True,
-        enforce_invertibility=False,
+        # a seasonal MA past -1 (fitted on a young series' ramp) made every week ahead grow 1.7 %
+        enforce_invertibility=True,
     )
     if fixed:
         return model.fit_constrained(fixed, disp=False, maxiter=200)
