@@ -128,10 +128,10 @@ STRAY_DAYS = 91  # the last 13 weeks: how far a day's cash-in strays from its we
 
 def _bands(prediction, history: pd.DataFrame) -> pd.DataFrame:
     """The forecast days after ``history``, clipped at 0 (a mean below 0 in log1p space would be
-    a negative cash-in). The model's log-scale
-    variance of a seasonal random walk grows without bound: on a stream with days of no cash its
-    95 % band reached 1e16 a day by week 26. So no band is wider than how far the days of the
-    last 13 weeks strayed from their weekday's mean (as a ratio), around the forecast."""
+    a negative cash-in). The model's log-scale variance of a seasonal random walk grows without
+    bound: on a stream with days of no cash its 95 % band reached 1e16 a day by week 26. So no band
+    is wider than how far the days of the last 13 weeks strayed from their weekday's mean (as a
+    ratio), around the forecast."""
     out = {"predicted_cash_in": np.maximum(np.expm1(np.asarray(prediction.predicted_mean)), 0)}
     ratios = _stray_ratios(history["cash_in"].to_numpy(float))
     for level in (80, 95):
