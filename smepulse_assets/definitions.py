@@ -14,13 +14,24 @@ from smepulse_assets.quality.alerts import Alerting, build_alert_log_asset
 from smepulse_assets.quality.freshness import build_lag_checks, freshness_targets
 from smepulse_assets.reports.assets import build_report_assets
 from smepulse_assets.reports.sensor import build_reports_after_ml_sensor
+from smepulse_assets.sales_db.assets import SalesDatabase, build_sales_db_assets
+from smepulse_assets.sales_db.schedule import build_sales_db_schedule
 from smepulse_assets.serving.assets import ServingPart, build_serving_assets
-from smepulse_assets.transform.assets import build_dbt_assets
+from smepulse_assets.transform.assets import build_dbt_assets, build_sales_db_dbt_assets
 from smepulse_assets.transform.cli_resource import dbt_resource
 from smepulse_assets.transform.data_catalog import build_data_catalog_asset
 from smepulse_assets.transform.seed_sensor import build_seed_sensor
 from smepulse_lib.conventions import REFERENCE_FRESHNESS, daily_partitions
-from smepulse_lib.names import DAILY_JOB, DOCS_JOB, LAG_JOB, LANDED_JOB, ML_JOB, REFERENCE_JOB, REPORTS_JOB
+from smepulse_lib.names import (
+    DAILY_JOB,
+    DOCS_JOB,
+    LAG_JOB,
+    LANDED_JOB,
+    ML_JOB,
+    REFERENCE_JOB,
+    REPORTS_JOB,
+    SALES_DB_JOB,
+)
 from smepulse_lib.resources import PlatformPaths, WarehouseResource
 from smepulse_lib.settings import Settings, apply_instance_env
 
@@ -35,6 +46,13 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     reference_models, daily_models, ml_serving_models = build_dbt_assets(settings, partitions)
     ml = build_ml_assets(partitions)
     assets = [*bronze, alert_log, reference_models, daily_models, *ml, ml_serving_models]
+    # the business's own sales database, where one is configured (only what the data supports)
+    sales_db = (
+        [build_sales_db_assets(partitions), build_sales_db_dbt_assets(settings, partitions)]
+        if settings.sales_db_url
+        else []
+    )
+    assets += sales_db
     # The serving copy publishes every asset's and check's status, the lag checks' too, which are
     # built after it (they cover it): it reads the list when it runs.
     marts, scores = build_serving_assets(
@@ -112,11 +130,21 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         description="How far each daily asset's data reaches: its newest materialized day against its freshness "
         "policy's windows.",
     )
+    sales_db_jobs = [
+        dg.define_asset_job(
+            SALES_DB_JOB,
+            selection=without_lag(*sales_db),
+            partitions_def=partitions,
+            description="The sales database's day (or range of days, in one run): extraction by updated_at into "
+            "bronze, the silver histories and the gold receivables.",
+        )
+    ][: len(sales_db)]
     return dg.Definitions(
         assets=assets,
         asset_checks=[lag_checks],
-        jobs=[daily_job, ml_job, landed_job, reports_job, reference_job, docs_job, lag_job],
+        jobs=[daily_job, ml_job, landed_job, reports_job, reference_job, docs_job, lag_job, *sales_db_jobs],
         schedules=[
+            *[build_sales_db_schedule(job, settings.sales_db_timezone, settings.partitions_start) for job in sales_db_jobs],
             dg.ScheduleDefinition(
                 job=lag_job, cron_schedule="0 6 * * *", default_status=dg.DefaultScheduleStatus.RUNNING
             ),
@@ -150,6 +178,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             "cash_policy": CashPolicy(
                 opening_balance_vnd=settings.cash_opening_balance_vnd, floor_vnd=settings.cash_floor_vnd
             ),
+            "sales_db": SalesDatabase.from_settings(settings),
             "alerting": Alerting(
                 lake_url=settings.lake_url, webhook_url=settings.alert_webhook_url, ui_url=settings.ui_url
             ),

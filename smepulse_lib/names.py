@@ -9,6 +9,7 @@ REFERENCE_JOB = "reference_data_job"
 REPORTS_JOB = "daily_reports_job"
 DOCS_JOB = "data_docs_job"
 LAG_JOB = "newest_day_lag_job"
+SALES_DB_JOB = "sales_db_job"  # built only where a sales database is configured
 # Jobs renamed since runs were recorded under their former names (the UI keeps listing those
 # runs under the name they ran as): an alert a run of the former name opened is the same alert.
 FORMER_JOB_NAMES = {"daily_ar_job": DAILY_JOB}
@@ -24,6 +25,7 @@ ML_SENSOR = "ml_after_daily_sensor"
 REPORTS_SENSOR = "reports_after_ml_sensor"
 SEED_SENSOR = "reference_seed_sensor"
 ALERT_SENSOR = "quality_alert_sensor"
+SALES_DB_SCHEDULE = "sales_db_nightly"
 
 # Dagster's run tags for a partition and a single-run partition range.
 PARTITION_TAG = "dagster/partition"

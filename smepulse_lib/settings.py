@@ -90,6 +90,13 @@ class Settings:
     # the balance below which a forecast week is a business alert (both VND)
     cash_opening_balance_vnd: float = 0.0
     cash_floor_vnd: float = 0.0
+    # The business's own sales database (PostgreSQL URL), extracted by updated_at when set
+    # (smepulse_assets/sales_db/); its schema, its business days' time zone, and how far each
+    # day's extraction window reaches back for clock skew and late commits
+    sales_db_url: str | None = None
+    sales_db_schema: str = "public"
+    sales_db_timezone: str = "Asia/Ho_Chi_Minh"
+    sales_db_overlap_minutes: int = 60
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -116,6 +123,10 @@ class Settings:
             fx_rates_file=_absolute(env["SMEPULSE_FX_RATES_FILE"]) if env.get("SMEPULSE_FX_RATES_FILE") else None,
             cash_opening_balance_vnd=float(env.get("SMEPULSE_CASH_OPENING_BALANCE_VND", "0")),
             cash_floor_vnd=float(env.get("SMEPULSE_CASH_FLOOR_VND", "0")),
+            sales_db_url=env.get("SMEPULSE_SALES_DB_URL") or None,
+            sales_db_schema=env.get("SMEPULSE_SALES_DB_SCHEMA", "public"),
+            sales_db_timezone=env.get("SMEPULSE_SALES_DB_TIMEZONE", "Asia/Ho_Chi_Minh"),
+            sales_db_overlap_minutes=int(env.get("SMEPULSE_SALES_DB_OVERLAP_MINUTES", "60")),
         )
 
     @property

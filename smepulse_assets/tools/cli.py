@@ -61,6 +61,8 @@ def _world(args: argparse.Namespace):
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from smepulse_assets.tools.generator import generate_sample_data
 
+    if args.to_postgres:
+        return _generate_into_postgres(args, settings)
     landing = args.landing or settings.landing_url
     config = _config(args)
     snapshot, world, files = generate_sample_data(config, landing, _world(args))
@@ -70,6 +72,28 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(snapshot.rows)} invoice rows, {len(world.order_lines)} order lines, {len(world.payments)} payments, "
         f"{len(world.bank_lines)} bank lines: {len(files)} daily files written under {landing}"
     )
+    return 0
+
+
+def _generate_into_postgres(args: argparse.Namespace, settings: Settings) -> int:
+    """The SME world's sales ledger written into a PostgreSQL database, day by day."""
+    import psycopg2
+
+    from smepulse_assets.sales_db.extract import redacted
+    from smepulse_assets.tools.generator import generate_world
+    from smepulse_assets.tools.generator.sales_db import SalesDatabaseWriter, sales_db_changes
+
+    world = generate_world(_world(args))
+    writer = SalesDatabaseWriter(args.to_postgres, sales_db_changes(world, settings.sales_db_timezone))
+    through = min(args.through or world.config.end, world.config.end)
+    try:
+        writer.create_schema()
+        count = writer.advance(through, args.seconds_per_day, lambda day, n: print(f"{day}: {n} changes", flush=True))
+    except psycopg2.Error as err:
+        print(f"smepulse: cannot write the sales database at {redacted(args.to_postgres)}: {err}".strip(), file=sys.stderr)
+        return 1
+    settings.record_data_start(world.config.start)
+    print(f"{count} changes committed to {redacted(args.to_postgres)}, written through {writer.written_through()}")
     return 0
 
 
@@ -210,6 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     _generator_args(generate, default_days=90)
     generate.add_argument("--landing", help="landing zone URL (default: SMEPULSE_LANDING_URL)")
+    generate.add_argument(
+        "--to-postgres",
+        metavar="URL",
+        help="write the SME world's B2B sales ledger (customers, invoices, lines, payments, allocations) into this "
+        "PostgreSQL database instead, day by day; a later call goes on from the last day written",
+    )
+    generate.add_argument("--through", type=_day, help="with --to-postgres: the last day to write (default: all)")
+    generate.add_argument(
+        "--seconds-per-day", type=float, default=0.0, help="with --to-postgres: pause between days, to watch"
+    )
 
     replay = sub.add_parser("replay", help="turn a whole Kaggle invoices CSV into daily drops")
     replay.add_argument("file", help="path or URL of the Kaggle CSV")

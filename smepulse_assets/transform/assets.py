@@ -37,6 +37,8 @@ from smepulse_assets.transform.project import (
     ML_SERVING_SELECT,
     ML_SERVING_STEP,
     REFERENCE_SELECT,
+    SALES_DB_SELECT,
+    SALES_DB_STEP,
     REFERENCE_STEP,
     prepared_manifest,
     window_in_env,
@@ -89,9 +91,27 @@ def build_dbt_assets(settings: Settings, partitions_def: dg.PartitionsDefinition
 
         return models
 
-    daily_models = daily(DAILY_STEP, "fqn:*", f"{REFERENCE_SELECT} {ML_SERVING_SELECT}")
+    daily_models = daily(DAILY_STEP, "fqn:*", f"{REFERENCE_SELECT} {ML_SERVING_SELECT} {SALES_DB_SELECT}")
     ml_serving_models = daily(ML_SERVING_STEP, ML_SERVING_SELECT, None, chunked=True)
     return [reference_dbt_models, daily_models, ml_serving_models]
+
+
+def build_sales_db_dbt_assets(settings: Settings, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The sales database's silver histories and gold receivables, partitioned like the rest."""
+
+    @dbt_assets(
+        manifest=prepared_manifest(settings),
+        select=SALES_DB_SELECT,
+        name=SALES_DB_STEP,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=SmePulseTranslator(),
+        pool=WAREHOUSE_POOL,
+    )
+    def sales_db_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
+        yield from build_with_summary(context, dbt, BUILD, warehouse, settings, [DayWindow.of(context.partition_time_window)])
+
+    return sales_db_models
 
 
 def build_with_summary(

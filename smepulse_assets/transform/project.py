@@ -38,8 +38,12 @@ REFERENCE_SELECT = " ".join(["resource_type:seed", *REFERENCE_MODELS])
 # Gold models that serve the ML assets' outputs (models/gold/ml_scores): they run after the
 # models are trained and scored, so they are their own definition, downstream of ml_assets.
 ML_SERVING_SELECT = "tag:ml_serving"
+# The sales database's silver and gold models (models/*/sales_db): their own definition, built only
+# where a sales database is configured (they read its bronze extraction).
+SALES_DB_SELECT = "tag:sales_db"
 REFERENCE_STEP, DAILY_STEP, ML_SERVING_STEP = "reference_dbt_models", "daily_dbt_models", "ml_serving_dbt_models"
-DBT_STEPS = (REFERENCE_STEP, DAILY_STEP, ML_SERVING_STEP)
+SALES_DB_STEP = "sales_db_dbt_models"
+DBT_STEPS = (REFERENCE_STEP, DAILY_STEP, ML_SERVING_STEP, SALES_DB_STEP)
 PROJECT_SOURCES = ("models", "seeds", "macros", "tests")
 
 # The dbt installed beside this interpreter (by this project's install, in its venv).

@@ -1,0 +1,4 @@
+{#- Money received in the sales database, one row per extracted version: each with the days it is in force (sales_db_history). -#}
+{{ config(materialized='table') }}
+
+{{ sales_db_history('sales_db_payments', 'payment_id') }}
