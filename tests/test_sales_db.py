@@ -10,22 +10,26 @@ history must then say, for every day, exactly what the database held at that day
 
 from __future__ import annotations
 
+import subprocess
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import psycopg2
 import pytest
 
 from smepulse_assets.sales_db.extract import SalesDbError, check_tables
+from smepulse_assets.sales_db.schedule import schedule_timezone
 from smepulse_assets.sales_db.tables import TABLES, TABLES_BY_NAME
 from smepulse_assets.tools.generator import WorldConfig, generate_world
 from smepulse_assets.tools.generator.sales_db import SalesDatabaseWriter, sales_db_changes, state_through
 from smepulse_assets.tools.postgres_server import postgres_server
 from smepulse_assets.tools.runs import run_days, run_reference
-from smepulse_lib.names import SALES_DB_JOB
+from smepulse_lib.names import SALES_DB_JOB, SALES_DB_SCHEDULE
+from smepulse_lib.programs import BIN_DIR as BIN
 from tests.conftest import Platform, make_settings
 
 pytestmark = pytest.mark.slow
@@ -193,3 +197,49 @@ def test_an_unreachable_database_is_named_without_its_password():
         check_tables("postgresql://ledger:secret@127.0.0.1:9/sales", TABLES, "public")
     assert "cannot reach the sales database at postgresql://ledger@127.0.0.1:9/sales" in f"{refused.value}"
     assert "secret" not in f"{refused.value}"
+
+
+def test_generate_to_postgres_goes_on_from_the_last_day_written(server, tmp_path):
+    """As the README writes it, from `.venv/bin` with no venv on PATH: a first call writes the
+    first days, a second goes on from there; the database then holds the world's final state."""
+    admin = psycopg2.connect(database_url(server, "sales"))
+    admin.autocommit = True  # CREATE DATABASE runs outside a transaction
+    admin.cursor().execute("create database from_cli")
+    admin.close()
+    url = database_url(server, "from_cli")
+    env = {"PATH": "/usr/bin:/bin", "SMEPULSE_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    world = ["--start", "2020-01-01", "--days", "10", "--orders-per-day", "20", "--seed", "3"]
+
+    def generate(*extra: str) -> str:
+        done = subprocess.run(
+            [str(BIN / "smepulse"), "generate", *world, "--to-postgres", url, *extra],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "written through 2020-01-04" in generate("--through", "2020-01-04")
+    second = generate()
+    assert "2020-01-05:" in second and "2020-01-04:" not in second and "written through 2020-01-10" in second
+    changes = sales_db_changes(generate_world(WorldConfig(date(2020, 1, 1), date(2020, 1, 10), orders_per_day=20, seed=3)), ZONE)
+    committed = [c for c in changes if c.committed_at < midnight_after(date(2020, 1, 10))]
+    with psycopg2.connect(url) as pg:
+        for table in TABLES:
+            live = pd.read_sql(f"select * from {table.name}", pg)
+            keys = {c.key for c in committed if c.table == table.name}
+            assert len(live) == len(keys), table.name
+
+
+def test_the_nightly_schedule_extracts_the_day_once_it_has_ended_in_both_zones(extracted):
+    """Vietnam's day ends at 17:00 UTC, but its partition (a UTC day) exists from UTC midnight:
+    the schedule runs at 00:30 UTC (07:30 in Hanoi). West of UTC it runs at 00:30 local."""
+    platform, _, _ = extracted
+    schedule = platform.defs.get_schedule_def(SALES_DB_SCHEDULE)
+    assert schedule.execution_timezone == "UTC" and schedule.cron_schedule == "30 0 * * *"
+    assert schedule_timezone("America/Bogota") == "America/Bogota"
+    at = datetime(2020, 1, 15, 0, 30, tzinfo=ZoneInfo("UTC"))
+    with dg.build_schedule_context(
+        instance=platform.instance, scheduled_execution_time=at, repository_def=platform.defs.get_repository_def()
+    ) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == "2020-01-14"

@@ -1,22 +1,30 @@
-"""The nightly extraction: after midnight in the database's time zone, the day just ended."""
+"""The nightly extraction: the business day that just ended, once it has ended everywhere it must."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from smepulse_lib.names import SALES_DB_SCHEDULE
 
 
+def schedule_timezone(database_timezone: str) -> str:
+    """Where midnight comes last: the database's day must have ended, and the platform's daily
+    partitions are UTC days, so the partition of that day exists only after UTC midnight. East of
+    UTC (Vietnam, +7) that is UTC's midnight; west of it, the database's own."""
+    offset = ZoneInfo(database_timezone).utcoffset(datetime.now())
+    return database_timezone if offset is not None and offset < timedelta(0) else "UTC"
+
+
 def build_sales_db_schedule(job: dg.UnresolvedAssetJobDefinition, timezone: str, first_day: str) -> dg.ScheduleDefinition:
-    # 00:30 local, not UTC: a business day west of UTC ends hours after UTC midnight. Changes of the
-    # day committed after the run are found by the next night's window (its overlap).
+    # Changes of the day committed after the run are found by the next night's window (its overlap).
     @dg.schedule(
         name=SALES_DB_SCHEDULE,
         job=job,
         cron_schedule="30 0 * * *",
-        execution_timezone=timezone,
+        execution_timezone=schedule_timezone(timezone),
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Extracts the business day that just ended from the sales database, then builds its "
         "silver histories and gold receivables.",

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import date
 
 from smepulse_assets.tools.ui_client import BACKFILL_DONE, UiClient
-from smepulse_lib.names import DAILY_JOB, ML_JOB
+from smepulse_lib.names import DAILY_JOB, ML_JOB, SALES_DB_JOB
 from smepulse_lib.windows import DayWindow
 
-JOBS = {"daily": DAILY_JOB, "ml": ML_JOB}
+JOBS = {"daily": DAILY_JOB, "ml": ML_JOB, "sales_db": SALES_DB_JOB}  # sales_db: where a sales database is configured
 POLL_SECONDS = 2
 
 

@@ -261,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     backfills.add_argument("--start", type=_day, required=True, help="first day (YYYY-MM-DD)")
     backfills.add_argument("--end", type=_day, required=True, help="last day (YYYY-MM-DD)")
-    backfills.add_argument("--jobs", default="daily,ml", help="daily, ml or both (default daily,ml)")
+    backfills.add_argument(
+        "--jobs", default="daily,ml", help="daily, ml, sales_db (where configured), comma-separated (default daily,ml)"
+    )
     backfills.add_argument("--url", default="http://127.0.0.1:3000", help="the UI (default http://127.0.0.1:3000)")
     backfills.add_argument("--timeout", type=float, default=6 * 3600, help="seconds to follow it (default 6 h)")
     backfills.add_argument("--no-wait", action="store_true", help="return once it is submitted")
