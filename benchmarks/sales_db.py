@@ -8,9 +8,11 @@ Starts a PostgreSQL server (as the tests do), fills the contract's tables with S
 updated on the day they were paid), indexes ``updated_at`` as the contract asks, and then
 measures, wall clock:
 - the extraction of each table for the last day, by dlt's SQL source (median of 3);
-- the platform's nightly run for that day (``sales_db_job``, in process, into a fresh data
-  directory): the bronze step (check of the tables, extraction, Parquet per day) and the dbt
-  step (silver histories, gold receivables), from the run's step timings.
+- the history's backfill (``sales_db_job`` over every day but the last, one range run, in process,
+  into a fresh data directory), then the nightly run of the last day on top of it: each with its
+  bronze step (check of the tables, extraction a month at a time, Parquet per day) and its dbt
+  step (silver histories rebuilt whole, gold receivables for the run's days and the day before),
+  from the runs' step timings; the peak resident memory of this process and of dbt's.
 Prints a table and a JSON line. Figures, not assertions (docs/benchmarks.md).
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -118,11 +121,15 @@ def main() -> int:
             settings = make_settings(Path(tmp), SMEPULSE_SALES_DB_URL=url, SMEPULSE_PARTITIONS_START=f"{start}")
             platform = Platform(settings)
             run_reference(platform.defs, platform.instance)
-            began = time.perf_counter()
-            result = run_days(platform.defs, platform.instance, last, last, job_name=SALES_DB_JOB)
-            figures["nightly_run_s"] = round(time.perf_counter() - began, 1)
-            for step in platform.instance.get_run_step_stats(result.run_id):
-                figures[f"step_{step.step_key}_s"] = round(step.end_time - step.start_time, 1)
+            for name, first in (("backfill", start), ("nightly", last)):
+                began = time.perf_counter()
+                until = last - timedelta(days=1) if name == "backfill" else last
+                result = run_days(platform.defs, platform.instance, first, until, job_name=SALES_DB_JOB)
+                figures[f"{name}_run_s"] = round(time.perf_counter() - began, 1)
+                for step in platform.instance.get_run_step_stats(result.run_id):
+                    figures[f"{name}_{step.step_key}_s"] = round(step.end_time - step.start_time, 1)
+            figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+            figures["peak_rss_dbt_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     print(f"sales database: {args.days} days x {args.invoices_per_day} invoices/day, last day {last}")
     for name, value in figures.items():
         print(f"  {name:40} {value}")

@@ -144,7 +144,10 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         asset_checks=[lag_checks],
         jobs=[daily_job, ml_job, landed_job, reports_job, reference_job, docs_job, lag_job, *sales_db_jobs],
         schedules=[
-            *[build_sales_db_schedule(job, settings.sales_db_timezone, settings.partitions_start) for job in sales_db_jobs],
+            *[
+                build_sales_db_schedule(job, settings.sales_db_timezone, settings.partitions_start)
+                for job in sales_db_jobs
+            ],
             dg.ScheduleDefinition(
                 job=lag_job, cron_schedule="0 6 * * *", default_status=dg.DefaultScheduleStatus.RUNNING
             ),

@@ -104,7 +104,11 @@ def comparable(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 def test_the_changes_hold_what_makes_extraction_hard(extracted):
     _, changes, _ = extracted
-    late = [c for c in changes if c.committed_at.astimezone(ZoneInfo(ZONE)).date() > c.row["updated_at"].astimezone(ZoneInfo(ZONE)).date()]
+    late = [
+        c
+        for c in changes
+        if c.committed_at.astimezone(ZoneInfo(ZONE)).date() > c.row["updated_at"].astimezone(ZoneInfo(ZONE)).date()
+    ]
     deleted = [c for c in changes if c.row["deleted_at"] is not None]
     allocations = pd.DataFrame([c.row for c in changes if c.table == "payment_allocations"])
     assert late, "no change committed after midnight with the day before's stamp"
@@ -156,7 +160,9 @@ def test_gold_receivables_equal_the_databases_own_sums(extracted):
         assert row.open_invoices == is_open.sum()
         assert row.open_amount_vnd == pytest.approx(open_vnd[is_open].sum(), abs=0.01)
         assert row.overdue_amount_vnd == pytest.approx(open_vnd[overdue].sum(), abs=0.01)
-        assert row.unapplied_cash_vnd == pytest.approx(received - live["payment_allocations"]["amount_vnd"].sum(), abs=0.01)
+        assert row.unapplied_cash_vnd == pytest.approx(
+            received - live["payment_allocations"]["amount_vnd"].sum(), abs=0.01
+        )
     assert gold["unapplied_cash_vnd"].gt(0).any() and gold["overdue_amount_vnd"].gt(0).any()
 
 
@@ -221,7 +227,9 @@ def test_generate_to_postgres_goes_on_from_the_last_day_written(server, tmp_path
     assert "written through 2020-01-04" in generate("--through", "2020-01-04")
     second = generate()
     assert "2020-01-05:" in second and "2020-01-04:" not in second and "written through 2020-01-10" in second
-    changes = sales_db_changes(generate_world(WorldConfig(date(2020, 1, 1), date(2020, 1, 10), orders_per_day=20, seed=3)), ZONE)
+    changes = sales_db_changes(
+        generate_world(WorldConfig(date(2020, 1, 1), date(2020, 1, 10), orders_per_day=20, seed=3)), ZONE
+    )
     committed = [c for c in changes if c.committed_at < midnight_after(date(2020, 1, 10))]
     with psycopg2.connect(url) as pg:
         for table in TABLES:

@@ -19,11 +19,11 @@ select
 from versions
 {%- endmacro %}
 
-{#- The versions of a sales-database history in force at the end of `day_column`'s day and not
-    deleted: the database's rows as they stood that night. -#}
-{% macro sales_db_as_of(model, day_column) -%}
-    (select * from {{ ref(model) }} as v
-     where v.valid_from <= {{ day_column }} and (v.valid_to is null or v.valid_to > {{ day_column }}) and not v.is_deleted)
+{#- A sales-database version (table alias `v`) in force at the end of `day_column`'s day and
+    not deleted: the database's row as it stood that night. -#}
+{% macro sales_db_in_force(v, day_column) -%}
+    ({{ v }}.valid_from <= {{ day_column }} and ({{ v }}.valid_to is null or {{ v }}.valid_to > {{ day_column }})
+    and not {{ v }}.is_deleted)
 {%- endmacro %}
 
 {#- The days a sales-database run rebuilds: its window and the day before it. The extraction of a

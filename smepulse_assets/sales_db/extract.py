@@ -77,6 +77,11 @@ class DayWindows:
     def window(self, day: date) -> tuple[datetime, datetime]:
         return self.midnight(day) - self.overlap, self.midnight(day + timedelta(days=1))
 
+    def chunks(self, days: int) -> list[DayWindows]:
+        return [
+            DayWindows(self.days[i : i + days], self.timezone, self.overlap) for i in range(0, len(self.days), days)
+        ]
+
     @property
     def span(self) -> tuple[datetime, datetime]:
         return self.window(self.days[0])[0], self.window(self.days[-1])[1]
@@ -172,7 +177,7 @@ def merged(previous: pa.Table | None, extracted: pa.Table, table: Table) -> tupl
     con.register("previous_rows", previous.cast(extracted.schema))
     con.register("extracted_rows", extracted)
     keys = ", ".join([*table.keys, "updated_at"])
-    result = con.execute(
+    result = con.sql(
         f"select * from (select * from previous_rows union all by name select * from extracted_rows) "
         f"qualify row_number() over (partition by {keys} order by {EXTRACTED_AT} desc) = 1 order by {keys}"
     ).to_arrow_table()

@@ -18,7 +18,9 @@ def schedule_timezone(database_timezone: str) -> str:
     return database_timezone if offset is not None and offset < timedelta(0) else "UTC"
 
 
-def build_sales_db_schedule(job: dg.UnresolvedAssetJobDefinition, timezone: str, first_day: str) -> dg.ScheduleDefinition:
+def build_sales_db_schedule(
+    job: dg.UnresolvedAssetJobDefinition, timezone: str, first_day: str
+) -> dg.ScheduleDefinition:
     # Changes of the day committed after the run are found by the next night's window (its overlap).
     @dg.schedule(
         name=SALES_DB_SCHEDULE,

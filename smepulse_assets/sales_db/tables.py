@@ -40,7 +40,9 @@ class Table:
     @property
     def arrow_schema(self) -> pa.Schema:
         fields = [pa.field(name, KINDS[kind][1]) for name, kind, _ in self.columns]
-        return pa.schema([*fields, pa.field("updated_at", KINDS["timestamp"][1]), pa.field("deleted_at", KINDS["timestamp"][1])])
+        return pa.schema(
+            [*fields, pa.field("updated_at", KINDS["timestamp"][1]), pa.field("deleted_at", KINDS["timestamp"][1])]
+        )
 
     @property
     def bronze_table(self) -> str:

@@ -90,7 +90,9 @@ def _generate_into_postgres(args: argparse.Namespace, settings: Settings) -> int
         writer.create_schema()
         count = writer.advance(through, args.seconds_per_day, lambda day, n: print(f"{day}: {n} changes", flush=True))
     except psycopg2.Error as err:
-        print(f"smepulse: cannot write the sales database at {redacted(args.to_postgres)}: {err}".strip(), file=sys.stderr)
+        print(
+            f"smepulse: cannot write the sales database at {redacted(args.to_postgres)}: {err}".strip(), file=sys.stderr
+        )
         return 1
     settings.record_data_start(world.config.start)
     print(f"{count} changes committed to {redacted(args.to_postgres)}, written through {writer.written_through()}")

@@ -37,9 +37,9 @@ from smepulse_assets.transform.project import (
     ML_SERVING_SELECT,
     ML_SERVING_STEP,
     REFERENCE_SELECT,
+    REFERENCE_STEP,
     SALES_DB_SELECT,
     SALES_DB_STEP,
-    REFERENCE_STEP,
     prepared_manifest,
     window_in_env,
 )
@@ -109,7 +109,9 @@ def build_sales_db_dbt_assets(settings: Settings, partitions_def: dg.PartitionsD
         pool=WAREHOUSE_POOL,
     )
     def sales_db_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
-        yield from build_with_summary(context, dbt, BUILD, warehouse, settings, [DayWindow.of(context.partition_time_window)])
+        yield from build_with_summary(
+            context, dbt, BUILD, warehouse, settings, [DayWindow.of(context.partition_time_window)]
+        )
 
     return sales_db_models
 

@@ -161,7 +161,9 @@ def _payments(ledger: _Ledger, invoices: dict[str, dict]) -> None:
         ledger.write("payments", payment, received)
         applied, committed = received, received
         if unapplied:  # the night batch applies it, stamping from its own clock
-            applied = ledger.at(day + timedelta(days=int(ledger.rng.integers(0, 4))), 23 + ledger.rng.uniform(0.8, 0.99))
+            applied = ledger.at(
+                day + timedelta(days=int(ledger.rng.integers(0, 4))), 23 + ledger.rng.uniform(0.8, 0.99)
+            )
             committed = applied + timedelta(minutes=float(ledger.rng.uniform(0, NIGHT_BATCH_LAG_MINUTES)))
             ledger.write("payments", {**payment, "unapplied_vnd": 0.0}, applied, committed)
         for n, part in enumerate(group.sort_values("payment_id").to_dict("records"), start=1):

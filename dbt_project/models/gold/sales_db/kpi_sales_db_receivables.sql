@@ -9,30 +9,53 @@
     pre_hook="{{ delete_from_built_model(in_sales_db_window('as_of_date')) }}"
 ) }}
 
-with days as (
-    select date_day as as_of_date from {{ ref('dim_date') }}
-    where {{ in_sales_db_window('date_day') }}
-        and date_day >= (select min(valid_from) from {{ ref('stg_sales_db_invoices') }})
-        and date_day <= {{ snapshot_last_day("(select max(valid_from) from " ~ ref('stg_sales_db_invoices') ~ ")") }}
+with extracted as (
+    select
+        min(valid_from) as first_day,
+        max(valid_from) as newest_day
+    from {{ ref('stg_sales_db_invoices') }}
+),
+
+days as (
+    select d.date_day as as_of_date
+    from {{ ref('dim_date') }} as d
+    cross join extracted as e
+    where
+        {{ in_sales_db_window('d.date_day') }}
+        and d.date_day >= e.first_day
+        and d.date_day <= {{ snapshot_last_day('e.newest_day') }}
 ),
 
 invoices as (
-    select d.as_of_date, i.invoice_id, i.due_date, i.total_vnd, i.invoice_date
+    select
+        d.as_of_date,
+        i.invoice_id,
+        i.due_date,
+        i.total_vnd,
+        i.invoice_date
     from days as d
-    inner join {{ sales_db_as_of('stg_sales_db_invoices', 'd.as_of_date') }} as i on true
+    inner join {{ ref('stg_sales_db_invoices') }} as i on {{ sales_db_in_force('i', 'd.as_of_date') }}
     where i.status <> 'void'
 ),
 
 allocations as (
-    select d.as_of_date, a.invoice_id, a.payment_id, a.amount_vnd
+    select
+        d.as_of_date,
+        a.invoice_id,
+        a.payment_id,
+        a.amount_vnd
     from days as d
-    inner join {{ sales_db_as_of('stg_sales_db_payment_allocations', 'd.as_of_date') }} as a on true
+    inner join {{ ref('stg_sales_db_payment_allocations') }} as a on {{ sales_db_in_force('a', 'd.as_of_date') }}
 ),
 
 payments as (
-    select d.as_of_date, p.payment_id, p.amount_vnd, p.received_on
+    select
+        d.as_of_date,
+        p.payment_id,
+        p.amount_vnd,
+        p.received_on
     from days as d
-    inner join {{ sales_db_as_of('stg_sales_db_payments', 'd.as_of_date') }} as p on true
+    inner join {{ ref('stg_sales_db_payments') }} as p on {{ sales_db_in_force('p', 'd.as_of_date') }}
 ),
 
 invoice_balances as (
