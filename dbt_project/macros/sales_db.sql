@@ -19,13 +19,6 @@ select
 from versions
 {%- endmacro %}
 
-{#- A sales-database version (table alias `v`) in force at the end of `day_column`'s day and
-    not deleted: the database's row as it stood that night. -#}
-{% macro sales_db_in_force(v, day_column) -%}
-    ({{ v }}.valid_from <= {{ day_column }} and ({{ v }}.valid_to is null or {{ v }}.valid_to > {{ day_column }})
-    and not {{ v }}.is_deleted)
-{%- endmacro %}
-
 {#- The days a sales-database run rebuilds: its window and the day before it. The extraction of a
     day reaches back into the day before (its overlap), finding that day's late commits, so the
     day before's figures may change with it. -#}

@@ -169,7 +169,7 @@ def _write_day(
             "rows_extracted": found.num_rows,
             "new_versions": added,
             "soft_deletes": found.num_rows - found.column("deleted_at").null_count,
-            "window": f"{windows.window(day)[0].isoformat()} .. {windows.window(day)[1].isoformat()}",
+            "window": windows.describe(day),
             "dagster/row_count": stored.num_rows,
         },
         asset_key=asset_key(table),

@@ -77,6 +77,12 @@ class DayWindows:
     def window(self, day: date) -> tuple[datetime, datetime]:
         return self.midnight(day) - self.overlap, self.midnight(day + timedelta(days=1))
 
+    def describe(self, day: date) -> str:
+        """The day's window in the database's time zone, as its users read their clocks."""
+        zone = ZoneInfo(self.timezone)
+        start, end = (moment.astimezone(zone).isoformat(timespec="minutes") for moment in self.window(day))
+        return f"{start} .. {end}"
+
     def chunks(self, days: int) -> list[DayWindows]:
         return [
             DayWindows(self.days[i : i + days], self.timezone, self.overlap) for i in range(0, len(self.days), days)
