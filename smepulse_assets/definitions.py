@@ -130,15 +130,19 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         description="How far each daily asset's data reaches: its newest materialized day against its freshness "
         "policy's windows.",
     )
-    sales_db_jobs = [
-        dg.define_asset_job(
-            SALES_DB_JOB,
-            selection=without_lag(*sales_db),
-            partitions_def=partitions,
-            description="The sales database's day (or range of days, in one run): extraction by updated_at into "
-            "bronze, the silver histories and the gold receivables.",
-        )
-    ][: len(sales_db)]
+    sales_db_jobs = (
+        [
+            dg.define_asset_job(
+                SALES_DB_JOB,
+                selection=without_lag(*sales_db),
+                partitions_def=partitions,
+                description="The sales database's day (or range of days, in one run): extraction by updated_at "
+                "into bronze, the silver histories and the gold receivables.",
+            )
+        ]
+        if sales_db
+        else []
+    )
     return dg.Definitions(
         assets=assets,
         asset_checks=[lag_checks],

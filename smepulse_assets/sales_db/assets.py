@@ -14,6 +14,7 @@ from smepulse_assets.ingestion.bronze import partition_url
 from smepulse_assets.sales_db.extract import (
     DayWindows,
     SalesDbError,
+    SalesDbUnreachable,
     check_tables,
     extract,
     merged,
@@ -105,7 +106,7 @@ def build_sales_db_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
             extra = check_tables(sales_db.url, TABLES, sales_db.db_schema)
         except SalesDbError as err:
             # unreachable: the retry policy tries again; a missing table or column would fail again
-            raise dg.Failure(description=f"{err}", allow_retries="cannot reach" in f"{err}") from err
+            raise dg.Failure(description=f"{err}", allow_retries=isinstance(err, SalesDbUnreachable)) from err
         extracted_at = datetime.now(UTC)
         for table in TABLES:
             counts = _extract_table(context, paths, sales_db, table, windows, extracted_at)

@@ -20,6 +20,7 @@ state, which is the day's state the platform reports.
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -42,6 +43,10 @@ CHUNK_ROWS = 50_000  # rows per query page: a day of a 5M-invoice ledger is a fe
 
 class SalesDbError(Exception):
     """The sales database cannot be extracted as configured: unreachable, or a table or column missing."""
+
+
+class SalesDbUnreachable(SalesDbError):
+    """No connection to the server: worth trying again, unlike a table or column missing."""
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -99,7 +104,8 @@ def check_tables(url: str, tables: tuple[Table, ...], schema: str) -> dict[str, 
     import psycopg2
 
     try:
-        with psycopg2.connect(libpq_url(url), connect_timeout=10) as con, con.cursor() as cur:
+        # psycopg2's `with` ends the transaction, not the connection: closing() ends both
+        with closing(psycopg2.connect(libpq_url(url), connect_timeout=10)) as con, con.cursor() as cur:
             cur.execute(
                 "select table_name, column_name from information_schema.columns where table_schema = %s",
                 (schema,),
@@ -108,7 +114,9 @@ def check_tables(url: str, tables: tuple[Table, ...], schema: str) -> dict[str, 
             for name, column in cur.fetchall():
                 found.setdefault(name, []).append(column)
     except psycopg2.OperationalError as err:
-        raise SalesDbError(f"cannot reach the sales database at {redacted(url)}: {' '.join(f'{err}'.split())}") from err
+        raise SalesDbUnreachable(
+            f"cannot reach the sales database at {redacted(url)}: {' '.join(f'{err}'.split())}"
+        ) from err
     problems, extra = [], {}
     for table in tables:
         columns = found.get(table.name)

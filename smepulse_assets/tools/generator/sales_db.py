@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -206,12 +207,16 @@ class SalesDatabaseWriter:
     def __init__(self, url: str, changes: list[Change], timezone: str = "Asia/Ho_Chi_Minh"):
         self.url, self.changes, self.zone = url, changes, ZoneInfo(timezone)
 
+    @contextmanager
     def connect(self):
+        """A connection whose transaction commits when the block ends, and which is then closed
+        (psycopg2's own `with` commits but keeps the connection open)."""
         import psycopg2
 
         from smepulse_assets.sales_db.extract import libpq_url
 
-        return psycopg2.connect(libpq_url(self.url))
+        with closing(psycopg2.connect(libpq_url(self.url))) as con, con:
+            yield con
 
     def create_schema(self) -> None:
         with self.connect() as con, con.cursor() as cur:
