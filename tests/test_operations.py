@@ -251,5 +251,12 @@ def test_smepulse_backfill_submits_a_range_the_ui_lists_and_prints_its_runs(oper
     assert elsewhere.returncode == 1 and "no Dagster UI answers at" in elsewhere.stderr
     assert "smepulse ui" in elsewhere.stderr and "Traceback" not in elsewhere.stderr
 
+    unconfigured = subprocess.run(  # no sales database where this UI runs: said plainly
+        [*command, f"{first}", "--jobs", "sales_db", "--url", ui.url],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert unconfigured.returncode == 1 and "has no job sales_db_job" in unconfigured.stderr, unconfigured.stderr
+    assert "Traceback" not in unconfigured.stderr
+
 
 BACKFILLS = "query { partitionBackfillsOrError { ... on PartitionBackfills { results { id } } } }"

@@ -15,9 +15,15 @@ JOBS = {"daily": DAILY_JOB, "ml": ML_JOB, "sales_db": SALES_DB_JOB}  # sales_db:
 POLL_SECONDS = 2
 
 
+class JobNotInUi(Exception):
+    """The running UI's code location has no such job."""
+
+
 def launch(client: UiClient, jobs: list[str], first: date, last: date, out: Callable[[str], None]) -> str:
     keys: list[list[str]] = []
     for job in jobs:
+        if not client.has_job(JOBS[job]):  # sales_db_job exists only where the UI runs with SMEPULSE_SALES_DB_URL
+            raise JobNotInUi(f"the UI at {client.url} has no job {JOBS[job]} (is it configured where the UI runs?)")
         keys += [k for k in client.job_asset_keys(JOBS[job]) if k not in keys]
     days = [f"{day}" for day in DayWindow(first, last).days]
     backfill_id = client.launch_asset_backfill(keys, days)

@@ -163,6 +163,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     except UiUnreachable as err:
         print(f"smepulse backfill: {err}; start it with .venv/bin/smepulse ui", file=sys.stderr)
         return 1
+    except backfill.JobNotInUi as err:
+        print(f"smepulse backfill: {err}", file=sys.stderr)
+        return 1
     return 0 if status in {"COMPLETED", "COMPLETED_SUCCESS"} else 1
 
 

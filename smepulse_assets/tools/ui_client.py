@@ -38,6 +38,8 @@ JOB_ASSETS = """
 query ($job: PipelineSelector!) {
   assetNodes(pipeline: $job) { assetKey { path } isPartitioned }
 }"""
+JOB_EXISTS = """
+query ($job: PipelineSelector!) { pipelineOrError(params: $job) { __typename } }"""
 LOCATION_STATUS = """
 query { workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
@@ -95,10 +97,12 @@ class UiClient:
             time.sleep(2)
         raise TimeoutError(f"backfill {backfill_id} not done within {timeout} s")
 
+    def has_job(self, job: str) -> bool:
+        return self.graphql(JOB_EXISTS, {"job": _job_selector(job)})["pipelineOrError"]["__typename"] == "Pipeline"
+
     def job_asset_keys(self, job: str) -> list[list[str]]:
         """The partitioned assets a job materializes, as the UI's job page lists them."""
-        selector = {"repositoryLocationName": LOCATION_NAME, "repositoryName": REPOSITORY_NAME, "pipelineName": job}
-        nodes = self.graphql(JOB_ASSETS, {"job": selector})["assetNodes"]
+        nodes = self.graphql(JOB_ASSETS, {"job": _job_selector(job)})["assetNodes"]
         return [n["assetKey"]["path"] for n in nodes if n["isPartitioned"]]
 
     def runs(self, **filters) -> list[dict]:
@@ -113,3 +117,7 @@ class UiClient:
                 return runs
             time.sleep(2)
         raise TimeoutError(f"{count} run(s) matching {filters} not finished within {timeout} s")
+
+
+def _job_selector(job: str) -> dict[str, str]:
+    return {"repositoryLocationName": LOCATION_NAME, "repositoryName": REPOSITORY_NAME, "pipelineName": job}
