@@ -23,7 +23,7 @@ KINDS = {
     "timestamp": ("timestamptz", pa.timestamp("us", tz="UTC")),
 }
 # Every table carries these: the change stamp the extraction follows, and the soft delete.
-STAMPS = (("updated_at", "timestamptz", False), ("deleted_at", "timestamptz", True))
+STAMPS = (("updated_at", "timestamp", False), ("deleted_at", "timestamp", True))
 
 
 @dataclass(frozen=True)
@@ -34,23 +34,25 @@ class Table:
     description: str
 
     @property
+    def all_columns(self) -> tuple[tuple[str, str, bool], ...]:
+        return (*self.columns, *STAMPS)
+
+    @property
     def column_names(self) -> list[str]:
-        return [name for name, _, _ in self.columns] + [name for name, _, _ in STAMPS]
+        return [name for name, _, _ in self.all_columns]
 
     @property
     def arrow_schema(self) -> pa.Schema:
-        fields = [pa.field(name, KINDS[kind][1]) for name, kind, _ in self.columns]
-        return pa.schema(
-            [*fields, pa.field("updated_at", KINDS["timestamp"][1]), pa.field("deleted_at", KINDS["timestamp"][1])]
-        )
+        return pa.schema([pa.field(name, KINDS[kind][1]) for name, kind, _ in self.all_columns])
 
     @property
     def bronze_table(self) -> str:
         return f"sales_db_{self.name}"
 
     def create_statement(self) -> str:
-        columns = [f"{name} {KINDS[kind][0]}{'' if nullable else ' not null'}" for name, kind, nullable in self.columns]
-        columns += [f"{name} {sql_type}{'' if nullable else ' not null'}" for name, sql_type, nullable in STAMPS]
+        columns = [
+            f"{name} {KINDS[kind][0]}{'' if nullable else ' not null'}" for name, kind, nullable in self.all_columns
+        ]
         return (
             f"create table if not exists {self.name} ({', '.join(columns)}, primary key ({', '.join(self.keys)}));\n"
             f"create index if not exists {self.name}_updated_at on {self.name} (updated_at)"
