@@ -58,6 +58,16 @@ def _is_url(location: str) -> bool:
     return "://" in location
 
 
+def _flag(env, name: str) -> bool:
+    """An on/off setting: true/1/yes/on, false/0/no/off or unset; anything else is a mistake worth naming."""
+    text = env.get(name, "").strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("", "false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {env[name]!r}")
+
+
 def _absolute(location: str) -> str:
     """Local paths become absolute so dbt (which runs in its own directory) sees the same place."""
     return location if _is_url(location) else str(Path(location).expanduser().resolve())
@@ -97,6 +107,10 @@ class Settings:
     sales_db_schema: str = "public"
     sales_db_timezone: str = "Asia/Ho_Chi_Minh"
     sales_db_overlap_minutes: int = 60
+    # The SME's own sales on account (orders of accounts with a credit line) as a receivables
+    # ledger beside the delivered AR files. Off unless set: an AR export of the same business
+    # may already hold these invoices, and counting them twice is worse than not at all.
+    sales_as_receivables: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -127,6 +141,7 @@ class Settings:
             sales_db_schema=env.get("SMEPULSE_SALES_DB_SCHEMA", "public"),
             sales_db_timezone=env.get("SMEPULSE_SALES_DB_TIMEZONE", "Asia/Ho_Chi_Minh"),
             sales_db_overlap_minutes=int(env.get("SMEPULSE_SALES_DB_OVERLAP_MINUTES", "60")),
+            sales_as_receivables=_flag(env, "SMEPULSE_SALES_AS_RECEIVABLES"),
         )
 
     @property
@@ -143,6 +158,7 @@ class Settings:
             "SMEPULSE_WAREHOUSE_PATH": self.warehouse_path,
             "SMEPULSE_LAKE_URL": self.lake_url,
             "SMEPULSE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "SMEPULSE_SALES_AS_RECEIVABLES": "true" if self.sales_as_receivables else "false",
             **self.reference_env(),
         }
 

@@ -12,3 +12,10 @@
 {% macro date_key(column) -%}
     cast(extract(year from {{ column }}) * 10000 + extract(month from {{ column }}) * 100 + extract(day from {{ column }}) as integer)
 {%- endmacro %}
+
+{#- A ledger's invoice number as a document id of its own: from 10^17 up (beyond the numbers
+    delivered files carry), from the md5 of the ledger-qualified number, so two ledgers' numbers
+    never meet. -#}
+{% macro ledger_doc_id(qualified_number) -%}
+    (100000000000000000 + cast('0x' || left(md5({{ qualified_number }}), 15) as bigint))
+{%- endmacro %}

@@ -1,80 +1,11 @@
-{#- Daily AR KPIs. DSO is the open AR at the end of the day divided by the average daily
-    amount invoiced over the trailing `dso_window_days` days (fewer at the start of history,
-    so the first weeks are not inflated). Amounts in the reporting currency. -#}
+{#- Daily AR KPIs of all ledgers together. DSO is the open AR at the end of the day divided by
+    the average daily amount invoiced over the trailing `dso_window_days` days (fewer at the
+    start of history, so the first weeks are not inflated). Amounts in the reporting currency.
+    Per ledger: kpi_ar_ledger_daily, from the same macro. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     pre_hook="{{ delete_partition_window('as_of_date') }}"
 ) }}
 
-{% set window_days = var('dso_window_days') %}
-
-with snapshot as (
-    select * from {{ ref('ftr_invoice_risk') }}
-    where {{ in_partition_window('as_of_date') }}
-),
-
-daily as (
-    select
-        as_of_date,
-        sum(case when invoice_date = as_of_date then 1 else 0 end) as invoices_posted,
-        {{ exact_sum('case when invoice_date = as_of_date then amount_reporting else 0 end') }} as invoiced_amount,
-        sum(case when status = 'paid' then 1 else 0 end) as invoices_paid,
-        {{ exact_sum("case when status = 'paid' then amount_reporting else 0 end") }} as paid_amount,
-        sum(case when status = 'open' then 1 else 0 end) as open_invoices,
-        {{ exact_sum("case when status = 'open' then amount_reporting else 0 end") }} as open_amount,
-        sum(case when status = 'open' and days_overdue > 0 then 1 else 0 end) as overdue_invoices,
-        {{ exact_sum("case when status = 'open' and days_overdue > 0 then amount_reporting else 0 end") }} as overdue_amount,
-        sum(case when status = 'open' and is_overdue_30 then 1 else 0 end) as overdue_30_invoices,
-        sum(case when status = 'open' and is_overdue_60 then 1 else 0 end) as overdue_60_invoices,
-        sum(case when is_high_risk then 1 else 0 end) as high_risk_invoices,
-        avg(case when status = 'open' and days_overdue > 0 then days_overdue end) as avg_days_overdue
-    from snapshot
-    group by as_of_date
-),
-
-sales as (  -- credit sales by posting day, reaching back one DSO window before the first day
-    select
-        invoice_date,
-        {{ exact_sum('amount_reporting') }} as invoiced
-    from {{ ref('stg_ar_invoices') }}
-    where invoice_date between {{ dbt.dateadd('day', 1 - window_days, window_start()) }} and {{ window_end() }}
-    group by invoice_date
-),
-
-history_start as (
-    select min(invoice_date) as first_invoice_date from {{ ref('stg_ar_invoices') }}
-),
-
-trailing_sales as (
-    select
-        d.as_of_date,
-        coalesce({{ exact_sum('s.invoiced') }}, 0) as trailing_invoiced_amount,
-        {{ trailing_window_days('h.first_invoice_date', 'd.as_of_date', window_days) }} as dso_window_days
-    from daily as d
-    cross join history_start as h
-    left join sales as s
-        on s.invoice_date between {{ dbt.dateadd('day', 1 - window_days, 'd.as_of_date') }} and d.as_of_date
-    group by d.as_of_date, h.first_invoice_date
-)
-
-select
-    d.as_of_date,
-    {{ date_key('d.as_of_date') }} as as_of_date_key,
-    d.invoices_posted,
-    round(d.invoiced_amount, 2) as invoiced_amount,
-    d.invoices_paid,
-    round(d.paid_amount, 2) as paid_amount,
-    d.open_invoices,
-    round(d.open_amount, 2) as open_amount,
-    d.overdue_invoices,
-    round(d.overdue_amount, 2) as overdue_amount,
-    d.overdue_30_invoices,
-    d.overdue_60_invoices,
-    d.high_risk_invoices,
-    round(d.avg_days_overdue, 2) as avg_days_overdue,
-    round(t.trailing_invoiced_amount, 2) as trailing_invoiced_amount,
-    t.dso_window_days,
-    {{ days_outstanding('d.open_amount', 't.trailing_invoiced_amount', 't.dso_window_days') }} as dso_days
-from daily as d
-inner join trailing_sales as t on d.as_of_date = t.as_of_date
+{{ ar_daily_kpis() }}

@@ -1,4 +1,5 @@
-{#- The partition window's delivered invoice rows, cleaned and typed the SME Pulse way.
+{#- The partition window's delivered invoice rows, cleaned and typed the SME Pulse way, with
+    the SME's own sales on account when the deployment counts them (stg_sales_ledger_deliveries).
     Ephemeral: a shared first step of the AR staging models, not a table. -#}
 {{ config(materialized='ephemeral') }}
 
@@ -35,11 +36,17 @@ cleaned as (
         _source_file,
         _source_line
     from delivered
+),
+
+ledgers as (
+    select * from cleaned
+    union all by name
+    select * from {{ ref('stg_sales_ledger_deliveries') }}
 )
 
 -- The same row delivered twice in one delivery (the file has exact duplicates) counts once.
 select *
-from cleaned
+from ledgers
 qualify row_number() over (
     partition by
         delivered_on, doc_id, invoice_id, business_code, customer_number, customer_name,
