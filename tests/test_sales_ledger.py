@@ -15,6 +15,7 @@ from smepulse_lib import warehouse
 from smepulse_lib.names import ML_JOB
 from smepulse_lib.settings import Settings
 from tests.conftest import Platform, make_settings
+from tests.dashboard_browser import browse_dashboard
 from tests.reference_ar import ar_on, load_invoices
 
 pytestmark = pytest.mark.slow
@@ -28,9 +29,7 @@ def _accounts_on(customers: pd.DataFrame, days: pd.Series, codes: pd.Series) -> 
     """The account version in force on each (day, code): the last delivered on or before the day."""
     versions = customers.assign(updated_on=pd.to_datetime(customers["updated_on"])).sort_values("updated_on")
     asked = pd.DataFrame({"day": pd.to_datetime(days).values, "customer_code": codes.values}).reset_index()
-    found = pd.merge_asof(
-        asked.sort_values("day"), versions, left_on="day", right_on="updated_on", by="customer_code"
-    )
+    found = pd.merge_asof(asked.sort_values("day"), versions, left_on="day", right_on="updated_on", by="customer_code")
     return found.set_index("index").sort_index()
 
 
@@ -113,9 +112,11 @@ def test_consolidated_figures_are_the_ledgers_together_in_the_reporting_currency
     [total] = warehouse.query(path, "select * from gold.kpi_ar_dso_analysis where as_of_date = ?", [day]).to_dict(
         "records"
     )
-    assert total["open_invoices"] == rows["open_invoices"].sum() == files["open_invoices"] + ar_on(sales, day)[
-        "open_invoices"
-    ]
+    assert (
+        total["open_invoices"]
+        == rows["open_invoices"].sum()
+        == files["open_invoices"] + ar_on(sales, day)["open_invoices"]
+    )
     assert total["open_amount"] == pytest.approx(rows["open_amount_reporting"].sum(), abs=0.01 * len(rows))
     usd = warehouse.query(
         path,
@@ -169,6 +170,18 @@ def test_the_sales_ledger_is_scored_and_on_the_worklist_like_any_other(ledgers):
         [LAST],
     )
     assert LEDGER in set(worklist["business_code"])  # the long-overdue sales invoices are listed (> 90 days)
+
+
+def test_the_receivables_page_shows_the_ledgers_and_warns_of_breached_credit_lines(ledgers, tmp_path):
+    platform, *_ = ledgers
+    seen = browse_dashboard(platform.settings.data_dir, ("receivables",), tmp_path / "screenshots")
+    breaches = warehouse.query(
+        platform.settings.warehouse_path,
+        "select count(*) as n from gold.kpi_ar_credit_utilisation where as_of_date = ? and is_breach",
+        [LAST],
+    )["n"].iloc[0]
+    assert breaches > 0
+    assert seen["receivables"]["notes"] == [f"{breaches} account(s) owe more than their credit line."]
 
 
 def test_a_deployment_that_does_not_count_its_sales_has_no_sales_ledger(tmp_path):

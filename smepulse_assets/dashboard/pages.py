@@ -51,6 +51,15 @@ def overview(figures: Figures) -> None:
 def receivables(figures: Figures) -> None:
     st.title(f"Receivables, {figures.day}")
     st.plotly_chart(charts.aging_buckets(figures.aging_buckets()), use_container_width=True)
+    st.subheader("By ledger")
+    _table(figures.ledgers(), "No open receivables on this day.")
+    credit = figures.credit_utilisation()
+    if not credit.empty:  # only accounts of the customer master have credit lines
+        breaches = int(credit["is_breach"].sum())
+        st.subheader("Credit limits")
+        if breaches:
+            st.warning(f"{breaches} account(s) owe more than their credit line.")
+        _table(credit, "")
     customers = figures.aging_by_customer()
     st.subheader("Aging by customer")
     _table(customers, "No open receivables on this day.")

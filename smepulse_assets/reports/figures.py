@@ -107,6 +107,24 @@ class Figures:
             [self.day],
         )
 
+    def ledgers(self) -> pd.DataFrame:
+        """Each ledger's (company code and currency) open receivables in its own currency and in USD."""
+        return self._df(
+            "select business_code as ledger, currency, open_invoices, open_amount, overdue_amount, dso_days, "
+            "open_amount_reporting as open_amount_usd from gold.kpi_ar_ledger_daily "
+            "where as_of_date = ? and open_invoices > 0 order by open_amount_reporting desc, ledger, currency",
+            [self.day],
+        )
+
+    def credit_utilisation(self) -> pd.DataFrame:
+        """Accounts owing against their credit line, breaches first, then the most used."""
+        return self._df(
+            "select customer_number, customer_name, credit_limit_vnd, open_amount_vnd, overdue_amount_vnd, "
+            "utilisation, headroom_vnd, is_breach from gold.kpi_ar_credit_utilisation where as_of_date = ? "
+            "order by is_breach desc, utilisation desc nulls first, customer_number",
+            [self.day],
+        )
+
     def open_invoices(self) -> pd.DataFrame:
         return self._df(
             "select doc_id, customer_number, customer_name, invoice_date, due_date, currency, amount, open_amount, "

@@ -23,7 +23,7 @@ AMOUNT = "#,##0.00"
 COUNT = "#,##0"
 SHARE = "0.0%"
 DAY = "yyyy-mm-dd"
-SHARE_WORDS = ("share", "rate", "probability", "confidence", "pct")
+SHARE_WORDS = ("share", "rate", "probability", "confidence", "pct", "utilisation")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
 MAX_WIDTH = 48
 
