@@ -172,6 +172,34 @@ def test_the_sales_ledger_is_scored_and_on_the_worklist_like_any_other(ledgers):
     assert LEDGER in set(worklist["business_code"])  # the long-overdue sales invoices are listed (> 90 days)
 
 
+def test_invoice_sizes_follow_each_ledgers_own_amounts_known_before_the_month(ledgers):
+    """A VND sales invoice is never "large" by dollar thresholds written for another business: from
+    its ledger's second month, small / medium / large cut at the median and 90th percentile of the
+    ledger's invoices delivered in the year before its posting month."""
+    platform, _, sales = ledgers
+    brackets = warehouse.query(
+        platform.settings.warehouse_path,
+        "select doc_id, invoice_id, amount, amount_reporting, invoice_date, invoice_size_bracket "
+        "from gold.fact_ar_invoices where business_code = ?",
+        [LEDGER],
+    )
+    assert len(brackets) == len(sales)
+    april = brackets[pd.to_datetime(brackets["invoice_date"]) >= pd.Timestamp("2020-04-01")]
+    before = sales[sales["posted"] < pd.Timestamp("2020-04-01")]["amount"]
+    small, large = np.percentile(before, 50), np.percentile(before, 90)
+    expected = np.where(april["amount"] < small, "small", np.where(april["amount"] < large, "medium", "large"))
+    assert april["invoice_size_bracket"].tolist() == expected.tolist()
+    assert set(expected) == {"small", "medium", "large"}
+    # the ledger's first month has no history before it: the fixed brackets in USD
+    january = brackets[pd.to_datetime(brackets["invoice_date"]) < pd.Timestamp("2020-02-01")]
+    fixed = np.where(
+        january["amount_reporting"] < 10_000,
+        "small",
+        np.where(january["amount_reporting"] < 100_000, "medium", "large"),
+    )
+    assert january["invoice_size_bracket"].tolist() == fixed.tolist()
+
+
 def test_the_receivables_page_shows_the_ledgers_and_warns_of_breached_credit_lines(ledgers, tmp_path):
     platform, *_ = ledgers
     seen = browse_dashboard(platform.settings.data_dir, ("receivables",), tmp_path / "screenshots")

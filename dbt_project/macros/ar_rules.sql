@@ -1,11 +1,29 @@
 {#- Business rules of AR used by more than one model: one definition each. -#}
 
-{% macro invoice_size_bracket(amount) -%}
+{#- An invoice's size within its ledger: against the ledger's own thresholds for its posting
+    month (ftr_ledger_size_thresholds, joined as `thresholds`), in the ledger's currency; a ledger
+    with too short a history is bracketed by the fixed reporting-currency thresholds. -#}
+{% macro invoice_size_bracket(amount, amount_reporting, thresholds='thresholds') -%}
     case
-        when {{ amount }} < {{ var('invoice_size_small_below') }} then 'small'
-        when {{ amount }} < {{ var('invoice_size_medium_below') }} then 'medium'
+        when {{ thresholds }}.small_below is null then
+            case
+                when {{ amount_reporting }} < {{ var('invoice_size_small_below') }} then 'small'
+                when {{ amount_reporting }} < {{ var('invoice_size_medium_below') }} then 'medium'
+                else 'large'
+            end
+        when {{ amount }} < {{ thresholds }}.small_below then 'small'
+        when {{ amount }} < {{ thresholds }}.medium_below then 'medium'
         else 'large'
     end
+{%- endmacro %}
+
+{#- The join that brings an invoice's ledger thresholds (see invoice_size_bracket). -#}
+{% macro join_size_thresholds(invoice, thresholds='thresholds') -%}
+    left join {{ ref('ftr_ledger_size_thresholds') }} as {{ thresholds }}
+        on
+            {{ invoice }}.business_code = {{ thresholds }}.business_code
+            and {{ invoice }}.currency = {{ thresholds }}.currency
+            and cast(date_trunc('month', {{ invoice }}.invoice_date) as date) = {{ thresholds }}.posting_month
 {%- endmacro %}
 
 {#- Aging of an open invoice by days past due; not yet due counts as current (0-30). -#}

@@ -8,6 +8,9 @@
 {% macro window_start() -%}
     cast('{{ window_bound("START") or "1900-01-01" }}' as date)
 {%- endmacro %}
+{% macro first_window_month() -%}
+    cast(date_trunc('month', {{ window_start() }}) as date)
+{%- endmacro %}
 {% macro window_end() -%}
     cast('{{ window_bound("END") or "2999-12-31" }}' as date)
 {%- endmacro %}

@@ -41,9 +41,10 @@ select
     case
         when not i.is_open then {{ dbt.datediff('i.due_date', 'i.payment_date', 'day') }} end
         as days_late,
-    {{ invoice_size_bracket('i.amount_reporting') }} as invoice_size_bracket,
+    {{ invoice_size_bracket('i.amount', 'i.amount_reporting') }} as invoice_size_bracket,
     i.state_valid_from as last_changed_on
 from invoices as i
+{{ join_size_thresholds('i') }}
 left join {{ ref('dim_ar_customer') }} as c
     on
         i.customer_number = c.customer_number

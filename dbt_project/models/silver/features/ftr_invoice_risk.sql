@@ -67,11 +67,11 @@ select
     doc_id,
     invoice_id,
     customer_number,
-    business_code,
+    m.business_code,
     invoice_date,
     due_date,
     payment_date,
-    currency,
+    m.currency,
     amount,
     amount_reporting,
     case when is_open then 'open' else 'paid' end as status,
@@ -83,5 +83,6 @@ select
     days_past_due > 30 as is_overdue_30,
     days_past_due > 60 as is_overdue_60,
     is_open and days_past_due > 90 as is_high_risk,
-    {{ invoice_size_bracket('amount_reporting') }} as invoice_size_bracket
-from measured
+    {{ invoice_size_bracket('amount', 'amount_reporting') }} as invoice_size_bracket
+from measured as m
+{{ join_size_thresholds('m') }}
