@@ -48,5 +48,4 @@ from invoices as i
 left join {{ ref('dim_ar_customer') }} as c
     on
         i.customer_number = c.customer_number
-        and i.invoice_date >= c.valid_from
-        and (c.valid_to is null or i.invoice_date < c.valid_to)
+        and {{ in_force_on('c', 'i.invoice_date') }}

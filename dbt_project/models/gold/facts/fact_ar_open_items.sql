@@ -24,6 +24,5 @@ from {{ ref('ftr_invoice_risk') }} as r
 left join {{ ref('dim_ar_customer') }} as c
     on
         r.customer_number = c.customer_number
-        and r.as_of_date >= c.valid_from
-        and (c.valid_to is null or r.as_of_date < c.valid_to)
+        and {{ in_force_on('c', 'r.as_of_date') }}
 where r.status = 'open'

@@ -45,5 +45,5 @@ from lines as l
 left join {{ ref('dim_customer') }} as c
     on
         l.customer_code = c.customer_code
-        and l.order_date >= c.valid_from and (c.valid_to is null or l.order_date < c.valid_to)
+        and {{ in_force_on('c', 'l.order_date') }}
 {{ fx_asof_join("'VND'", 'l.order_date') }}

@@ -36,5 +36,5 @@ from payments as p
 left join {{ ref('dim_customer') }} as c
     on
         p.customer_code = c.customer_code
-        and p.payment_date >= c.valid_from and (c.valid_to is null or p.payment_date < c.valid_to)
+        and {{ in_force_on('c', 'p.payment_date') }}
 {{ fx_asof_join("'VND'", 'p.payment_date') }}

@@ -38,6 +38,4 @@ from open_items as o
 inner join {{ ref('stg_customers') }} as c
     on
         o.customer_number = c.customer_code
-        and o.as_of_date >= c.valid_from
-        and (c.valid_to is null or o.as_of_date < c.valid_to)
-        and c.is_retracted is not true
+        and {{ in_force_on('c', 'o.as_of_date') }}

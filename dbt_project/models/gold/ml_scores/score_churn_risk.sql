@@ -19,5 +19,5 @@ from {{ source('ml', 'churn_scores') }} as s
 left join {{ ref('dim_customer') }} as c
     on
         s.customer_code = c.customer_code
-        and s.score_date >= c.valid_from and (c.valid_to is null or s.score_date < c.valid_to)
+        and {{ in_force_on('c', 's.score_date') }}
 where {{ in_partition_window('s.score_date') }}

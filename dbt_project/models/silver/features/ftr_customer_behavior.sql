@@ -20,8 +20,7 @@ accounts as (  -- the version of each account in force at the end of each day
     from days as d
     inner join {{ ref('stg_customers') }} as c
         on
-            d.as_of_date >= c.valid_from
-            and (c.valid_to is null or d.as_of_date < c.valid_to)
+            {{ in_force_on('c', 'd.as_of_date') }}
             and c.is_retracted is not true
 ),
 

@@ -46,7 +46,7 @@ select
 from months as m
 inner join first_amounts as f
     on
-        f.first_delivered >= m.posting_month - interval 365 day
-        and f.first_delivered < m.posting_month
+        m.posting_month - interval 365 day <= f.first_delivered
+        and m.posting_month > f.first_delivered
 group by m.posting_month, f.business_code, f.currency
 having count(*) >= {{ var('size_bracket_min_invoices') }}

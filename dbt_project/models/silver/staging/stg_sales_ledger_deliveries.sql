@@ -11,9 +11,11 @@
 {% set enabled = var('sales_as_receivables') | string | lower in ['true', '1', 'yes', 'on'] %}
 
 with touched as (  -- orders whose opening or clearing the window delivers
-    select order_id from {{ ref('stg_orders') }} where {{ in_partition_window('delivered_on') }}
+    select order_id from {{ ref('stg_orders') }}
+    where {{ in_partition_window('delivered_on') }}
     union
-    select order_id from {{ ref('stg_payments') }} where {{ in_partition_window('delivered_on') }}
+    select order_id from {{ ref('stg_payments') }}
+    where {{ in_partition_window('delivered_on') }}
 ),
 
 orders as (
@@ -39,9 +41,7 @@ on_account as (
     inner join {{ ref('stg_customers') }} as c
         on
             o.customer_code = c.customer_code
-            and o.order_date >= c.valid_from
-            and (c.valid_to is null or o.order_date < c.valid_to)
-            and c.is_retracted is not true
+            and {{ in_force_on('c', 'o.order_date') }}
     where c.credit_limit_vnd > 0
 ),
 
@@ -53,7 +53,8 @@ paid as (  -- each paid payment with what the order had received by it, in deliv
         p.delivered_on,
         o.amount,
         sum(p.amount_vnd) over (
-            partition by p.order_id order by p.delivered_on, p.settled_date, p.payment_id
+            partition by p.order_id
+            order by p.delivered_on, p.settled_date, p.payment_id
             rows unbounded preceding
         ) as received
     from {{ ref('stg_payments') }} as p
@@ -69,7 +70,10 @@ cleared as (  -- the payment that completed the order (whole dong: a dong short 
         delivered_on
     from paid
     where received >= amount - 1
-    qualify row_number() over (partition by order_id order by delivered_on, settled_date, payment_id) = 1
+    qualify row_number() over (
+        partition by order_id
+        order by delivered_on, settled_date, payment_id
+    ) = 1
 ),
 
 states as (
