@@ -13,18 +13,7 @@
     pre_hook="{{ delete_from_built_model('posting_month >= ' ~ first_window_month()) }}"
 ) }}
 
-with first_amounts as (
-    select
-        doc_id,
-        arg_min(business_code, valid_from) as business_code,
-        arg_min(currency, valid_from) as currency,
-        arg_min(amount, valid_from) as amount,
-        min(valid_from) as first_delivered
-    from {{ live_invoice_history() }}
-    group by doc_id
-),
-
-months as (
+with months as (
     -- posting months of the invoices delivered so far: those without thresholds, and from the
     -- window's first month on (a re-delivery of a window day may change what later months read)
     select distinct cast(date_trunc('month', invoice_date) as date) as posting_month
@@ -34,6 +23,19 @@ months as (
         except
         select posting_month from {{ this }} where posting_month < {{ first_window_month() }}
     {% endif %}
+),
+
+first_amounts as (  -- each invoice's first state in force, delivered in the year those months read
+    select
+        business_code,
+        currency,
+        amount,
+        valid_from as first_delivered
+    from {{ live_invoice_history() }}
+    where
+        state_version = 1
+        and valid_from >= (select min(posting_month) - interval 365 day from months)
+        and valid_from < (select max(posting_month) from months)
 )
 
 select
