@@ -58,7 +58,7 @@ def _is_url(location: str) -> bool:
     return "://" in location
 
 
-def _flag(env, name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str) -> bool:
     """An on/off setting: true/1/yes/on, false/0/no/off or unset; anything else is a mistake worth naming."""
     text = env.get(name, "").strip().lower()
     if text in ("true", "1", "yes", "on"):
