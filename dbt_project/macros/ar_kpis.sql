@@ -1,9 +1,10 @@
 {#- The daily AR KPIs of kpi_ar_dso_analysis (all ledgers together, reporting currency) and
     kpi_ar_ledger_daily (per ledger and currency, the ledger's own amounts): one definition, so
     a ledger's figures and the consolidated ones cannot drift apart. `by`: the grouping columns
-    besides the day; `amount`: the amount column summed. DSO's trailing window starts at the
-    group's own first invoice. -#}
-{% macro ar_daily_kpis(by=[], amount='amount_reporting') -%}
+    besides the day; `amount`: the amount column summed; `also`: more sums of the day's snapshot
+    rows (name -> expression), in the same pass, as columns after the others. DSO's trailing
+    window starts at the group's own first invoice. -#}
+{% macro ar_daily_kpis(by=[], amount='amount_reporting', also={}) -%}
 {%- set window_days = var('dso_window_days') -%}
 {%- set keys = by | join(', ') ~ (', ' if by else '') -%}
 with snapshot as (
@@ -27,6 +28,9 @@ daily as (
         sum(case when status = 'open' and is_overdue_60 then 1 else 0 end) as overdue_60_invoices,
         sum(case when is_high_risk then 1 else 0 end) as high_risk_invoices,
         avg(case when status = 'open' and days_overdue > 0 then days_overdue end) as avg_days_overdue
+        {%- for name, expression in also.items() %},
+        {{ exact_sum(expression) }} as {{ name }}
+        {%- endfor %}
     from snapshot
     group by as_of_date {% for c in by %}, {{ c }}{% endfor %}
 ),
@@ -56,10 +60,10 @@ trailing_sales as (
         coalesce({{ exact_sum('s.invoiced') }}, 0) as trailing_invoiced_amount,
         {{ trailing_window_days('h.first_invoice_date', 'd.as_of_date', window_days) }} as dso_window_days
     from daily as d
-    inner join history_start as h on true {% for c in by %} and d.{{ c }} = h.{{ c }}{% endfor %}
+    inner join history_start as h on true {{ same_keys(by, 'd', 'h') }}
     left join sales as s
         on s.invoice_date between {{ dbt.dateadd('day', 1 - window_days, 'd.as_of_date') }} and d.as_of_date
-        {% for c in by %} and d.{{ c }} = s.{{ c }}{% endfor %}
+        {{ same_keys(by, 'd', 's') }}
     group by d.as_of_date, {% for c in by %}d.{{ c }}, {% endfor %}h.first_invoice_date
 )
 
@@ -83,6 +87,14 @@ select
     round(t.trailing_invoiced_amount, 2) as trailing_invoiced_amount,
     t.dso_window_days,
     {{ days_outstanding('d.open_amount', 't.trailing_invoiced_amount', 't.dso_window_days') }} as dso_days
+    {%- for name in also %},
+    d.{{ name }}
+    {%- endfor %}
 from daily as d
-inner join trailing_sales as t on d.as_of_date = t.as_of_date {% for c in by %} and d.{{ c }} = t.{{ c }}{% endfor %}
+inner join trailing_sales as t on d.as_of_date = t.as_of_date {{ same_keys(by, 'd', 't') }}
+{%- endmacro %}
+
+{#- ` and left.c = right.c` for each grouping column `c`. -#}
+{% macro same_keys(by, left, right) -%}
+    {% for c in by %} and {{ left }}.{{ c }} = {{ right }}.{{ c }}{% endfor %}
 {%- endmacro %}
