@@ -109,6 +109,8 @@ SPEC = ClassifierSpec(
         "customer_completion_rate_to_date",
         "customer_avg_days_late_to_date",
         "customer_open_amount_to_date",
+        "is_disputed",
+        "is_paperless",
     ],
     id_columns=ID_COLUMNS,
     probability_column="probability_over_30_late",

@@ -63,6 +63,8 @@ NUMERIC = [
     "overdue_invoices_at_posting",
     "overdue_amount_at_posting",
     "overdue_mean_days_past_due",
+    "is_disputed",  # the ledger's extras, where it carries them (null elsewhere)
+    "is_paperless",
 ]
 FEATURES = CATEGORICAL + NUMERIC
 INTERVAL = (0.1, 0.9)  # an 80 % interval

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 FIRST, LAST = date(2012, 11, 1), date(2013, 2, 28)
 HEADER = ["Beleg-Nr", "Kunde", "Kundenname", "Belegdatum", "Fälligkeit", "Betrag", "Währung", "Bezahlt am",
-          "Strittig", "Region"]  # fmt: skip
+          "Strittig", "Region", "Papierlos", "Betreuer"]  # fmt: skip
 MAPPING = """
 name: acme_erp
 description: ACME's ERP open-items export, one row per invoice
@@ -47,12 +47,16 @@ fields:
   due_date: {column: Fälligkeit, format: "%d.%m.%Y"}
   amount: Betrag
   clear_date: {column: Bezahlt am, format: "%d.%m.%Y"}
+  disputed: Strittig
+  paperless: {column: Papierlos, default: "0"}
+  sales_rep: Betreuer
 """
 # The business's own rates into USD (none of them is shipped: the seed starts in 2015, has no EUR or CHF)
 RATES = {"EUR": 1.30, "CHF": 1.07}
 BAD_LINES = {  # line in the file -> what is wrong, as the set-aside file must say
     7: ("Belegdatum", "31.02.2013"),
     12: ("Betrag", "12,34,5"),
+    15: ("Strittig", "vielleicht"),
 }
 
 
@@ -77,8 +81,11 @@ def _export() -> tuple[bytes, list[dict]]:
             customer = f"K{rng.randint(1, 25):03d}"
             rows.append([f"RE-{day.year}-{number:05d}", customer, f"Kunde {customer}", f"{day:%d.%m.%Y}",
                          f"{due:%d.%m.%Y}", _german(amount), currency, f"{paid:%d.%m.%Y}" if paid else "",
-                         rng.choice(["ja", "nein"]), rng.choice(["Nord", "Süd"])])  # fmt: skip
-            truth.append({"posted": day, "due": due, "amount": amount, "currency": currency or "EUR", "paid": paid})
+                         rng.choice(["ja", "nein"]), rng.choice(["Nord", "Süd"]), rng.choice(["x", ""]),
+                         rng.choice(["Anna", "Ben", ""])])  # fmt: skip
+            truth.append({"posted": day, "due": due, "amount": amount, "currency": currency or "EUR", "paid": paid,
+                          "customer": customer, "disputed": rows[-1][8] == "ja", "paperless": rows[-1][10] == "x",
+                          "rep": rows[-1][11] or None})  # fmt: skip
         day += timedelta(days=1)
     for line, (column, value) in BAD_LINES.items():  # line 1 is the header
         rows[line - 2][HEADER.index(column)] = value
@@ -143,6 +150,7 @@ def test_the_import_keeps_every_row_once(ledger):
     assert aside["line"].astype(int).tolist() == sorted(BAD_LINES)
     assert "Belegdatum (posting_date) '31.02.2013' is not a date %d.%m.%Y" in aside["reason"].iloc[0]
     assert "Betrag (amount) '12,34,5'" in aside["reason"].iloc[1]
+    assert "Strittig (disputed) 'vielleicht' is not yes/no" in aside["reason"].iloc[2]
 
 
 @pytest.mark.parametrize("day", [FIRST, date(2012, 12, 31), date(2013, 1, 17), LAST])
@@ -174,6 +182,43 @@ def test_every_day_of_the_history_is_in_gold_and_nothing_was_quarantined(ledger)
     assert pd.Timestamp(calendar).date() == date(2010, 1, 1)  # two years before the first partition day
 
 
+def test_the_ledgers_extras_reach_the_facts_and_the_model_features(ledger):
+    """Disputed, paperless and the sales rep, mapped from the export, are in the invoice facts,
+    the daily snapshot and the features the payment and collection models read, as the export has
+    them; an empty Papierlos is "no" (the mapping's default), an empty Betreuer stays unknown."""
+    platform, _, _, folder = ledger
+    _, truth = _export()
+    path = platform.settings.warehouse_path
+    expected = (
+        pd.DataFrame(truth)
+        .assign(rep=lambda f: f["rep"].fillna("-"))
+        .groupby(["customer", "disputed", "paperless", "rep"])
+        .size()
+    )
+    facts = warehouse.query(
+        path,
+        "select customer_number as customer, is_disputed as disputed, is_paperless as paperless,"
+        " coalesce(sales_rep, '-') as rep, count(*) as n from gold.fact_ar_invoices group by all",
+    ).set_index(["customer", "disputed", "paperless", "rep"])["n"]
+    assert facts.sort_index().to_dict() == expected.sort_index().to_dict()
+    assert expected.index.get_level_values("disputed").nunique() == 2  # the file holds both answers
+
+    features = warehouse.query(
+        path,
+        "select is_disputed, is_paperless, count(*) as n, count(sales_rep) as with_rep"
+        " from silver.ftr_invoice_at_posting group by all order by all",
+    )
+    assert set(features["is_disputed"]) == {0.0, 1.0} and set(features["is_paperless"]) == {0.0, 1.0}
+    assert features["n"].sum() == len(truth)
+    open_on_last = warehouse.query(
+        path,
+        "select count(*) as n, count(is_disputed) as known from silver.ftr_invoice_risk"
+        " where as_of_date = ? and status = 'open'",
+        [LAST],
+    ).iloc[0]
+    assert open_on_last["n"] > 0 and open_on_last["known"] == open_on_last["n"]
+
+
 def test_a_header_that_does_not_match_says_what_is_missing_extra_and_renamed(tmp_path):
     export, _ = _export()
     renamed = export.replace("Fälligkeit".encode(), b"Faelligkeit", 1).replace(b"Betrag", b"betrag ", 1)
@@ -183,7 +228,7 @@ def test_a_header_that_does_not_match_says_what_is_missing_extra_and_renamed(tmp
         import_file(str(tmp_path / "acme.csv"), load_mapping(tmp_path / "m.yaml"), str(tmp_path / "landing"))
     message = str(refused.value)
     assert "missing (2): Fälligkeit, Betrag" in message
-    assert "extra (4, not read): Faelligkeit, betrag, Strittig, Region" in message
+    assert "extra (3, not read): Faelligkeit, betrag, Region" in message
     assert "renamed? Fälligkeit -> Faelligkeit" in message and "renamed? Betrag -> betrag" in message
     assert not (tmp_path / "landing").exists()  # nothing written
 

@@ -91,6 +91,55 @@ def test_unreadable_files_fail_naming_file_and_problem(data, problem):
     assert str(raised.value).startswith("landing/kaggle_invoices/2020-01-26/invoices.csv: ")
 
 
+def test_a_ledgers_optional_columns_load_when_present_and_are_empty_when_absent():
+    """The receivables source's extras (disputed, paperless, channel, sales_rep) are optional: a
+    file may carry any of them after the Kaggle columns, in the source's order; the Kaggle file
+    carries none. Both plain (Arrow) and quoted (Python reader) files."""
+    with_two = csv_bytes(
+        ROWS[0] + ",1,Anna", ROWS[1] + ",0,", ROWS[2] + ",,Ben", header=HEADER_LINE + ",disputed,sales_rep"
+    )
+    for data in (with_two, with_two.replace(b",Anna", b',"Anna"')):
+        rows = parse_drop_file(SPEC, "drop.csv", data).rows
+        assert rows["disputed"].tolist()[:2] == [True, False] and pd.isna(rows["disputed"].iloc[2])
+        assert rows["sales_rep"].tolist()[0::2] == ["Anna", "Ben"] and pd.isna(rows["sales_rep"].iloc[1])
+        assert rows["paperless"].isna().all() and rows["channel"].isna().all()
+    plain = parse_drop_file(SPEC, "drop.csv", csv_bytes(*ROWS)).rows
+    assert plain[["disputed", "paperless", "channel", "sales_rep"]].isna().all().all()
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        (HEADER_LINE + ",sales_rep,disputed", "columns out of order or repeated"),
+        (HEADER_LINE + ",disputed,disputed", "columns out of order or repeated"),
+        (HEADER_LINE + ",disputed,region", "unexpected columns ['region']"),
+    ],
+)
+def test_optional_columns_out_of_order_repeated_or_unknown_refuse_the_file(header, problem):
+    with pytest.raises(DropFileError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        parse_drop_file(SPEC, "drop.csv", csv_bytes(ROWS[0] + ",1,x", header=header))
+
+
+def test_a_quarantined_row_keeps_the_fields_its_file_delivered():
+    """The raw record is the row as delivered: no empty fields for optional columns it left out."""
+    bad = ROWS[0].replace("54273.28", "lots")
+    parsed = parse_drop_file(SPEC, "drop.csv", csv_bytes(bad))
+    assert parsed.quarantined.iloc[0]["raw_record"] == bad
+    parsed = parse_drop_file(SPEC, "drop.csv", csv_bytes(bad + ",yes", header=HEADER_LINE + ",disputed"))
+    assert parsed.quarantined.iloc[0]["raw_record"] == bad + ",yes"
+    assert parsed.quarantined.iloc[0]["rule"] == "type:total_open_amount"
+
+
+def test_a_key_column_cannot_be_optional(tmp_path):
+    text = SPEC.path.read_text().replace(
+        "{source: doc_id, name: doc_id, type: integer, required: true, min: 1}",
+        "{source: doc_id, name: doc_id, type: integer, optional: true, min: 1}",
+    )
+    (tmp_path / "k.yaml").write_text(text)
+    with pytest.raises(RulesError, match=r"key columns \['doc_id'\] cannot be optional"):
+        load_source_spec(tmp_path / "k.yaml")
+
+
 def test_header_only_file_is_an_empty_delivery():
     parsed = parse_drop_file(SPEC, "drop.csv", csv_bytes())
     assert parsed.rows_read == 0 and parsed.rows.empty and parsed.quarantined.empty

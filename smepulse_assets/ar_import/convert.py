@@ -25,7 +25,7 @@ from smepulse_assets.ingestion.header_report import ForeignFileError, HeaderRepo
 from smepulse_assets.ingestion.landing import loaded_and_skipped, source_entries
 from smepulse_assets.ingestion.parse import PARSERS
 from smepulse_assets.ingestion.spec import Column
-from smepulse_assets.kaggle_invoices.contract import HEADER, SOURCE_NAME, SPEC
+from smepulse_assets.kaggle_invoices.contract import EXTRAS, HEADER, SOURCE_NAME, SPEC
 from smepulse_assets.kaggle_invoices.replay import UNROUTABLE_FOLDER, split_into_drops, write_drops
 from smepulse_lib import storage
 
@@ -74,8 +74,9 @@ def import_file(url: str, ar_mapping: ArMapping, landing_url: str) -> Import:
             "(ids from its name and the invoice number), or remove the other files if they are an older "
             "import of this same ledger."
         )
-    drops, unroutable = split_into_drops(_contract_rows(good))
-    written = write_drops(drops, landing_url, unroutable, stem=stem)
+    header, rows = _contract_rows(good)
+    drops, unroutable = split_into_drops(rows, header)
+    written = write_drops(drops, landing_url, unroutable, stem=stem, header=header)
     aside = _set_aside(url, landing_url, stem, records, lines, header, {**ragged, **problems.dropna().to_dict()})
     return Import(
         written, len(good), len(ragged) + int(problems.notna().sum()), aside, min(drops, default=None), columns
@@ -191,11 +192,27 @@ def _amount(raw: pd.Series, source, ar_mapping) -> tuple[pd.Series, pd.Series]:
     return text, why.where(raw.ne(""), None)
 
 
-READERS = {"id": _ids, "text": _text, "currency": _currency, "date": _date, "amount": _amount}
+# How exports write a yes/no field. "x" is a ticked box; an empty field is "no" only where the
+# mapping says so (default), else unknown.
+FLAG_WORDS = {
+    **dict.fromkeys(("1", "true", "yes", "y", "x", "ja", "oui", "si", "có"), "1"),
+    **dict.fromkeys(("0", "false", "no", "n", "nein", "non", "không"), "0"),
+}
 
 
-def _contract_rows(values: pd.DataFrame) -> list[list[str]]:
-    """Rows in the receivables source's header (the Kaggle columns), one per invoice."""
+def _flag(raw: pd.Series, source, ar_mapping) -> tuple[pd.Series, pd.Series]:
+    word = raw.str.lower().str.replace(r"\.0+$", "", regex=True).map(FLAG_WORDS)
+    why = pd.Series(None, index=raw.index, dtype="object")
+    why[(raw.ne("") & word.isna()).to_numpy(bool)] = "is not yes/no (1/0, true/false, yes/no, y/n, x)"
+    return word.fillna(""), why
+
+
+READERS = {"id": _ids, "text": _text, "currency": _currency, "date": _date, "amount": _amount, "flag": _flag}
+
+
+def _contract_rows(values: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """The receivables source's header (the Kaggle columns, then the extras the mapping gives) and
+    its rows, one per invoice."""
     get = {
         name: values[name] if name in values else pd.Series(DEFAULTS.get(name, ""), index=values.index)
         for name in FIELDS
@@ -224,8 +241,10 @@ def _contract_rows(values: pd.DataFrame) -> list[list[str]]:
         "cust_payment_terms": get["terms"],
         "invoice_id": get["invoice"],
         "isOpen": cleared.eq("").map({True: "1", False: "0"}),
+        **{extra: values[extra] for extra in EXTRAS if extra in values},
     }
-    return pd.DataFrame(contract)[list(HEADER)].to_numpy(str).tolist()
+    header = [*HEADER, *(extra for extra in EXTRAS if extra in values)]
+    return header, pd.DataFrame(contract)[header].to_numpy(str).tolist()
 
 
 def _set_aside(url, landing_url, stem, records, lines, header, reasons: dict[int, str]) -> str | None:

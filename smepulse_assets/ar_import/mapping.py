@@ -33,7 +33,7 @@ from smepulse_assets.quality.rules import RulesError, mapping, required
 class Field:
     """A field of the ledger contract: its kind and whether an export must give it."""
 
-    kind: str  # id, text, currency, date, amount
+    kind: str  # id, text, currency, date, amount, flag
     required: bool
     meaning: str
 
@@ -54,6 +54,11 @@ FIELDS = {
     "terms": Field("text", False, "payment terms code"),
     "document_type": Field("text", False, "document type (default RV, an invoice)"),
     "area": Field("text", False, "business area"),
+    # extras: carried to the invoice history, the facts and the ML features where a ledger has them
+    "disputed": Field("flag", False, "the customer disputes the invoice (yes/no, true/false, 1/0, y/n, x or empty)"),
+    "paperless": Field("flag", False, "the invoice was sent electronically (yes/no as for disputed)"),
+    "channel": Field("text", False, "sales channel of the invoice"),
+    "sales_rep": Field("text", False, "the sales representative responsible"),
 }
 DEFAULTS = {"document_type": "RV"}
 INVOICE_IDS = ("kept", "per_ledger")  # what a field not mapped is written as

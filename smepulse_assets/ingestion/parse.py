@@ -72,6 +72,7 @@ class _Records:
     lines: np.ndarray
     bad_width: list[tuple]  # _quarantine_row tuples, the file's name appended
     rows_read: int
+    present: list[str]  # the source's columns the file's header carries (optional ones may be absent)
 
 
 def _file_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records:
@@ -84,9 +85,9 @@ def _file_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records:
         if plain is not None:
             return plain
     text = _decode(source_file, data)
-    width = len(spec.header)
-    records = _split_records(source_file, text, width)
-    _check_header(source_file, records[0][1], spec.header)
+    records = _split_records(source_file, text, len(spec.base_header))
+    present = _present_columns(source_file, records[0][1], spec)
+    width = len(present)
     body = records[1:]
     even = [(line, values) for line, values in body if len(values) == width]
     bad_width = [
@@ -94,11 +95,10 @@ def _file_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records:
         for line, values in body
         if len(values) != width
     ]
-    columns = zip(*(values for _, values in even), strict=False) if even else ([] for _ in spec.header)
-    table = pa.table(
-        {name: pa.array(values, type=pa.string()) for name, values in zip(spec.header, columns, strict=False)}
-    )
-    return _Records(table, np.array([line for line, _ in even], dtype="int64"), bad_width, len(body))
+    columns = zip(*(values for _, values in even), strict=False) if even else ([] for _ in present)
+    table = pa.table({name: pa.array(values, type=pa.string()) for name, values in zip(present, columns, strict=False)})
+    lines = np.array([line for line, _ in even], dtype="int64")
+    return _Records(_with_absent_columns(table, spec), lines, bad_width, len(body), present)
 
 
 def _is_plain(data: bytes) -> bool:
@@ -115,7 +115,7 @@ def _plain_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records 
     straight into string columns). Then record n is on line n + 1, as Python's reader counts. None
     when a record has the wrong number of fields: the general path reads it and quarantines those."""
     header, _, body = data.removeprefix(codecs.BOM_UTF8).partition(b"\n")
-    _check_header(source_file, header.decode().split(","), spec.header)
+    present = _present_columns(source_file, header.decode().split(","), spec)
     if not body:
         return None  # a header-only delivery: nothing to gain
     ragged: list[object] = []
@@ -127,10 +127,10 @@ def _plain_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records 
     try:
         table = pacsv.read_csv(
             io.BytesIO(body),
-            read_options=pacsv.ReadOptions(column_names=list(spec.header)),
+            read_options=pacsv.ReadOptions(column_names=present),
             parse_options=pacsv.ParseOptions(invalid_row_handler=note_ragged),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in spec.header}, strings_can_be_null=False
+                column_types=dict.fromkeys(present, pa.string()), strings_can_be_null=False
             ),
         )
     except pa.ArrowInvalid as err:
@@ -139,7 +139,8 @@ def _plain_records(spec: SourceSpec, source_file: str, data: bytes) -> _Records 
         raise
     if ragged:
         return None
-    return _Records(table, np.arange(2, table.num_rows + 2, dtype="int64"), [], table.num_rows)
+    lines = np.arange(2, table.num_rows + 2, dtype="int64")
+    return _Records(_with_absent_columns(table, spec), lines, [], table.num_rows, present)
 
 
 def parse_drop_files(
@@ -157,6 +158,8 @@ def parse_drop_files(
     )
     bad_width = [row for r in records.values() for row in r.bad_width]
     rows_read = {source_file: r.rows_read for source_file, r in records.items()}
+    # a quarantined row's raw record holds the fields its file delivered, not the absent columns
+    delivered_fields = {f: [spec.header.index(c) for c in r.present] for f, r in records.items()}
     raw = _string_frame(spec.header, [records.pop(f).columns for f in list(records)])  # the readers' tables go
     typed, problems = _type_columns(raw, spec)
     days = pd.Series(sources, dtype=object).map(delivered_on or {})
@@ -166,7 +169,12 @@ def parse_drop_files(
 
     failing = problems.notna()
     quarantined = [
-        (*_quarantine_row(lines[i], rule_and_reason[0], rule_and_reason[1], raw.iloc[i].tolist()), sources[i])
+        (
+            *_quarantine_row(
+                lines[i], rule_and_reason[0], rule_and_reason[1], raw.iloc[i, delivered_fields[sources[i]]].tolist()
+            ),
+            sources[i],
+        )
         for i, rule_and_reason in problems[failing].items()
     ]
     keep = ~failing.to_numpy()
@@ -227,11 +235,21 @@ def _split_records(source_file: str, text: str, width: int) -> list[tuple[int, l
     return records
 
 
-def _check_header(source_file: str, header: list[str], expected: tuple[str, ...]) -> None:
+def _present_columns(source_file: str, header: list[str], spec: SourceSpec) -> list[str]:
+    """The source's columns the file's header carries, in its order: every column but optional
+    ones left out, in the source's order. Anything else refuses the file, naming what is wrong."""
+    expected = spec.header
     if tuple(header) == expected:
-        return
-    missing = [c for c in expected if c not in header]
+        return list(expected)
+    optional = {c.source for c in spec.columns if c.optional}
+    missing = [c for c in expected if c not in header and c not in optional]
     unexpected = [c for c in header if c not in expected]
+    if (
+        not (missing or unexpected)
+        and header == [c for c in expected if c in header]
+        and len(set(header)) == len(header)
+    ):
+        return header
     if missing or unexpected:
         detail = []
         if missing:
@@ -239,7 +257,14 @@ def _check_header(source_file: str, header: list[str], expected: tuple[str, ...]
         if unexpected:
             detail.append(f"unexpected columns {unexpected[:5]}")
         raise DropFileError(source_file, "wrong header: " + "; ".join(detail))
-    raise DropFileError(source_file, f"wrong header: columns out of order, expected {list(expected)}")
+    raise DropFileError(source_file, f"wrong header: columns out of order or repeated, expected {list(expected)}")
+
+
+def _with_absent_columns(table: pa.Table, spec: SourceSpec) -> pa.Table:
+    """The file's string columns, with each optional column its header left out as empty values,
+    in the source's column order."""
+    empty = pa.array([""] * table.num_rows, type=pa.string())
+    return pa.table({name: table.column(name) if name in table.column_names else empty for name in spec.header})
 
 
 def _quarantine_row(line: int, rule: str, reason: str, fields: list) -> tuple:

@@ -65,6 +65,9 @@ class Column:
     minimum: int | float | date | None = None  # declared range; dates default to the supported calendar
     maximum: int | float | date | None = None
     decimals: int | None = None  # amounts: most digits after the decimal separator (VND: 0)
+    # A file may leave an optional column out of its header (its values are then empty): columns
+    # a source gained later, or that only some senders carry, without refusing the files before
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,11 @@ class SourceSpec:
     @property
     def header(self) -> tuple[str, ...]:
         return tuple(c.source for c in self.columns)
+
+    @property
+    def base_header(self) -> tuple[str, ...]:
+        """The header of a file that carries none of the optional columns."""
+        return tuple(c.source for c in self.columns if not c.optional)
 
     @property
     def typed_schema(self) -> pa.Schema:
@@ -156,6 +164,9 @@ def load_source_spec(path: Path) -> SourceSpec:
     delivery_key = tuple(body.get("delivery_key") or keys)
     if [k for k in delivery_key if k not in names]:
         raise RulesError(f"{where}: delivery_key {list(delivery_key)} names columns the source does not have")
+    optional_keys = sorted({c.name for c in columns if c.optional} & {*keys, *delivery_key})
+    if optional_keys:
+        raise RulesError(f"{where}: key columns {optional_keys} cannot be optional (every file must carry them)")
     on_conflict = str(body.get("on_conflict", "quarantine"))
     if on_conflict not in ON_CONFLICT:
         raise RulesError(f"{where}: on_conflict {on_conflict!r} is not one of {sorted(ON_CONFLICT)}")
@@ -194,14 +205,18 @@ def _column(body, where: str) -> Column:
     decimals = body.get("decimals")
     if decimals is not None and (kind != "amount" or not isinstance(decimals, int) or decimals < 0):
         raise RulesError(f"{where}: decimals applies to amounts and is a whole number >= 0")
+    is_required, optional = bool(body.get("required", False)), bool(body.get("optional", False))
+    if is_required and optional:
+        raise RulesError(f"{where}: a column cannot be both required and optional")
     return Column(
         source,
         str(body.get("name", source)),
         kind,
-        bool(body.get("required", False)),
+        is_required,
         minimum=_bound(body.get("min"), kind, f"{where}: min"),
         maximum=_bound(body.get("max"), kind, f"{where}: max"),
         decimals=decimals,
+        optional=optional,
     )
 
 

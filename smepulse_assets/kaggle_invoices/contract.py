@@ -8,4 +8,5 @@ from smepulse_assets.ingestion.spec import shipped_source
 
 SPEC = shipped_source("kaggle_invoices")
 SOURCE_NAME = SPEC.name
-HEADER = SPEC.header
+HEADER = SPEC.base_header  # the Kaggle file's own columns
+EXTRAS = tuple(c.source for c in SPEC.columns if c.optional)  # what other ledgers may add after them

@@ -27,13 +27,16 @@ IS_OPEN = HEADER.index("isOpen")
 UNROUTABLE_FOLDER = "unroutable"
 
 
-def split_into_drops(rows: list[list[str]]) -> tuple[dict[date, list[list[str]]], list[list[str]]]:
-    """Daily drops keyed by day, and the rows whose posting date cannot be read."""
+def split_into_drops(
+    rows: list[list[str]], header: Sequence[str] = HEADER
+) -> tuple[dict[date, list[list[str]]], list[list[str]]]:
+    """Daily drops keyed by day, and the rows whose posting date cannot be read. ``header``: the
+    Kaggle columns, then any extras the rows carry."""
     openings: dict[date, list[list[str]]] = defaultdict(list)
     clearings: dict[date, list[list[str]]] = defaultdict(list)
     unroutable = []
     for row in rows:
-        posted = _day(row[POSTING]) if len(row) == len(HEADER) else None
+        posted = _day(row[POSTING]) if len(row) == len(header) else None
         if posted is None:
             unroutable.append(row)
             continue
@@ -60,10 +63,10 @@ def _day(value: str) -> date | None:
         return None
 
 
-def to_csv_bytes(rows: list[list[str]]) -> bytes:
+def to_csv_bytes(rows: list[list[str]], header: Sequence[str] = HEADER) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
+    writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue().encode("utf-8")
 
@@ -73,18 +76,22 @@ def drop_url(landing_url: str, day: date, stem: str = "invoices") -> str:
 
 
 def write_drops(
-    drops: dict[date, list[list[str]]], landing_url: str, unroutable: Sequence[list[str]] = (), stem: str = "invoices"
+    drops: dict[date, list[list[str]]],
+    landing_url: str,
+    unroutable: Sequence[list[str]] = (),
+    stem: str = "invoices",
+    header: Sequence[str] = HEADER,
 ) -> list[str]:
     """Write each day's drop (``<stem>_<day>.csv``: an imported ledger names its own files, so it
     replaces only its own); unroutable rows go to a folder for review."""
     written = []
     for day in sorted(drops):
         url = drop_url(landing_url, day, stem)
-        storage.write_bytes(url, to_csv_bytes(drops[day]))
+        storage.write_bytes(url, to_csv_bytes(drops[day], header))
         written.append(url)
     if unroutable:
         url = storage.join(landing_url, SOURCE_NAME, UNROUTABLE_FOLDER, "rows.csv")
-        storage.write_bytes(url, to_csv_bytes([r + [""] * (len(HEADER) - len(r)) for r in unroutable]))
+        storage.write_bytes(url, to_csv_bytes([r + [""] * (len(header) - len(r)) for r in unroutable], header))
         written.append(url)
     return written
 

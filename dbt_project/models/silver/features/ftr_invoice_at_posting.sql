@@ -30,6 +30,7 @@ invoices as (  -- the window's new invoices, in their first delivered state
         due_date,
         payment_terms,
         amount_reporting,
+        {{ ar_extra_names() | join(',\n        ') }},
         valid_from as known_on,
         -- open past its due date on its own first day: its own overdue row (below) is taken out
         case when is_open and due_date < valid_from then 1 else 0 end as own_overdue
@@ -491,7 +492,13 @@ select
     end as amount_vs_usual,
     o.invoices as overdue_invoices_at_posting,
     round(o.amount, 2) as overdue_amount_at_posting,
-    (o.invoices * o.day_number - o.due_days) * 1.0 / nullif(o.invoices, 0) as overdue_mean_days_past_due
+    (o.invoices * o.day_number - o.due_days) * 1.0 / nullif(o.invoices, 0) as overdue_mean_days_past_due,
+    -- the ledger's extras as delivered with the invoice (null where it does not say); the flags as
+    -- numbers, as the models read them
+    cast(i.is_disputed as double) as is_disputed,
+    cast(i.is_paperless as double) as is_paperless,
+    i.channel,
+    i.sales_rep
 from invoices as i
 left join record as r on i.doc_id = r.doc_id
 left join overdue_at_posting as o on i.doc_id = o.doc_id

@@ -24,7 +24,10 @@ open_days as not materialized (  -- read twice: a window's filter must reach bot
         doc_id,
         amount_reporting as open_amount,
         days_past_due,
-        invoice_age_days
+        invoice_age_days,
+        -- the ledger's flags that day (a dispute raised after posting counts from its delivery)
+        cast(is_disputed as double) as is_disputed,
+        cast(is_paperless as double) as is_paperless
     from {{ ref('ftr_invoice_risk') }}
     where status = 'open' and days_past_due <= 30
 ),

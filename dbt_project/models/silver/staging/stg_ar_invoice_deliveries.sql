@@ -4,6 +4,13 @@
 {{ config(materialized='ephemeral') }}
 
 with delivered as (
+    -- the extras typed first: days delivered without them (or a lake written before they existed)
+    -- read as null
+    select
+        {% for extra in ar_extras() %}cast(null as {{ extra.type }}) as {{ extra.bronze }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    where false
+    union all by name
     select *
     from {{ source('bronze', 'kaggle_invoices_raw') }}
     where {{ in_partition_window('partition_date') }}
@@ -32,6 +39,10 @@ cleaned as (
         cust_payment_terms as payment_terms,
         document_type,
         business_year,
+        disputed as is_disputed,
+        paperless as is_paperless,
+        nullif(trim(channel), '') as channel,
+        nullif(trim(sales_rep), '') as sales_rep,
         partition_date as delivered_on,
         _source_file,
         _source_line
@@ -51,6 +62,6 @@ qualify row_number() over (
     partition by
         delivered_on, doc_id, invoice_id, business_code, customer_number, customer_name,
         invoice_date, document_date, baseline_date, due_date, payment_date, is_open, currency,
-        amount, payment_terms, document_type, business_year
+        amount, payment_terms, document_type, business_year, {{ ar_extra_names() | join(', ') }}
     order by _source_file, _source_line
 ) = 1

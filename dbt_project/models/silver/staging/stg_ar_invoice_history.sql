@@ -13,23 +13,28 @@
 ) }}
 
 {#- A table built before withdrawals were recorded has no is_retracted column: nothing withdrawn. -#}
+{#- One built before the ledger extras (is_disputed, ...) has none: its states had none. -#}
 {% set marks_withdrawals = true %}
+{% set absent_extras = [] %}
 {% if execute and is_incremental() %}
-    {% set marks_withdrawals = 'is_retracted' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+    {% set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
+    {% set marks_withdrawals = 'is_retracted' in held_columns %}
+    {% for extra in ar_extras() if extra.name not in held_columns %}{% do absent_extras.append(extra) %}{% endfor %}
 {% endif %}
 
-{% set state_columns = [
+{% set contract_columns = [
     'invoice_id', 'business_code', 'customer_number', 'customer_name', 'invoice_date', 'document_date',
     'baseline_date', 'due_date', 'payment_date', 'is_open', 'currency', 'amount', 'payment_terms',
     'document_type', 'business_year'
 ] %}
+{% set state_columns = contract_columns + ar_extra_names() %}
 
 with deliveries as (
     select
         doc_id,
         {{ state_columns | join(', ') }},
         delivered_on as valid_from,
-        {{ surrogate_key(state_columns) }} as state_hash,
+        {{ invoice_state_hash(contract_columns) }} as state_hash,
         _source_file,
         _source_line
     from {{ ref('stg_ar_invoice_deliveries') }}
@@ -40,6 +45,7 @@ held as (  -- what this table holds of the invoices the window delivers, or deli
     select
         *
         {% if not marks_withdrawals %}, false as is_retracted, cast(null as varchar) as retraction_reason{% endif %}
+        {% for extra in absent_extras %}, cast(null as {{ extra.type }}) as {{ extra.name }}{% endfor %}
     from {{ this }}
     where doc_id in (
         select doc_id from deliveries

@@ -26,6 +26,7 @@ select
     payment_terms,
     document_type,
     business_year,
+    {{ ar_extra_names() | join(',\n    ') }},
     state_version,
     valid_from as state_valid_from,
     _source_file,

@@ -24,6 +24,7 @@ orders as (
         min(order_date) as order_date,
         min(due_date) as due_date,
         min(customer_code) as customer_code,
+        min(channel_code) as channel,
         sum(revenue_vnd) as amount,
         min(delivered_on) as delivered_on,
         min(_source_file) as _source_file,
@@ -108,6 +109,7 @@ select
     'NET' || {{ dbt.datediff('order_date', 'due_date', 'day') }} as payment_terms,
     'RV' as document_type,
     cast(extract(year from order_date) as bigint) as business_year,
+    channel,  -- the one extra the sales ledger knows, the order's channel code (the others stay null)
     delivered_on,
     _source_file,
     cast(_source_line as bigint) as _source_line
