@@ -68,3 +68,17 @@
     partition by {{ scores }}.score_date
     order by {{ scores }}.probability_over_30_late * {{ scores }}.open_amount desc, {{ scores }}.doc_id
 {%- endmacro %}
+
+{#- Each customer's ledger: the company code of its first invoice (ties: the first code), so a
+    customer invoiced by two ledgers is segmented among one ledger's customers, the same on
+    every day. -#}
+{% macro customer_ledgers() -%}
+    (
+        select
+            customer_number,
+            arg_min(business_code, strftime(valid_from, '%Y%m%d') || business_code) as business_code
+        from {{ live_invoice_history() }}
+        where state_version = 1
+        group by customer_number
+    )
+{%- endmacro %}

@@ -1,10 +1,13 @@
-{#- AR customers, SCD Type 2 on payment behaviour and value segment. A customer's standing
+{#- AR customers, SCD Type 2 on payment behaviour and value segment. The segment follows the
+    customer's ledger: invoiced to date against the ledger's customers in the month
+    (ftr_ledger_value_thresholds), else fixed reporting-currency thresholds. A customer's standing
     is recomputed at the end of every day something happens to it (an invoice posted or
     cleared), from everything delivered up to that day; a new version starts when the
     behaviour or the segment changes. Customers touched by the window are written whole
     (all their versions), so re-runs give the same versions. -#}
 -- depends_on: {{ ref('stg_ar_invoice_deliveries') }}
 -- depends_on: {{ ref('ftr_ar_customer_payment') }}
+-- depends_on: {{ ref('ftr_ledger_value_thresholds') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -124,9 +127,31 @@ running as (
     )
 ),
 
+ledgers as (
+    select
+        customer_number,
+        business_code as segment_ledger
+    from {{ customer_ledgers() }}
+    where customer_number in (select customer_number from history)
+),
+{% if continue_versions %}
+
+version_before as (  -- each touched customer's segment in force before the window
+    select
+        customer_number,
+        value_segment
+    from {{ this }}
+    where customer_number in (select customer_number from history) and valid_from < {{ window_start() }}
+    qualify row_number() over (
+        partition by customer_number
+        order by valid_from desc
+    ) = 1
+),
+{% endif %}
+
 standing as (
     select
-        *,
+        r.*,
         case when invoices_paid_to_date > 0 then days_late_to_date * 1.0 / invoices_paid_to_date end as avg_days_late,
         case
             when invoices_paid_to_date = 0 then 'no_payment_history'
@@ -135,12 +160,32 @@ standing as (
             when days_late_to_date * 1.0 / invoices_paid_to_date <= 30 then 'late'
             else 'very_late'
         end as payment_behavior,
+        {% if continue_versions %}
+        -- the record before the window stands for the version in force then: its segment is that
+        -- version's, as judged in its own month (the month of the window's eve may judge anew)
+        case when r.event_day < {{ window_start() }} then b.value_segment else
+        {% endif %}
         case
-            when invoiced_to_date < 100000 then 'small'
-            when invoiced_to_date < 1000000 then 'mid'
+            when t.segment_month is null then
+                case
+                    when invoiced_to_date < {{ var('value_segment_mid_from') }} then 'small'
+                    when invoiced_to_date < {{ var('value_segment_key_from') }} then 'mid'
+                    else 'key'
+                end
+            when invoiced_to_date < t.mid_from then 'small'
+            when invoiced_to_date < t.key_from then 'mid'
             else 'key'
-        end as value_segment
-    from running
+        end
+        {% if continue_versions %}end{% endif %} as value_segment
+    from running as r
+    left join ledgers as l on r.customer_number = l.customer_number
+    left join {{ ref('ftr_ledger_value_thresholds') }} as t
+        on
+            l.segment_ledger = t.business_code
+            and cast(date_trunc('month', r.event_day) as date) = t.segment_month
+    {% if continue_versions %}
+    left join version_before as b on r.customer_number = b.customer_number
+    {% endif %}
 ),
 
 changes as (
