@@ -123,6 +123,7 @@ def _independent(truth: list[dict], fx_path: str) -> pd.DataFrame:
             "due": pd.to_datetime(invoices.due),
             "amount_usd": (invoices.amount * pd.Series(rate)).round(2),
             "cleared_on": pd.to_datetime(invoices.paid),
+            "customer": invoices.customer,
         }
     )
 
@@ -186,7 +187,7 @@ def test_the_ledgers_extras_reach_the_facts_and_the_model_features(ledger):
     """Disputed, paperless and the sales rep, mapped from the export, are in the invoice facts,
     the daily snapshot and the features the payment and collection models read, as the export has
     them; an empty Papierlos is "no" (the mapping's default), an empty Betreuer stays unknown."""
-    platform, _, _, folder = ledger
+    platform, *_ = ledger
     _, truth = _export()
     path = platform.settings.warehouse_path
     expected = (
@@ -217,6 +218,34 @@ def test_the_ledgers_extras_reach_the_facts_and_the_model_features(ledger):
         [LAST],
     ).iloc[0]
     assert open_on_last["n"] > 0 and open_on_last["known"] == open_on_last["n"]
+
+
+def test_customer_value_segments_follow_the_ledgers_own_customers(ledger):
+    """A small business's customers are not all "small": the thresholds of a month are the median
+    and 90th percentile of what the ledger's customers had been invoiced before it (USD, computed
+    here from the export), and each customer's current segment is its total against the
+    thresholds of the month of its last event (a posting, or a payment delivered)."""
+    platform, _, truth, _ = ledger
+    path = platform.settings.warehouse_path
+    thresholds = warehouse.query(path, "select * from silver.ftr_ledger_value_thresholds order by segment_month")
+    months = [date(2012, 12, 1), date(2013, 1, 1), date(2013, 2, 1)]
+    assert [d.date() for d in pd.to_datetime(thresholds["segment_month"])] == months  # none before any delivery
+    for month, row in zip(months, thresholds.itertuples(), strict=True):
+        billed = truth[truth["posted"] < pd.Timestamp(month)].groupby("customer")["amount_usd"].sum()
+        assert row.customers_used == len(billed) and row.business_code == "ACME"
+        assert row.mid_from == pytest.approx(billed.quantile(0.5), abs=0.01)
+        assert row.key_from == pytest.approx(billed.quantile(0.9), abs=0.01)
+
+    delivered_paid = truth["cleared_on"].where(truth["cleared_on"] >= truth["posted"], truth["posted"])
+    last_event = pd.concat([truth["posted"], delivered_paid]).groupby(pd.concat([truth["customer"]] * 2)).max()
+    cut = thresholds.assign(month=pd.to_datetime(thresholds["segment_month"])).set_index("month")
+    expected = {}
+    for customer, total in truth.groupby("customer")["amount_usd"].sum().items():
+        row = cut.loc[last_event[customer].to_period("M").to_timestamp()]
+        expected[customer] = "small" if total < row.mid_from else "mid" if total < row.key_from else "key"
+    current = warehouse.query(path, "select customer_number, value_segment from gold.dim_ar_customer where is_current")
+    assert dict(zip(current["customer_number"], current["value_segment"], strict=True)) == expected
+    assert set(expected.values()) == {"small", "mid", "key"}
 
 
 def test_a_header_that_does_not_match_says_what_is_missing_extra_and_renamed(tmp_path):

@@ -4,6 +4,7 @@ the consolidated ones and the credit-limit utilisation are compared with an inde
 computation from the generator's own truth (its order lines, payments and account versions)."""
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,8 @@ from tests.dashboard_browser import browse_dashboard
 from tests.reference_ar import ar_on, load_invoices
 
 pytestmark = pytest.mark.slow
+
+DBT_SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
 
 FIRST, LAST = date(2020, 1, 1), date(2020, 4, 30)
 DAYS = [date(2020, 1, 1), date(2020, 1, 20), date(2020, 2, 29), date(2020, 4, 2), LAST]
@@ -39,7 +42,7 @@ def _sales_invoices(world) -> pd.DataFrame:
     lines = world.order_lines
     orders = lines.groupby("order_id").agg(
         posted=("order_date", "min"), due=("due_date", "min"), customer=("customer_code", "min"),
-        amount=("revenue_vnd", "sum"),
+        amount=("revenue_vnd", "sum"), channel=("channel", "min"),
     )  # fmt: skip
     account = _accounts_on(world.customers, orders["posted"], orders["customer"])
     orders = orders[account["credit_limit_vnd"].to_numpy() > 0]
@@ -170,6 +173,20 @@ def test_the_sales_ledger_is_scored_and_on_the_worklist_like_any_other(ledgers):
         [LAST],
     )
     assert LEDGER in set(worklist["business_code"])  # the long-overdue sales invoices are listed (> 90 days)
+
+
+def test_the_sales_invoices_carry_their_orders_channel(ledgers):
+    """The one ledger extra the SME's sales know: each invoice's channel is its order's, by the
+    channel map's code."""
+    platform, _, sales = ledgers
+    codes = pd.read_csv(DBT_SEEDS / "channel_map.csv").set_index("raw_channel")["channel_code"]
+    expected = sales["channel"].str.strip().str.lower().map(codes).value_counts().sort_index()
+    got = warehouse.query(
+        platform.settings.warehouse_path,
+        "select channel, count(*) as n from gold.fact_ar_invoices where business_code = ? group by all order by 1",
+        [LEDGER],
+    ).set_index("channel")["n"]
+    assert got.to_dict() == expected.to_dict() and len(got) > 1
 
 
 def test_invoice_sizes_follow_each_ledgers_own_amounts_known_before_the_month(ledgers):

@@ -10,6 +10,13 @@
     ]) }}
 {%- endmacro %}
 
+{#- The extras as typed nulls in their bronze names: the columns of a delivery without them. -#}
+{% macro ar_extras_as_null() -%}
+    {%- for extra in ar_extras() -%}
+        cast(null as {{ extra.type }}) as {{ extra.bronze }}{{ ', ' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
 {#- The silver names of the extras. -#}
 {% macro ar_extra_names() -%}
     {{ return(ar_extras() | map(attribute='name') | list) }}

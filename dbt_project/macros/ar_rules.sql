@@ -82,3 +82,19 @@
         group by customer_number
     )
 {%- endmacro %}
+
+{#- A customer's value segment by what it was invoiced to date: against its ledger's thresholds
+    of the month (`thresholds`, a row of ftr_ledger_value_thresholds), else the fixed ones. -#}
+{% macro value_segment(invoiced, thresholds) -%}
+    case
+        when {{ thresholds }}.segment_month is null then
+            case
+                when {{ invoiced }} < {{ var('value_segment_mid_from') }} then 'small'
+                when {{ invoiced }} < {{ var('value_segment_key_from') }} then 'mid'
+                else 'key'
+            end
+        when {{ invoiced }} < {{ thresholds }}.mid_from then 'small'
+        when {{ invoiced }} < {{ thresholds }}.key_from then 'mid'
+        else 'key'
+    end
+{%- endmacro %}

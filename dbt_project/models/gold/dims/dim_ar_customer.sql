@@ -160,23 +160,11 @@ standing as (
             when days_late_to_date * 1.0 / invoices_paid_to_date <= 30 then 'late'
             else 'very_late'
         end as payment_behavior,
-        {% if continue_versions %}
         -- the record before the window stands for the version in force then: its segment is that
         -- version's, as judged in its own month (the month of the window's eve may judge anew)
-        case when r.event_day < {{ window_start() }} then b.value_segment else
-        {% endif %}
-        case
-            when t.segment_month is null then
-                case
-                    when invoiced_to_date < {{ var('value_segment_mid_from') }} then 'small'
-                    when invoiced_to_date < {{ var('value_segment_key_from') }} then 'mid'
-                    else 'key'
-                end
-            when invoiced_to_date < t.mid_from then 'small'
-            when invoiced_to_date < t.key_from then 'mid'
-            else 'key'
-        end
-        {% if continue_versions %}end{% endif %} as value_segment
+        coalesce(
+            {{ 'b.value_segment' if continue_versions else 'null' }}, {{ value_segment('invoiced_to_date', 't') }}
+        ) as value_segment
     from running as r
     left join ledgers as l on r.customer_number = l.customer_number
     left join {{ ref('ftr_ledger_value_thresholds') }} as t
@@ -184,7 +172,7 @@ standing as (
             l.segment_ledger = t.business_code
             and cast(date_trunc('month', r.event_day) as date) = t.segment_month
     {% if continue_versions %}
-    left join version_before as b on r.customer_number = b.customer_number
+    left join version_before as b on r.customer_number = b.customer_number and r.event_day < {{ window_start() }}
     {% endif %}
 ),
 

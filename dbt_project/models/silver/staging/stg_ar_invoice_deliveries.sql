@@ -6,9 +6,7 @@
 with delivered as (
     -- the extras typed first: days delivered without them (or a lake written before they existed)
     -- read as null
-    select
-        {% for extra in ar_extras() %}cast(null as {{ extra.type }}) as {{ extra.bronze }}{% if not loop.last %},{% endif %}
-        {% endfor %}
+    select {{ ar_extras_as_null() }}
     where false
     union all by name
     select *
