@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
+from smepulse_lib.ledger_thresholds import load_ledger_thresholds
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
@@ -111,6 +113,9 @@ class Settings:
     # ledger beside the delivered AR files. Off unless set: an AR export of the same business
     # may already hold these invoices, and counting them twice is worse than not at all.
     sales_as_receivables: bool = False
+    # A business's own thresholds per ledger (invoice sizes, customer value), as the JSON dbt reads
+    # (smepulse_lib/ledger_thresholds.py; SMEPULSE_LEDGER_THRESHOLDS_FILE): read and checked at start
+    ledger_thresholds: str = "{}"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -142,6 +147,9 @@ class Settings:
             sales_db_timezone=env.get("SMEPULSE_SALES_DB_TIMEZONE", "Asia/Ho_Chi_Minh"),
             sales_db_overlap_minutes=int(env.get("SMEPULSE_SALES_DB_OVERLAP_MINUTES", "60")),
             sales_as_receivables=_flag(env, "SMEPULSE_SALES_AS_RECEIVABLES"),
+            ledger_thresholds=load_ledger_thresholds(env["SMEPULSE_LEDGER_THRESHOLDS_FILE"])
+            if env.get("SMEPULSE_LEDGER_THRESHOLDS_FILE")
+            else "{}",
         )
 
     @property
@@ -159,6 +167,7 @@ class Settings:
             "SMEPULSE_LAKE_URL": self.lake_url,
             "SMEPULSE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "SMEPULSE_SALES_AS_RECEIVABLES": "true" if self.sales_as_receivables else "false",
+            "SMEPULSE_LEDGER_THRESHOLDS": self.ledger_thresholds,
             **self.reference_env(),
         }
 

@@ -7,6 +7,7 @@ pandas computation straight from the export."""
 import csv
 import io
 import random
+import shutil
 from datetime import date, timedelta
 
 import pandas as pd
@@ -246,6 +247,50 @@ def test_customer_value_segments_follow_the_ledgers_own_customers(ledger):
     current = warehouse.query(path, "select customer_number, value_segment from gold.dim_ar_customer where is_current")
     assert dict(zip(current["customer_number"], current["value_segment"], strict=True)) == expected
     assert set(expected.values()) == {"small", "mid", "key"}
+
+
+def test_a_business_sets_its_own_thresholds_for_a_ledger(ledger, tmp_path):
+    """SMEPULSE_LEDGER_THRESHOLDS_FILE: the business's own size and value thresholds for ACME win
+    over the derived ones, from the next run on (a copy of the warehouse, re-run for its last day)."""
+    _, _, truth, folder = ledger
+    shutil.copytree(folder / "data", tmp_path / "data")
+    thresholds = tmp_path / "thresholds.yaml"
+    thresholds.write_text("ACME:\n  small_below: 1000\n  medium_below: 20000\n  mid_from: 1\n  key_from: 2.5\n")
+    settings = make_settings(
+        tmp_path,
+        SMEPULSE_PARTITIONS_START=f"{FIRST}",
+        SMEPULSE_FX_RATES_FILE=str(folder / "my_fx_rates.csv"),
+        SMEPULSE_LEDGER_THRESHOLDS_FILE=str(thresholds),
+    )
+    platform = Platform(settings)
+    assert run_days(platform.defs, platform.instance, LAST, LAST).success
+    path = settings.warehouse_path
+    risk = warehouse.query(
+        path, "select amount, invoice_size_bracket from silver.ftr_invoice_risk where as_of_date = ?", [LAST]
+    )
+    expected = pd.cut(risk["amount"], [-1, 999.999999, 19999.999999, float("inf")], labels=["small", "medium", "large"])
+    assert risk["invoice_size_bracket"].tolist() == expected.astype(str).tolist() and len(risk) > 50
+    touched = set(
+        truth.loc[(truth["posted"] == pd.Timestamp(LAST)) | (truth["cleared_on"] == pd.Timestamp(LAST)), "customer"]
+    )
+    current = warehouse.query(path, "select customer_number, value_segment from gold.dim_ar_customer where is_current")
+    assert touched and set(current.loc[current["customer_number"].isin(touched), "value_segment"]) == {"key"}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("ACME:\n  small_below: 10\n", "small_below and medium_below go together"),
+        ("ACME:\n  small_below: 10\n  medium_below: 5\n", "0 < small_below <= medium_below"),
+        ("ACME:\n  mid_from: x\n  key_from: 5\n", "must be numbers"),
+        ("ACME:\n  smal_below: 10\n", "give one or both pairs"),
+        ("- ACME\n", "expected a mapping of company code"),
+    ],
+)
+def test_a_thresholds_file_with_a_mistake_names_it(tmp_path, text, problem):
+    (tmp_path / "t.yaml").write_text(text)
+    with pytest.raises(ValueError, match=problem):
+        make_settings(tmp_path, SMEPULSE_LEDGER_THRESHOLDS_FILE=str(tmp_path / "t.yaml"))
 
 
 def test_a_header_that_does_not_match_says_what_is_missing_extra_and_renamed(tmp_path):

@@ -1,20 +1,42 @@
 {#- Business rules of AR used by more than one model: one definition each. -#}
 
-{#- An invoice's size within its ledger: against the ledger's own thresholds for its posting
-    month (ftr_ledger_size_thresholds, joined as `thresholds`), in the ledger's currency; a ledger
-    with too short a history is bracketed by the fixed reporting-currency thresholds. -#}
-{% macro invoice_size_bracket(amount, amount_reporting, thresholds='thresholds') -%}
+{#- An invoice's size within its ledger: against the business's own thresholds for the ledger
+    (ledger_threshold), else the ledger's own for its posting month (ftr_ledger_size_thresholds,
+    joined as `thresholds`), in the ledger's currency; a ledger with neither is bracketed by the
+    fixed reporting-currency thresholds. -#}
+{% macro invoice_size_bracket(amount, amount_reporting, business_code, thresholds='thresholds') -%}
+    {%- set small = ledger_threshold(business_code, 'small_below', thresholds ~ '.small_below') -%}
+    {%- set medium = ledger_threshold(business_code, 'medium_below', thresholds ~ '.medium_below') -%}
     case
-        when {{ thresholds }}.small_below is null then
+        when {{ small }} is null then
             case
                 when {{ amount_reporting }} < {{ var('invoice_size_small_below') }} then 'small'
                 when {{ amount_reporting }} < {{ var('invoice_size_medium_below') }} then 'medium'
                 else 'large'
             end
-        when {{ amount }} < {{ thresholds }}.small_below then 'small'
-        when {{ amount }} < {{ thresholds }}.medium_below then 'medium'
+        when {{ amount }} < {{ small }} then 'small'
+        when {{ amount }} < {{ medium }} then 'medium'
         else 'large'
     end
+{%- endmacro %}
+
+{#- A threshold the business set for the ledger `business_code` (var ledger_thresholds, from
+    SMEPULSE_LEDGER_THRESHOLDS_FILE), else `derived`. -#}
+{% macro ledger_threshold(business_code, name, derived) -%}
+    {%- set given = var('ledger_thresholds') -%}
+    {%- set given = fromjson(given) if given is string else given -%}
+    {%- set set_by_business = [] -%}
+    {%- for code, values in given.items() if name in values -%}
+        {%- do set_by_business.append((code | replace("'", "''"), values[name])) -%}
+    {%- endfor -%}
+    {%- if set_by_business -%}
+        case {{ business_code }}
+            {%- for code, value in set_by_business %} when '{{ code }}' then {{ value }}{% endfor %}
+            else {{ derived }}
+        end
+    {%- else -%}
+        {{ derived }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The join that brings an invoice's ledger thresholds (see invoice_size_bracket). -#}
@@ -83,18 +105,21 @@
     )
 {%- endmacro %}
 
-{#- A customer's value segment by what it was invoiced to date: against its ledger's thresholds
-    of the month (`thresholds`, a row of ftr_ledger_value_thresholds), else the fixed ones. -#}
-{% macro value_segment(invoiced, thresholds) -%}
+{#- A customer's value segment by what it was invoiced to date: against the business's own
+    thresholds for its ledger `business_code` (ledger_threshold), else the ledger's of the month
+    (`thresholds`, a row of ftr_ledger_value_thresholds), else the fixed ones. -#}
+{% macro value_segment(invoiced, business_code, thresholds) -%}
+    {%- set mid = ledger_threshold(business_code, 'mid_from', thresholds ~ '.mid_from') -%}
+    {%- set key = ledger_threshold(business_code, 'key_from', thresholds ~ '.key_from') -%}
     case
-        when {{ thresholds }}.segment_month is null then
+        when {{ mid }} is null then
             case
                 when {{ invoiced }} < {{ var('value_segment_mid_from') }} then 'small'
                 when {{ invoiced }} < {{ var('value_segment_key_from') }} then 'mid'
                 else 'key'
             end
-        when {{ invoiced }} < {{ thresholds }}.mid_from then 'small'
-        when {{ invoiced }} < {{ thresholds }}.key_from then 'mid'
+        when {{ invoiced }} < {{ mid }} then 'small'
+        when {{ invoiced }} < {{ key }} then 'mid'
         else 'key'
     end
 {%- endmacro %}

@@ -163,7 +163,7 @@ standing as (
         -- the record before the window stands for the version in force then: its segment is that
         -- version's, as judged in its own month (the month of the window's eve may judge anew)
         coalesce(
-            {{ 'b.value_segment' if continue_versions else 'null' }}, {{ value_segment('invoiced_to_date', 't') }}
+            {{ 'b.value_segment' if continue_versions else 'null' }}, {{ value_segment('invoiced_to_date', 'l.segment_ledger', 't') }}
         ) as value_segment
     from running as r
     left join ledgers as l on r.customer_number = l.customer_number

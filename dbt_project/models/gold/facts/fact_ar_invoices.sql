@@ -41,7 +41,7 @@ select
     case
         when not i.is_open then {{ dbt.datediff('i.due_date', 'i.payment_date', 'day') }} end
         as days_late,
-    {{ invoice_size_bracket('i.amount', 'i.amount_reporting') }} as invoice_size_bracket,
+    {{ invoice_size_bracket('i.amount', 'i.amount_reporting', 'i.business_code') }} as invoice_size_bracket,
     {% for extra in ar_extra_names() %}i.{{ extra }},
     {% endfor -%}
     i.state_valid_from as last_changed_on

@@ -83,7 +83,7 @@ select
     days_past_due > 30 as is_overdue_30,
     days_past_due > 60 as is_overdue_60,
     is_open and days_past_due > 90 as is_high_risk,
-    {{ invoice_size_bracket('amount', 'amount_reporting') }} as invoice_size_bracket,
+    {{ invoice_size_bracket('amount', 'amount_reporting', 'm.business_code') }} as invoice_size_bracket,
     {{ ar_extra_names() | join(',\n    ') }}
 from measured as m
 {{ join_size_thresholds('m') }}
