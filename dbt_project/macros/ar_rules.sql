@@ -5,18 +5,28 @@
     joined as `thresholds`), in the ledger's currency; a ledger with neither is bracketed by the
     fixed reporting-currency thresholds. -#}
 {% macro invoice_size_bracket(amount, amount_reporting, business_code, thresholds='thresholds') -%}
-    {%- set small = ledger_threshold(business_code, 'small_below', thresholds ~ '.small_below') -%}
-    {%- set medium = ledger_threshold(business_code, 'medium_below', thresholds ~ '.medium_below') -%}
+    {{ ledger_bracket(
+        amount, business_code, thresholds, ['small_below', 'medium_below'], ['small', 'medium', 'large'],
+        amount_reporting, [var('invoice_size_small_below'), var('invoice_size_medium_below')]
+    ) }}
+{%- endmacro %}
+
+{#- Of three brackets (`labels`), the one `value` falls in: below the ledger's first threshold
+    (`names[0]`: the business's own, ledger_threshold, else the column of `thresholds`), below its
+    second, or from it up; where the ledger has neither, `fixed_value` against `fixed`. -#}
+{% macro ledger_bracket(value, business_code, thresholds, names, labels, fixed_value, fixed) -%}
+    {%- set low = ledger_threshold(business_code, names[0], thresholds ~ '.' ~ names[0]) -%}
+    {%- set high = ledger_threshold(business_code, names[1], thresholds ~ '.' ~ names[1]) -%}
     case
-        when {{ small }} is null then
+        when {{ low }} is null then
             case
-                when {{ amount_reporting }} < {{ var('invoice_size_small_below') }} then 'small'
-                when {{ amount_reporting }} < {{ var('invoice_size_medium_below') }} then 'medium'
-                else 'large'
+                when {{ fixed_value }} < {{ fixed[0] }} then '{{ labels[0] }}'
+                when {{ fixed_value }} < {{ fixed[1] }} then '{{ labels[1] }}'
+                else '{{ labels[2] }}'
             end
-        when {{ amount }} < {{ small }} then 'small'
-        when {{ amount }} < {{ medium }} then 'medium'
-        else 'large'
+        when {{ value }} < {{ low }} then '{{ labels[0] }}'
+        when {{ value }} < {{ high }} then '{{ labels[1] }}'
+        else '{{ labels[2] }}'
     end
 {%- endmacro %}
 
@@ -109,17 +119,8 @@
     thresholds for its ledger `business_code` (ledger_threshold), else the ledger's of the month
     (`thresholds`, a row of ftr_ledger_value_thresholds), else the fixed ones. -#}
 {% macro value_segment(invoiced, business_code, thresholds) -%}
-    {%- set mid = ledger_threshold(business_code, 'mid_from', thresholds ~ '.mid_from') -%}
-    {%- set key = ledger_threshold(business_code, 'key_from', thresholds ~ '.key_from') -%}
-    case
-        when {{ mid }} is null then
-            case
-                when {{ invoiced }} < {{ var('value_segment_mid_from') }} then 'small'
-                when {{ invoiced }} < {{ var('value_segment_key_from') }} then 'mid'
-                else 'key'
-            end
-        when {{ invoiced }} < {{ mid }} then 'small'
-        when {{ invoiced }} < {{ key }} then 'mid'
-        else 'key'
-    end
+    {{ ledger_bracket(
+        invoiced, business_code, thresholds, ['mid_from', 'key_from'], ['small', 'mid', 'key'],
+        invoiced, [var('value_segment_mid_from'), var('value_segment_key_from')]
+    ) }}
 {%- endmacro %}

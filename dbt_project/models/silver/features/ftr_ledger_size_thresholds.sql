@@ -13,16 +13,8 @@
     pre_hook="{{ delete_from_built_model('posting_month >= ' ~ first_window_month()) }}"
 ) }}
 
-with months as (
-    -- posting months of the invoices delivered so far: those without thresholds, and from the
-    -- window's first month on (a re-delivery of a window day may change what later months read)
-    select distinct cast(date_trunc('month', invoice_date) as date) as posting_month
-    from {{ ref('stg_ar_invoices') }}
-    where invoice_date <= {{ window_end() }}
-    {% if is_incremental() %}
-        except
-        select posting_month from {{ this }} where posting_month < {{ first_window_month() }}
-    {% endif %}
+with months as (  -- posting months of the invoices delivered so far
+    {{ months_to_compute('posting_month', 'invoice_date', ref('stg_ar_invoices')) }}
 ),
 
 first_amounts as (  -- each invoice's first state in force, delivered in the year those months read

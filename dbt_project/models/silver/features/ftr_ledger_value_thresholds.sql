@@ -13,16 +13,8 @@
     pre_hook="{{ delete_from_built_model('segment_month >= ' ~ first_window_month()) }}"
 ) }}
 
-with months as (
-    -- months of the deliveries so far: those without thresholds, and from the window's first month
-    -- on (a re-delivery of a window day may change what later months read)
-    select distinct cast(date_trunc('month', valid_from) as date) as segment_month
-    from {{ ref('stg_ar_invoice_history') }}
-    where valid_from <= {{ window_end() }}
-    {% if is_incremental() %}
-        except
-        select segment_month from {{ this }} where segment_month < {{ first_window_month() }}
-    {% endif %}
+with months as (  -- months of the deliveries so far
+    {{ months_to_compute('segment_month', 'valid_from', ref('stg_ar_invoice_history')) }}
 ),
 
 monthly as (  -- what each customer was invoiced per month of delivery, before the last month read
