@@ -261,10 +261,10 @@ def _present_columns(source_file: str, header: list[str], spec: SourceSpec) -> l
 
 
 def _with_absent_columns(table: pa.Table, spec: SourceSpec) -> pa.Table:
-    """The file's string columns, with each optional column its header left out as empty values,
-    in the source's column order."""
-    empty = pa.array([""] * table.num_rows, type=pa.string())
-    return pa.table({name: table.column(name) if name in table.column_names else empty for name in spec.header})
+    """The file's string columns, with each optional column its header left out as nulls (no
+    value, as an empty field), in the source's column order."""
+    absent = pa.nulls(table.num_rows, type=pa.string())
+    return pa.table({name: table.column(name) if name in table.column_names else absent for name in spec.header})
 
 
 def _quarantine_row(line: int, rule: str, reason: str, fields: list) -> tuple:
@@ -350,6 +350,9 @@ def _type_columns(raw: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd
 
     for column in spec.columns:
         values = raw[column.source]
+        if column.optional and values.isna().all():  # no file of the batch carries it: nothing to type
+            typed[column.name] = pd.Series(None, index=raw.index, dtype=object)
+            continue
         too_long = _too_long(values, spec.max_field_bytes)
         if too_long is not None:
             flag(too_long, "field_too_long:" + column.source, values.str.slice(0, 40))
