@@ -10,6 +10,7 @@ import random
 import shutil
 from datetime import date, timedelta
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -19,6 +20,7 @@ from smepulse_assets.ar_import.mapping import load_mapping
 from smepulse_assets.ingestion.header_report import ForeignFileError
 from smepulse_assets.kaggle_invoices.replay import read_snapshot
 from smepulse_assets.quality.rules import RulesError
+from smepulse_assets.reports.figures import Figures
 from smepulse_assets.tools import cli
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_lib import warehouse
@@ -381,3 +383,10 @@ def test_models_of_data_the_ledger_does_not_have_say_not_configured(ledger):
     for key in (("ml/churn_model", SERVING_CHECK), ("ml/cashflow_model", "sme_payments_mape_below_15_percent")):
         assert checks[key].passed, key
         assert checks[key].description.startswith("not configured: "), checks[key].description
+    # the worklist a credit controller reads says which invoices the customer disputes
+    with duckdb.connect(platform.settings.warehouse_path, read_only=True) as con:
+        worklist = Figures(con, LAST).worklist()
+        invoices = con.execute("select doc_id, is_disputed from gold.fact_ar_invoices").df()
+    assert len(worklist) > 0 and worklist["is_disputed"].notna().all()
+    flags = worklist.merge(invoices, on="doc_id", suffixes=("", "_invoice"))
+    assert len(flags) == len(worklist) and (flags["is_disputed"] == flags["is_disputed_invoice"]).all()

@@ -51,6 +51,7 @@ select
     s.interval_lower_date,
     s.interval_upper_date,
     s.prediction_confidence,
+    r.is_disputed,  -- a disputed invoice wants a different call (the ledger's extra, where it has one)
     p.model_version as priority_model_version,
     s.model_version as payment_model_version
 from listed as l
@@ -59,4 +60,6 @@ inner join {{ ref('score_ar_priority') }} as p
     on l.score_date = p.score_date and l.doc_id = p.doc_id and {{ in_partition_window('p.score_date') }}
 left join {{ ref('score_payment_pred') }} as s
     on l.score_date = s.score_date and l.doc_id = s.doc_id and {{ in_partition_window('s.score_date') }}
+left join {{ ref('ftr_invoice_risk') }} as r
+    on l.score_date = r.as_of_date and l.doc_id = r.doc_id and {{ in_partition_window('r.as_of_date') }}
 left join {{ ref('dim_ar_customer') }} as c on p.customer_number = c.customer_number and c.is_current
