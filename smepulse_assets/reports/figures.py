@@ -153,10 +153,9 @@ class Figures:
         """The day's worklist; with the disputed flag where the ledgers carry it (a column of blanks
         says nothing, so it is left out for ledgers without it)."""
         frame = self._df(
-            "select call_order, customer_number, customer_name, doc_id, open_amount, days_past_due, "
+            "select call_order, customer_number, customer_name, doc_id, open_amount, days_past_due, is_disputed, "
             "probability_over_30_late, predicted_payment_date, interval_lower_date, interval_upper_date, "
-            "prediction_confidence, is_disputed from gold.ar_collection_worklist where score_date = ? "
-            "order by call_order",
+            "prediction_confidence from gold.ar_collection_worklist where score_date = ? order by call_order",
             [self.day],
         )
         return frame.drop(columns="is_disputed") if frame["is_disputed"].isna().all() else frame
