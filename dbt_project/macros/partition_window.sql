@@ -74,13 +74,14 @@
 {%- endmacro %}
 
 {#- The months a monthly model (ftr_ledger_*_thresholds) computes this run: the months of
-    `date_column` in `relation` up to the window's end that it has no rows for, and from the
-    window's first month on (a re-delivery of a window day may change what later months read).
-    Its pre-hook deletes those: delete_from_built_model(month_column ~ ' >= ' ~ first_window_month()). -#}
+    `date_column` in `relation` it has no rows for, and every month from the window's first on,
+    through the newest: a re-delivery of a window day may change what later months read, and a
+    past day re-run must leave the later months' rows in place for the models that recompute
+    whole histories from them (dim_ar_customer). Its pre-hook deletes those:
+    delete_from_built_model(month_column ~ ' >= ' ~ first_window_month()). -#}
 {% macro months_to_compute(month_column, date_column, relation) -%}
     select distinct cast(date_trunc('month', {{ date_column }}) as date) as {{ month_column }}
     from {{ relation }}
-    where {{ date_column }} <= {{ window_end() }}
     {% if is_incremental() %}
         except
         select {{ month_column }} from {{ this }} where {{ month_column }} < {{ first_window_month() }}
