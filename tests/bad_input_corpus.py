@@ -514,7 +514,7 @@ def run_case(case: Case, clean_landing: Path, work: Path) -> Outcome:
     shutil.copytree(clean_landing, landing)
     list(write_window(spec, str(landing), str(lake), EARLIER, datetime.now(UTC)))
     before = _partition_hashes(spec, lake)
-    folder = Folder(landing / spec.name / f"{DAY}", list(spec.header), _template(spec, landing))
+    folder = Folder(landing / spec.name / f"{DAY}", list(spec.base_header), _template(spec, landing))
     clean_rows = _data_rows(folder.main_file)
     case.breaks(folder)
     try:

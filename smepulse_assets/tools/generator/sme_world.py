@@ -569,7 +569,7 @@ class _Simulation:
 
 @cache
 def source_header(source: str) -> tuple[str, ...]:
-    return shipped_source(source).header
+    return shipped_source(source).base_header  # what a sender writes: no optional columns
 
 
 def _delivered(entity: dict, source: str) -> dict:
