@@ -9,7 +9,11 @@ to the baseline, so on little data the model stays near it. The interval's widen
 (split conformal) and the confidence are measured out of sample: a probe fitted without
 the newest training rows is calibrated on them; the model served is then fitted on every
 training row, the newest labels included (early labels over-represent fast payers), and
-takes the probe's widening and confidence. The confidence is the share of invoices paid
+takes the probe's widening and confidence. Invoices still open and past due when a training's
+labels end are right-censored rows: paid later than they have been open, which is what a slow
+payer's history looks like before its first payment. Leaving them out taught the model from fast
+payers only; they enter with the conditional median days to pay given that bound (see
+``PaymentDateModel.fit``). The confidence is the share of invoices paid
 within ±3 days of the prediction among those with a similar interval width, a probability,
 not a score; the coverage reported on the holdout is measured on invoices neither saw.
 Two baselines any model must beat: "pays on the due date" and "the customer's historical
@@ -17,12 +21,13 @@ median delay".
 """
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
+from scipy.stats import norm
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from ml_assets import outputs
@@ -69,6 +74,8 @@ NUMERIC = [
 FEATURES = CATEGORICAL + NUMERIC
 INTERVAL = (0.1, 0.9)  # an 80 % interval
 WITHIN_DAYS = 3
+# The spread of a normal distribution from its 10th to 90th percentile, in standard deviations
+INTERVAL_SDS = float(norm.ppf(INTERVAL[1]) - norm.ppf(INTERVAL[0]))
 
 
 class PaymentDateModel(BaseEstimator, RegressorMixin):
@@ -77,8 +84,20 @@ class PaymentDateModel(BaseEstimator, RegressorMixin):
     def __init__(self, max_iter: int = 200, learning_rate: float = 0.05):
         self.max_iter, self.learning_rate = max_iter, learning_rate
 
-    def fit(self, X: pd.DataFrame, days_to_pay: pd.Series):
-        late = days_to_pay.to_numpy(float) - X["terms_days"].to_numpy(float)
+    def fit(self, X: pd.DataFrame, days_to_pay: pd.Series, unpaid: pd.DataFrame | None = None, rounds: int = 2):
+        """Fit on the paid invoices ``X``; with ``unpaid`` (rows of invoices still open after
+        ``open_days`` days, see ``open_past_due``), refit ``rounds`` times on both, each unpaid
+        invoice taken at its conditional median days to pay given that it was still open
+        (Buckley-James for censored regression, with the interval as the spread)."""
+        self._fit_boosters(X, days_to_pay.to_numpy(float))
+        if unpaid is not None and len(unpaid):
+            rows = pd.concat([X, unpaid], ignore_index=True)
+            for _ in range(rounds):
+                self._fit_boosters(rows, np.concatenate([days_to_pay.to_numpy(float), self.days_given_open(unpaid)]))
+        return self.fit_defaults()
+
+    def _fit_boosters(self, X: pd.DataFrame, days_to_pay: np.ndarray) -> None:
+        late = days_to_pay - X["terms_days"].to_numpy(float)
         self.overall_days_late_ = float(np.median(late))
         correction = late - self._anchor(X)
         self.models_ = {
@@ -87,7 +106,16 @@ class PaymentDateModel(BaseEstimator, RegressorMixin):
             )
             for q in (INTERVAL[0], 0.5, INTERVAL[1])
         }
-        return self.fit_defaults()
+
+    def days_given_open(self, unpaid: pd.DataFrame) -> np.ndarray:
+        """The median days to pay of invoices known to be unpaid after ``open_days``: the model's
+        distribution (normal, its median and the spread of its interval) cut below at the bound.
+        Always past the bound, and near the model's median where the bound says little."""
+        median = self._days(unpaid, 0.5)
+        spread = np.maximum((self._days(unpaid, INTERVAL[1]) - self._days(unpaid, INTERVAL[0])) / INTERVAL_SDS, 1.0)
+        bound = unpaid["open_days"].to_numpy(float)
+        tail = norm.sf(np.clip((bound - median) / spread, -30, 30))  # P(paid after the bound)
+        return np.maximum(median + spread * norm.isf(tail / 2), bound + 1)
 
     def _anchor(self, X: pd.DataFrame) -> np.ndarray:
         """The days late the boosters correct: the customer's median, else the training's overall
@@ -204,15 +232,44 @@ def calibration_split(train: pd.DataFrame, share: float) -> tuple[pd.DataFrame, 
     return ordered.iloc[:fit_rows], ordered.iloc[fit_rows:]
 
 
-def fit_calibrated(train: pd.DataFrame, config: "PaymentModelConfig") -> tuple[PaymentDateModel, dict[str, object]]:
-    """The model fitted on every training row, with the widening and confidence a probe fitted on
-    the older rows showed on the newest, and what that calibration saw (for the model's metadata)."""
+def open_past_due(invoices: pd.DataFrame, day: date) -> pd.DataFrame:
+    """The invoices of ``invoices`` (training rows, and rows of invoices not paid by the split day)
+    that were posted by ``day``, past due on it and not known paid by then, each with
+    ``open_days``, the days it had been open: a lower bound of its days to pay. Open invoices
+    not yet due say little beyond what the model predicts anyway; taken in too, they pulled it
+    toward its own guesses (MAE 6.35 against 6.04 on the 90-day demo world's holdout)."""
+    cut = pd.Timestamp(day)
+    posted = pd.to_datetime(invoices["known_on"]) <= cut
+    past_due = pd.to_datetime(invoices["due_date"]) < cut
+    known_paid = pd.to_datetime(invoices["label_known_on"]) <= cut  # NaT (never paid) is False
+    rows = invoices[(posted & past_due & ~known_paid).to_numpy()]
+    return rows.assign(open_days=(cut - pd.to_datetime(rows["invoice_date"])).dt.days.astype(float))
+
+
+def fit_calibrated(
+    train: pd.DataFrame, config: "PaymentModelConfig", unpaid: pd.DataFrame | None = None
+) -> tuple[PaymentDateModel, dict[str, object]]:
+    """The model fitted on every training row and the invoices ``unpaid`` by the split day (with
+    their ``open_days``; ``read_unpaid``), with the widening and confidence a probe fitted on the
+    older rows (and the invoices unpaid when those end) showed on the newest, and what that
+    calibration saw (for the model's metadata)."""
+    censored = unpaid is not None and config.unpaid_rounds > 0
     fit_rows, calibration_rows = calibration_split(train, config.calibration_share)
-    model = PaymentDateModel(config.max_iter, config.learning_rate).fit(train, train["days_to_pay"])
-    figures: dict[str, object] = {"probe_fit_rows": len(fit_rows), "calibration_rows": len(calibration_rows)}
+
+    def fitted(paid: pd.DataFrame, open_rows: pd.DataFrame | None) -> PaymentDateModel:
+        model = PaymentDateModel(config.max_iter, config.learning_rate)
+        return model.fit(paid, paid["days_to_pay"], open_rows if censored else None, config.unpaid_rounds)
+
+    model = fitted(train, unpaid)
+    figures: dict[str, object] = {
+        "probe_fit_rows": len(fit_rows),
+        "calibration_rows": len(calibration_rows),
+        "unpaid_rows": len(unpaid) if censored else 0,
+    }
     if len(calibration_rows) and len(fit_rows):  # else no widening: the holdout's coverage says what that costs
         labels = calibration_rows["days_to_pay"]
-        probe = PaymentDateModel(config.max_iter, config.learning_rate).fit(fit_rows, fit_rows["days_to_pay"])
+        probe_day = pd.Timestamp(fit_rows["label_known_on"].max()).date()
+        probe = fitted(fit_rows, open_past_due(pd.concat([train, unpaid]), probe_day) if censored else None)
         probe.calibrate(calibration_rows, labels)
         model.interval_margin_ = probe.interval_margin_
         model.confidence_widths_, model.confidence_shares_ = probe.confidence_widths_, probe.confidence_shares_
@@ -281,9 +338,24 @@ class PaymentModelConfig(TrainingConfig):
     min_training_rows: int = 300
     # the newest share of the training rows the interval and confidence are calibrated on
     calibration_share: float = 0.2
+    # refits with the invoices open past due when the labels end (censored rows); 0 leaves them out
+    unpaid_rounds: int = 2
 
 
 TRAINING_SQL = "select * from silver.ml_training_payment_pred"
+# Invoices of the training window open past due on its split day (no clearing delivered by then),
+# the newest first: the censored rows of a training (open_past_due). Labels are null.
+UNPAID_SQL = """
+    select f.*, null::date as label_known_on, null::integer as days_to_pay
+    from silver.ftr_invoice_at_posting as f
+    where f.known_on > ? and f.known_on <= ? and f.due_date < ?
+        and f.doc_id not in (
+            select doc_id from silver.stg_ar_invoice_history
+            where not is_open and is_retracted is not true and valid_from <= ?
+        )
+    order by f.known_on desc, f.doc_id
+    limit ?
+"""
 # The model sees an invoice as posted, so its prediction is the same on every day the invoice
 # stays open: each open invoice is predicted once, in chunks, and the day rows are a join.
 OPEN_INVOICES_SQL = """
@@ -305,6 +377,15 @@ SCORES_COLUMNS = """score_date date, doc_id bigint, invoice_id double, customer_
     due_date timestamp, open_amount double, predicted_days_to_pay double, predicted_payment_date date,
     interval_lower_days double, interval_upper_days double, interval_lower_date date, interval_upper_date date,
     interval_level double, confidence double, model_name varchar, model_version varchar, predicted_at timestamp"""
+
+
+def read_unpaid(con, split: TimeSplit, config: PaymentModelConfig) -> pd.DataFrame:
+    """UNPAID_SQL for a training's window (as many rows at most as it reads paid ones), with the
+    days each had been open on the split day."""
+    first = split.cutoff - timedelta(days=config.training_window_days)
+    day = split.split_day
+    rows = outputs.read(con, UNPAID_SQL, [first, day, day, day, config.max_training_rows])
+    return open_past_due(rows, day)
 
 
 def evaluate(model: PaymentDateModel, holdout: pd.DataFrame) -> dict[str, float]:
@@ -333,7 +414,9 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
         context: dg.AssetExecutionContext, config: PaymentModelConfig, warehouse: DuckDBResource, mlflow: MlflowRun
     ):
         def fit(cutoff: date, split: TimeSplit):
-            model, calibration = fit_calibrated(split.train, config)
+            with warehouse.get_connection() as con:
+                unpaid = read_unpaid(con, split, config)
+            model, calibration = fit_calibrated(split.train, config, unpaid)
             actual = split.holdout["days_to_pay"].to_numpy(float)
             candidate = Candidate(
                 model_name=MODEL_NAME,
@@ -353,6 +436,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
                     "learning_rate": config.learning_rate,
                     "holdout_days": config.holdout_days,
                     "calibration_share": config.calibration_share,
+                    "unpaid_rounds": config.unpaid_rounds,
                     "quantiles": str((INTERVAL[0], 0.5, INTERVAL[1])),
                     "features": ",".join(FEATURES),
                 },

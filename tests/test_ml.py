@@ -483,6 +483,58 @@ def test_the_payment_interval_is_calibrated_on_the_newest_training_rows_and_cove
     assert payment_date.interval_coverage(uncalibrated, fresh, fresh["days_to_pay"].to_numpy(float)) < coverage
 
 
+def test_an_unpaid_invoice_is_taken_as_paid_after_the_days_it_has_been_open():
+    """The censored row's stand-in label: past its bound always, at the model's median where the
+    bound says nothing, the further out the longer the invoice has been open."""
+    rng = np.random.default_rng(5)
+    rows = pd.DataFrame({column: rng.normal(size=400) for column in payment_date.NUMERIC})
+    rows["terms_days"], rows[payment_date.CATEGORICAL] = 30.0, "x"
+    model = payment_date.PaymentDateModel(40).fit(rows, 35 + 3 * pd.Series(rng.normal(size=400)))
+    median = float(np.median(model.predict(rows.head(3))))
+    unpaid = rows.head(3).assign(open_days=[0.0, 60.0, 90.0])
+    taken = model.days_given_open(unpaid)
+    assert taken[0] == pytest.approx(model.predict(unpaid.head(1))[0], abs=0.5) and 30 < median < 40
+    assert taken[1] > 60 and taken[2] > 90 and taken[2] > taken[1]
+
+
+def test_invoices_still_open_past_due_teach_the_model_what_paid_ones_cannot():
+    """Right-censoring: a slow payer's invoices are mostly still open when a training's labels end,
+    so the paid ones over-represent fast payers. A slow customer here is one with invoices past
+    due at posting; its invoices take 60 days late, a prompt one's 2. Taking the invoices open
+    past due at the split day as rows paid after they had been open brings the slow payers'
+    predictions near their truth; without them the model mistakes them for the few fast ones
+    it saw."""
+    rng = np.random.default_rng(11)
+    n, split = 3_000, pd.Timestamp("2020-03-01")
+    invoices = pd.DataFrame({column: rng.normal(size=n) for column in payment_date.NUMERIC})
+    invoices[payment_date.CATEGORICAL] = "x"
+    invoices["terms_days"] = 30.0
+    invoices["prior_median_days_late"] = np.nan  # no paid history: the censored case
+    slow = rng.random(n) < 0.3
+    flagged = rng.random(n) < np.where(slow, 0.8, 0.1)  # a hint, not a verdict
+    invoices["overdue_invoices_at_posting"] = np.where(flagged, rng.integers(1, 5, n), 0).astype(float)
+    invoices["invoice_date"] = split - pd.to_timedelta(rng.integers(0, 100, n), unit="D")
+    invoices["known_on"] = invoices["invoice_date"]
+    invoices["due_date"] = invoices["invoice_date"] + pd.Timedelta(days=30)
+    invoices["days_to_pay"] = 30 + np.where(slow, 60.0, 2.0) + rng.normal(0, 2, n).round()
+    paid_on = invoices["invoice_date"] + pd.to_timedelta(invoices["days_to_pay"], unit="D")
+    invoices["label_known_on"] = paid_on
+    paid = invoices[paid_on <= split]
+    unpaid = payment_date.open_past_due(
+        invoices[paid_on > split].assign(label_known_on=pd.NaT, days_to_pay=np.nan), split.date()
+    )
+    assert len(unpaid) and (unpaid["open_days"] > 30).all() and unpaid["days_to_pay"].isna().all()
+    config = payment_date.PaymentModelConfig(max_iter=60)
+    censored, figures = payment_date.fit_calibrated(paid, config, unpaid)
+    blind, _ = payment_date.fit_calibrated(paid, config.model_copy(update={"unpaid_rounds": 0}), unpaid)
+    assert figures["unpaid_rows"] == len(unpaid)
+    hinted = invoices[slow & flagged]  # what a model can tell apart: slow payers with the hint
+    truth = hinted["days_to_pay"].to_numpy(float)
+    censored_error = np.abs(censored.predict(hinted) - truth).mean()
+    blind_error = np.abs(blind.predict(hinted) - truth).mean()
+    assert censored_error < 0.5 * blind_error
+
+
 def test_score_contracts(platform):
     settings, ml = platform[0], platform[4]
     failures = [
