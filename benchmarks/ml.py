@@ -79,7 +79,8 @@ def payment_breakdown(settings: Settings, config: GeneratorConfig, run: dict) ->
     for doc_id, paid, days_to_pay in holdout[["doc_id", "payment_date", "days_to_pay"]].itertuples(index=False):
         customer, amount, posting, due = snapshot.truth[int(doc_id)]
         habit = habits[customer]
-        expected = roll_off_weekend(max(due + timedelta(days=round(expected_delay_days(habit, amount, due))), posting))
+        delay = expected_delay_days(habit, amount, due, snapshot.disputes.get(int(doc_id), 0.0))
+        expected = roll_off_weekend(max(due + timedelta(days=round(delay)), posting))
         floor.append(days_to_pay + (expected - pd.Timestamp(paid).date()).days)  # as days to pay, as predicted
         drifted.append(habit.distress is not None and habit.distress.start <= due <= habit.distress.end)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
@@ -100,6 +101,7 @@ def payment_breakdown(settings: Settings, config: GeneratorConfig, run: dict) ->
         "others": ~drifted_mask,
         "customer with payment history": ~unknown,
         "customer without": unknown,
+        "disputed": holdout["doc_id"].astype(int).isin(list(snapshot.disputes)).to_numpy(),
     }
     return {
         f"{group} ({int(mask.sum())} invoices)": {name: _errors(p[mask], actual[mask]) for name, p in predicted.items()}
@@ -194,6 +196,7 @@ def main() -> None:
     parser.add_argument("--start", type=date.fromisoformat, default=date.fromisoformat(settings.partitions_start))
     parser.add_argument("--days", type=int, help="the world's length (default: through its last delivered day)")
     parser.add_argument("--skip-timings", action="store_true", help="only the figures of the trainings in the store")
+    parser.add_argument("--disputed-share", type=float, default=0.0, help="as the world was generated with")
     args = parser.parse_args()
     os.environ.setdefault("DAGSTER_HOME", settings.dagster_home)  # the instance the demo materialized into
     client = MlflowClient(settings.mlflow_tracking_uri)
@@ -211,7 +214,7 @@ def main() -> None:
     last = args.start + timedelta(days=args.days - 1) if args.days else last_delivered_day(settings)
     if payment:
         # the noise floor needs the very world the data directory holds: same seed, start and end
-        config = GeneratorConfig(start=args.start, end=last)
+        config = GeneratorConfig(start=args.start, end=last, disputed_share=args.disputed_share)
         print("\npayment dates on the newest training's holdout: noise floor, model, customer median")
         for group, figures in payment_breakdown(settings, config, payment).items():
             print(f"  {group:<26} {figures}")

@@ -73,6 +73,7 @@ NUMERIC = [
 ]
 FEATURES = CATEGORICAL + NUMERIC
 INTERVAL = (0.1, 0.9)  # an 80 % interval
+QUANTILES = (INTERVAL[0], 0.5, INTERVAL[1])
 WITHIN_DAYS = 3
 # The spread of a normal distribution from its 10th to 90th percentile, in standard deviations
 INTERVAL_SDS = float(norm.ppf(INTERVAL[1]) - norm.ppf(INTERVAL[0]))
@@ -87,35 +88,37 @@ class PaymentDateModel(BaseEstimator, RegressorMixin):
     def fit(self, X: pd.DataFrame, days_to_pay: pd.Series, unpaid: pd.DataFrame | None = None, rounds: int = 2):
         """Fit on the paid invoices ``X``; with ``unpaid`` (rows of invoices still open after
         ``open_days`` days, see ``open_past_due``), refit ``rounds`` times on both, each unpaid
-        invoice taken at its conditional median days to pay given that it was still open
-        (Buckley-James for censored regression, with the interval as the spread)."""
-        self._fit_boosters(X, days_to_pay.to_numpy(float))
+        invoice taken, for each quantile, at that quantile of its days to pay given that it was
+        still open (Buckley-James for censored regression, per quantile)."""
+        paid = days_to_pay.to_numpy(float)
+        self._fit_boosters(X, dict.fromkeys(QUANTILES, paid))
         if unpaid is not None and len(unpaid):
             rows = pd.concat([X, unpaid], ignore_index=True)
             for _ in range(rounds):
-                self._fit_boosters(rows, np.concatenate([days_to_pay.to_numpy(float), self.days_given_open(unpaid)]))
+                self._fit_boosters(rows, {q: np.concatenate([paid, self.days_given_open(unpaid, q)]) for q in QUANTILES})
         return self.fit_defaults()
 
-    def _fit_boosters(self, X: pd.DataFrame, days_to_pay: np.ndarray) -> None:
-        late = days_to_pay - X["terms_days"].to_numpy(float)
-        self.overall_days_late_ = float(np.median(late))
-        correction = late - self._anchor(X)
+    def _fit_boosters(self, X: pd.DataFrame, days_to_pay: dict[float, np.ndarray]) -> None:
+        """One booster per quantile, each on its own labels (they differ only for unpaid rows)."""
+        terms = X["terms_days"].to_numpy(float)
+        self.overall_days_late_ = float(np.median(days_to_pay[0.5] - terms))
+        anchor = terms + self._anchor(X)
         self.models_ = {
             q: boosted_quantile_regressor(CATEGORICAL, q, self.max_iter, self.learning_rate).fit(
-                X[FEATURES], correction
+                X[FEATURES], days_to_pay[q] - anchor
             )
-            for q in (INTERVAL[0], 0.5, INTERVAL[1])
+            for q in QUANTILES
         }
 
-    def days_given_open(self, unpaid: pd.DataFrame) -> np.ndarray:
-        """The median days to pay of invoices known to be unpaid after ``open_days``: the model's
-        distribution (normal, its median and the spread of its interval) cut below at the bound.
-        Always past the bound, and near the model's median where the bound says little."""
+    def days_given_open(self, unpaid: pd.DataFrame, quantile: float = 0.5) -> np.ndarray:
+        """The ``quantile`` of the days to pay of invoices known to be unpaid after ``open_days``:
+        the model's distribution (normal, its median and the spread of its interval) cut below at
+        the bound. Always past the bound, and near the model's own where the bound says little."""
         median = self._days(unpaid, 0.5)
         spread = np.maximum((self._days(unpaid, INTERVAL[1]) - self._days(unpaid, INTERVAL[0])) / INTERVAL_SDS, 1.0)
         bound = unpaid["open_days"].to_numpy(float)
         tail = norm.sf(np.clip((bound - median) / spread, -30, 30))  # P(paid after the bound)
-        return np.maximum(median + spread * norm.isf(tail / 2), bound + 1)
+        return np.maximum(median + spread * norm.isf(tail * (1 - quantile)), bound + 1)
 
     def _anchor(self, X: pd.DataFrame) -> np.ndarray:
         """The days late the boosters correct: the customer's median, else the training's overall
@@ -437,7 +440,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
                     "holdout_days": config.holdout_days,
                     "calibration_share": config.calibration_share,
                     "unpaid_rounds": config.unpaid_rounds,
-                    "quantiles": str((INTERVAL[0], 0.5, INTERVAL[1])),
+                    "quantiles": str(QUANTILES),
                     "features": ",".join(FEATURES),
                 },
             )

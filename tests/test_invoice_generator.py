@@ -48,3 +48,29 @@ def test_distressed_customers_pay_later_while_in_trouble_and_nothing_else_moves(
             extras.append(stretch.extra_days)
     assert len(shifts) > 50
     assert abs(np.mean(shifts) - np.mean(extras)) < 2.0  # rounding and weekends move a day or two
+
+
+def test_disputed_invoices_are_flagged_paid_later_and_nothing_else_moves():
+    """A world made with disputes: the files carry the optional `disputed` column, about the share
+    asked for is flagged, a flagged invoice is paid about its dispute's days later than in the
+    same world without disputes, and every other value of every row is the seed's."""
+    plain = generate_invoice_snapshot(CONFIG)
+    disputed = generate_invoice_snapshot(replace(CONFIG, disputed_share=0.05))
+    assert plain.header == HEADER and disputed.header == (*HEADER, "disputed")
+    flags = [row[-1] for row in disputed.rows]
+    doc_ids = [int(float(row[HEADER.index("doc_id")])) for row in disputed.rows]
+    assert set(flags) == {"0", "1"} and 0.03 < flags.count("1") / len(flags) < 0.07
+    assert {d for d, flag in zip(doc_ids, flags, strict=True) if flag == "1"} == set(disputed.disputes)
+    unchanged = [i for i, column in enumerate(HEADER) if column not in ("clear_date", "isOpen")]
+    assert [[r[i] for i in unchanged] for r in disputed.rows] == [[r[i] for i in unchanged] for r in plain.rows]
+
+    shifts, extras = [], []
+    for doc_id, moved, still in zip(doc_ids, disputed.rows, plain.rows, strict=True):
+        days = disputed.disputes.get(doc_id)
+        if days is None:
+            assert _cleared(moved) == _cleared(still)
+        elif _cleared(moved) and _cleared(still):
+            shifts.append((_cleared(moved) - _cleared(still)).days)
+            extras.append(days)
+    assert len(shifts) > 20 and all(20 <= e <= 45 for e in extras)
+    assert abs(np.mean(shifts) - np.mean(extras)) < 2.0  # rounding and weekends move a day or two

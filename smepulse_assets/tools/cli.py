@@ -30,6 +30,12 @@ def _generator_args(parser: argparse.ArgumentParser, default_days: int) -> None:
     parser.add_argument("--invoices-per-day", type=float, default=100.0)
     parser.add_argument("--orders-per-day", type=float, default=30.0, help="SME world sales orders per day")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--disputed-share",
+        type=float,
+        default=0.0,
+        help="share of invoices disputed and paid later; above 0 the files carry the optional `disputed` column",
+    )
 
 
 def _first_day(args: argparse.Namespace) -> date:
@@ -49,6 +55,7 @@ def _config(args: argparse.Namespace):
         customers=args.customers,
         invoices_per_day=args.invoices_per_day,
         seed=args.seed,
+        disputed_share=args.disputed_share,
     )
 
 

@@ -11,8 +11,8 @@ def generate_invoice_drops(config: GeneratorConfig, landing_url: str) -> tuple[I
     from smepulse_assets.kaggle_invoices.replay import split_into_drops, write_drops
 
     snapshot = generate_invoice_snapshot(config)
-    drops, _ = split_into_drops(snapshot.rows)
-    return snapshot, write_drops(drops, landing_url)
+    drops, _ = split_into_drops(snapshot.rows, snapshot.header)
+    return snapshot, write_drops(drops, landing_url, header=snapshot.header)
 
 
 def world_config(config: GeneratorConfig, orders_per_day: float = 30.0) -> WorldConfig:

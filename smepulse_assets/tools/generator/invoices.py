@@ -15,7 +15,13 @@ from datetime import date, timedelta
 import numpy as np
 
 from smepulse_assets.kaggle_invoices.contract import HEADER
-from smepulse_assets.tools.generator.payment_model import PaymentHabit, clearing_date, draw_distress, draw_habit
+from smepulse_assets.tools.generator.payment_model import (
+    PaymentHabit,
+    clearing_date,
+    draw_dispute_days,
+    draw_distress,
+    draw_habit,
+)
 
 # Business codes of the real file, with roughly its mix; CA02 bills in CAD.
 BUSINESS_CODES = {"U001": 0.75, "CA02": 0.08, "U013": 0.08, "U002": 0.05, "U005": 0.02, "U007": 0.02}
@@ -70,6 +76,9 @@ class GeneratorConfig:
     lost_zero_share: float = 0.02  # numeric customer numbers written without the leading zero
     missing_invoice_id_share: float = 0.002
     distressed_share: float = 0.15  # customers going through one stretch of late paying (payment_model.py)
+    # Invoices disputed on receipt and paid later (payment_model.py). Above 0, the files carry the
+    # receivables contract's optional `disputed` column; at 0 they are the Kaggle file's shape.
+    disputed_share: float = 0.0
 
 
 @dataclass
@@ -78,6 +87,8 @@ class InvoiceSnapshot:
     customers: list[Customer] = field(default_factory=list)
     # doc_id -> (customer number, amount in USD, posting, due) for measuring models later
     truth: dict[int, tuple[str, float, date, date]] = field(default_factory=dict)
+    disputes: dict[int, float] = field(default_factory=dict)  # doc_id -> the days a dispute adds
+    header: tuple[str, ...] = HEADER  # the columns of ``rows``
 
 
 def draw_customers(config: GeneratorConfig, rng: np.random.Generator) -> list[Customer]:
@@ -140,14 +151,17 @@ def generate_invoice_snapshot(config: GeneratorConfig) -> InvoiceSnapshot:
     customers = with_distress(draw_customers(config, rng), config)
     weights = np.array([c.weight for c in customers])
     weights /= weights.sum()
-    snapshot = InvoiceSnapshot(rows=[], customers=customers)
+    snapshot = InvoiceSnapshot(rows=[], customers=customers, header=HEADER + (("disputed",) if config.disputed_share else ()))
+    # disputes from a stream of their own, so a world with them is the seed's world otherwise
+    disputes = np.random.default_rng([config.seed, 2])
     next_doc_id = 1_929_000_000 + int(rng.integers(0, 500_000))
     day = config.start
     while day <= config.end:
         volume = config.invoices_per_day * (0.35 if day.weekday() >= 5 else 1.0)
         for index in rng.choice(len(customers), size=int(rng.poisson(volume)), p=weights):
             customer = customers[int(index)]
-            row = _invoice_row(customer, next_doc_id, day, config, rng, snapshot)
+            dispute = draw_dispute_days(disputes) if disputes.random() < config.disputed_share else 0.0
+            row = _invoice_row(customer, next_doc_id, day, config, rng, snapshot, dispute)
             snapshot.rows.append(row)
             if rng.random() < config.duplicate_share:
                 snapshot.rows.append(list(row))
@@ -163,15 +177,18 @@ def _invoice_row(
     config: GeneratorConfig,
     rng: np.random.Generator,
     snapshot: InvoiceSnapshot,
+    dispute_days: float,
 ) -> list[str]:
     amount_usd = round(float(np.exp(rng.normal(customer.amount_log_mean, 1.0))), 2)
     currency = "CAD" if customer.business_code == "CA02" else "USD"
     amount = round(amount_usd * CAD_PER_USD, 2) if currency == "CAD" else amount_usd
     net_days = {**PAYMENT_TERMS, **CA_TERMS}[customer.payment_terms]
     due = posting + timedelta(days=net_days)
-    cleared = clearing_date(customer.habit, amount_usd, posting, due, rng)
+    cleared = clearing_date(customer.habit, amount_usd, posting, due, rng, dispute_days)
     is_open = cleared > config.end
     snapshot.truth[doc_id] = (customer.cust_number, amount_usd, posting, due)
+    if dispute_days:
+        snapshot.disputes[doc_id] = dispute_days
 
     number = customer.cust_number
     if number.isdigit() and rng.random() < config.lost_zero_share:
@@ -198,5 +215,6 @@ def _invoice_row(
         "cust_payment_terms": customer.payment_terms,
         "invoice_id": invoice_id,
         "isOpen": "1" if is_open else "0",
+        "disputed": "1" if dispute_days else "0",
     }
-    return [values[column] for column in HEADER]
+    return [values[column] for column in snapshot.header]

@@ -7,7 +7,7 @@ irreducible error around it.
 A customer's delay (days between due date and clearing) for one invoice is
 
     delay = habit.mean_delay_days + SIZE_EFFECT_PER_DECADE * log10(amount_usd / 10_000)
-            + distress(due date) + noise,
+            + distress(due date) + dispute + noise,
     noise ~ Normal(0, habit.noise_sd)
 
 rounded to whole days, never before the posting day, and a clearing that would
@@ -16,7 +16,9 @@ except while the customer goes through a stretch of financial trouble: a share o
 customers has one, when every invoice falling due in it is paid ``extra_days`` later,
 after which the customer recovers its habit. Real ledgers drift like that; a customer's
 long-run median delay does not follow, what is known about its recent and open
-invoices does.
+invoices does. ``dispute`` is zero except for an invoice its customer disputes on receipt
+(a share of invoices, where the world is made with disputes): it waits for the dispute to be
+settled, ``DISPUTE_DELAY_DAYS`` more, and the ledger's ``disputed`` column says so.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import numpy as np
 
 # Large invoices get paid a little later: +1.5 days per tenfold amount.
 SIZE_EFFECT_PER_DECADE = 1.5
+# How much later a disputed invoice is paid than its customer's habit: uniform between these
+DISPUTE_DELAY_DAYS = (20.0, 45.0)
 
 
 @dataclass(frozen=True)
@@ -75,15 +79,29 @@ def draw_distress(rng: np.random.Generator, first: date, last: date) -> Distress
     return Distress(start, start + timedelta(days=length - 1), round(float(rng.uniform(10, 30)), 1))
 
 
-def expected_delay_days(habit: PaymentHabit, amount_usd: float, due: date) -> float:
-    """The true expected delay (before rounding and weekend shifts)."""
+def draw_dispute_days(rng: np.random.Generator) -> float:
+    """How much later a disputed invoice is paid."""
+    return round(float(rng.uniform(*DISPUTE_DELAY_DAYS)), 1)
+
+
+def expected_delay_days(habit: PaymentHabit, amount_usd: float, due: date, dispute_days: float = 0.0) -> float:
+    """The true expected delay (before rounding and weekend shifts); ``dispute_days`` for a
+    disputed invoice (``InvoiceSnapshot.disputes``)."""
     extra = habit.distress.extra_days if habit.distress and habit.distress.start <= due <= habit.distress.end else 0.0
-    return habit.mean_delay_days + SIZE_EFFECT_PER_DECADE * math.log10(max(amount_usd, 1.0) / 10_000) + extra
+    size = SIZE_EFFECT_PER_DECADE * math.log10(max(amount_usd, 1.0) / 10_000)
+    return habit.mean_delay_days + size + extra + dispute_days
 
 
-def clearing_date(habit: PaymentHabit, amount_usd: float, posting: date, due: date, rng: np.random.Generator) -> date:
+def clearing_date(
+    habit: PaymentHabit,
+    amount_usd: float,
+    posting: date,
+    due: date,
+    rng: np.random.Generator,
+    dispute_days: float = 0.0,
+) -> date:
     """Draw the day an invoice is cleared."""
-    delay = expected_delay_days(habit, amount_usd, due) + rng.normal(0, habit.noise_sd)
+    delay = expected_delay_days(habit, amount_usd, due, dispute_days) + rng.normal(0, habit.noise_sd)
     cleared = max(due + timedelta(days=round(delay)), posting)
     return roll_off_weekend(cleared)
 
