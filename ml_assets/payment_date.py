@@ -95,7 +95,9 @@ class PaymentDateModel(BaseEstimator, RegressorMixin):
         if unpaid is not None and len(unpaid):
             rows = pd.concat([X, unpaid], ignore_index=True)
             for _ in range(rounds):
-                self._fit_boosters(rows, {q: np.concatenate([paid, self.days_given_open(unpaid, q)]) for q in QUANTILES})
+                self._fit_boosters(
+                    rows, {q: np.concatenate([paid, self.days_given_open(unpaid, q)]) for q in QUANTILES}
+                )
         return self.fit_defaults()
 
     def _fit_boosters(self, X: pd.DataFrame, days_to_pay: dict[float, np.ndarray]) -> None:
@@ -181,7 +183,8 @@ class CustomerMedianBaseline(PaymentDateModel):
     # all it reads of a training row, when it is fitted outside a training
     COLUMNS = "label_known_on, days_to_pay, terms_days, prior_median_days_late"
 
-    def fit(self, X: pd.DataFrame, days_to_pay: pd.Series):
+    def fit(self, X: pd.DataFrame, days_to_pay: pd.Series, unpaid: pd.DataFrame | None = None, rounds: int = 0):
+        """The offsets of the paid invoices' errors; a customer's median reads no unpaid rows."""
         self.fit_defaults()
         errors = days_to_pay.to_numpy(float) - self._median_days(X)
         self.offsets_ = {q: float(np.quantile(errors, q)) if len(errors) else 0.0 for q in INTERVAL}
@@ -267,7 +270,7 @@ def fit_calibrated(
     figures: dict[str, object] = {
         "probe_fit_rows": len(fit_rows),
         "calibration_rows": len(calibration_rows),
-        "unpaid_rows": len(unpaid) if censored else 0,
+        "unpaid_rows": len(unpaid) if censored and unpaid is not None else 0,
     }
     if len(calibration_rows) and len(fit_rows):  # else no widening: the holdout's coverage says what that costs
         labels = calibration_rows["days_to_pay"]

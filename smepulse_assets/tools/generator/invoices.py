@@ -151,7 +151,9 @@ def generate_invoice_snapshot(config: GeneratorConfig) -> InvoiceSnapshot:
     customers = with_distress(draw_customers(config, rng), config)
     weights = np.array([c.weight for c in customers])
     weights /= weights.sum()
-    snapshot = InvoiceSnapshot(rows=[], customers=customers, header=HEADER + (("disputed",) if config.disputed_share else ()))
+    snapshot = InvoiceSnapshot(
+        rows=[], customers=customers, header=HEADER + (("disputed",) if config.disputed_share else ())
+    )
     # disputes from a stream of their own, so a world with them is the seed's world otherwise
     disputes = np.random.default_rng([config.seed, 2])
     next_doc_id = 1_929_000_000 + int(rng.integers(0, 500_000))
