@@ -31,7 +31,7 @@ from ml_assets.payment_date import baselines
 from ml_assets.tracking import EXPERIMENT
 from smepulse_assets.definitions import build_defs
 from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_snapshot
-from smepulse_assets.tools.generator.payment_model import expected_delay_days, roll_off_weekend
+from smepulse_assets.tools.generator.payment_model import expected_clearing_date
 from smepulse_lib import warehouse
 from smepulse_lib.names import ML_JOB
 from smepulse_lib.settings import Settings
@@ -79,8 +79,7 @@ def payment_breakdown(settings: Settings, config: GeneratorConfig, run: dict) ->
     for doc_id, paid, days_to_pay in holdout[["doc_id", "payment_date", "days_to_pay"]].itertuples(index=False):
         customer, amount, posting, due = snapshot.truth[int(doc_id)]
         habit = habits[customer]
-        delay = expected_delay_days(habit, amount, due, snapshot.disputes.get(int(doc_id), 0.0))
-        expected = roll_off_weekend(max(due + timedelta(days=round(delay)), posting))
+        expected = expected_clearing_date(habit, amount, posting, due, snapshot.disputes.get(int(doc_id), 0.0))
         floor.append(days_to_pay + (expected - pd.Timestamp(paid).date()).days)  # as days to pay, as predicted
         drifted.append(habit.distress is not None and habit.distress.start <= due <= habit.distress.end)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
@@ -102,6 +101,7 @@ def payment_breakdown(settings: Settings, config: GeneratorConfig, run: dict) ->
         "customer with payment history": ~unknown,
         "customer without": unknown,
         "disputed": holdout["doc_id"].astype(int).isin(list(snapshot.disputes)).to_numpy(),
+        "month-end payer": np.array([habits[snapshot.truth[int(d)][0]].month_end_runs for d in holdout["doc_id"]]),
     }
     return {
         f"{group} ({int(mask.sum())} invoices)": {name: _errors(p[mask], actual[mask]) for name, p in predicted.items()}
@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, help="the world's length (default: through its last delivered day)")
     parser.add_argument("--skip-timings", action="store_true", help="only the figures of the trainings in the store")
     parser.add_argument("--disputed-share", type=float, default=0.0, help="as the world was generated with")
+    parser.add_argument("--month-end-share", type=float, default=0.0, help="as the world was generated with")
     args = parser.parse_args()
     os.environ.setdefault("DAGSTER_HOME", settings.dagster_home)  # the instance the demo materialized into
     client = MlflowClient(settings.mlflow_tracking_uri)
@@ -214,7 +215,9 @@ def main() -> None:
     last = args.start + timedelta(days=args.days - 1) if args.days else last_delivered_day(settings)
     if payment:
         # the noise floor needs the very world the data directory holds: same seed, start and end
-        config = GeneratorConfig(start=args.start, end=last, disputed_share=args.disputed_share)
+        config = GeneratorConfig(
+            start=args.start, end=last, disputed_share=args.disputed_share, month_end_share=args.month_end_share
+        )
         print("\npayment dates on the newest training's holdout: noise floor, model, customer median")
         for group, figures in payment_breakdown(settings, config, payment).items():
             print(f"  {group:<26} {figures}")

@@ -8,7 +8,11 @@ import pytest
 
 from smepulse_assets.kaggle_invoices.contract import HEADER
 from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_snapshot
-from smepulse_assets.tools.generator.payment_model import expected_delay_days
+from smepulse_assets.tools.generator.payment_model import (
+    expected_clearing_date,
+    expected_delay_days,
+    last_weekday_of_month,
+)
 
 CONFIG = GeneratorConfig(start=date(2020, 1, 1), end=date(2020, 9, 30), customers=40, invoices_per_day=30, seed=5)
 
@@ -74,3 +78,40 @@ def test_disputed_invoices_are_flagged_paid_later_and_nothing_else_moves():
             extras.append(days)
     assert len(shifts) > 20 and all(20 <= e <= 45 for e in extras)
     assert abs(np.mean(shifts) - np.mean(extras)) < 2.0  # rounding and weekends move a day or two
+
+
+def test_month_end_payers_pay_on_the_last_weekday_of_the_month_and_nothing_else_moves():
+    """A world with month-end payment runs: the customers picked clear every paid invoice on the
+    last weekday of a month, the others exactly as in the world without, and the truth's expected
+    clearing day is a month's last weekday too (the noise floor stays computable)."""
+    plain = generate_invoice_snapshot(CONFIG)
+    runs = generate_invoice_snapshot(replace(CONFIG, month_end_share=0.3))
+    payers = {c.cust_number for c in runs.customers if c.habit.month_end_runs}
+    assert 5 <= len(payers) <= 20 and plain.header == runs.header
+    habits = {c.cust_number: c.habit for c in runs.customers}
+    month_end = 0
+    for moved, still in zip(runs.rows, plain.rows, strict=True):
+        customer, amount, posting, due = runs.truth[int(float(moved[HEADER.index("doc_id")]))]
+        cleared = _cleared(moved)
+        if customer not in payers:
+            assert cleared == _cleared(still)
+            continue
+        assert expected_clearing_date(habits[customer], amount, posting, due, 0.0) == last_weekday_of_month(
+            expected_clearing_date(habits[customer], amount, posting, due, 0.0)
+        )
+        if cleared:
+            assert cleared == last_weekday_of_month(cleared) and cleared.weekday() < 5
+            month_end += 1
+    assert month_end > 100
+
+
+@pytest.mark.parametrize(
+    ("day", "last"),
+    [
+        (date(2020, 1, 3), date(2020, 1, 31)),
+        (date(2020, 2, 29), date(2020, 2, 28)),
+        (date(2020, 5, 31), date(2020, 5, 29)),
+    ],
+)
+def test_the_last_weekday_of_a_month(day, last):
+    assert last_weekday_of_month(day) == last

@@ -36,6 +36,9 @@ def _generator_args(parser: argparse.ArgumentParser, default_days: int) -> None:
         default=0.0,
         help="share of invoices disputed and paid later; above 0 the files carry the optional `disputed` column",
     )
+    parser.add_argument(
+        "--month-end-share", type=float, default=0.0, help="share of customers paying in month-end payment runs"
+    )
 
 
 def _first_day(args: argparse.Namespace) -> date:
@@ -56,6 +59,7 @@ def _config(args: argparse.Namespace):
         invoices_per_day=args.invoices_per_day,
         seed=args.seed,
         disputed_share=args.disputed_share,
+        month_end_share=args.month_end_share,
     )
 
 

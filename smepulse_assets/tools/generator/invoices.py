@@ -79,6 +79,7 @@ class GeneratorConfig:
     # Invoices disputed on receipt and paid later (payment_model.py). Above 0, the files carry the
     # receivables contract's optional `disputed` column; at 0 they are the Kaggle file's shape.
     disputed_share: float = 0.0
+    month_end_share: float = 0.0  # customers paying in month-end payment runs (payment_model.py)
 
 
 @dataclass
@@ -124,6 +125,16 @@ def with_distress(customers: list[Customer], config: GeneratorConfig) -> list[Cu
     ]
 
 
+def with_month_end_runs(customers: list[Customer], config: GeneratorConfig) -> list[Customer]:
+    """A ``month_end_share`` of the customers pay in month-end runs; a stream of its own, as above."""
+    rng = np.random.default_rng([config.seed, 3])
+    picked = rng.random(len(customers)) < config.month_end_share
+    return [
+        replace(c, habit=replace(c.habit, month_end_runs=True)) if pick else c
+        for c, pick in zip(customers, picked, strict=True)
+    ]
+
+
 def _customer_number(code: str, rng: np.random.Generator, used: set[str]) -> str:
     while True:
         if rng.random() < 0.1:  # letter-style accounts such as CCU001
@@ -148,7 +159,7 @@ def _customer_name(rng: np.random.Generator) -> str:
 
 def generate_invoice_snapshot(config: GeneratorConfig) -> InvoiceSnapshot:
     rng = np.random.default_rng(config.seed)
-    customers = with_distress(draw_customers(config, rng), config)
+    customers = with_month_end_runs(with_distress(draw_customers(config, rng), config), config)
     weights = np.array([c.weight for c in customers])
     weights /= weights.sum()
     snapshot = InvoiceSnapshot(

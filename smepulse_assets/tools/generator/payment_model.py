@@ -11,7 +11,10 @@ A customer's delay (days between due date and clearing) for one invoice is
     noise ~ Normal(0, habit.noise_sd)
 
 rounded to whole days, never before the posting day, and a clearing that would
-fall on a Saturday or Sunday is booked on the following Monday. ``distress`` is zero
+fall on a Saturday or Sunday is booked on the following Monday. A customer that pays in a
+month-end payment run (a share of customers, where the world is made with them) pays instead
+on the last weekday of the month that day falls in: a period-end effect a customer's median
+delay blurs, which the due date's place in the month explains. ``distress`` is zero
 except while the customer goes through a stretch of financial trouble: a share of
 customers has one, when every invoice falling due in it is paid ``extra_days`` later,
 after which the customer recovers its habit. Real ledgers drift like that; a customer's
@@ -52,6 +55,7 @@ class PaymentHabit:
     mean_delay_days: float  # average days after the due date (negative: pays early)
     noise_sd: float  # spread of one invoice's delay around the expectation
     distress: Distress | None = None
+    month_end_runs: bool = False  # pays on the last weekday of the month its payment falls in
 
     @property
     def kind(self) -> str:
@@ -102,9 +106,31 @@ def clearing_date(
 ) -> date:
     """Draw the day an invoice is cleared."""
     delay = expected_delay_days(habit, amount_usd, due, dispute_days) + rng.normal(0, habit.noise_sd)
-    cleared = max(due + timedelta(days=round(delay)), posting)
-    return roll_off_weekend(cleared)
+    return booked_on(habit, due + timedelta(days=round(delay)), posting)
+
+
+def expected_clearing_date(
+    habit: PaymentHabit, amount_usd: float, posting: date, due: date, dispute_days: float
+) -> date:
+    """The day an invoice is cleared without the noise: what a perfect predictor would say."""
+    return booked_on(
+        habit, due + timedelta(days=round(expected_delay_days(habit, amount_usd, due, dispute_days))), posting
+    )
+
+
+def booked_on(habit: PaymentHabit, paid: date, posting: date) -> date:
+    """The day a payment made on ``paid`` is booked: never before posting, a weekend's on the
+    Monday after, a month-end payer's on the last weekday of the month."""
+    day = max(paid, posting)
+    if habit.month_end_runs:
+        return last_weekday_of_month(day)
+    return roll_off_weekend(day)
 
 
 def roll_off_weekend(day: date) -> date:
     return day + timedelta(days=(7 - day.weekday()) % 7) if day.weekday() >= 5 else day
+
+
+def last_weekday_of_month(day: date) -> date:
+    last = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return last - timedelta(days=max(last.weekday() - 4, 0))
