@@ -12,6 +12,7 @@ since covered; and the time one training and one day's scoring take, measured by
 assets again.
 
     .venv/bin/python benchmarks/ml.py [--start YYYY-MM-DD] [--days N] (default: the data directory's world)
+        [--disputed-share S] [--month-end-share S] (as the world was made with: the noise floor needs them)
 """
 
 import argparse
