@@ -106,7 +106,9 @@ class PaymentDateModel(BaseEstimator, RegressorMixin):
         terms = X["terms_days"].to_numpy(float)
         self.overall_days_late_ = float(np.median(days_to_pay[0.5] - terms))
         anchor = terms + self._anchor(X)
-        trees, rate = (self.max_iter // 2, 2 * self.learning_rate) if quick else (self.max_iter, self.learning_rate)
+        trees, rate = self.max_iter, self.learning_rate
+        if quick:
+            trees, rate = max(trees // 2, 1), 2 * rate
         self.models_ = {
             q: boosted_quantile_regressor(CATEGORICAL, q, trees, rate).fit(X[FEATURES], days_to_pay[q] - anchor)
             for q in QUANTILES
