@@ -97,7 +97,7 @@ class PaymentDateModel(BaseEstimator, RegressorMixin):
         if censored:
             rows = pd.concat([X, unpaid], ignore_index=True)
             for round_ in range(1, rounds + 1):
-                labels = {q: np.concatenate([paid, self.days_given_open(unpaid, q)]) for q in QUANTILES}
+                labels = {q: np.concatenate([paid, days]) for q, days in self.days_given_open(unpaid).items()}
                 self._fit_boosters(rows, labels, quick=round_ < rounds)
         return self.fit_defaults()
 
@@ -114,15 +114,16 @@ class PaymentDateModel(BaseEstimator, RegressorMixin):
             for q in QUANTILES
         }
 
-    def days_given_open(self, unpaid: pd.DataFrame, quantile: float = 0.5) -> np.ndarray:
-        """The ``quantile`` of the days to pay of invoices known to be unpaid after ``open_days``:
+    def days_given_open(self, unpaid: pd.DataFrame) -> dict[float, np.ndarray]:
+        """Each of QUANTILES of the days to pay of invoices known to be unpaid after ``open_days``:
         the model's distribution (normal, its median and the spread of its interval) cut below at
-        the bound. Always past the bound, and near the model's own where the bound says little."""
+        the bound. Always past the bound, and near the model's own where the bound says little.
+        The boosters predict once for all three."""
         median = self._days(unpaid, 0.5)
         spread = np.maximum((self._days(unpaid, INTERVAL[1]) - self._days(unpaid, INTERVAL[0])) / INTERVAL_SDS, 1.0)
         bound = unpaid["open_days"].to_numpy(float)
         tail = norm.sf(np.clip((bound - median) / spread, -30, 30))  # P(paid after the bound)
-        return np.maximum(median + spread * norm.isf(tail * (1 - quantile)), bound + 1)
+        return {q: np.maximum(median + spread * norm.isf(tail * (1 - q)), bound + 1) for q in QUANTILES}
 
     def _anchor(self, X: pd.DataFrame) -> np.ndarray:
         """The days late the boosters correct: the customer's median, else the training's overall
@@ -267,7 +268,7 @@ def fit_calibrated(
 
     def fitted(paid: pd.DataFrame, open_rows: pd.DataFrame | None) -> PaymentDateModel:
         model = PaymentDateModel(config.max_iter, config.learning_rate)
-        return model.fit(paid, paid["days_to_pay"], open_rows if censored else None, config.unpaid_rounds)
+        return model.fit(paid, paid["days_to_pay"], open_rows, config.unpaid_rounds)  # fit skips 0 rounds
 
     model = fitted(train, unpaid)
     figures: dict[str, object] = {

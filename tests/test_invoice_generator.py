@@ -96,9 +96,8 @@ def test_month_end_payers_pay_on_the_last_weekday_of_the_month_and_nothing_else_
         if customer not in payers:
             assert cleared == _cleared(still)
             continue
-        assert expected_clearing_date(habits[customer], amount, posting, due, 0.0) == last_weekday_of_month(
-            expected_clearing_date(habits[customer], amount, posting, due, 0.0)
-        )
+        expected = expected_clearing_date(habits[customer], amount, posting, due, 0.0)
+        assert expected == last_weekday_of_month(expected)
         if cleared:
             assert cleared == last_weekday_of_month(cleared) and cleared.weekday() < 5
             month_end += 1
