@@ -40,7 +40,9 @@ from smepulse_lib.settings import Settings
 
 def newest_runs(client: MlflowClient) -> dict[str, dict]:
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=200)
+    # every run: a range run trains each model at its cadence, so one model's newest run can sit
+    # behind hundreds of the others' (the 520-day world's collection priority fell out of 200)
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=50_000)
     newest = {}
     for run in runs:
         name = run.data.tags.get("model_name")
