@@ -140,6 +140,32 @@ CASH_IN_SQL = """
         and w.actual > 0
     group by w.stream order by w.stream
 """
+# The AR collections forecast (ml/ar_collections_forecast) beside the cash-in model and seasonal
+# naive on the AR stream, on the days both forecast whose first 8 weeks have all ended
+COLLECTIONS_SQL = """
+    with actual as (
+        select cash_date, cash_in from silver.ml_training_cashflow_fcst where stream = 'ar_invoices' and not is_future
+    ),
+    weeks as (
+        select c.as_of_date, c.week, c.predicted_collections as collections,
+            (select sum(cash_in) from actual where cash_date between c.week_start and c.week_end) as actual,
+            (select count(*) from actual where cash_date between c.week_start and c.week_end) as days_known,
+            (select sum(cash_in) from actual where cash_date between c.as_of_date - 6 and c.as_of_date) as last_week
+        from ml.ar_collections_forecast as c where c.week <= 8
+    ),
+    model as (
+        select forecast_date::date as as_of_date, cast(ceil(horizon_days / 7) as integer) as week,
+            sum(predicted_cash_in) as cash_in_model
+        from ml.cashflow_forecast where stream = 'ar_invoices' and horizon_days <= 56 group by all
+    ),
+    complete as (select as_of_date from weeks group by all having count(*) = 8 and min(days_known) = 7)
+    select count(distinct as_of_date) as forecast_days,
+        avg(abs(collections - actual) / actual) as collections_mape,
+        avg(abs(cash_in_model - actual) / actual) as cash_in_model_mape,
+        avg(abs(last_week - actual) / actual) as naive_mape
+    from weeks inner join complete using (as_of_date) inner join model using (as_of_date, week)
+    where actual > 0
+"""
 POSITION_SQL = """
     with lines as (select txn_date, sum(signed_amount_vnd) as net from silver.stg_bank_transactions group by all),
     running as (select txn_date, sum(net) over (order by txn_date) as balance from lines),
@@ -159,10 +185,17 @@ POSITION_SQL = """
 """
 
 
-def cash_figures(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The cash-in forecast's first 8 weeks against seasonal naive, and the cash position's balance
-    against the statement that came after it."""
-    return warehouse.query(settings.warehouse_path, CASH_IN_SQL), warehouse.query(settings.warehouse_path, POSITION_SQL)
+CASH_SQL = {
+    "cash-in forecast, weekly MAPE over the first 8 weeks (target: model <= 0.8x seasonal naive)": CASH_IN_SQL,
+    "AR collections forecast (open invoices by predicted week + invoices to come), the same weeks": COLLECTIONS_SQL,
+    "cash position: balance change from the as-of day, predicted against the statement's": POSITION_SQL,
+}
+
+
+def cash_figures(settings: Settings) -> dict[str, pd.DataFrame]:
+    """The cash-in forecast's and the AR collections forecast's first 8 weeks against seasonal naive,
+    and the cash position's balance against the statement that came after it."""
+    return {name: warehouse.query(settings.warehouse_path, sql) for name, sql in CASH_SQL.items()}
 
 
 def last_delivered_day(settings: Settings) -> date:
@@ -182,6 +215,7 @@ def time_assets(defs: dg.Definitions, day: date) -> dict[str, float]:
             ["ml", "cashflow_model"],
             ["ml", "cashflow_forecast"],
             ["ml", "cash_position"],
+            ["ml", "ar_collections_forecast"],
             ["ml", "transaction_anomalies"],
         ):
             started = time.perf_counter()
@@ -224,11 +258,9 @@ def main() -> None:
         print("\npayment dates on the newest training's holdout: noise floor, model, customer median")
         for group, figures in payment_breakdown(settings, config, payment).items():
             print(f"  {group:<26} {figures}")
-    cash_in, position = cash_figures(settings)
-    print("\ncash-in forecast, weekly MAPE over the first 8 weeks (target: model <= 0.8x seasonal naive)")
-    print(cash_in.round(3).to_string(index=False))
-    print("\ncash position: balance change from the as-of day, predicted against the statement's")
-    print(position.round(3).to_string(index=False))
+    for title, frame in cash_figures(settings).items():
+        print(f"\n{title}")
+        print(frame.round(3).to_string(index=False))
     if not args.skip_timings:
         print(
             "\ntimings (s), one day, each asset alone:",

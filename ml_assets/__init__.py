@@ -13,6 +13,7 @@ import dagster as dg
 
 from ml_assets import churn, collection_priority
 from ml_assets.anomalies import build_anomaly_assets
+from ml_assets.ar_collections import build_ar_collections_assets
 from ml_assets.cash_position import CashPolicy, build_cash_position_assets
 from ml_assets.cashflow import build_cashflow_assets
 from ml_assets.classifiers import build_classifier_assets
@@ -32,6 +33,7 @@ def build_ml_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDe
         *build_classifier_assets(churn.SPEC, partitions_def),
         *build_cashflow_assets(partitions_def),
         *build_cash_position_assets(partitions_def),
+        *build_ar_collections_assets(partitions_def),
         *build_anomaly_assets(partitions_def),
         *build_monitoring_assets(partitions_def),
     ]

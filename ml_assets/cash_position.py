@@ -426,7 +426,7 @@ def positions_for(con, window: DayWindow, policy: CashPolicy) -> list[Position]:
     """Each day's position, in order: a day's band learns from the positions of the days before it,
     those of the window included (a range gives the bands its days one by one would)."""
     con.execute(f"create schema if not exists {outputs.SCHEMA}")
-    con.execute(f"create table if not exists {outputs.SCHEMA}.{TABLE} ({COLUMNS})")  # the types, not pandas'
+    con.execute(f"create table if not exists {outputs.SCHEMA}.{TABLE} ({COLUMNS})")  # PastErrors reads it
     past = PastErrors.load(con, window)
     positions = []
     for day in window.days:
@@ -436,12 +436,5 @@ def positions_for(con, window: DayWindow, policy: CashPolicy) -> list[Position]:
 
 
 def write_positions(con, window: DayWindow, positions: list[Position]) -> int:
-    frames = [p.weeks for p in positions if len(p.weeks)]
-    if not frames:
-        return outputs.clear_days(con, TABLE, COLUMNS, DAY_COLUMN, window.first, window.last)
-    rows = pd.concat(frames, ignore_index=True).assign(predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
-    return outputs.replace_days(con, TABLE, rows[_column_names()], DAY_COLUMN, window.first, window.last)
-
-
-def _column_names() -> list[str]:
-    return [line.strip().split()[0] for line in COLUMNS.split(",")]
+    frames = [p.weeks for p in positions]
+    return outputs.write_days(con, TABLE, COLUMNS, DAY_COLUMN, (window.first, window.last), frames)

@@ -63,6 +63,23 @@ def replace_days_with(
     return written
 
 
+def write_days(
+    con: duckdb.DuckDBPyConnection, table: str, columns: str, day_column: str, days: tuple[date, date], frames: list
+) -> int:
+    """Replace days first..last of ``ml.<table>`` with the rows of ``frames`` (one per day, some empty),
+    stamped with ``predicted_at``; ``columns`` (the table's column list) makes the table on its first
+    write with its types, not pandas', and clears the days when no frame has rows."""
+    first, last = days
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(f"create table if not exists {SCHEMA}.{table} ({columns})")
+    written = [frame for frame in frames if len(frame)]
+    if not written:
+        return clear_days(con, table, columns, day_column, first, last)
+    rows = pd.concat(written, ignore_index=True).assign(predicted_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
+    names = [line.strip().split()[0] for line in columns.split(",")]
+    return replace_days(con, table, rows[names], day_column, first, last)
+
+
 CHUNK_ROWS = 262_144  # rows a scoring step holds in memory at a time
 
 
