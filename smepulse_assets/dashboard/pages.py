@@ -113,6 +113,10 @@ def cash(figures: Figures) -> None:
             f"ending {first['week_end']:%Y-%m-%d}: 80 % low end {first['balance_low_80']:,.0f} VND."
         )
     st.plotly_chart(charts.cash_forecast(figures.cash_forecast()), use_container_width=True)
+    collections = figures.ar_collections()
+    st.plotly_chart(charts.ar_collections(collections), use_container_width=True)
+    if collections.empty:
+        st.caption("No collections forecast this day: it needs a week of payment-date scores before it.")
     st.plotly_chart(charts.cash_by_week(figures.predicted_cash_in_by_week()), use_container_width=True)
     st.subheader("Cash position: the bank balance 26 weeks ahead (VND)")
     if position.empty:

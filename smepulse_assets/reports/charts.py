@@ -121,6 +121,21 @@ def cash_position(frame: pd.DataFrame) -> go.Figure:
     return figure
 
 
+def ar_collections(frame: pd.DataFrame) -> go.Figure:
+    """The 13-week collections forecast: each week's cash from the invoices open today and from those to come."""
+    figure = _figure("Expected collections, next 13 weeks (open invoices and invoices to come)")
+    figure.add_bar(
+        x=frame["week_end"], y=frame["from_open_invoices"], name="from open invoices", marker_color="#1f4e79"
+    )
+    figure.add_bar(
+        x=frame["week_end"], y=frame["from_new_invoices"], name="from invoices to come", marker_color="#8fb3d9"
+    )
+    figure.update_layout(barmode="stack")
+    figure.update_xaxes(title="week ending")
+    figure.update_yaxes(title="USD")
+    return figure
+
+
 def cash_by_week(frame: pd.DataFrame) -> go.Figure:
     figure = _figure("Predicted cash-in by week (open invoices)")
     figure.add_bar(x=frame["week"], y=frame["predicted_cash_in"], name="predicted", marker_color="#1f4e79")

@@ -263,6 +263,14 @@ class Figures:
             [self.day],
         )
 
+    def ar_collections(self) -> pd.DataFrame:
+        """The 13-week collections forecast made on the day (kpi_ar_collections_forecast)."""
+        return self._df(
+            "select week, week_start, week_end, from_open_invoices, from_new_invoices, predicted_collections "
+            "from gold.kpi_ar_collections_forecast where as_of_date = ? order by week",
+            [self.day],
+        )
+
     def predicted_cash_in_by_week(self) -> pd.DataFrame:
         return self._df(
             "select date_trunc('week', cash_date)::date as week, sum(predicted_cash_in) as predicted_cash_in, "

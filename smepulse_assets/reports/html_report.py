@@ -40,6 +40,7 @@ def cash_report(figures: Figures) -> str:
     health = figures.data_health()
     chart_list = [
         charts.cash_forecast(figures.cash_forecast()),
+        charts.ar_collections(figures.ar_collections()),
         charts.cash_position(figures.cash_position()),
         charts.aging_over_time(figures.aging_over_time()),
         charts.dso_trend(figures.dso_trend()),

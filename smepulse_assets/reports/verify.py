@@ -12,7 +12,7 @@ import pandas as pd
 
 from smepulse_assets.reports.figures import Figures
 from smepulse_assets.reports.html_report import read_figures
-from smepulse_assets.reports.workbook import AGING, OPEN_ITEMS, WORKLIST, read_summary, read_table
+from smepulse_assets.reports.workbook import AGING, COLLECTIONS, OPEN_ITEMS, WORKLIST, read_summary, read_table
 
 CENT = 0.005
 
@@ -65,6 +65,14 @@ def pack_mismatches(data: bytes, figures: Figures) -> list[str]:
     ).fetchall()[0]
     found += _compare("worklist rows", len(worklist), rows)
     found += _compare("worklist amount", _sum(worklist, "open_amount"), amount)
+    collections = read_table(data, COLLECTIONS)
+    expected = figures.ar_collections()
+    found += _compare("collections weeks", len(collections), len(expected))
+    found += _compare(
+        "collections, 13 weeks",
+        _sum(collections, "predicted_collections"),
+        float(expected["predicted_collections"].sum()),
+    )
     return found
 
 

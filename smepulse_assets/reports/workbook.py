@@ -28,11 +28,12 @@ HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
 MAX_WIDTH = 48
 
 # Sheet names the check reads back.
-SUMMARY, AGING, OPEN_ITEMS, WORKLIST, DSO, SALES = (
+SUMMARY, AGING, OPEN_ITEMS, WORKLIST, COLLECTIONS, DSO, SALES = (
     "Summary",
     "Aging by customer",
     "Open invoices",
     "Collection worklist",
+    "Collections, 13 weeks",
     "DSO trend",
     "Sales ledger (VND)",
 )
@@ -57,6 +58,7 @@ def ar_pack(figures: Figures) -> bytes:
         (AGING, figures.aging_by_customer()),
         (OPEN_ITEMS, figures.open_invoices()),
         (WORKLIST, figures.worklist()),
+        (COLLECTIONS, figures.ar_collections()),
         (DSO, figures.dso_trend()),
     ):
         write_table(book.create_sheet(title), frame)
