@@ -1287,3 +1287,23 @@ def test_the_floor_check_names_the_first_week_the_balance_may_fall_below_it(plat
         assert weeks["below_floor"].all()
         assert check.metadata["first_week_below_floor"].value == 1
         assert f"in week 1 (from {day + timedelta(days=1)})" in check.description
+
+
+def test_the_collections_forecast_of_a_day_splits_its_open_invoices_and_those_to_come(platform):
+    """The ML run's 13-week collections forecast: as of its last day, every week a reference day
+    covers, the open amount that of the day's payment-date scores, no week collecting more from
+    the open invoices than is open, and the accuracy check's verdict in the run."""
+    settings, _defs, _instance, _daily, ml = platform
+    day = TRAINED_THROUGH
+    weeks = _query(settings, "select * from gold.kpi_ar_collections_forecast where as_of_date = ? order by week", [day])
+    assert weeks["week"].tolist() == list(range(1, len(weeks) + 1)) and len(weeks) >= 8
+    scored = _query(
+        settings, "select sum(open_amount) as amount from ml.payment_date_scores where score_date = ?", [day]
+    )
+    assert weeks["open_amount"].iloc[0] == pytest.approx(scored["amount"].iloc[0])
+    assert (weeks["from_open_invoices"] >= 0).all() and weeks["from_open_invoices"].sum() <= scored["amount"].iloc[0]
+    assert weeks["from_open_invoices"].iloc[0] > 0 and weeks["from_new_invoices"].iloc[-1] > 0
+    assert (weeks["currency"] == "USD").all()
+    assert _each_day(ml, "ml/ar_collections_forecast")[day]["rows"] == len(weeks)
+    (check,) = [c for c in ml.get_asset_check_evaluations() if c.check_name == "beats_seasonal_naive"]
+    assert check.passed and check.metadata["as_of_date"].value == f"{day}"
