@@ -21,7 +21,7 @@ from dagster_duckdb import DuckDBResource
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from ml_assets import outputs
-from ml_assets.estimators import calibrated_classifier, calibration_of, input_columns
+from ml_assets.estimators import calibrated_classifier, calibration_of, fit_classifier, input_columns
 from ml_assets.serving import Serving, WrittenDays, record_days, serving_plan
 from ml_assets.tracking import MlflowRun
 from ml_assets.training import (
@@ -72,6 +72,9 @@ class ClassifierSpec:
     # narrower query than scoring_sql gives the same rows: the training view's other joins are
     # the most of a baseline's scoring; parameters: first and last day
     baseline_rows_sql: str | None = None
+    # A column whose rows share one label (an invoice's weekly snapshots): the calibration's folds
+    # keep each value's rows together (estimators.calibrated_classifier)
+    calibration_groups: str | None = None
 
     @property
     def features(self) -> list[str]:
@@ -162,10 +165,10 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: DuckDBResource, mlflow: MlflowRun
     ):
         def fit(cutoff: date, split: TimeSplit):
-            label = split.train[spec.label].astype(int)
-            model = calibrated_classifier(
-                spec.categorical, config.max_iter, config.learning_rate, label.to_numpy()
-            ).fit(split.train[spec.features], label)
+            label = split.train[spec.label].astype(int).to_numpy()
+            groups = split.train[spec.calibration_groups].to_numpy() if spec.calibration_groups else None
+            model = calibrated_classifier(spec.categorical, config.max_iter, config.learning_rate, label, groups)
+            model = fit_classifier(model, split.train[spec.features], label, groups)
             actual = split.holdout[spec.label].astype(int).to_numpy()
 
             def evaluate(m) -> dict[str, float]:

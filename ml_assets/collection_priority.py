@@ -86,6 +86,8 @@ SPEC = ClassifierSpec(
     training_sql="select * from silver.ml_training_ar_scoring where invoice_age_days % 7 = 0",
     scoring_sql="select * from silver.ml_training_ar_scoring where as_of_date between ? and ?",
     label="paid_over_30_late",
+    # an invoice's weekly rows share its label: random calibration folds leaked it (estimators.py)
+    calibration_groups="doc_id",
     categorical=["business_code", "currency", "payment_terms"],
     numeric=[
         "days_past_due",

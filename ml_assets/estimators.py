@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
@@ -23,6 +24,7 @@ TRUSTED_TYPES = [
     "ml_assets.payment_date.PaymentDateModel",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.GroupKFold",
     "ml_assets.estimators.AllMissingAsZero",
 ]
 # Folds for the calibration's out-of-fold predictions: five on small training sets (2,000 rows:
@@ -79,26 +81,54 @@ def boosted_classifier(categorical: list[str], max_iter: int, learning_rate: flo
     return _encoded(categorical, HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate))
 
 
-def calibrated_classifier(categorical: list[str], max_iter: int, learning_rate: float, label: np.ndarray):
+def calibrated_classifier(
+    categorical: list[str], max_iter: int, learning_rate: float, label: np.ndarray, groups: np.ndarray | None = None
+):
     """The booster, its probabilities calibrated: fitted on every training row, with a sigmoid
     (Platt) map fitted on its out-of-fold predictions (``CALIBRATION_FOLDS`` folds). A booster's
     raw probabilities are sharp on rows like its training rows (a customer with two late invoices
     out of two), and the worklist ranks by probability x amount, so a probability must mean what
     it says. Sigmoid, not isotonic: the labels are a few hundred rows with tens of positives, too
-    few for a step function. With a class rarer than two rows, the booster's own probabilities."""
+    few for a step function. With a class rarer than two rows (or groups), the booster's own
+    probabilities.
+
+    ``groups`` keeps each group's rows in one fold: where a training set holds several rows of one
+    thing with one label (an invoice's weekly snapshots), random folds put its other rows in the
+    fitting folds, the out-of-fold predictions are as sure as on training rows, and the map then
+    sharpens a booster that was right (520-day world, collection priority: holdout ECE 0.054 with
+    random folds, 0.009 grouped, 0.011 uncalibrated)."""
     booster = boosted_classifier(categorical, max_iter, learning_rate)
     wanted = CALIBRATION_FOLDS if len(label) < LARGE_TRAINING_ROWS else LARGE_TRAINING_FOLDS
-    folds = min(wanted, int(np.bincount(label, minlength=2).min()))
+    units = (
+        [np.unique(groups[label == c]).size for c in (0, 1)] if groups is not None else np.bincount(label, minlength=2)
+    )
+    folds = min(wanted, int(min(units)))
     if folds < 2:
         return booster
-    return CalibratedClassifierCV(booster, method="sigmoid", cv=folds, ensemble=False)
+    return CalibratedClassifierCV(
+        booster, method="sigmoid", cv=folds if groups is None else GroupKFold(folds), ensemble=False
+    )
+
+
+def fit_classifier(model, X: pd.DataFrame, label: np.ndarray, groups: np.ndarray | None = None):
+    """``model.fit``, a grouped calibration's folds made from ``groups``. They are handed over as
+    index lists (scikit-learn 1.9 does not pass a splitter its groups when ``ensemble=False``) and
+    the fitted model keeps ``GroupKFold(n)``: the indices are not part of what it predicts with."""
+    if groups is None or not isinstance(model, CalibratedClassifierCV) or not isinstance(model.cv, GroupKFold):
+        return model.fit(X, label)
+    folds = model.cv
+    model.set_params(cv=list(folds.split(X, label, groups)))
+    model.fit(X, label)
+    return model.set_params(cv=folds)
 
 
 def calibration_of(model) -> str:
     """How a classifier's probabilities were calibrated, for its MLflow parameters."""
-    if isinstance(model, CalibratedClassifierCV):
-        return f"sigmoid on {model.cv}-fold out-of-fold predictions"
-    return "none: a class rarer than two training rows"
+    if not isinstance(model, CalibratedClassifierCV):
+        return "none: a class rarer than two training rows"
+    if isinstance(model.cv, GroupKFold):
+        return f"sigmoid on {model.cv.n_splits}-fold out-of-fold predictions, folds by group"
+    return f"sigmoid on {model.cv}-fold out-of-fold predictions"
 
 
 def boosted_quantile_regressor(

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import GroupKFold
 
 from ml_assets import anomalies, cashflow, churn, collection_priority, payment_date
 from ml_assets.cash_position import MIN_ERRORS
@@ -25,7 +27,7 @@ from ml_assets.classifiers import (
     expected_calibration_error,
     reliability_table,
 )
-from ml_assets.estimators import calibrated_classifier, calibration_of
+from ml_assets.estimators import boosted_classifier, calibrated_classifier, calibration_of, fit_classifier
 from ml_assets.evidence import Minimum, decide, weigh
 from ml_assets.sensor import ml_run_request
 from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion, pip_requirements
@@ -401,6 +403,30 @@ def test_a_calibrated_classifier_gives_probabilities_that_mean_what_they_say():
     ece = expected_calibration_error(calibrated.predict_proba(fresh)[:, 1], outcome)
     assert ece < 0.03
     assert ece <= expected_calibration_error(raw.predict_proba(fresh)[:, 1], outcome)
+
+
+def test_a_grouped_calibration_keeps_each_groups_rows_in_one_fold_and_forgets_the_folds():
+    """An invoice's weekly rows share its label: the calibration's folds are made by group (as many
+    as the rarer class has groups), the fit equals one given those folds by hand, and the fitted
+    model keeps GroupKFold(n), not the folds' row indices (they would be saved with it)."""
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(60), 10)
+    label = np.repeat((np.arange(60) % 20 == 0).astype(int), 10)  # 3 positive invoices of 60
+    train = pd.DataFrame({"segment": "a", "x": rng.normal(size=600) + label})
+    model = calibrated_classifier(["segment"], 40, 0.1, label, groups)
+    assert isinstance(model.cv, GroupKFold) and model.cv.n_splits == 3
+    fitted = fit_classifier(model, train, label, groups)
+    assert isinstance(fitted.cv, GroupKFold) and calibration_of(fitted).endswith(
+        "3-fold out-of-fold predictions, folds by group"
+    )
+    folds = list(GroupKFold(3).split(train, label, groups))
+    assert all(set(groups[test]).isdisjoint(groups[fit]) for fit, test in folds)
+    by_hand = CalibratedClassifierCV(
+        boosted_classifier(["segment"], 40, 0.1), method="sigmoid", cv=folds, ensemble=False
+    )
+    np.testing.assert_allclose(fitted.predict_proba(train), by_hand.fit(train, label).predict_proba(train))
+    one_positive = np.repeat((np.arange(60) == 0).astype(int), 10)  # ten rows, but one invoice
+    assert calibration_of(calibrated_classifier(["segment"], 40, 0.1, one_positive, groups)).startswith("none")
 
 
 def test_baselines_in_sql_put_rows_where_their_fit_does():
