@@ -73,7 +73,7 @@ OPEN_SQL = f"""
             cast(ceil(date_diff('day', s.score_date, c.payment_date) / 7) as integer) as week, c.cleared_on
         from ml.payment_date_scores as s
         left join collection_clearings as c on c.doc_id = s.doc_id
-        where s.score_date between ? and ?
+        where s.score_date in (select day from collection_days)
     )
     select ref_day, bucket,
         case when week between 1 and {WEEKS} and cleared_on <= ref_day + 7 * week then week end as week,
@@ -93,7 +93,10 @@ NEW_SQL = f"""
     by_week as (
         select r.ref_day, p.cleared_on, p.amount,
             cast(ceil(date_diff('day', r.ref_day, p.payment_date) / 7) as integer) as week
-        from (select distinct score_date as ref_day from ml.payment_date_scores where score_date between ? and ?) as r
+        from (
+            select distinct score_date as ref_day from ml.payment_date_scores
+            where score_date in (select day from collection_days)
+        ) as r
         inner join paid as p
             on p.known_on > r.ref_day and p.payment_date > r.ref_day and p.payment_date <= r.ref_day + {7 * WEEKS}
     )
@@ -149,8 +152,11 @@ class ReferenceDays:
     def load(cls, con, window: DayWindow) -> "ReferenceDays":
         oldest = window.first - timedelta(weeks=OLDEST_REFERENCE)
         stage_clearings(con, window.last)
-        open_rows = con.execute(OPEN_SQL, [oldest, window.last]).df()
-        new_rows = con.execute(NEW_SQL, [oldest, window.last, oldest, window.last]).df()
+        # the window's days and their reference days only: a day's run reads 17 days of scores, not 113
+        days = sorted({day - timedelta(weeks=k) for day in window.days for k in range(OLDEST_REFERENCE + 1)})
+        con.execute("create or replace temp table collection_days as select unnest(?::date[]) as day", [days])
+        open_rows = con.execute(OPEN_SQL).df()
+        new_rows = con.execute(NEW_SQL, [oldest, window.last]).df()
         return cls(open_rows, new_rows)
 
     def open_by_bucket(self, day: date) -> pd.Series:
