@@ -21,15 +21,19 @@ import time
 from datetime import date, timedelta
 
 import dagster as dg
+import duckdb
 import mlflow
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from ml_assets import collection_priority
+from ml_assets.classifiers import ClassifierConfig, baseline_probabilities, expected_calibration_error, probabilities
 from ml_assets.outputs import as_model_frame
 from ml_assets.payment_date import baselines
 from ml_assets.tracking import EXPERIMENT
+from ml_assets.training import training_split
 from smepulse_assets.definitions import build_defs
 from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_snapshot
 from smepulse_assets.tools.generator.payment_model import expected_clearing_date
@@ -108,6 +112,43 @@ def payment_breakdown(settings: Settings, config: GeneratorConfig, run: dict) ->
     }
     return {
         f"{group} ({int(mask.sum())} invoices)": {name: _errors(p[mask], actual[mask]) for name, p in predicted.items()}
+        for group, mask in groups.items()
+        if mask.any()
+    }
+
+
+def priority_breakdown(settings: Settings, config: GeneratorConfig, run: dict) -> dict[str, dict]:
+    """On the newest collection-priority training's holdout: the model's and the baselines' Brier and
+    calibration error, over all rows and apart for those of invoices that fell due while their
+    customer went through its stretch of late paying (the drift a customer's history lags)."""
+    habits = {c.cust_number: c.habit for c in generate_invoice_snapshot(config).customers}
+    cutoff = date.fromisoformat(run["tags"]["window.holdout_labels_through"])
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        split = training_split(con, collection_priority.SPEC.training_sql, cutoff, ClassifierConfig())
+    holdout, spec = split.holdout, collection_priority.SPEC
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    predicted = {
+        "model": probabilities(mlflow.sklearn.load_model(f"runs:/{run['run_id']}/model"), holdout, spec),
+        **baseline_probabilities(spec, spec.fit_baselines(split.train), holdout),
+    }
+    drifted = np.array(
+        [
+            (h := habits[customer]).distress is not None
+            and h.distress.start <= pd.Timestamp(due).date() <= h.distress.end
+            for customer, due in holdout[["customer_number", "due_date"]].itertuples(index=False)
+        ],
+        dtype=bool,
+    )
+    actual = holdout[spec.label].astype(int).to_numpy()
+    groups = {"all": np.ones(len(actual), bool), "drifted": drifted, "others": ~drifted}
+    return {
+        f"{group} ({int(mask.sum())} rows, {int(actual[mask].sum())} late)": {
+            name: {
+                "brier": round(float(np.mean((p[mask] - actual[mask]) ** 2)), 4),
+                "ece": round(expected_calibration_error(p[mask], actual[mask]), 4),
+            }
+            for name, p in predicted.items()
+        }
         for group, mask in groups.items()
         if mask.any()
     }
@@ -248,16 +289,19 @@ def main() -> None:
         )
         for key, value in figures.items():
             print(f"  {key:<45} {value}")
-    payment = runs.get("smepulse_payment_date")
     last = args.start + timedelta(days=args.days - 1) if args.days else last_delivered_day(settings)
-    if payment:
-        # the noise floor needs the very world the data directory holds: same seed, start and end
-        config = GeneratorConfig(
-            start=args.start, end=last, disputed_share=args.disputed_share, month_end_share=args.month_end_share
-        )
+    # the noise floor and the drift need the very world the data directory holds: same seed, start and end
+    config = GeneratorConfig(
+        start=args.start, end=last, disputed_share=args.disputed_share, month_end_share=args.month_end_share
+    )
+    if payment := runs.get("smepulse_payment_date"):
         print("\npayment dates on the newest training's holdout: noise floor, model, customer median")
         for group, figures in payment_breakdown(settings, config, payment).items():
             print(f"  {group:<26} {figures}")
+    if priority := runs.get(collection_priority.MODEL_NAME):
+        print("\ncollection priority on the newest training's holdout: Brier and calibration error")
+        for group, figures in priority_breakdown(settings, config, priority).items():
+            print(f"  {group:<40} {figures}")
     for title, frame in cash_figures(settings).items():
         print(f"\n{title}")
         print(frame.round(3).to_string(index=False))
