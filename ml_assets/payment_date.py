@@ -240,7 +240,10 @@ def fit_serving_baseline(split: TimeSplit) -> CustomerMedianBaseline | None:
 def conformal_margin(scores: np.ndarray, level: float) -> float:
     """The split-conformal quantile of the calibration rows' scores (how far each actual fell
     outside its interval, negative inside): the ceil((n + 1) * level)-th smallest, which covers
-    ``level`` of a new row from the same distribution; the largest score when n is too small."""
+    ``level`` of a new row from the same distribution; the largest score when n is too small, no
+    margin without a score."""
+    if not len(scores):
+        return 0.0
     ordered = np.sort(scores)
     rank = min(int(np.ceil((len(ordered) + 1) * level)), len(ordered))
     return float(ordered[rank - 1])

@@ -533,10 +533,12 @@ def test_an_interval_that_over_covers_is_narrowed_but_never_past_the_median():
 
 
 def test_the_conformal_margin_is_the_finite_sample_quantile_of_the_scores():
-    """The ceil((n + 1) * 0.8)-th smallest of n scores: with 9 scores the 8th, with 3 the largest."""
+    """The ceil((n + 1) * 0.8)-th smallest of n scores: with 9 scores the 8th, with 3 the largest,
+    with none no margin."""
     scores = np.arange(9.0) - 4  # -4 .. 4
     assert payment_date.conformal_margin(scores, 0.8) == 3.0
     assert payment_date.conformal_margin(np.array([-2.0, -1.0, 5.0]), 0.8) == 5.0
+    assert payment_date.conformal_margin(np.array([]), 0.8) == 0.0
 
 
 def test_an_unpaid_invoice_is_taken_as_paid_after_the_days_it_has_been_open():
