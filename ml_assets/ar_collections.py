@@ -14,7 +14,9 @@ used the way a collections desk uses an aging report, with rates learned from th
   four reference days whose week w had ended by D (k = w..w+3), so nothing after D is used;
 - the invoices not posted yet: the reference days' collections in week w from invoices posted after
   them, averaged over the same four reference days;
-- week w = sum over groups of (open amount x share) + the new invoices' collections.
+- week w = sum over groups of (open amount x share) + the new invoices' collections; a group's
+  shares over the 13 weeks are capped at the whole of it (each week's come from other reference
+  days, so they need not add up to at most 1), the later weeks taking what is left.
 
 A clearing counts as paid in its week if it had been delivered by the week's end (with daily feeds
 it arrives on its day; a payment delivered later counts as unpaid, which understates, never leaks).
@@ -192,12 +194,17 @@ class ReferenceDays:
 def forecast_as_of(references: ReferenceDays, day: date) -> pd.DataFrame:
     """Day ``day``'s forecast, one row per week that has a reference day."""
     today = references.open_by_bucket(day).reindex(np.arange(LATER + 1), fill_value=0.0).to_numpy(float)
+    collected = np.zeros(LATER + 1)  # each group's share forecast collected in the weeks before
     rows = []
     for week in range(1, WEEKS + 1):
         found = references.week(day, week)
         if found is None:
             continue
         shares, new, used = found
+        # each week's shares come from its own reference days, so a group's 13 shares may add up to
+        # more than all of it; an open amount is collected once, the later weeks get what is left
+        shares = np.minimum(shares, 1.0 - collected)
+        collected += shares
         from_open = float(today @ shares)
         rows.append(
             {

@@ -8,6 +8,7 @@ end-to-end run (generated world, real Dagster runs) is in test_ml.py.
 from datetime import date, timedelta
 
 import duckdb
+import pandas as pd
 import pytest
 
 from ml_assets import outputs
@@ -120,6 +121,19 @@ def test_a_day_reads_nothing_after_it_and_a_range_forecasts_its_days_as_they_wou
     assert len(alone) == WEEKS
     assert in_range[day]["predicted_collections"].tolist() == pytest.approx(alone["predicted_collections"].tolist())
     assert in_range[day]["from_open_invoices"].tolist() == pytest.approx(alone["from_open_invoices"].tolist())
+
+
+def test_an_open_amount_is_collected_at_most_once_over_the_13_weeks():
+    """Customers that paid in week 2 until five weeks ago and in week 1 since: week 1's reference
+    days say all of it in week 1, week 2's (one of them older) a quarter in week 2. The forecast
+    collects the open amount once: all in week 1, nothing after."""
+    day = date(2024, 6, 30)
+    paid = [(day - timedelta(weeks=k), 1, 1 if k <= 4 else 2, AMOUNT) for k in range(1, 17)]
+    open_rows = pd.DataFrame([*paid, (day, 1, None, AMOUNT)], columns=["ref_day", "bucket", "week", "amount"])
+    references = ReferenceDays(open_rows, pd.DataFrame(columns=["ref_day", "week", "amount"]))
+    assert references.week(day, 2)[0][1] == pytest.approx(0.25)  # uncapped, week 2 alone
+    weeks = forecast_as_of(references, day)
+    assert weeks["from_open_invoices"].tolist() == pytest.approx([AMOUNT] + [0.0] * (WEEKS - 1))
 
 
 def test_the_first_weeks_of_a_history_forecast_only_the_weeks_a_reference_day_covers():
