@@ -123,7 +123,7 @@ def cash_position(frame: pd.DataFrame) -> go.Figure:
 
 def ar_collections(frame: pd.DataFrame) -> go.Figure:
     """The 13-week collections forecast: each week's cash from the invoices open today and from those to come."""
-    figure = _figure("Expected collections, next 13 weeks (open invoices and invoices to come)")
+    figure = _figure("Expected collections by week, next 13 weeks")
     figure.add_bar(
         x=frame["week_end"], y=frame["from_open_invoices"], name="from open invoices", marker_color="#1f4e79"
     )
@@ -131,8 +131,9 @@ def ar_collections(frame: pd.DataFrame) -> go.Figure:
         x=frame["week_end"], y=frame["from_new_invoices"], name="from invoices to come", marker_color="#8fb3d9"
     )
     figure.update_layout(barmode="stack")
-    figure.update_xaxes(title="week ending")
-    figure.update_yaxes(title="USD")
+    # no x-axis title: the horizontal legend sits where it would be; the hover names each week's end
+    figure.update_traces(hovertemplate="week ending %{x|%Y-%m-%d}: %{y:,.0f}")
+    figure.update_yaxes(title="collections per week (USD)")
     return figure
 
 
