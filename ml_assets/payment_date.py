@@ -249,12 +249,19 @@ def conformal_margin(scores: np.ndarray, level: float) -> float:
     return float(ordered[rank - 1])
 
 
-def calibration_split(train: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The training rows split in time once more: the older ones to fit a probe on, the newest
-    ``share`` to calibrate it on. Calibrating on the holdout instead would make its coverage a
-    tautology."""
+def calibration_split(train: pd.DataFrame, days: int, min_probe_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training rows split in time once more: the older ones to fit a probe on, the labels of
+    the last ``days`` to calibrate it on. Calibrating on the holdout instead would make its coverage
+    a tautology. The calibration spans as many days as the holdout, so the probe is judged over the
+    horizon the model is: on a young ledger the labels arriving weeks after a fit include slower
+    payers than the next few days' do (90-day demo world, holdout coverage 62 % calibrated on the
+    newest 20 % of rows, 5 days of labels; 74 % on 30 days; the 520-day world's 78 % either way).
+    With fewer than ``min_probe_rows`` older rows the probe takes the older half."""
     ordered = train.sort_values("label_known_on", kind="stable")
-    fit_rows = len(ordered) - round(len(ordered) * share)
+    known = pd.to_datetime(ordered["label_known_on"])
+    fit_rows = int((known <= known.max() - pd.Timedelta(days=days)).sum()) if len(known) else 0
+    if fit_rows < min_probe_rows:
+        fit_rows = len(ordered) // 2
     return ordered.iloc[:fit_rows], ordered.iloc[fit_rows:]
 
 
@@ -281,7 +288,7 @@ def fit_calibrated(
     older rows (and the invoices unpaid when those end) showed on the newest, and what that
     calibration saw (for the model's metadata)."""
     censored = unpaid is not None and config.unpaid_rounds > 0
-    fit_rows, calibration_rows = calibration_split(train, config.calibration_share)
+    fit_rows, calibration_rows = calibration_split(train, config.holdout_days, config.min_probe_rows)
 
     def fitted(paid: pd.DataFrame, open_rows: pd.DataFrame | None) -> PaymentDateModel:
         model = PaymentDateModel(config.max_iter, config.learning_rate)
@@ -363,8 +370,9 @@ class PaymentModelConfig(TrainingConfig):
     max_iter: int = 200
     learning_rate: float = 0.05
     min_training_rows: int = 300
-    # the newest share of the training rows the interval and confidence are calibrated on
-    calibration_share: float = 0.2
+    # The interval and confidence are calibrated on the newest holdout_days of training labels; a
+    # probe fitted on fewer older rows than this takes the older half instead.
+    min_probe_rows: int = 100
     # Refits with the invoices open past due when the labels end (censored rows); 0 leaves them out.
     # Each round moves the unpaid invoices' stand-in labels out further; past 3 they overshoot
     # (90-day world with disputes, holdout MAE by rounds 0-3, 5, 8: 8.41, 6.51, 6.31, 6.18, 6.26, 7.00).
@@ -464,7 +472,7 @@ def build_payment_date_assets(partitions_def: dg.PartitionsDefinition) -> list[d
                     "max_iter": config.max_iter,
                     "learning_rate": config.learning_rate,
                     "holdout_days": config.holdout_days,
-                    "calibration_share": config.calibration_share,
+                    "min_probe_rows": config.min_probe_rows,
                     "unpaid_rounds": config.unpaid_rounds,
                     "quantiles": str(QUANTILES),
                     "features": ",".join(FEATURES),

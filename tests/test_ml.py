@@ -481,9 +481,9 @@ def test_the_customer_history_baseline_is_shrunk_as_much_as_its_training_rows_sa
 
 def test_the_payment_interval_is_calibrated_on_the_newest_training_rows_and_covers_fresh_invoices():
     """Split conformal: a probe learns from the older training rows and the interval's widening is
-    measured on the newest ones; the model served, fitted on every row, takes that widening and on
-    invoices neither saw covers close to its 80 %. Boosted quantiles alone under-cover on
-    heavy-tailed delays, so the widening has work to do."""
+    measured on the labels of the newest days, as many as the holdout's; the model served, fitted
+    on every row, takes that widening and on invoices neither saw covers close to its 80 %. Boosted
+    quantiles alone under-cover on heavy-tailed delays, so the widening has work to do."""
     rng = np.random.default_rng(3)
 
     def invoices(n: int, first_known: date) -> pd.DataFrame:
@@ -498,9 +498,10 @@ def test_the_payment_interval_is_calibrated_on_the_newest_training_rows_and_cove
     train = invoices(2_000, date(2019, 1, 1))
     config = payment_date.PaymentModelConfig(max_iter=60)
     model, figures = payment_date.fit_calibrated(train, config)
-    newest = train["label_known_on"].sort_values().iloc[-400:]
-    assert (figures["probe_fit_rows"], figures["calibration_rows"]) == (1_600, 400)
-    assert figures["calibration_labels_from"] == str(newest.iloc[0].date())
+    known = train["label_known_on"]
+    newest = known[known > known.max() - pd.Timedelta(days=config.holdout_days)]  # the holdout's span
+    assert (figures["probe_fit_rows"], figures["calibration_rows"]) == (2_000 - len(newest), len(newest))
+    assert figures["calibration_labels_from"] == str(newest.min().date())
     assert figures["interval_margin_days"] > 0
     fresh = invoices(4_000, date(2019, 8, 1))
     coverage = payment_date.interval_coverage(model, fresh, fresh["days_to_pay"].to_numpy(float))
@@ -530,6 +531,19 @@ def test_an_interval_that_over_covers_is_narrowed_but_never_past_the_median():
     assert 0.75 <= payment_date.interval_coverage(model, fresh, actual) <= 0.86
     low, high = model.predict_interval(fresh)
     assert np.all(low <= model.predict(fresh)) and np.all(model.predict(fresh) <= high)
+
+
+def test_the_calibration_rows_span_the_holdouts_days_unless_the_probe_would_have_too_few():
+    """The newest 30 days of labels calibrate; on a young ledger, where the older rows would leave
+    the probe fewer than its minimum, the probe takes the older half."""
+    known = pd.Series(pd.date_range("2020-01-01", periods=100, freq="D"))
+    rows = pd.DataFrame({"label_known_on": known.sample(frac=1, random_state=1).to_numpy(), "n": range(100)})
+    probe, calibration = payment_date.calibration_split(rows, days=30, min_probe_rows=50)
+    assert (len(probe), len(calibration)) == (70, 30)
+    assert probe["label_known_on"].max() < calibration["label_known_on"].min() == pd.Timestamp("2020-03-11")
+    probe, calibration = payment_date.calibration_split(rows, days=60, min_probe_rows=50)
+    assert (len(probe), len(calibration)) == (50, 50)  # 40 older rows are too few: the older half
+    assert probe["label_known_on"].max() < calibration["label_known_on"].min()
 
 
 def test_the_conformal_margin_is_the_finite_sample_quantile_of_the_scores():
