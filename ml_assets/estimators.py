@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
@@ -24,7 +24,8 @@ TRUSTED_TYPES = [
     "ml_assets.payment_date.PaymentDateModel",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
-    "sklearn.model_selection._split.GroupKFold",
+    "sklearn.model_selection._split.GroupKFold",  # kept by models calibrated before StratifiedGroupKFold
+    "sklearn.model_selection._split.StratifiedGroupKFold",
     "ml_assets.estimators.AllMissingAsZero",
 ]
 # Folds for the calibration's out-of-fold predictions: five on small training sets (2,000 rows:
@@ -32,6 +33,7 @@ TRUSTED_TYPES = [
 # booster alone is near calibrated already (60,000 rows: 0.004 either way) and each fold is a
 # whole fit (five folds cost 15 s in the 50k benchmark's collection-priority training).
 CALIBRATION_FOLDS, LARGE_TRAINING_FOLDS, LARGE_TRAINING_ROWS = 5, 3, 20_000
+GROUPED = (StratifiedGroupKFold, GroupKFold)  # a champion calibrated before keeps GroupKFold
 
 
 class AllMissingAsZero(TransformerMixin, BaseEstimator):
@@ -106,27 +108,42 @@ def calibrated_classifier(
     if folds < 2:
         return booster
     return CalibratedClassifierCV(
-        booster, method="sigmoid", cv=folds if groups is None else GroupKFold(folds), ensemble=False
+        booster, method="sigmoid", cv=folds if groups is None else StratifiedGroupKFold(folds), ensemble=False
     )
 
 
 def fit_classifier(model, X: pd.DataFrame, label: np.ndarray, groups: np.ndarray | None = None):
     """``model.fit``, a grouped calibration's folds made from ``groups``. They are handed over as
     index lists (scikit-learn 1.9 does not pass a splitter its groups when ``ensemble=False``) and
-    the fitted model keeps ``GroupKFold(n)``: the indices are not part of what it predicts with."""
-    if groups is None or not isinstance(model, CalibratedClassifierCV) or not isinstance(model.cv, GroupKFold):
+    the fitted model keeps ``StratifiedGroupKFold(n)``: the indices are not part of what it predicts
+    with. Without folds whose fitting rows hold both classes, the booster alone."""
+    if groups is None or not isinstance(model, CalibratedClassifierCV) or not isinstance(model.cv, GROUPED):
         return model.fit(X, label)
-    folds = model.cv
-    model.set_params(cv=list(folds.split(X, label, groups)))
+    folds = fitting_folds(model.cv.n_splits, X, label, groups)
+    if folds is None:
+        return model.estimator.fit(X, label)
+    model.set_params(cv=folds)
     model.fit(X, label)
-    return model.set_params(cv=folds)
+    return model.set_params(cv=StratifiedGroupKFold(len(folds)))
+
+
+def fitting_folds(wanted: int, X: pd.DataFrame, label: np.ndarray, groups: np.ndarray) -> list | None:
+    """Stratified folds by group, fewer while one would leave a class out of its fitting rows: the
+    sigmoid cannot be fitted on a fold that never saw a positive. Folds by group alone (GroupKFold
+    balances sizes, not labels) put both late invoices of a young ledger in one fold, and the
+    training failed (the demo world ending 2026-12-05). None when no two folds do."""
+    for n in range(wanted, 1, -1):
+        folds = list(StratifiedGroupKFold(n).split(X, label, groups))
+        if all(np.unique(label[fit]).size == 2 for fit, _ in folds):
+            return folds
+    return None
 
 
 def calibration_of(model) -> str:
     """How a classifier's probabilities were calibrated, for its MLflow parameters."""
     if not isinstance(model, CalibratedClassifierCV):
-        return "none: a class rarer than two training rows"
-    if isinstance(model.cv, GroupKFold):
+        return "none: a class rarer than two training rows (or groups), or no folds holding both"
+    if isinstance(model.cv, GROUPED):
         return f"sigmoid on {model.cv.n_splits}-fold out-of-fold predictions, folds by group"
     return f"sigmoid on {model.cv}-fold out-of-fold predictions"
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from ml_assets import anomalies, cashflow, churn, collection_priority, payment_date
 from ml_assets.cash_position import MIN_ERRORS
@@ -406,20 +406,21 @@ def test_a_calibrated_classifier_gives_probabilities_that_mean_what_they_say():
 
 
 def test_a_grouped_calibration_keeps_each_groups_rows_in_one_fold_and_forgets_the_folds():
-    """An invoice's weekly rows share its label: the calibration's folds are made by group (as many
-    as the rarer class has groups), the fit equals one given those folds by hand, and the fitted
-    model keeps GroupKFold(n), not the folds' row indices (they would be saved with it)."""
+    """An invoice's weekly rows share its label: the calibration's folds are made by group and
+    stratified (as many as the rarer class has groups), the fit equals one given those folds by
+    hand, and the fitted model keeps StratifiedGroupKFold(n), not the folds' row indices (they would
+    be saved with it)."""
     rng = np.random.default_rng(4)
     groups = np.repeat(np.arange(60), 10)
     label = np.repeat((np.arange(60) % 20 == 0).astype(int), 10)  # 3 positive invoices of 60
     train = pd.DataFrame({"segment": "a", "x": rng.normal(size=600) + label})
     model = calibrated_classifier(["segment"], 40, 0.1, label, groups)
-    assert isinstance(model.cv, GroupKFold) and model.cv.n_splits == 3
+    assert isinstance(model.cv, StratifiedGroupKFold) and model.cv.n_splits == 3
     fitted = fit_classifier(model, train, label, groups)
-    assert isinstance(fitted.cv, GroupKFold) and calibration_of(fitted).endswith(
+    assert isinstance(fitted.cv, StratifiedGroupKFold) and calibration_of(fitted).endswith(
         "3-fold out-of-fold predictions, folds by group"
     )
-    folds = list(GroupKFold(3).split(train, label, groups))
+    folds = list(StratifiedGroupKFold(3).split(train, label, groups))
     assert all(set(groups[test]).isdisjoint(groups[fit]) for fit, test in folds)
     by_hand = CalibratedClassifierCV(
         boosted_classifier(["segment"], 40, 0.1), method="sigmoid", cv=folds, ensemble=False
@@ -427,6 +428,24 @@ def test_a_grouped_calibration_keeps_each_groups_rows_in_one_fold_and_forgets_th
     np.testing.assert_allclose(fitted.predict_proba(train), by_hand.fit(train, label).predict_proba(train))
     one_positive = np.repeat((np.arange(60) == 0).astype(int), 10)  # ten rows, but one invoice
     assert calibration_of(calibrated_classifier(["segment"], 40, 0.1, one_positive, groups)).startswith("none")
+
+
+def test_a_grouped_calibration_never_fits_a_fold_without_a_positive():
+    """Two late invoices of one row each among larger on-time ones: folds by group alone put both in
+    one fold, so the other fold's fitting rows hold no positive and the sigmoid cannot be fitted
+    (the demo world ending 2026-12-05 failed so). The folds are stratified; with too few groups for
+    any two folds to hold both classes, the booster goes uncalibrated instead of failing."""
+    groups = np.array([0, 0, 0, 1, 1, 1, 2, 2, 3, 4])
+    label = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
+    train = pd.DataFrame({"segment": "a", "x": np.arange(10.0) + 5 * label})
+    assert any(np.unique(label[fit]).size == 1 for fit, _ in GroupKFold(2).split(train, label, groups))
+    fitted = fit_classifier(calibrated_classifier(["segment"], 20, 0.1, label, groups), train, label, groups)
+    assert calibration_of(fitted).startswith("sigmoid on 2-fold") and fitted.predict_proba(train).shape == (10, 2)
+    lone = np.array([0, 0, 0, 0, 1, 1])  # both positives in one group: no two folds can hold both
+    frame = pd.DataFrame({"segment": "a", "x": np.arange(6.0)})
+    model = CalibratedClassifierCV(boosted_classifier(["segment"], 20, 0.1), cv=StratifiedGroupKFold(2))
+    fitted = fit_classifier(model, frame, lone, np.array([0, 0, 1, 1, 2, 2]))
+    assert calibration_of(fitted).startswith("none") and fitted.predict_proba(frame).shape == (6, 2)
 
 
 def test_baselines_in_sql_put_rows_where_their_fit_does():
