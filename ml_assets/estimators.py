@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
@@ -24,7 +24,7 @@ TRUSTED_TYPES = [
     "ml_assets.payment_date.PaymentDateModel",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
-    "sklearn.model_selection._split.GroupKFold",  # kept by models calibrated before StratifiedGroupKFold
+    "sklearn.model_selection._split.GroupKFold",  # in champions calibrated before the folds were stratified
     "sklearn.model_selection._split.StratifiedGroupKFold",
     "ml_assets.estimators.AllMissingAsZero",
 ]
@@ -33,7 +33,6 @@ TRUSTED_TYPES = [
 # booster alone is near calibrated already (60,000 rows: 0.004 either way) and each fold is a
 # whole fit (five folds cost 15 s in the 50k benchmark's collection-priority training).
 CALIBRATION_FOLDS, LARGE_TRAINING_FOLDS, LARGE_TRAINING_ROWS = 5, 3, 20_000
-GROUPED = (StratifiedGroupKFold, GroupKFold)  # a champion calibrated before keeps GroupKFold
 
 
 class AllMissingAsZero(TransformerMixin, BaseEstimator):
@@ -117,7 +116,11 @@ def fit_classifier(model, X: pd.DataFrame, label: np.ndarray, groups: np.ndarray
     index lists (scikit-learn 1.9 does not pass a splitter its groups when ``ensemble=False``) and
     the fitted model keeps ``StratifiedGroupKFold(n)``: the indices are not part of what it predicts
     with. Without folds whose fitting rows hold both classes, the booster alone."""
-    if groups is None or not isinstance(model, CalibratedClassifierCV) or not isinstance(model.cv, GROUPED):
+    if (
+        groups is None
+        or not isinstance(model, CalibratedClassifierCV)
+        or not isinstance(model.cv, StratifiedGroupKFold)
+    ):
         return model.fit(X, label)
     folds = fitting_folds(model.cv.n_splits, X, label, groups)
     if folds is None:
@@ -143,7 +146,7 @@ def calibration_of(model) -> str:
     """How a classifier's probabilities were calibrated, for its MLflow parameters."""
     if not isinstance(model, CalibratedClassifierCV):
         return "none: a class rarer than two training rows (or groups), or no folds holding both"
-    if isinstance(model.cv, GROUPED):
+    if isinstance(model.cv, StratifiedGroupKFold):
         return f"sigmoid on {model.cv.n_splits}-fold out-of-fold predictions, folds by group"
     return f"sigmoid on {model.cv}-fold out-of-fold predictions"
 

@@ -260,7 +260,7 @@ def calibration_split(train: pd.DataFrame, days: int, min_probe_rows: int) -> tu
     With fewer than ``min_probe_rows`` older rows the probe takes the older half."""
     ordered = train.sort_values("label_known_on", kind="stable")
     known = pd.to_datetime(ordered["label_known_on"])
-    fit_rows = int((known <= known.max() - pd.Timedelta(days=days)).sum()) if len(known) else 0
+    fit_rows = int((known <= known.max() - pd.Timedelta(days=days)).sum())
     if fit_rows < min_probe_rows:
         fit_rows = len(ordered) // 2
     return ordered.iloc[:fit_rows], ordered.iloc[fit_rows:]

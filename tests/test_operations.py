@@ -69,7 +69,8 @@ def browse(url: str, profile: Path, screenshot: Path | None = None) -> str:
 
 def paying_world(first, last) -> GeneratorConfig:
     """A week's world, from seed 5 on, with an invoice paid in it. The world's shape follows its
-    dates: about one week in twenty sees no invoice paid, and then (rightly) nothing is scored."""
+    dates (seed 5's week ending 2026-12-05 has no invoice paid), and with none paid nothing is
+    scored, rightly."""
     for seed in range(5, 50):
         config = GeneratorConfig(start=first, end=last, customers=20, invoices_per_day=25, seed=seed)
         snapshot = generate_invoice_snapshot(config)
