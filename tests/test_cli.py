@@ -7,6 +7,8 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
+
 from smepulse_assets.tools import cli
 from smepulse_lib import programs
 from smepulse_lib.settings import Settings
@@ -70,3 +72,36 @@ def test_the_demo_world_ends_yesterday_unless_given_a_start():
         date(2020, 1, 1),
         date(2020, 3, 30),
     )
+
+
+def test_the_demo_names_each_failed_step_or_run_by_its_cause():
+    """`smepulse demo` exits 1 with these lines when an ML, report or docs run fails (real in-process
+    runs of a small job: a step that exhausts its retries, a resource that will not start)."""
+    from smepulse_assets.tools.demo import run_failures
+
+    @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
+    def wobbly() -> None:
+        raise RuntimeError("Catalog Error: Table with name kpi_predicted_cash_in does not exist!")
+
+    @dg.asset(required_resource_keys={"tracking"})
+    def steady() -> int:
+        return 1
+
+    @dg.resource
+    def tracking_store(_context):
+        return "sqlite:///mlflow.db"
+
+    @dg.resource
+    def unreachable_tracking_store(_context):
+        raise FileNotFoundError("No such file or directory: '/proc/nowhere'")
+
+    def run(asset, tracking=tracking_store) -> dg.ExecuteInProcessResult:
+        defs = dg.Definitions(assets=[asset], jobs=[dg.define_asset_job("demo_part")], resources={"tracking": tracking})
+        return defs.resolve_job_def("demo_part").execute_in_process(raise_on_error=False)
+
+    assert run_failures(run(steady)) == []
+    assert run_failures(run(wobbly)) == [
+        "wobbly: RuntimeError: Catalog Error: Table with name kpi_predicted_cash_in does not exist!"
+    ]
+    unstarted = run_failures(run(steady, unreachable_tracking_store))
+    assert unstarted == ["demo_part: FileNotFoundError: No such file or directory: '/proc/nowhere'"], unstarted

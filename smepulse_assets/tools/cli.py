@@ -183,8 +183,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from smepulse_assets.tools.demo import run_demo
 
-    run_demo(settings, _config(args), _world(args))
-    return 0
+    summary = run_demo(settings, _config(args), _world(args))
+    # failing checks are the data's verdict and the demo shows them; a failed step is the platform's
+    return 1 if summary["failures"] else 0
 
 
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:

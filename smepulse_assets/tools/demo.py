@@ -63,11 +63,12 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
         try:
             runs.reference()
             result = runs.days(config.start, config.end, DAILY_JOB)
-            # a failing ML step is reported in the summary rather than stopping the demo
+            # a failing ML, report or docs step is reported in the summary (and the exit status)
+            # rather than stopping the demo: the warehouse's AR figures stand without them
             ml = runs.days(config.start, config.end, ML_JOB, raise_on_error=False)
             # what the reports sensor asks for after an ML run: the packs of its last day
             reports = runs.days(config.end, config.end, REPORTS_JOB, raise_on_error=False)
-            runs.docs()  # the data catalog, and the column types the UI shows
+            docs = runs.docs()  # the data catalog, and the column types the UI shows
         finally:
             runs.write_event_log()
     checks = [r for run in (result, ml, reports) for r in run.get_asset_check_evaluations()]
@@ -86,12 +87,7 @@ def run_demo(settings: Settings, config: GeneratorConfig, world: WorldConfig | N
             "not passing": sorted(f"{c.asset_key.to_user_string()}: {c.check_name}" for c in checks if not c.passed),
         },
         "log_file": str(log_file),
-        "ml_failures": [
-            f"{e.step_key}: {_first_line(e.step_failure_data.error)}"
-            for run in (ml, reports)
-            for e in run.all_events
-            if e.is_step_failure
-        ],
+        "failures": [failure for run in (ml, reports, docs) for failure in run_failures(run)],
     }
     print_summary(settings, config.end, summary)
     return summary
@@ -179,7 +175,7 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
     print(f"\nAR on {last_day}:\n{dso.to_string(index=False)}\n\nAging on {last_day}:\n{aging.to_string(index=False)}")
     table = working_capital.T.to_string(header=False, float_format=lambda v: f"{v:,.2f}")
     print(f"\nSME world on {last_day} (VND):\n{table}")
-    print_ml_summary(settings, last_day, summary["ml_failures"])
+    print_ml_summary(settings, last_day)
     print(f"\nWarehouse: {settings.warehouse_path}\nRun log (every Dagster event): {summary['log_file']}")
     print(f"Serving copy (BI tools, notebooks): {settings.serving_path}\nReports of {last_day}:")
     for report in REPORTS:
@@ -190,11 +186,12 @@ def print_summary(settings: Settings, last_day: date, summary: dict) -> None:
         f"Open the UI: {beside_interpreter('smepulse')} ui   (then http://127.0.0.1:3000; "
         f"DAGSTER_HOME={settings.dagster_home})"
     )
+    # last, where a person reading the end of the output sees it; the command then exits 1
+    for failure in summary["failures"]:
+        print(f"Failed: {failure} (its error and log: {summary['log_file']})")
 
 
-def print_ml_summary(settings: Settings, last_day: date, failures: list[str]) -> None:
-    for failure in failures:
-        print(f"  ML step failed: {failure}")
+def print_ml_summary(settings: Settings, last_day: date) -> None:
     tables = set(
         warehouse.query(
             settings.warehouse_path, "select table_name from information_schema.tables where table_schema = 'gold'"
@@ -212,6 +209,26 @@ def print_ml_summary(settings: Settings, last_day: date, failures: list[str]) ->
         print(f"\nCollection worklist on {last_day} (top 5):\n{worklist.to_string(index=False)}")
 
 
-def _first_line(error) -> str:
-    """A step failure's error (Dagster's SerializableErrorInfo, or None) as one line."""
-    return error.message.strip().splitlines()[0] if error else "failed"
+def run_failures(run: dg.ExecuteInProcessResult) -> list[str]:
+    """What failed in a run, a line each: its failed steps, or, when it failed before any step ran
+    (a resource that would not start, such as an unreachable MLflow store), the run itself."""
+    steps = [f"{e.step_key}: {root_cause(e.step_failure_data.error)}" for e in run.all_events if e.is_step_failure]
+    if steps or run.success:
+        return steps
+    errors = [
+        e.event_specific_data.error
+        for e in run.all_events
+        if e.event_type in (dg.DagsterEventType.RESOURCE_INIT_FAILURE, dg.DagsterEventType.RUN_FAILURE)
+        and getattr(e.event_specific_data, "error", None)
+    ]
+    return [f"{run.job_def.name}: {root_cause(errors[0]) if errors else 'failed'}"]
+
+
+def root_cause(error) -> str:
+    """The first line of the innermost cause of Dagster's SerializableErrorInfo (or None): a step
+    that exhausted its retries says "Exceeded max_retries", its cause says what went wrong."""
+    if error is None:
+        return "failed"
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[0]
