@@ -215,13 +215,9 @@ def run_failures(run: dg.ExecuteInProcessResult) -> list[str]:
     steps = [f"{e.step_key}: {root_cause(e.step_failure_data.error)}" for e in run.all_events if e.is_step_failure]
     if steps or run.success:
         return steps
-    errors = [
-        e.event_specific_data.error
-        for e in run.all_events
-        if e.event_type in (dg.DagsterEventType.RESOURCE_INIT_FAILURE, dg.DagsterEventType.RUN_FAILURE)
-        and getattr(e.event_specific_data, "error", None)
-    ]
-    return [f"{run.job_def.name}: {root_cause(errors[0]) if errors else 'failed'}"]
+    stops = (dg.DagsterEventType.RESOURCE_INIT_FAILURE, dg.DagsterEventType.RUN_FAILURE)
+    errors = [getattr(e.event_specific_data, "error", None) for e in run.all_events if e.event_type in stops]
+    return [f"{run.job_def.name}: {root_cause(next(filter(None, errors), None))}"]
 
 
 def root_cause(error) -> str:
