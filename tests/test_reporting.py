@@ -23,12 +23,13 @@ import pytest
 from openpyxl import load_workbook
 
 from smepulse_assets.definitions import build_defs
+from smepulse_assets.reports import workbook
 from smepulse_assets.reports.assets import AR_PACK, CASH_REPORT, FIGURES_CHECK
 from smepulse_assets.reports.figures import Figures, serving_reader
 from smepulse_assets.reports.html_report import read_figures
 from smepulse_assets.reports.sensor import last_day
 from smepulse_assets.reports.verify import pack_mismatches, report_mismatches
-from smepulse_assets.reports.workbook import AMOUNT, DAY, SUMMARY, WORKLIST, table_workbook
+from smepulse_assets.reports.workbook import AMOUNT, COUNT, DAY, SHARE, SUMMARY, WORKLIST, read_table, table_workbook
 from smepulse_assets.serving.assets import ROW_COUNT_CHECK
 from smepulse_assets.serving.publish import publish_table, published_counts
 from smepulse_assets.serving.tables import ServedTable
@@ -213,6 +214,37 @@ def test_text_from_the_data_never_becomes_a_formula():
     cells = [sheet.cell(row, 1) for row in (2, 3, 4)]
     assert [c.value for c in cells] == list(frame["customer_name"])
     assert {c.data_type for c in cells} == {"s"}
+
+
+def test_a_table_longer_than_a_sheet_continues_on_numbered_sheets_and_reads_back_whole(monkeypatch):
+    """Excel holds 1,048,576 rows a sheet; a longer table (a ledger with a million open invoices)
+    continues on "<title> (2)", each part with its header, formats and filter (the limit is made 4
+    rows here so the test stays small)."""
+    monkeypatch.setattr(workbook, "SHEET_ROWS", 4)
+    frame = pd.DataFrame(
+        {
+            "doc_id": [f"D{i}" for i in range(7)],
+            "due_date": [date(2020, 1, 1) + timedelta(days=i) for i in range(7)],
+            "open_amount": [1.5, None, 3.0, 4.0, 5.0, 6.0, 7.25],
+            "days_past_due": list(range(7)),
+            "payment_rate": [0.5] * 7,
+            "is_disputed": [True, False, None, True, False, True, False],
+        }
+    )
+    data = table_workbook(frame, "Open invoices")
+    book = load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["Open invoices", "Open invoices (2)", "Open invoices (3)"]
+    last = book["Open invoices (3)"]
+    assert [c.value for c in last[1]] == list(frame.columns) and last.max_row == 2  # its header, the 7th row
+    assert last.freeze_panes == "A2" and last.auto_filter.ref == "A1:F2"
+    first = book["Open invoices"]
+    assert [first.cell(2, col).number_format for col in (2, 3, 4, 5)] == [DAY, AMOUNT, COUNT, SHARE]
+    assert first.cell(3, 3).value is None  # a missing amount is an empty cell, not 0 or "nan"
+    back = read_table(data, "Open invoices")
+    assert back["doc_id"].tolist() == frame["doc_id"].tolist()
+    assert back["due_date"].tolist() == frame["due_date"].tolist()
+    assert back["open_amount"].tolist()[2:] == frame["open_amount"].tolist()[2:] and pd.isna(back["open_amount"][1])
+    assert back["is_disputed"].tolist() == [True, False, None, True, False, True, False]
 
 
 @pytest.mark.slow

@@ -3,19 +3,26 @@
 Cells are typed (dates as dates, amounts as numbers with a format, shares as percentages),
 headers are frozen with an autofilter, columns sized to their content. Text from the data is
 always stored as text: a customer named ``=HYPERLINK(...)`` stays a name, never a formula.
+
+Written by XlsxWriter row by row (its constant-memory mode: a sheet's rows go to a temporary file
+as they are written, so a pack of a million open invoices does not hold them as cell objects) and
+read back by calamine; a table longer than a sheet's rows continues on "<title> (2)", "(3)".
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
+from itertools import count
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from python_calamine import CalamineWorkbook
+from xlsxwriter import Workbook
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from smepulse_assets.reports.figures import Figures
 
@@ -24,8 +31,18 @@ COUNT = "#,##0"
 SHARE = "0.0%"
 DAY = "yyyy-mm-dd"
 SHARE_WORDS = ("share", "rate", "probability", "confidence", "pct", "utilisation")
-HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
+HEADER_FILL = "#1F4E79"
 MAX_WIDTH = 48
+SHEET_ROWS = 1_048_576  # Excel's rows per sheet, the header's included
+WIDTH_SAMPLE = 200  # rows a column's width is measured on
+# what XlsxWriter would otherwise make of text: strings starting with '=' become formulas, numeric
+# strings numbers, URLs links; data is text, as the ledger has it
+OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_numbers": False,
+    "strings_to_urls": False,
+}
 
 # Sheet names the check reads back.
 SUMMARY, AGING, OPEN_ITEMS, WORKLIST, COLLECTIONS, DSO, SALES = (
@@ -48,94 +65,127 @@ HEADLINE_LABELS = {
 }
 
 
+class Styles:
+    """The formats of one workbook (XlsxWriter's formats belong to the workbook that made them)."""
+
+    def __init__(self, book: Workbook):
+        self.book = book
+        self.header = book.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": HEADER_FILL})
+        self.title = book.add_format({"bold": True, "font_size": 14})
+        self.numbers = {fmt: book.add_format({"num_format": fmt}) for fmt in (AMOUNT, COUNT, SHARE, DAY)}
+
+
+@contextmanager
+def _workbook() -> Iterator[tuple[Styles, io.BytesIO]]:
+    buffer = io.BytesIO()
+    book = Workbook(buffer, OPTIONS)
+    yield Styles(book), buffer
+    book.close()
+
+
 def ar_pack(figures: Figures) -> bytes:
     """The workbook of ``figures.day`` as .xlsx bytes."""
-    book = Workbook()
-    summary = book.active
-    summary.title = SUMMARY
-    _write_summary(summary, figures)
-    for title, frame in (
-        (AGING, figures.aging_by_customer()),
-        (OPEN_ITEMS, figures.open_invoices()),
-        (WORKLIST, figures.worklist()),
-        (COLLECTIONS, figures.ar_collections()),
-        (DSO, figures.dso_trend()),
-    ):
-        write_table(book.create_sheet(title), frame)
-    sales = figures.sales_ledger()
-    if len(sales):  # the SME's own ledger, where its sales sources are delivered
-        write_table(book.create_sheet(SALES), sales)
-    return _saved(book)
-
-
-def _saved(book: Workbook) -> bytes:
-    buffer = io.BytesIO()
-    book.save(buffer)
+    with _workbook() as (styles, buffer):
+        _write_summary(styles, figures)
+        for title, frame in (
+            (AGING, figures.aging_by_customer()),
+            (OPEN_ITEMS, figures.open_invoices()),
+            (WORKLIST, figures.worklist()),
+            (COLLECTIONS, figures.ar_collections()),
+            (DSO, figures.dso_trend()),
+        ):
+            write_table(styles, title, frame)
+        sales = figures.sales_ledger()
+        if len(sales):  # the SME's own ledger, where its sales sources are delivered
+            write_table(styles, SALES, sales)
     return buffer.getvalue()
 
 
 def table_workbook(frame: pd.DataFrame, title: str) -> bytes:
     """One table as an .xlsx of its own (the dashboard's downloads)."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title[:31]  # Excel's limit on sheet names
-    write_table(sheet, frame)
-    return _saved(book)
+    with _workbook() as (styles, buffer):
+        write_table(styles, title[:31], frame)  # Excel's limit on sheet names
+    return buffer.getvalue()
 
 
-def _write_summary(sheet: Worksheet, figures: Figures) -> None:
-    sheet.append(["SME Pulse receivables pack", None])
-    sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(["As of", figures.day])
-    sheet["B2"].number_format = DAY
-    sheet.append([])
+def _write_summary(styles: Styles, figures: Figures) -> None:
+    sheet = styles.book.add_worksheet(SUMMARY)
+    sheet.write_string(0, 0, "SME Pulse receivables pack", styles.title)
+    sheet.write_string(1, 0, "As of")
+    sheet.write_datetime(1, 1, _as_datetime(figures.day), styles.numbers[DAY])
     headline = figures.headline()
-    for key, label in HEADLINE_LABELS.items():
-        sheet.append([label, headline[key]])
-        sheet.cell(sheet.max_row, 2).number_format = COUNT if key in {"open_invoices", "open_alerts"} else AMOUNT
-    sheet.append([])
-    start = sheet.max_row + 1
-    write_table(sheet, figures.aging_buckets(), first_row=start, freeze=False)
-    sheet.column_dimensions["A"].width = 40
-    sheet.column_dimensions["B"].width = 22
+    for row, (key, label) in enumerate(HEADLINE_LABELS.items(), start=3):
+        sheet.write_string(row, 0, label)
+        value = headline[key]
+        if value is not None and not pd.isna(value):
+            fmt = COUNT if key in {"open_invoices", "open_alerts"} else AMOUNT
+            sheet.write_number(row, 1, float(value), styles.numbers[fmt])
+    aging = figures.aging_buckets()
+    _write_rows(styles, sheet, aging, first_row=len(HEADLINE_LABELS) + 4)
+    widths = _widths(aging)
+    sheet.set_column(0, 0, max(40, widths[0]))
+    sheet.set_column(1, 1, max(22, widths[1] if len(widths) > 1 else 0))
+    for col, width in enumerate(widths[2:], start=2):
+        sheet.set_column(col, col, width)
 
 
-def write_table(sheet: Worksheet, frame: pd.DataFrame, first_row: int = 1, freeze: bool = True) -> None:
-    """``frame`` from ``first_row``: a styled header, typed cells, an autofilter over the table."""
-    for col, name in enumerate(frame.columns, start=1):
-        cell = sheet.cell(first_row, col, str(name))
-        cell.font, cell.fill = Font(bold=True, color="FFFFFF"), HEADER_FILL
-    for offset, row in enumerate(frame.itertuples(index=False), start=1):
-        for col, (name, value) in enumerate(zip(frame.columns, row, strict=True), start=1):
-            _put(sheet, first_row + offset, col, str(name), value)
-    last = get_column_letter(max(len(frame.columns), 1))
-    if freeze:
-        sheet.freeze_panes = f"A{first_row + 1}"  # a string: sheet.cell() would create an empty row
-        sheet.auto_filter.ref = f"A{first_row}:{last}{first_row + max(len(frame), 1)}"
-    for col, name in enumerate(frame.columns, start=1):
-        longest = max([len(str(name)), *(len(_shown(v)) for v in frame.iloc[:200, col - 1])])
-        current = sheet.column_dimensions[get_column_letter(col)].width or 0
-        sheet.column_dimensions[get_column_letter(col)].width = max(current, min(longest + 2, MAX_WIDTH))
+def write_table(styles: Styles, title: str, frame: pd.DataFrame) -> None:
+    """``frame`` on sheet ``title`` (and its continuations when longer than a sheet): a styled
+    header, typed cells, frozen header, an autofilter over the table, columns sized to content."""
+    part_rows = SHEET_ROWS - 1
+    for part in range(max(1, -(-len(frame) // part_rows))):
+        sheet = styles.book.add_worksheet(_part_title(title, part))
+        rows = frame.iloc[part * part_rows : (part + 1) * part_rows]
+        _write_rows(styles, sheet, rows, first_row=0)
+        for col, width in enumerate(_widths(rows)):
+            sheet.set_column(col, col, width)
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, max(len(rows), 1), max(len(frame.columns), 1) - 1)
 
 
-def _put(sheet: Worksheet, row: int, col: int, name: str, value) -> None:
-    cell = sheet.cell(row, col)
-    if not isinstance(value, str) and pd.isna(value):  # None, NaN, NaT, pd.NA: an empty cell
-        return
-    if isinstance(value, pd.Timestamp | datetime):
-        cell.value, cell.number_format = value.date(), DAY
-    elif isinstance(value, date):
-        cell.value, cell.number_format = value, DAY
-    elif isinstance(value, bool | np.bool_):
-        cell.value = bool(value)
-    elif isinstance(value, int | np.integer):
-        cell.value, cell.number_format = int(value), COUNT
-    elif isinstance(value, float | np.floating):
-        cell.value = float(value)
-        cell.number_format = SHARE if any(w in name for w in SHARE_WORDS) else AMOUNT
-    else:
-        cell.value = str(value)
-        cell.data_type = "s"  # openpyxl takes a string starting with '=' as a formula; data is text
+def _part_title(title: str, part: int) -> str:
+    return title if part == 0 else f"{title[:25]} ({part + 1})"
+
+
+def _write_rows(styles: Styles, sheet: Worksheet, frame: pd.DataFrame, first_row: int) -> None:
+    """The header at ``first_row``, then a row per record. Each column is converted once (its type
+    decides its cell format), so a cell costs one write; an empty value writes nothing."""
+    sheet.write_row(first_row, 0, [str(name) for name in frame.columns], styles.header)
+    columns = [_cells(frame[name], str(name), styles) for name in frame.columns]
+    write = sheet.write
+    for row, record in enumerate(zip(*(values for values, _ in columns), strict=True), start=first_row + 1):
+        for col, (value, (_, fmt)) in enumerate(zip(record, columns, strict=True)):
+            if value is not None:
+                write(row, col, value, fmt)
+
+
+def _cells(column: pd.Series, name: str, styles: Styles) -> tuple[list, Format | None]:
+    """A column's values as what a cell holds (date, number, bool, text or None), and its format."""
+    values = [None if not isinstance(v, str) and pd.isna(v) else v for v in column.astype(object)]
+    sample = next((v for v in values if v is not None), None)
+    if isinstance(sample, pd.Timestamp | datetime | date):
+        return [None if v is None else _as_datetime(v) for v in values], styles.numbers[DAY]
+    if isinstance(sample, bool | np.bool_):
+        return [None if v is None else bool(v) for v in values], None
+    if isinstance(sample, int | np.integer):
+        return [None if v is None else int(v) for v in values], styles.numbers[COUNT]
+    if isinstance(sample, float | np.floating):
+        fmt = SHARE if any(word in name for word in SHARE_WORDS) else AMOUNT
+        return [None if v is None else float(v) for v in values], styles.numbers[fmt]
+    return [None if v is None else str(v) for v in values], None  # text, never a formula (OPTIONS)
+
+
+def _as_datetime(value: date) -> datetime:
+    """A day as the midnight XlsxWriter stores (a time of day is not part of a ledger's dates)."""
+    day = value.date() if isinstance(value, datetime) else value
+    return datetime(day.year, day.month, day.day)
+
+
+def _widths(frame: pd.DataFrame) -> list[float]:
+    return [
+        min(max([len(str(name)), *(len(_shown(v)) for v in frame[name].iloc[:WIDTH_SAMPLE])]) + 2, MAX_WIDTH)
+        for name in frame.columns
+    ]
 
 
 def _shown(value) -> str:
@@ -144,8 +194,17 @@ def _shown(value) -> str:
     return "" if value is None else str(value)
 
 
-def _rows(data: bytes, sheet_name: str) -> list[tuple]:
-    return list(load_workbook(io.BytesIO(data), read_only=True)[sheet_name].iter_rows(values_only=True))
+def _rows(data: bytes, sheet_name: str) -> list[list]:
+    """A sheet's rows, blanks as None; a table's continuation sheets follow its first."""
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    rows: list[list] = []
+    for part in count():
+        title = _part_title(sheet_name, part)
+        if title not in book.sheet_names:
+            return rows
+        sheet = book.get_sheet_by_name(title).to_python(skip_empty_area=False)
+        rows += [[None if v == "" else v for v in row] for row in (sheet if part == 0 else sheet[1:])]
+    return rows
 
 
 def read_table(data: bytes, sheet_name: str) -> pd.DataFrame:
