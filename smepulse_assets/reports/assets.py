@@ -2,7 +2,7 @@
 ``reports/cash_report_html``, written to ``<lake>/reports/<name>/<day>.<ext>``.
 
 They read the serving copy, never the warehouse: a report is built while the next day's run writes.
-Each carries a check that reads the file it wrote back (openpyxl for the workbook, an HTML parser
+Each carries a check that reads the file it wrote back (calamine for the workbook, an HTML parser
 for the report) and compares its figures with the gold tables of that day.
 """
 
