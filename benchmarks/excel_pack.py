@@ -80,8 +80,8 @@ def from_data_dir(data_dir: str) -> None:
         written = time.perf_counter()
         mismatches = verify.pack_mismatches(data, figures)
         checked = time.perf_counter()
-        rows = {name: len(frame) for name, frame in (("open", figures.open_invoices()), ("worklist", figures.worklist()))}
-    print(f"AR pack of {figures.day}: {rows['open']:,} open invoices, {rows['worklist']:,} worklist rows")
+        open_rows, worklist_rows = len(figures.open_invoices()), len(figures.worklist())
+    print(f"AR pack of {figures.day}: {open_rows:,} open invoices, {worklist_rows:,} worklist rows")
     print(f"write {written - started:.1f} s, check (read back, compare with gold) {checked - written:.1f} s")
     print(f"file {len(data) / 1e6:.2f} MB, peak memory {peak_gb():.2f} GB, mismatches {mismatches or 'none'}")
 
