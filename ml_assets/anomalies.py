@@ -20,7 +20,6 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from sklearn.ensemble import IsolationForest
 
 from ml_assets import outputs
 from ml_assets.tracking import MlflowRun, training_run
@@ -120,6 +119,8 @@ def explain(history: pd.DataFrame, rows: pd.DataFrame, features: list[str]) -> p
 
 def score_rows(kind: Kind, history: pd.DataFrame, rows: pd.DataFrame, config: AnomalyConfig) -> pd.DataFrame:
     # the history measured against itself, the week's rows against the history: no look-ahead
+    from sklearn.ensemble import IsolationForest  # loaded by the step, not with the code location
+
     rows, history = kind.with_relative_features(history, rows), kind.with_relative_features(history, history)
     forest = IsolationForest(n_estimators=config.n_estimators, contamination=config.contamination, random_state=0)
     forest.fit(history[kind.features])

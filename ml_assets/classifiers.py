@@ -18,10 +18,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from ml_assets import outputs
-from ml_assets.estimators import calibrated_classifier, calibration_of, fit_classifier, input_columns
 from ml_assets.serving import Serving, WrittenDays, record_days, serving_plan
 from ml_assets.tracking import MlflowRun
 from ml_assets.training import (
@@ -102,10 +100,14 @@ def baseline_probabilities(spec: ClassifierSpec, fitted: dict, rows: pd.DataFram
 
 def probabilities(model, rows: pd.DataFrame, spec: ClassifierSpec) -> np.ndarray:
     """A fitted classifier's probability of the label for each row, from the columns it was trained on."""
+    from ml_assets.estimators import input_columns  # scikit-learn: loaded by a step, not the code location
+
     return model.predict_proba(rows[input_columns(model, spec.features)])[:, 1]
 
 
 def classification_metrics(probability: np.ndarray, label: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
     both_classes = len(np.unique(label)) == 2
     return {
         "brier": float(brier_score_loss(label, probability)),
@@ -165,6 +167,8 @@ def build_classifier_assets(spec: ClassifierSpec, partitions_def: dg.PartitionsD
         context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: DuckDBResource, mlflow: MlflowRun
     ):
         def fit(cutoff: date, split: TimeSplit):
+            from ml_assets.estimators import calibrated_classifier, calibration_of, fit_classifier
+
             label = split.train[spec.label].astype(int).to_numpy()
             groups = split.train[spec.calibration_groups].to_numpy() if spec.calibration_groups else None
             model = calibrated_classifier(spec.categorical, config.max_iter, config.learning_rate, label, groups)

@@ -15,19 +15,6 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-# What MLflow's skops format must be told to load back: the boosters' tree predictors and
-# helpers, and our own model class. Only models this platform trained are loaded.
-TRUSTED_TYPES = [
-    "functools.partial",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.utils.validation.check_array",
-    "ml_assets.payment_date.PaymentDateModel",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.model_selection._split.GroupKFold",  # in champions calibrated before the folds were stratified
-    "sklearn.model_selection._split.StratifiedGroupKFold",
-    "ml_assets.estimators.AllMissingAsZero",
-]
 # Folds for the calibration's out-of-fold predictions: five on small training sets (2,000 rows:
 # ECE 0.021 with five, 0.030 with three, 0.045 uncalibrated), three on large ones, where the
 # booster alone is near calibrated already (60,000 rows: 0.004 either way) and each fold is a

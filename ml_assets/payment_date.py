@@ -22,16 +22,15 @@ median delay".
 
 import dataclasses
 from datetime import date, timedelta
+from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from scipy.stats import norm
-from sklearn.base import BaseEstimator, RegressorMixin
 
 from ml_assets import outputs
-from ml_assets.estimators import boosted_quantile_regressor, input_columns
 from ml_assets.serving import Serving, WrittenDays, record_days, serving_plan
 from ml_assets.tracking import MlflowRun
 from ml_assets.training import (
@@ -45,6 +44,9 @@ from ml_assets.training import (
     trained_or_kept,
     training_split,
 )
+
+if TYPE_CHECKING:  # scikit-learn loads when a step fits or scores, not with the code location
+    from ml_assets.payment_estimators import CustomerMedianBaseline, PaymentDateModel
 
 MODEL_NAME = "smepulse_payment_date"
 CATEGORICAL = ["business_code", "currency", "payment_terms"]
@@ -76,162 +78,18 @@ INTERVAL = (0.1, 0.9)  # an 80 % interval
 QUANTILES = (INTERVAL[0], 0.5, INTERVAL[1])
 WITHIN_DAYS = 3
 # The spread of a normal distribution from its 10th to 90th percentile, in standard deviations
-INTERVAL_SDS = float(norm.ppf(INTERVAL[1]) - norm.ppf(INTERVAL[0]))
+INTERVAL_SDS = NormalDist().inv_cdf(INTERVAL[1]) - NormalDist().inv_cdf(INTERVAL[0])
 
 
-class PaymentDateModel(BaseEstimator, RegressorMixin):
-    """Median and interval of days to pay; ``predict`` returns the median."""
-
-    def __init__(self, max_iter: int = 200, learning_rate: float = 0.05):
-        self.max_iter, self.learning_rate = max_iter, learning_rate
-
-    def fit(self, X: pd.DataFrame, days_to_pay: pd.Series, unpaid: pd.DataFrame | None = None, rounds: int = 3):
-        """Fit on the paid invoices ``X``; with ``unpaid`` (rows of invoices still open after
-        ``open_days`` days, see ``open_past_due``), refit ``rounds`` times on both, each unpaid
-        invoice taken, for each quantile, at that quantile of its days to pay given that it was
-        still open (Buckley-James for censored regression, per quantile)."""
-        paid = days_to_pay.to_numpy(float)
-        censored = unpaid is not None and len(unpaid) > 0 and rounds > 0
-        # the fits before the last only make stand-in labels: half the trees at twice the rate
-        self._fit_boosters(X, dict.fromkeys(QUANTILES, paid), quick=censored)
-        if censored:
-            rows = pd.concat([X, unpaid], ignore_index=True)
-            for round_ in range(1, rounds + 1):
-                labels = {q: np.concatenate([paid, days]) for q, days in self.days_given_open(unpaid).items()}
-                self._fit_boosters(rows, labels, quick=round_ < rounds)
-        return self.fit_defaults()
-
-    def _fit_boosters(self, X: pd.DataFrame, days_to_pay: dict[float, np.ndarray], quick: bool = False) -> None:
-        """One booster per quantile, each on its own labels (they differ only for unpaid rows)."""
-        terms = X["terms_days"].to_numpy(float)
-        self.overall_days_late_ = float(np.median(days_to_pay[0.5] - terms))
-        anchor = terms + self._anchor(X)
-        trees, rate = self.max_iter, self.learning_rate
-        if quick:
-            trees, rate = max(trees // 2, 1), 2 * rate
-        self.models_ = {
-            q: boosted_quantile_regressor(CATEGORICAL, q, trees, rate).fit(X[FEATURES], days_to_pay[q] - anchor)
-            for q in QUANTILES
-        }
-
-    def days_given_open(self, unpaid: pd.DataFrame) -> dict[float, np.ndarray]:
-        """Each of QUANTILES of the days to pay of invoices known to be unpaid after ``open_days``:
-        the model's distribution (normal, its median and the spread of its interval) cut below at
-        the bound. Always past the bound, and near the model's own where the bound says little.
-        The boosters predict once for all three."""
-        median = self._days(unpaid, 0.5)
-        spread = np.maximum((self._days(unpaid, INTERVAL[1]) - self._days(unpaid, INTERVAL[0])) / INTERVAL_SDS, 1.0)
-        bound = unpaid["open_days"].to_numpy(float)
-        tail = norm.sf(np.clip((bound - median) / spread, -30, 30))  # P(paid after the bound)
-        return {q: np.maximum(median + spread * norm.isf(tail * (1 - q)), bound + 1) for q in QUANTILES}
-
-    def _anchor(self, X: pd.DataFrame) -> np.ndarray:
-        """The days late the boosters correct: the customer's median, else the training's overall
-        median. A model fitted before the anchor predicted days late outright (0)."""
-        overall = getattr(self, "overall_days_late_", None)
-        if overall is None:
-            return np.zeros(len(X))
-        return X["prior_median_days_late"].fillna(overall).to_numpy(float)
-
-    def fit_defaults(self):
-        """No widening and an uninformed confidence until ``calibrate`` sees held-out invoices."""
-        self.interval_margin_ = 0.0
-        self.confidence_widths_ = np.array([0.0])
-        self.confidence_shares_ = np.array([0.5])
-        return self
-
-    def _days(self, X: pd.DataFrame, quantile: float) -> np.ndarray:
-        booster = self.models_[quantile]
-        correction = booster.predict(X[input_columns(booster, FEATURES)])
-        return X["terms_days"].to_numpy(float) + self._anchor(X) + correction
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self._days(X, 0.5)
-
-    def predict_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The boosters' 80 % interval moved out by the conformal margin; a negative margin
-        narrows it, but never past the median."""
-        low, high = self._days(X, INTERVAL[0]), self._days(X, INTERVAL[1])
-        low, high = np.minimum(low, high) - self.interval_margin_, np.maximum(low, high) + self.interval_margin_
-        median = self._days(X, 0.5)
-        return np.minimum(low, median), np.maximum(high, median)
-
-    def calibrate(self, X: pd.DataFrame, days_to_pay: pd.Series, bins: int = 5):
-        """On held-out invoices: move the interval's ends out or in until it covers its nominal
-        share (conformalized quantile regression), then map interval width to the observed share
-        paid within ±3 days (the confidence). The margin may be negative: on long histories the
-        boosters' own interval over-covers (86 % of the 520-day world's calibration rows), and
-        a margin floored at 0 could only widen it."""
-        actual = days_to_pay.to_numpy(float)
-        self.interval_margin_ = 0.0
-        low, high = self.predict_interval(X)
-        self.interval_margin_ = conformal_margin(np.maximum(low - actual, actual - high), INTERVAL[1] - INTERVAL[0])
-        low, high = self.predict_interval(X)
-        hit = np.abs(self.predict(X) - days_to_pay.to_numpy(float)) <= WITHIN_DAYS
-        frame = pd.DataFrame({"width": high - low, "hit": hit})
-        frame["bin"] = pd.qcut(frame["width"], q=min(bins, frame["width"].nunique()), duplicates="drop")
-        grouped = frame.groupby("bin", observed=True).agg(width=("width", "median"), share=("hit", "mean"))
-        self.confidence_widths_ = grouped["width"].to_numpy(float)
-        self.confidence_shares_ = grouped["share"].to_numpy(float)
-        return self
-
-    def confidence(self, X: pd.DataFrame) -> np.ndarray:
-        low, high = self.predict_interval(X)
-        order = np.argsort(self.confidence_widths_)
-        shares = np.interp(high - low, self.confidence_widths_[order], self.confidence_shares_[order])
-        return np.clip(shares, 0.0, 1.0)
-
-
-class CustomerMedianBaseline(PaymentDateModel):
-    """The "customer's historical median delay" baseline in the model's interface, so it can serve
-    while no model has beaten it: median = terms + the customer's median days late; the interval
-    is that plus the 10th / 90th percentile of its errors on labelled invoices; confidence is
-    calibrated like the model's."""
-
-    # all it reads of a training row, when it is fitted outside a training
-    COLUMNS = "label_known_on, days_to_pay, terms_days, prior_median_days_late"
-
-    def fit(self, X: pd.DataFrame, days_to_pay: pd.Series, unpaid: pd.DataFrame | None = None, rounds: int = 0):
-        """The offsets of the paid invoices' errors; a customer's median reads no unpaid rows."""
-        self.fit_defaults()
-        errors = days_to_pay.to_numpy(float) - self._median_days(X)
-        self.offsets_ = {q: float(np.quantile(errors, q)) if len(errors) else 0.0 for q in INTERVAL}
-        self.offsets_[0.5] = 0.0
-        return self
-
-    @staticmethod
-    def _median_days(X: pd.DataFrame) -> np.ndarray:
-        return baselines(X)["customer_median_delay"]
-
-    def _days(self, X: pd.DataFrame, quantile: float) -> np.ndarray:
-        return self._median_days(X) + self.offsets_[quantile]
-
-    def params(self) -> dict:
-        """What it learned, as JSON: the model asset's metadata keeps it for the scores asset."""
-        return {
-            "offsets": [[q, v] for q, v in self.offsets_.items()],
-            "interval_margin": self.interval_margin_,
-            "confidence_widths": self.confidence_widths_.tolist(),
-            "confidence_shares": self.confidence_shares_.tolist(),
-        }
-
-    @classmethod
-    def from_params(cls, params: dict) -> "CustomerMedianBaseline":
-        baseline = cls()
-        baseline.offsets_ = {float(q): float(v) for q, v in params["offsets"]}
-        baseline.interval_margin_ = float(params["interval_margin"])
-        baseline.confidence_widths_ = np.array(params["confidence_widths"], dtype=float)
-        baseline.confidence_shares_ = np.array(params["confidence_shares"], dtype=float)
-        return baseline
-
-
-def fit_serving_baseline(split: TimeSplit) -> CustomerMedianBaseline | None:
+def fit_serving_baseline(split: TimeSplit) -> "CustomerMedianBaseline | None":
     """The serving baseline fitted on a training's rows and calibrated on its holdout; None
     without labelled rows (the first weeks of a history: no delay to learn an interval from)."""
     if split.train.empty and split.holdout.empty:
         return None
     if split.train.empty:  # every paid invoice is recent: fit and calibrate on them alike
         split = dataclasses.replace(split, train=split.holdout)
+    from ml_assets.payment_estimators import CustomerMedianBaseline
+
     baseline = CustomerMedianBaseline().fit(split.train, split.train["days_to_pay"])
     held_out = split.holdout if len(split.holdout) else split.train
     return baseline.calibrate(held_out, held_out["days_to_pay"])
@@ -283,11 +141,13 @@ def open_past_due(invoices: pd.DataFrame, day: date) -> pd.DataFrame:
 
 def fit_calibrated(
     train: pd.DataFrame, config: "PaymentModelConfig", unpaid: pd.DataFrame | None = None
-) -> tuple[PaymentDateModel, dict[str, object]]:
+) -> "tuple[PaymentDateModel, dict[str, object]]":
     """The model fitted on every training row and the invoices ``unpaid`` by the split day (with
     their ``open_days``; ``read_unpaid``), with the widening and confidence a probe fitted on the
     older rows (and the invoices unpaid when those end) showed on the newest, and what that
     calibration saw (for the model's metadata)."""
+    from ml_assets.payment_estimators import PaymentDateModel
+
     censored = unpaid is not None and config.unpaid_rounds > 0
     fit_rows, calibration_rows = calibration_split(train, config.holdout_days, config.min_probe_rows)
 
@@ -335,12 +195,12 @@ def error_metrics(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]
     }
 
 
-def interval_coverage(model: PaymentDateModel, X: pd.DataFrame, actual: np.ndarray) -> float:
+def interval_coverage(model: "PaymentDateModel", X: pd.DataFrame, actual: np.ndarray) -> float:
     low, high = model.predict_interval(X)
     return float(np.mean((actual >= low) & (actual <= high)))
 
 
-def predictions_frame(model: PaymentDateModel, features: pd.DataFrame) -> pd.DataFrame:
+def predictions_frame(model: "PaymentDateModel", features: pd.DataFrame) -> pd.DataFrame:
     """Predicted days, dates, interval and confidence for each row of ``features``."""
     low, high = model.predict_interval(features)
     median = np.clip(model.predict(features), low, high)  # separate quantile models can cross
@@ -426,7 +286,7 @@ def read_unpaid(con, split: TimeSplit, config: PaymentModelConfig) -> pd.DataFra
     return open_past_due(rows, day)
 
 
-def evaluate(model: PaymentDateModel, holdout: pd.DataFrame) -> dict[str, float]:
+def evaluate(model: "PaymentDateModel", holdout: pd.DataFrame) -> dict[str, float]:
     actual = holdout["days_to_pay"].to_numpy(float)
     return {
         **error_metrics(model.predict(holdout), actual),
@@ -543,11 +403,13 @@ def _score_days(context, con, serving: Serving) -> tuple[int, dict]:
     return written, {"model_version": version, "scored_with": scored_with}
 
 
-def _serving_model(context, serving: Serving, con) -> tuple[PaymentDateModel, str, str] | None:
+def _serving_model(context, serving: Serving, con) -> "tuple[PaymentDateModel, str, str] | None":
     """The champion that served the days (serving.py); while no model had beaten the baselines,
     the customer-median baseline (``baseline:customer_median_delay``) the training in force
     fitted, else fitted here on the labels known by the last day; so open invoices have a
     predicted payment date from the first paid invoice on. None before that. Also says what scored."""
+    from ml_assets.payment_estimators import CustomerMedianBaseline
+
     loaded = serving.load(MODEL_NAME)
     if loaded is not None:
         model, version = loaded
@@ -560,3 +422,13 @@ def _serving_model(context, serving: Serving, con) -> tuple[PaymentDateModel, st
     split = training_split(con, TRAINING_SQL, last, PaymentModelConfig(), CustomerMedianBaseline.COLUMNS)
     baseline = fit_serving_baseline(split)
     return (baseline, version, f"baseline fitted on the labels known by {last}") if baseline else None
+
+
+def __getattr__(name: str):
+    """The model classes by their old address: champions logged when they were defined here name
+    ``ml_assets.payment_date.PaymentDateModel``, and loading one looks it up on this module."""
+    if name in {"PaymentDateModel", "CustomerMedianBaseline"}:
+        from ml_assets import payment_estimators
+
+        return getattr(payment_estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

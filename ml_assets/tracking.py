@@ -8,9 +8,9 @@ signature, registered under the model's name. A new version becomes the
 the same time-based holdout. Scores load the version that was the champion on the days
 they score (``serving.py``): ``models:/<name>/<version>``, the champion of the model's step.
 
-MLflow is imported where it is used, never at module level: importing it is slow, and
-the code location (the UI, the daemon, every run's process) loads these modules to build the
-definitions, which need none of it.
+MLflow (and scikit-learn, in the ML modules) is imported where it is used, never at module
+level: importing it is slow, and the code location (the UI, the daemon, every run's process)
+loads these modules to build the definitions, which need none of it.
 """
 
 import importlib
@@ -25,6 +25,21 @@ import dagster as dg
 
 EXPERIMENT = "smepulse"
 CHAMPION = "champion"
+
+# What MLflow's skops format must be told to load back: the boosters' tree predictors and
+# helpers, and our own model class. Only models this platform trained are loaded.
+TRUSTED_TYPES = [
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+    "ml_assets.payment_estimators.PaymentDateModel",
+    "ml_assets.payment_date.PaymentDateModel",  # its address in champions logged before it moved
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.GroupKFold",  # in champions calibrated before the folds were stratified
+    "sklearn.model_selection._split.StratifiedGroupKFold",
+    "ml_assets.estimators.AllMissingAsZero",
+]
 
 # What an ML asset declares to run inside the Dagster run's MLflow run: dagster-mlflow's MlFlow,
 # which exposes MLflow's module API. Typed Any so that declaring it does not import MLflow.

@@ -18,7 +18,6 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from ml_assets import outputs, tracking
-from ml_assets.estimators import TRUSTED_TYPES
 from ml_assets.evidence import Evidence, Minimum, decide, weigh
 from ml_assets.serving import SERVING_BASELINE_KEY, SERVING_VERSIONS_KEY, serving_versions
 from smepulse_lib.conventions import WAREHOUSE_POOL, daily_asset_args
@@ -267,7 +266,7 @@ class Candidate:
     params: dict[str, object] = field(default_factory=dict)
     flavor: str = "sklearn"  # the MLflow flavor that logs and loads the model
     example: tuple[pd.DataFrame, Any] | None = None  # (input, output) for the signature; default: predict
-    log_options: dict[str, Any] = field(default_factory=lambda: {"skops_trusted_types": TRUSTED_TYPES})
+    log_options: dict[str, Any] = field(default_factory=lambda: {"skops_trusted_types": tracking.TRUSTED_TYPES})
     # The gate's evidence (evidence.py): a model's per-row loss on the holdout (of the primary
     # metric), each baseline's, the holdout's labels (classifiers) and the least holdout that decides.
     # Without row_losses the gate compares the metrics alone.

@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
-from ml_assets import anomalies, cashflow, churn, collection_priority, payment_date
+from ml_assets import anomalies, cashflow, churn, collection_priority, payment_date, payment_estimators
 from ml_assets.cash_position import MIN_ERRORS
 from ml_assets.classifiers import (
     ClassifierConfig,
@@ -525,7 +525,7 @@ def test_the_payment_interval_is_calibrated_on_the_newest_training_rows_and_cove
     fresh = invoices(4_000, date(2019, 8, 1))
     coverage = payment_date.interval_coverage(model, fresh, fresh["days_to_pay"].to_numpy(float))
     assert 0.75 <= coverage <= 0.86
-    uncalibrated = payment_date.PaymentDateModel(60).fit(train, train["days_to_pay"])
+    uncalibrated = payment_estimators.PaymentDateModel(60).fit(train, train["days_to_pay"])
     assert payment_date.interval_coverage(uncalibrated, fresh, fresh["days_to_pay"].to_numpy(float)) < coverage
 
 
@@ -542,7 +542,7 @@ def test_an_interval_that_over_covers_is_narrowed_but_never_past_the_median():
         return frame
 
     noisy, calm, fresh = invoices(1_500, 8.0), invoices(600, 2.0), invoices(4_000, 2.0)
-    model = payment_date.PaymentDateModel(60).fit(noisy, noisy["days_to_pay"])
+    model = payment_estimators.PaymentDateModel(60).fit(noisy, noisy["days_to_pay"])
     actual = fresh["days_to_pay"].to_numpy(float)
     assert payment_date.interval_coverage(model, fresh, actual) > 0.95
     model.calibrate(calm, calm["days_to_pay"])
@@ -580,12 +580,34 @@ def test_an_unpaid_invoice_is_taken_as_paid_after_the_days_it_has_been_open():
     rng = np.random.default_rng(5)
     rows = pd.DataFrame({column: rng.normal(size=400) for column in payment_date.NUMERIC})
     rows["terms_days"], rows[payment_date.CATEGORICAL] = 30.0, "x"
-    model = payment_date.PaymentDateModel(40).fit(rows, 35 + 3 * pd.Series(rng.normal(size=400)))
+    model = payment_estimators.PaymentDateModel(40).fit(rows, 35 + 3 * pd.Series(rng.normal(size=400)))
     median = float(np.median(model.predict(rows.head(3))))
     unpaid = rows.head(3).assign(open_days=[0.0, 60.0, 90.0])
     taken = model.days_given_open(unpaid)[0.5]
     assert taken[0] == pytest.approx(model.predict(unpaid.head(1))[0], abs=0.5) and 30 < median < 40
     assert taken[1] > 60 and taken[2] > 90 and taken[2] > taken[1]
+
+
+def test_a_champion_logged_when_the_model_class_lived_in_payment_date_still_loads(tmp_path, monkeypatch):
+    """The model classes moved to ``payment_estimators`` (so the code location loads without
+    scikit-learn); a champion saved before names ``ml_assets.payment_date.PaymentDateModel`` in its
+    skops file and trusted types. Saved here as then, by MLflow's sklearn flavour, and loaded back."""
+    import mlflow.sklearn
+
+    from ml_assets import tracking
+
+    rng = np.random.default_rng(5)
+    rows = pd.DataFrame({column: rng.normal(size=200) for column in payment_date.NUMERIC})
+    rows["terms_days"], rows[payment_date.CATEGORICAL] = 30.0, "x"
+    model = payment_estimators.PaymentDateModel(20).fit(rows, 35 + 3 * pd.Series(rng.normal(size=200)))
+    old = [t for t in tracking.TRUSTED_TYPES if t != "ml_assets.payment_estimators.PaymentDateModel"]
+    monkeypatch.setattr(payment_estimators.PaymentDateModel, "__module__", "ml_assets.payment_date")
+    mlflow.sklearn.save_model(model, tmp_path / "old", serialization_format="skops", skops_trusted_types=old)
+    monkeypatch.undo()
+    assert b"ml_assets.payment_date" in next((tmp_path / "old").glob("model.skops")).read_bytes()
+    loaded = mlflow.sklearn.load_model(str(tmp_path / "old"))
+    assert type(loaded) is payment_estimators.PaymentDateModel
+    np.testing.assert_allclose(loaded.predict(rows.head(5)), model.predict(rows.head(5)))
 
 
 def test_invoices_still_open_past_due_teach_the_model_what_paid_ones_cannot():
@@ -756,13 +778,8 @@ def test_a_day_between_trainings_keeps_the_last_training(platform, new_day):
 
 
 def test_without_a_champion_the_customer_median_baseline_its_training_fitted_scores(platform, new_day):
-    from ml_assets.payment_date import (
-        TRAINING_SQL,
-        CustomerMedianBaseline,
-        PaymentModelConfig,
-        fit_serving_baseline,
-        predictions_frame,
-    )
+    from ml_assets.payment_date import TRAINING_SQL, PaymentModelConfig, fit_serving_baseline, predictions_frame
+    from ml_assets.payment_estimators import CustomerMedianBaseline
     from ml_assets.training import training_split
 
     settings, defs, instance = platform[:3]
