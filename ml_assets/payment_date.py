@@ -13,7 +13,7 @@ takes the probe's widening and confidence. Invoices still open and past due when
 labels end are right-censored rows: paid later than they have been open, which is what a slow
 payer's history looks like before its first payment. Leaving them out taught the model from fast
 payers only; they enter, for each quantile, at that quantile of the days to pay given that
-bound (see ``PaymentDateModel.fit``). The confidence is the share of invoices paid
+bound (see ``payment_estimators.PaymentDateModel.fit``). The confidence is the share of invoices paid
 within ±3 days of the prediction among those with a similar interval width, a probability,
 not a score; the coverage reported on the holdout is measured on invoices neither saw.
 Two baselines any model must beat: "pays on the due date" and "the customer's historical

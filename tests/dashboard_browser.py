@@ -26,7 +26,9 @@ PAGES = ("overview", "receivables", "collections", "cash", "working-capital", "r
 
 def browse_dashboard(data_dir: str, paths: tuple[str, ...], shots: Path) -> dict[str, dict]:
     """Start `smepulse dashboard` on a data directory, load each page in Chromium, screenshot it, and
-    return per page its metrics (label -> shown value) and the text of its info and warning notes."""
+    return per page its metrics (label -> shown value) and the text of its info and warning notes;
+    on the collections page, the worklist's Excel download is clicked and saved beside the
+    screenshots' folder, in "downloads" (its path under "download")."""
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -60,6 +62,11 @@ def browse_dashboard(data_dir: str, paths: tuple[str, ...], shots: Path) -> dict
                     },
                     "notes": [n.inner_text() for n in page.locator('[data-testid="stAlert"]').all()],
                 }
+                if path == "collections":  # what a controller takes away: the worklist as Excel
+                    with page.expect_download() as download:
+                        page.get_by_text("Download Excel").click()
+                    seen[path]["download"] = shots.parent / "downloads" / download.value.suggested_filename
+                    download.value.save_as(seen[path]["download"])
             browser.close()
     finally:
         server.terminate()

@@ -288,6 +288,14 @@ def test_every_dashboard_page_loads_in_a_browser_with_the_gold_figures(world, tm
     assert overview["Open invoices"] == f"{open_invoices:,}"
     assert overview["DSO (days)"] == f"{dso:,.2f}"
     assert int(seen["data-health"]["metrics"]["Checks passed"].replace(",", "")) > 100
+    downloaded = read_table(seen["collections"]["download"].read_bytes(), "Collection worklist")
+    rows, amount = warehouse(
+        platform,
+        "select count(*), sum(open_amount) from gold.ar_collection_worklist where score_date = ?",
+        [LAST],
+    )[0]
+    assert len(downloaded) == rows and downloaded["open_amount"].sum() == pytest.approx(amount)
+    assert downloaded["call_order"].tolist() == sorted(downloaded["call_order"])
     assert all(
         not seen[path]["notes"] for path in PAGES if path not in ("anomalies", "cash")
     )  # every page has its data
