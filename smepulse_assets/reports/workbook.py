@@ -12,7 +12,7 @@ read back by calamine; a table longer than a sheet's rows continues on "<title> 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from itertools import count
@@ -122,11 +122,7 @@ def _write_summary(styles: Styles, figures: Figures) -> None:
             sheet.write_number(row, 1, float(value), styles.numbers[fmt])
     aging = figures.aging_buckets()
     _write_rows(styles, sheet, aging, first_row=len(HEADLINE_LABELS) + 4)
-    widths = _widths(aging)
-    sheet.set_column(0, 0, max(40, widths[0]))
-    sheet.set_column(1, 1, max(22, widths[1] if len(widths) > 1 else 0))
-    for col, width in enumerate(widths[2:], start=2):
-        sheet.set_column(col, col, width)
+    _size_columns(sheet, aging, least=(40, 22))  # the labels and figures above the table too
 
 
 def write_table(styles: Styles, title: str, frame: pd.DataFrame) -> None:
@@ -137,8 +133,7 @@ def write_table(styles: Styles, title: str, frame: pd.DataFrame) -> None:
         sheet = styles.book.add_worksheet(_part_title(title, part))
         rows = frame.iloc[part * part_rows : (part + 1) * part_rows]
         _write_rows(styles, sheet, rows, first_row=0)
-        for col, width in enumerate(_widths(rows)):
-            sheet.set_column(col, col, width)
+        _size_columns(sheet, rows)
         sheet.freeze_panes(1, 0)
         sheet.autofilter(0, 0, max(len(rows), 1), max(len(frame.columns), 1) - 1)
 
@@ -162,17 +157,21 @@ def _write_rows(styles: Styles, sheet: Worksheet, frame: pd.DataFrame, first_row
 def _cells(column: pd.Series, name: str, styles: Styles) -> tuple[list, Format | None]:
     """A column's values as what a cell holds (date, number, bool, text or None), and its format."""
     values = [None if not isinstance(v, str) and pd.isna(v) else v for v in column.astype(object)]
-    sample = next((v for v in values if v is not None), None)
+    convert, fmt = _cell_type(next((v for v in values if v is not None), None), name)
+    return [None if v is None else convert(v) for v in values], styles.numbers[fmt] if fmt else None
+
+
+def _cell_type(sample, name: str) -> tuple[Callable, str | None]:
+    """How a column's values become cells, and their number format, from one of its values."""
     if isinstance(sample, pd.Timestamp | datetime | date):
-        return [None if v is None else _as_datetime(v) for v in values], styles.numbers[DAY]
+        return _as_datetime, DAY
     if isinstance(sample, bool | np.bool_):
-        return [None if v is None else bool(v) for v in values], None
+        return bool, None
     if isinstance(sample, int | np.integer):
-        return [None if v is None else int(v) for v in values], styles.numbers[COUNT]
+        return int, COUNT
     if isinstance(sample, float | np.floating):
-        fmt = SHARE if any(word in name for word in SHARE_WORDS) else AMOUNT
-        return [None if v is None else float(v) for v in values], styles.numbers[fmt]
-    return [None if v is None else str(v) for v in values], None  # text, never a formula (OPTIONS)
+        return float, SHARE if any(word in name for word in SHARE_WORDS) else AMOUNT
+    return str, None  # text, never a formula (OPTIONS)
 
 
 def _as_datetime(value: date) -> datetime:
@@ -181,11 +180,11 @@ def _as_datetime(value: date) -> datetime:
     return datetime(day.year, day.month, day.day)
 
 
-def _widths(frame: pd.DataFrame) -> list[float]:
-    return [
-        min(max([len(str(name)), *(len(_shown(v)) for v in frame[name].iloc[:WIDTH_SAMPLE])]) + 2, MAX_WIDTH)
-        for name in frame.columns
-    ]
+def _size_columns(sheet: Worksheet, frame: pd.DataFrame, least: tuple[float, ...] = ()) -> None:
+    """Each column as wide as its header and first rows show (at most MAX_WIDTH), or ``least``."""
+    for col, name in enumerate(frame.columns):
+        shown = max([len(str(name)), *(len(_shown(v)) for v in frame[name].iloc[:WIDTH_SAMPLE])])
+        sheet.set_column(col, col, max(min(shown + 2, MAX_WIDTH), least[col] if col < len(least) else 0))
 
 
 def _shown(value) -> str:
