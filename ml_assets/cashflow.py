@@ -64,7 +64,7 @@ MIN_FORECAST_HISTORY_DAYS = 14  # two weeks: the seasonal-naive bands need week-
 class CashflowConfig(dg.Config):
     holdout_days: int = 28  # four whole weeks
     min_history_days: int = 42
-    retrain_every_days: int = 7  # see training.kept_training; 1 retrains every day
+    retrain_every_days: int = 7  # see training.Cadence (no labels to count: every 7 days); 1 retrains every day
 
 
 def _exog(frame: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ model, its metrics, the baselines' and the current champion's on the same holdou
 to one nested MLflow run; the version is registered and promoted only if it wins.
 """
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -65,8 +66,12 @@ class TrainingConfig(dg.Config):
     # A uniform sample of the holdout beyond this: 30 days of labels are ~1.5M collection-priority
     # rows at 5 million invoices, the largest frame of a training, and 200k rows tell models apart.
     max_holdout_rows: int = 200_000
-    # Between trainings a day's run keeps the last one (see kept_training); 1 retrains every day.
+    # When a day's run trains again instead of keeping the last training (kept_training): not within
+    # retrain_every_days of it (1: every day), then once the labels that became known since are
+    # retrain_label_growth of those in the training window, and at the latest after retrain_within_days.
     retrain_every_days: int = 7
+    retrain_label_growth: float = 0.1
+    retrain_within_days: int = 28
     # A holdout smaller than this decides no promotion (evidence.py): the serving model stays
     min_holdout_rows: int = 100
     min_holdout_positives: int = 10  # classifiers: of each class
@@ -91,24 +96,96 @@ def trained_metadata(cutoff: date, checks: list[dg.AssetCheckResult]) -> dict[st
     return {"trained_as_of": f"{cutoff}", "retrained": True, "check_results": dg.MetadataValue.json(results)}
 
 
-def kept_training(in_force: dict[str, Any], cutoff: date, retrain_every_days: int) -> list | None:
-    """The events that report the training in force again, when it is recent enough to keep.
+@dataclass(frozen=True)
+class Cadence:
+    """When a model trains again: never before ``every`` days, then once enough new labels are known
+    (``growth`` of the window's, counted by ``labels``; None for a model without labelled rows,
+    which trains every ``every`` days), at the latest after ``within`` days.
+
+    A training reads a year of labels; a week's new labels are most of a young ledger's history
+    but ~2 % of a mature one's, whose model a week later is nearly the same. Counting labels, not
+    days, keeps a young ledger's weekly trainings and spaces a mature one's out to ``within``: a
+    520-day backfill trains each model ~30 times instead of 74 (docs/benchmarks.md). The counts
+    are of labels known by each day, so a backfill and the days one by one train on the same days."""
+
+    every: int
+    within: int = 28
+    growth: float = 0.1
+    labels: "Callable[[], LabelCounts] | None" = None  # read when first needed (most days need none)
+
+    @classmethod
+    def of(cls, config: Any, labels: "Callable[[], LabelCounts] | None" = None) -> "Cadence":
+        if labels is None or not hasattr(config, "retrain_label_growth"):  # a model trained on its own series
+            return cls(config.retrain_every_days)
+        return cls(config.retrain_every_days, config.retrain_within_days, config.retrain_label_growth, labels)
+
+    def keep_reason(self, trained_as_of: date, cutoff: date) -> str | None:
+        """Why the training as of ``trained_as_of`` still serves on ``cutoff``; None: train now.
+        Training as of the same day again or an earlier one (backfilling the past) always trains."""
+        age = (cutoff - trained_as_of).days
+        trained = f"trained as of {trained_as_of}, {age} day(s) before"
+        if age <= 0:
+            return None
+        if age < self.every:
+            return f"{trained}; no training again within {self.every} days"
+        if self.labels is None or age >= self.within:
+            return None
+        labels = self.labels()
+        new, window = labels.between(trained_as_of, cutoff), labels.window(cutoff)
+        if new < self.growth * window:
+            return (
+                f"{trained}; {new} labels known since, {new / window:.1%} of the window's {window}: retrain at "
+                f"{self.growth:.0%} or after {self.within} days"
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    """How many labelled rows of a model's training set became known by each day, read once
+    per run: the cumulative count through each day with a label."""
+
+    days: np.ndarray  # datetime64[D], ascending
+    cumulative: np.ndarray
+    window_days: int
+
+    @classmethod
+    def read(cls, con, sql: str, first: date, last: date, window_days: int) -> "LabelCounts":
+        counts = con.execute(
+            f"select label_known_on::date as day, count(*) as n from ({sql}) "
+            "where label_known_on > ? and label_known_on <= ? group by 1 order by 1",
+            [first, last],
+        ).fetchall()
+        days = np.array([day for day, _ in counts], dtype="datetime64[D]")
+        return cls(days, np.cumsum([n for _, n in counts], dtype=np.int64), window_days)
+
+    def _through(self, day: date) -> int:
+        position = np.searchsorted(self.days, np.datetime64(day, "D"), side="right")
+        return int(self.cumulative[position - 1]) if position else 0
+
+    def between(self, after: date, through: date) -> int:
+        return self._through(through) - self._through(after)
+
+    def window(self, cutoff: date) -> int:
+        """The labels a training as of ``cutoff`` reads (``read_training``'s window)."""
+        return self.between(cutoff - timedelta(days=self.window_days), cutoff)
+
+
+def kept_training(in_force: dict[str, Any], cutoff: date, cadence: Cadence) -> list | None:
+    """The events that report the training in force again, when the cadence keeps it.
 
     ``in_force`` is the metadata of the model asset's latest materialization. A training reads
     up to a year of labels and fits its models (most of a new day's ML run); one done a few days
     ago has seen nearly the same labels. So between trainings a day keeps the last one (its
     registered champion goes on serving) and re-reports its metadata and check results: the
-    day's partition is materialized and the checks stay current in the UI. Training as of the
-    same day again (re-materializing) or as of an earlier day (backfilling the past) always
-    trains. None means: train now."""
+    day's partition is materialized and the checks stay current in the UI. None means: train now."""
     metadata = {k: _plain(v) for k, v in in_force.items()}
     if "trained_as_of" not in metadata or "check_results" not in metadata:
         return None
     trained_as_of = metadata["trained_as_of"]
-    age = (cutoff - date.fromisoformat(trained_as_of)).days
-    if not 0 < age < retrain_every_days:
+    reason = cadence.keep_reason(date.fromisoformat(trained_as_of), cutoff)
+    if reason is None:
         return None
-    reason = f"trained as of {trained_as_of}, {age} day(s) before; retrain every {retrain_every_days} days"
     checks = [
         dg.AssetCheckResult(
             check_name=c["check_name"],
@@ -168,8 +245,9 @@ def trained_or_kept(
     days = DayWindow.of(context.partition_time_window).days
     in_force = _latest_metadata(context)
     versions = serving_versions(model_names)
+    cadence = Cadence.of(config, _label_counts(warehouse, sql, days[0], days[-1], config))
     for day in days:
-        events = _day_events(context, config, fit, model_names[0], warehouse, sql, day, in_force)
+        events = _day_events(context, config, fit, model_names[0], warehouse, sql, day, in_force, cadence)
         result = events[0]
         assert isinstance(result, dg.MaterializeResult), "a model's events start with its materialization"
         metadata = dict(result.metadata or {})
@@ -183,8 +261,24 @@ def trained_or_kept(
     yield from events[1:]
 
 
-def _day_events(context, config, fit, model_name: str, warehouse, sql, day: date, in_force: dict) -> list:
-    kept = kept_training(in_force, day, config.retrain_every_days)
+def _label_counts(warehouse, sql, first: date, last: date, config: Any) -> "Callable[[], LabelCounts] | None":
+    """The labels of ``sql`` known each day a range's trainings may look back to, read once, when
+    the cadence first asks; None for a model without labelled rows."""
+    if sql is None or warehouse is None:
+        return None
+
+    @functools.cache
+    def read() -> LabelCounts:
+        window = config.training_window_days
+        since = first - timedelta(days=window + max(config.retrain_within_days, config.retrain_every_days))
+        with warehouse.get_connection() as con:
+            return LabelCounts.read(con, sql, since, last, window)
+
+    return read
+
+
+def _day_events(context, config, fit, model_name: str, warehouse, sql, day: date, in_force: dict, cadence) -> list:
+    kept = kept_training(in_force, day, cadence)
     if kept:
         context.log.debug(f"{day}: keeping the last training ({_plain(kept[0].metadata['kept_reason'])}).")
         return kept

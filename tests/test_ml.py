@@ -31,7 +31,7 @@ from ml_assets.estimators import boosted_classifier, calibrated_classifier, cali
 from ml_assets.evidence import Minimum, decide, weigh
 from ml_assets.sensor import ml_run_request
 from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion, pip_requirements
-from ml_assets.training import read_training
+from ml_assets.training import Cadence, LabelCounts, read_training
 from smepulse_assets.definitions import build_defs
 from smepulse_assets.kaggle_invoices.contract import HEADER
 from smepulse_assets.kaggle_invoices.replay import split_into_drops, write_drops
@@ -103,6 +103,8 @@ PROBES = [  # A: posted 2 Sep, due 17 Sep, paid 14 Oct (27 days late) -- after B
     _probe_row(PROBE_E, date(2019, 9, 10), date(2019, 9, 20), date(2019, 9, 10), SAME_DAY_CUSTOMER),
 ]
 
+# a model trained on labels trains every day with both (the label count would keep a day-old training)
+DAILY = {"retrain_every_days": 1, "retrain_label_growth": 0.0}
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
@@ -222,10 +224,8 @@ def test_gate_refuses_a_worse_model(platform):
     settings, defs, instance = platform[:3]
     client = MlflowClient(settings.mlflow_tracking_uri)
     before = client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
-    # trained as of the day even if a training in force is recent (retrain_every_days 1)
-    weak = {
-        "ops": {"ml__payment_date_model": {"config": {"max_iter": 1, "learning_rate": 0.01, "retrain_every_days": 1}}}
-    }
+    # trained as of the day even if a training in force is recent (every day: DAILY)
+    weak = {"ops": {"ml__payment_date_model": {"config": {"max_iter": 1, "learning_rate": 0.01, **DAILY}}}}
     job = defs.resolve_job_def(ML_JOB)
     result = job.execute_in_process(
         instance=instance,
@@ -761,14 +761,14 @@ def test_a_day_between_trainings_keeps_the_last_training(platform, new_day):
     assert meta["retrained"] is False and meta["trained_as_of"] == f"{trained_as_of}"
     # the version the last training registered (which one depends on the tests run before this one)
     assert (
-        "retrain every 7 days" in meta["kept_reason"] and meta["model_version"] == last_training["model_version"].value
+        "no training again within 7 days" in meta["kept_reason"] and meta["model_version"] == last_training["model_version"].value
     )
     assert len(client.search_model_versions(f"name='{PAYMENT_MODEL}'")) == versions  # nothing trained or registered
     reported = {c.check_name: c.passed for c in kept.get_asset_check_evaluations() if c.check_name in checks_before}
     assert reported == checks_before  # the training's checks are re-reported with the kept partition
 
     # retraining every day is one setting away; a training as of the same day again always trains
-    daily = {"ops": {"ml__payment_date_model": {"config": {"retrain_every_days": 1}}}}
+    daily = {"ops": {"ml__payment_date_model": {"config": DAILY}}}
     retrained = job.execute_in_process(
         instance=instance, partition_key=f"{day}", asset_selection=model, run_config=daily
     )
@@ -922,7 +922,7 @@ def test_a_model_without_enough_data_fails_its_check_and_the_scores_still_build(
     settings, defs, instance = platform[:3]
     starved = {
         "ops": {
-            "ml__churn_model": {"config": {"min_training_rows": 10**9, "retrain_every_days": 1}},
+            "ml__churn_model": {"config": {"min_training_rows": 10**9, **DAILY}},
             "ml__cashflow_model": {"config": {"min_history_days": 10**6, "retrain_every_days": 1}},
         }
     }
@@ -1385,3 +1385,30 @@ def test_the_collections_forecast_of_a_day_splits_its_open_invoices_and_those_to
     assert _each_day(ml, "ml/ar_collections_forecast")[day]["rows"] == len(weeks)
     (check,) = [c for c in ml.get_asset_check_evaluations() if c.check_name == "beats_seasonal_naive"]
     assert check.passed and check.metadata["as_of_date"].value == f"{day}"
+
+
+def test_the_retrain_cadence_counts_new_labels_against_the_window():
+    """A week's labels are most of a young ledger's window and a sliver of a mature one's: the young
+    one trains again after 7 days, the mature one keeps its training until the labels known since
+    reach 10 % of the window's, or 28 days have passed. A model without labels to count trains every
+    7 days; the same day or an earlier one always trains, and every day with retrain_every_days 1 and
+    retrain_label_growth 0."""
+    con = duckdb.connect()
+    con.execute(
+        "create table labels as select d::date as label_known_on "
+        "from range(date '2020-01-01', date '2021-12-31', interval 1 day) as r(d), range(10)"
+    )
+    counts = LabelCounts.read(con, "select * from labels", date(2019, 12, 1), date(2021, 12, 31), 365)
+    assert counts.between(date(2020, 1, 1), date(2020, 1, 8)) == 70 and counts.window(date(2021, 6, 1)) == 3650
+    cadence = Cadence(7, 28, 0.1, lambda: counts)
+    young, mature = date(2020, 2, 1), date(2021, 6, 1)
+    assert cadence.keep_reason(young, young + timedelta(days=6)).endswith("no training again within 7 days")
+    assert cadence.keep_reason(young, young + timedelta(days=7)) is None  # 70 new labels of 380: 18 %
+    kept = cadence.keep_reason(mature, mature + timedelta(days=20))
+    assert kept is not None and "200 labels known since, 5.5% of the window's 3650" in kept
+    assert cadence.keep_reason(mature, mature + timedelta(days=28)) is None
+    assert Cadence(7, 28, 0.05, lambda: counts).keep_reason(mature, mature + timedelta(days=20)) is None
+    assert Cadence(7).keep_reason(mature, mature + timedelta(days=7)) is None  # no labels: every 7 days
+    assert cadence.keep_reason(mature, mature) is None and cadence.keep_reason(mature, mature - timedelta(days=3)) is None
+    assert Cadence(1, 28, 0.1, lambda: counts).keep_reason(mature, mature + timedelta(days=1)) is not None
+    assert Cadence(1, 28, 0.0, lambda: counts).keep_reason(mature, mature + timedelta(days=1)) is None  # daily

@@ -34,8 +34,16 @@ pytestmark = pytest.mark.slow
 START, LAST = date(2019, 9, 1), date(2019, 11, 23)  # 12 weeks
 MODELS = {"payment_date": "smepulse_payment_date", "ar_priority": "smepulse_ar_priority"}
 SELECTION = [dg.AssetKey(["ml", f"{name}_{kind}"]) for name in MODELS for kind in ("model", "scores")]
-# A short history: small holdouts and minimums, so models train and get promoted within twelve weeks.
-TRAINING = {"holdout_days": 10, "min_training_rows": 100, "min_holdout_rows": 30, "min_holdout_positives": 3}
+# A short history: small holdouts and minimums, so models train and get promoted within twelve weeks;
+# a higher label growth than the default, so some days keep a training on the label count, not the days.
+TRAINING = {
+    "holdout_days": 10,
+    "min_training_rows": 100,
+    "min_holdout_rows": 30,
+    "min_holdout_positives": 3,
+    "retrain_label_growth": 0.3,
+    "retrain_within_days": 21,
+}
 RUN_CONFIG = {"ops": {f"ml__{name}_model": {"config": TRAINING} for name in MODELS}}
 SCORES = {
     "payment_date_scores": "score_date, doc_id",
@@ -95,6 +103,7 @@ def _model_days(instance: dg.DagsterInstance, name: str) -> pd.DataFrame:
                 "day": record.asset_materialization.partition,
                 "trained_as_of": getattr(metadata.get("trained_as_of"), "value", None),
                 "retrained": getattr(metadata.get("retrained"), "value", None),
+                "kept_reason": getattr(metadata.get("kept_reason"), "value", None),
                 "serving_versions": str(metadata["serving_versions"].value),
             }
         )
@@ -117,6 +126,10 @@ def test_a_backfill_trains_on_the_days_running_them_one_by_one_trains(backfilled
     backfill, day_by_day = (_model_days(backfilled_and_day_by_day[way][1], name) for way in backfilled_and_day_by_day)
     assert len(backfill) == (LAST - START).days + 1
     pd.testing.assert_frame_equal(backfill, day_by_day)
+    # both ways kept some trainings past the 7 days on the labels known since, and trained again
+    label_kept = backfill["kept_reason"].str.contains("labels known since", na=False)
+    assert label_kept.any() and backfill.loc[label_kept, "trained_as_of"].nunique() >= 1
+    assert backfill["retrained"].eq(True).sum() >= 2
 
 
 def test_no_day_is_scored_by_a_model_that_saw_its_later_labels(backfilled_and_day_by_day):
