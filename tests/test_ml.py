@@ -1409,6 +1409,8 @@ def test_the_retrain_cadence_counts_new_labels_against_the_window():
     assert cadence.keep_reason(mature, mature + timedelta(days=28)) is None
     assert Cadence(7, 28, 0.05, lambda: counts).keep_reason(mature, mature + timedelta(days=20)) is None
     assert Cadence(7).keep_reason(mature, mature + timedelta(days=7)) is None  # no labels: every 7 days
-    assert cadence.keep_reason(mature, mature) is None and cadence.keep_reason(mature, mature - timedelta(days=3)) is None
-    assert Cadence(1, 28, 0.1, lambda: counts).keep_reason(mature, mature + timedelta(days=1)) is not None
-    assert Cadence(1, 28, 0.0, lambda: counts).keep_reason(mature, mature + timedelta(days=1)) is None  # daily
+    assert cadence.keep_reason(mature, mature) is None
+    assert cadence.keep_reason(mature, mature - timedelta(days=3)) is None
+    next_day = mature + timedelta(days=1)
+    assert Cadence(1, 28, 0.1, lambda: counts).keep_reason(mature, next_day) is not None
+    assert Cadence(1, 28, 0.0, lambda: counts).keep_reason(mature, next_day) is None  # daily
