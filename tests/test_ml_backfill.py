@@ -126,10 +126,15 @@ def test_a_backfill_trains_on_the_days_running_them_one_by_one_trains(backfilled
     backfill, day_by_day = (_model_days(backfilled_and_day_by_day[way][1], name) for way in backfilled_and_day_by_day)
     assert len(backfill) == (LAST - START).days + 1
     pd.testing.assert_frame_equal(backfill, day_by_day)
-    # both ways kept some trainings past the 7 days on the labels known since, and trained again
-    label_kept = backfill["kept_reason"].str.contains("labels known since", na=False)
-    assert label_kept.any() and backfill.loc[label_kept, "trained_as_of"].nunique() >= 1
     assert backfill["retrained"].eq(True).sum() >= 2
+
+
+def test_the_backfill_kept_a_training_on_the_label_count(backfilled_and_day_by_day):
+    """Some day past the 7 days kept its training because few labels had become known since (the
+    comparison above then covers that rule too)."""
+    instance = backfilled_and_day_by_day["backfill"][1]
+    reasons = pd.concat([_model_days(instance, name)["kept_reason"] for name in MODELS])
+    assert reasons.str.contains("labels known since", na=False).any()
 
 
 def test_no_day_is_scored_by_a_model_that_saw_its_later_labels(backfilled_and_day_by_day):
