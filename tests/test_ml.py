@@ -106,6 +106,7 @@ PROBES = [  # A: posted 2 Sep, due 17 Sep, paid 14 Oct (27 days late) -- after B
 # a model trained on labels trains every day with both (the label count would keep a day-old training)
 DAILY = {"retrain_every_days": 1, "retrain_label_growth": 0.0}
 
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     root = tmp_path_factory.mktemp("ml")
