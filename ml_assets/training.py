@@ -115,7 +115,7 @@ class Cadence:
 
     @classmethod
     def of(cls, config: Any, labels: "Callable[[], LabelCounts] | None" = None) -> "Cadence":
-        if labels is None or not hasattr(config, "retrain_label_growth"):  # a model trained on its own series
+        if labels is None:  # a model trained on its own series (_label_counts: no training sql)
             return cls(config.retrain_every_days)
         return cls(config.retrain_every_days, config.retrain_within_days, config.retrain_label_growth, labels)
 
