@@ -305,7 +305,9 @@ def _scorer(context, spec: ClassifierSpec, serving: Serving, con) -> Scorer:
     baselines, with the serving baseline (labelled ``baseline:<name>``), so the worklist never
     goes dark once a label is known. Also says what scored: the champion, or where the
     baseline's fit came from. Nothing scores before any label is known (the first weeks of a
-    history): no probability is made up, and only the rule's rows (if any) are written."""
+    history): no probability is made up, and only the rule's rows (if any) are written. Logged as
+    information, not a warning: a young ledger is served by its baseline by design, and the scores'
+    metadata and the model's serving check say so."""
     loaded = serving.load(spec.model_name)
     if loaded is not None:
         model, version = loaded
@@ -313,9 +315,9 @@ def _scorer(context, spec: ClassifierSpec, serving: Serving, con) -> Scorer:
     version = f"baseline:{spec.serving_baseline}"
     fitted, scored_with = _fitted_serving_baseline(spec, serving, con)
     if fitted is None:
-        context.log.warning(f"No champion for {spec.model_name} and {scored_with}.")
+        context.log.info(f"No champion for {spec.model_name} and {scored_with}.")
         return Scorer("none", scored_with)
-    context.log.warning(f"No champion for {spec.model_name} on {serving.window.label()}: scoring with {version}.")
+    context.log.info(f"No champion for {spec.model_name} on {serving.window.label()}: scoring with {version}.")
     return Scorer(version, scored_with, expression=spec.baselines(fitted)[spec.serving_baseline])
 
 

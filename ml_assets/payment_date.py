@@ -381,7 +381,7 @@ def _score_days(context, con, serving: Serving) -> tuple[int, dict]:
     if served is None:  # no paid invoice known yet: nothing to predict from, so no guess is written
         outputs.clear_days(con, "payment_date_scores", SCORES_COLUMNS, "score_date", first, last)
         reason = f"No paid invoice known by {last}: no payment date is predicted until one is."
-        context.log.warning(reason)
+        context.log.info(reason)
         return 0, {"model_version": "none", "unscored_reason": reason}
     model, version, scored_with = served
     stamp = {
@@ -407,7 +407,8 @@ def _serving_model(context, serving: Serving, con) -> "tuple[PaymentDateModel, s
     """The champion that served the days (serving.py); while no model had beaten the baselines,
     the customer-median baseline (``baseline:customer_median_delay``) the training in force
     fitted, else fitted here on the labels known by the last day; so open invoices have a
-    predicted payment date from the first paid invoice on. None before that. Also says what scored."""
+    predicted payment date from the first paid invoice on. None before that. Also says what scored
+    (logged as information: the baseline serves a young ledger by design)."""
     from ml_assets.payment_estimators import CustomerMedianBaseline
 
     loaded = serving.load(MODEL_NAME)
@@ -415,7 +416,7 @@ def _serving_model(context, serving: Serving, con) -> "tuple[PaymentDateModel, s
         model, version = loaded
         return model, version, serving.scored_with()
     version = "baseline:customer_median_delay"
-    context.log.warning(f"No champion for {MODEL_NAME} on {serving.window.label()}: scoring with {version}.")
+    context.log.info(f"No champion for {MODEL_NAME} on {serving.window.label()}: scoring with {version}.")
     if serving.baseline is not None:
         return CustomerMedianBaseline.from_params(serving.baseline), version, serving.baseline_source()
     last = serving.window.last
