@@ -185,11 +185,12 @@ def load_version(model_name: str, version: str, flavor_name: str = "sklearn"):
     return flavor(flavor_name).load_model(f"models:/{model_name}/{version}")
 
 
-def register(model_name: str, run_id: str, artifact_path: str = "model") -> str:
-    """Register the run's logged model as a new version of ``model_name``."""
+def register(model_name: str, model_uri: str) -> str:
+    """Register a logged model (its ``models:/m-...`` URI: MLflow 3 keeps logged models outside the
+    run's artifacts, and a ``runs:/`` URI registers with a warning) as a new version of ``model_name``."""
     import mlflow
 
-    return str(mlflow.register_model(f"runs:/{run_id}/{artifact_path}", model_name).version)
+    return str(mlflow.register_model(model_uri, model_name).version)
 
 
 def record_decision(model_name: str, version: str, decision: Promotion, metrics: Mapping[str, float]) -> None:

@@ -376,7 +376,9 @@ class Candidate:
         if self.example is not None:
             return infer_signature(*self.example), self.example[0]
         sample = self.features.head(5)
-        return infer_signature(sample, _predict(self.model, sample)), sample
+        # integer features are declared double: a served row may lack one (MLflow warns otherwise)
+        example = sample.astype({column: "float64" for column in sample.select_dtypes("integer").columns})
+        return infer_signature(example, _predict(self.model, sample)), example
 
 
 @dataclass(frozen=True)
@@ -424,7 +426,7 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
         # the reports' figures (interval calibration); tables stay in the asset's metadata
         mlflow.log_metrics({k: v for k, v in candidate.reports.items() if isinstance(v, int | float)})
         signature, example = candidate.signature()
-        tracking.log_model(
+        logged = tracking.log_model(
             candidate.flavor,
             candidate.model,
             name="model",
@@ -433,7 +435,7 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
             pip_requirements=tracking.pip_requirements(candidate.flavor),
             **candidate.log_options,
         )
-        version = tracking.register(candidate.model_name, run.info.run_id)
+        version = tracking.register(candidate.model_name, logged.model_uri)
         decision = tracking.decide_promotion(
             candidate.metrics[candidate.primary],
             champion_metrics[candidate.primary] if champion_metrics else None,
