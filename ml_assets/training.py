@@ -377,7 +377,7 @@ class Candidate:
             return infer_signature(*self.example), self.example[0]
         sample = self.features.head(5)
         # integer features are declared double: a served row may lack one (MLflow warns otherwise)
-        example = sample.astype({column: "float64" for column in sample.select_dtypes("integer").columns})
+        example = sample.astype(dict.fromkeys(sample.select_dtypes("integer").columns, "float64"))
         return infer_signature(example, _predict(self.model, sample)), example
 
 
