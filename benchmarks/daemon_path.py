@@ -10,6 +10,7 @@ Figures (wall clock, from the runs' own creation / start / end times):
 - daemon_one_new_day_s: a held-back day's files land -> its landed-days run ends (the sensor's
   interval and the launch included); daemon_new_day_run_s: the run from start to end;
   daemon_new_day_launch_wait_s: run created -> started (queue, process, loading the code location);
+  daemon_new_day_slowest_steps (scale.py, from the runs' event logs): each step's median;
 - daemon_api_backfill_s: the history backfilled again through the API (the daily job's assets);
 - daemon_tick_mb_per_day: what the sensors' ticks store a day (Dagster keeps every tick with its
   sensor's cursor, skipped ones too), from the ticks stored while the UI ran.
@@ -71,6 +72,7 @@ def measure(
                     "total": run["endTime"] - landed,
                     "run": _span(run),
                     "wait": run["startTime"] - run["creationTime"],
+                    "run_id": run["runId"],
                 }
             )
         for name, key in (
@@ -80,6 +82,7 @@ def measure(
         ):
             figures[name] = round(statistics.median(d[key] for d in days), 2)
         figures["daemon_new_days_s"] = ", ".join(f"{d['total']:.1f}" for d in days)
+        figures["daemon_new_day_run_ids"] = [d["run_id"] for d in days]  # scale.py splits them by step
 
         partitions = [f"{first + timedelta(days=n)}" for n in range((last - first).days + 1)]
         launched = time.time()

@@ -498,10 +498,29 @@ def daemon_figures(args, daemon_dir: Path, held: dict[date, list], defs: dg.Defi
     env = {**os.environ, "SMEPULSE_DATA_DIR": str(daemon_dir), "DAGSTER_HOME": str(daemon_dir / "dagster_home")}
     keys = [list(k.path) for k in defs.resolve_job_def(DAILY_JOB).asset_layer.selected_asset_keys]
     try:
-        return measure(env, daemon_dir, moved, keys, args.start, last)
+        figures = measure(env, daemon_dir, moved, keys, args.start, last)
+        run_ids = figures.pop("daemon_new_day_run_ids")
+        figures["daemon_new_day_slowest_steps"] = _slowest(_medians(steps_in_home(env["DAGSTER_HOME"], run_ids)))
+        return figures
     finally:
         if not args.keep:
             shutil.rmtree(daemon_dir, ignore_errors=True)
+
+
+def steps_in_home(dagster_home: str, run_ids: list[str]) -> list[dict[str, float]]:
+    """Each run's step seconds from another instance's event log. The platform's event log finds
+    its files through DAGSTER_HOME, which this process points at its own instance (--instance home),
+    so it is pointed at the other one while reading."""
+    own = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = dagster_home
+    try:
+        with dg.DagsterInstance.from_config(dagster_home) as instance:
+            return [step_seconds(step_spans(instance, run_id)) for run_id in run_ids]
+    finally:
+        if own is None:
+            os.environ.pop("DAGSTER_HOME")
+        else:
+            os.environ["DAGSTER_HOME"] = own
 
 
 def publish_figures(figures: dict, spans: dict, new_runs: list[str], instance: dg.DagsterInstance) -> None:
