@@ -57,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from daemon_path import copy_world, measure
 
 from smepulse_lib.names import DAILY_JOB, LANDED_JOB, ML_JOB, REPORTS_JOB
+from smepulse_lib.settings import environment_set
 
 # the serving copy's steps: the marts in the daily runs, the scores in the ML runs
 SERVING_STEPS = {DAILY_JOB: "serving__marts", ML_JOB: "serving__scores"}
@@ -511,16 +512,8 @@ def steps_in_home(dagster_home: str, run_ids: list[str]) -> list[dict[str, float
     """Each run's step seconds from another instance's event log. The platform's event log finds
     its files through DAGSTER_HOME, which this process points at its own instance (--instance home),
     so it is pointed at the other one while reading."""
-    own = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = dagster_home
-    try:
-        with dg.DagsterInstance.from_config(dagster_home) as instance:
-            return [step_seconds(step_spans(instance, run_id)) for run_id in run_ids]
-    finally:
-        if own is None:
-            os.environ.pop("DAGSTER_HOME")
-        else:
-            os.environ["DAGSTER_HOME"] = own
+    with environment_set({"DAGSTER_HOME": dagster_home}), dg.DagsterInstance.from_config(dagster_home) as instance:
+        return [step_seconds(step_spans(instance, run_id)) for run_id in run_ids]
 
 
 def publish_figures(figures: dict, spans: dict, new_runs: list[str], instance: dg.DagsterInstance) -> None:

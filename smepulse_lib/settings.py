@@ -10,7 +10,8 @@ variables, never from files).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -36,6 +37,22 @@ DAGSTER_INSTANCE_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1", 
 def apply_instance_env() -> None:
     for name, value in DAGSTER_INSTANCE_ENV.items():
         os.environ.setdefault(name, value)
+
+
+@contextmanager
+def environment_set(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment for the block, then the previous values back (a
+    variable that was unset is unset again)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # The daily partitions start where the data starts: SMEPULSE_PARTITIONS_START when set, else the

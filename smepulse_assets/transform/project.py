@@ -19,7 +19,7 @@ from dagster_dbt import DbtProject
 from dagster_dbt.dbt_project import DbtProjectPreparer
 
 from smepulse_lib.programs import beside_interpreter, program
-from smepulse_lib.settings import DBT_PROJECT_DIR, Settings
+from smepulse_lib.settings import DBT_PROJECT_DIR, Settings, environment_set
 from smepulse_lib.windows import DayWindow
 
 # Unpartitioned nodes: the calendar, the seeds, the FX rates in force, the dimensions built only from seeds, and
@@ -117,14 +117,5 @@ def window_in_env(window: DayWindow | None) -> Iterator[None]:
     """The window in this process's environment while dagster-dbt starts dbt (it hands dbt a copy
     of it), then the previous values back: nothing else started from this process, such as a
     plain `dbt build`, inherits a window."""
-    values = window_env(window)
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
+    with environment_set(window_env(window)):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
