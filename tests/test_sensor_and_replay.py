@@ -10,7 +10,7 @@ from smepulse_assets.ingestion.sensor_state import load_state
 from smepulse_assets.kaggle_invoices.replay import drop_url, replay_file, split_into_drops
 from smepulse_assets.tools.runs import evaluate_drop_sensor
 from smepulse_lib import private_api, storage
-from smepulse_lib.names import RANGE_END_TAG, RANGE_START_TAG, REFERENCE_JOB, SOURCES_TAG
+from smepulse_lib.names import DROP_SENSOR, RANGE_END_TAG, RANGE_START_TAG, REFERENCE_JOB, SOURCES_TAG
 from tests.kaggle_samples import ROWS, csv_bytes
 
 
@@ -31,6 +31,11 @@ def test_replay_posts_open_then_clears_on_the_clearing_day(tmp_path):
     files, bad = replay.files, replay.unroutable_rows
     assert bad == 0 and len(files) == (date(2020, 2, 20) - date(2020, 1, 26)).days + 1
     assert replay.first_day == date(2020, 1, 26)
+
+
+def stored_state(platform, cursor: str | None) -> dict | None:
+    """The fingerprints a drop sensor's cursor stands for."""
+    return load_state(lambda: platform.instance, cursor)
 
 
 def reference_loaded(platform) -> None:
@@ -67,7 +72,7 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
     )
     # two contiguous days form one range run; the lone day gets its own partition run
     assert requested == [("2020-01-01", "2020-01-02"), ("2020-01-05", None)]
-    assert "not-a-day" in json.dumps(load_state(platform.instance, result.cursor)["kaggle_invoices"]["reported"])
+    assert "not-a-day" in json.dumps(stored_state(platform, result.cursor)["kaggle_invoices"]["reported"])
 
     again = evaluate_drop_sensor(platform.defs, platform.instance, result.cursor)
     assert not again.run_requests  # same files: nothing new, and the bad folder is not re-reported
@@ -84,7 +89,7 @@ def test_sensor_requests_new_days_once_and_again_when_changed(platform):
     os.remove(drop_url(landing, date(2020, 1, 5)))  # a delivery taken back whole: the day changed too
     removed = evaluate_drop_sensor(platform.defs, platform.instance, changed.cursor)
     assert [r.partition_key for r in removed.run_requests] == ["2020-01-05"]
-    files = load_state(platform.instance, removed.cursor)["kaggle_invoices"]["files"]
+    files = stored_state(platform, removed.cursor)["kaggle_invoices"]["files"]
     assert "2020-01-05/invoices_2020-01-05.csv" not in files
 
 
@@ -104,7 +109,7 @@ def test_sources_landing_on_the_same_day_request_one_run(platform):
         "2020-01-04",
     )
     assert request.tags[SOURCES_TAG] == "kaggle_invoices,orders,payments"
-    assert set(load_state(platform.instance, result.cursor)) >= {"kaggle_invoices", "orders", "payments", "customers"}
+    assert set(stored_state(platform, result.cursor)) >= {"kaggle_invoices", "orders", "payments", "customers"}
 
 
 def test_the_cursor_is_a_digest_and_the_fingerprints_live_in_the_instance(platform, monkeypatch):
@@ -115,13 +120,13 @@ def test_the_cursor_is_a_digest_and_the_fingerprints_live_in_the_instance(platfo
         storage.write_bytes(drop_url(platform.settings.landing_url, date(2020, 1, day)), csv_bytes(*ROWS))
     result = evaluate_drop_sensor(platform.defs, platform.instance)
     assert result.cursor.startswith("fingerprints:") and len(result.cursor) < 40
-    assert len(load_state(platform.instance, result.cursor)["kaggle_invoices"]["files"]) == 30
+    assert len(stored_state(platform, result.cursor)["kaggle_invoices"]["files"]) == 30
     requested = [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in result.run_requests]
     assert requested == [("2020-01-01", "2020-01-30")]
 
     # a cursor that is not the stored fingerprints' (set in the UI, a tick never committed) counts as
     # none: the sensor starts again from what bronze materialized (nothing here), so nothing is lost
-    assert load_state(platform.instance, "fingerprints:0000") is None
+    assert stored_state(platform, "fingerprints:0000") is None
     reset = evaluate_drop_sensor(platform.defs, platform.instance, "fingerprints:0000")
     assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in reset.run_requests] == requested
     assert reset.cursor == result.cursor
@@ -135,6 +140,28 @@ def test_the_cursor_is_a_digest_and_the_fingerprints_live_in_the_instance(platfo
     assert len(json.loads(fallback.cursor)["kaggle_invoices"]["files"]) == 30
 
 
+def test_a_tick_with_nothing_new_does_not_open_the_instance(platform):
+    """The daemon ticks the drop sensor every few seconds beside the runs: while nothing lands, a
+    tick only lists the landing folders (its context here has no instance: opening one would fail).
+    A day folder named otherwise than the partitions' keys is reported, not requested."""
+    reference_loaded(platform)
+    landing = platform.settings.landing_url
+    storage.write_bytes(drop_url(landing, date(2020, 1, 1)), csv_bytes(*ROWS))
+    storage.write_bytes(storage.join(landing, "kaggle_invoices", "2020-1-2", "x.csv"), csv_bytes(*ROWS))
+    first = evaluate_drop_sensor(platform.defs, platform.instance)
+    assert [r.partition_key for r in first.run_requests] == ["2020-01-01"]
+    sensor = platform.defs.resolve_sensor_def(DROP_SENSOR)
+    with dg.build_sensor_context(cursor=first.cursor, resources=platform.defs.resources) as context:
+        quiet = sensor(context)
+    assert quiet.skip_reason.skip_message == "No new or changed drops." and quiet.cursor == first.cursor
+
+    storage.write_bytes(drop_url(landing, date(2020, 1, 2)), csv_bytes(*ROWS))
+    landed = evaluate_drop_sensor(platform.defs, platform.instance, first.cursor)
+    assert [r.partition_key for r in landed.run_requests] == ["2020-01-02"]
+    reported = stored_state(platform, landed.cursor)["kaggle_invoices"]["reported"]
+    assert list(reported) == ["2020-1-2/x.csv"]
+
+
 def test_files_the_source_skips_still_start_their_day_and_upper_case_names_are_loaded(platform):
     """A file in a sub-folder of a day, or an upper-case name, is not ignored: the sensor requests
     the day (whose run loads the upper-case file and reports the other in files_accounted_for)."""
@@ -144,7 +171,7 @@ def test_files_the_source_skips_still_start_their_day_and_upper_case_names_are_l
     storage.write_bytes(storage.join(landing, "kaggle_invoices", "2020-01-07", "late", "x.csv"), csv_bytes(*ROWS))
     result = evaluate_drop_sensor(platform.defs, platform.instance)
     assert sorted(r.partition_key for r in result.run_requests) == ["2020-01-03", "2020-01-07"]
-    files = load_state(platform.instance, result.cursor)["kaggle_invoices"]["files"]
+    files = stored_state(platform, result.cursor)["kaggle_invoices"]["files"]
     assert set(files) == {"2020-01-03/INVOICES.CSV", "2020-01-07/late/x.csv"}
 
 

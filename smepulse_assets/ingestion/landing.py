@@ -48,9 +48,10 @@ def source_entries(spec: SourceSpec, landing_url: str, day: date | None = None) 
     top = storage.join(base, f"{day:%Y-%m-%d}") if day else base
     fs, root = storage.filesystem(base)
     listed = _local_listing(root, top) if storage.is_local(base) else _object_listing(fs, root, top)
+    pattern = spec.landing.format(day="*").lower().split("/")
     entries = []
     for relative, url, info, link_rule in listed:
-        entries.append(Entry(relative, url, info, link_rule or _name_rule(spec, relative)))
+        entries.append(Entry(relative, url, info, link_rule or _name_rule(pattern, relative)))
     return sorted(entries, key=lambda e: e.relative)
 
 
@@ -58,9 +59,10 @@ def loaded_and_skipped(entries: list[Entry]) -> tuple[list[str], list[Entry]]:
     return [e.url for e in entries if e.skip is None], [e for e in entries if e.skip]
 
 
-def _name_rule(spec: SourceSpec, relative: str) -> str | None:
-    """None when the path matches the landing pattern, part by part (``*`` never crosses a folder)."""
-    parts, pattern = relative.lower().split("/"), spec.landing.format(day="*").lower().split("/")
+def _name_rule(pattern: list[str], relative: str) -> str | None:
+    """None when the path matches the landing pattern (its parts, lower case), part by part (``*``
+    never crosses a folder)."""
+    parts = relative.lower().split("/")
     if any(part.startswith(".") for part in parts):
         return "hidden_file"
     if len(parts) == len(pattern) and all(fnmatchcase(p, q) for p, q in zip(parts, pattern, strict=True)):
@@ -69,29 +71,44 @@ def _name_rule(spec: SourceSpec, relative: str) -> str | None:
 
 
 def _local_listing(root: str, top: str):
-    """Files under ``top``, symbolic links judged without following them out of the landing zone."""
+    """Files under ``top``, symbolic links judged without following them out of the landing zone.
+    One ``scandir`` per folder and one ``stat`` per file: the drop sensor lists every source's
+    folder every few seconds (thousands of files after a year), beside the runs on the same cores."""
     landing = os.path.realpath(os.path.dirname(root.rstrip("/")))
-    for folder, subfolders, names in os.walk(top):
-        linked = [d for d in subfolders if os.path.islink(os.path.join(folder, d))]
-        for name in sorted(names) + linked:  # a linked folder is not walked: it is judged as a link
-            path = os.path.join(folder, name)
-            relative = os.path.relpath(path, root).replace(os.sep, "/")
-            yield relative, path, _local_info(path), _link_rule(path, landing) or _kind_rule(path)
+    relative_top = os.path.relpath(top, root).replace(os.sep, "/")
+    yield from _scan(top, "" if relative_top == "." else f"{relative_top}/", landing)
 
 
-def _local_info(path: str) -> dict:
+def _scan(folder: str, relative_folder: str, landing: str):
+    try:
+        listed = list(os.scandir(folder))
+    except FileNotFoundError:  # no folder for the source or the day yet
+        return
+    for entry in listed:
+        relative = relative_folder + entry.name
+        if entry.is_dir(follow_symlinks=False):
+            yield from _scan(entry.path, f"{relative}/", landing)
+            continue
+        # a linked folder is not walked: it is judged as a link
+        status = _local_status(entry)
+        rule = _link_rule(entry.path, landing) if entry.is_symlink() else None
+        yield relative, entry.path, _local_info(status), rule or _kind_rule(status)
+
+
+def _local_status(entry: os.DirEntry) -> os.stat_result:
+    try:
+        return entry.stat()
+    except OSError:  # a dangling link: the link itself
+        return entry.stat(follow_symlinks=False)
+
+
+def _local_info(status: os.stat_result) -> dict:
     """Size and modification time, and the inode and change time (which no copy keeps: a file
     copied with its old timestamps still moves them), for the drop sensor's fingerprints."""
-    try:
-        status = os.stat(path)
-    except OSError:  # a dangling link: the link itself
-        status = os.lstat(path)
     return {"size": status.st_size, "mtime": status.st_mtime, "ino": status.st_ino, "ctime_ns": status.st_ctime_ns}
 
 
 def _link_rule(path: str, landing: str) -> str | None:
-    if not os.path.islink(path):
-        return None
     target = os.path.realpath(path)
     if not os.path.exists(target):
         return "dangling_symlink"
@@ -100,11 +117,9 @@ def _link_rule(path: str, landing: str) -> str | None:
     return "in_subfolder" if os.path.isdir(target) else None
 
 
-def _kind_rule(path: str) -> str | None:
-    try:
-        return None if stat.S_ISREG(os.stat(path).st_mode) else "not_a_regular_file"
-    except OSError:  # vanished since it was listed: reading it will say so
-        return None
+def _kind_rule(status: os.stat_result) -> str | None:
+    # a named pipe, socket or device: reading it would block
+    return None if stat.S_ISREG(status.st_mode) else "not_a_regular_file"
 
 
 def _object_listing(fs, root: str, top: str):

@@ -15,7 +15,7 @@ partitions are reported once, not crashed on.
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -69,11 +69,9 @@ def source_fingerprints(entries: list[Entry], source_cursor: dict) -> Fingerprin
 
 
 def _partition_day(folder: str, partition_keys: frozenset[str]) -> date | None:
-    try:
-        day = datetime.strptime(folder, "%Y-%m-%d").date()
-    except ValueError:
-        return None
-    return day if f"{day}" in partition_keys else None
+    """The day a folder is named for, None unless it is a partition's key exactly (YYYY-MM-DD:
+    ``2020-6-3`` is a folder bronze never reads, so it is reported, not requested)."""
+    return date.fromisoformat(folder) if folder in partition_keys else None
 
 
 def plan_drop_runs(
@@ -153,6 +151,10 @@ def _range(days: list[date], changed: dict[date, list[str]]) -> tuple[date, date
     return days[0], days[-1], f"landing:{days[0]}..{days[-1]}:{digest}"
 
 
+def _never_materialized(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> list[str]:
+    return [k.to_user_string() for k in keys if instance.get_latest_materialization_event(k) is None]
+
+
 def run_request_for(first: date, last: date, run_key: str, sources: list[str]) -> dg.RunRequest:
     return DayWindow(first, last).run_request(run_key, {SOURCES_TAG: ",".join(sources)})
 
@@ -177,18 +179,19 @@ def build_drop_sensor(
         description=f"Requests one run of {job.name} for the days with new or changed drops in any of {folders}.",
     )
     def drop_sensor(context: dg.SensorEvaluationContext, paths: PlatformPaths):
-        missing = [
-            k.to_user_string() for k in prerequisites if context.instance.get_latest_materialization_event(k) is None
-        ]
-        if missing:
-            return dg.SkipReason(f"Waiting for the reference data's first load ({REFERENCE_JOB}): {', '.join(missing)}")
+        # a tick with nothing new must cost little: it runs every few seconds beside the runs, on the
+        # same cores. It opens the instance only to start, to save changed fingerprints, or to check
+        # the reference data before requesting a run (sensor_state keeps the last fingerprints).
         # every file under each source's folder: those it loads and those it skips (a day's run reports them)
         entries = {spec.name: source_entries(spec, paths.landing_url) for spec in specs}
-        cursor = load_state(context.instance, context.cursor)
+        cursor = load_state(lambda: context.instance, context.cursor)
         if cursor is None:
             cursor = {spec.name: starting_cursor(context.instance, spec, entries[spec.name]) for spec in specs}
         prints = {spec.name: source_fingerprints(entries[spec.name], cursor.get(spec.name, {})) for spec in specs}
         plan = plan_drop_runs([(spec, prints[spec.name].files) for spec in specs], cursor, partitions_def)
+        missing = _never_materialized(context.instance, prerequisites) if plan.ranges else []
+        if missing:  # the cursor stays: the days are requested once the reference data is there
+            return dg.SkipReason(f"Waiting for the reference data's first load ({REFERENCE_JOB}): {', '.join(missing)}")
         for spec in specs:
             plan.cursor[spec.name]["markers"] = prints[spec.name].markers
         for report in plan.reports:
@@ -197,7 +200,7 @@ def build_drop_sensor(
             run_request_for(first, last, key, plan.sources_between(first, last)) for first, last, key in plan.ranges
         ]
         skip = None if requests else dg.SkipReason("No new or changed drops.")
-        new_cursor = save_state(context.instance, plan.cursor, context.cursor)
+        new_cursor = save_state(lambda: context.instance, plan.cursor, context.cursor)
         return dg.SensorResult(run_requests=requests, cursor=new_cursor, skip_reason=skip)
 
     return drop_sensor
