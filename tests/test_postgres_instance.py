@@ -1,6 +1,7 @@
 """The production instance config (deploy/dagster.postgres.yaml) against a real PostgreSQL server
 the test starts: the platform's runs, asset events and checks land in PostgreSQL, through
-dagster-postgres's own storage (the batched SQLite storage is not involved)."""
+dagster-postgres's own storage (the batched SQLite storage is not involved), whose event log keeps
+its connection instead of opening one per event."""
 
 from __future__ import annotations
 
@@ -43,8 +44,13 @@ def test_runs_events_and_checks_land_in_postgres(tmp_path):
             assert isinstance(instance.run_storage, PostgresRunStorage)
             assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
             run_reference(defs, instance)
+            sessions_before = sessions_opened(pg)
             result = run_days(defs, instance, config.start, config.end)
             assert result.success
+            stored = len(instance.all_logs(result.run_id))
+            # dagster-postgres alone opens a PostgreSQL session (a server process) per event here
+            assert stored > 1000
+            assert sessions_opened(pg) - sessions_before < stored / 10
             aging = dg.AssetKey(["gold", "kpi_ar_aging"])
             assert instance.get_materialized_partitions(aging) == {"2020-01-01", "2020-01-02", "2020-01-03"}
             day = instance.fetch_materializations(
@@ -55,12 +61,7 @@ def test_runs_events_and_checks_land_in_postgres(tmp_path):
             ).records[0]
             assert day.asset_materialization.metadata["files"].value == 1  # the day's own figures, as on SQLite
 
-        connection = psycopg2.connect(
-            host=pg["DAGSTER_PG_HOST"],
-            port=pg["DAGSTER_PG_PORT"],
-            dbname=pg["DAGSTER_PG_DB"],
-            user=pg["DAGSTER_PG_USER"],
-        )
+        connection = connect(pg)
         with connection, connection.cursor() as cursor:
             cursor.execute("select count(*) from runs where status = 'SUCCESS'")
             assert cursor.fetchone()[0] == 2
@@ -69,3 +70,19 @@ def test_runs_events_and_checks_land_in_postgres(tmp_path):
             cursor.execute("select count(*) from asset_check_executions")
             assert cursor.fetchone()[0] > 50
         connection.close()
+
+
+def connect(pg: dict[str, str]):
+    return psycopg2.connect(
+        host=pg["DAGSTER_PG_HOST"], port=pg["DAGSTER_PG_PORT"], dbname=pg["DAGSTER_PG_DB"], user=pg["DAGSTER_PG_USER"]
+    )
+
+
+def sessions_opened(pg: dict[str, str]) -> int:
+    """The sessions the server has opened on the Dagster database so far (PostgreSQL 14+)."""
+    connection = connect(pg)
+    with connection, connection.cursor() as cursor:
+        cursor.execute("select sessions from pg_stat_database where datname = current_database()")
+        (sessions,) = cursor.fetchone()
+    connection.close()
+    return int(sessions)

@@ -1,0 +1,36 @@
+"""dagster-postgres's event log, holding its connection between events.
+
+Outside the webserver, dagster-postgres opens a new connection for every use of its event log
+(SQLAlchemy's NullPool), and every PostgreSQL connection is a new server process: a run storing a
+new day's ~1,300 events spent about 10 of its 13 s of storing connecting (measured against a
+server on the same machine; docs/benchmarks.md, "PostgreSQL beside SQLite"). The webserver avoids
+that through the storage's public ``optimize_for_webserver``, which gives it a pooled engine; this
+class does the same in every process that opens the instance (the daemon, the code server, each
+run). It builds dagster-postgres's own storage from the same config and only swaps its engine, so
+what is stored, and how, is dagster-postgres's. The webserver still sets its own pool and statement
+timeout on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dagster_postgres import PostgresEventLogStorage
+
+# One connection kept per process, more opened while threads (the daemon's sensors) write at once
+# and closed after; recycled hourly, as the webserver's defaults do; no statement timeout, since a
+# run's or the daemon's statements are not a page waiting to load.
+POOL_MAX_OVERFLOW = 10
+POOL_RECYCLE_SECONDS = 3600
+NO_STATEMENT_TIMEOUT = 0
+
+
+class PooledPostgresEventLogStorage(PostgresEventLogStorage):
+    """The class deploy/dagster.postgres.yaml names: dagster-postgres's event log with a pooled engine."""
+
+    @classmethod
+    def from_config_value(cls, inst_data: Any, config_value: Mapping[str, Any]) -> PostgresEventLogStorage:
+        storage = PostgresEventLogStorage.from_config_value(inst_data, config_value)
+        storage.optimize_for_webserver(NO_STATEMENT_TIMEOUT, POOL_RECYCLE_SECONDS, POOL_MAX_OVERFLOW)
+        return storage
