@@ -29,8 +29,11 @@ NO_STATEMENT_TIMEOUT = 0
 class PooledPostgresEventLogStorage(PostgresEventLogStorage):
     """The class deploy/dagster.postgres.yaml names: dagster-postgres's event log with a pooled engine."""
 
+    # returns dagster-postgres's own class, not this one: this class only names the factory
     @classmethod
-    def from_config_value(cls, inst_data: Any, config_value: Mapping[str, Any]) -> PostgresEventLogStorage:
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: Any, config_value: Mapping[str, Any]
+    ) -> PostgresEventLogStorage:
         storage = PostgresEventLogStorage.from_config_value(inst_data, config_value)
         storage.optimize_for_webserver(NO_STATEMENT_TIMEOUT, POOL_RECYCLE_SECONDS, POOL_MAX_OVERFLOW)
         return storage
