@@ -3,7 +3,7 @@
 Outside the webserver, dagster-postgres opens a new connection for every use of its event log
 (SQLAlchemy's NullPool), and every PostgreSQL connection is a new server process: a run storing a
 new day's ~1,300 events spent about 10 of its 13 s of storing connecting (measured against a
-server on the same machine; docs/benchmarks.md, "PostgreSQL beside SQLite"). The webserver avoids
+server on the same machine; docs/benchmarks.md, "PostgreSQL again"). The webserver avoids
 that through the storage's public ``optimize_for_webserver``, which gives it a pooled engine; this
 class does the same in every process that opens the instance (the daemon, the code server, each
 run). It builds dagster-postgres's own storage from the same config and only swaps its engine, so
@@ -18,10 +18,10 @@ from typing import Any
 
 from dagster_postgres import PostgresEventLogStorage
 
-# One connection kept per process, more opened while threads (the daemon's sensors) write at once
-# and closed after; recycled hourly, as the webserver's defaults do; no statement timeout, since a
-# run's or the daemon's statements are not a page waiting to load.
-POOL_MAX_OVERFLOW = 10
+# One connection kept per process, up to 20 more opened while threads (the daemon's) use it at once
+# and closed after, recycled hourly: the webserver's defaults. No statement timeout, since a run's
+# or the daemon's statements are not a page waiting to load.
+POOL_MAX_OVERFLOW = 20
 POOL_RECYCLE_SECONDS = 3600
 NO_STATEMENT_TIMEOUT = 0
 
