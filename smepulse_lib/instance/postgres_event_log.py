@@ -9,6 +9,13 @@ class does the same in every process that opens the instance (the daemon, the co
 run). It builds dagster-postgres's own storage from the same config and only swaps its engine, so
 what is stored, and how, is dagster-postgres's. The webserver still sets its own pool and statement
 timeout on top.
+
+The run and schedule storages stay as dagster-postgres ships them. Pooled the same way, the
+connections held by an idle `smepulse ui` grew from 17 to 37 in four minutes: the daemon and the
+code server open an instance for many of their ticks, and each pool keeps its connection until
+the instance is collected. With the event log alone pooled they stayed at 12-14; the cost left is
+~17 short sessions a second while idle (measured; a pooler such as PgBouncer in front of the
+server absorbs it).
 """
 
 from __future__ import annotations
