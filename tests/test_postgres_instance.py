@@ -10,14 +10,13 @@ from datetime import date
 from unittest import mock
 
 import dagster as dg
-import psycopg2
 import pytest
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
 from smepulse_assets.definitions import build_defs
 from smepulse_assets.tools.demo import prepare_dagster_home
 from smepulse_assets.tools.generator import GeneratorConfig, generate_sample_data, world_config
-from smepulse_assets.tools.postgres_server import postgres_server
+from smepulse_assets.tools.postgres_server import connect, postgres_server
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_lib.settings import Settings
 
@@ -70,12 +69,6 @@ def test_runs_events_and_checks_land_in_postgres(tmp_path):
             cursor.execute("select count(*) from asset_check_executions")
             assert cursor.fetchone()[0] > 50
         connection.close()
-
-
-def connect(pg: dict[str, str]):
-    return psycopg2.connect(
-        host=pg["DAGSTER_PG_HOST"], port=pg["DAGSTER_PG_PORT"], dbname=pg["DAGSTER_PG_DB"], user=pg["DAGSTER_PG_USER"]
-    )
 
 
 def sessions_opened(pg: dict[str, str]) -> int:

@@ -64,19 +64,18 @@ def postgres_server(database: str = "dagster") -> Iterator[dict[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def database_megabytes(pg: dict[str, str]) -> float:
-    """The size of the server's Dagster database (tables, indexes, TOAST), in MB."""
+def connect(pg: dict[str, str]):
+    """A psycopg2 connection to the database ``postgres_server`` yielded the environment of."""
     import psycopg2
 
-    with (
-        psycopg2.connect(
-            host=pg["DAGSTER_PG_HOST"],
-            port=pg["DAGSTER_PG_PORT"],
-            dbname=pg["DAGSTER_PG_DB"],
-            user=pg["DAGSTER_PG_USER"],
-        ) as connection,
-        connection.cursor() as cursor,
-    ):
+    return psycopg2.connect(
+        host=pg["DAGSTER_PG_HOST"], port=pg["DAGSTER_PG_PORT"], dbname=pg["DAGSTER_PG_DB"], user=pg["DAGSTER_PG_USER"]
+    )
+
+
+def database_megabytes(pg: dict[str, str]) -> float:
+    """The size of the server's Dagster database (tables, indexes, TOAST), in MB."""
+    with connect(pg) as connection, connection.cursor() as cursor:
         cursor.execute("select pg_database_size(current_database())")
         (size,) = cursor.fetchone()
     return round(size / 2**20, 1)
