@@ -25,7 +25,15 @@ def server_program(name: str) -> str:
 
 def _as_server_user(command: list[str]) -> list[str]:
     # initdb and postgres refuse to run as root; the Debian package's `postgres` user runs them
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    return [_runuser(), "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def _runuser() -> str:
+    # util-linux puts it in /usr/sbin, which a minimal PATH (cron, `env -i`) leaves out
+    found = shutil.which("runuser", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+    if not found:
+        raise RuntimeError("runuser (util-linux) not found: PostgreSQL's server refuses to run as root without it")
+    return found
 
 
 def _free_port() -> int:
