@@ -128,14 +128,13 @@ def target_headroom(predicted: dict[str, np.ndarray], actual: np.ndarray, unknow
     n, cold = len(actual), int(unknown.sum())
     if not cold:
         return {"invoices_without_history": 0}
-    needed = (ratio * floor.mean() * n - floor[~unknown].sum()) / cold
+    needed = (ratio * floor.sum() - floor[~unknown].sum()) / cold
     best_elsewhere = floor[~unknown].sum() + model[unknown].sum()  # total absolute error
     return {
         "invoices_without_history": cold,
         "mae_if_the_others_were_at_the_floor": round(float(best_elsewhere / n), 3),
         "x_floor": round(float(best_elsewhere / floor.sum()), 3),
-        "mae_needed_without_history": round(float(needed), 3),
-        "model_without_history": round(float(model[unknown].mean()), 3),
+        "mae_needed_without_history": round(float(needed), 3),  # the model's: the "customer without" line
     }
 
 
