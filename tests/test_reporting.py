@@ -6,8 +6,10 @@ workbook read back with openpyxl and the HTML parsed; the dashboard served by `s
 and driven by Debian's Chromium through Playwright (no browser download).
 """
 
+import functools
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -23,6 +25,7 @@ import pytest
 from openpyxl import load_workbook
 
 from smepulse_assets.definitions import build_defs
+from smepulse_assets.quality.alerts import Alerting, Signal
 from smepulse_assets.reports import workbook
 from smepulse_assets.reports.assets import AR_PACK, CASH_REPORT, FIGURES_CHECK
 from smepulse_assets.reports.figures import Figures, serving_reader
@@ -126,6 +129,32 @@ def test_the_serving_copy_holds_what_the_warehouse_holds(world):
         # published by the scores' run, after the marts' run of the day (a publish cannot list itself)
         assert statuses["serving/marts"] == statuses["ml/payment_date_model"] == f"{LAST}"
         assert served.execute("select count(*) from ops.check_results").fetchall()[0][0] > 100
+
+
+@pytest.mark.slow
+def test_an_alert_raised_after_the_publish_is_on_the_dashboard_at_once(world):
+    """The alert sensor appends to the alert log between runs; the serving copy's ops.alerts reads
+    that log, so the headline's open-alert count is the warehouse's without waiting for a publish."""
+    platform, _, _, _, _ = world
+    settings = platform.settings
+    open_sql = "select count(*) from ops.alerts where status = 'open'"
+
+    def served_open() -> int:
+        with serving_reader(settings.serving_path, settings.lake_url) as con:
+            return Figures(con, LAST).headline()["open_alerts"]
+
+    before = served_open()
+    assert before == warehouse(platform, open_sql)[0][0]
+    alerting = Alerting(lake_url=settings.lake_url)
+    late = functools.partial(
+        Signal, kind="check", subject="gold/kpi_ar_aging", check_name="late_test_alert", partition=f"{LAST}",
+        severity="ERROR", observed="1", threshold="0", message="raised after the publish",
+        ui_url="http://localhost:3000", run_id=None,
+    )  # fmt: skip
+    alerting.process([late(failing=True)], logging.getLogger(__name__))
+    assert served_open() == warehouse(platform, open_sql)[0][0] == before + 1
+    alerting.process([late(failing=False)], logging.getLogger(__name__))  # the later tests' world again
+    assert served_open() == before
 
 
 @pytest.mark.slow

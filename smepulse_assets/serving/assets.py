@@ -103,7 +103,7 @@ def _serving_asset(
         with warehouse.get_connection() as con:
             _reads_the_lake(con, paths.lake_url)
             everything = served_tables(con, day_columns, retain)  # the views file's tables
-            tables = [t for t in everything if t.relation in own]
+            tables = [t for t in everything if t.relation in own and not t.live]  # a live view has no copy
             published = [publish_table(con, t, root, None if config.republish_all_days else window) for t in tables]
             schemas = {t.relation: _columns(con, t.relation) for t in everything}
             mismatches = _count_mismatches(con, root, tables, window)

@@ -218,6 +218,8 @@ def write_views_file(
 
 
 def _view_sql(fs, root_url: str, table: ServedTable, columns: list[tuple[str, str]]) -> str:
+    if table.view_sql is not None:  # a live relation: the warehouse's own view over the lake
+        return table.view_sql
     folder = table_url(root_url, table)
     pattern = storage.join(folder, "*", "*.parquet") if table.by_day else storage.join(folder, WHOLE_FILE)
     if fs.glob(storage.filesystem(pattern)[1]):

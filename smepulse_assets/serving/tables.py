@@ -1,6 +1,8 @@
 """What the serving copy publishes, and how each table is cut.
 
-Every gold relation, the alert list and the quarantine are published. A table whose rows belong
+Every gold relation, the alert list and the quarantine are published. The alert list is published
+as the warehouse defines it, a view over the lake's alert log: the alert sensor appends to the log
+between runs, and a copy made at the run's publish would show the alerts of before. A table whose rows belong
 to one day, and whose model rebuilds only the days of a run (its asset's ``smepulse/day_column``
 tag, from the model's ``partition_column`` meta), is published by day: a run rewrites the files of
 its own days only, so a new day costs a day's rows whatever the history. Every other table is
@@ -19,6 +21,8 @@ from smepulse_lib.windows import DayWindow
 
 # Beyond gold: what a data-health page needs from the warehouse.
 OPS_RELATIONS = ("ops.alerts", "ops.ops_quarantine")
+# Relations the serving file defines as the warehouse does (a view over the lake, not a copy of rows).
+LIVE_RELATIONS = ("ops.alerts",)
 # The hive partition column of a table published by day; not a column of the table itself.
 DAY_PARTITION = "serving_day"
 
@@ -31,10 +35,16 @@ class ServedTable:
     # The per-invoice-day score views hold every open invoice on every day (hundreds of millions of rows
     # at 5M invoices): readers need their recent days, the warehouse keeps the rest.
     retain_days: int | None = None
+    # A live relation's definition, as the warehouse holds it; None: its rows are copied.
+    view_sql: str | None = None
 
     @property
     def folder(self) -> str:
         return self.relation
+
+    @property
+    def live(self) -> bool:
+        return self.view_sql is not None
 
     @property
     def by_day(self) -> bool:
@@ -60,4 +70,14 @@ def served_tables(
         "in (select unnest(?))) order by 1",
         [list(OPS_RELATIONS)],
     ).fetchall()
-    return [ServedTable(relation, day_columns.get(relation), retain_days.get(relation)) for (relation,) in rows]
+    views = dict(
+        con.execute(
+            "select schema_name || '.' || view_name, sql from duckdb_views() "
+            "where database_name = current_database() and schema_name || '.' || view_name in (select unnest(?))",
+            [list(LIVE_RELATIONS)],
+        ).fetchall()
+    )
+    return [
+        ServedTable(relation, day_columns.get(relation), retain_days.get(relation), views.get(relation))
+        for (relation,) in rows
+    ]
