@@ -11,6 +11,7 @@ import time
 from datetime import UTC, date, datetime
 
 import duckdb
+import pyarrow as pa
 import pytest
 import s3fs
 
@@ -18,7 +19,7 @@ from smepulse_assets.serving.publish import PublishStamp, publish_table, publish
 from smepulse_assets.serving.tables import ServedTable
 from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_drops
 from smepulse_assets.tools.runs import run_days, run_reference
-from smepulse_lib import warehouse
+from smepulse_lib import storage, warehouse
 from smepulse_lib.windows import DayWindow
 from tests.conftest import Platform, make_settings
 
@@ -94,12 +95,18 @@ def test_the_serving_copy_publishes_to_s3_and_reads_back(tmp_path, s3_server):
     assert published_counts(root, by_day, window) == dict.fromkeys(window.days, 10)
     schemas = {t.relation: [(r[0], r[1]) for r in con.execute(f"describe {t.relation}").fetchall()]
                for t in (by_day, whole)}  # fmt: skip
+    log = "s3://smepulse/lake/ops/alert_events"  # a live relation: a view over a log appended to between publishes
+    storage.write_parquet(f"{log}/a.parquet", pa.table({"alert_id": ["a"]}))
+    live_sql = f"create view ops.alerts as select * from read_parquet('{log}/*.parquet')"
+    live = ServedTable("ops.alerts", None, view_sql=live_sql)
     serving = str(tmp_path / "serving.duckdb")
-    write_views_file(serving, root, [by_day, whole], schemas, PublishStamp(datetime.now(UTC), window, "run"))
+    write_views_file(serving, root, [by_day, whole, live], schemas, PublishStamp(datetime.now(UTC), window, "run"))
     with duckdb.connect(serving, read_only=True) as reader:
         reader.register_filesystem(s3fs.S3FileSystem())
         assert reader.execute("select count(*), count(distinct as_of_date) from gold.kpi").fetchall() == [(30, 3)]
         assert reader.execute("select count(*) from gold.dim").fetchall() == [(5,)]
+        storage.write_parquet(f"{log}/b.parquet", pa.table({"alert_id": ["b"]}))
+        assert reader.execute("select alert_id from ops.alerts order by 1").fetchall() == [("a",), ("b",)]
 
     con.execute("delete from gold.kpi where as_of_date = '2020-01-02'")  # a corrected day without rows
     publish_table(con, by_day, root, window)

@@ -198,8 +198,8 @@ def write_views_file(
                 out.register_filesystem(fs)
             for schema in sorted({t.relation.split(".")[0] for t in tables} | {"ops"}):
                 out.execute(f"create schema if not exists {schema}")
-            for table in tables:
-                out.execute(_view_sql(fs, root_url, table, schemas[table.relation]))
+            for table in tables:  # a live relation is the warehouse's own view over the lake
+                out.execute(table.view_sql or _view_sql(fs, root_url, table, schemas[table.relation]))
             out.execute(
                 "create table ops.serving_publish (relation varchar, by_day boolean, published_at timestamptz, "
                 "window_first date, window_last date, run_id varchar)"
@@ -218,8 +218,6 @@ def write_views_file(
 
 
 def _view_sql(fs, root_url: str, table: ServedTable, columns: list[tuple[str, str]]) -> str:
-    if table.view_sql is not None:  # a live relation: the warehouse's own view over the lake
-        return table.view_sql
     folder = table_url(root_url, table)
     pattern = storage.join(folder, "*", "*.parquet") if table.by_day else storage.join(folder, WHOLE_FILE)
     if fs.glob(storage.filesystem(pattern)[1]):
