@@ -291,6 +291,10 @@ def test_a_failed_dbt_test_names_its_failing_rows(world):
         assert "'amount_reporting': None" in message and "'_source_file': '" in message and "'doc_id': " in message
         samples = failure.step_failure_data.user_failure_data.metadata["failing_rows"].value
         assert 1 <= len(samples["not_null_stg_ar_invoice_history_amount_reporting"]) <= 3
+        # the check result itself (its asset page, the alert it raises) says the rule and the rows
+        failed = check(result, "not_null_stg_ar_invoice_history_amount_reporting")
+        assert failed.description.startswith("not_null(amount_reporting): ")
+        assert " failing rows, e.g. [{" in failed.description and "'amount_reporting': None" in failed.description
     finally:
         run_reference(platform.defs, platform.instance)  # the seed reloaded whole
     assert run_days(platform.defs, platform.instance, day, day).success

@@ -3,6 +3,7 @@
 import logging
 from dataclasses import replace
 
+import dagster as dg
 import pytest
 
 from smepulse_assets.definitions import build_defs
@@ -12,6 +13,7 @@ from smepulse_assets.kaggle_invoices.contract import SPEC
 from smepulse_assets.quality.alert_sensor import retired_check_signals
 from smepulse_assets.quality.alerts import Alerting, AlertLog, Signal, alert_log_metadata, covers
 from smepulse_assets.quality.rules import RowRule, RulesError
+from smepulse_assets.transform.failing_rows import described_check
 from smepulse_lib.names import DROP_SENSOR
 from tests.conftest import make_settings
 from tests.kaggle_samples import ROWS, csv_bytes
@@ -223,3 +225,42 @@ def test_a_source_added_by_yaml_alone_becomes_a_checked_bronze_asset(tmp_path):
     assert not result.success  # 1 of 3 rows loaded: the pass-rate check (reject) fails the step
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert failed == {"pass_rate"}
+
+
+def test_a_dbt_tests_check_result_says_its_rule_and_rows_when_it_does_not_pass():
+    """dagster-dbt reports only a failing row count; the check result (asset page, alert) also names
+    the rule, its arguments as written and the sampled rows. A pass is left as it is."""
+    manifest = {
+        "nodes": {
+            "test.p.rel": {
+                "name": "relationships_fact_customer_key",
+                "column_name": "customer_key",
+                "test_metadata": {
+                    "name": "relationships",
+                    "kwargs": {"to": "ref('dim_customer')", "field": "customer_key", "column_name": "customer_key",
+                               "model": "{{ get_where_subquery(ref('fact')) }}"},
+                },
+            },
+            "test.p.values": {
+                "name": "accepted_values_status",
+                "column_name": "status",
+                "test_metadata": {"name": "accepted_values", "kwargs": {"values": ["open", "paid"]}},
+            },
+        }
+    }  # fmt: skip
+
+    def result(unique_id: str, passed: bool, severity=dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
+        metadata = {"unique_id": unique_id, "dagster_dbt/failed_row_count": 0 if passed else 2}
+        return dg.AssetCheckResult(passed=passed, check_name="c", asset_key=dg.AssetKey("a"), metadata=metadata,
+                                   severity=severity)  # fmt: skip
+
+    samples = {"relationships_fact_customer_key": [{"customer_key": "k9"}]}
+    broken = described_check(result("test.p.rel", False), manifest, samples)
+    assert broken.description == (
+        "relationships(customer_key; to=dim_customer; field=customer_key): 2 failing rows, "
+        "e.g. [{'customer_key': 'k9'}]"
+    )
+    warned = described_check(result("test.p.values", False, dg.AssetCheckSeverity.WARN), manifest, samples)
+    assert (warned.description, warned.severity) == ("accepted_values(status; values=open, paid): 2 failing rows",
+                                                     dg.AssetCheckSeverity.WARN)  # fmt: skip
+    assert described_check(result("test.p.rel", True), manifest, samples).description is None

@@ -23,7 +23,7 @@ from dagster_duckdb import DuckDBResource
 
 from smepulse_assets.quality.layer_summary import LayerSummary, dbt_layer_summaries
 from smepulse_assets.transform.chunks import one_event_per_output, serving_chunks, worst_results
-from smepulse_assets.transform.failing_rows import describe_samples, failing_row_samples
+from smepulse_assets.transform.failing_rows import describe_samples, described_check, failing_row_samples
 from smepulse_assets.transform.housekeeping import keep_parse_state, prune_invocation_folders
 from smepulse_assets.transform.metadata import (
     PER_DAY_METADATA_DAYS,
@@ -169,10 +169,13 @@ def build_with_summary(
     schemas = column_schemas(
         warehouse, manifest, [str(e.metadata["unique_id"].value) for e in outputs if isinstance(e, dg.Output)]
     )
+    samples = failing_row_samples(warehouse, manifest, run_results)  # opens the warehouse only if a test found rows
     for event in outputs:
         # An output of a range stands for every day of it: when a chunk failed, the days after it
         # were not built, so no model of the range is reported materialized (a retry rebuilds it).
-        if not isinstance(event, dg.Output):
+        if isinstance(event, dg.AssetCheckResult):
+            yield described_check(event, manifest, samples)
+        elif not isinstance(event, dg.Output):
             yield event
         elif complete or len(windows) == 1:
             node = manifest["nodes"][event.metadata["unique_id"].value]
@@ -181,13 +184,13 @@ def build_with_summary(
     if not complete:
         failed = [name for s in layers.values() for name in s.tables_failed + s.failed_checks]
         window = windows[len(chunks) - 1]
-        samples = failing_row_samples(warehouse, manifest, run_results)
-        examples = f"; failing rows: {describe_samples(samples)}" if samples else ""
+        failing = {name: rows for name, rows in samples.items() if name in failed}  # not the warnings'
+        examples = f"; failing rows: {describe_samples(failing)}" if failing else ""
         if not failed:  # no node failed, yet dbt did
             examples = f"; dbt said: {dbt_errors(chunks[-1][0])}"
         raise dg.Failure(
             description=f"dbt {args[0]}{_span(window)} {how_it_ended(chunks[-1][0])}; failed nodes: {failed}{examples}",
-            metadata={"failed_nodes": dg.MetadataValue.json(failed), "failing_rows": dg.MetadataValue.json(samples)},
+            metadata={"failed_nodes": dg.MetadataValue.json(failed), "failing_rows": dg.MetadataValue.json(failing)},
         )
 
 

@@ -1,26 +1,32 @@
-"""The rows behind a failed dbt test, for the run's failure message.
+"""The rows behind a failed or warning dbt test, for its check's description and the run's
+failure message.
 
-A failed test's name says which rule broke, not where: the message of a run stopped by one
-names a few failing rows (key, value, and the bronze file and line they came from, when the
-model carries them), so the cause can be found without opening the warehouse.
+A failed test's name says which rule broke, not where: its check result (what the asset page and
+the alert it raises show) says the rule and a few failing rows (key, value, and the bronze file and
+line they came from, when the model carries them), and so does the message of a run stopped by
+one, so the cause can be found without opening the warehouse.
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
+import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
 SAMPLE_ROWS = 3
 # columns shown first when a model has them: where the row came from
 LINEAGE_COLUMNS = ("_source_file", "_source_line")
+# run-result statuses of a test that found rows: a warning's rows are as worth naming as a failure's
+FOUND_ROWS = ("fail", "warn")
 
 
 def failing_row_samples(
     warehouse: DuckDBResource, manifest: Mapping[str, Any], run_results: Mapping[str, Any]
 ) -> dict[str, list[dict]]:
-    """Per failed test (by name), up to SAMPLE_ROWS of its failing rows."""
-    failed = [r for r in run_results["results"] if r["unique_id"].startswith("test.") and r["status"] == "fail"]
+    """Per failed or warning test (by name), up to SAMPLE_ROWS of its failing rows."""
+    failed = [r for r in run_results["results"] if r["unique_id"].startswith("test.") and r["status"] in FOUND_ROWS]
     if not failed:
         return {}
     samples = {}
@@ -53,6 +59,40 @@ def _sample(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], node: M
 
 def _plain(value):
     return value if value is None or isinstance(value, (int, float, str, bool)) else f"{value}"
+
+
+def test_rule(node: Mapping) -> str:
+    """What a generic test asserts, in one line: ``expect_true(indicator_age_days; expression=...)``."""
+    metadata = node.get("test_metadata") or {}
+    arguments = "; ".join(
+        f"{name}={_argument(value)}"
+        for name, value in metadata.get("kwargs", {}).items()
+        if name not in ("model", "column_name")
+    )
+    inside = "; ".join(part for part in (node.get("column_name") or "", arguments) if part)
+    return f"{metadata.get('name') or node.get('name', 'test')}({inside})"
+
+
+def _argument(value: Any) -> str:
+    """A test argument as written: a list joined, ``ref('x')`` as x."""
+    text = ", ".join(map(str, value)) if isinstance(value, list) else f"{value}"
+    return re.sub(r"\{\{\s*ref\('([^']+)'\)\s*\}\}|ref\('([^']+)'\)", lambda m: m.group(1) or m.group(2), text)
+
+
+def described_check(
+    result: dg.AssetCheckResult, manifest: Mapping[str, Any], samples: Mapping[str, list[dict]]
+) -> dg.AssetCheckResult:
+    """A dbt test's check result with what it asserts, how many rows broke it and a few of them,
+    when it did not pass: dagster-dbt gives only the count."""
+    metadata = {name: getattr(value, "value", value) for name, value in result.metadata.items()}
+    node = manifest["nodes"].get(f"{metadata.get('unique_id')}", {})
+    if result.passed or not node:
+        return result
+    count = metadata.get("dagster_dbt/failed_row_count")
+    found = f"{count} failing rows" if count is not None else "failed"
+    rows = samples.get(node.get("name", ""))
+    text = f"{test_rule(node)}: {found}" + (f", e.g. {rows}" if rows else "")
+    return result._replace(description=f"{text}; {result.description}" if result.description else text)
 
 
 def describe_samples(samples: dict[str, list[dict]]) -> str:
