@@ -89,7 +89,7 @@ def described_check(
     if result.passed or not node:
         return result
     count = metadata.get("dagster_dbt/failed_row_count")
-    found = f"{count} failing rows" if count is not None else "failed"
+    found = "failed" if count is None else f"{count} failing row{'' if count == 1 else 's'}"
     rows = samples.get(node.get("name", ""))
     text = f"{test_rule(node)}: {found}" + (f", e.g. {rows}" if rows else "")
     return result._replace(description=f"{text}; {result.description}" if result.description else text)
