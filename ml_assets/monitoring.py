@@ -115,8 +115,19 @@ def build_monitoring_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.
             dg.AssetKey(["ml", "payment_date_model"]),
         ],
         check_specs=[
-            dg.AssetCheckSpec("recent_accuracy_within_bounds", asset=key),
-            dg.AssetCheckSpec("feature_drift_within_bounds", asset=key),
+            dg.AssetCheckSpec(
+                "recent_accuracy_within_bounds",
+                asset=key,
+                description="Over the last recent_weeks of payments (invoice-weighted): MAE at most max_mae_days, "
+                "the share within ±3 days at least min_within_3_days, the 80 % interval's coverage at least "
+                "min_interval_coverage (MonitoringConfig).",
+            ),
+            dg.AssetCheckSpec(
+                "feature_drift_within_bounds",
+                asset=key,
+                description="Each monitored feature's population stability index over the last 28 days of invoices, "
+                "against the serving champion's training rows, is at most max_psi (a warning).",
+            ),
         ],
         kinds={"duckdb", "mlflow"},
         **ml_asset_args(

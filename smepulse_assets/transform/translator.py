@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtProject
 
 from smepulse_assets.transform.data_catalog import read_catalog
+from smepulse_assets.transform.failing_rows import test_rule
 from smepulse_assets.transform.project import REFERENCE_MODELS
 from smepulse_lib.conventions import DAILY_FRESHNESS, OWNER, REFERENCE_FRESHNESS
 from smepulse_lib.names import DAY_COLUMN_TAG, SERVING_DAYS_TAG
@@ -31,6 +32,17 @@ class SmePulseTranslator(DagsterDbtTranslator):
             freshness_policy=REFERENCE_FRESHNESS if reference else DAILY_FRESHNESS,
             tags={**spec.tags, **serving_tags(node, day_column)},
         ).merge_attributes(metadata={"dagster/column_schema": columns} if columns else {})
+
+    def get_asset_check_spec(
+        self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetCheckSpec | None:
+        """A test without a YAML description is described by its rule, so its check's About says
+        what it asserts (``accepted_values(status; values=open, paid)``), not "No description"."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id)
+        if spec is None or spec.description or not node or not node.get("test_metadata"):
+            return spec
+        return spec._replace(description=f"dbt test {test_rule(node)}")
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
