@@ -153,6 +153,12 @@ def test_an_alert_raised_after_the_publish_is_on_the_dashboard_at_once(world):
     )  # fmt: skip
     alerting.process([late(failing=True)], logging.getLogger(__name__))
     assert served_open() == warehouse(platform, open_sql)[0][0] == before + 1
+    alerting.process([late(failing=True, observed="2", message="seen again")], logging.getLogger(__name__))
+    with serving_reader(settings.serving_path, settings.lake_url) as con:
+        latest = "select message, last_message, last_observed, occurrences from ops.alerts where status = 'open' "
+        assert con.execute(latest + "and check_name = 'late_test_alert'").fetchall() == [
+            ("raised after the publish", "seen again", "2", 2)
+        ]
     alerting.process([late(failing=False)], logging.getLogger(__name__))  # the later tests' world again
     assert served_open() == before
 

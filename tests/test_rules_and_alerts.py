@@ -137,8 +137,8 @@ def test_covers_days_and_ranges():
     assert covers(None, "2020-01-15") and not covers("2020-01-15", None)
 
 
-def signal(failing: bool, partition: str | None = "2020-01-15", check: str = "pass_rate") -> Signal:
-    return Signal("check", "bronze/x", check, partition, failing, "ERROR", "0.5", ">= 95%", "m", "http://ui", "run")
+def signal(failing: bool, partition: str | None = "2020-01-15", check: str = "pass_rate", message: str = "m") -> Signal:
+    return Signal("check", "bronze/x", check, partition, failing, "ERROR", "0.5", ">= 95%", message, "http://ui", "run")
 
 
 def test_one_alert_per_failing_check_whatever_its_partitions(tmp_path):
@@ -170,14 +170,16 @@ def test_one_alert_per_failing_check_whatever_its_partitions(tmp_path):
 def test_an_unpartitioned_pass_resolves_and_the_log_asset_lists_what_is_open(tmp_path):
     alerting = Alerting(lake_url=str(tmp_path / "lake"))
     alerting.process(
-        [signal(True, None, "newest_day_lag"), signal(True, "2020-01-15"), signal(True, "2020-01-16")], LOG
+        [signal(True, None, "newest_day_lag"), signal(True, "2020-01-15"), signal(True, "2020-01-16", message="now")],
+        LOG,
     )
     metadata = alert_log_metadata(AlertLog(alerting.lake_url))
     assert metadata["open_alerts"] == 2
     listed = {
-        (r.data["check"], r.data["failing"], r.data["occurrences"]) for r in metadata["open_alert_list"].value.records
-    }
-    assert listed == {("newest_day_lag", "all", 1), ("pass_rate", "2020-01-15, 2020-01-16", 2)}
+        (r.data["check"], r.data["failing"], r.data["occurrences"], r.data["message"])
+        for r in metadata["open_alert_list"].value.records
+    }  # an alert says what its latest sighting said
+    assert listed == {("newest_day_lag", "all", 1, "m"), ("pass_rate", "2020-01-15, 2020-01-16", 2, "now")}
     assert [e["event"] for e in alerting.process([signal(False, None, "newest_day_lag")], LOG)] == ["resolved"]
     assert alert_log_metadata(AlertLog(alerting.lake_url))["open_alerts"] == 1
 

@@ -121,9 +121,9 @@ class AlertLog:
         for event in self.events():
             key = identity(event)
             if event["event"] == "firing":
-                opened[key] = OpenAlert(event, {event["partition"]}, occurrences=1)
+                opened[key] = OpenAlert(event, {event["partition"]}, occurrences=1, latest=event)
             elif key in opened and event["event"] == "repeat":
-                opened[key].repeat(event["partition"])
+                opened[key].repeat(event)
             elif key in opened and event["event"] == "cleared":
                 opened[key].clear(event["partition"])
             elif event["event"] == "resolved":
@@ -133,16 +133,19 @@ class AlertLog:
 
 @dataclass
 class OpenAlert:
-    """An open alert: its opening event and the partitions still failing (None: the whole asset)."""
+    """An open alert: its opening event, the partitions still failing (None: the whole asset) and
+    its latest sighting (the opening or the last repeat: what it says now, e.g. today's MAE)."""
 
     opening: dict
     failing: set[str | None]
     occurrences: int
+    latest: dict
 
-    def repeat(self, partition: str | None) -> None:
-        """The same failure seen again, on ``partition``."""
-        self.failing.add(partition)
+    def repeat(self, event: dict) -> None:
+        """The same failure seen again, on the event's partition."""
+        self.failing.add(event["partition"])
         self.occurrences += 1
+        self.latest = event
 
     def clear(self, passing: str | None) -> set[str | None]:
         """Drop the failing partitions a pass over ``passing`` covers; returns them."""
@@ -196,10 +199,11 @@ class Alerting(dg.ConfigurableResource):
         alert = open_alerts.get(signal.alert_key)
         if signal.failing:
             if alert is not None:
-                alert.repeat(signal.partition)
-                return [_event(alert.opening["alert_id"], "repeat", signal)]
+                repeat = _event(alert.opening["alert_id"], "repeat", signal)
+                alert.repeat(repeat)
+                return [repeat]
             event = self._deliver(_event(uuid.uuid4().hex, "firing", signal), log)
-            open_alerts[signal.alert_key] = OpenAlert(event, {signal.partition}, occurrences=1)
+            open_alerts[signal.alert_key] = OpenAlert(event, {signal.partition}, occurrences=1, latest=event)
             return [event]
         if alert is None or not alert.clear(signal.partition):
             return []  # nothing open, or a pass elsewhere: it proves nothing about what fails
@@ -253,7 +257,7 @@ def _resolution(signal: Signal) -> dict:
 
 
 ALERT_LOG_KEY = dg.AssetKey(["ops", "alert_log"])
-ALERT_TABLE_COLUMNS = ("severity", "subject", "check", "failing", "occurrences", "fired_at", "message")
+ALERT_TABLE_COLUMNS = ("severity", "subject", "check", "failing", "occurrences", "fired_at", "last_seen_at", "message")
 
 
 def alert_log_metadata(log: AlertLog) -> dict[str, Any]:
@@ -268,7 +272,8 @@ def alert_log_metadata(log: AlertLog) -> dict[str, Any]:
                 "failing": ", ".join(sorted(p or "all" for p in a.failing)),
                 "occurrences": a.occurrences,
                 "fired_at": a.opening["event_at"].isoformat(timespec="seconds"),
-                "message": a.opening["message"],
+                "last_seen_at": a.latest["event_at"].isoformat(timespec="seconds"),
+                "message": a.latest["message"],  # what it says now
             }
         )
         for a in open_alerts

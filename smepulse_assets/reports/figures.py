@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 
 import duckdb
 import fsspec
@@ -59,6 +60,12 @@ class Figures:
     def _scalar(self, sql: str, params: list | None = None):
         return self.con.execute(sql, params or []).fetchall()[0][0]
 
+    @cached_property
+    def open_alerts(self) -> int:
+        """Open alerts when first asked. ops.alerts reads the live alert log, which the alert sensor
+        may append to while a report is written: the report and its check use this one count."""
+        return int(self._scalar("select count(*) from ops.alerts where status = 'open'"))
+
     @property
     def trend_start(self) -> date:
         return self.day - timedelta(days=TREND_DAYS - 1)
@@ -76,7 +83,6 @@ class Figures:
             "select sum(predicted_cash_in) from gold.kpi_predicted_cash_in where score_date = ? and days_ahead <= 30",
             [self.day],
         )
-        alerts = self._scalar("select count(*) from ops.alerts where status = 'open'")
         return {
             "open_invoices": int(row["open_invoices"]) if row is not None else None,
             "open_amount": float(row["open_amount"]) if row is not None else None,
@@ -84,7 +90,7 @@ class Figures:
             "dso_days": float(row["dso_days"]) if row is not None and pd.notna(row["dso_days"]) else None,
             "cash_in_last_7_days": float(cash_7),
             "predicted_cash_in_next_30_days": float(forecast_30) if forecast_30 is not None else None,
-            "open_alerts": int(alerts),
+            "open_alerts": self.open_alerts,
         }
 
     def aging_buckets(self) -> pd.DataFrame:
@@ -323,8 +329,8 @@ class Figures:
                 [self.day],
             ),
             "alerts": self._df(
-                "select severity, subject, check_name, message, fired_at, occurrences from ops.alerts "
-                "where status = 'open' order by fired_at desc"
+                "select severity, subject, check_name, last_message as message, fired_at, last_seen_at, occurrences "
+                "from ops.alerts where status = 'open' order by last_seen_at desc"
             ),
             "layers": self._df(
                 "select split_part(asset_key, '/', 1) as layer, max(last_materialized_at) as last_materialized_at, "

@@ -23,6 +23,8 @@ later as (
         )
         filter (where event in ('firing', 'repeat')) as partitions_seen,
         max(event_at) filter (where event in ('firing', 'repeat')) as last_seen_at,
+        arg_max(message, event_at) filter (where event in ('firing', 'repeat')) as last_message,
+        arg_max(observed, event_at) filter (where event in ('firing', 'repeat')) as last_observed,
         max(event_at) filter (where event = 'resolved') as resolved_at,
         max(run_id) filter (where event = 'resolved') as resolved_by_run_id
     from events
@@ -48,6 +50,8 @@ select
     o.event_at as fired_at,
     l.occurrences,
     l.last_seen_at,
+    l.last_message,
+    l.last_observed,
     l.resolved_at,
     l.resolved_by_run_id,
     case when l.resolved_at is null then 'open' else 'resolved' end as status
