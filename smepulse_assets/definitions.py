@@ -166,7 +166,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         sensors=[
             build_drop_sensor(sources, landed_job, partitions, waits_for=reference_models.keys),
             build_alert_sensor({key: spec for key, (spec, _) in freshness_targets(assets).items()}),
-            build_seed_sensor(reference_job, settings),
+            build_seed_sensor(reference_job, settings, reference_models.keys),
             build_ml_after_daily_sensor(daily_job, ml_job),
             build_reports_after_ml_sensor([ml_job, landed_job], reports_job),
         ],

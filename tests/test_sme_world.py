@@ -21,7 +21,8 @@ from conftest import Platform, make_settings
 from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, generate_sample_data
 from smepulse_assets.tools.generator.sme_world import drop_bytes, drop_url, read_seed
 from smepulse_assets.tools.runs import run_days, run_reference
-from smepulse_assets.transform.seed_sensor import CALENDAR_ENTRY, SEEDS_DIR, build_seed_sensor, seed_key
+from smepulse_assets.transform.project import REFERENCE_MODELS
+from smepulse_assets.transform.seed_sensor import CALENDAR_ENTRY, MODELS_DIR, SEEDS_DIR, build_seed_sensor, seed_key
 from smepulse_lib import warehouse
 from smepulse_lib.names import CHANGED_SEEDS_TAG, REFERENCE_JOB, SEED_SENSOR
 from smepulse_lib.storage import write_bytes
@@ -367,10 +368,12 @@ def test_rerunning_days_leaves_the_sme_tables_identical(sme):
 
 
 def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
-    seeds = tmp_path / "seeds"
+    seeds, models = tmp_path / "seeds", tmp_path / "models"
     shutil.copytree(SEEDS_DIR, seeds)
+    shutil.copytree(MODELS_DIR, models)
     job = platform.defs.resolve_job_def(REFERENCE_JOB)
-    sensor = build_seed_sensor(job, platform.settings, seeds)
+    built = job.asset_layer.selected_asset_keys
+    sensor = build_seed_sensor(job, platform.settings, built, seeds, models)
     assert platform.defs.resolve_sensor_def(SEED_SENSOR).job_name == REFERENCE_JOB
 
     def tick(cursor, on=sensor):
@@ -389,10 +392,12 @@ def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
     # a sensor first started after the seeds were loaded (the demo's reference run) starts from them;
     # what it looks at are the reference job's own assets (the calendar's is gold/dim_date: a key
     # the job does not build made every first start after the demo rerun the reference job)
-    watched = {seed_key(str(seed.name)) for seed in seeds.glob("*.csv")} | {seed_key(CALENDAR_ENTRY)}
-    assert watched <= job.asset_layer.selected_asset_keys
-    for seed in [*seeds.glob("*.csv"), CALENDAR_ENTRY]:  # the calendar: the date dimension built
-        platform.instance.report_runless_asset_event(dg.AssetMaterialization(seed_key(str(seed))))
+    sql = [p.name for p in models.rglob("*.sql") if p.stem in REFERENCE_MODELS]  # alerts.sql, dim_date.sql, ...
+    entries = [*(p.name for p in seeds.glob("*.csv")), *sql, CALENDAR_ENTRY]
+    watched = {seed_key(name, built) for name in entries}
+    assert watched <= built and dg.AssetKey(["ops", "alerts"]) in watched
+    for name in entries:  # the calendar: the date dimension built
+        platform.instance.report_runless_asset_event(dg.AssetMaterialization(seed_key(name, built)))
     started_late = tick(None)
     assert not started_late.run_requests and started_late.cursor == refreshed.cursor
     time.sleep(0.01)
@@ -401,5 +406,10 @@ def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
     assert newer.run_requests[0].tags[CHANGED_SEEDS_TAG] == "macro_indicators.csv"
     # data older than the partitions moves the calendar's start: the date dimension must cover it
     older = dataclasses.replace(platform.settings, partitions_start="2012-03-01")  # a replay of 2012 data
-    moved = tick(newer.cursor, build_seed_sensor(job, older, seeds))
+    moved = tick(newer.cursor, build_seed_sensor(job, older, built, seeds, models))
     assert moved.run_requests[0].tags[CHANGED_SEEDS_TAG] == CALENDAR_ENTRY
+    # an upgrade that changes an unpartitioned model's SQL (no daily run rebuilds it) rebuilds it
+    alerts = next(models.rglob("alerts.sql"))
+    alerts.write_text(alerts.read_text() + "\n-- a column added\n")
+    upgraded = tick(newer.cursor)
+    assert upgraded.run_requests[0].tags[CHANGED_SEEDS_TAG] == "alerts.sql"

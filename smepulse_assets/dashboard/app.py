@@ -59,8 +59,9 @@ def _page(render: Callable[[Figures], None], settings: Settings, day: date) -> C
                 st.info(f"This page needs a table the serving copy does not hold yet: {missing}")
             except duckdb.BinderException as missing:  # a column added since the copy was published
                 st.info(
-                    "This page needs a column the serving copy does not hold yet. After an upgrade: run "
-                    f"reference_data_job from the UI, then the next daily run publishes it ({missing})"
+                    "This page needs a column the serving copy does not hold yet. After an upgrade, "
+                    "reference_data_job rebuilds it (reference_seed_sensor starts it within minutes of `smepulse "
+                    f"ui`, or run it from the UI) and the next daily run publishes it ({missing})"
                 )
 
     shown.__name__ = render.__name__  # streamlit keys pages by their function's name

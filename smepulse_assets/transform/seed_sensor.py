@@ -6,20 +6,27 @@ content (a hash per file in its cursor) and requests the reference job, which re
 the seeds and rebuilds what depends only on them. The daily models pick the new values up on
 their next run (or a backfill of the days that should see them). The deployment's own FX file
 (SMEPULSE_FX_RATES_FILE) is watched the same way, and so is the calendar's first day, which moves
-when data older than the partitions is landed (the date dimension must then cover it).
+when data older than the partitions is landed (the date dimension must then cover it). So is the
+SQL of the unpartitioned models the job builds (the calendar, the seed-only dimensions, the
+``ops.alerts`` view): no daily run rebuilds them, so an upgrade that changes one would otherwise
+leave the old table in place until someone ran the job by hand.
 """
 
 import hashlib
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
 from smepulse_assets.quality.reference_data import ReferenceInputs
+from smepulse_assets.transform.project import REFERENCE_MODELS
 from smepulse_lib.names import CHANGED_SEEDS_TAG, SEED_SENSOR
 from smepulse_lib.settings import DBT_PROJECT_DIR, Settings
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+MODELS_DIR = DBT_PROJECT_DIR / "models"
 # Cursor entries beside the seed files, and the reference asset each one rebuilds
 FX_FILE_ENTRY, CALENDAR_ENTRY = "SMEPULSE_FX_RATES_FILE", "calendar_start"
 ENTRY_ASSETS = {
@@ -28,13 +35,28 @@ ENTRY_ASSETS = {
 }
 
 
-def seed_fingerprints(seeds_dir: Path, inputs: ReferenceInputs) -> dict[str, str]:
-    """A hash per seed file, of the deployment's FX file, and the calendar's start."""
-    prints = {p.name: _digest(p) for p in sorted(seeds_dir.glob("*.csv"))}
-    if inputs.fx_rates_file:
-        prints[FX_FILE_ENTRY] = _digest(Path(inputs.fx_rates_file))
-    prints[CALENDAR_ENTRY] = f"{inputs.calendar_start}"
-    return prints
+@dataclass(frozen=True)
+class WatchedInputs:
+    """What the reference job rebuilds from: the seed files, the SQL of the reference models, the
+    deployment's FX file and the calendar's start."""
+
+    reference: ReferenceInputs
+    seeds_dir: Path = SEEDS_DIR
+    models_dir: Path = MODELS_DIR
+
+    def files(self) -> dict[str, Path]:
+        """Each watched file by its cursor entry."""
+        files = {p.name: p for p in sorted(self.seeds_dir.glob("*.csv"))}
+        files |= {p.name: p for p in sorted(self.models_dir.rglob("*.sql")) if p.stem in REFERENCE_MODELS}
+        if self.reference.fx_rates_file:
+            files[FX_FILE_ENTRY] = Path(self.reference.fx_rates_file)
+        return files
+
+    def fingerprints(self) -> dict[str, str]:
+        """A hash per watched file, and the calendar's start."""
+        return {name: _digest(path) for name, path in self.files().items()} | {
+            CALENDAR_ENTRY: f"{self.reference.calendar_start}"
+        }
 
 
 def _digest(path: Path) -> str:
@@ -44,40 +66,50 @@ def _digest(path: Path) -> str:
         return "unreadable"
 
 
-def seed_key(name: str) -> dg.AssetKey:
-    """A seed file's asset (dbt seeds load into the reference schema), or the asset an entry rebuilds."""
+def seed_key(name: str, built: Iterable[dg.AssetKey] = ()) -> dg.AssetKey:
+    """A seed file's asset (dbt seeds load into the reference schema), the asset an entry rebuilds,
+    or a reference model's: the one of ``built`` (the job's assets) named after its file."""
+    if name.endswith(".sql"):
+        return next(key for key in built if key.path[-1] == Path(name).stem)
     return ENTRY_ASSETS.get(name) or dg.AssetKey(["reference", Path(name).stem])
 
 
-def _written_at(seeds_dir: Path, inputs: ReferenceInputs, name: str) -> float:
+def _written_at(files: dict[str, Path], name: str) -> float:
     """When a watched input last changed; the calendar's start counts as never (0)."""
     if name == CALENDAR_ENTRY:
         return 0.0
-    path = Path(inputs.fx_rates_file or "") if name == FX_FILE_ENTRY else seeds_dir / name
     try:
-        return path.stat().st_mtime
-    except OSError:
+        return files[name].stat().st_mtime
+    except (KeyError, OSError):
         return float("inf")  # missing: not loaded since
 
 
 def loaded_seeds(
-    instance: dg.DagsterInstance, seeds_dir: Path, inputs: ReferenceInputs, now: dict[str, str]
+    instance: dg.DagsterInstance, watched: WatchedInputs, now: dict[str, str], built: Iterable[dg.AssetKey]
 ) -> dict[str, str]:
-    """The seeds a sensor starting without a cursor counts as seen: those loaded after the file was
+    """The inputs a sensor starting without a cursor counts as seen: those loaded after the file was
     last written (by `smepulse demo`'s reference run, or a run from the UI). Without this, the
     sensor's first tick re-ran the reference job although no seed had changed."""
-    seen = {}
+    files, seen = watched.files(), {}
     for name, digest in now.items():
-        loaded = instance.get_latest_materialization_event(seed_key(name))
-        if loaded is not None and loaded.timestamp >= _written_at(seeds_dir, inputs, name):
+        loaded = instance.get_latest_materialization_event(seed_key(name, built))
+        if loaded is not None and loaded.timestamp >= _written_at(files, name):
             seen[name] = digest
     return seen
 
 
-def build_seed_sensor(job, settings: Settings, seeds_dir: Path = SEEDS_DIR) -> dg.SensorDefinition:
-    """The deployment's calendar and FX file come from the settings the definitions were built
-    with (the partitions too: a moved data start reloads both)."""
-    inputs = ReferenceInputs(settings.calendar_start, settings.fx_rates_file)
+def build_seed_sensor(
+    job,
+    settings: Settings,
+    built: Iterable[dg.AssetKey],
+    seeds_dir: Path = SEEDS_DIR,
+    models_dir: Path = MODELS_DIR,
+) -> dg.SensorDefinition:
+    """``built``: the assets the reference job's dbt step builds. The deployment's calendar and FX
+    file come from the settings the definitions were built with (the partitions too: a moved data
+    start reloads both)."""
+    watched = WatchedInputs(ReferenceInputs(settings.calendar_start, settings.fx_rates_file), seeds_dir, models_dir)
+    built = list(built)
 
     @dg.sensor(
         name=SEED_SENSOR,
@@ -85,11 +117,11 @@ def build_seed_sensor(job, settings: Settings, seeds_dir: Path = SEEDS_DIR) -> d
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Reloads the reference seeds when a file in {seeds_dir.name}/ changes (e.g. a newer "
-        "macro_indicators.csv).",
+        "macro_indicators.csv), and rebuilds the unpartitioned models when their SQL changes (an upgrade).",
     )
     def reference_seed_sensor(context: dg.SensorEvaluationContext):
-        now = seed_fingerprints(seeds_dir, inputs)
-        seen = json.loads(context.cursor) if context.cursor else loaded_seeds(context.instance, seeds_dir, inputs, now)
+        now = watched.fingerprints()
+        seen = json.loads(context.cursor) if context.cursor else loaded_seeds(context.instance, watched, now, built)
         changed = sorted(name for name, digest in now.items() if seen.get(name) != digest)
         if not changed:
             return dg.SensorResult(skip_reason="no seed file changed", cursor=json.dumps(now))
