@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 
 from ml_assets.tracking import champion_version, load_version
+from smepulse_lib.metadata import plain_values
 from smepulse_lib.windows import DayWindow
 
 SERVING_VERSIONS_KEY = "serving_versions"
@@ -110,7 +111,7 @@ def _latest_by_day(instance: dg.DagsterInstance, model_key: dg.AssetKey, window:
         for record in page.records:
             event = record.asset_materialization
             if event is not None and event.partition is not None and event.partition not in found:
-                found[event.partition] = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
+                found[event.partition] = plain_values(event.metadata)
         if not page.has_more or len(found) == len(days):
             return found
         cursor = page.cursor

@@ -22,6 +22,7 @@ from ml_assets import outputs, tracking
 from ml_assets.evidence import Evidence, Minimum, decide, weigh
 from ml_assets.serving import SERVING_BASELINE_KEY, SERVING_VERSIONS_KEY, serving_versions
 from smepulse_lib.conventions import WAREHOUSE_POOL, daily_asset_args
+from smepulse_lib.metadata import plain_value, plain_values
 from smepulse_lib.windows import DayWindow
 
 GROUP = "ml"
@@ -89,7 +90,7 @@ def trained_metadata(cutoff: date, checks: list[dg.AssetCheckResult]) -> dict[st
             "passed": c.passed,
             "severity": c.severity.value,
             "description": c.description,
-            "metadata": {k: getattr(v, "value", v) for k, v in (c.metadata or {}).items()},
+            "metadata": plain_values(c.metadata),
         }
         for c in checks
     ]
@@ -179,7 +180,7 @@ def kept_training(in_force: dict[str, Any], cutoff: date, cadence: Cadence) -> l
     ago has seen nearly the same labels. So between trainings a day keeps the last one (its
     registered champion goes on serving) and re-reports its metadata and check results: the
     day's partition is materialized and the checks stay current in the UI. None means: train now."""
-    metadata = {k: _plain(v) for k, v in in_force.items()}
+    metadata = plain_values(in_force)
     if "trained_as_of" not in metadata or "check_results" not in metadata:
         return None
     trained_as_of = metadata["trained_as_of"]
@@ -197,11 +198,6 @@ def kept_training(in_force: dict[str, Any], cutoff: date, cadence: Cadence) -> l
         for c in metadata["check_results"]
     ]
     return [dg.MaterializeResult(metadata={**in_force, "retrained": False, "kept_reason": reason}), *checks]
-
-
-def _plain(value: Any) -> Any:
-    """A metadata value as written (a stored event's values are MetadataValue objects)."""
-    return getattr(value, "value", value)
 
 
 def _latest_metadata(context: dg.AssetExecutionContext) -> dict[str, Any]:
@@ -251,7 +247,7 @@ def trained_or_kept(
         result = events[0]
         assert isinstance(result, dg.MaterializeResult), "a model's events start with its materialization"
         metadata = dict(result.metadata or {})
-        if _plain(metadata.get("retrained", True)):  # a training (or an attempt) may move the champion
+        if plain_value(metadata.get("retrained", True)):  # a training (or an attempt) may move the champion
             versions = serving_versions(model_names)
         in_force = {**metadata, SERVING_VERSIONS_KEY: dg.MetadataValue.json(versions)}
         context.add_asset_metadata(in_force, partition_key=f"{day}")
@@ -280,7 +276,7 @@ def _label_counts(warehouse, sql, first: date, last: date, config: Any) -> "Call
 def _day_events(context, config, fit, model_name: str, warehouse, sql, day: date, in_force: dict, cadence) -> list:
     kept = kept_training(in_force, day, cadence)
     if kept:
-        context.log.debug(f"{day}: keeping the last training ({_plain(kept[0].metadata['kept_reason'])}).")
+        context.log.debug(f"{day}: keeping the last training ({plain_value(kept[0].metadata['kept_reason'])}).")
         return kept
     context.log.info(f"{day}: training {model_name} as of {day}.")
     if sql is None or warehouse is None:

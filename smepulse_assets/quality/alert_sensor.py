@@ -20,6 +20,7 @@ from dagster._core.events import DagsterEventType
 
 from smepulse_assets.quality.alerts import ALERT_LOG_KEY, Alerting, AlertLog, OpenAlert, Signal, alert_log_metadata
 from smepulse_assets.quality.freshness import LAG_CHECK_NAME, POLICY_CONDITION, STATE_SEVERITY, policy_evidence
+from smepulse_lib.metadata import plain_values
 from smepulse_lib.names import ALERT_SENSOR, current_job_name
 from smepulse_lib.windows import DayWindow
 
@@ -59,7 +60,7 @@ def signals_of_run(instance: dg.DagsterInstance, run: dg.DagsterRun, alerting: A
 
 def _check_signal(evaluation, run_id: str | None, partition: str | None, alerting: Alerting) -> Signal:
     """A check evaluation as a signal: of a run, or recorded by this sensor (no run)."""
-    metadata = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+    metadata = plain_values(evaluation.metadata)
     observed = metadata.get("observed", metadata.get("dagster_dbt/failed_row_count"))
     threshold = metadata.get("threshold", "0 failing rows" if "dagster_dbt/failed_row_count" in metadata else None)
     return Signal(

@@ -15,6 +15,8 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from smepulse_lib.metadata import plain_values
+
 SAMPLE_ROWS = 3
 # columns shown first when a model has them: where the row came from
 LINEAGE_COLUMNS = ("_source_file", "_source_line")
@@ -84,7 +86,7 @@ def described_check(
 ) -> dg.AssetCheckResult:
     """A dbt test's check result with what it asserts, how many rows broke it and a few of them,
     when it did not pass: dagster-dbt gives only the count."""
-    metadata = {name: getattr(value, "value", value) for name, value in result.metadata.items()}
+    metadata = plain_values(result.metadata)
     node = manifest["nodes"].get(f"{metadata.get('unique_id')}", {})
     if result.passed or not node:
         return result
