@@ -8,7 +8,9 @@ A holdout with fewer labelled rows than ``min_holdout_rows``, or (classifiers) f
 ``min_holdout_positives`` of either class, decides nothing: the gate says "undecided", the
 champion in force goes on serving, and without one the serving baseline does. "First model"
 on a holdout of 57 invoices, or of no late payer at all (ROC AUC undefined), was a promotion
-on no evidence.
+on no evidence. The same test retires a champion: one whose losses are surely above a
+baseline's on a holdout that can decide no longer serves (``surely_worse``), and the serving
+baseline scores until a candidate surely beats the baselines.
 """
 
 from collections.abc import Mapping
@@ -99,6 +101,21 @@ def weigh(
         )
     comparisons = [Comparison(name, *paired_interval(candidate, losses)) for name, losses in others.items()]
     return Evidence(rows, positives, comparisons)
+
+
+def surely_worse(evidence: Evidence) -> str | None:
+    """Why the model ``evidence`` weighed is surely worse than one it was compared with (its loss
+    difference's interval above zero), in words; None when it is not, or the holdout cannot decide."""
+    if evidence.shortfall:
+        return None
+    worse = [c for c in evidence.comparisons if c.low > 0]
+    if not worse:
+        return None
+    worst = max(worse, key=lambda c: c.low)
+    return (
+        f"surely worse than {worst.against} (loss difference {worst.mean_difference:+.4g}, {LEVEL:.0%} interval "
+        f"[{worst.low:+.4g}, {worst.high:+.4g}] on {evidence.rows} holdout rows)"
+    )
 
 
 def decide(evidence: Evidence, first: bool) -> Promotion:

@@ -205,3 +205,13 @@ def record_decision(model_name: str, version: str, decision: Promotion, metrics:
         client.set_model_version_tag(model_name, version, key, value)
     if decision.promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version)
+
+
+def retire_champion(model_name: str, version: str, reason: str) -> None:
+    """Take the champion alias off ``version`` and tag it with why: nothing serves under the name
+    until a later version is promoted (the serving baseline scores meanwhile)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    client.delete_registered_model_alias(model_name, CHAMPION)
+    client.set_model_version_tag(model_name, version, "retired", reason)

@@ -19,7 +19,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from ml_assets import outputs, tracking
-from ml_assets.evidence import Evidence, Minimum, decide, weigh
+from ml_assets.evidence import Evidence, Minimum, decide, surely_worse, weigh
 from ml_assets.serving import SERVING_BASELINE_KEY, SERVING_VERSIONS_KEY, serving_versions
 from smepulse_lib.conventions import WAREHOUSE_POOL, daily_asset_args
 from smepulse_lib.metadata import plain_value, plain_values
@@ -32,8 +32,10 @@ SERVING_CHECK_DESCRIPTION = (
     "The model serving now (the new version when promoted, else the champion) beats every baseline on the "
     "time-based holdout, on the model's primary metric. ERROR when nothing has been promoted yet, when the "
     "champion loses to a baseline, or when there is too little labelled data to train. A promotion needs a "
-    "holdout that can decide and a sure win (ml_assets/evidence.py); the gate's reason and evidence (holdout "
-    "rows, each loss difference with its 90 % interval) are in the description and metadata."
+    "holdout that can decide and a sure win (ml_assets/evidence.py); a champion surely worse than a baseline "
+    "is retired, and the serving baseline scores until a candidate surely beats the baselines. The gate's "
+    "reason and evidence (holdout rows, each loss difference with its 90 % interval) are in the description "
+    "and metadata."
 )
 
 
@@ -385,6 +387,7 @@ class GateResult:
     champion_version: str | None
     champion_metrics: dict[str, float] | None
     evidence: Evidence | None = None
+    retired: str | None = None  # why the champion was retired by this training, if it was
 
     def metadata(self, candidate: Candidate) -> dict:
         return {
@@ -394,6 +397,7 @@ class GateResult:
             "promoted": self.decision.promoted,
             "promotion": self.decision.reason,
             "champion_version": self.champion_version or "none",
+            **({"retired": self.retired} if self.retired else {}),
             "holdout": dg.MetadataValue.json(
                 {"candidate": candidate.metrics, "champion": self.champion_metrics, **candidate.baselines}
             ),
@@ -438,23 +442,44 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
             {name: values[candidate.primary] for name, values in candidate.baselines.items()},
             candidate.lower_is_better,
         )
-        evidence = _evidence(candidate, champion_model)
+        champion_losses = None
+        if candidate.row_losses is not None and champion_model is not None:
+            champion_losses = candidate.row_losses(champion_model)
+        evidence = _evidence(candidate, champion_losses)
         if evidence is not None:
             mlflow.log_metrics(evidence.metrics())
             if decision.promoted or evidence.shortfall:
                 decision = decide(evidence, first=previous is None)  # a point win must also be a sure one
+        retired = None
+        if not decision.promoted and champion_losses is not None:
+            retired = _retired(candidate, previous, champion_losses)
+            if retired:
+                decision = tracking.Promotion(False, f"{decision.reason}; {retired}")
         mlflow.set_tags({"promoted": str(decision.promoted), "promotion": decision.reason, "model_version": version})
         tracking.record_decision(candidate.model_name, version, decision, candidate.metrics)
-    return GateResult(version, run.info.run_id, decision, previous, champion_metrics, evidence)
+    return GateResult(version, run.info.run_id, decision, previous, champion_metrics, evidence, retired)
 
 
-def _evidence(candidate: Candidate, champion_model: Any) -> Evidence | None:
+def _evidence(candidate: Candidate, champion_losses: np.ndarray | None) -> Evidence | None:
     if candidate.row_losses is None:
         return None
     others = dict(candidate.baseline_row_losses)
-    if champion_model is not None:
-        others["champion"] = candidate.row_losses(champion_model)
+    if champion_losses is not None:
+        others["champion"] = champion_losses
     return weigh(candidate.row_losses(candidate.model), others, candidate.minimum, candidate.labels)
+
+
+def _retired(candidate: Candidate, champion: str | None, champion_losses: np.ndarray) -> str | None:
+    """Retire the champion when this holdout shows it surely worse than a baseline: it scored worse
+    than the serving baseline would, and no candidate beat the baselines to replace it. Until one
+    does, the serving baseline scores (serving.py). Says why, or None when it stays."""
+    weighed = weigh(champion_losses, candidate.baseline_row_losses, candidate.minimum, candidate.labels)
+    why = surely_worse(weighed)
+    if champion is None or why is None:
+        return None
+    reason = f"champion v{champion} retired: {why}"
+    tracking.retire_champion(candidate.model_name, champion, reason)
+    return reason
 
 
 def _predict(model, frame: pd.DataFrame):
@@ -475,13 +500,18 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
 
     Fails (ERROR, so it alerts) when the champion in force is no better than a baseline:
     either nothing was ever promoted, or the old champion lost ground and no candidate
-    beat it.
+    beat it (when surely worse it was retired, and the serving baseline scores).
     """
-    serving = candidate.metrics if result.decision.promoted else result.champion_metrics
+    if result.decision.promoted:
+        serving, serving_version = candidate.metrics, result.version
+    elif result.retired:  # nothing serves under the model's name: the serving baseline scores
+        serving, serving_version = None, "none"
+    else:
+        serving, serving_version = result.champion_metrics, result.champion_version or "none"
     primary = candidate.primary
     threshold = _to_beat(candidate)
     if serving is None:
-        passed, observed = False, "no champion"
+        passed, observed = False, "no champion" + (" (retired): the serving baseline scores" if result.retired else "")
     else:
         losing = [
             name
@@ -499,7 +529,7 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
         metadata={
             "observed": observed,
             "threshold": threshold,
-            "serving_version": result.version if result.decision.promoted else (result.champion_version or "none"),
+            "serving_version": serving_version,
             **({f"serving_{primary}": round(serving[primary], 4)} if serving else {}),
             **{f"baseline_{name}_{primary}": round(v[primary], 4) for name, v in candidate.baselines.items()},
             **(_evidence_figures(result.evidence) if result.evidence else {}),

@@ -243,6 +243,72 @@ def test_gate_refuses_a_worse_model(platform):
     assert next(iter(result.get_asset_check_evaluations())).passed
 
 
+def test_a_champion_surely_worse_than_a_baseline_is_retired(platform):
+    """A champion promoted on an old holdout can fall behind the baselines on the newest one. When a
+    training's holdout shows it surely worse than a baseline (the paired interval of its loss
+    difference above zero) and the candidate does not replace it, the gate takes the champion alias
+    off it and says why, in the version's tags, the gate's reason and the serving check. The days
+    after then record no champion serving, and the serving baseline scores them
+    (test_without_a_champion_the_customer_median_baseline_its_training_fitted_scores). The real
+    gate on the real registry, with models of the platform's class fitted on labels shifted late."""
+    from ml_assets.payment_date import FEATURES, TRAINING_SQL, PaymentModelConfig, baselines, error_metrics, evaluate
+    from ml_assets.payment_estimators import PaymentDateModel
+    from ml_assets.tracking import TRUSTED_TYPES, log_model, register
+    from ml_assets.training import Candidate, log_and_gate, serving_check, training_split
+
+    settings = platform[0]
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    before = client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version
+    config = PaymentModelConfig()
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        split = training_split(con, TRAINING_SQL, TRAINED_THROUGH, config)
+    holdout, actual = split.holdout, split.holdout["days_to_pay"].to_numpy(float)
+
+    def trained_off_by(days: int) -> PaymentDateModel:
+        return PaymentDateModel(max_iter=50).fit(split.train, split.train["days_to_pay"] + days, rounds=0)
+
+    guesses = baselines(holdout)
+    worse = trained_off_by(30)  # worse than the customer's median: not promoted
+    candidate = Candidate(
+        model_name=PAYMENT_MODEL,
+        model=worse,
+        features=split.train[FEATURES],
+        metrics=evaluate(worse, holdout),
+        primary="mae",
+        lower_is_better=True,
+        baselines={name: error_metrics(guess, actual) for name, guess in guesses.items()},
+        champion=lambda champion: evaluate(champion, holdout),
+        row_losses=lambda model: np.abs(model.predict(holdout) - actual),
+        baseline_row_losses={name: np.abs(guess - actual) for name, guess in guesses.items()},
+        minimum=config.minimum(),
+    )
+    try:
+        with mlflow.start_run(run_name="a champion 60 days off"):
+            logged = log_model("sklearn", trained_off_by(60), name="model", skops_trusted_types=TRUSTED_TYPES)
+        bad = register(PAYMENT_MODEL, logged.model_uri)
+        client.set_registered_model_alias(PAYMENT_MODEL, CHAMPION, bad)
+
+        result = log_and_gate(candidate, split)
+
+        assert not result.decision.promoted and result.decision.reason.startswith("does not beat baseline(s)")
+        assert result.retired and result.retired.startswith(f"champion v{bad} retired: surely worse than ")
+        assert "interval [+" in result.retired and result.retired in result.decision.reason
+        assert CHAMPION not in client.get_registered_model(PAYMENT_MODEL).aliases
+        assert client.get_model_version(PAYMENT_MODEL, bad).tags["retired"] == result.retired
+        assert result.metadata(candidate)["retired"] == result.retired
+        check = serving_check(candidate, result)
+        assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+        assert "no champion (retired): the serving baseline scores" in check.description
+        assert check.metadata["serving_version"].value == "none"
+        # a champion no worse than the baselines stays: the module's champion on the same holdout
+        client.set_registered_model_alias(PAYMENT_MODEL, CHAMPION, before)
+        assert log_and_gate(candidate, split).retired is None
+        assert client.get_model_version_by_alias(PAYMENT_MODEL, CHAMPION).version == before
+    finally:
+        client.set_registered_model_alias(PAYMENT_MODEL, CHAMPION, before)
+
+
 def test_each_logged_model_names_its_pinned_requirements(platform):
     """Every model the backfill trained lists the packages that load and serve it, at the versions
     that trained it, and nothing the training process happened to import."""
