@@ -511,7 +511,7 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
     primary = candidate.primary
     threshold = _to_beat(candidate)
     if serving is None:
-        passed, observed = False, "no champion" + (" (retired): the serving baseline scores" if result.retired else "")
+        passed, observed = False, f"no champion{' (retired)' if result.retired else ''}: the serving baseline scores"
     else:
         losing = [
             name
@@ -525,7 +525,8 @@ def serving_check(candidate: Candidate, result: GateResult) -> dg.AssetCheckResu
         check_name=SERVING_CHECK,
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"serving {candidate.model_name}: {observed} on {primary}; gate: {result.decision.reason}",
+        description=f"serving {candidate.model_name}: {observed}{f' on {primary}' if serving else ''}; "
+        f"gate: {result.decision.reason}",
         metadata={
             "observed": observed,
             "threshold": threshold,
