@@ -30,8 +30,8 @@ GROUP = "ml"
 SERVING_CHECK = "beats_baselines_on_holdout"
 SERVING_CHECK_DESCRIPTION = (
     "The model serving now (the new version when promoted, else the champion) beats every baseline on the "
-    "time-based holdout, on the model's primary metric. ERROR when nothing has been promoted yet, when the "
-    "champion loses to a baseline, or when there is too little labelled data to train. A promotion needs a "
+    "time-based holdout, on the model's primary metric. ERROR when nothing has been promoted yet or when the "
+    "champion loses to a baseline; WARN when there is too little labelled data to train yet. A promotion needs a "
     "holdout that can decide and a sure win (ml_assets/evidence.py); a champion surely worse than a baseline "
     "is retired, and the serving baseline scores until a candidate surely beats the baselines. The gate's "
     "reason and evidence (holdout rows, each loss difference with its 90 % interval) are in the description "
@@ -299,10 +299,11 @@ def training_split(con, sql: str, cutoff: date, config: TrainingConfig, columns:
 
 def too_little_data(split: TimeSplit, minimum: int, what: str) -> list | None:
     """With too few labelled rows to train, the events that say so instead of a model: the asset
-    materializes with ``trained: false`` and the reason, and its serving check fails (ERROR, so
-    it alerts). Scoring goes on with the champion or, without one, the serving baseline, so the
-    gold score tables (one dbt step for all models) still build; a failed step would hold them
-    all back for one model. None means: enough data, train."""
+    materializes with ``trained: false`` and the reason, and its serving check fails as a WARN: it
+    alerts, but a young ledger is not a fault to page anyone for (it was an ERROR on every fresh
+    install until enough history arrived). Scoring goes on with the champion or, without one, the
+    serving baseline, so the gold score tables (one dbt step for all models) still build; a failed
+    step would hold them all back for one model. None means: enough data, train."""
     needed_holdout = max(minimum // 10, 1)
     if len(split.train) >= minimum and len(split.holdout) >= needed_holdout:
         return None
@@ -323,7 +324,7 @@ def too_little_data(split: TimeSplit, minimum: int, what: str) -> list | None:
         dg.AssetCheckResult(
             check_name=SERVING_CHECK,
             passed=False,
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=dg.AssetCheckSeverity.WARN,
             description=reason,
             metadata=counts,
         ),
