@@ -380,6 +380,11 @@ def test_the_data_catalog_describes_every_column_and_types_the_ui_columns(world)
     )
     assert {name: columns[name].type for name, _ in in_warehouse} == dict(in_warehouse)
     assert all(c.description for c in columns.values())
+    # a day built under that code location does not repeat the definition's columns (they were a
+    # sixth of what a daily run stored); the UI's Columns panel shows the definition's
+    run = run_days(defs, platform.instance, LAST, LAST, asset_selection=[key])
+    [built] = [e.materialization for e in run.get_asset_materialization_events() if e.asset_key == key]
+    assert "dagster/column_schema" not in built.metadata and built.metadata["dagster/row_count"].value > 0
 
 
 def test_a_table_with_a_retention_keeps_only_its_newest_days_in_the_serving_copy(tmp_path):
