@@ -452,7 +452,7 @@ def log_and_gate(candidate: Candidate, split: TimeSplit) -> GateResult:
             if decision.promoted or evidence.shortfall:
                 decision = decide(evidence, first=previous is None)  # a point win must also be a sure one
         retired = None
-        if not decision.promoted and champion_losses is not None:
+        if not decision.promoted and previous is not None and champion_losses is not None:
             retired = _retired(candidate, previous, champion_losses)
             if retired:
                 decision = tracking.Promotion(False, f"{decision.reason}; {retired}")
@@ -470,13 +470,13 @@ def _evidence(candidate: Candidate, champion_losses: np.ndarray | None) -> Evide
     return weigh(candidate.row_losses(candidate.model), others, candidate.minimum, candidate.labels)
 
 
-def _retired(candidate: Candidate, champion: str | None, champion_losses: np.ndarray) -> str | None:
+def _retired(candidate: Candidate, champion: str, champion_losses: np.ndarray) -> str | None:
     """Retire the champion when this holdout shows it surely worse than a baseline: it scored worse
     than the serving baseline would, and no candidate beat the baselines to replace it. Until one
     does, the serving baseline scores (serving.py). Says why, or None when it stays."""
     weighed = weigh(champion_losses, candidate.baseline_row_losses, candidate.minimum, candidate.labels)
     why = surely_worse(weighed)
-    if champion is None or why is None:
+    if why is None:
         return None
     reason = f"champion v{champion} retired: {why}"
     tracking.retire_champion(candidate.model_name, champion, reason)

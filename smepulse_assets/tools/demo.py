@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +22,7 @@ from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, genera
 from smepulse_assets.tools.run_progress import QUIET_RUN_CONFIG, printed_progress, write_run_log
 from smepulse_assets.tools.runs import run_days, run_lag_checks, run_reference
 from smepulse_lib import storage, warehouse
+from smepulse_lib.metadata import plain_value
 from smepulse_lib.names import DAILY_JOB, DOCS_JOB, ML_JOB, REPORTS_JOB
 from smepulse_lib.programs import beside_interpreter
 from smepulse_lib.settings import Settings
@@ -215,9 +216,9 @@ def not_passing(checks: list[dg.AssetCheckEvaluation]) -> list[str]:
 
 
 def _lag_day(check: dg.AssetCheckEvaluation) -> str:
-    """The day a lag check found newest ("newest day 2020-03-30 ends 60.2 h ago"), or "none"."""
-    observed = f"{getattr(check.metadata.get('observed'), 'value', '')}"
-    return observed.split(" ends ")[0].removeprefix("newest day ") if observed.startswith("newest day ") else "none"
+    """The day a lag check found newest, or "none": its ``as_of`` is that day's end ("never" without one)."""
+    end = plain_value(check.metadata.get("as_of"))
+    return "none" if end in (None, "never") else f"{datetime.fromisoformat(end).date() - timedelta(days=1)}"
 
 
 def print_ml_summary(settings: Settings, last_day: date) -> None:
