@@ -23,6 +23,7 @@ from ml_assets.tracking import Promotion
 LEVEL = 0.90
 RESAMPLES = 2000
 SEED = 20_240_601
+DRAWS_PER_BLOCK = 1_000_000  # resample indices held at a time: 8 MB, whatever the holdout's size
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,29 @@ class Evidence:
         return figures
 
 
-def paired_interval(candidate: np.ndarray, other: np.ndarray) -> tuple[float, float, float]:
-    """Mean of candidate - other and its bootstrap interval at LEVEL."""
-    difference = np.asarray(candidate, float) - np.asarray(other, float)
+def paired_intervals(candidate: np.ndarray, others: Mapping[str, np.ndarray]) -> dict[str, tuple[float, float, float]]:
+    """For each of ``others``: the mean of candidate - other and its bootstrap interval at LEVEL.
+
+    Every comparison is judged on the same resamples, drawn a block at a time: a 200,000-row
+    holdout's resamples are 400 million indices, 3.2 GB held at once (and as much again gathered),
+    which a 5-million-invoice training paid twice per model. The blocks draw the same indices in
+    the same order, so the intervals are those of drawing them all at once."""
+    candidate = np.asarray(candidate, float)
+    differences = {name: candidate - np.asarray(losses, float) for name, losses in others.items()}
+    rows = len(candidate)
+    means = {name: np.empty(RESAMPLES) for name in differences}
     rng = np.random.default_rng(SEED)
-    picks = rng.integers(0, len(difference), size=(RESAMPLES, len(difference)))
-    means = difference[picks].mean(axis=1)
-    tail = (1 - LEVEL) / 2
-    return float(difference.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+    block = max(1, DRAWS_PER_BLOCK // max(rows, 1))
+    for start in range(0, RESAMPLES, block):
+        picks = rng.integers(0, rows, size=(min(block, RESAMPLES - start), rows))
+        for name, difference in differences.items():
+            means[name][start : start + len(picks)] = difference[picks].mean(axis=1)
+    return {name: _interval(difference, means[name]) for name, difference in differences.items()}
+
+
+def _interval(difference: np.ndarray, resampled_means: np.ndarray) -> tuple[float, float, float]:
+    low, high = np.quantile(resampled_means, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return float(difference.mean()), float(low), float(high)
 
 
 def weigh(
@@ -99,7 +115,7 @@ def weigh(
             shortfall=f"{positives} positive and {rows - positives} negative holdout rows, "
             f"fewer than {minimum.positives} of each",
         )
-    comparisons = [Comparison(name, *paired_interval(candidate, losses)) for name, losses in others.items()]
+    comparisons = [Comparison(name, *interval) for name, interval in paired_intervals(candidate, others).items()]
     return Evidence(rows, positives, comparisons)
 
 

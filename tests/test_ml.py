@@ -28,7 +28,7 @@ from ml_assets.classifiers import (
     reliability_table,
 )
 from ml_assets.estimators import boosted_classifier, calibrated_classifier, calibration_of, fit_classifier
-from ml_assets.evidence import Minimum, decide, weigh
+from ml_assets.evidence import Minimum, decide, paired_intervals, weigh
 from ml_assets.sensor import ml_run_request
 from ml_assets.tracking import CHAMPION, EXPERIMENT, decide_promotion, pip_requirements
 from ml_assets.training import Cadence, LabelCounts, read_training
@@ -430,6 +430,18 @@ def test_the_gate_promotes_only_on_a_holdout_that_can_decide():
     assert logged["evidence_vs_customer_median_low"] == pytest.approx(median["interval"][0], abs=1e-4)
     again = weigh(baseline * 0.6, {"customer_median": baseline}, minimum)
     assert again.comparisons == clear.comparisons[:1]  # a fixed seed: a rerun decides the same
+
+
+def test_the_bootstrap_drawn_a_block_at_a_time_gives_the_intervals_of_one_draw(monkeypatch):
+    """Memory is bounded by drawing the resamples in blocks; the intervals must not change with it
+    (a rerun, or a bigger holdout's smaller blocks, decides the same)."""
+    rng = np.random.default_rng(5)
+    baseline = np.abs(rng.normal(1, 3, 900))
+    candidate, others = baseline - rng.normal(0.1, 1.0, 900), {"customer_median": baseline, "due_date": baseline + 1}
+    at_once = paired_intervals(candidate, others)  # 2000 x 900 indices: one block
+    monkeypatch.setattr("ml_assets.evidence.DRAWS_PER_BLOCK", 7 * 900 + 5)  # blocks of 7 resamples, the last one short
+    assert paired_intervals(candidate, others) == at_once
+    assert at_once["due_date"][0] == pytest.approx(at_once["customer_median"][0] - 1)
 
 
 def test_the_reliability_table_compares_given_probabilities_with_outcomes():
