@@ -27,6 +27,10 @@ the tests); `--instance home` records into the one the UI uses (the repository's
 dagster.yaml, SQLite files under DAGSTER_HOME), which adds the cost of writing to disk;
 `--instance postgres` into the production instance (deploy/dagster.postgres.yaml, dagster-postgres's
 stock storage) on a PostgreSQL server the benchmark starts and removes.
+`--via-daemon` adds the path a team's runs take (`smepulse ui`: sensors, queue, run launcher;
+benchmarks/daemon_path.py): on a copy of the world whose history the UI's sensors load, or, with
+`--daemon-on-world`, on this world after its in-process new days (more held-back days land
+through the UI), which a 5M world affords: its history is built once.
 Prints a table and a JSON line. Figures, not assertions: targets are judged by
 reading them (docs/benchmarks.md).
 """
@@ -102,6 +106,13 @@ def parse_args() -> argparse.Namespace:
         "through the UI's API (on a copy of the world; printed beside the in-process figures)",
     )
     parser.add_argument(
+        "--daemon-on-world",
+        action="store_true",
+        help="with --via-daemon and --instance home: `smepulse ui` on this world once its in-process new "
+        "days are done, landing as many more days through the daemon, instead of a copy its sensors load "
+        "from nothing (at 5M that catch-up replays hours of trainings a second time)",
+    )
+    parser.add_argument(
         "--instance",
         choices=("memory", "home", "postgres"),
         default="memory",
@@ -109,7 +120,10 @@ def parse_args() -> argparse.Namespace:
         "SQLite files under DAGSTER_HOME in the data directory); postgres: the production instance "
         "(deploy/dagster.postgres.yaml) on a PostgreSQL server started for the run",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.daemon_on_world and not (args.via_daemon and args.instance == "home"):
+        parser.error("--daemon-on-world needs --via-daemon and --instance home (the instance the UI opens)")
+    return args
 
 
 def landing_days(landing: Path, day: date) -> list[Path]:
@@ -357,8 +371,14 @@ def run_benchmark(args: argparse.Namespace, pg: dict[str, str]) -> None:
     settings.ensure_local_dirs()
     last = args.start + timedelta(days=args.days - 1)
     new_days = [last + timedelta(days=n) for n in range(1, args.new_days + 1)]
+    # --daemon-on-world: as many days again, landed through the daemon after the in-process ones
+    daemon_day_count = args.new_days if args.daemon_on_world else 0
+    daemon_days = [new_days[-1] + timedelta(days=n) for n in range(1, daemon_day_count + 1)]
     config = GeneratorConfig(
-        start=args.start, end=new_days[-1], customers=args.customers, invoices_per_day=args.invoices_per_day
+        start=args.start,
+        end=(daemon_days or new_days)[-1],
+        customers=args.customers,
+        invoices_per_day=args.invoices_per_day,
     )
     figures: dict[str, float | int | str] = {
         "days": args.days,
@@ -380,8 +400,10 @@ def run_benchmark(args: argparse.Namespace, pg: dict[str, str]) -> None:
     )
     del snapshot, world  # the generator's objects are not part of the platform's memory
     gc.collect()
-    held = {day: hold_back(Path(settings.landing_url), day, Path(data_dir) / "held_back") for day in new_days}
-    if args.via_daemon:  # the daemon's copy, before anything is loaded
+    store = Path(data_dir) / "held_back"
+    held = {day: hold_back(Path(settings.landing_url), day, store) for day in new_days}
+    held_for_daemon = {day: hold_back(Path(settings.landing_url), day, store) for day in daemon_days}
+    if args.via_daemon and not args.daemon_on_world:  # the daemon's copy, before anything is loaded
         daemon_dir = Path(tempfile.mkdtemp(prefix="smepulse-bench-daemon-"))
         copy_world(Path(data_dir), daemon_dir)
 
@@ -446,8 +468,13 @@ def run_benchmark(args: argparse.Namespace, pg: dict[str, str]) -> None:
 
         figures["instance_mb"] = database_megabytes(pg)
         figures["instance_kb_per_day"] = round(figures["instance_mb"] * 1024 / (args.days + len(new_days)), 1)
-    if args.via_daemon:
+    if args.daemon_on_world:
+        instance.dispose()  # the UI's processes write the instance from here on
+        figures.update(daemon_figures(args, Path(data_dir), held_for_daemon, defs, last, catch_up=False))
+        figures["daemon_world"] = "this world, after its in-process new days"
+    elif args.via_daemon:
         figures.update(daemon_figures(args, daemon_dir, held, defs, last))
+    if args.via_daemon:
         figures["daemon_new_day_vs_in_process"] = round(figures["daemon_one_new_day_s"] / figures["one_new_day_s"], 2)
     figures["slowest_steps"] = _slowest(steps)
     figures["new_day_slowest_steps"] = _slowest(
@@ -487,8 +514,12 @@ def instance_storage(dagster_home: str, days: int) -> dict[str, float]:
     return figures
 
 
-def daemon_figures(args, daemon_dir: Path, held: dict[date, list], defs: dg.Definitions, last: date) -> dict:
-    """The same world through `smepulse ui` (benchmarks/daemon_path.py), on its own warehouse."""
+def daemon_figures(
+    args, daemon_dir: Path, held: dict[date, list], defs: dg.Definitions, last: date, catch_up: bool = True
+) -> dict:
+    """The world through `smepulse ui` (benchmarks/daemon_path.py): on its own copy, whose history
+    the UI's sensors load (``catch_up``), or on the benchmark's own data directory after its
+    in-process days (the held days are then the daemon's own)."""
     moved = {
         day: [
             (daemon_dir / "landing" / f.parent.name / f.name, daemon_dir / "held_back" / f.parent.name)
@@ -499,12 +530,12 @@ def daemon_figures(args, daemon_dir: Path, held: dict[date, list], defs: dg.Defi
     env = {**os.environ, "SMEPULSE_DATA_DIR": str(daemon_dir), "DAGSTER_HOME": str(daemon_dir / "dagster_home")}
     keys = [list(k.path) for k in defs.resolve_job_def(DAILY_JOB).asset_layer.selected_asset_keys]
     try:
-        figures = measure(env, daemon_dir, moved, keys, args.start, last)
+        figures = measure(env, daemon_dir, moved, keys, args.start, last, catch_up)
         run_ids = figures.pop("daemon_new_day_run_ids")
         figures["daemon_new_day_slowest_steps"] = _slowest(_medians(steps_in_home(env["DAGSTER_HOME"], run_ids)))
         return figures
     finally:
-        if not args.keep:
+        if catch_up and not args.keep:
             shutil.rmtree(daemon_dir, ignore_errors=True)
 
 
