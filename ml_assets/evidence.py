@@ -77,7 +77,8 @@ def paired_intervals(candidate: np.ndarray, others: Mapping[str, np.ndarray]) ->
 
     Every comparison is judged on the same resamples, drawn a block at a time: a 200,000-row
     holdout's resamples are 400 million indices, 3.2 GB held at once (and as much again gathered),
-    which a 5-million-invoice training paid twice per model. The blocks draw the same indices in
+    which a 5-million-invoice training paid for each of its up to five comparisons (the candidate's,
+    then the champion's against the baselines). The blocks draw the same indices in
     the same order, so the intervals are those of drawing them all at once."""
     candidate = np.asarray(candidate, float)
     differences = {name: candidate - np.asarray(losses, float) for name, losses in others.items()}
