@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ml_assets import CashPolicy, build_ml_assets, end_mlflow_run_hooks, mlflow_resource
+from ml_assets.libraries import ML_STEP_MODULES
 from ml_assets.sensor import build_ml_after_daily_sensor
 from smepulse_assets.ingestion.bronze import build_bronze_assets
 from smepulse_assets.ingestion.sensor import build_drop_sensor
@@ -43,7 +44,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     sources = load_source_specs(settings.sources_dir)
     bronze = [build_bronze_assets(spec, partitions) for spec in sources]
     alert_log = build_alert_log_asset(REFERENCE_FRESHNESS)
-    reference_models, daily_models, ml_serving_models = build_dbt_assets(settings, partitions)
+    reference_models, daily_models, ml_serving_models = build_dbt_assets(settings, partitions, ML_STEP_MODULES)
     ml = build_ml_assets(partitions)
     assets = [*bronze, alert_log, reference_models, daily_models, *ml, ml_serving_models]
     # the business's own sales database, where one is configured (only what the data supports)

@@ -45,6 +45,7 @@ from smepulse_assets.transform.project import (
 )
 from smepulse_assets.transform.translator import SmePulseTranslator
 from smepulse_assets.transform.warehouse_lock import wait_for_warehouse
+from smepulse_lib.background_imports import loading_in_background
 from smepulse_lib.conventions import WAREHOUSE_POOL
 from smepulse_lib.settings import Settings
 from smepulse_lib.windows import DayWindow
@@ -54,7 +55,11 @@ from smepulse_lib.windows import DayWindow
 BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
-def build_dbt_assets(settings: Settings, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_dbt_assets(
+    settings: Settings, partitions_def: dg.PartitionsDefinition, later_libraries: Sequence[str] = ()
+) -> list[dg.AssetsDefinition]:
+    """``later_libraries``: modules the steps after the daily build import, loaded while it waits on
+    dbt (smepulse_lib/background_imports.py)."""
     manifest = prepared_manifest(settings)
     translator = SmePulseTranslator()
     # No `project=` below: dagster-dbt would put the DbtProject object into every asset's
@@ -73,7 +78,9 @@ def build_dbt_assets(settings: Settings, partitions_def: dg.PartitionsDefinition
         args = [*BUILD, "--indirect-selection", "cautious"]
         yield from build_with_summary(context, dbt, args, warehouse, settings, [None])
 
-    def daily(name: str, select: str, exclude: str | None, chunked: bool = False) -> dg.AssetsDefinition:
+    def daily(
+        name: str, select: str, exclude: str | None, chunked: bool = False, preload: Sequence[str] = ()
+    ) -> dg.AssetsDefinition:
         @dbt_assets(
             manifest=manifest,
             select=select,
@@ -87,11 +94,14 @@ def build_dbt_assets(settings: Settings, partitions_def: dg.PartitionsDefinition
         def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
             window = DayWindow.of(context.partition_time_window)
             windows = serving_chunks(warehouse, window) if chunked else [window]
-            yield from build_with_summary(context, dbt, BUILD, warehouse, settings, windows)
+            with loading_in_background(preload):
+                yield from build_with_summary(context, dbt, BUILD, warehouse, settings, windows)
 
         return models
 
-    daily_models = daily(DAILY_STEP, "fqn:*", f"{REFERENCE_SELECT} {ML_SERVING_SELECT} {SALES_DB_SELECT}")
+    daily_models = daily(
+        DAILY_STEP, "fqn:*", f"{REFERENCE_SELECT} {ML_SERVING_SELECT} {SALES_DB_SELECT}", preload=later_libraries
+    )
     ml_serving_models = daily(ML_SERVING_STEP, ML_SERVING_SELECT, None, chunked=True)
     return [reference_dbt_models, daily_models, ml_serving_models]
 
