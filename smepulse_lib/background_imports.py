@@ -1,7 +1,7 @@
 """Loading a run's later libraries while one of its steps waits on another process.
 
 A run the daemon launches is a fresh process: it loads scikit-learn, skops, MLflow and
-statsmodels the first time a step needs them, about 7 s of a new day's run at 50k invoices on
+statsmodels the first time a step needs them, about 8 s of a new day's run at 50k invoices on
 a busy machine (skops alone walks scikit-learn's modules to list its trusted types), where an
 in-process run had them loaded already. The daily dbt step spends 15 s and more waiting on
 dbt's own process, its Python thread idle: loading those libraries in a thread meanwhile takes

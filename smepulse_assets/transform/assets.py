@@ -79,7 +79,7 @@ def build_dbt_assets(
         yield from build_with_summary(context, dbt, args, warehouse, settings, [None])
 
     def daily(
-        name: str, select: str, exclude: str | None, chunked: bool = False, preload: Sequence[str] = ()
+        name: str, select: str, exclude: str | None, chunked: bool = False, later_libraries: Sequence[str] = ()
     ) -> dg.AssetsDefinition:
         @dbt_assets(
             manifest=manifest,
@@ -94,13 +94,16 @@ def build_dbt_assets(
         def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
             window = DayWindow.of(context.partition_time_window)
             windows = serving_chunks(warehouse, window) if chunked else [window]
-            with loading_in_background(preload):
+            with loading_in_background(later_libraries):
                 yield from build_with_summary(context, dbt, BUILD, warehouse, settings, windows)
 
         return models
 
     daily_models = daily(
-        DAILY_STEP, "fqn:*", f"{REFERENCE_SELECT} {ML_SERVING_SELECT} {SALES_DB_SELECT}", preload=later_libraries
+        DAILY_STEP,
+        "fqn:*",
+        f"{REFERENCE_SELECT} {ML_SERVING_SELECT} {SALES_DB_SELECT}",
+        later_libraries=later_libraries,
     )
     ml_serving_models = daily(ML_SERVING_STEP, ML_SERVING_SELECT, None, chunked=True)
     return [reference_dbt_models, daily_models, ml_serving_models]
