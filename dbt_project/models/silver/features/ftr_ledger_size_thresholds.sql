@@ -6,7 +6,12 @@
     it began, so once computed they never change, and a rerun, a short window and a backfill
     bracket an invoice alike. A ledger with fewer than var('size_bracket_min_invoices') such
     invoices has no row for the month: its invoices are bracketed by the fixed reporting-currency
-    thresholds (vars invoice_size_small_below / invoice_size_medium_below). -#}
+    thresholds (vars invoice_size_small_below / invoice_size_medium_below).
+    Exact, to the cent, without holding a year of amounts per month: quantile_cont over the
+    month x invoice join keeps every amount of every month at once (40M at 5M invoices over a
+    range's 18 months, which filled DuckDB's cap beside another model). Instead each month counts
+    its invoices per bucket of 1,024 amount ranks, which locates the buckets holding the two ranks
+    each quantile interpolates between, and only those buckets' amounts are ranked. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -23,8 +28,10 @@ first_amounts as (  -- each invoice's first state in force, delivered in the yea
         currency,
         amount,
         valid_from as first_delivered,
-        -- ranked by amount within the ledger, then cut into buckets of 1,024 ranks (below)
-        row_number() over (partition by business_code, currency order by amount) as amount_rank
+        row_number() over (
+            partition by business_code, currency
+            order by amount
+        ) // 1024 as bucket  -- amount ranks in the ledger, 1,024 a bucket
     from {{ live_invoice_history() }}
     where
         state_version = 1
@@ -32,19 +39,13 @@ first_amounts as (  -- each invoice's first state in force, delivered in the yea
         and valid_from < (select max(posting_month) from months)
 ),
 
-{#- The exact median and 90th percentile of each month's year, without holding that year in
-    memory: quantile_cont over the month x invoice join keeps every amount of every month at once
-    (40M at 5M invoices over a range's 18 months; it filled DuckDB's cap beside another model).
-    Instead each month counts its invoices per amount bucket, which locates the bucket holding
-    each rank quantile_cont interpolates between, and only those buckets' amounts are ranked. -#}
 in_window as (  -- each month with the invoices of its year
     select
         m.posting_month,
         f.business_code,
         f.currency,
-        f.amount,
-        f.amount_rank,
-        f.amount_rank // 1024 as bucket
+        f.bucket,
+        f.amount
     from months as m
     inner join first_amounts as f
         on
@@ -52,57 +53,95 @@ in_window as (  -- each month with the invoices of its year
             and m.posting_month > f.first_delivered
 ),
 
-buckets as (  -- per month and ledger, each bucket's invoices and the invoices in buckets below it
+bucket_counts as (
+    select
+        posting_month,
+        business_code,
+        currency,
+        bucket,
+        count(*) as in_bucket
+    from in_window
+    group by posting_month, business_code, currency, bucket
+),
+
+buckets as (  -- each bucket's first rank (0-based, ascending amount) in its month's year
     select
         posting_month,
         business_code,
         currency,
         bucket,
         in_bucket,
-        sum(in_bucket) over ledger_month - in_bucket as below_bucket,
+        sum(in_bucket) over (
+            partition by posting_month, business_code, currency
+            order by bucket
+        ) - in_bucket as first_rank,
         sum(in_bucket) over (partition by posting_month, business_code, currency) as invoices_used
-    from (
-        select posting_month, business_code, currency, bucket, count(*) as in_bucket
-        from in_window
-        group by posting_month, business_code, currency, bucket
-    )
-    window ledger_month as (partition by posting_month, business_code, currency order by bucket)
+    from bucket_counts
 ),
 
-wanted as (  -- the ranks (0-based, ascending amount) each quantile interpolates between, located
+ranks_wanted as (  -- the lower and upper rank (0-based) each quantile interpolates between
     select
         b.posting_month,
         b.business_code,
         b.currency,
-        b.bucket,
         b.invoices_used,
         q.quantile,
-        r.position - b.below_bucket as rank_in_bucket
-    from buckets as b
-    cross join (values (0.5::double), (0.9::double)) as q (quantile)  -- doubles, as quantile_cont
-    cross join lateral (
-        select unnest([
-            floor(q.quantile * (b.invoices_used - 1)), ceil(q.quantile * (b.invoices_used - 1))
-        ]) as position
-    ) as r
-    where
-        b.invoices_used >= {{ var('size_bracket_min_invoices') }}
-        and r.position >= b.below_bucket
-        and r.position < b.below_bucket + b.in_bucket
+        case
+            when s.is_upper then ceil(q.quantile * (b.invoices_used - 1))
+            else floor(q.quantile * (b.invoices_used - 1))
+        end as rank_at
+    from (
+        select distinct
+            posting_month,
+            business_code,
+            currency,
+            invoices_used
+        from buckets
+    ) as b
+    cross join (select unnest([0.5, 0.9]::double []) as quantile) as q  -- doubles, as quantile_cont
+    cross join (select unnest([false, true]) as is_upper) as s
+    where b.invoices_used >= {{ var('size_bracket_min_invoices') }}
+),
+
+wanted as (  -- those ranks, located in their buckets
+    select
+        r.posting_month,
+        r.business_code,
+        r.currency,
+        b.bucket,
+        r.invoices_used,
+        r.quantile,
+        r.rank_at - b.first_rank as rank_in_bucket
+    from ranks_wanted as r
+    inner join buckets as b
+        on
+            r.posting_month = b.posting_month
+            and r.business_code = b.business_code
+            and r.currency = b.currency
+            and r.rank_at >= b.first_rank
+            and r.rank_at < b.first_rank + b.in_bucket
 ),
 
 ranked as (  -- the amounts of the wanted buckets, ranked within their bucket
     select
-        posting_month,
-        business_code,
-        currency,
-        bucket,
-        amount,
+        i.posting_month,
+        i.business_code,
+        i.currency,
+        i.bucket,
+        i.amount,
         row_number() over (
-            partition by posting_month, business_code, currency, bucket order by amount_rank
+            partition by i.posting_month, i.business_code, i.currency, i.bucket
+            order by i.amount
         ) - 1 as rank_in_bucket
-    from in_window
-    semi join wanted using (posting_month, business_code, currency, bucket)
+    from in_window as i
+    where exists (
+        select 1 from wanted as w
+        where
+            w.posting_month = i.posting_month
+            and w.business_code = i.business_code
+            and w.currency = i.currency
+            and w.bucket = i.bucket
+    )
 ),
 
 quantiles as (  -- as quantile_cont: the lower amount and the fraction of the step to the upper
@@ -111,22 +150,31 @@ quantiles as (  -- as quantile_cont: the lower amount and the fraction of the st
         w.business_code,
         w.currency,
         w.quantile,
-        any_value(w.invoices_used) as invoices_used,
-        round(min(r.amount) + (
-            w.quantile * (any_value(w.invoices_used) - 1)
-            - floor(w.quantile * (any_value(w.invoices_used) - 1))
-        ) * (max(r.amount) - min(r.amount)), 2) as amount  -- to the cent, as the amounts
+        w.invoices_used,
+        w.quantile * (w.invoices_used - 1) - floor(w.quantile * (w.invoices_used - 1)) as step,
+        min(r.amount) as lower_amount,
+        max(r.amount) as upper_amount
     from wanted as w
-    inner join ranked as r using (posting_month, business_code, currency, bucket, rank_in_bucket)
-    group by w.posting_month, w.business_code, w.currency, w.quantile
+    inner join ranked as r
+        on
+            w.posting_month = r.posting_month
+            and w.business_code = r.business_code
+            and w.currency = r.currency
+            and w.bucket = r.bucket
+            and w.rank_in_bucket = r.rank_in_bucket
+    group by w.posting_month, w.business_code, w.currency, w.quantile, w.invoices_used
 )
 
 select
     posting_month,
     business_code,
     currency,
-    any_value(invoices_used) as invoices_used,
-    any_value(amount) filter (quantile = 0.5) as small_below,
-    any_value(amount) filter (quantile = 0.9) as medium_below
+    invoices_used,
+    round(any_value(lower_amount + step * (upper_amount - lower_amount)) filter (
+        where quantile = 0.5
+    ), 2) as small_below,
+    round(any_value(lower_amount + step * (upper_amount - lower_amount)) filter (
+        where quantile = 0.9
+    ), 2) as medium_below
 from quantiles
-group by posting_month, business_code, currency
+group by posting_month, business_code, currency, invoices_used
