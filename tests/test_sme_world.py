@@ -22,7 +22,14 @@ from smepulse_assets.tools.generator import GeneratorConfig, WorldConfig, genera
 from smepulse_assets.tools.generator.sme_world import drop_bytes, drop_url, read_seed
 from smepulse_assets.tools.runs import run_days, run_reference
 from smepulse_assets.transform.project import REFERENCE_MODELS
-from smepulse_assets.transform.seed_sensor import CALENDAR_ENTRY, MODELS_DIR, SEEDS_DIR, build_seed_sensor, seed_key
+from smepulse_assets.transform.seed_sensor import (
+    CALENDAR_ENTRY,
+    MACROS_DIR,
+    MODELS_DIR,
+    SEEDS_DIR,
+    build_seed_sensor,
+    seed_key,
+)
 from smepulse_lib import warehouse
 from smepulse_lib.names import CHANGED_SEEDS_TAG, REFERENCE_JOB, SEED_SENSOR
 from smepulse_lib.storage import write_bytes
@@ -368,12 +375,12 @@ def test_rerunning_days_leaves_the_sme_tables_identical(sme):
 
 
 def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
-    seeds, models = tmp_path / "seeds", tmp_path / "models"
-    shutil.copytree(SEEDS_DIR, seeds)
-    shutil.copytree(MODELS_DIR, models)
+    seeds, models, macros = tmp_path / "seeds", tmp_path / "models", tmp_path / "macros"
+    for source, copy in ((SEEDS_DIR, seeds), (MODELS_DIR, models), (MACROS_DIR, macros)):
+        shutil.copytree(source, copy)
     job = platform.defs.resolve_job_def(REFERENCE_JOB)
     built = job.asset_layer.selected_asset_keys
-    sensor = build_seed_sensor(job, platform.settings, built, seeds, models)
+    sensor = build_seed_sensor(job, platform.settings, built, seeds, models, macros)
     assert platform.defs.resolve_sensor_def(SEED_SENSOR).job_name == REFERENCE_JOB
 
     def tick(cursor, on=sensor):
@@ -406,10 +413,17 @@ def test_a_newer_seed_file_requests_the_reference_job(tmp_path, platform):
     assert newer.run_requests[0].tags[CHANGED_SEEDS_TAG] == "macro_indicators.csv"
     # data older than the partitions moves the calendar's start: the date dimension must cover it
     older = dataclasses.replace(platform.settings, partitions_start="2012-03-01")  # a replay of 2012 data
-    moved = tick(newer.cursor, build_seed_sensor(job, older, built, seeds, models))
+    moved = tick(newer.cursor, build_seed_sensor(job, older, built, seeds, models, macros))
     assert moved.run_requests[0].tags[CHANGED_SEEDS_TAG] == CALENDAR_ENTRY
     # an upgrade that changes an unpartitioned model's SQL (no daily run rebuilds it) rebuilds it
     alerts = next(models.rglob("alerts.sql"))
     alerts.write_text(alerts.read_text() + "\n-- a column added\n")
     upgraded = tick(newer.cursor)
     assert upgraded.run_requests[0].tags[CHANGED_SEEDS_TAG] == "alerts.sql"
+    # and so does one that changes a macro their SQL calls: the surrogate keys of the seed dimensions
+    keys = macros / "keys.sql"
+    keys.write_text(keys.read_text() + "\n{# a key reworked #}\n")
+    rekeyed = tick(upgraded.cursor)
+    dims = "dim_carrier.sql,dim_channel.sql,dim_countries.sql,dim_date.sql,dim_geo.sql,dim_payment_method.sql"
+    assert rekeyed.run_requests[0].tags[CHANGED_SEEDS_TAG] == dims  # dim_date: its date_key
+    assert tick(rekeyed.cursor).skip_reason.skip_message == "no seed file changed"
