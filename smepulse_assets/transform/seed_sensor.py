@@ -13,6 +13,7 @@ daily run rebuilds them, so an upgrade that changes one would otherwise leave th
 place until someone ran the job by hand.
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -142,12 +143,17 @@ def build_seed_sensor(
 ) -> dg.SensorDefinition:
     """``built``: the assets the reference job's dbt step builds. The deployment's calendar and FX
     file come from the settings the definitions were built with (the partitions too: a moved data
-    start reloads both). Which macros a model calls is read once, from the manifest the definitions
-    were built from: it changes only with the project's code, which reloads them."""
-    macros = macros_called(dbt_project().manifest_path, REFERENCE_MODELS, macros_dir)
+    start reloads both)."""
     reference = ReferenceInputs(settings.calendar_start, settings.fx_rates_file)
-    watched = WatchedInputs(reference, seeds_dir, models_dir, macros)
     built = list(built)
+
+    @functools.cache
+    def watched() -> WatchedInputs:
+        # Which macros a model calls, from the manifest the definitions were built from (it changes
+        # only with the project's code, which reloads them): read at the first tick, not at every
+        # load of the definitions (each run's process loads them; the manifest's JSON ~0.1 s).
+        macros = macros_called(dbt_project().manifest_path, REFERENCE_MODELS, macros_dir)
+        return WatchedInputs(reference, seeds_dir, models_dir, macros)
 
     @dg.sensor(
         name=SEED_SENSOR,
@@ -159,8 +165,8 @@ def build_seed_sensor(
         "change (an upgrade).",
     )
     def reference_seed_sensor(context: dg.SensorEvaluationContext):
-        now = watched.fingerprints()
-        seen = json.loads(context.cursor) if context.cursor else loaded_seeds(context.instance, watched, now, built)
+        now = watched().fingerprints()
+        seen = json.loads(context.cursor) if context.cursor else loaded_seeds(context.instance, watched(), now, built)
         changed = sorted(name for name, digest in now.items() if seen.get(name) != digest)
         if not changed:
             return dg.SensorResult(skip_reason="no seed file changed", cursor=json.dumps(now))
