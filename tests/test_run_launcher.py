@@ -42,3 +42,21 @@ def test_a_pid_reused_by_a_later_process_is_not_the_run():
     assert judge_worker(4242, reported_at, reported_at - 3).status == WorkerStatus.RUNNING  # the run's own process
     assert judge_worker(4242, reported_at, reported_at + 30).status == WorkerStatus.FAILED  # started after: another
     assert judge_worker(4242, reported_at, None).status == WorkerStatus.FAILED  # no such process
+
+
+def test_a_run_executed_in_process_is_judged_by_its_own_process():
+    """An in-process run reports no "Started process for run" event; run monitoring fails a run whose
+    health is unknown, so the daemon of a UI on the same instance failed it while it ran."""
+    instance = ephemeral_instance()
+    seen = {}
+
+    @dg.op
+    def probe(context) -> None:
+        seen["health"] = worker_health(context.instance, context.run_id)
+
+    @dg.job
+    def probing():
+        probe()
+
+    assert probing.execute_in_process(instance=instance).success
+    assert seen["health"].status == WorkerStatus.RUNNING, seen["health"].msg

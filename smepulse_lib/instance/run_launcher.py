@@ -8,6 +8,11 @@ This launcher answers the monitoring's health check from the run's own record of
 id (the "Started process for run (pid: N)" event) and the process table: a run whose process is
 gone is reported FAILED, run monitoring marks the run failed, the concurrency daemon frees its
 slots, and the alert sensor raises the failed run like any other.
+
+A run executed in process (`smepulse demo`, a script's `execute_in_process`) has no such event:
+its process says "Executing steps in process (pid: N)" instead. Run monitoring fails a run whose
+health is unknown, so without reading that one too, the daemon of a `smepulse ui` on the same
+instance marked a live in-process run failed (and freed its pool slot) within seconds of its start.
 """
 
 from __future__ import annotations
@@ -45,13 +50,17 @@ def process_started_at(pid: int) -> float | None:
     return 0.0  # alive, start time unknown (not Linux)
 
 
+# How a run's process reports itself: launched by the run launcher, or executed in process
+WORKER_STARTED = ("Started process for run", "Executing steps in process")
+
+
 def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
-    """The pid the run's process reported, and when it reported it."""
+    """The pid the run's process reported first, and when it reported it."""
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT, limit=50).records
     for record in records:
         entry = record.event_log_entry
         metadata = entry.get_dagster_event().engine_event_data.metadata or {}
-        if "pid" in metadata and (entry.message or "").startswith("Started process for run"):
+        if "pid" in metadata and (entry.message or "").startswith(WORKER_STARTED):
             return int(str(metadata["pid"].value)), entry.timestamp
     return None
 
