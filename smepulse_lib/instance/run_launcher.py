@@ -12,7 +12,7 @@ slots, and the alert sensor raises the failed run like any other.
 A run executed in process (`smepulse demo`, a script's `execute_in_process`) has no such event:
 its process says "Executing steps in process (pid: N)" instead. Run monitoring fails a run whose
 health is unknown, so without reading that one too, the daemon of a `smepulse ui` on the same
-instance marked a live in-process run failed (and freed its pool slot) within seconds of its start.
+instance marked a live in-process run failed (and freed its pool slot) at its first check, 15 s in.
 """
 
 from __future__ import annotations
