@@ -37,7 +37,7 @@ from ml_assets.tracking import EXPERIMENT
 from ml_assets.training import training_split
 from smepulse_assets.definitions import build_defs
 from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_snapshot
-from smepulse_assets.tools.generator.payment_model import expected_clearing_date
+from smepulse_assets.tools.generator.payment_model import TYPICAL_DISPUTE_DAYS, expected_clearing_date
 from smepulse_lib import warehouse
 from smepulse_lib.names import ML_JOB
 from smepulse_lib.settings import Settings
@@ -71,7 +71,8 @@ def _errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
 
 def payment_breakdown(settings: Settings, config: GeneratorConfig, run: dict) -> dict[str, dict]:
     """On the newest payment-date training's holdout invoices: the generator's irreducible error
-    (its own expected payment day; the noise floor), the model's and the customer-median
+    (its own expected payment day, a disputed invoice's with the typical dispute length, since its
+    own is drawn like the noise; the noise floor), the model's and the customer-median
     baseline's, over all invoices and apart for those that fell due while their customer went
     through its stretch of late paying (payment_model.py), where a long-run median lags."""
     snapshot = generate_invoice_snapshot(config)
@@ -83,12 +84,17 @@ def payment_breakdown(settings: Settings, config: GeneratorConfig, run: dict) ->
             [run["tags"]["window.train_labels_through"], run["tags"]["window.holdout_labels_through"]],
         )
     )
-    floor, drifted = [], []
+    floor, floor_knowing_disputes, drifted = [], [], []
     for doc_id, paid, days_to_pay in holdout[["doc_id", "payment_date", "days_to_pay"]].itertuples(index=False):
         customer, amount, posting, due = snapshot.truth[int(doc_id)]
         habit = habits[customer]
-        expected = expected_clearing_date(habit, amount, posting, due, snapshot.disputes.get(int(doc_id), 0.0))
-        floor.append(days_to_pay + (expected - pd.Timestamp(paid).date()).days)  # as days to pay, as predicted
+        dispute = snapshot.disputes.get(int(doc_id), 0.0)
+        for floors, dispute_days in (
+            (floor, TYPICAL_DISPUTE_DAYS if dispute else 0.0),
+            (floor_knowing_disputes, dispute),
+        ):
+            expected = expected_clearing_date(habit, amount, posting, due, dispute_days)
+            floors.append(days_to_pay + (expected - pd.Timestamp(paid).date()).days)  # as days to pay, as predicted
         drifted.append(habit.distress is not None and habit.distress.start <= due <= habit.distress.end)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     model = mlflow.sklearn.load_model(f"runs:/{run['run_id']}/model")
@@ -97,6 +103,8 @@ def payment_breakdown(settings: Settings, config: GeneratorConfig, run: dict) ->
         "model": model.predict(holdout),
         "customer_median": baselines(holdout)["customer_median_delay"],
     }
+    if snapshot.disputes:  # the stricter floor that knows how long each dispute took (it cannot be known)
+        predicted["floor_knowing_dispute_lengths"] = np.array(floor_knowing_disputes, dtype=float)
     actual = holdout["days_to_pay"].to_numpy(float)
     drifted_mask = np.array(drifted, dtype=bool)
     # a customer none of whose invoices was known paid at posting: the floor knows its habit, no

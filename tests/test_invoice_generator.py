@@ -9,6 +9,7 @@ import pytest
 from smepulse_assets.kaggle_invoices.contract import HEADER
 from smepulse_assets.tools.generator import GeneratorConfig, generate_invoice_snapshot
 from smepulse_assets.tools.generator.payment_model import (
+    TYPICAL_DISPUTE_DAYS,
     expected_clearing_date,
     expected_delay_days,
     last_weekday_of_month,
@@ -78,6 +79,35 @@ def test_disputed_invoices_are_flagged_paid_later_and_nothing_else_moves():
             extras.append(days)
     assert len(shifts) > 20 and all(20 <= e <= 45 for e in extras)
     assert abs(np.mean(shifts) - np.mean(extras)) < 2.0  # rounding and weekends move a day or two
+
+
+def test_the_noise_floor_expects_a_disputes_typical_length_not_its_own_draw():
+    """How long a dispute lasts is drawn per invoice, like the noise, so the floor of a disputed
+    invoice expects the typical length: its errors centre on the actual clearings, and no other
+    length errs less on average. Knowing each invoice's own draw would err far less than any
+    predictor can (benchmarks/ml.py prints that stricter floor beside)."""
+    world = generate_invoice_snapshot(replace(CONFIG, disputed_share=0.2))
+    habits = {c.cust_number: c.habit for c in world.customers}
+    cases = []
+    for row in world.rows:
+        doc_id = int(float(row[HEADER.index("doc_id")]))
+        if doc_id in world.disputes and _cleared(row):
+            customer, amount, posting, due = world.truth[doc_id]
+            cases.append((habits[customer], amount, posting, due, world.disputes[doc_id], _cleared(row)))
+    assert len(cases) > 200
+
+    def errors(length: float | None) -> np.ndarray:  # None: each invoice's own draw
+        return np.array(
+            [
+                (expected_clearing_date(h, amount, posting, due, own if length is None else length) - cleared).days
+                for h, amount, posting, due, own, cleared in cases
+            ]
+        )
+
+    typical = errors(TYPICAL_DISPUTE_DAYS)
+    assert abs(np.median(typical)) <= 1
+    assert all(np.abs(typical).mean() < np.abs(errors(TYPICAL_DISPUTE_DAYS + shift)).mean() for shift in (-4, 4))
+    assert np.abs(errors(None)).mean() < np.abs(typical).mean() - 3
 
 
 def test_month_end_payers_pay_on_the_last_weekday_of_the_month_and_nothing_else_moves():

@@ -21,7 +21,10 @@ after which the customer recovers its habit. Real ledgers drift like that; a cus
 long-run median delay does not follow, what is known about its recent and open
 invoices does. ``dispute`` is zero except for an invoice its customer disputes on receipt
 (a share of invoices, where the world is made with disputes): it waits for the dispute to be
-settled, ``DISPUTE_DELAY_DAYS`` more, and the ledger's ``disputed`` column says so.
+settled, ``DISPUTE_DELAY_DAYS`` more, and the ledger's ``disputed`` column says so. How long
+a dispute takes is drawn for each invoice, like the noise: a predictor can know that an invoice
+is disputed, not how long its dispute will last, so the noise floor expects the middle of that
+range (``TYPICAL_DISPUTE_DAYS``), not the invoice's own draw.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import numpy as np
 SIZE_EFFECT_PER_DECADE = 1.5
 # How much later a disputed invoice is paid than its customer's habit: uniform between these
 DISPUTE_DELAY_DAYS = (20.0, 45.0)
+# The median of that draw: with the symmetric noise, the expectation that errs least on average
+TYPICAL_DISPUTE_DAYS = sum(DISPUTE_DELAY_DAYS) / 2
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ def clearing_date(
 def expected_clearing_date(
     habit: PaymentHabit, amount_usd: float, posting: date, due: date, dispute_days: float
 ) -> date:
-    """The day an invoice is cleared without the noise: what a perfect predictor would say."""
+    """The day an invoice is cleared without the noise: what a perfect predictor would say, given
+    ``dispute_days`` (``TYPICAL_DISPUTE_DAYS`` for a disputed invoice: its own draw is noise)."""
     return booked_on(
         habit, due + timedelta(days=round(expected_delay_days(habit, amount_usd, due, dispute_days))), posting
     )
