@@ -307,6 +307,7 @@ def main() -> None:
     parser.add_argument("--month-end-share", type=float, default=0.0, help="as the world was generated with")
     args = parser.parse_args()
     os.environ.setdefault("DAGSTER_HOME", settings.dagster_home)  # the instance the demo materialized into
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per model loaded buried the figures
     client = MlflowClient(settings.mlflow_tracking_uri)
     runs = newest_runs(client)
     for name, run in sorted(runs.items()):
