@@ -289,7 +289,7 @@ TIMED_ASSETS = {
 }
 
 
-def time_assets(defs: dg.Definitions, day: date) -> dict[str, float]:
+def time_assets(defs: dg.Definitions, day: date) -> dict[str, float | str]:
     """Each asset of TIMED_ASSETS materialized alone for ``day``, the models trained as of it."""
     job = defs.resolve_job_def(ML_JOB)
     timings = {}
