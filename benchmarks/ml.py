@@ -10,7 +10,8 @@ invoices of customers without a known payment leave of the 1.5x target; the cash
 forecast's weekly MAPE over its first 8 weeks against seasonal naive's, and the cash position's
 balance error and 80 % band coverage by week ahead, on every day whose weeks the statement has
 since covered; and the time one training and one day's scoring take, measured by running the
-assets again.
+assets again (each model trains as of the last day and goes through the gate, so it may promote;
+--skip-timings leaves the MLflow store as it is).
 
     .venv/bin/python benchmarks/ml.py [--start YYYY-MM-DD] [--days N] (default: the data directory's world)
         [--disputed-share S] [--month-end-share S] (as the world was made with: the noise floor needs them)
